@@ -1,0 +1,94 @@
+// Bindings for the exact k-forests (spanning_forest.hpp).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "convert.hpp"
+#include "diffclust/spanning_forest.hpp"
+
+namespace diffclust::bind {
+
+namespace {
+
+template <class T>
+py::tuple kforest_dense_py(const carray<T>& S, index_t k, int n_threads) {
+    if (S.ndim() == 2) {
+        const index_t n = S.shape(0);
+        auto labels = empty<index_t>({n});
+        auto edges = empty<index_t>({n - k, 2});
+        auto weights = empty<T>({n - k});
+        double value = 0.0;
+        ForestOut<T> out{labels.mutable_data(), edges.mutable_data(), weights.mutable_data(), &value};
+        {
+            py::gil_scoped_release release;  // no Python objects are touched below
+            kforest_dense(S.data(), n, k, n_threads, out);
+        }
+        return py::make_tuple(labels, edges, weights, value);
+    }
+    require_ndim(S, 3, "S");
+    const index_t b = S.shape(0), n = S.shape(1);
+    auto labels = empty<index_t>({b, n});
+    auto edges = empty<index_t>({b, n - k, 2});
+    auto weights = empty<T>({b, n - k});
+    auto values = empty<double>({b});
+    {
+        py::gil_scoped_release release;  // no Python objects are touched below
+        kforest_dense_batch(S.data(), b, n, k, n_threads, labels.mutable_data(), edges.mutable_data(),
+                            weights.mutable_data(), values.mutable_data());
+    }
+    return py::make_tuple(labels, edges, weights, values);
+}
+
+template <class T>
+py::tuple kforest_from_edges_py(const index_array& edges, const carray<T>& weights, index_t n, index_t k) {
+    require_ndim(edges, 2, "edges");
+    const index_t m = edges.shape(0);
+    auto labels = empty<index_t>({n});
+    auto out_edges = empty<index_t>({n - k, 2});
+    auto out_weights = empty<T>({n - k});
+    double value = 0.0;
+    ForestOut<T> out{labels.mutable_data(), out_edges.mutable_data(), out_weights.mutable_data(), &value};
+    {
+        py::gil_scoped_release release;  // no Python objects are touched below
+        kforest_from_edge_list(edges.data(), weights.data(), m, n, k, out);
+    }
+    return py::make_tuple(labels, out_edges, out_weights, value);
+}
+
+template <class T>
+py::tuple kforest_from_points_py(const carray<T>& X, index_t k, const std::string& metric, int /*n_threads*/) {
+    require_ndim(X, 2, "X");
+    const index_t n = X.shape(0), d = X.shape(1);
+    const Metric parsed = parse_metric(metric);
+    auto labels = empty<index_t>({n});
+    auto edges = empty<index_t>({n - k, 2});
+    auto weights = empty<double>({n - k});
+    double value = 0.0;
+    ForestOut<double> out{labels.mutable_data(), edges.mutable_data(), weights.mutable_data(), &value};
+    {
+        py::gil_scoped_release release;  // no Python objects are touched below
+        kforest_points(X.data(), n, d, k, parsed, out);
+    }
+    return py::make_tuple(labels, edges, weights, value);
+}
+
+}  // namespace
+
+void register_graph(py::module_& m) {
+    m.def("kforest_f64", &kforest_dense_py<double>, py::arg("S"), py::arg("k"), py::arg("n_threads"),
+          "Exact max-weight k-forest of a dense (n, n) or (b, n, n) float64 similarity.");
+    m.def("kforest_f32", &kforest_dense_py<float>, py::arg("S"), py::arg("k"), py::arg("n_threads"),
+          "Exact max-weight k-forest of a dense (n, n) or (b, n, n) float32 similarity.");
+    m.def("kforest_from_edges_f64", &kforest_from_edges_py<double>, py::arg("edges"), py::arg("weights"),
+          py::arg("n"), py::arg("k"), "Kruskal k-forest of an edge list with float64 weights.");
+    m.def("kforest_from_edges_f32", &kforest_from_edges_py<float>, py::arg("edges"), py::arg("weights"),
+          py::arg("n"), py::arg("k"), "Kruskal k-forest of an edge list with float32 weights.");
+    m.def("kforest_from_points_f64", &kforest_from_points_py<double>, py::arg("X"), py::arg("k"),
+          py::arg("metric"), py::arg("n_threads"), "Exact k-forest of float64 points, S = -d(x_i, x_j).");
+    m.def("kforest_from_points_f32", &kforest_from_points_py<float>, py::arg("X"), py::arg("k"),
+          py::arg("metric"), py::arg("n_threads"), "Exact k-forest of float32 points, S = -d(x_i, x_j).");
+}
+
+}  // namespace diffclust::bind

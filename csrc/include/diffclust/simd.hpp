@@ -1,0 +1,18 @@
+// Runtime dispatch for hot loops: the wheel targets baseline x86-64, and GCC's
+// target_clones adds AVX2 and AVX-512 copies chosen once at load time (ifunc).
+#pragma once
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(DIFFCLUST_NO_TARGET_CLONES)
+#define DIFFCLUST_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DIFFCLUST_TARGET_CLONES
+#endif
+
+#if defined(__GNUC__)
+#define DIFFCLUST_ALWAYS_INLINE inline __attribute__((always_inline))
+#define DIFFCLUST_RESTRICT __restrict__
+#else
+#define DIFFCLUST_ALWAYS_INLINE inline
+#define DIFFCLUST_RESTRICT
+#endif

@@ -1,0 +1,328 @@
+// Maximum-weight k-forests (single-linkage clustering).
+//
+// Dense input goes Prim (O(n^2), optimal on a complete graph) -> extraction of
+// the k-forest from the n - 1 tree edges by a second, tiny Kruskal. An explicit
+// edge list goes sort -> Kruskal. Both follow the strict edge order of
+// types.hpp, so the forest is unique and every path gives the same answer.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "parallel.hpp"
+#include "point_metrics.hpp"
+#include "sort.hpp"
+#include "types.hpp"
+#include "union_find.hpp"
+
+namespace diffclust {
+
+// ---------------------------------------------------------------------------
+// Prim's maximum spanning tree over a weight source.
+//
+// The vertices not yet in the tree are kept compact at positions [0, m). A
+// Source provides
+//   weights(rem, r0, r1, out): weight between the current vertex and the
+//                              vertices at positions [r0, r1)
+//   take(v, pos, last):        vertex v (at pos) becomes the current vertex and
+//                              the vertex at `last` moves to pos.
+// Writes the n - 1 tree edges in the order Prim adds them.
+template <class T, class Source>
+void prim_max_tree(index_t n, Source& source, WeightedEdge<T>* tree) {
+    if (n <= 1) return;
+    const index_t m0 = n - 1;
+    std::vector<index_t> rem(static_cast<std::size_t>(m0));
+    std::vector<index_t> par(static_cast<std::size_t>(m0), 0);
+    std::vector<T> key(static_cast<std::size_t>(m0), -std::numeric_limits<T>::infinity());
+    for (index_t r = 0; r < m0; ++r) rem[static_cast<std::size_t>(r)] = r + 1;
+
+    constexpr index_t block = 512;
+    std::vector<T> wbuf(static_cast<std::size_t>(block));
+    index_t m = m0;
+    index_t v = 0;
+    for (index_t step = 0; step < m0; ++step) {
+        index_t best = -1, bp = 0, bu = 0;
+        T bk = -std::numeric_limits<T>::infinity();
+        for (index_t r0 = 0; r0 < m; r0 += block) {
+            const index_t r1 = std::min(m, r0 + block);
+            source.weights(rem.data(), r0, r1, wbuf.data());
+            for (index_t r = r0; r < r1; ++r) {
+                const std::size_t s = static_cast<std::size_t>(r);
+                const T w = wbuf[static_cast<std::size_t>(r - r0)];
+                const index_t u = rem[s];
+                if (w > key[s] || (w == key[s] && pair_less(v, u, par[s], u))) {
+                    key[s] = w;
+                    par[s] = v;
+                }
+                if (best < 0 || key[s] > bk || (key[s] == bk && pair_less(par[s], u, bp, bu))) {
+                    best = r;
+                    bk = key[s];
+                    bp = par[s];
+                    bu = u;
+                }
+            }
+        }
+        tree[step] = WeightedEdge<T>{bk, std::min(bp, bu), std::max(bp, bu)};
+        v = bu;
+        const std::size_t b = static_cast<std::size_t>(best), l = static_cast<std::size_t>(m - 1);
+        source.take(bu, best, m - 1);
+        rem[b] = rem[l];
+        key[b] = key[l];
+        par[b] = par[l];
+        --m;
+    }
+}
+
+// Rows of a symmetric dense matrix: w(v, u) = W[v, u].
+template <class T>
+struct DenseRowSource {
+    const T* W;
+    index_t n;
+    const T* row;
+    DenseRowSource(const T* W_, index_t n_) : W(W_), n(n_), row(W_) {}
+    void weights(const index_t* rem, index_t r0, index_t r1, T* out) const {
+        for (index_t r = r0; r < r1; ++r) out[r - r0] = row[rem[r]];
+    }
+    void take(index_t v, index_t, index_t) { row = W + v * n; }
+};
+
+// Points: w(v, u) = -d(x_v, x_u), computed on the fly. Keeps a column-major
+// copy of the remaining points (O(n d) memory), compacted like Prim's arrays.
+struct PointSource {
+    index_t d;
+    index_t stride;
+    Metric metric;
+    std::vector<double> cols;  // d x stride
+    std::vector<double> x;     // the current vertex
+
+    template <class T>
+    PointSource(const T* X, index_t n, index_t d_, Metric metric_)
+        : d(d_), stride(std::max<index_t>(n - 1, 1)), metric(metric_),
+          cols(static_cast<std::size_t>(d_ * std::max<index_t>(n - 1, 1))), x(static_cast<std::size_t>(d_)) {
+        std::vector<double> row(static_cast<std::size_t>(d));
+        for (index_t i = 0; i < n; ++i) {
+            double scale = 1.0;
+            if (metric == Metric::cosine) {
+                double norm2 = 0.0;
+                for (index_t k = 0; k < d; ++k) norm2 += static_cast<double>(X[i * d + k]) * static_cast<double>(X[i * d + k]);
+                scale = norm2 > 0.0 ? 1.0 / std::sqrt(norm2) : 0.0;
+            }
+            for (index_t k = 0; k < d; ++k) {
+                const double value = static_cast<double>(X[i * d + k]) * scale;
+                if (i == 0) {
+                    x[static_cast<std::size_t>(k)] = value;
+                } else {
+                    cols[static_cast<std::size_t>(k * stride + i - 1)] = value;
+                }
+            }
+        }
+    }
+    void weights(const index_t*, index_t r0, index_t r1, double* out) const {
+        column_block_distances(cols.data(), stride, d, x.data(), r0, r1, static_cast<int>(metric), out);
+        for (index_t r = 0; r < r1 - r0; ++r) out[r] = -out[r];
+    }
+    void take(index_t, index_t pos, index_t last) {
+        for (index_t k = 0; k < d; ++k) {
+            double* col = cols.data() + k * stride;
+            x[static_cast<std::size_t>(k)] = col[pos];
+            col[pos] = col[last];
+        }
+    }
+};
+
+// ---------------------------------------------------------------------------
+// Kruskal on edges already sorted heaviest first: keeps the first n - k edges
+// that join two trees. Returns how many it kept (fewer than n - k when the
+// graph has more than k connected components).
+template <class T>
+index_t kruskal_sorted(index_t n, index_t k, const WeightedEdge<T>* sorted, index_t m, UnionFind& uf,
+                       WeightedEdge<T>* kept) {
+    const index_t target = n - k;
+    index_t count = 0;
+    for (index_t e = 0; e < m && count < target; ++e) {
+        if (uf.unite(sorted[e].i, sorted[e].j) >= 0) kept[count++] = sorted[e];
+    }
+    return count;
+}
+
+template <class T>
+void write_forest_edges(const WeightedEdge<T>* kept, index_t count, ForestOut<T>& out) {
+    for (index_t e = 0; e < count; ++e) {
+        out.edges[2 * e] = kept[e].i;
+        out.edges[2 * e + 1] = kept[e].j;
+        out.weights[e] = kept[e].w;
+    }
+}
+
+// The k-forest from the n - 1 edges of a maximum spanning tree: drop the k - 1
+// lightest (in the strict order). Value is left to the caller.
+template <class T>
+void kforest_from_tree(index_t n, index_t k, std::vector<WeightedEdge<T>>& tree, ForestOut<T>& out) {
+    sort_edges_heaviest_first(tree);
+    UnionFind uf(n);
+    const index_t kept = n - k;
+    for (index_t e = 0; e < kept; ++e) uf.unite(tree[static_cast<std::size_t>(e)].i, tree[static_cast<std::size_t>(e)].j);
+    write_forest_edges(tree.data(), kept, out);
+    uf.first_appearance_labels(out.labels);
+}
+
+// Kruskal on an explicit edge list (sparse graph). Edges may be in any order
+// and orientation; self-loops are skipped; for repeated pairs the heaviest
+// counts. value = 2 * sum of the kept weights (<A, S> for the symmetric S the
+// edge list describes).
+template <class T>
+void kforest_from_edge_list(const index_t* edges, const T* weights, index_t m, index_t n, index_t k,
+                            ForestOut<T>& out) {
+    std::vector<WeightedEdge<T>> list;
+    list.reserve(static_cast<std::size_t>(m));
+    for (index_t e = 0; e < m; ++e) {
+        const index_t a = edges[2 * e], b = edges[2 * e + 1];
+        if (a < 0 || a >= n || b < 0 || b >= n) {
+            throw std::out_of_range("edges[" + std::to_string(e) + "] = (" + std::to_string(a) + ", " +
+                                    std::to_string(b) + ") is out of range for n = " + std::to_string(n));
+        }
+        if (!std::isfinite(static_cast<double>(weights[e]))) {
+            throw std::invalid_argument("weights[" + std::to_string(e) + "] is NaN or infinite");
+        }
+        if (a == b) continue;
+        list.push_back(WeightedEdge<T>{weights[e], std::min(a, b), std::max(a, b)});
+    }
+    sort_edges_heaviest_first(list);
+    UnionFind uf(n);
+    std::vector<WeightedEdge<T>> kept(static_cast<std::size_t>(n - k));
+    const index_t count = kruskal_sorted(n, k, list.data(), static_cast<index_t>(list.size()), uf, kept.data());
+    if (count < n - k) {
+        throw std::invalid_argument("the graph has " + std::to_string(uf.components()) +
+                                    " connected components, so it has no forest with k = " + std::to_string(k) +
+                                    " trees; k must be at least " + std::to_string(uf.components()));
+    }
+    write_forest_edges(kept.data(), count, out);
+    uf.first_appearance_labels(out.labels);
+    double total = 0.0;
+    for (index_t e = 0; e < count; ++e) total += static_cast<double>(kept[static_cast<std::size_t>(e)].w);
+    *out.value = 2.0 * total;
+}
+
+// ---------------------------------------------------------------------------
+// Dense similarity matrices.
+
+struct MatrixScan {
+    bool finite = true;     // every off-diagonal entry is finite
+    bool symmetric = true;  // S_ij == S_ji for every i != j
+};
+
+// One cache-blocked pass over the off-diagonal entries.
+template <class T>
+MatrixScan scan_matrix(const T* S, index_t n, int n_threads) {
+    constexpr index_t tile = 32;
+    const index_t nb = (n + tile - 1) / tile;
+    std::vector<unsigned char> finite(static_cast<std::size_t>(nb), 1), symmetric(static_cast<std::size_t>(nb), 1);
+    parallel_for(nb, n_threads, [&](index_t bi) {
+        unsigned fin = 1, sym = 1;
+        const index_t i0 = bi * tile, i1 = std::min(n, i0 + tile);
+        for (index_t bj = bi; bj < nb; ++bj) {
+            const index_t j0 = bj * tile, j1 = std::min(n, j0 + tile);
+            for (index_t i = i0; i < i1; ++i) {
+                for (index_t j = std::max(j0, i + 1); j < j1; ++j) {
+                    const T a = S[i * n + j], b = S[j * n + i];
+                    fin &= static_cast<unsigned>((a - a == T(0)) & (b - b == T(0)));
+                    sym &= static_cast<unsigned>(a == b);
+                }
+            }
+        }
+        finite[static_cast<std::size_t>(bi)] = static_cast<unsigned char>(fin);
+        symmetric[static_cast<std::size_t>(bi)] = static_cast<unsigned char>(sym);
+    });
+    MatrixScan scan;
+    for (index_t b = 0; b < nb; ++b) {
+        scan.finite = scan.finite && finite[static_cast<std::size_t>(b)];
+        scan.symmetric = scan.symmetric && symmetric[static_cast<std::size_t>(b)];
+    }
+    return scan;
+}
+
+// W = (S + S^T) / 2 off the diagonal (computed as S/2 + S^T/2: never overflows).
+template <class T>
+void symmetrize(const T* S, index_t n, T* W, int n_threads) {
+    constexpr index_t tile = 32;
+    const index_t nb = (n + tile - 1) / tile;
+    parallel_for(nb, n_threads, [&](index_t bi) {
+        const index_t i0 = bi * tile, i1 = std::min(n, i0 + tile);
+        for (index_t bj = bi; bj < nb; ++bj) {
+            const index_t j0 = bj * tile, j1 = std::min(n, j0 + tile);
+            for (index_t i = i0; i < i1; ++i) {
+                for (index_t j = std::max(j0, i + 1); j < j1; ++j) {
+                    const T w = S[i * n + j] / T(2) + S[j * n + i] / T(2);
+                    W[i * n + j] = w;
+                    W[j * n + i] = w;
+                }
+            }
+        }
+        for (index_t i = i0; i < i1; ++i) W[i * n + i] = T(0);
+    });
+}
+
+// Maximum spanning tree of the dense similarity S (n x n). `name` names the
+// argument in error messages.
+template <class T>
+std::vector<WeightedEdge<T>> dense_max_tree(const T* S, index_t n, int n_threads, const std::string& name) {
+    const MatrixScan scan = scan_matrix(S, n, n_threads);
+    if (!scan.finite) throw std::invalid_argument(name + " contains NaN or infinity off the diagonal");
+    std::vector<WeightedEdge<T>> tree(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
+    if (scan.symmetric) {
+        DenseRowSource<T> source(S, n);
+        prim_max_tree<T>(n, source, tree.data());
+    } else {
+        std::vector<T> W(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+        symmetrize(S, n, W.data(), n_threads);
+        DenseRowSource<T> source(W.data(), n);
+        prim_max_tree<T>(n, source, tree.data());
+    }
+    return tree;
+}
+
+// Exact maximum-weight k-forest of a dense similarity matrix.
+template <class T>
+void kforest_dense(const T* S, index_t n, index_t k, int n_threads, ForestOut<T>& out,
+                   const std::string& name = "S") {
+    std::vector<WeightedEdge<T>> tree = dense_max_tree(S, n, n_threads, name);
+    kforest_from_tree(n, k, tree, out);
+    double value = 0.0;
+    for (index_t e = 0; e < n - k; ++e) {
+        const index_t i = out.edges[2 * e], j = out.edges[2 * e + 1];
+        value += static_cast<double>(S[i * n + j]) + static_cast<double>(S[j * n + i]);
+    }
+    *out.value = value;
+}
+
+// A batch of b dense matrices (b, n, n); threads across the batch.
+template <class T>
+void kforest_dense_batch(const T* S, index_t b, index_t n, index_t k, int n_threads, index_t* labels,
+                         index_t* edges, T* weights, double* values) {
+    const index_t kept = n - k;
+    parallel_for(b, n_threads, [&](index_t t) {
+        ForestOut<T> out{labels + t * n, edges + t * kept * 2, weights + t * kept, values + t};
+        kforest_dense(S + t * n * n, n, k, 1, out, "S[" + std::to_string(t) + "]");
+    });
+}
+
+// Exact k-forest of points X (n x d) with S_ij = -d(x_i, x_j), in O(n d) memory.
+// Weights are -d(x_i, x_j) in double precision; value = -2 * sum of distances.
+template <class T>
+void kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, ForestOut<double>& out) {
+    for (index_t t = 0; t < n * d; ++t) {
+        if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
+    }
+    std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
+    PointSource source(X, n, d, metric);
+    prim_max_tree<double>(n, source, tree.data());
+    kforest_from_tree(n, k, tree, out);
+    double value = 0.0;
+    for (index_t e = 0; e < n - k; ++e) value += 2.0 * out.weights[e];
+    *out.value = value;
+}
+
+}  // namespace diffclust

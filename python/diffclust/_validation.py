@@ -1,0 +1,141 @@
+"""Input checks shared by the public functions.
+
+Every check names the argument it is about and says what was wrong, so that a
+user sees ``ValueError: k must be in [1, n] = [1, 5], got 7`` rather than a crash.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "as_float_array",
+    "as_index_array",
+    "check_k",
+    "check_square",
+    "resolve_threads",
+    "resolve_seed",
+]
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_array(x: Any, name: str, *, ndims: tuple[int, ...]) -> NDArray[Any]:
+    """Return ``x`` as a C-contiguous float32/float64 array without copying when possible.
+
+    float32 and float64 arrays keep their dtype; integer and boolean arrays become
+    float64. Anything else (complex, object, strings) is a ``TypeError``.
+    """
+    a = np.asarray(x)
+    if a.dtype not in _FLOAT_DTYPES:
+        if a.dtype.kind in "biu" or a.dtype.kind == "f":
+            a = a.astype(np.float64)
+        else:
+            raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    if a.ndim not in ndims:
+        allowed = " or ".join(str(d) for d in ndims)
+        raise ValueError(f"{name} must have {allowed} dimensions, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape})")
+    return np.ascontiguousarray(a)
+
+
+def as_index_array(x: Any, name: str) -> NDArray[np.int64]:
+    """Return ``x`` as a C-contiguous int64 array; non-integer input is a ``TypeError``."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "iu":
+        if a.size == 0 and a.dtype.kind == "f":
+            a = a.astype(np.int64)
+        else:
+            raise TypeError(f"{name} must hold integers, got dtype {a.dtype}")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def check_finite(a: NDArray[Any], name: str) -> None:
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+
+
+def check_square(a: NDArray[Any], name: str) -> int:
+    """Check that the last two axes of ``a`` are square; return their size."""
+    if a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"{name} must be square in its last two axes, got shape {a.shape}")
+    return int(a.shape[-1])
+
+
+def check_int(value: Any, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def check_k(k: Any, n: int) -> int:
+    """Check that the number of clusters ``k`` is an integer in [1, n]."""
+    k = check_int(k, "k")
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be in [1, n] = [1, {n}], got {k}")
+    return k
+
+
+def _available_cores() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    # A cgroup v2 CPU quota (containers) caps the cores this process may use.
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+_thread_limit: int | None = None  # set by the threadpoolctl controller
+
+
+def resolve_threads(n_threads: Any) -> int:
+    """Turn ``n_threads`` into a positive thread count.
+
+    ``None`` or 0 means ``DIFFCLUST_NUM_THREADS``, else ``OMP_NUM_THREADS``, else
+    the cores this process may use (CPU affinity and cgroup quota).
+    """
+    if n_threads is None or (isinstance(n_threads, numbers.Integral) and n_threads == 0):
+        resolved = None
+        for var in ("DIFFCLUST_NUM_THREADS", "OMP_NUM_THREADS"):
+            value = os.environ.get(var, "").strip()
+            if value:
+                try:
+                    resolved = max(1, int(value.split(",")[0]))
+                except ValueError:
+                    raise ValueError(f"environment variable {var}={value!r} is not an integer") from None
+                break
+        if resolved is None:
+            resolved = _available_cores()
+        if _thread_limit is not None:
+            resolved = min(resolved, _thread_limit)
+        return resolved
+    n = check_int(n_threads, "n_threads")
+    if n < 0:
+        raise ValueError(f"n_threads must be None or a non-negative integer, got {n}")
+    return n
+
+
+def resolve_seed(seed: Any) -> int:
+    """Turn ``seed`` (int, ``numpy.random.Generator`` or None) into one uint64."""
+    if seed is None:
+        return int(np.random.default_rng().integers(0, 2**63, dtype=np.int64))
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, 2**63, dtype=np.int64))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    return int(seed) % 2**64

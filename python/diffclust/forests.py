@@ -1,0 +1,242 @@
+"""Exact maximum-weight k-forests (single-linkage clustering).
+
+The weight of edge {i, j} is ``w_ij = (S_ij + S_ji) / 2``; the diagonal of ``S``
+is ignored. A k-forest is a spanning forest with exactly k trees (n - k edges);
+the maximum-weight one is found by Kruskal's greedy stopped at k components,
+which is single-linkage clustering into k clusters.
+
+Ties are broken by one strict order used everywhere: heavier edges first, and
+among equal weights the pair (i, j), i < j, that comes first lexicographically.
+So the result is unique, and Prim, Kruskal and any thread count agree exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from . import _core
+from ._validation import (
+    as_float_array,
+    as_index_array,
+    check_finite,
+    check_int,
+    check_k,
+    check_square,
+    resolve_threads,
+)
+
+__all__ = ["Forest", "kforest", "kforest_from_edges", "kforest_from_points", "METRICS"]
+
+METRICS = ("sqeuclidean", "euclidean", "manhattan", "cosine")
+
+
+def _frozen(a: NDArray[Any]) -> NDArray[Any]:
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class Forest:
+    """A maximum-weight k-forest.
+
+    For batched input every field gains a leading batch axis.
+
+    Attributes
+    ----------
+    labels : ndarray of int, shape (n,)
+        Tree (cluster) of each point, numbered by first appearance: point 0 is in
+        cluster 0, the first point not in cluster 0 is in cluster 1, and so on.
+    edges : ndarray of int, shape (n - k, 2)
+        The forest's edges (i, j) with i < j, heaviest first (ties as in the
+        module docstring).
+    weights : ndarray of float, shape (n - k,)
+        ``w_ij = (S_ij + S_ji) / 2`` of each edge.
+    value : float
+        ``<A, S> = sum_{i != j} A_ij S_ij``, the paper's linear objective: twice the
+        total edge weight when S is symmetric.
+    """
+
+    labels: NDArray[np.intp]
+    edges: NDArray[np.intp]
+    weights: NDArray[np.floating[Any]]
+    value: Any  # float, or an ndarray of shape (b,) for batched input
+
+    @property
+    def n_points(self) -> int:
+        return int(self.labels.shape[-1])
+
+    def adjacency(self) -> NDArray[np.floating[Any]]:
+        """Dense adjacency ``A`` (0/1, symmetric, zero diagonal). Costs n^2 memory."""
+        n = self.n_points
+        batch = self.labels.shape[:-1]
+        A = np.zeros((*batch, n, n), dtype=self.weights.dtype)
+        i, j = self.edges[..., 0], self.edges[..., 1]
+        if batch:
+            b = np.arange(batch[0])[:, None]
+            A[b, i, j] = 1
+            A[b, j, i] = 1
+        else:
+            A[i, j] = 1
+            A[j, i] = 1
+        return A
+
+    def connectivity(self) -> NDArray[np.floating[Any]]:
+        """Dense connectivity ``M`` (M_ij = 1 iff i and j share a tree; ones on the diagonal)."""
+        lab = self.labels
+        return (lab[..., :, None] == lab[..., None, :]).astype(self.weights.dtype)
+
+
+def _make_forest(labels: Any, edges: Any, weights: Any, value: Any) -> Forest:
+    if isinstance(value, np.ndarray):
+        value = _frozen(value)
+    else:
+        value = float(value)
+    return Forest(_frozen(labels), _frozen(edges), _frozen(weights), value)
+
+
+def _core_fn(name: str, dtype: np.dtype[Any]) -> Any:
+    return getattr(_core, f"{name}_{'f32' if dtype == np.float32 else 'f64'}")
+
+
+def kforest(S: ArrayLike, k: int, *, n_threads: int | None = None) -> Forest:
+    """Maximum-weight k-forest of a dense similarity matrix (single linkage).
+
+    Parameters
+    ----------
+    S : array_like, shape (n, n) or (b, n, n)
+        Similarities (larger = more similar), float32 or float64 (other real
+        dtypes become float64). Edge {i, j} weighs ``(S_ij + S_ji) / 2``; the
+        diagonal is ignored. For distances pass ``-D``. A C-contiguous float
+        array is used without a copy and never modified.
+    k : int
+        Number of trees (clusters), 1 <= k <= n.
+    n_threads : int, optional
+        Threads for the input scan and across a batch. None means
+        ``DIFFCLUST_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the usable
+        cores. The result never depends on it.
+
+    Returns
+    -------
+    Forest
+        ``labels``, ``edges``, ``weights``, ``value``; ``adjacency()`` and
+        ``connectivity()`` on request.
+
+    Raises
+    ------
+    ValueError
+        If S is empty, not square, has NaN or infinity off its diagonal, or k is
+        outside [1, n].
+    TypeError
+        If S is not real-valued or k is not an integer.
+
+    Notes
+    -----
+    Prim's O(n^2) algorithm builds the maximum spanning tree, whose k - 1
+    lightest edges are then cut; this equals Kruskal's algorithm stopped at k
+    components. A symmetric S is read in place; a non-symmetric one is first
+    symmetrised into an n x n scratch buffer.
+
+    References
+    ----------
+    L. Stewart, F. Bach, F. Llinares-López, Q. Berthet. Differentiable
+    Clustering with Perturbed Spanning Forests. NeurIPS 2023.
+    """
+    S = as_float_array(S, "S", ndims=(2, 3))
+    n = check_square(S, "S")
+    k = check_k(k, n)
+    threads = resolve_threads(n_threads)
+    return _make_forest(*_core_fn("kforest", S.dtype)(S, k, threads))
+
+
+def kforest_from_edges(edges: ArrayLike, weights: ArrayLike, n: int, k: int) -> Forest:
+    """Maximum-weight k-forest of a sparse graph given as an edge list (Kruskal).
+
+    Parameters
+    ----------
+    edges : array_like of int, shape (m, 2)
+        Undirected edges (i, j) in any order and orientation. Self-loops are
+        skipped; of repeated pairs the heaviest counts.
+    weights : array_like, shape (m,)
+        Edge weights (larger = more similar), finite.
+    n : int
+        Number of vertices.
+    k : int
+        Number of trees, 1 <= k <= n. The graph must have at most k connected
+        components.
+
+    Returns
+    -------
+    Forest
+        ``value`` is twice the total kept weight (``<A, S>`` for the symmetric S
+        the edge list describes).
+
+    Raises
+    ------
+    ValueError
+        Wrong shapes, NaN/inf weights, k outside [1, n], or a graph with more
+        than k connected components (the message gives the count).
+    IndexError
+        An edge index outside [0, n).
+    """
+    n = check_int(n, "n")
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    k = check_k(k, n)
+    e = as_index_array(edges, "edges")
+    if e.ndim != 2 or e.shape[1] != 2:
+        if e.size == 0:
+            e = e.reshape(0, 2)
+        else:
+            raise ValueError(f"edges must have shape (m, 2), got {e.shape}")
+    w = np.asarray(weights)
+    if w.dtype not in (np.float32, np.float64):
+        if w.dtype.kind not in "biuf":
+            raise TypeError(f"weights must hold real numbers, got dtype {w.dtype}")
+        w = w.astype(np.float64)
+    w = np.ascontiguousarray(w)
+    if w.ndim != 1 or w.shape[0] != e.shape[0]:
+        raise ValueError(f"weights must have shape ({e.shape[0]},) to match edges, got {w.shape}")
+    check_finite(w, "weights")
+    if e.size and (e.min() < 0 or e.max() >= n):
+        bad = int(np.flatnonzero((e < 0).any(axis=1) | (e >= n).any(axis=1))[0])
+        raise IndexError(f"edges[{bad}] = {tuple(e[bad].tolist())} is out of range for n = {n}")
+    return _make_forest(*_core_fn("kforest_from_edges", w.dtype)(e, w, n, k))
+
+
+def kforest_from_points(
+    X: ArrayLike, k: int, *, metric: str = "sqeuclidean", n_threads: int | None = None
+) -> Forest:
+    """Maximum-weight k-forest of points with ``S_ij = -d(x_i, x_j)`` (single linkage).
+
+    Distances are computed inside Prim's algorithm, so memory is O(n d), never
+    n x n.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Points, float32 or float64 (computed in float64).
+    k : int
+        Number of clusters, 1 <= k <= n.
+    metric : {"sqeuclidean", "euclidean", "manhattan", "cosine"}
+        As in ``sklearn.metrics.pairwise_distances`` (cosine of a zero vector
+        is taken as distance 1, as scikit-learn does).
+    n_threads : int, optional
+        Reserved; the current kernel is serial. The result never depends on it.
+
+    Returns
+    -------
+    Forest
+        ``weights`` are ``-d(x_i, x_j)`` (float64); ``value`` is ``-2`` times the
+        sum of the kept distances.
+    """
+    X = as_float_array(X, "X", ndims=(2,))
+    k = check_k(k, X.shape[0])
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    check_finite(X, "X")
+    threads = resolve_threads(n_threads)
+    return _make_forest(*_core_fn("kforest_from_points", X.dtype)(X, k, metric, threads))

@@ -1,0 +1,70 @@
+"""Independent references for the forest tests: SciPy and brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
+from scipy.spatial.distance import squareform
+
+
+def canonical(labels: np.ndarray) -> np.ndarray:
+    """Renumber a partition by first appearance."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first))
+    return order[inverse]
+
+
+def scipy_single_linkage(S: np.ndarray, k: int) -> np.ndarray:
+    """Single linkage of the distance -W (W the symmetrised S) cut into k clusters."""
+    W = (S + S.T) / 2
+    D = -W
+    D = D - D.min() + 1.0  # linkage wants non-negative distances; a shift keeps the order
+    np.fill_diagonal(D, 0.0)
+    labels = fcluster(linkage(squareform(D, checks=False), "single"), k, "maxclust")
+    return canonical(labels)
+
+
+def scipy_mst_forest(S: np.ndarray, k: int) -> tuple[np.ndarray, float]:
+    """Maximum spanning tree by SciPy's MST on shifted negated weights, minus its k - 1 lightest edges.
+
+    Returns the partition and the value <A, S> of the resulting forest.
+    """
+    n = S.shape[0]
+    W = (S + S.T) / 2
+    C = W.max() - W + 1.0  # positive costs; a min spanning tree of C is a max tree of W
+    np.fill_diagonal(C, 0.0)
+    T = minimum_spanning_tree(C).tocoo()
+    order = np.argsort(-W[T.row, T.col], kind="stable")
+    keep = order[: n - k]
+    i, j = T.row[keep], T.col[keep]
+    A = np.zeros((n, n))
+    A[i, j] = A[j, i] = 1
+    _, labels = connected_components(A, directed=False)
+    return canonical(labels), float((A * S).sum())
+
+
+def random_forest_value(S: np.ndarray, k: int, rng: np.random.Generator) -> float:
+    """Value of the k-forest that a greedy over a random edge order builds."""
+    n = S.shape[0]
+    W = (S + S.T) / 2
+    iu, ju = np.triu_indices(n, 1)
+    order = rng.permutation(len(iu))
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    total, count = 0.0, 0
+    for e in order:
+        if count == n - k:
+            break
+        a, b = find(int(iu[e])), find(int(ju[e]))
+        if a != b:
+            parent[a] = b
+            total += 2 * W[iu[e], ju[e]]
+            count += 1
+    return total

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import diffclust as dc
+from conftest import THREAD_COUNTS
+
+
+@pytest.mark.parametrize("n_threads", THREAD_COUNTS)
+def test_same_result_for_any_thread_count(rng, n_threads):
+    S = rng.standard_normal((300, 300))  # non-symmetric: exercises the threaded symmetrisation
+    Sb = rng.standard_normal((9, 40, 40))
+    X = rng.standard_normal((200, 4))
+    ref = dc.kforest(S, 5, n_threads=1)
+    refb = dc.kforest(Sb, 5, n_threads=1)
+    refp = dc.kforest_from_points(X, 5, n_threads=1)
+    f = dc.kforest(S, 5, n_threads=n_threads)
+    fb = dc.kforest(Sb, 5, n_threads=n_threads)
+    fp = dc.kforest_from_points(X, 5, n_threads=n_threads)
+    for a, b in [(ref, f), (refb, fb), (refp, fp)]:
+        np.testing.assert_array_equal(a.labels, b.labels)
+        np.testing.assert_array_equal(a.edges, b.edges)
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.value, b.value)
+
+
+def test_worker_error_reaches_caller():
+    Sb = np.zeros((8, 10, 10))
+    Sb[5, 2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"S\[5\]"):
+        dc.kforest(Sb, 2, n_threads=3)
+
+
+def test_concurrent_python_threads(rng):
+    S = rng.standard_normal((400, 400))
+    expected = dc.kforest(S, 4).labels
+    results = []
+
+    def run():
+        results.append(dc.kforest(S, 4, n_threads=1).labels)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4
+    for r in results:
+        np.testing.assert_array_equal(r, expected)
