@@ -1,13 +1,21 @@
-// The one extension module: each register_* adds one concern's functions.
+// The one extension module: each register_* (one bind_*.cpp each) adds one concern's functions.
 #include <pybind11/pybind11.h>
 
 namespace py = pybind11;
 
 namespace diffclust::bind {
-void register_graph(py::module_& m);
+void register_graph(py::module_& m);      // bind_graph.cpp: exact k-forests
+void register_sampling(py::module_& m);   // bind_sampling.cpp: RNG, perturbed forests, Fenchel-Young loss
+void register_distances(py::module_& m);  // bind_distances.cpp: pairwise distances, silhouette
+void register_cluster(py::module_& m);    // bind_cluster.cpp: k-medoids
+void register_metrics(py::module_& m);    // bind_metrics.cpp: ARI/NMI/MI, Davies-Bouldin, losses, cuts, DEC
 }  // namespace diffclust::bind
 
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     m.doc() = "diffclust compiled kernels (private; use the diffclust package)";
     diffclust::bind::register_graph(m);
+    diffclust::bind::register_sampling(m);
+    diffclust::bind::register_distances(m);
+    diffclust::bind::register_cluster(m);
+    diffclust::bind::register_metrics(m);
 }

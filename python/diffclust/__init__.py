@@ -2,18 +2,27 @@
 
 The core is the (perturbed) maximum-weight spanning forest of Stewart, Bach,
 Llinares-López and Berthet, "Differentiable Clustering with Perturbed Spanning
-Forests" (NeurIPS 2023).
+Forests" (NeurIPS 2023). Around it: pairwise distances, k-medoids, silhouette and
+the classical clustering metrics and losses.
 """
 
 from __future__ import annotations
 
-from .forests import Forest, kforest, kforest_from_edges, kforest_from_points
+from . import cluster, distances, forests, losses, metrics, perturb
+from .cluster import *  # noqa: F403
+from .distances import *  # noqa: F403
+from .forests import *  # noqa: F403
+from .losses import *  # noqa: F403
+from .metrics import *  # noqa: F403
+from .perturb import *  # noqa: F403
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Forest",
-    "kforest",
-    "kforest_from_edges",
-    "kforest_from_points",
+    *forests.__all__,
+    *perturb.__all__,
+    *distances.__all__,
+    *cluster.__all__,
+    *metrics.__all__,
+    *losses.__all__,
 ]

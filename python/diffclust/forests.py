@@ -29,7 +29,7 @@ from ._validation import (
     resolve_threads,
 )
 
-__all__ = ["Forest", "kforest", "kforest_from_edges", "kforest_from_points", "METRICS"]
+__all__ = ["Forest", "kforest", "kforest_from_edges", "kforest_from_points"]
 
 METRICS = ("sqeuclidean", "euclidean", "manhattan", "cosine")
 

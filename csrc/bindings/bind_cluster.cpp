@@ -1,0 +1,10 @@
+// Bindings for the cluster kernels (filled in by its issue).
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+namespace diffclust::bind {
+
+void register_cluster(py::module_& /*m*/) {}
+
+}  // namespace diffclust::bind
