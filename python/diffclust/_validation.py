@@ -139,3 +139,56 @@ def resolve_seed(seed: Any) -> int:
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
     return int(seed) % 2**64
+
+
+def check_sigma(sigma: Any) -> float:
+    """Check the perturbation scale: a finite real number > 0."""
+    if isinstance(sigma, (bool, np.bool_)) or not isinstance(sigma, numbers.Real):
+        raise TypeError(f"sigma must be a positive real number, got {sigma!r}")
+    sigma = float(sigma)
+    if not (np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be a finite number > 0, got {sigma}")
+    return sigma
+
+
+def check_n_samples(n_samples: Any) -> int:
+    n_samples = check_int(n_samples, "n_samples")
+    if not 1 <= n_samples < 2**32:
+        raise ValueError(f"n_samples must be in [1, 2**32), got {n_samples}")
+    return n_samples
+
+
+def check_constraints(
+    n: int, known_labels: Any, must_link: Any, cannot_link: Any
+) -> tuple[NDArray[np.int64] | None, NDArray[np.int64] | None, NDArray[np.int64] | None]:
+    """Validate partial labels and must/cannot-link pairs for n points.
+
+    Returns the labels remapped to 0..L-1 (-1 stays unknown) and the pair arrays
+    as (m, 2) int64, or None for each one not given.
+    """
+    labels = None
+    if known_labels is not None:
+        y = as_index_array(known_labels, "known_labels")
+        if y.ndim != 1 or y.shape[0] != n:
+            raise ValueError(f"known_labels must have shape ({n},) to match S, got {y.shape}")
+        if (y < -1).any():
+            raise ValueError("known_labels must be -1 (unknown) or a non-negative label")
+        labels = np.full(n, -1, dtype=np.int64)
+        known = y >= 0
+        labels[known] = np.unique(y[known], return_inverse=True)[1]
+    pairs = []
+    for value, name in ((must_link, "must_link"), (cannot_link, "cannot_link")):
+        if value is None:
+            pairs.append(None)
+            continue
+        p = as_index_array(value, name)
+        if p.size == 0:
+            p = p.reshape(0, 2)
+        if p.ndim != 2 or p.shape[1] != 2:
+            raise ValueError(f"{name} must have shape (m, 2), got {p.shape}")
+        bad = (p < 0) | (p >= n)
+        if bad.any():
+            row = int(np.flatnonzero(bad.any(axis=1))[0])
+            raise IndexError(f"{name}[{row}] = {tuple(p[row].tolist())} is out of range for n = {n}")
+        pairs.append(np.ascontiguousarray(p))
+    return labels, pairs[0], pairs[1]

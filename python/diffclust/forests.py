@@ -25,6 +25,7 @@ from ._validation import (
     check_finite,
     check_int,
     check_k,
+    check_constraints,
     check_square,
     resolve_threads,
 )
@@ -102,7 +103,16 @@ def _core_fn(name: str, dtype: np.dtype[Any]) -> Any:
     return getattr(_core, f"{name}_{'f32' if dtype == np.float32 else 'f64'}")
 
 
-def kforest(S: ArrayLike, k: int, *, n_threads: int | None = None) -> Forest:
+def kforest(
+    S: ArrayLike,
+    k: int,
+    *,
+    known_labels: ArrayLike | None = None,
+    must_link: ArrayLike | None = None,
+    cannot_link: ArrayLike | None = None,
+    refine: bool = True,
+    n_threads: int | None = None,
+) -> Forest:
     """Maximum-weight k-forest of a dense similarity matrix (single linkage).
 
     Parameters
@@ -114,6 +124,14 @@ def kforest(S: ArrayLike, k: int, *, n_threads: int | None = None) -> Forest:
         array is used without a copy and never modified.
     k : int
         Number of trees (clusters), 1 <= k <= n.
+    known_labels : array_like of int, shape (n,), optional
+        Partial labels, -1 for unknown: labelled points with equal labels must
+        share a tree and labelled points with different labels must not.
+    must_link, cannot_link : array_like of int, shape (m, 2), optional
+        Pairs of points that must (must not) share a tree.
+    refine : bool, default True
+        With constraints: re-span each tree of the greedy's forest by Prim on its
+        own points (same partition, never a lower value).
     n_threads : int, optional
         Threads for the input scan and across a batch. None means
         ``DIFFCLUST_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the usable
@@ -140,6 +158,15 @@ def kforest(S: ArrayLike, k: int, *, n_threads: int | None = None) -> Forest:
     components. A symmetric S is read in place; a non-symmetric one is first
     symmetrised into an n x n scratch buffer.
 
+    With constraints the exact problem is hard in general, and the greedy of
+    Stewart et al. is used: must-link groups first (each joined by its own
+    maximum spanning tree), then the other edges by decreasing weight, never
+    merging two trees that hold different labels or that a cannot-link pair
+    spans, until k trees remain; then, with ``refine``, each tree is re-spanned
+    by Prim. Infeasible constraints (more distinct labels than k, must-link
+    groups fewer than k, a cannot-link pair inside a must-link group, or a
+    greedy that cannot reach k trees) raise ``ValueError``.
+
     References
     ----------
     L. Stewart, F. Bach, F. Llinares-López, Q. Berthet. Differentiable
@@ -149,7 +176,11 @@ def kforest(S: ArrayLike, k: int, *, n_threads: int | None = None) -> Forest:
     n = check_square(S, "S")
     k = check_k(k, n)
     threads = resolve_threads(n_threads)
-    return _make_forest(*_core_fn("kforest", S.dtype)(S, k, threads))
+    labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
+    if labels is None and must is None and cannot is None:
+        return _make_forest(*_core_fn("kforest", S.dtype)(S, k, threads))
+    fn = _core_fn("kforest_constrained", S.dtype)
+    return _make_forest(*fn(S, k, labels, must, cannot, bool(refine), threads))
 
 
 def kforest_from_edges(edges: ArrayLike, weights: ArrayLike, n: int, k: int) -> Forest:

@@ -1,0 +1,467 @@
+// Perturbed maximum-weight k-forests (Stewart et al., 2023, DESIGN §2).
+//
+// For symmetric Gaussian noise Z_s (one normal per edge, from rng.hpp) and
+// scale sigma, sample s solves the k-forest of S + sigma Z_s. Estimates:
+//   A_eps = mean_s A_s,  M_eps = mean_s M_s,  F_eps = mean_s <A_s, S + sigma Z_s>.
+// Unconstrained samples fuse the noise into Prim: each edge's normal is drawn
+// where Prim reads the edge, so memory per thread is O(n) plus the integer
+// count accumulators. A and M are accumulated as integer counts (exact, order
+// independent) and samples are split in fixed chunks, so the result is
+// bit-identical for any thread count.
+#pragma once
+
+#include <algorithm>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "constrained.hpp"
+#include "parallel.hpp"
+#include "rng.hpp"
+#include "spanning_forest.hpp"
+#include "types.hpp"
+
+namespace diffclust {
+
+// Called between chunks of samples on the calling thread; returning true stops
+// the computation with `Interrupted` (the bindings use it for Ctrl-C).
+using InterruptCheck = std::function<bool()>;
+
+struct Interrupted : std::exception {
+    const char* what() const noexcept override { return "interrupted"; }
+};
+
+struct PerturbSpec {
+    double sigma;
+    index_t n_samples;
+    u64 seed;
+};
+
+// The symmetric weights W = (S + S^T) / 2 of a dense S: S itself when it is
+// symmetric, else a symmetrised copy. Checks finiteness off the diagonal.
+template <class T>
+struct SymmetricWeights {
+    const T* W = nullptr;
+    std::vector<T> storage;
+
+    SymmetricWeights(const T* S, index_t n, int n_threads, const std::string& name) {
+        const MatrixScan scan = scan_matrix(S, n, n_threads);
+        if (!scan.finite) throw std::invalid_argument(name + " contains NaN or infinity off the diagonal");
+        if (scan.symmetric) {
+            W = S;
+        } else {
+            storage.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+            symmetrize(S, n, storage.data(), n_threads);
+            W = storage.data();
+        }
+    }
+};
+
+// Prim's weight source for W + sigma Z_s with the noise drawn on the fly.
+template <class T>
+struct PerturbedRowSource {
+    const T* W;
+    index_t n;
+    double sigma;
+    u64 seed;
+    u32 sample;
+    index_t v = 0;
+    const T* row;
+    std::vector<double> base;
+
+    PerturbedRowSource(const T* W_, index_t n_, double sigma_, u64 seed_, u32 sample_)
+        : W(W_), n(n_), sigma(sigma_), seed(seed_), sample(sample_), row(W_) {}
+    void weights(const index_t* rem, index_t r0, index_t r1, double* out) {
+        const index_t len = r1 - r0;
+        if (static_cast<index_t>(base.size()) < len) base.resize(static_cast<std::size_t>(len));
+        for (index_t r = 0; r < len; ++r) base[static_cast<std::size_t>(r)] = static_cast<double>(row[rem[r0 + r]]);
+        add_edge_normals(seed, sample, static_cast<u32>(v), rem + r0, len, sigma, base.data(), out);
+    }
+    void take(index_t v_, index_t, index_t) {
+        v = v_;
+        row = W + v * n;
+    }
+};
+
+// Prim's weight source for points: -d(x_v, x_u) + sigma Z_s(v, u).
+struct PerturbedPointSource {
+    PointSource points;
+    double sigma;
+    u64 seed;
+    u32 sample;
+    index_t v = 0;
+    std::vector<double> base;
+
+    PerturbedPointSource(const PointSource& p, double sigma_, u64 seed_, u32 sample_)
+        : points(p), sigma(sigma_), seed(seed_), sample(sample_) {}
+    void weights(const index_t* rem, index_t r0, index_t r1, double* out) {
+        const index_t len = r1 - r0;
+        if (static_cast<index_t>(base.size()) < len) base.resize(static_cast<std::size_t>(len));
+        points.weights(rem, r0, r1, base.data());
+        add_edge_normals(seed, sample, static_cast<u32>(v), rem + r0, len, sigma, base.data(), out);
+    }
+    void take(index_t v_, index_t pos, index_t last) {
+        v = v_;
+        points.take(v_, pos, last);
+    }
+};
+
+// Wt = W + sigma Z_s as a dense symmetric matrix (for the constrained greedy).
+template <class T>
+void perturbed_matrix(const T* W, index_t n, double sigma, u64 seed, u32 sample, double* Wt) {
+    for (index_t i = 0; i < n; ++i) {
+        double* row = Wt + i * n;
+        row[i] = 0.0;
+        const index_t len = n - i - 1;
+        if (len <= 0) continue;
+        row_edge_normals(seed, sample, static_cast<u32>(i), static_cast<u32>(i + 1), len, sigma, row + i + 1);
+        const T* wrow = W + i * n;
+        for (index_t j = i + 1; j < n; ++j) {
+            row[j] += static_cast<double>(wrow[j]);
+            Wt[j * n + i] = row[j];
+        }
+    }
+}
+
+// One solved sample: the forest's edges (heaviest first) and labels.
+struct SampleForest {
+    std::vector<WeightedEdge<double>> edges;
+    std::vector<index_t> labels;
+    double value = 0.0;  // <A, S + sigma Z> = 2 * sum of the perturbed edge weights
+
+    void finish_value() {
+        double total = 0.0;
+        for (const auto& e : edges) total += e.w;
+        value = 2.0 * total;
+    }
+};
+
+// Cuts the k - 1 lightest edges of a spanning tree into `f`.
+inline void forest_from_tree(index_t n, index_t k, std::vector<WeightedEdge<double>>& tree, SampleForest& f) {
+    sort_edges_heaviest_first(tree);
+    tree.resize(static_cast<std::size_t>(n - k));
+    UnionFind uf(n);
+    for (const auto& e : tree) uf.unite(e.i, e.j);
+    f.labels.resize(static_cast<std::size_t>(n));
+    uf.first_appearance_labels(f.labels.data());
+    f.edges.swap(tree);
+    f.finish_value();
+}
+
+// Solves one sample: fused Prim when unconstrained, else the constrained greedy
+// on the materialised perturbed matrix (`scratch` holds n x n doubles).
+template <class T>
+void solve_sample(const T* W, index_t n, index_t k, const PerturbSpec& spec, u32 s, const ConstrainedProblem* cp,
+                  bool refine, std::vector<double>& scratch, SampleForest& f) {
+    if (cp == nullptr) {
+        std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n - 1));
+        PerturbedRowSource<T> source(W, n, spec.sigma, spec.seed, s);
+        prim_max_tree<double>(n, source, tree.data());
+        forest_from_tree(n, k, tree, f);
+        return;
+    }
+    scratch.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+    perturbed_matrix(W, n, spec.sigma, spec.seed, s, scratch.data());
+    f.labels.resize(static_cast<std::size_t>(n));
+    cp->solve(scratch.data(), refine, f.edges, f.labels.data());
+    f.finish_value();
+}
+
+// The unperturbed solution on the same footing (for control variates).
+template <class T>
+void solve_exact(const T* W, index_t n, index_t k, const ConstrainedProblem* cp, bool refine, SampleForest& f) {
+    std::vector<double> Wd(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+    for (std::size_t t = 0; t < Wd.size(); ++t) Wd[t] = static_cast<double>(W[t]);
+    if (cp == nullptr) {
+        std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n - 1));
+        DenseRowSource<double> source(Wd.data(), n);
+        prim_max_tree<double>(n, source, tree.data());
+        forest_from_tree(n, k, tree, f);
+        return;
+    }
+    f.labels.resize(static_cast<std::size_t>(n));
+    cp->solve(Wd.data(), refine, f.edges, f.labels.data());
+    f.finish_value();
+}
+
+// Runs fn(s, tid) for every sample in fixed chunks; checks for interrupts
+// between chunks on the calling thread.
+template <class Fn>
+void for_each_sample(index_t n_samples, int n_threads, const InterruptCheck* check, Fn&& fn) {
+    constexpr index_t chunk = 4;
+    const index_t n_chunks = (n_samples + chunk - 1) / chunk;
+    parallel_for_tid(n_chunks, n_threads, [&](index_t c, int tid) {
+        const index_t s1 = std::min(n_samples, (c + 1) * chunk);
+        for (index_t s = c * chunk; s < s1; ++s) fn(s, tid);
+        if (tid == 0 && check != nullptr && (*check)()) throw Interrupted();
+    });
+}
+
+inline int team_size(index_t n_samples, int n_threads) {
+    return static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, (n_samples + 3) / 4)));
+}
+
+// Per-thread integer accumulators of the upper triangles of A and M.
+struct Counts {
+    index_t n;
+    std::vector<u32> A, M;
+    Counts(index_t n_, bool want_A, bool want_M)
+        : n(n_), A(want_A ? static_cast<std::size_t>(n_ * n_) : 0), M(want_M ? static_cast<std::size_t>(n_ * n_) : 0) {}
+
+    void add(const SampleForest& f) {
+        if (!A.empty()) {
+            for (const auto& e : f.edges) ++A[static_cast<std::size_t>(e.i * n + e.j)];
+        }
+        if (!M.empty()) {
+            const index_t* lab = f.labels.data();
+            for (index_t i = 0; i < n; ++i) {
+                u32* row = M.data() + i * n;
+                const index_t li = lab[i];
+                for (index_t j = i + 1; j < n; ++j) row[j] += static_cast<u32>(lab[j] == li);
+            }
+        }
+    }
+};
+
+// out = (sum of the counts' upper triangles) / B, mirrored; `diagonal` on the diagonal.
+template <class T>
+void counts_to_matrix(const std::vector<std::unique_ptr<Counts>>& counts, bool use_M, index_t n, index_t n_samples,
+                      T diagonal, T* out) {
+    const double B = static_cast<double>(n_samples);
+    for (index_t i = 0; i < n; ++i) {
+        out[i * n + i] = diagonal;
+        for (index_t j = i + 1; j < n; ++j) {
+            u64 total = 0;
+            for (const auto& c : counts) {
+                if (c) total += (use_M ? c->M : c->A)[static_cast<std::size_t>(i * n + j)];
+            }
+            const T value = static_cast<T>(static_cast<double>(total) / B);
+            out[i * n + j] = value;
+            out[j * n + i] = value;
+        }
+    }
+}
+
+template <class T>
+struct PerturbedOut {
+    T* A;           // (n, n) A_eps, or null
+    T* M;           // (n, n) M_eps, or null
+    double* value;  // F_eps
+};
+
+// A_eps, M_eps and F_eps of a dense S (n x n), constrained when cp != null.
+template <class T>
+void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
+                       bool refine, int n_threads, const PerturbedOut<T>& out, const InterruptCheck* check,
+                       const std::string& name = "S") {
+    const SymmetricWeights<T> sym(S, n, n_threads, name);
+    const int team = team_size(spec.n_samples, n_threads);
+    std::vector<std::unique_ptr<Counts>> counts(static_cast<std::size_t>(team));
+    std::vector<double> values(static_cast<std::size_t>(spec.n_samples));
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
+    std::vector<SampleForest> forests(static_cast<std::size_t>(team));
+    for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
+        auto& c = counts[static_cast<std::size_t>(tid)];
+        if (!c) c = std::make_unique<Counts>(n, out.A != nullptr, out.M != nullptr);
+        SampleForest& f = forests[static_cast<std::size_t>(tid)];
+        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[static_cast<std::size_t>(tid)], f);
+        c->add(f);
+        values[static_cast<std::size_t>(s)] = f.value;
+    });
+    double total = 0.0;
+    for (double v : values) total += v;
+    *out.value = total / static_cast<double>(spec.n_samples);
+    if (out.A) counts_to_matrix(counts, false, n, spec.n_samples, T(0), out.A);
+    if (out.M) counts_to_matrix(counts, true, n, spec.n_samples, T(1), out.M);
+}
+
+// The same from points X (n x d), S_ij = -d(x_i, x_j) computed inside Prim.
+template <class T>
+void perturbed_kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, const PerturbSpec& spec,
+                              int n_threads, const PerturbedOut<double>& out, const InterruptCheck* check) {
+    for (index_t t = 0; t < n * d; ++t) {
+        if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
+    }
+    const PointSource points(X, n, d, metric);
+    const int team = team_size(spec.n_samples, n_threads);
+    std::vector<std::unique_ptr<Counts>> counts(static_cast<std::size_t>(team));
+    std::vector<double> values(static_cast<std::size_t>(spec.n_samples));
+    std::vector<SampleForest> forests(static_cast<std::size_t>(team));
+    for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
+        auto& c = counts[static_cast<std::size_t>(tid)];
+        if (!c) c = std::make_unique<Counts>(n, out.A != nullptr, out.M != nullptr);
+        SampleForest& f = forests[static_cast<std::size_t>(tid)];
+        std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n - 1));
+        PerturbedPointSource source(points, spec.sigma, spec.seed, static_cast<u32>(s));
+        prim_max_tree<double>(n, source, tree.data());
+        forest_from_tree(n, k, tree, f);
+        c->add(f);
+        values[static_cast<std::size_t>(s)] = f.value;
+    });
+    double total = 0.0;
+    for (double v : values) total += v;
+    *out.value = total / static_cast<double>(spec.n_samples);
+    if (out.A) counts_to_matrix(counts, false, n, spec.n_samples, 0.0, out.A);
+    if (out.M) counts_to_matrix(counts, true, n, spec.n_samples, 1.0, out.M);
+}
+
+// The partial Fenchel-Young loss L = F_eps(S) - F_eps(S; y) and its gradient
+// A_eps(S) - A_eps(S; y), both problems sharing each sample's noise.
+template <class T>
+double partial_fy_loss(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem& cp,
+                       bool refine, int n_threads, T* grad, const InterruptCheck* check) {
+    const SymmetricWeights<T> sym(S, n, n_threads, "S");
+    const int team = team_size(spec.n_samples, n_threads);
+    std::vector<std::unique_ptr<Counts>> free_counts(static_cast<std::size_t>(team)), con_counts(static_cast<std::size_t>(team));
+    std::vector<double> gaps(static_cast<std::size_t>(spec.n_samples));
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
+    std::vector<SampleForest> free_f(static_cast<std::size_t>(team)), con_f(static_cast<std::size_t>(team));
+    for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
+        const std::size_t t = static_cast<std::size_t>(tid);
+        if (!free_counts[t]) {
+            free_counts[t] = std::make_unique<Counts>(n, true, false);
+            con_counts[t] = std::make_unique<Counts>(n, true, false);
+        }
+        std::vector<double>& Wt = scratch[t];
+        Wt.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+        perturbed_matrix(sym.W, n, spec.sigma, spec.seed, static_cast<u32>(s), Wt.data());
+        std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n - 1));
+        DenseRowSource<double> source(Wt.data(), n);
+        prim_max_tree<double>(n, source, tree.data());
+        forest_from_tree(n, k, tree, free_f[t]);
+        con_f[t].labels.resize(static_cast<std::size_t>(n));
+        cp.solve(Wt.data(), refine, con_f[t].edges, con_f[t].labels.data());
+        con_f[t].finish_value();
+        free_counts[t]->add(free_f[t]);
+        con_counts[t]->add(con_f[t]);
+        gaps[static_cast<std::size_t>(s)] = free_f[t].value - con_f[t].value;
+    });
+    const double B = static_cast<double>(spec.n_samples);
+    for (index_t i = 0; i < n; ++i) {
+        grad[i * n + i] = T(0);
+        for (index_t j = i + 1; j < n; ++j) {
+            std::int64_t total = 0;
+            for (std::size_t t = 0; t < free_counts.size(); ++t) {
+                if (!free_counts[t]) continue;
+                total += static_cast<std::int64_t>(free_counts[t]->A[static_cast<std::size_t>(i * n + j)]) -
+                         static_cast<std::int64_t>(con_counts[t]->A[static_cast<std::size_t>(i * n + j)]);
+            }
+            grad[i * n + j] = grad[j * n + i] = static_cast<T>(static_cast<double>(total) / B);
+        }
+    }
+    double loss = 0.0;
+    for (double g : gaps) loss += g;
+    return loss / B;
+}
+
+// Upstream matrices folded onto edges: U_ij = V_ij + V_ji (i < j), and the trace.
+struct EdgeCotangent {
+    index_t n = 0;
+    std::vector<double> U;  // n x n, upper triangle used; empty when absent
+    double trace = 0.0;
+
+    template <class T>
+    EdgeCotangent(const T* V, index_t n_) : n(n_) {
+        if (V == nullptr) return;
+        U.assign(static_cast<std::size_t>(n * n), 0.0);
+        for (index_t i = 0; i < n; ++i) {
+            trace += static_cast<double>(V[i * n + i]);
+            for (index_t j = i + 1; j < n; ++j) {
+                U[static_cast<std::size_t>(i * n + j)] = static_cast<double>(V[i * n + j]) + static_cast<double>(V[j * n + i]);
+            }
+        }
+    }
+    bool empty() const noexcept { return U.empty(); }
+
+    double dot_adjacency(const SampleForest& f) const {
+        double total = 0.0;
+        for (const auto& e : f.edges) total += U[static_cast<std::size_t>(e.i * n + e.j)];
+        return total;
+    }
+    // <M, V> with M the connectivity of f (ones on the diagonal).
+    double dot_connectivity(const SampleForest& f, std::vector<index_t>& order) const {
+        // points sorted by cluster, then pairs within each cluster
+        const index_t k = *std::max_element(f.labels.begin(), f.labels.end()) + 1;
+        std::vector<index_t> start(static_cast<std::size_t>(k + 1), 0);
+        for (index_t l : f.labels) ++start[static_cast<std::size_t>(l + 1)];
+        for (index_t c = 0; c < k; ++c) start[static_cast<std::size_t>(c + 1)] += start[static_cast<std::size_t>(c)];
+        order.resize(static_cast<std::size_t>(n));
+        std::vector<index_t> fill(start.begin(), start.end() - 1);
+        for (index_t i = 0; i < n; ++i) order[static_cast<std::size_t>(fill[static_cast<std::size_t>(f.labels[static_cast<std::size_t>(i)])]++)] = i;
+        double total = trace;
+        for (index_t c = 0; c < k; ++c) {
+            for (index_t a = start[static_cast<std::size_t>(c)]; a < start[static_cast<std::size_t>(c + 1)]; ++a) {
+                const double* row = U.data() + order[static_cast<std::size_t>(a)] * n;
+                for (index_t b = a + 1; b < start[static_cast<std::size_t>(c + 1)]; ++b) total += row[order[static_cast<std::size_t>(b)]];
+            }
+        }
+        return total;
+    }
+};
+
+// Vector-Jacobian product of (A_eps, M_eps) by the Gaussian score estimator:
+//   g_ij = 1 / (2 B sigma) sum_s (<A_s - A_ref, VA> + <M_s - M_ref, VM>) Z_s,ij  (i != j)
+// with the unperturbed solution as control variate (A_ref, M_ref) when asked.
+// Phase 1 solves every sample for its scalar; phase 2 regenerates the noise
+// row by row and sums over samples in a fixed order: O(n^2) memory whatever B.
+template <class T>
+void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
+                           bool refine, const T* VA, const T* VM, bool control_variate, int n_threads, T* grad,
+                           const InterruptCheck* check) {
+    const SymmetricWeights<T> sym(S, n, n_threads, "S");
+    const EdgeCotangent ca(VA, n), cm(VM, n);
+    std::vector<index_t> order;
+    double reference = 0.0;
+    if (control_variate) {
+        SampleForest f;
+        solve_exact(sym.W, n, k, cp, refine, f);
+        if (!ca.empty()) reference += ca.dot_adjacency(f);
+        if (!cm.empty()) reference += cm.dot_connectivity(f, order);
+    }
+    const int team = team_size(spec.n_samples, n_threads);
+    std::vector<double> coef(static_cast<std::size_t>(spec.n_samples));
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
+    std::vector<SampleForest> forests(static_cast<std::size_t>(team));
+    std::vector<std::vector<index_t>> orders(static_cast<std::size_t>(team));
+    for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
+        const std::size_t t = static_cast<std::size_t>(tid);
+        SampleForest& f = forests[t];
+        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], f);
+        double c = 0.0;
+        if (!ca.empty()) c += ca.dot_adjacency(f);
+        if (!cm.empty()) c += cm.dot_connectivity(f, orders[t]);
+        coef[static_cast<std::size_t>(s)] = c - reference;
+    });
+    const double scale = 1.0 / (2.0 * static_cast<double>(spec.n_samples) * spec.sigma);
+    for (index_t i = 0; i < n; ++i) grad[i * n + i] = T(0);
+    const int row_team = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n)));
+    std::vector<std::vector<double>> acc(static_cast<std::size_t>(row_team)), z(static_cast<std::size_t>(row_team));
+    std::atomic<bool> stop{false};
+    parallel_for_tid(n - 1, row_team, [&](index_t i, int tid) {
+        if (stop.load(std::memory_order_relaxed)) return;
+        const index_t len = n - i - 1;
+        auto& a = acc[static_cast<std::size_t>(tid)];
+        auto& zz = z[static_cast<std::size_t>(tid)];
+        a.assign(static_cast<std::size_t>(len), 0.0);
+        zz.resize(static_cast<std::size_t>(len));
+        for (index_t s = 0; s < spec.n_samples; ++s) {
+            const double c = coef[static_cast<std::size_t>(s)];
+            if (c == 0.0) continue;
+            row_edge_normals(spec.seed, static_cast<u32>(s), static_cast<u32>(i), static_cast<u32>(i + 1), len, c, zz.data());
+            for (index_t r = 0; r < len; ++r) a[static_cast<std::size_t>(r)] += zz[static_cast<std::size_t>(r)];
+        }
+        for (index_t r = 0; r < len; ++r) {
+            const T g = static_cast<T>(a[static_cast<std::size_t>(r)] * scale);
+            grad[i * n + i + 1 + r] = g;
+            grad[(i + 1 + r) * n + i] = g;
+        }
+        if (tid == 0 && check != nullptr && (*check)()) {
+            stop.store(true);
+            throw Interrupted();
+        }
+    });
+}
+
+}  // namespace diffclust
