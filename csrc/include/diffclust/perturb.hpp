@@ -85,6 +85,153 @@ struct PerturbedRowSource {
     }
 };
 
+// Reusable per-thread arrays of the fused perturbed Prim.
+struct PrimWorkspace {
+    std::vector<index_t> rem, par;
+    std::vector<double> key;
+    std::vector<WeightedEdge<double>> tree;
+};
+
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see rng.hpp
+#endif
+// One sample's maximum spanning tree of W + sigma Z_s, Prim with the noise fused
+// into the step: for the 8 remaining vertices of a register, gather W[v, u],
+// draw Z(v, u) (Philox + ziggurat as in rng.hpp, bit-identical), update the
+// keys and track the best candidate, all in registers. Exact ties (equal
+// doubles) are resolved by the strict edge order on a scalar path.
+template <class T>
+__attribute__((target("avx512f,avx512dq,avx512vl"))) void perturbed_prim_avx512(const T* W, index_t n, double sigma,
+                                                                                 u64 seed, u32 sample,
+                                                                                 PrimWorkspace& ws) {
+    const ZigguratTables& t = ziggurat_tables();
+    const u32 k0 = static_cast<u32>(seed), k1 = static_cast<u32>(seed >> 32);
+    __m512i K0[10], K1[10];
+    for (int r = 0; r < 10; ++r) {
+        K0[r] = _mm512_set1_epi64(static_cast<long long>(static_cast<u32>(k0 + static_cast<u32>(r) * Philox4x32::W0)));
+        K1[r] = _mm512_set1_epi64(static_cast<long long>(static_cast<u32>(k1 + static_cast<u32>(r) * Philox4x32::W1)));
+    }
+    const __m512i M0 = _mm512_set1_epi64(Philox4x32::M0), M1 = _mm512_set1_epi64(Philox4x32::M1);
+    const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFFll), byte = _mm512_set1_epi64(0xFF);
+    const __m512i one_bits = _mm512_set1_epi64(0x3FF0000000000000ll);
+    const __m512i sign_bit = _mm512_set1_epi64(static_cast<long long>(0x8000000000000000ull));
+    const __m512d one = _mm512_set1_pd(1.0), vsigma = _mm512_set1_pd(sigma);
+    const __m512d minus_inf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
+    const __m512i c2_init = _mm512_set1_epi64(static_cast<long long>(sample));
+    const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+
+    const index_t m0 = n - 1;
+    ws.rem.resize(static_cast<std::size_t>(m0));
+    ws.par.assign(static_cast<std::size_t>(m0), 0);
+    ws.key.assign(static_cast<std::size_t>(m0), -std::numeric_limits<double>::infinity());
+    ws.tree.resize(static_cast<std::size_t>(m0));
+    index_t* rem = ws.rem.data();
+    index_t* par = ws.par.data();
+    double* key = ws.key.data();
+    for (index_t r = 0; r < m0; ++r) rem[r] = r + 1;
+    index_t m = m0, v = 0;
+    alignas(64) double wl[8], bl[8];
+    alignas(64) long long pl[8];
+    for (index_t step = 0; step < m0; ++step) {
+        const T* row = W + v * n;
+        const __m512i vv = _mm512_set1_epi64(v);
+        __m512d best_key = minus_inf;
+        __m512i best_pos = _mm512_set1_epi64(-1);
+        bool best_ties = false;
+        for (index_t r0 = 0; r0 < m; r0 += 8) {
+            const index_t len = m - r0 < 8 ? m - r0 : 8;
+            const __mmask8 valid = static_cast<__mmask8>((1u << len) - 1u);
+            const __m512i uv = _mm512_maskz_loadu_epi64(valid, rem + r0);
+            __m512d base;
+            if constexpr (sizeof(T) == 8) {
+                base = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), valid, uv, reinterpret_cast<const double*>(row), 8);
+            } else {
+                base = _mm512_cvtps_pd(_mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid, uv, reinterpret_cast<const float*>(row), 4));
+            }
+            __m512i c0 = _mm512_min_epu64(vv, uv), c1 = _mm512_max_epu64(vv, uv);
+            __m512i c2 = c2_init, c3 = _mm512_setzero_si512();
+            for (int r = 0; r < 10; ++r) {
+                const __m512i p0 = _mm512_mul_epu32(c0, M0);
+                const __m512i p1 = _mm512_mul_epu32(c2, M1);
+                c0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c1, K0[r], 0x96);
+                c2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c3, K1[r], 0x96);
+                c1 = p1;
+                c3 = p0;
+            }
+            const __m512i bits = _mm512_or_si512(_mm512_slli_epi64(c1, 32), _mm512_and_si512(c0, low32));
+            const __m512i layer = _mm512_and_si512(bits, byte);
+            const __m512d u = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(bits, 12), one_bits)), one);
+            const __mmask8 ok = _mm512_cmp_pd_mask(u, _mm512_i64gather_pd(layer, t.ratio, 8), _CMP_LT_OQ);
+            __m512d z = _mm512_mul_pd(u, _mm512_i64gather_pd(layer, t.x, 8));
+            z = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(z), _mm512_and_si512(_mm512_slli_epi64(bits, 55), sign_bit)));
+            __m512d w = _mm512_add_pd(base, _mm512_mul_pd(vsigma, z));
+            const unsigned bad = static_cast<unsigned>(static_cast<__mmask8>(~ok) & valid);
+            if (bad) {  // ~1% of lanes: finish the ziggurat draw exactly
+                _mm512_store_pd(wl, w);
+                _mm512_store_pd(bl, base);
+                for (index_t l = 0; l < len; ++l) {
+                    if (!((bad >> l) & 1u)) continue;
+                    wl[l] = bl[l] + sigma * edge_normal(seed, sample, static_cast<u32>(v), static_cast<u32>(rem[r0 + l]));
+                }
+                w = _mm512_load_pd(wl);
+            }
+            __m512d kv = _mm512_maskz_loadu_pd(valid, key + r0);
+            __m512i pv = _mm512_maskz_loadu_epi64(valid, par + r0);
+            __mmask8 upd = _mm512_mask_cmp_pd_mask(valid, w, kv, _CMP_GT_OQ);
+            const __mmask8 eq = _mm512_mask_cmp_pd_mask(valid, w, kv, _CMP_EQ_OQ);
+            if (eq) {
+                _mm512_store_si512(reinterpret_cast<__m512i*>(pl), pv);
+                for (index_t l = 0; l < len; ++l) {
+                    const index_t uu = rem[r0 + l];
+                    if (((eq >> l) & 1u) && pair_less(v, uu, pl[l], uu)) upd = static_cast<__mmask8>(upd | (1u << l));
+                }
+            }
+            kv = _mm512_mask_mov_pd(kv, upd, w);
+            pv = _mm512_mask_mov_epi64(pv, upd, vv);
+            _mm512_mask_storeu_pd(key + r0, valid, kv);
+            _mm512_mask_storeu_epi64(par + r0, valid, pv);
+            const __m512i pos = _mm512_add_epi64(_mm512_set1_epi64(r0), lane);
+            const __mmask8 better = _mm512_mask_cmp_pd_mask(valid, kv, best_key, _CMP_GT_OQ);
+            best_ties |= _mm512_mask_cmp_pd_mask(valid, kv, best_key, _CMP_EQ_OQ) != 0;
+            best_key = _mm512_mask_mov_pd(best_key, better, kv);
+            best_pos = _mm512_mask_mov_epi64(best_pos, better, pos);
+        }
+        // The best position under the strict order.
+        index_t best = -1;
+        if (!best_ties) {
+            const double top = _mm512_reduce_max_pd(best_key);
+            const __mmask8 at_top = _mm512_cmp_pd_mask(best_key, _mm512_set1_pd(top), _CMP_EQ_OQ);
+            _mm512_store_si512(reinterpret_cast<__m512i*>(pl), best_pos);
+            for (int l = 0; l < 8; ++l) {
+                if (!((at_top >> l) & 1u)) continue;
+                const index_t p = pl[l];
+                if (best < 0 || pair_less(par[p], rem[p], par[best], rem[best])) best = p;
+            }
+        } else {  // equal keys somewhere: a scalar scan with the full order
+            for (index_t r = 0; r < m; ++r) {
+                if (best < 0 || key[r] > key[best] || (key[r] == key[best] && pair_less(par[r], rem[r], par[best], rem[best]))) best = r;
+            }
+        }
+        const index_t bu = rem[best], bp = par[best];
+        ws.tree[static_cast<std::size_t>(step)] = WeightedEdge<double>{key[best], std::min(bp, bu), std::max(bp, bu)};
+        v = bu;
+        rem[best] = rem[m - 1];
+        key[best] = key[m - 1];
+        par[best] = par[m - 1];
+        --m;
+    }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+// One sample's maximum spanning tree of W + sigma Z_s into ws.tree.
+template <class T>
+void perturbed_prim(const T* W, index_t n, double sigma, u64 seed, u32 sample, PrimWorkspace& ws);
+
 // Prim's weight source for points: -d(x_v, x_u) + sigma Z_s(v, u).
 struct PerturbedPointSource {
     PointSource points;
@@ -107,6 +254,23 @@ struct PerturbedPointSource {
         points.take(v_, pos, last);
     }
 };
+
+template <class T>
+void perturbed_prim(const T* W, index_t n, double sigma, u64 seed, u32 sample, PrimWorkspace& ws) {
+    if (n <= 1) {
+        ws.tree.clear();
+        return;
+    }
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+    if (cpu_has_avx512()) {
+        perturbed_prim_avx512(W, n, sigma, seed, sample, ws);
+        return;
+    }
+#endif
+    ws.tree.resize(static_cast<std::size_t>(n - 1));
+    PerturbedRowSource<T> source(W, n, sigma, seed, sample);
+    prim_max_tree<double>(n, source, ws.tree.data());
+}
 
 // Wt = W + sigma Z_s as a dense symmetric matrix (for the constrained greedy).
 template <class T>
@@ -141,12 +305,11 @@ struct SampleForest {
 // Cuts the k - 1 lightest edges of a spanning tree into `f`.
 inline void forest_from_tree(index_t n, index_t k, std::vector<WeightedEdge<double>>& tree, SampleForest& f) {
     sort_edges_heaviest_first(tree);
-    tree.resize(static_cast<std::size_t>(n - k));
+    f.edges.assign(tree.begin(), tree.begin() + (n - k));
     UnionFind uf(n);
-    for (const auto& e : tree) uf.unite(e.i, e.j);
+    for (const auto& e : f.edges) uf.unite(e.i, e.j);
     f.labels.resize(static_cast<std::size_t>(n));
     uf.first_appearance_labels(f.labels.data());
-    f.edges.swap(tree);
     f.finish_value();
 }
 
@@ -154,12 +317,10 @@ inline void forest_from_tree(index_t n, index_t k, std::vector<WeightedEdge<doub
 // on the materialised perturbed matrix (`scratch` holds n x n doubles).
 template <class T>
 void solve_sample(const T* W, index_t n, index_t k, const PerturbSpec& spec, u32 s, const ConstrainedProblem* cp,
-                  bool refine, std::vector<double>& scratch, SampleForest& f) {
+                  bool refine, std::vector<double>& scratch, PrimWorkspace& ws, SampleForest& f) {
     if (cp == nullptr) {
-        std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n - 1));
-        PerturbedRowSource<T> source(W, n, spec.sigma, spec.seed, s);
-        prim_max_tree<double>(n, source, tree.data());
-        forest_from_tree(n, k, tree, f);
+        perturbed_prim(W, n, spec.sigma, spec.seed, s, ws);
+        forest_from_tree(n, k, ws.tree, f);
         return;
     }
     scratch.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
@@ -261,12 +422,14 @@ void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec
     std::vector<std::unique_ptr<Counts>> counts(static_cast<std::size_t>(team));
     std::vector<double> values(static_cast<std::size_t>(spec.n_samples));
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
+    std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
     std::vector<SampleForest> forests(static_cast<std::size_t>(team));
     for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
         auto& c = counts[static_cast<std::size_t>(tid)];
         if (!c) c = std::make_unique<Counts>(n, out.A != nullptr, out.M != nullptr);
         SampleForest& f = forests[static_cast<std::size_t>(tid)];
-        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[static_cast<std::size_t>(tid)], f);
+        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[static_cast<std::size_t>(tid)],
+                     work[static_cast<std::size_t>(tid)], f);
         c->add(f);
         values[static_cast<std::size_t>(s)] = f.value;
     });
@@ -423,12 +586,13 @@ void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& 
     const int team = team_size(spec.n_samples, n_threads);
     std::vector<double> coef(static_cast<std::size_t>(spec.n_samples));
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
+    std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
     std::vector<SampleForest> forests(static_cast<std::size_t>(team));
     std::vector<std::vector<index_t>> orders(static_cast<std::size_t>(team));
     for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
         const std::size_t t = static_cast<std::size_t>(tid);
         SampleForest& f = forests[t];
-        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], f);
+        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], f);
         double c = 0.0;
         if (!ca.empty()) c += ca.dot_adjacency(f);
         if (!cm.empty()) c += cm.dot_connectivity(f, orders[t]);
