@@ -374,3 +374,21 @@ def test_errors():
         dc.perturbed_kforest_vjp(S, 2, np.zeros((6, 6)), sigma=0.1, n_samples=3, seed=None)
     with pytest.raises(ValueError, match="X contains NaN"):
         dc.perturbed_kforest_from_points([[np.nan, 0.0], [1.0, 1.0]], 1)
+
+
+def test_keyboard_interrupt_between_chunks():
+    import _thread
+    import threading
+    import time
+
+    S = np.random.default_rng(0).standard_normal((400, 400))
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    start = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            # ~10^6 samples of n = 400: minutes of work if the interrupt were ignored
+            dc.perturbed_kforest(S, 3, sigma=0.1, n_samples=1_000_000, seed=0, n_threads=2)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 60

@@ -72,6 +72,21 @@ py::array_t<double> edge_noise(u64 seed, u32 sample, index_t n) {
     return Z;
 }
 
+// Draws the B n (n - 1) / 2 normals of B samples' edges and sums them: the
+// floor that a perturbed forest cannot beat (benchmarks only).
+double normals_floor(u64 seed, index_t n_samples, index_t n) {
+    py::gil_scoped_release release;  // no Python objects are touched below
+    std::vector<double> row(static_cast<std::size_t>(n > 1 ? n - 1 : 1));
+    double total = 0.0;
+    for (index_t s = 0; s < n_samples; ++s) {
+        for (index_t i = 0; i + 1 < n; ++i) {
+            row_edge_normals(seed, static_cast<u32>(s), static_cast<u32>(i), static_cast<u32>(i + 1), n - i - 1, 1.0, row.data());
+            total += row[0];
+        }
+    }
+    return total;
+}
+
 py::tuple philox4x32(const carray<u32>& counter, const carray<u32>& key) {
     if (counter.size() != 4 || key.size() != 2) throw py::value_error("counter must have 4 words and key 2");
     const auto out = Philox4x32::block({counter.data()[0], counter.data()[1], counter.data()[2], counter.data()[3]},
@@ -262,6 +277,8 @@ void register_dtype(py::module_& m, const std::string& suffix) {
 void register_sampling(py::module_& m) {
     m.def("edge_noise", &edge_noise, py::arg("seed"), py::arg("sample"), py::arg("n"),
           "The symmetric (n, n) standard normal noise of one sample (zero diagonal).");
+    m.def("normals_floor", &normals_floor, py::arg("seed"), py::arg("n_samples"), py::arg("n"),
+          "Draw the normals of n_samples samples of an n-point graph (benchmark floor).");
     m.def("philox4x32", &philox4x32, py::arg("counter"), py::arg("key"), "One Philox4x32-10 block (for tests).");
     register_dtype<double>(m, "_f64");
     register_dtype<float>(m, "_f32");
