@@ -368,6 +368,7 @@ inline int team_size(index_t n_samples, int n_threads) {
 struct Counts {
     index_t n;
     std::vector<u32> A, M;
+    std::vector<index_t> start, order, fill;  // points grouped by cluster (scratch)
     Counts(index_t n_, bool want_A, bool want_M)
         : n(n_), A(want_A ? static_cast<std::size_t>(n_ * n_) : 0), M(want_M ? static_cast<std::size_t>(n_ * n_) : 0) {}
 
@@ -375,12 +376,38 @@ struct Counts {
         if (!A.empty()) {
             for (const auto& e : f.edges) ++A[static_cast<std::size_t>(e.i * n + e.j)];
         }
-        if (!M.empty()) {
-            const index_t* lab = f.labels.data();
-            for (index_t i = 0; i < n; ++i) {
+        if (!M.empty()) add_connectivity(f.labels.data());
+    }
+
+private:
+    void add_connectivity(const index_t* lab) {
+        // Group the points by cluster (counting sort); pairs within clusters are
+        // sum_c |c|^2 / 2, often far fewer than the n^2 / 2 of a full pass.
+        const index_t k = *std::max_element(lab, lab + n) + 1;
+        start.assign(static_cast<std::size_t>(k + 1), 0);
+        for (index_t i = 0; i < n; ++i) ++start[static_cast<std::size_t>(lab[i] + 1)];
+        double pairs = 0.0;
+        for (index_t c = 0; c < k; ++c) {
+            const double size = static_cast<double>(start[static_cast<std::size_t>(c + 1)]);
+            pairs += size * size;
+            start[static_cast<std::size_t>(c + 1)] += start[static_cast<std::size_t>(c)];
+        }
+        if (pairs > 0.25 * static_cast<double>(n) * static_cast<double>(n)) {
+            for (index_t i = 0; i < n; ++i) {  // big clusters: one vectorised pass
                 u32* row = M.data() + i * n;
                 const index_t li = lab[i];
                 for (index_t j = i + 1; j < n; ++j) row[j] += static_cast<u32>(lab[j] == li);
+            }
+            return;
+        }
+        order.resize(static_cast<std::size_t>(n));
+        fill.assign(start.begin(), start.end() - 1);
+        for (index_t i = 0; i < n; ++i) order[static_cast<std::size_t>(fill[static_cast<std::size_t>(lab[i])]++)] = i;
+        for (index_t c = 0; c < k; ++c) {  // members of a cluster are ascending
+            const index_t b0 = start[static_cast<std::size_t>(c)], b1 = start[static_cast<std::size_t>(c + 1)];
+            for (index_t a = b0; a < b1; ++a) {
+                u32* row = M.data() + order[static_cast<std::size_t>(a)] * n;
+                for (index_t b = a + 1; b < b1; ++b) ++row[order[static_cast<std::size_t>(b)]];
             }
         }
     }
@@ -481,22 +508,17 @@ double partial_fy_loss(const T* S, index_t n, index_t k, const PerturbSpec& spec
     std::vector<double> gaps(static_cast<std::size_t>(spec.n_samples));
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
     std::vector<SampleForest> free_f(static_cast<std::size_t>(team)), con_f(static_cast<std::size_t>(team));
+    std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
     for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
         const std::size_t t = static_cast<std::size_t>(tid);
         if (!free_counts[t]) {
             free_counts[t] = std::make_unique<Counts>(n, true, false);
             con_counts[t] = std::make_unique<Counts>(n, true, false);
         }
-        std::vector<double>& Wt = scratch[t];
-        Wt.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
-        perturbed_matrix(sym.W, n, spec.sigma, spec.seed, static_cast<u32>(s), Wt.data());
-        std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n - 1));
-        DenseRowSource<double> source(Wt.data(), n);
-        prim_max_tree<double>(n, source, tree.data());
-        forest_from_tree(n, k, tree, free_f[t]);
-        con_f[t].labels.resize(static_cast<std::size_t>(n));
-        cp.solve(Wt.data(), refine, con_f[t].edges, con_f[t].labels.data());
-        con_f[t].finish_value();
+        // the same noise in both problems: the fused Prim and the materialised
+        // matrix draw bit-identical weights W_ij + sigma Z_s,ij
+        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), nullptr, refine, scratch[t], work[t], free_f[t]);
+        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), &cp, refine, scratch[t], work[t], con_f[t]);
         free_counts[t]->add(free_f[t]);
         con_counts[t]->add(con_f[t]);
         gaps[static_cast<std::size_t>(s)] = free_f[t].value - con_f[t].value;
