@@ -8,7 +8,7 @@ the classical clustering metrics and losses.
 
 from __future__ import annotations
 
-from . import cluster, distances, forests, losses, metrics, perturb
+from . import _threadpool, cluster, distances, forests, losses, metrics, perturb  # noqa: F401
 from .cluster import *  # noqa: F403
 from .distances import *  # noqa: F403
 from .forests import *  # noqa: F403
