@@ -9,10 +9,9 @@ B * n (n - 1) / 2 normals alone, with diffclust's generator and with NumPy's.
 
 from __future__ import annotations
 
+import diffclust as dc
 import numpy as np
 import pytest
-
-import diffclust as dc
 from diffclust import _core
 
 SIZES = [(64, 100), (128, 100), (256, 100), (64, 1000)]
@@ -103,7 +102,7 @@ def test_jaxclust_forward(benchmark, n, B):
         return jax.block_until_ready(A), F, M
 
     run()  # compile outside the timing
-    A, F, M = benchmark.pedantic(run, rounds=3 if n < 256 else 1, iterations=1)
+    A, _F, _M = benchmark.pedantic(run, rounds=3 if n < 256 else 1, iterations=1)
     ours = dc.perturbed_kforest(similarity(n), K, sigma=SIGMA, n_samples=B, seed=0)
     # the same estimand: A_eps agrees within Monte-Carlo error (two independent estimates)
     A = np.asarray(A) * (1 - np.eye(n))  # jaxclust puts ones on A's diagonal
@@ -123,7 +122,7 @@ def test_jaxclust_forward_grad(benchmark, n, B):
     key = jax.random.PRNGKey(0)
 
     def objective(S):
-        A, F, M = solver(S, K, SIGMA, key)
+        A, _F, M = solver(S, K, SIGMA, key)
         return jnp.sum(A * VA) + jnp.sum(M * VM)
 
     grad = jax.jit(jax.value_and_grad(objective))
@@ -132,7 +131,7 @@ def test_jaxclust_forward_grad(benchmark, n, B):
         return jax.block_until_ready(grad(S))
 
     run()
-    value, g = benchmark.pedantic(run, rounds=3 if n < 256 else 1, iterations=1)
+    _value, g = benchmark.pedantic(run, rounds=3 if n < 256 else 1, iterations=1)
     assert np.isfinite(np.asarray(g)).all()
 
 

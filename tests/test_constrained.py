@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+import diffclust as dc
 import numpy as np
 import pytest
 
-import diffclust as dc
-
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def satisfies(labels, y, must=(), cannot=()):

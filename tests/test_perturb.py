@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import diffclust as dc
 import numpy as np
 import pytest
-from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
-
-import diffclust as dc
 from conftest import THREAD_COUNTS
 from diffclust import _core
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 
 def blobs_similarity(rng, n, d=3, centers=3):
@@ -103,7 +102,7 @@ def test_gradient_of_value_is_adjacency_by_finite_differences(rng):
 
 
 def test_from_points_matches_dense(rng):
-    X, S = blobs_similarity(rng, 30)
+    X, _S = blobs_similarity(rng, 30)
     for metric in ("sqeuclidean", "euclidean"):
         from scipy.spatial.distance import cdist
 
@@ -140,7 +139,7 @@ def test_bit_identical_for_any_thread_count(rng, n_threads):
     y = -np.ones(30, dtype=int)
     y[:6] = [0, 1, 2, 0, 1, 2]
     V = rng.standard_normal((30, 30))
-    kw = dict(sigma=0.4, n_samples=23, seed=77)  # 23: chunks of uneven sizes
+    kw = {"sigma": 0.4, "n_samples": 23, "seed": 77}  # 23: chunks of uneven sizes
     ref = (
         dc.perturbed_kforest(S, 4, n_threads=1, **kw),
         dc.perturbed_kforest(S, 4, known_labels=y, n_threads=1, **kw),
@@ -201,7 +200,7 @@ def test_vjp_equals_numpy_estimator(rng, control_variate):
 
 
 def test_vjp_is_linear_and_symmetric(rng):
-    n, kw = 16, dict(sigma=0.5, n_samples=40, seed=9)
+    n, kw = 16, {"sigma": 0.5, "n_samples": 40, "seed": 9}
     S = rng.standard_normal((n, n))
     V1, V2, U1 = (rng.standard_normal((n, n)) for _ in range(3))
     g1 = dc.perturbed_kforest_vjp(S, 3, V1, U1, **kw)
@@ -302,7 +301,7 @@ def test_loss_gradient_is_difference_of_adjacencies(rng):
     S = S + 0.3 * rng.standard_normal(S.shape)
     y = -np.ones(20, dtype=int)
     y[:4] = [0, 1, 0, 1]
-    kw = dict(sigma=0.5, n_samples=40, seed=12)
+    kw = {"sigma": 0.5, "n_samples": 40, "seed": 12}
     loss, grad = dc.partial_fy_loss(S, 3, y, **kw)
     free = dc.perturbed_kforest(S, 3, **kw)
     con = dc.perturbed_kforest(S, 3, known_labels=y, **kw)
@@ -314,7 +313,7 @@ def test_loss_gradient_by_finite_differences(rng):
     n = 10
     S = rng.standard_normal((n, n))
     y = np.array([0, 1, -1, -1, 0, -1, 1, -1, -1, 2])
-    kw = dict(sigma=0.5, n_samples=30, seed=6)
+    kw = {"sigma": 0.5, "n_samples": 30, "seed": 6}
     _, grad = dc.partial_fy_loss(S, 3, y, **kw)
     h = 1e-6
     for i, j in [(0, 2), (4, 9), (3, 8)]:

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import threading
 
+import diffclust as dc
 import numpy as np
 import pytest
-
-import diffclust as dc
 from conftest import THREAD_COUNTS
 
 

@@ -3,8 +3,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from typing_extensions import TypeAlias
 
-_Forest = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[Any], Any]
+_Forest: TypeAlias = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[Any], Any]
 
 def kforest_f64(S: NDArray[np.float64], k: int, n_threads: int) -> _Forest: ...
 def kforest_f32(S: NDArray[np.float32], k: int, n_threads: int) -> _Forest: ...
@@ -14,7 +15,7 @@ def kforest_from_points_f64(X: NDArray[np.float64], k: int, metric: str, n_threa
 def kforest_from_points_f32(X: NDArray[np.float32], k: int, metric: str, n_threads: int) -> _Forest: ...
 
 # rng.hpp / perturb.hpp / constrained.hpp (bind_sampling.cpp)
-_Opt = NDArray[np.int64] | None
+_Opt: TypeAlias = NDArray[np.int64] | None
 
 def edge_noise(seed: int, sample: int, n: int) -> NDArray[np.float64]: ...
 def normals_floor(seed: int, n_samples: int, n: int) -> float: ...

@@ -18,8 +18,8 @@ __all__ = [
     "as_index_array",
     "check_k",
     "check_square",
-    "resolve_threads",
     "resolve_seed",
+    "resolve_threads",
 ]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -76,10 +76,10 @@ def check_int(value: Any, name: str) -> int:
 
 def check_k(k: Any, n: int) -> int:
     """Check that the number of clusters ``k`` is an integer in [1, n]."""
-    k = check_int(k, "k")
-    if not 1 <= k <= n:
-        raise ValueError(f"k must be in [1, n] = [1, {n}], got {k}")
-    return k
+    value = check_int(k, "k")
+    if not 1 <= value <= n:
+        raise ValueError(f"k must be in [1, n] = [1, {n}], got {value}")
+    return value
 
 
 def _available_cores() -> int:
@@ -108,7 +108,7 @@ def resolve_threads(n_threads: Any) -> int:
     the cores this process may use (CPU affinity and cgroup quota).
     """
     if n_threads is None or (isinstance(n_threads, numbers.Integral) and n_threads == 0):
-        resolved = None
+        resolved: int | None = None
         for var in ("DIFFCLUST_NUM_THREADS", "OMP_NUM_THREADS"):
             value = os.environ.get(var, "").strip()
             if value:
@@ -145,17 +145,17 @@ def check_sigma(sigma: Any) -> float:
     """Check the perturbation scale: a finite real number > 0."""
     if isinstance(sigma, (bool, np.bool_)) or not isinstance(sigma, numbers.Real):
         raise TypeError(f"sigma must be a positive real number, got {sigma!r}")
-    sigma = float(sigma)
-    if not (np.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be a finite number > 0, got {sigma}")
-    return sigma
+    value = float(sigma)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"sigma must be a finite number > 0, got {value}")
+    return value
 
 
 def check_n_samples(n_samples: Any) -> int:
-    n_samples = check_int(n_samples, "n_samples")
-    if not 1 <= n_samples < 2**32:
-        raise ValueError(f"n_samples must be in [1, 2**32), got {n_samples}")
-    return n_samples
+    value = check_int(n_samples, "n_samples")
+    if not 1 <= value < 2**32:
+        raise ValueError(f"n_samples must be in [1, 2**32), got {value}")
+    return value
 
 
 def check_constraints(
@@ -176,7 +176,7 @@ def check_constraints(
         labels = np.full(n, -1, dtype=np.int64)
         known = y >= 0
         labels[known] = np.unique(y[known], return_inverse=True)[1]
-    pairs = []
+    pairs: list[NDArray[np.int64] | None] = []
     for value, name in ((must_link, "must_link"), (cannot_link, "cannot_link")):
         if value is None:
             pairs.append(None)

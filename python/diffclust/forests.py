@@ -22,10 +22,10 @@ from . import _core
 from ._validation import (
     as_float_array,
     as_index_array,
+    check_constraints,
     check_finite,
     check_int,
     check_k,
-    check_constraints,
     check_square,
     resolve_threads,
 )
@@ -88,7 +88,8 @@ class Forest:
     def connectivity(self) -> NDArray[np.floating[Any]]:
         """Dense connectivity ``M`` (M_ij = 1 iff i and j share a tree; ones on the diagonal)."""
         lab = self.labels
-        return (lab[..., :, None] == lab[..., None, :]).astype(self.weights.dtype)
+        M: NDArray[np.floating[Any]] = (lab[..., :, None] == lab[..., None, :]).astype(self.weights.dtype)
+        return M
 
 
 def _make_forest(labels: Any, edges: Any, weights: Any, value: Any) -> Forest:
