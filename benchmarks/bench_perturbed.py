@@ -9,9 +9,10 @@ B * n (n - 1) / 2 normals alone, with diffclust's generator and with NumPy's.
 
 from __future__ import annotations
 
-import diffclust as dc
 import numpy as np
 import pytest
+
+import diffclust as dc
 from diffclust import _core
 
 SIZES = [(64, 100), (128, 100), (256, 100), (64, 1000)]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 
-import diffclust as dc
 import numpy as np
 import pytest
+
+import diffclust as dc
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-import diffclust as dc
 import numpy as np
 import pytest
 from reference import canonical, scipy_mst_forest, scipy_single_linkage
 from scipy.spatial.distance import cdist
+
+import diffclust as dc
 
 
 def random_similarity(rng: np.random.Generator, n: int, symmetric: bool = True) -> np.ndarray:

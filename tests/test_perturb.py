@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import diffclust as dc
 import numpy as np
 import pytest
 from conftest import THREAD_COUNTS
-from diffclust import _core
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
+
+import diffclust as dc
+from diffclust import _core
 
 
 def blobs_similarity(rng, n, d=3, centers=3):

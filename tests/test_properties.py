@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-import diffclust as dc
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from reference import random_forest_value
 from scipy.sparse.csgraph import connected_components
+
+import diffclust as dc
 
 
 @st.composite

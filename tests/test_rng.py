@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from diffclust import _core
 from scipy import stats
+
+from diffclust import _core
 
 # Known-answer vectors published with Random123 (Salmon et al., SC'11), kat_vectors.
 KAT = [

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import threading
 
-import diffclust as dc
 import numpy as np
 import pytest
 from conftest import THREAD_COUNTS
+
+import diffclust as dc
 
 
 @pytest.mark.parametrize("n_threads", THREAD_COUNTS)

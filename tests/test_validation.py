@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-import diffclust as dc
 import numpy as np
 import pytest
+
+import diffclust as dc
 from diffclust._validation import resolve_seed, resolve_threads
 
 
