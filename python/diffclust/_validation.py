@@ -192,3 +192,21 @@ def check_constraints(
             raise IndexError(f"{name}[{row}] = {tuple(p[row].tolist())} is out of range for n = {n}")
         pairs.append(np.ascontiguousarray(p))
     return labels, pairs[0], pairs[1]
+
+
+def physical_memory() -> int:
+    """Bytes of physical memory on this machine (0 if unknown)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
+def check_memory(n_bytes: float, what: str) -> None:
+    """Raise ``MemoryError`` before a computation whose buffers exceed physical memory."""
+    total = physical_memory()
+    if total and n_bytes > total:
+        raise MemoryError(
+            f"{what} needs about {n_bytes / 2**30:.1f} GiB of working memory, more than this machine's "
+            f"{total / 2**30:.1f} GiB; use fewer points or fewer threads"
+        )

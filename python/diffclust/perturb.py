@@ -39,6 +39,7 @@ from ._validation import (
     check_constraints,
     check_finite,
     check_k,
+    check_memory,
     check_n_samples,
     check_sigma,
     check_square,
@@ -78,6 +79,13 @@ class PerturbedForest:
     adjacency: NDArray[np.floating[Any]]
     connectivity: NDArray[np.floating[Any]]
     value: Any
+
+
+def _check_working_memory(n: int, threads: int, constrained: bool, what: str) -> None:
+    """Outputs and per-thread count accumulators, plus, for constrained samples, the
+    perturbed matrix (n^2 doubles) and the greedy's edge heap (n^2 / 2 edges) per thread."""
+    per_thread = 2 * 4 * n * n + (8 * n * n + 12 * n * n if constrained else 0)
+    check_memory(3 * 8 * n * n + threads * per_thread, what)
 
 
 def _fn(name: str, dtype: np.dtype[Any]) -> Any:
@@ -154,9 +162,11 @@ def perturbed_kforest(
     sigma = check_sigma(sigma)
     n_samples = check_n_samples(n_samples)
     labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
+    threads = resolve_threads(n_threads)
+    constrained = labels is not None or must is not None or cannot is not None
+    _check_working_memory(n, threads, constrained, "perturbed_kforest")
     A, M, F = _fn("perturbed_kforest", S.dtype)(
-        S, k, sigma, n_samples, resolve_seed(seed), labels, must, cannot, bool(refine), True, True,
-        resolve_threads(n_threads),
+        S, k, sigma, n_samples, resolve_seed(seed), labels, must, cannot, bool(refine), True, True, threads
     )
     return PerturbedForest(_frozen(A), _frozen(M), _frozen(F))
 
@@ -200,8 +210,10 @@ def perturbed_kforest_from_points(
     check_finite(X, "X")
     sigma = check_sigma(sigma)
     n_samples = check_n_samples(n_samples)
+    threads = resolve_threads(n_threads)
+    _check_working_memory(X.shape[0], threads, False, "perturbed_kforest_from_points")
     A, M, F = _fn("perturbed_kforest_from_points", X.dtype)(
-        X, k, metric, sigma, n_samples, resolve_seed(seed), True, True, resolve_threads(n_threads)
+        X, k, metric, sigma, n_samples, resolve_seed(seed), True, True, threads
     )
     return PerturbedForest(_frozen(A), _frozen(M), _frozen(F))
 
@@ -281,9 +293,12 @@ def perturbed_kforest_vjp(
     labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
     if VA is None and VM is None:
         return np.zeros_like(S)
+    threads = resolve_threads(n_threads)
+    constrained = labels is not None or must is not None or cannot is not None
+    _check_working_memory(n, threads, constrained, "perturbed_kforest_vjp")
     grad = _fn("perturbed_kforest_vjp", S.dtype)(
         S, k, VA, VM, sigma, n_samples, resolve_seed(seed), labels, must, cannot, bool(refine),
-        bool(control_variate), resolve_threads(n_threads),
+        bool(control_variate), threads,
     )
     return grad  # type: ignore[no-any-return]
 
@@ -335,7 +350,9 @@ def partial_fy_loss(
     if known_labels is None:
         raise TypeError("known_labels is required (use -1 for unknown points)")
     labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
+    threads = resolve_threads(n_threads)
+    _check_working_memory(n, threads, True, "partial_fy_loss")
     loss, grad = _fn("partial_fy_loss", S.dtype)(
-        S, k, sigma, n_samples, resolve_seed(seed), labels, must, cannot, bool(refine), resolve_threads(n_threads)
+        S, k, sigma, n_samples, resolve_seed(seed), labels, must, cannot, bool(refine), threads
     )
     return float(loss), grad
