@@ -59,6 +59,35 @@ struct SymmetricWeights {
     }
 };
 
+// Reusable per-thread arrays of the fused perturbed Prim.
+struct PrimWorkspace {
+    std::vector<index_t> rem, par;
+    std::vector<double> key;
+    std::vector<WeightedEdge<double>> tree;
+    // Noise capture for the fused VJP: when `capture` is set, every edge's
+    // normal Z_s,ij is appended as (i * n + j, Z) in the order it is drawn, with
+    // i the vertex whose row was being read (so i > j happens): a consumer adds
+    // both orientations.
+    bool capture = false;
+    std::vector<index_t> noise_at;
+    std::vector<double> noise_z;
+    index_t captured = 0;
+
+    void start_capture(index_t n) {
+        const std::size_t m = static_cast<std::size_t>(n * (n - 1) / 2);
+        if (noise_at.size() < m) {
+            noise_at.resize(m);
+            noise_z.resize(m);
+        }
+        captured = 0;
+    }
+    void keep(index_t at, double z) {
+        noise_at[static_cast<std::size_t>(captured)] = at;
+        noise_z[static_cast<std::size_t>(captured)] = z;
+        ++captured;
+    }
+};
+
 // Prim's weight source for W + sigma Z_s with the noise drawn on the fly.
 template <class T>
 struct PerturbedRowSource {
@@ -71,13 +100,28 @@ struct PerturbedRowSource {
     const T* row;
     std::vector<double> base;
 
+    PrimWorkspace* capture = nullptr;  // optional capture of Z_s
+    std::vector<double> zeros, z;
+
     PerturbedRowSource(const T* W_, index_t n_, double sigma_, u64 seed_, u32 sample_)
         : W(W_), n(n_), sigma(sigma_), seed(seed_), sample(sample_), row(W_) {}
     void weights(const index_t* rem, index_t r0, index_t r1, double* out) {
         const index_t len = r1 - r0;
         if (static_cast<index_t>(base.size()) < len) base.resize(static_cast<std::size_t>(len));
         for (index_t r = 0; r < len; ++r) base[static_cast<std::size_t>(r)] = static_cast<double>(row[rem[r0 + r]]);
-        add_edge_normals(seed, sample, static_cast<u32>(v), rem + r0, len, sigma, base.data(), out);
+        if (capture == nullptr) {
+            add_edge_normals(seed, sample, static_cast<u32>(v), rem + r0, len, sigma, base.data(), out);
+            return;
+        }
+        zeros.assign(static_cast<std::size_t>(len), 0.0);
+        z.resize(static_cast<std::size_t>(len));
+        add_edge_normals(seed, sample, static_cast<u32>(v), rem + r0, len, 1.0, zeros.data(), z.data());
+        for (index_t r = 0; r < len; ++r) {
+            const double zr = z[static_cast<std::size_t>(r)];
+            const index_t u = rem[r0 + r];
+            out[r] = base[static_cast<std::size_t>(r)] + sigma * zr;
+            capture->keep(v * n + u, zr);
+        }
     }
     void take(index_t v_, index_t, index_t) {
         v = v_;
@@ -85,12 +129,6 @@ struct PerturbedRowSource {
     }
 };
 
-// Reusable per-thread arrays of the fused perturbed Prim.
-struct PrimWorkspace {
-    std::vector<index_t> rem, par;
-    std::vector<double> key;
-    std::vector<WeightedEdge<double>> tree;
-};
 
 #ifdef DIFFCLUST_HAVE_AVX512_PATH
 #if defined(__GNUC__) && !defined(__clang__)
@@ -132,7 +170,9 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) void perturbed_prim_avx512(
     double* key = ws.key.data();
     for (index_t r = 0; r < m0; ++r) rem[r] = r + 1;
     index_t m = m0, v = 0;
-    alignas(64) double wl[8], bl[8];
+    const bool capture = ws.capture;
+    if (capture) ws.start_capture(n);
+    alignas(64) double wl[8];
     alignas(64) long long pl[8];
     for (index_t step = 0; step < m0; ++step) {
         const T* row = W + v * n;
@@ -150,7 +190,8 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) void perturbed_prim_avx512(
             } else {
                 base = _mm512_cvtps_pd(_mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid, uv, reinterpret_cast<const float*>(row), 4));
             }
-            __m512i c0 = _mm512_min_epu64(vv, uv), c1 = _mm512_max_epu64(vv, uv);
+            const __m512i lo = _mm512_min_epu64(vv, uv), hi = _mm512_max_epu64(vv, uv);
+            __m512i c0 = lo, c1 = hi;
             __m512i c2 = c2_init, c3 = _mm512_setzero_si512();
             for (int r = 0; r < 10; ++r) {
                 const __m512i p0 = _mm512_mul_epu32(c0, M0);
@@ -166,16 +207,20 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) void perturbed_prim_avx512(
             const __mmask8 ok = _mm512_cmp_pd_mask(u, _mm512_i64gather_pd(layer, t.ratio, 8), _CMP_LT_OQ);
             __m512d z = _mm512_mul_pd(u, _mm512_i64gather_pd(layer, t.x, 8));
             z = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(z), _mm512_and_si512(_mm512_slli_epi64(bits, 55), sign_bit)));
-            __m512d w = _mm512_add_pd(base, _mm512_mul_pd(vsigma, z));
             const unsigned bad = static_cast<unsigned>(static_cast<__mmask8>(~ok) & valid);
             if (bad) {  // ~1% of lanes: finish the ziggurat draw exactly
-                _mm512_store_pd(wl, w);
-                _mm512_store_pd(bl, base);
+                _mm512_store_pd(wl, z);
                 for (index_t l = 0; l < len; ++l) {
-                    if (!((bad >> l) & 1u)) continue;
-                    wl[l] = bl[l] + sigma * edge_normal(seed, sample, static_cast<u32>(v), static_cast<u32>(rem[r0 + l]));
+                    if ((bad >> l) & 1u) wl[l] = edge_normal(seed, sample, static_cast<u32>(v), static_cast<u32>(rem[r0 + l]));
                 }
-                w = _mm512_load_pd(wl);
+                z = _mm512_load_pd(wl);
+            }
+            const __m512d w = _mm512_add_pd(base, _mm512_mul_pd(vsigma, z));
+            if (capture) {
+                const __m512i at = _mm512_add_epi64(_mm512_set1_epi64(v * n), uv);
+                _mm512_mask_storeu_epi64(ws.noise_at.data() + ws.captured, valid, at);
+                _mm512_mask_storeu_pd(ws.noise_z.data() + ws.captured, valid, z);
+                ws.captured += len;
             }
             __m512d kv = _mm512_maskz_loadu_pd(valid, key + r0);
             __m512i pv = _mm512_maskz_loadu_epi64(valid, par + r0);
@@ -269,23 +314,38 @@ void perturbed_prim(const T* W, index_t n, double sigma, u64 seed, u32 sample, P
 #endif
     ws.tree.resize(static_cast<std::size_t>(n - 1));
     PerturbedRowSource<T> source(W, n, sigma, seed, sample);
+    if (ws.capture) {
+        ws.start_capture(n);
+        source.capture = &ws;
+    }
     prim_max_tree<double>(n, source, ws.tree.data());
 }
 
-// Wt = W + sigma Z_s as a dense symmetric matrix (for the constrained greedy).
+// Wt = W + sigma Z_s as a dense symmetric matrix (for the constrained greedy);
+// Z_s is also captured in `capture` when it is set.
 template <class T>
-void perturbed_matrix(const T* W, index_t n, double sigma, u64 seed, u32 sample, double* Wt) {
+void perturbed_matrix(const T* W, index_t n, double sigma, u64 seed, u32 sample, double* Wt,
+                      PrimWorkspace* capture = nullptr) {
+    if (capture) capture->start_capture(n);
     for (index_t i = 0; i < n; ++i) {
         double* row = Wt + i * n;
         row[i] = 0.0;
         const index_t len = n - i - 1;
         if (len <= 0) continue;
-        row_edge_normals(seed, sample, static_cast<u32>(i), static_cast<u32>(i + 1), len, sigma, row + i + 1);
         const T* wrow = W + i * n;
-        for (index_t j = i + 1; j < n; ++j) {
-            row[j] += static_cast<double>(wrow[j]);
-            Wt[j * n + i] = row[j];
+        if (capture == nullptr) {
+            row_edge_normals(seed, sample, static_cast<u32>(i), static_cast<u32>(i + 1), len, sigma, row + i + 1);
+            for (index_t j = i + 1; j < n; ++j) row[j] += static_cast<double>(wrow[j]);
+        } else {
+            double* z = capture->noise_z.data() + capture->captured;
+            row_edge_normals(seed, sample, static_cast<u32>(i), static_cast<u32>(i + 1), len, 1.0, z);
+            for (index_t j = i + 1; j < n; ++j) {
+                row[j] = static_cast<double>(wrow[j]) + sigma * z[j - i - 1];
+                capture->noise_at[static_cast<std::size_t>(capture->captured + j - i - 1)] = i * n + j;
+            }
+            capture->captured += len;
         }
+        for (index_t j = i + 1; j < n; ++j) Wt[j * n + i] = row[j];
     }
 }
 
@@ -324,7 +384,7 @@ void solve_sample(const T* W, index_t n, index_t k, const PerturbSpec& spec, u32
         return;
     }
     scratch.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
-    perturbed_matrix(W, n, spec.sigma, spec.seed, s, scratch.data());
+    perturbed_matrix(W, n, spec.sigma, spec.seed, s, scratch.data(), ws.capture ? &ws : nullptr);
     f.labels.resize(static_cast<std::size_t>(n));
     cp->solve(scratch.data(), refine, f.edges, f.labels.data());
     f.finish_value();
@@ -589,64 +649,110 @@ struct EdgeCotangent {
 // Vector-Jacobian product of (A_eps, M_eps) by the Gaussian score estimator:
 //   g_ij = 1 / (2 B sigma) sum_s (<A_s - A_ref, VA> + <M_s - M_ref, VM>) Z_s,ij  (i != j)
 // with the unperturbed solution as control variate (A_ref, M_ref) when asked.
-// Phase 1 solves every sample for its scalar; phase 2 regenerates the noise
-// row by row and sums over samples in a fixed order: O(n^2) memory whatever B.
+//
+// Up to `fused_vjp_max_n` points, each sample's noise is captured while the
+// sample is solved and c_s Z_s is added at once to the accumulator of its
+// sample group; the samples are split into `vjp_groups` fixed groups summed in
+// group order, so the result does not depend on the thread count, and memory
+// is O(vjp_groups n^2) whatever B. Beyond that, two phases: every sample's
+// scalar c_s, then the noise regenerated row by row (O(n^2) memory).
+constexpr index_t vjp_groups = 8;
+constexpr index_t fused_vjp_max_n = 2048;
+
 template <class T>
 void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
                            bool refine, const T* VA, const T* VM, bool control_variate, int n_threads, T* grad,
-                           const InterruptCheck* check) {
+                           const InterruptCheck* check, index_t max_fused_n = fused_vjp_max_n) {
     const SymmetricWeights<T> sym(S, n, n_threads, "S");
     const EdgeCotangent ca(VA, n), cm(VM, n);
-    std::vector<index_t> order;
     double reference = 0.0;
     if (control_variate) {
         SampleForest f;
+        std::vector<index_t> order;
         solve_exact(sym.W, n, k, cp, refine, f);
         if (!ca.empty()) reference += ca.dot_adjacency(f);
         if (!cm.empty()) reference += cm.dot_connectivity(f, order);
     }
-    const int team = team_size(spec.n_samples, n_threads);
-    std::vector<double> coef(static_cast<std::size_t>(spec.n_samples));
+    const index_t B = spec.n_samples;
+    const double scale = 1.0 / (2.0 * static_cast<double>(B) * spec.sigma);
+    const std::size_t nn = static_cast<std::size_t>(n) * static_cast<std::size_t>(n);
+    auto coefficient = [&](const SampleForest& f, std::vector<index_t>& order) {
+        double c = 0.0;
+        if (!ca.empty()) c += ca.dot_adjacency(f);
+        if (!cm.empty()) c += cm.dot_connectivity(f, order);
+        return c - reference;
+    };
+    for (index_t i = 0; i < n; ++i) grad[i * n + i] = T(0);
+
+    if (n <= max_fused_n) {
+        const index_t groups = std::min<index_t>(vjp_groups, B);
+        const int team = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, groups)));
+        std::vector<std::vector<double>> acc(static_cast<std::size_t>(groups));
+        std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
+        std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
+        std::vector<SampleForest> forests(static_cast<std::size_t>(team));
+        std::vector<std::vector<index_t>> orders(static_cast<std::size_t>(team));
+        parallel_for_tid(groups, team, [&](index_t g, int tid) {
+            const std::size_t t = static_cast<std::size_t>(tid);
+            work[t].capture = true;
+            std::vector<double>& a = acc[static_cast<std::size_t>(g)];
+            a.assign(nn, 0.0);
+            for (index_t s = g * B / groups; s < (g + 1) * B / groups; ++s) {
+                solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], forests[t]);
+                const double c = coefficient(forests[t], orders[t]);
+                if (c != 0.0) {  // each edge once per sample: sums run in sample order
+                    const PrimWorkspace& w = work[t];
+                    const index_t* at = w.noise_at.data();
+                    const double* z = w.noise_z.data();
+                    for (index_t e = 0; e < w.captured; ++e) a[static_cast<std::size_t>(at[e])] += c * z[e];
+                }
+                if (tid == 0 && check != nullptr && (*check)()) throw Interrupted();
+            }
+        });
+        for (index_t i = 0; i < n; ++i) {
+            for (index_t j = i + 1; j < n; ++j) {
+                double total = 0.0;
+                for (const auto& a : acc) {
+                    if (!a.empty()) total += a[static_cast<std::size_t>(i * n + j)] + a[static_cast<std::size_t>(j * n + i)];
+                }
+                grad[i * n + j] = grad[j * n + i] = static_cast<T>(total * scale);
+            }
+        }
+        return;
+    }
+
+    // Two phases for large n: the scalars, then the noise regenerated by rows.
+    const int team = team_size(B, n_threads);
+    std::vector<double> coef(static_cast<std::size_t>(B));
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
     std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
     std::vector<SampleForest> forests(static_cast<std::size_t>(team));
     std::vector<std::vector<index_t>> orders(static_cast<std::size_t>(team));
-    for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
+    for_each_sample(B, team, check, [&](index_t s, int tid) {
         const std::size_t t = static_cast<std::size_t>(tid);
-        SampleForest& f = forests[t];
-        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], f);
-        double c = 0.0;
-        if (!ca.empty()) c += ca.dot_adjacency(f);
-        if (!cm.empty()) c += cm.dot_connectivity(f, orders[t]);
-        coef[static_cast<std::size_t>(s)] = c - reference;
+        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], forests[t]);
+        coef[static_cast<std::size_t>(s)] = coefficient(forests[t], orders[t]);
     });
-    const double scale = 1.0 / (2.0 * static_cast<double>(spec.n_samples) * spec.sigma);
-    for (index_t i = 0; i < n; ++i) grad[i * n + i] = T(0);
     const int row_team = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n)));
     std::vector<std::vector<double>> acc(static_cast<std::size_t>(row_team)), z(static_cast<std::size_t>(row_team));
-    std::atomic<bool> stop{false};
     parallel_for_tid(n - 1, row_team, [&](index_t i, int tid) {
-        if (stop.load(std::memory_order_relaxed)) return;
         const index_t len = n - i - 1;
         auto& a = acc[static_cast<std::size_t>(tid)];
         auto& zz = z[static_cast<std::size_t>(tid)];
         a.assign(static_cast<std::size_t>(len), 0.0);
         zz.resize(static_cast<std::size_t>(len));
-        for (index_t s = 0; s < spec.n_samples; ++s) {
+        for (index_t s = 0; s < B; ++s) {
             const double c = coef[static_cast<std::size_t>(s)];
             if (c == 0.0) continue;
-            row_edge_normals(spec.seed, static_cast<u32>(s), static_cast<u32>(i), static_cast<u32>(i + 1), len, c, zz.data());
-            for (index_t r = 0; r < len; ++r) a[static_cast<std::size_t>(r)] += zz[static_cast<std::size_t>(r)];
+            row_edge_normals(spec.seed, static_cast<u32>(s), static_cast<u32>(i), static_cast<u32>(i + 1), len, 1.0, zz.data());
+            for (index_t r = 0; r < len; ++r) a[static_cast<std::size_t>(r)] += c * zz[static_cast<std::size_t>(r)];
         }
         for (index_t r = 0; r < len; ++r) {
             const T g = static_cast<T>(a[static_cast<std::size_t>(r)] * scale);
             grad[i * n + i + 1 + r] = g;
             grad[(i + 1 + r) * n + i] = g;
         }
-        if (tid == 0 && check != nullptr && (*check)()) {
-            stop.store(true);
-            throw Interrupted();
-        }
+        if (tid == 0 && check != nullptr && (*check)()) throw Interrupted();
     });
 }
 
