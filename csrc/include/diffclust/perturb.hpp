@@ -362,9 +362,13 @@ struct SampleForest {
     }
 };
 
-// Cuts the k - 1 lightest edges of a spanning tree into `f`.
+// Cuts the k - 1 lightest edges (strict order) of a spanning tree into `f`;
+// the kept edges come in no particular order (counts do not need one).
 inline void forest_from_tree(index_t n, index_t k, std::vector<WeightedEdge<double>>& tree, SampleForest& f) {
-    sort_edges_heaviest_first(tree);
+    if (k > 1 && n - k > 0) {
+        std::nth_element(tree.begin(), tree.begin() + (n - k), tree.end(),
+                         [](const WeightedEdge<double>& a, const WeightedEdge<double>& b) { return heavier(a, b); });
+    }
     f.edges.assign(tree.begin(), tree.begin() + (n - k));
     UnionFind uf(n);
     for (const auto& e : f.edges) uf.unite(e.i, e.j);
