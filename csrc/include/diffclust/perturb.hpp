@@ -141,23 +141,11 @@ struct PerturbedRowSource {
 // keys and track the best candidate, all in registers. Exact ties (equal
 // doubles) are resolved by the strict edge order on a scalar path.
 template <class T>
-__attribute__((target("avx512f,avx512dq,avx512vl"))) void perturbed_prim_avx512(const T* W, index_t n, double sigma,
-                                                                                 u64 seed, u32 sample,
-                                                                                 PrimWorkspace& ws) {
-    const ZigguratTables& t = ziggurat_tables();
-    const u32 k0 = static_cast<u32>(seed), k1 = static_cast<u32>(seed >> 32);
-    __m512i K0[10], K1[10];
-    for (int r = 0; r < 10; ++r) {
-        K0[r] = _mm512_set1_epi64(static_cast<long long>(static_cast<u32>(k0 + static_cast<u32>(r) * Philox4x32::W0)));
-        K1[r] = _mm512_set1_epi64(static_cast<long long>(static_cast<u32>(k1 + static_cast<u32>(r) * Philox4x32::W1)));
-    }
-    const __m512i M0 = _mm512_set1_epi64(Philox4x32::M0), M1 = _mm512_set1_epi64(Philox4x32::M1);
-    const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFFll), byte = _mm512_set1_epi64(0xFF);
-    const __m512i one_bits = _mm512_set1_epi64(0x3FF0000000000000ll);
-    const __m512i sign_bit = _mm512_set1_epi64(static_cast<long long>(0x8000000000000000ull));
-    const __m512d one = _mm512_set1_pd(1.0), vsigma = _mm512_set1_pd(sigma);
+DIFFCLUST_AVX512 void perturbed_prim_avx512(const T* W, index_t n, double sigma, u64 seed, u32 sample,
+                                            PrimWorkspace& ws) {
+    const Avx512Normals normals(seed, sample);
+    const __m512d vsigma = _mm512_set1_pd(sigma);
     const __m512d minus_inf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
-    const __m512i c2_init = _mm512_set1_epi64(static_cast<long long>(sample));
     const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
 
     const index_t m0 = n - 1;
@@ -190,23 +178,8 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) void perturbed_prim_avx512(
             } else {
                 base = _mm512_cvtps_pd(_mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid, uv, reinterpret_cast<const float*>(row), 4));
             }
-            const __m512i lo = _mm512_min_epu64(vv, uv), hi = _mm512_max_epu64(vv, uv);
-            __m512i c0 = lo, c1 = hi;
-            __m512i c2 = c2_init, c3 = _mm512_setzero_si512();
-            for (int r = 0; r < 10; ++r) {
-                const __m512i p0 = _mm512_mul_epu32(c0, M0);
-                const __m512i p1 = _mm512_mul_epu32(c2, M1);
-                c0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c1, K0[r], 0x96);
-                c2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c3, K1[r], 0x96);
-                c1 = p1;
-                c3 = p0;
-            }
-            const __m512i bits = _mm512_or_si512(_mm512_slli_epi64(c1, 32), _mm512_and_si512(c0, low32));
-            const __m512i layer = _mm512_and_si512(bits, byte);
-            const __m512d u = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(bits, 12), one_bits)), one);
-            const __mmask8 ok = _mm512_cmp_pd_mask(u, _mm512_i64gather_pd(layer, t.ratio, 8), _CMP_LT_OQ);
-            __m512d z = _mm512_mul_pd(u, _mm512_i64gather_pd(layer, t.x, 8));
-            z = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(z), _mm512_and_si512(_mm512_slli_epi64(bits, 55), sign_bit)));
+            __mmask8 ok;
+            __m512d z = normals.draw(_mm512_min_epu64(vv, uv), _mm512_max_epu64(vv, uv), ok);
             const unsigned bad = static_cast<unsigned>(static_cast<__mmask8>(~ok) & valid);
             if (bad) {  // ~1% of lanes: finish the ziggurat draw exactly
                 _mm512_store_pd(wl, z);

@@ -204,49 +204,69 @@ static DIFFCLUST_TARGET_CLONES int normals_block_generic(const u32* DIFFCLUST_RE
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-// The same computation with AVX-512 intrinsics, 8 lanes per register (each
-// 64-bit lane holds one 32-bit Philox word; vpmuludq reads only the low half,
-// so the high halves may hold garbage until the outputs are assembled).
+#define DIFFCLUST_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl")))
+
+// Philox4x32-10 and the ziggurat fast path in AVX-512 registers, 8 lanes at a
+// time (each 64-bit lane holds one 32-bit Philox word; vpmuludq reads only the
+// low half, so high halves may hold garbage until the outputs are assembled).
 // Separate multiply and add, as in the scalar code: results are bit-identical.
-__attribute__((target("avx512f,avx512dq,avx512vl"))) static int normals_block_avx512(
-    const u32* DIFFCLUST_RESTRICT lo, const u32* DIFFCLUST_RESTRICT hi, index_t m, u32 sample, u32 k0, u32 k1,
-    double scale, const double* DIFFCLUST_RESTRICT base, double* DIFFCLUST_RESTRICT out,
-    unsigned char* DIFFCLUST_RESTRICT rejected) {
-    const ZigguratTables& t = ziggurat_tables();
-    __m512i K0[10], K1[10];
-    for (int r = 0; r < 10; ++r) {
-        K0[r] = _mm512_set1_epi64(static_cast<long long>(static_cast<u32>(k0 + static_cast<u32>(r) * Philox4x32::W0)));
-        K1[r] = _mm512_set1_epi64(static_cast<long long>(static_cast<u32>(k1 + static_cast<u32>(r) * Philox4x32::W1)));
+struct Avx512Normals {
+    __m512i K0[10], K1[10], M0, M1, low32, byte, one_bits, sign_bit, c2;
+    __m512d one;
+    const ZigguratTables* t;
+
+    DIFFCLUST_AVX512 Avx512Normals(u64 seed, u32 sample) : t(&ziggurat_tables()) {
+        const u32 k0 = static_cast<u32>(seed), k1 = static_cast<u32>(seed >> 32);
+        for (int r = 0; r < 10; ++r) {
+            K0[r] = _mm512_set1_epi64(static_cast<long long>(static_cast<u32>(k0 + static_cast<u32>(r) * Philox4x32::W0)));
+            K1[r] = _mm512_set1_epi64(static_cast<long long>(static_cast<u32>(k1 + static_cast<u32>(r) * Philox4x32::W1)));
+        }
+        M0 = _mm512_set1_epi64(Philox4x32::M0);
+        M1 = _mm512_set1_epi64(Philox4x32::M1);
+        low32 = _mm512_set1_epi64(0xFFFFFFFFll);
+        byte = _mm512_set1_epi64(0xFF);
+        one_bits = _mm512_set1_epi64(0x3FF0000000000000ll);
+        sign_bit = _mm512_set1_epi64(static_cast<long long>(0x8000000000000000ull));
+        c2 = _mm512_set1_epi64(static_cast<long long>(sample));
+        one = _mm512_set1_pd(1.0);
     }
-    const __m512i M0 = _mm512_set1_epi64(Philox4x32::M0), M1 = _mm512_set1_epi64(Philox4x32::M1);
-    const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFFll), byte = _mm512_set1_epi64(0xFF);
-    const __m512i one_bits = _mm512_set1_epi64(0x3FF0000000000000ll);
-    const __m512i sign_bit = _mm512_set1_epi64(static_cast<long long>(0x8000000000000000ull));
-    const __m512d one = _mm512_set1_pd(1.0), vscale = _mm512_set1_pd(scale);
-    const __m512i c2_init = _mm512_set1_epi64(static_cast<long long>(sample));
-    int any = 0;
-    for (index_t r0 = 0; r0 < m; r0 += 8) {
-        const index_t len = m - r0 < 8 ? m - r0 : 8;
-        const __mmask8 valid = static_cast<__mmask8>((1u << len) - 1u);
-        __m512i c0 = _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(valid, lo + r0));
-        __m512i c1 = _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(valid, hi + r0));
-        __m512i c2 = c2_init, c3 = _mm512_setzero_si512();
+
+    // Z for the edges {lo, hi} (32-bit vertex ids in 64-bit lanes); `ok` marks
+    // the lanes the fast path accepted (the others need ziggurat_slow).
+    DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE __m512d draw(__m512i lo, __m512i hi, __mmask8& ok) const {
+        __m512i c0 = lo, c1 = hi, c2v = c2, c3 = _mm512_setzero_si512();
         for (int r = 0; r < 10; ++r) {
             const __m512i p0 = _mm512_mul_epu32(c0, M0);
-            const __m512i p1 = _mm512_mul_epu32(c2, M1);
+            const __m512i p1 = _mm512_mul_epu32(c2v, M1);
             c0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c1, K0[r], 0x96);
-            c2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c3, K1[r], 0x96);
+            c2v = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c3, K1[r], 0x96);
             c1 = p1;
             c3 = p0;
         }
         const __m512i bits = _mm512_or_si512(_mm512_slli_epi64(c1, 32), _mm512_and_si512(c0, low32));
         const __m512i layer = _mm512_and_si512(bits, byte);
         const __m512d u = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(bits, 12), one_bits)), one);
-        const __m512d ratio = _mm512_i64gather_pd(layer, t.ratio, 8);
-        const __m512d xw = _mm512_i64gather_pd(layer, t.x, 8);
-        const __mmask8 ok = _mm512_cmp_pd_mask(u, ratio, _CMP_LT_OQ);
-        __m512d z = _mm512_mul_pd(u, xw);
-        z = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(z), _mm512_and_si512(_mm512_slli_epi64(bits, 55), sign_bit)));
+        ok = _mm512_cmp_pd_mask(u, _mm512_i64gather_pd(layer, t->ratio, 8), _CMP_LT_OQ);
+        const __m512d z = _mm512_mul_pd(u, _mm512_i64gather_pd(layer, t->x, 8));
+        return _mm512_castsi512_pd(
+            _mm512_xor_si512(_mm512_castpd_si512(z), _mm512_and_si512(_mm512_slli_epi64(bits, 55), sign_bit)));
+    }
+};
+
+// normals_block_generic with AVX-512 intrinsics.
+DIFFCLUST_AVX512 static int normals_block_avx512(const u32* DIFFCLUST_RESTRICT lo, const u32* DIFFCLUST_RESTRICT hi,
+                                                 index_t m, u32 sample, u64 seed, double scale,
+                                                 const double* DIFFCLUST_RESTRICT base, double* DIFFCLUST_RESTRICT out,
+                                                 unsigned char* DIFFCLUST_RESTRICT rejected) {
+    const Avx512Normals normals(seed, sample);
+    const __m512d vscale = _mm512_set1_pd(scale);
+    int any = 0;
+    for (index_t r0 = 0; r0 < m; r0 += 8) {
+        const index_t len = m - r0 < 8 ? m - r0 : 8;
+        const __mmask8 valid = static_cast<__mmask8>((1u << len) - 1u);
+        __mmask8 ok;
+        const __m512d z = normals.draw(_mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(valid, lo + r0)),
+                                       _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(valid, hi + r0)), ok);
         const __m512d b = _mm512_maskz_loadu_pd(valid, base + r0);
         _mm512_mask_storeu_pd(out + r0, valid, _mm512_add_pd(b, _mm512_mul_pd(vscale, z)));
         const unsigned bad = static_cast<unsigned>(static_cast<__mmask8>(~ok) & valid);
@@ -271,7 +291,7 @@ inline bool cpu_has_avx512() noexcept {
 inline int normals_block(const u32* lo, const u32* hi, index_t m, u32 sample, u32 k0, u32 k1, double scale,
                          const double* base, double* out, unsigned char* rejected) {
 #ifdef DIFFCLUST_HAVE_AVX512_PATH
-    if (cpu_has_avx512()) return normals_block_avx512(lo, hi, m, sample, k0, k1, scale, base, out, rejected);
+    if (cpu_has_avx512()) return normals_block_avx512(lo, hi, m, sample, (static_cast<u64>(k1) << 32) | k0, scale, base, out, rejected);
 #endif
     return normals_block_generic(lo, hi, m, sample, k0, k1, scale, base, out, rejected);
 }
