@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "parallel.hpp"
 #include "point_metrics.hpp"
+#include "prim_kernels.hpp"
 #include "sort.hpp"
 #include "types.hpp"
 #include "union_find.hpp"
@@ -132,6 +134,183 @@ struct PointSource {
         }
     }
 };
+
+// ---------------------------------------------------------------------------
+// Fast Prim paths for the exact forests (same tree as prim_max_tree with the
+// matching Source, bit for bit, for any thread count).
+
+namespace detail {
+
+template <class T>
+struct alignas(64) TeamSlot {
+    PrimCandidate<T> cand;
+    int tid;
+};
+
+// The best of the team's candidates (in tid order, under the strict order).
+template <class T>
+inline const TeamSlot<T>& team_best(const TeamSlot<T>* slots, int size) {
+    int b = 0;
+    for (int t = 1; t < size; ++t) {
+        if (candidate_better(slots[t].cand, slots[b].cand)) b = t;
+    }
+    return slots[b];
+}
+
+template <class T>
+inline WeightedEdge<T> candidate_edge(const PrimCandidate<T>& c) {
+    return WeightedEdge<T>{c.key, std::min(c.par, c.u), std::max(c.par, c.u)};
+}
+
+inline index_t round_up(index_t a, index_t b) { return (a + b - 1) / b * b; }
+
+}  // namespace detail
+
+// Maximum spanning tree of a symmetric dense matrix W (n x n, diagonal
+// ignored), the tree prim_max_tree builds with DenseRowSource. Keys live in
+// full-length arrays (NaN = in the tree), so every step reads row v
+// sequentially; a team of threads splits the columns, with one barrier per
+// step. Threads are used only when each gets at least `min_share` columns.
+//
+// Returns false (and leaves `tree` unspecified) if an off-diagonal entry is NaN
+// or infinite: every row but the last vertex's is read in full, which covers
+// every entry of a symmetric W.
+template <class T>
+bool prim_max_tree_dense(const T* W, index_t n, int n_threads, WeightedEdge<T>* tree, index_t min_share = 8192) {
+    if (n <= 1) return true;
+    using I = typename PrimLanes<T>::I;
+    constexpr index_t L = PrimLanes<T>::L;
+    if (n > static_cast<index_t>(std::numeric_limits<I>::max())) {
+        for (index_t t = 0; t < n * n; ++t) {
+            if (t % (n + 1) != 0 && !std::isfinite(static_cast<double>(W[t]))) return false;
+        }
+        DenseRowSource<T> source(W, n);
+        prim_max_tree<T>(n, source, tree);
+        return true;
+    }
+    std::vector<T> key(static_cast<std::size_t>(n), -std::numeric_limits<T>::infinity());
+    std::vector<I> par(static_cast<std::size_t>(n), 0);
+    key[0] = std::numeric_limits<T>::quiet_NaN();
+    const index_t most = std::max<index_t>(1, n / std::max<index_t>(min_share, 1));
+    const int wanted = static_cast<int>(std::min<index_t>(std::max(n_threads, 1), most));
+    std::vector<detail::TeamSlot<T>> slots(static_cast<std::size_t>(2 * wanted));
+    std::vector<T> checks(static_cast<std::size_t>(wanted) * 8, T(0));  // a cache line per thread
+    run_team(wanted, [&](int tid, int size, SpinBarrier& barrier) {
+        const index_t share = detail::round_up((n + size - 1) / size, L);
+        const index_t lo = std::min(n, tid * share), hi = std::min(n, lo + share);
+        T check = T(0);
+        index_t v = 0;
+        for (index_t step = 0; step < n - 1; ++step) {
+            const PrimCandidate<T> c = prim_dense_step(W + v * n, key.data(), par.data(), v, lo, hi, check);
+            PrimCandidate<T> best = c;
+            if (size > 1) {
+                detail::TeamSlot<T>* round = slots.data() + (step & 1) * size;
+                round[tid] = detail::TeamSlot<T>{c, tid};
+                barrier.arrive_and_wait();
+                best = detail::team_best(round, size).cand;
+            }
+            if (best.u < 0) break;  // only with NaN in W (every thread sees the same)
+            if (tid == 0) tree[step] = detail::candidate_edge(best);
+            v = best.u;
+            if (v >= lo && v < hi) key[static_cast<std::size_t>(v)] = std::numeric_limits<T>::quiet_NaN();
+        }
+        checks[static_cast<std::size_t>(tid) * 8] = check;
+    });
+    for (std::size_t t = 0; t < checks.size(); t += 8) {
+        if (!(checks[t] == T(0))) return false;
+    }
+    return true;
+}
+
+// Maximum spanning tree of points with w(u, v) = -d(x_u, x_v) (double), the
+// tree prim_max_tree builds with PointSource. Vertices are dealt to the team in
+// chunks of `chunk` (round robin, so any order of removal stays balanced);
+// each thread keeps its vertices' coordinates column-major and compact, and
+// removes its own vertex when Prim takes it. Memory O(n d).
+template <class T>
+void prim_max_tree_points(const T* X, index_t n, index_t d, Metric metric, int n_threads, WeightedEdge<double>* tree,
+                          index_t min_share = 1024, index_t chunk = 256) {
+    if (n <= 1) return;
+    constexpr index_t L = PrimLanes<double>::L;
+    // Row-major double copy (normalised for cosine), read by every thread for x_v.
+    std::vector<double> rows(static_cast<std::size_t>(n * d));
+    for (index_t i = 0; i < n; ++i) {
+        double scale = 1.0;
+        if (metric == Metric::cosine) {
+            double norm2 = 0.0;
+            for (index_t c = 0; c < d; ++c) norm2 += static_cast<double>(X[i * d + c]) * static_cast<double>(X[i * d + c]);
+            scale = norm2 > 0.0 ? 1.0 / std::sqrt(norm2) : 0.0;
+        }
+        for (index_t c = 0; c < d; ++c) rows[static_cast<std::size_t>(i * d + c)] = static_cast<double>(X[i * d + c]) * scale;
+    }
+    const index_t most = std::max<index_t>(1, n / std::max<index_t>(min_share, 1));
+    const int wanted = static_cast<int>(std::min<index_t>(std::max(n_threads, 1), most));
+    chunk = std::max<index_t>(chunk, 1);
+    // Every thread's slots, padded to the lane count: at most n + wanted * L.
+    const index_t total = n + static_cast<index_t>(wanted) * L;
+    std::vector<double> cols(static_cast<std::size_t>(total * std::max<index_t>(d, 1)));
+    std::vector<double> key(static_cast<std::size_t>(total)), wbuf(static_cast<std::size_t>(total));
+    std::vector<std::int64_t> par(static_cast<std::size_t>(total)), ids(static_cast<std::size_t>(total));
+    std::vector<detail::TeamSlot<double>> slots(static_cast<std::size_t>(2 * wanted));
+    run_team(wanted, [&](int tid, int size, SpinBarrier& barrier) {
+        // This thread's vertices: chunks c with c % size == tid, vertex 0 excluded.
+        const index_t nchunks = (n + chunk - 1) / chunk;
+        auto count_of = [&](int t) {
+            index_t c = 0;
+            for (index_t ch = t; ch < nchunks; ch += size) c += std::min(n, (ch + 1) * chunk) - ch * chunk;
+            return t == 0 ? c - 1 : c;
+        };
+        auto cap_of = [&](int t) { return std::max<index_t>(detail::round_up(count_of(t), L), L); };
+        index_t off = 0;
+        for (int t = 0; t < tid; ++t) off += cap_of(t);
+        index_t m = count_of(tid);
+        const index_t cap = cap_of(tid);
+        double* tcols = cols.data() + off * d;
+        double* tkey = key.data() + off;
+        double* tw = wbuf.data() + off;
+        std::int64_t* tpar = par.data() + off;
+        std::int64_t* tids = ids.data() + off;
+        index_t s = 0;
+        for (index_t ch = tid; ch < nchunks; ch += size) {
+            for (index_t u = std::max<index_t>(ch * chunk, 1); u < std::min(n, (ch + 1) * chunk); ++u, ++s) {
+                for (index_t c = 0; c < d; ++c) tcols[c * cap + s] = rows[static_cast<std::size_t>(u * d + c)];
+                tkey[s] = -std::numeric_limits<double>::infinity();
+                tpar[s] = 0;
+                tids[s] = u;
+            }
+        }
+        for (; s < cap; ++s) {
+            for (index_t c = 0; c < d; ++c) tcols[c * cap + s] = 0.0;
+            tkey[s] = std::numeric_limits<double>::quiet_NaN();
+            tpar[s] = 0;
+            tids[s] = 0;
+        }
+        index_t v = 0;
+        for (index_t step = 0; step < n - 1; ++step) {
+            const PrimCandidate<double> c =
+                prim_point_step(tcols, cap, d, rows.data() + v * d, static_cast<int>(metric), tkey, tpar, tids, tw, v,
+                                detail::round_up(m, L));
+            detail::TeamSlot<double> best{c, tid};
+            if (size > 1) {
+                detail::TeamSlot<double>* round = slots.data() + (step & 1) * size;
+                round[tid] = best;
+                barrier.arrive_and_wait();
+                best = detail::team_best(round, size);
+            }
+            if (tid == 0) tree[step] = detail::candidate_edge(best.cand);
+            v = best.cand.u;
+            if (best.tid == tid) {  // our vertex joins the tree: move the last slot into its place
+                const index_t pos = best.cand.pos, last = m - 1;
+                for (index_t c = 0; c < d; ++c) tcols[c * cap + pos] = tcols[c * cap + last];
+                tkey[pos] = tkey[last];
+                tpar[pos] = tpar[last];
+                tids[pos] = tids[last];
+                tkey[last] = std::numeric_limits<double>::quiet_NaN();
+                --m;
+            }
+        }
+    });
+}
 
 // ---------------------------------------------------------------------------
 // Kruskal on edges already sorted heaviest first: keeps the first n - k edges
@@ -267,20 +446,37 @@ void symmetrize(const T* S, index_t n, T* W, int n_threads) {
 
 // Maximum spanning tree of the dense similarity S (n x n). `name` names the
 // argument in error messages.
+// Is S symmetric off the diagonal? (A NaN entry makes it "not symmetric".) Row
+// blocks of 64 are checked against their mirror in parallel; stops early.
+template <class T>
+bool is_symmetric(const T* S, index_t n, int n_threads) {
+    constexpr index_t tile = 64;
+    const index_t nb = (n + tile - 1) / tile;
+    std::atomic<bool> symmetric{true};
+    // Blocks are handed out from the top, whose rows have the longest mirrors.
+    parallel_for(nb, n_threads < 2 || n < 512 ? 1 : n_threads, [&](index_t b) {
+        if (!symmetric.load(std::memory_order_relaxed)) return;
+        const index_t i0 = b * tile;
+        if (!row_block_symmetric(S, n, i0, std::min(n, i0 + tile), tile)) symmetric.store(false);
+    });
+    return symmetric.load();
+}
+
+// Maximum spanning tree of the dense similarity S (n x n). `name` names the
+// argument in error messages.
 template <class T>
 std::vector<WeightedEdge<T>> dense_max_tree(const T* S, index_t n, int n_threads, const std::string& name) {
-    const MatrixScan scan = scan_matrix(S, n, n_threads);
-    if (!scan.finite) throw std::invalid_argument(name + " contains NaN or infinity off the diagonal");
     std::vector<WeightedEdge<T>> tree(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
-    if (scan.symmetric) {
-        DenseRowSource<T> source(S, n);
-        prim_max_tree<T>(n, source, tree.data());
+    bool finite;
+    if (is_symmetric(S, n, n_threads)) {
+        // Prim reads every off-diagonal entry (or its equal mirror) and checks it.
+        finite = prim_max_tree_dense<T>(S, n, n_threads, tree.data());
     } else {
         std::vector<T> W(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
-        symmetrize(S, n, W.data(), n_threads);
-        DenseRowSource<T> source(W.data(), n);
-        prim_max_tree<T>(n, source, tree.data());
+        symmetrize(S, n, W.data(), n_threads);  // NaN and inf survive into W
+        finite = prim_max_tree_dense<T>(W.data(), n, n_threads, tree.data());
     }
+    if (!finite) throw std::invalid_argument(name + " contains NaN or infinity off the diagonal");
     return tree;
 }
 
@@ -312,13 +508,13 @@ void kforest_dense_batch(const T* S, index_t b, index_t n, index_t k, int n_thre
 // Exact k-forest of points X (n x d) with S_ij = -d(x_i, x_j), in O(n d) memory.
 // Weights are -d(x_i, x_j) in double precision; value = -2 * sum of distances.
 template <class T>
-void kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, ForestOut<double>& out) {
+void kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, ForestOut<double>& out,
+                    int n_threads = 1) {
     for (index_t t = 0; t < n * d; ++t) {
         if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
     }
     std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
-    PointSource source(X, n, d, metric);
-    prim_max_tree<double>(n, source, tree.data());
+    prim_max_tree_points(X, n, d, metric, n_threads, tree.data());
     kforest_from_tree(n, k, tree, out);
     double value = 0.0;
     for (index_t e = 0; e < n - k; ++e) value += 2.0 * out.weights[e];
