@@ -130,3 +130,26 @@ def test_resolve_seed():
         resolve_seed(1.5)
     with pytest.raises(ValueError, match="seed"):
         resolve_seed(-1)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("n", [2, 37, 300])
+def test_nonfinite_anywhere_off_diagonal(rng, bad, symmetric, n):
+    # Finiteness is checked inside Prim's pass (symmetric input) or after the
+    # symmetrisation: every off-diagonal position must be caught, with any
+    # diagonal, for float64 and float32, serial and threaded.
+    for dtype in (np.float64, np.float32):
+        for i, j in [(0, 1), (n - 1, 0), (n // 2, n - 1)]:
+            if i == j:
+                continue  # the diagonal is ignored
+            S = rng.standard_normal((n, n))
+            S = (S + S.T) if symmetric else S
+            np.fill_diagonal(S, np.inf)
+            S = S.astype(dtype)
+            S[i, j] = bad
+            if symmetric:
+                S[j, i] = bad
+            for n_threads in (1, 3):
+                with pytest.raises(ValueError, match="S contains NaN or inf"):
+                    dc.kforest(S, 1, n_threads=n_threads)

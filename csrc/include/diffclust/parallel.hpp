@@ -78,20 +78,25 @@ class SpinBarrier {
 public:
     explicit SpinBarrier(int count) : count_(count) {}
     void set_count(int count) noexcept { count_ = count; }  // only while nobody waits
-    void arrive_and_wait() noexcept {
+    // Returns true if this thread had to yield while waiting (a peer was late:
+    // descheduled, or the machine is oversubscribed).
+    bool arrive_and_wait() noexcept {
         const unsigned gen = generation_.load(std::memory_order_acquire);
         if (arrived_.fetch_add(1, std::memory_order_acq_rel) == count_ - 1) {
             arrived_.store(0, std::memory_order_relaxed);
             generation_.store(gen + 1, std::memory_order_release);
-            return;
+            return false;
         }
+        bool yielded = false;
         for (int spin = 0; generation_.load(std::memory_order_acquire) == gen; ++spin) {
             if (spin < 2048) {
                 cpu_relax();
             } else {
                 std::this_thread::yield();
+                yielded = true;
             }
         }
+        return yielded;
     }
 
 private:

@@ -145,7 +145,13 @@ template <class T>
 struct alignas(64) TeamSlot {
     PrimCandidate<T> cand;
     int tid;
+    bool solo;  // tid 0's decision: from the next step on, tid 0 works alone
 };
+
+// A team stalls when the machine has fewer free cores than threads: every step
+// then waits for a descheduled peer. After this many waits that had to yield,
+// thread 0 finishes alone (the answer does not depend on the split).
+constexpr int team_stall_limit = 8;
 
 // The best of the team's candidates (in tid order, under the strict order).
 template <class T>
@@ -170,13 +176,15 @@ inline index_t round_up(index_t a, index_t b) { return (a + b - 1) / b * b; }
 // ignored), the tree prim_max_tree builds with DenseRowSource. Keys live in
 // full-length arrays (NaN = in the tree), so every step reads row v
 // sequentially; a team of threads splits the columns, with one barrier per
-// step. Threads are used only when each gets at least `min_share` columns.
+// step. Threads are used only when each gets at least `min_share` columns; a
+// team that keeps stalling (see team_stall_limit) finishes on thread 0.
 //
 // Returns false (and leaves `tree` unspecified) if an off-diagonal entry is NaN
 // or infinite: every row but the last vertex's is read in full, which covers
 // every entry of a symmetric W.
 template <class T>
-bool prim_max_tree_dense(const T* W, index_t n, int n_threads, WeightedEdge<T>* tree, index_t min_share = 8192) {
+bool prim_max_tree_dense(const T* W, index_t n, int n_threads, WeightedEdge<T>* tree, index_t min_share = 2048,
+                         int stall_limit = detail::team_stall_limit) {
     if (n <= 1) return true;
     using I = typename PrimLanes<T>::I;
     constexpr index_t L = PrimLanes<T>::L;
@@ -195,19 +203,27 @@ bool prim_max_tree_dense(const T* W, index_t n, int n_threads, WeightedEdge<T>* 
     const int wanted = static_cast<int>(std::min<index_t>(std::max(n_threads, 1), most));
     std::vector<detail::TeamSlot<T>> slots(static_cast<std::size_t>(2 * wanted));
     std::vector<T> checks(static_cast<std::size_t>(wanted) * 8, T(0));  // a cache line per thread
+    std::atomic<int> stalls{0};
     run_team(wanted, [&](int tid, int size, SpinBarrier& barrier) {
         const index_t share = detail::round_up((n + size - 1) / size, L);
-        const index_t lo = std::min(n, tid * share), hi = std::min(n, lo + share);
+        index_t lo = std::min(n, tid * share), hi = std::min(n, lo + share);
+        bool team = size > 1;
         T check = T(0);
         index_t v = 0;
         for (index_t step = 0; step < n - 1; ++step) {
             const PrimCandidate<T> c = prim_dense_step(W + v * n, key.data(), par.data(), v, lo, hi, check);
             PrimCandidate<T> best = c;
-            if (size > 1) {
+            if (team) {
                 detail::TeamSlot<T>* round = slots.data() + (step & 1) * size;
-                round[tid] = detail::TeamSlot<T>{c, tid};
-                barrier.arrive_and_wait();
+                round[tid] = detail::TeamSlot<T>{c, tid, tid == 0 && stalls.load(std::memory_order_relaxed) >= stall_limit};
+                if (barrier.arrive_and_wait()) stalls.fetch_add(1, std::memory_order_relaxed);
                 best = detail::team_best(round, size).cand;
+                if (round[0].solo) {
+                    if (tid != 0) break;  // tid 0 takes over every column
+                    team = false;
+                    lo = 0;
+                    hi = n;
+                }
             }
             if (best.u < 0) break;  // only with NaN in W (every thread sees the same)
             if (tid == 0) tree[step] = detail::candidate_edge(best);
@@ -229,7 +245,7 @@ bool prim_max_tree_dense(const T* W, index_t n, int n_threads, WeightedEdge<T>* 
 // removes its own vertex when Prim takes it. Memory O(n d).
 template <class T>
 void prim_max_tree_points(const T* X, index_t n, index_t d, Metric metric, int n_threads, WeightedEdge<double>* tree,
-                          index_t min_share = 1024, index_t chunk = 256) {
+                          index_t min_share = 1024, index_t chunk = 256, int stall_limit = detail::team_stall_limit) {
     if (n <= 1) return;
     constexpr index_t L = PrimLanes<double>::L;
     // Row-major double copy (normalised for cosine), read by every thread for x_v.
@@ -252,8 +268,12 @@ void prim_max_tree_points(const T* X, index_t n, index_t d, Metric metric, int n
     std::vector<double> key(static_cast<std::size_t>(total)), wbuf(static_cast<std::size_t>(total));
     std::vector<std::int64_t> par(static_cast<std::size_t>(total)), ids(static_cast<std::size_t>(total));
     std::vector<detail::TeamSlot<double>> slots(static_cast<std::size_t>(2 * wanted));
+    std::vector<index_t> live(static_cast<std::size_t>(wanted) * 8, 0);  // live slots per region, a line each
+    std::vector<index_t> offs(static_cast<std::size_t>(wanted) + 1, 0), caps(static_cast<std::size_t>(wanted), 0);
+    std::atomic<int> stalls{0};
     run_team(wanted, [&](int tid, int size, SpinBarrier& barrier) {
-        // This thread's vertices: chunks c with c % size == tid, vertex 0 excluded.
+        // Region t holds the vertices of chunks c with c % size == t (vertex 0 excluded),
+        // compact at slots [0, live) of its arrays, padded with NaN keys to `cap`.
         const index_t nchunks = (n + chunk - 1) / chunk;
         auto count_of = [&](int t) {
             index_t c = 0;
@@ -261,53 +281,77 @@ void prim_max_tree_points(const T* X, index_t n, index_t d, Metric metric, int n
             return t == 0 ? c - 1 : c;
         };
         auto cap_of = [&](int t) { return std::max<index_t>(detail::round_up(count_of(t), L), L); };
-        index_t off = 0;
-        for (int t = 0; t < tid; ++t) off += cap_of(t);
-        index_t m = count_of(tid);
-        const index_t cap = cap_of(tid);
-        double* tcols = cols.data() + off * d;
-        double* tkey = key.data() + off;
-        double* tw = wbuf.data() + off;
-        std::int64_t* tpar = par.data() + off;
-        std::int64_t* tids = ids.data() + off;
-        index_t s = 0;
-        for (index_t ch = tid; ch < nchunks; ch += size) {
-            for (index_t u = std::max<index_t>(ch * chunk, 1); u < std::min(n, (ch + 1) * chunk); ++u, ++s) {
-                for (index_t c = 0; c < d; ++c) tcols[c * cap + s] = rows[static_cast<std::size_t>(u * d + c)];
-                tkey[s] = -std::numeric_limits<double>::infinity();
-                tpar[s] = 0;
-                tids[s] = u;
+        if (tid == 0) {
+            for (int t = 0; t < size; ++t) {
+                caps[static_cast<std::size_t>(t)] = cap_of(t);
+                offs[static_cast<std::size_t>(t) + 1] = offs[static_cast<std::size_t>(t)] + caps[static_cast<std::size_t>(t)];
             }
         }
-        for (; s < cap; ++s) {
-            for (index_t c = 0; c < d; ++c) tcols[c * cap + s] = 0.0;
-            tkey[s] = std::numeric_limits<double>::quiet_NaN();
-            tpar[s] = 0;
-            tids[s] = 0;
-        }
+        if (size > 1) barrier.arrive_and_wait();
+        auto fill = [&](int t) {
+            const index_t off = offs[static_cast<std::size_t>(t)], cap = caps[static_cast<std::size_t>(t)];
+            double* tcols = cols.data() + off * d;
+            index_t slot = 0;
+            for (index_t ch = t; ch < nchunks; ch += size) {
+                for (index_t u = std::max<index_t>(ch * chunk, 1); u < std::min(n, (ch + 1) * chunk); ++u, ++slot) {
+                    for (index_t c = 0; c < d; ++c) tcols[c * cap + slot] = rows[static_cast<std::size_t>(u * d + c)];
+                    key[static_cast<std::size_t>(off + slot)] = -std::numeric_limits<double>::infinity();
+                    par[static_cast<std::size_t>(off + slot)] = 0;
+                    ids[static_cast<std::size_t>(off + slot)] = u;
+                }
+            }
+            live[static_cast<std::size_t>(t) * 8] = slot;
+            for (; slot < cap; ++slot) {
+                for (index_t c = 0; c < d; ++c) tcols[c * cap + slot] = 0.0;
+                key[static_cast<std::size_t>(off + slot)] = std::numeric_limits<double>::quiet_NaN();
+                par[static_cast<std::size_t>(off + slot)] = 0;
+                ids[static_cast<std::size_t>(off + slot)] = 0;
+            }
+        };
+        auto step_region = [&](int t, index_t v) {
+            const index_t off = offs[static_cast<std::size_t>(t)];
+            PrimCandidate<double> c = prim_point_step(
+                cols.data() + off * d, caps[static_cast<std::size_t>(t)], d, rows.data() + v * d,
+                static_cast<int>(metric), key.data() + off, par.data() + off, ids.data() + off, wbuf.data() + off, v,
+                detail::round_up(live[static_cast<std::size_t>(t) * 8], L));
+            return detail::TeamSlot<double>{c, t, false};
+        };
+        auto remove = [&](int t, index_t pos) {  // move region t's last live slot into pos
+            const index_t off = offs[static_cast<std::size_t>(t)], cap = caps[static_cast<std::size_t>(t)];
+            double* tcols = cols.data() + off * d;
+            const index_t last = --live[static_cast<std::size_t>(t) * 8];
+            for (index_t c = 0; c < d; ++c) tcols[c * cap + pos] = tcols[c * cap + last];
+            const std::size_t p = static_cast<std::size_t>(off + pos), l = static_cast<std::size_t>(off + last);
+            key[p] = key[l];
+            par[p] = par[l];
+            ids[p] = ids[l];
+            key[l] = std::numeric_limits<double>::quiet_NaN();
+        };
+        fill(tid);
+        bool team = size > 1;
         index_t v = 0;
         for (index_t step = 0; step < n - 1; ++step) {
-            const PrimCandidate<double> c =
-                prim_point_step(tcols, cap, d, rows.data() + v * d, static_cast<int>(metric), tkey, tpar, tids, tw, v,
-                                detail::round_up(m, L));
-            detail::TeamSlot<double> best{c, tid};
-            if (size > 1) {
+            detail::TeamSlot<double> best;
+            if (team) {
                 detail::TeamSlot<double>* round = slots.data() + (step & 1) * size;
-                round[tid] = best;
-                barrier.arrive_and_wait();
+                round[tid] = step_region(tid, v);
+                round[tid].solo = tid == 0 && stalls.load(std::memory_order_relaxed) >= stall_limit;
+                if (barrier.arrive_and_wait()) stalls.fetch_add(1, std::memory_order_relaxed);
                 best = detail::team_best(round, size);
+                if (round[0].solo) {
+                    if (tid != 0) break;  // tid 0 takes over every region
+                    team = false;
+                }
+            } else {
+                best = step_region(0, v);
+                for (int t = 1; t < size; ++t) {
+                    const detail::TeamSlot<double> c = step_region(t, v);
+                    if (candidate_better(c.cand, best.cand)) best = c;
+                }
             }
             if (tid == 0) tree[step] = detail::candidate_edge(best.cand);
             v = best.cand.u;
-            if (best.tid == tid) {  // our vertex joins the tree: move the last slot into its place
-                const index_t pos = best.cand.pos, last = m - 1;
-                for (index_t c = 0; c < d; ++c) tcols[c * cap + pos] = tcols[c * cap + last];
-                tkey[pos] = tkey[last];
-                tpar[pos] = tpar[last];
-                tids[pos] = tids[last];
-                tkey[last] = std::numeric_limits<double>::quiet_NaN();
-                --m;
-            }
+            if (best.tid == tid || !team) remove(best.tid, best.cand.pos);
         }
     });
 }
