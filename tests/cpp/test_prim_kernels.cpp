@@ -90,6 +90,31 @@ static void test_dense_nonfinite() {
     CHECK(dense_max_tree(S.data(), 4, 2, "S").size() == 3);
 }
 
+// dense_max_tree with the symmetry check overlapped with Prim (min_overlap = 1):
+// symmetric input, non-symmetric input (Prim cancelled and rerun), bad input.
+static void test_dense_overlap() {
+    std::mt19937_64 gen(23);
+    std::normal_distribution<double> normal;
+    for (index_t n : {2, 3, 50, 301}) {
+        for (int asym = 0; asym < 3; ++asym) {
+            std::vector<double> S = symmetric_matrix<double>(n, asym == 2 ? 1 : 0, gen);
+            if (asym == 1) {
+                for (auto& x : S) x += 0.01 * normal(gen);
+            }
+            std::vector<double> W(S.size());
+            symmetrize(S.data(), n, W.data(), 1);
+            std::vector<WeightedEdge<double>> ref(static_cast<std::size_t>(n - 1));
+            DenseRowSource<double> source(W.data(), n);
+            prim_max_tree<double>(n, source, ref.data());
+            for (int threads : {1, 2, 3}) CHECK(same_tree(ref, dense_max_tree(S.data(), n, threads, "S", 1)));
+            if (n > 2) {
+                S[static_cast<std::size_t>(n + 2)] = std::numeric_limits<double>::infinity();
+                for (int threads : {1, 2, 3}) CHECK_THROWS(dense_max_tree(S.data(), n, threads, "S", 1), std::invalid_argument);
+            }
+        }
+    }
+}
+
 static void test_is_symmetric() {
     std::mt19937_64 gen(3);
     for (index_t n : {1, 2, 63, 64, 65, 130, 600}) {
@@ -172,6 +197,7 @@ int main() {
     test_dense_nonfinite<double>();
     test_dense_nonfinite<float>();
     test_is_symmetric();
+    test_dense_overlap();
     test_points_match_generic();
     test_run_team();
     TEST_MAIN_END();

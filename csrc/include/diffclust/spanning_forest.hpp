@@ -182,9 +182,12 @@ inline index_t round_up(index_t a, index_t b) { return (a + b - 1) / b * b; }
 // Returns false (and leaves `tree` unspecified) if an off-diagonal entry is NaN
 // or infinite: every row but the last vertex's is read in full, which covers
 // every entry of a symmetric W.
+//
+// `cancel`, if given, stops a single-threaded run early (the tree is then
+// unspecified); a team ignores it.
 template <class T>
 bool prim_max_tree_dense(const T* W, index_t n, int n_threads, WeightedEdge<T>* tree, index_t min_share = 2048,
-                         int stall_limit = detail::team_stall_limit) {
+                         int stall_limit = detail::team_stall_limit, const std::atomic<bool>* cancel = nullptr) {
     if (n <= 1) return true;
     using I = typename PrimLanes<T>::I;
     constexpr index_t L = PrimLanes<T>::L;
@@ -226,6 +229,7 @@ bool prim_max_tree_dense(const T* W, index_t n, int n_threads, WeightedEdge<T>* 
                 }
             }
             if (best.u < 0) break;  // only with NaN in W (every thread sees the same)
+            if (size == 1 && cancel != nullptr && cancel->load(std::memory_order_relaxed)) break;
             if (tid == 0) tree[step] = detail::candidate_edge(best);
             v = best.u;
             if (v >= lo && v < hi) key[static_cast<std::size_t>(v)] = std::numeric_limits<T>::quiet_NaN();
@@ -488,8 +492,6 @@ void symmetrize(const T* S, index_t n, T* W, int n_threads) {
     });
 }
 
-// Maximum spanning tree of the dense similarity S (n x n). `name` names the
-// argument in error messages.
 // Is S symmetric off the diagonal? (A NaN entry makes it "not symmetric".) Row
 // blocks of 64 are checked against their mirror in parallel; stops early.
 template <class T>
@@ -508,14 +510,40 @@ bool is_symmetric(const T* S, index_t n, int n_threads) {
 
 // Maximum spanning tree of the dense similarity S (n x n). `name` names the
 // argument in error messages.
+//
+// Both passes over S (the symmetry check and Prim) are bound by memory latency,
+// not by compute. With two or more threads they run at the same time: Prim on
+// S (as if symmetric) on the calling thread, the check on the others; no
+// per-step synchronisation, so a busy machine only makes it as slow as the
+// serial order. If S turns out not to be symmetric, Prim is cancelled and rerun
+// on the symmetrised copy.
 template <class T>
-std::vector<WeightedEdge<T>> dense_max_tree(const T* S, index_t n, int n_threads, const std::string& name) {
+std::vector<WeightedEdge<T>> dense_max_tree(const T* S, index_t n, int n_threads, const std::string& name,
+                                            index_t min_overlap = 1024) {
     std::vector<WeightedEdge<T>> tree(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
-    bool finite;
-    if (is_symmetric(S, n, n_threads)) {
-        // Prim reads every off-diagonal entry (or its equal mirror) and checks it.
-        finite = prim_max_tree_dense<T>(S, n, n_threads, tree.data());
+    bool finite = true, symmetric = true;
+    if (n_threads >= 2 && n >= min_overlap) {
+        std::atomic<bool> cancel{false};
+        std::exception_ptr error;
+        run_team(2, [&](int tid, int size, SpinBarrier&) {
+            if (size == 1 || tid == 1) {
+                try {
+                    symmetric = is_symmetric(S, n, std::max(1, n_threads - 1));
+                } catch (...) {
+                    error = std::current_exception();
+                    symmetric = false;
+                }
+                if (!symmetric) cancel.store(true, std::memory_order_relaxed);
+            }
+            if (tid == 0) finite = prim_max_tree_dense<T>(S, n, 1, tree.data(), n, detail::team_stall_limit, &cancel);
+        });
+        if (error) std::rethrow_exception(error);
     } else {
+        symmetric = is_symmetric(S, n, n_threads);
+        // Prim reads every off-diagonal entry (or its equal mirror) and checks it.
+        if (symmetric) finite = prim_max_tree_dense<T>(S, n, n_threads, tree.data());
+    }
+    if (!symmetric) {
         std::vector<T> W(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
         symmetrize(S, n, W.data(), n_threads);  // NaN and inf survive into W
         finite = prim_max_tree_dense<T>(W.data(), n, n_threads, tree.data());
