@@ -206,6 +206,77 @@ DIFFCLUST_ALWAYS_INLINE PrimCandidate<T> dense_step_impl(const T* DIFFCLUST_REST
     return candidate_better(tail, best) ? tail : best;
 }
 
+#if DIFFCLUST_VECTOR_EXTENSIONS
+// The running state of a point step's vector pass.
+struct PointLanes {
+    PrimLanes<double>::V bmax;
+    PrimLanes<double>::VI bidx, tie, eqs, ss;
+};
+
+// Distances from x to slots [s, s + U L), then the key update and the running
+// best for each of the U vectors.
+template <int U>
+DIFFCLUST_ALWAYS_INLINE void point_block(const double* DIFFCLUST_RESTRICT cols, index_t stride, index_t d,
+                                         const double* DIFFCLUST_RESTRICT x, Metric mt, double* DIFFCLUST_RESTRICT key,
+                                         std::int64_t* DIFFCLUST_RESTRICT par, double* DIFFCLUST_RESTRICT wbuf,
+                                         const PrimLanes<double>::VI& vv, index_t s, PointLanes& st) {
+    using V = PrimLanes<double>::V;
+    using VI = PrimLanes<double>::VI;
+    constexpr int L = PrimLanes<double>::L;
+    const V vzero = {};
+    const VI izero = {};
+    V acc[U];
+    for (int u = 0; u < U; ++u) acc[u] = vzero;
+    for (index_t c = 0; c < d; ++c) {
+        const double xc = x[c];
+        const double* col = cols + c * stride + s;
+        for (int u = 0; u < U; ++u) {
+            V cv;
+            std::memcpy(&cv, col + u * L, sizeof(V));
+            if (mt == Metric::manhattan) {
+                const V t = cv - xc;
+                acc[u] += t < vzero ? -t : t;
+            } else if (mt == Metric::cosine) {
+                acc[u] += cv * xc;
+            } else {
+                const V t = cv - xc;
+                acc[u] += t * t;
+            }
+        }
+    }
+    for (int u = 0; u < U; ++u) {
+        const index_t at = s + u * L;
+        V w;
+        if (mt == Metric::euclidean) {
+            for (int l = 0; l < L; ++l) w[l] = -std::sqrt(acc[u][l]);
+        } else if (mt == Metric::cosine) {
+            V dist = (vzero + 1.0) - acc[u];
+            dist = dist < vzero ? vzero : dist;
+            dist = dist > (vzero + 2.0) ? (vzero + 2.0) : dist;
+            w = -dist;
+        } else {
+            w = -acc[u];
+        }
+        std::memcpy(wbuf + at, &w, sizeof(V));
+        V k;
+        VI p;
+        std::memcpy(&k, key + at, sizeof(V));
+        std::memcpy(&p, par + at, sizeof(VI));
+        const VI gt = w > k;
+        st.eqs |= w == k;
+        k = gt ? w : k;
+        p = gt ? vv : p;
+        std::memcpy(key + at, &k, sizeof(V));
+        std::memcpy(par + at, &p, sizeof(VI));
+        const VI up = k > st.bmax;
+        st.tie = up ? izero : (st.tie | (k == st.bmax));
+        st.bmax = up ? k : st.bmax;
+        st.bidx = up ? st.ss : st.bidx;
+        st.ss += static_cast<std::int64_t>(L);
+    }
+}
+#endif
+
 // One Prim step over a compact set of points: slots [0, m_pad) of column-major
 // coordinates `cols` (d rows of `stride`), vertex ids `ids`; x = the new tree
 // vertex v. Weights -d(x, col) are written to wbuf. m_pad is a multiple of
@@ -233,49 +304,17 @@ DIFFCLUST_ALWAYS_INLINE PrimCandidate<double> point_step_impl(const double* DIFF
     const VI vv = izero + v;
     VI ss = izero;
     for (int l = 0; l < L; ++l) ss[l] = l;
-    for (index_t s = 0; s < m_pad; s += L) {
-        V acc = vzero;
-        for (index_t c = 0; c < d; ++c) {
-            V col;
-            std::memcpy(&col, cols + c * stride + s, sizeof(V));
-            if (mt == Metric::manhattan) {
-                const V t = col - x[c];
-                acc += t < vzero ? -t : t;
-            } else if (mt == Metric::cosine) {
-                acc += col * x[c];
-            } else {
-                const V t = col - x[c];
-                acc += t * t;
-            }
-        }
-        V w;
-        if (mt == Metric::euclidean) {
-            for (int l = 0; l < L; ++l) w[l] = -std::sqrt(acc[l]);
-        } else if (mt == Metric::cosine) {
-            V dist = (vzero + 1.0) - acc;
-            dist = dist < vzero ? vzero : dist;
-            dist = dist > (vzero + 2.0) ? (vzero + 2.0) : dist;
-            w = -dist;
-        } else {
-            w = -acc;
-        }
-        std::memcpy(wbuf + s, &w, sizeof(V));
-        V k;
-        VI p;
-        std::memcpy(&k, key + s, sizeof(V));
-        std::memcpy(&p, par + s, sizeof(VI));
-        const VI gt = w > k;
-        eqs |= w == k;
-        k = gt ? w : k;
-        p = gt ? vv : p;
-        std::memcpy(key + s, &k, sizeof(V));
-        std::memcpy(par + s, &p, sizeof(VI));
-        const VI up = k > bmax;
-        tie = up ? izero : (tie | (k == bmax));
-        bmax = up ? k : bmax;
-        bidx = up ? ss : bidx;
-        ss += static_cast<I>(L);
-    }
+    PointLanes st{bmax, bidx, tie, eqs, ss};
+    index_t s = 0;
+    // Four vectors at a time: four independent sums hide the add latency (each
+    // distance is still summed over the coordinates in order, so the bits do
+    // not depend on the blocking).
+    for (; s + 4 * L <= m_pad; s += 4 * L) point_block<4>(cols, stride, d, x, mt, key, par, wbuf, vv, s, st);
+    for (; s < m_pad; s += L) point_block<1>(cols, stride, d, x, mt, key, par, wbuf, vv, s, st);
+    bmax = st.bmax;
+    bidx = st.bidx;
+    tie = st.tie;
+    eqs = st.eqs;
     for (int l = 0; l < L; ++l) any_eq = any_eq || eqs[l] != 0;
     index_t slot = -1;
     double value = 0.0;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -149,11 +150,52 @@ struct alignas(64) TeamSlot {
 };
 
 // A team stalls when the machine has fewer free cores than threads: every step
-// then waits for a descheduled peer. After this many waits that had to yield,
-// thread 0 finishes alone (the answer does not depend on the split).
+// then waits for a descheduled or slowed-down peer. TeamWatch decides when
+// thread 0 should finish alone (the answer does not depend on the split): after
+// `stall_limit` waits that had to yield, or when, past a warm-up, some member
+// has spent more than half as long waiting at the barrier as working, so the
+// team is no faster than one thread.
 constexpr int team_stall_limit = 8;
 
-// The best of the team's candidates (in tid order, under the strict order).
+class TeamWatch {
+public:
+    explicit TeamWatch(int stall_limit) : stall_limit_(stall_limit) {}
+
+    // Per member: times one step's work and barrier wait.
+    class Member {
+    public:
+        explicit Member(TeamWatch& watch) : watch_(watch) {}
+        void start() { t0_ = std::chrono::steady_clock::now(); }
+        // Call right after computing, `wait` runs the barrier (returns "had to yield").
+        template <class Wait>
+        void wait(Wait&& barrier_wait) {
+            const auto t1 = std::chrono::steady_clock::now();
+            const bool yielded = barrier_wait();
+            const auto t2 = std::chrono::steady_clock::now();
+            work_ += std::chrono::duration<double>(t1 - t0_).count();
+            waited_ += std::chrono::duration<double>(t2 - t1).count();
+            if (yielded) watch_.stalls_.fetch_add(1, std::memory_order_relaxed);
+            if (++steps_ >= 64 && waited_ > 0.5 * work_) watch_.slow_.store(true, std::memory_order_relaxed);
+        }
+
+    private:
+        TeamWatch& watch_;
+        std::chrono::steady_clock::time_point t0_{};
+        double work_ = 0.0, waited_ = 0.0;
+        index_t steps_ = 0;
+    };
+
+    // Thread 0's decision, published in its slot before the barrier.
+    bool go_solo() const {
+        return stalls_.load(std::memory_order_relaxed) >= stall_limit_ || slow_.load(std::memory_order_relaxed);
+    }
+
+private:
+    std::atomic<int> stalls_{0};
+    std::atomic<bool> slow_{false};
+    int stall_limit_;
+};
+
 template <class T>
 inline const TeamSlot<T>& team_best(const TeamSlot<T>* slots, int size) {
     int b = 0;
@@ -206,20 +248,22 @@ bool prim_max_tree_dense(const T* W, index_t n, int n_threads, WeightedEdge<T>* 
     const int wanted = static_cast<int>(std::min<index_t>(std::max(n_threads, 1), most));
     std::vector<detail::TeamSlot<T>> slots(static_cast<std::size_t>(2 * wanted));
     std::vector<T> checks(static_cast<std::size_t>(wanted) * 8, T(0));  // a cache line per thread
-    std::atomic<int> stalls{0};
+    detail::TeamWatch watch(stall_limit);
     run_team(wanted, [&](int tid, int size, SpinBarrier& barrier) {
+        detail::TeamWatch::Member member(watch);
         const index_t share = detail::round_up((n + size - 1) / size, L);
         index_t lo = std::min(n, tid * share), hi = std::min(n, lo + share);
         bool team = size > 1;
         T check = T(0);
         index_t v = 0;
         for (index_t step = 0; step < n - 1; ++step) {
+            if (team) member.start();
             const PrimCandidate<T> c = prim_dense_step(W + v * n, key.data(), par.data(), v, lo, hi, check);
             PrimCandidate<T> best = c;
             if (team) {
                 detail::TeamSlot<T>* round = slots.data() + (step & 1) * size;
-                round[tid] = detail::TeamSlot<T>{c, tid, tid == 0 && stalls.load(std::memory_order_relaxed) >= stall_limit};
-                if (barrier.arrive_and_wait()) stalls.fetch_add(1, std::memory_order_relaxed);
+                round[tid] = detail::TeamSlot<T>{c, tid, tid == 0 && watch.go_solo()};
+                member.wait([&] { return barrier.arrive_and_wait(); });
                 best = detail::team_best(round, size).cand;
                 if (round[0].solo) {
                     if (tid != 0) break;  // tid 0 takes over every column
@@ -274,8 +318,9 @@ void prim_max_tree_points(const T* X, index_t n, index_t d, Metric metric, int n
     std::vector<detail::TeamSlot<double>> slots(static_cast<std::size_t>(2 * wanted));
     std::vector<index_t> live(static_cast<std::size_t>(wanted) * 8, 0);  // live slots per region, a line each
     std::vector<index_t> offs(static_cast<std::size_t>(wanted) + 1, 0), caps(static_cast<std::size_t>(wanted), 0);
-    std::atomic<int> stalls{0};
+    detail::TeamWatch watch(stall_limit);
     run_team(wanted, [&](int tid, int size, SpinBarrier& barrier) {
+        detail::TeamWatch::Member member(watch);
         // Region t holds the vertices of chunks c with c % size == t (vertex 0 excluded),
         // compact at slots [0, live) of its arrays, padded with NaN keys to `cap`.
         const index_t nchunks = (n + chunk - 1) / chunk;
@@ -338,9 +383,10 @@ void prim_max_tree_points(const T* X, index_t n, index_t d, Metric metric, int n
             detail::TeamSlot<double> best;
             if (team) {
                 detail::TeamSlot<double>* round = slots.data() + (step & 1) * size;
+                member.start();
                 round[tid] = step_region(tid, v);
-                round[tid].solo = tid == 0 && stalls.load(std::memory_order_relaxed) >= stall_limit;
-                if (barrier.arrive_and_wait()) stalls.fetch_add(1, std::memory_order_relaxed);
+                round[tid].solo = tid == 0 && watch.go_solo();
+                member.wait([&] { return barrier.arrive_and_wait(); });
                 best = detail::team_best(round, size);
                 if (round[0].solo) {
                     if (tid != 0) break;  // tid 0 takes over every region
