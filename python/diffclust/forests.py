@@ -115,9 +115,12 @@ def kforest(S: ArrayLike, k: int, *, n_threads: int | None = None) -> Forest:
     k : int
         Number of trees (clusters), 1 <= k <= n.
     n_threads : int, optional
-        Threads for the input scan and across a batch. None means
-        ``DIFFCLUST_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the usable
-        cores. The result never depends on it.
+        Threads. For one matrix (n >= 1024) the symmetry check runs beside
+        Prim's pass instead of before it; a non-symmetric S is symmetrised and
+        Prim's steps are split across threads; a batch runs matrices in
+        parallel. None means ``DIFFCLUST_NUM_THREADS``, else
+        ``OMP_NUM_THREADS``, else the usable cores. The result never depends
+        on it.
 
     Returns
     -------
@@ -137,8 +140,9 @@ def kforest(S: ArrayLike, k: int, *, n_threads: int | None = None) -> Forest:
     -----
     Prim's O(n^2) algorithm builds the maximum spanning tree, whose k - 1
     lightest edges are then cut; this equals Kruskal's algorithm stopped at k
-    components. A symmetric S is read in place; a non-symmetric one is first
-    symmetrised into an n x n scratch buffer.
+    components. A symmetric S is read in place (one pass checks symmetry,
+    Prim's pass checks finiteness); a non-symmetric one is first symmetrised
+    into an n x n scratch buffer.
 
     References
     ----------
@@ -225,7 +229,10 @@ def kforest_from_points(
         As in ``sklearn.metrics.pairwise_distances`` (cosine of a zero vector
         is taken as distance 1, as scikit-learn does).
     n_threads : int, optional
-        Reserved; the current kernel is serial. The result never depends on it.
+        Threads that split each of Prim's steps (used when every thread gets
+        at least 1024 points; a team that keeps waiting for a busy core
+        finishes on one thread). None as in :func:`kforest`. The result never
+        depends on it.
 
     Returns
     -------
