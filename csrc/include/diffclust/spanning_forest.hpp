@@ -559,31 +559,35 @@ bool is_symmetric(const T* S, index_t n, int n_threads) {
 //
 // Both passes over S (the symmetry check and Prim) are bound by memory latency,
 // not by compute. With two or more threads they run at the same time: Prim on
-// S (as if symmetric) on the calling thread, the check on the others; no
-// per-step synchronisation, so a busy machine only makes it as slow as the
-// serial order. If S turns out not to be symmetric, Prim is cancelled and rerun
-// on the symmetrised copy.
+// S (as if symmetric) on the calling thread, the check on the others (and on
+// the Prim thread once it is done); no per-step synchronisation, so a busy
+// machine makes it at worst about as slow as the serial order. If S turns out
+// not to be symmetric, Prim is cancelled and rerun on the symmetrised copy.
 template <class T>
 std::vector<WeightedEdge<T>> dense_max_tree(const T* S, index_t n, int n_threads, const std::string& name,
                                             index_t min_overlap = 1024) {
     std::vector<WeightedEdge<T>> tree(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
     bool finite = true, symmetric = true;
     if (n_threads >= 2 && n >= min_overlap) {
-        std::atomic<bool> cancel{false};
-        std::exception_ptr error;
-        run_team(2, [&](int tid, int size, SpinBarrier&) {
-            if (size == 1 || tid == 1) {
-                try {
-                    symmetric = is_symmetric(S, n, std::max(1, n_threads - 1));
-                } catch (...) {
-                    error = std::current_exception();
-                    symmetric = false;
-                }
-                if (!symmetric) cancel.store(true, std::memory_order_relaxed);
+        // Row blocks of the check are handed out in order from a shared counter:
+        // the other threads take them from the start, and the Prim thread joins
+        // in when it is done, so a slow (busy) core never leaves work waiting.
+        constexpr index_t tile = 64;
+        const index_t nb = (n + tile - 1) / tile;
+        std::atomic<index_t> next{0};
+        std::atomic<bool> cancel{false};  // set when S is found not symmetric
+        auto check_blocks = [&] {
+            for (index_t b = next.fetch_add(1); b < nb && !cancel.load(std::memory_order_relaxed);
+                 b = next.fetch_add(1)) {
+                const index_t i0 = b * tile;
+                if (!row_block_symmetric(S, n, i0, std::min(n, i0 + tile), tile)) cancel.store(true);
             }
+        };
+        run_team(n_threads, [&](int tid, int, SpinBarrier&) {
             if (tid == 0) finite = prim_max_tree_dense<T>(S, n, 1, tree.data(), n, detail::team_stall_limit, &cancel);
+            check_blocks();
         });
-        if (error) std::rethrow_exception(error);
+        symmetric = !cancel.load();
     } else {
         symmetric = is_symmetric(S, n, n_threads);
         // Prim reads every off-diagonal entry (or its equal mirror) and checks it.
