@@ -161,7 +161,7 @@ DIFFCLUST_ALWAYS_INLINE PrimCandidate<T> dense_step_impl(const T* DIFFCLUST_REST
         for (index_t u = lo; u < vend; u += L) {
             V w, k;
             VI p;
-            __builtin_prefetch(row + u + DIFFCLUST_PRIM_PREFETCH);
+            DIFFCLUST_PREFETCH(row + u + DIFFCLUST_PRIM_PREFETCH);
             std::memcpy(&w, row + u, sizeof(V));
             std::memcpy(&k, key + u, sizeof(V));
             std::memcpy(&p, par + u, sizeof(VI));
@@ -290,10 +290,10 @@ DIFFCLUST_ALWAYS_INLINE PrimCandidate<double> point_step_impl(const double* DIFF
                                                               index_t m_pad) {
     using I = std::int64_t;
     const I v = static_cast<I>(v_);
-    const Metric mt = static_cast<Metric>(metric);
     bool exact = false, any_eq = false;
     PrimCandidate<double> best{-std::numeric_limits<double>::infinity(), -1, -1, -1};
 #if DIFFCLUST_VECTOR_EXTENSIONS
+    const Metric mt = static_cast<Metric>(metric);
     using V = PrimLanes<double>::V;
     using VI = PrimLanes<double>::VI;
     constexpr int L = PrimLanes<double>::L;
@@ -379,11 +379,11 @@ DIFFCLUST_ALWAYS_INLINE bool tile_pair_symmetric(const T* S, index_t n, index_t 
         const T* a = S + i * n;
         if (next_j0 < next_j1) {
             for (index_t c = next_j0; c < next_j1; c += 64 / static_cast<index_t>(sizeof(T))) {
-                __builtin_prefetch(a + c);
+                DIFFCLUST_PREFETCH(a + c);
             }
             if (next_j0 + (i - i0) < next_j1) {
                 const T* b = S + (next_j0 + (i - i0)) * n;
-                for (index_t c = i0; c < i1; c += 64 / static_cast<index_t>(sizeof(T))) __builtin_prefetch(b + c);
+                for (index_t c = i0; c < i1; c += 64 / static_cast<index_t>(sizeof(T))) DIFFCLUST_PREFETCH(b + c);
             }
         }
         for (index_t j = std::max(j0, i + 1); j < j1; ++j) ok &= static_cast<unsigned>(a[j] == S[j * n + i]);
