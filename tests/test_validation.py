@@ -153,3 +153,27 @@ def test_nonfinite_anywhere_off_diagonal(rng, bad, symmetric, n):
             for n_threads in (1, 3):
                 with pytest.raises(ValueError, match="S contains NaN or inf"):
                     dc.kforest(S, 1, n_threads=n_threads)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_nonfinite_large_threaded(rng, bad, symmetric):
+    # n >= 1024 with 2+ threads: the symmetry and finiteness check runs beside
+    # a speculative Prim; every position class must still be caught.
+    n = 1100
+    base = rng.standard_normal((n, n))
+    base = base + base.T if symmetric else base
+    for i, j in [(0, 1), (n - 1, n - 2), (700, 3)]:
+        S = base.copy()
+        S[i, j] = bad
+        if symmetric:
+            S[j, i] = bad
+        for n_threads in (1, 2, 3):
+            with pytest.raises(ValueError, match="S contains NaN or inf"):
+                dc.kforest(S, 2, n_threads=n_threads)
+    T = base.copy()
+    np.fill_diagonal(T, bad)  # the diagonal is ignored
+    for n_threads in (1, 2):
+        np.testing.assert_array_equal(
+            dc.kforest(T, 3, n_threads=n_threads).edges, dc.kforest(base, 3, n_threads=1).edges
+        )

@@ -110,6 +110,11 @@ static void test_dense_overlap() {
             if (n > 2) {
                 S[static_cast<std::size_t>(n + 2)] = std::numeric_limits<double>::infinity();
                 for (int threads : {1, 2, 3}) CHECK_THROWS(dense_max_tree(S.data(), n, threads, "S", 1), std::invalid_argument);
+                std::vector<double> T = symmetric_matrix<double>(n, 0, gen);  // symmetric with an infinity
+                T[static_cast<std::size_t>(n + 2)] = T[static_cast<std::size_t>(2 * n + 1)] = -std::numeric_limits<double>::infinity();
+                for (int threads : {1, 2, 3}) CHECK_THROWS(dense_max_tree(T.data(), n, threads, "S", 1), std::invalid_argument);
+                const MatrixScan scan = scan_symmetric(T.data(), n, 2);
+                CHECK(scan.symmetric && !scan.finite);
             }
         }
     }

@@ -132,7 +132,8 @@ DIFFCLUST_ALWAYS_INLINE bool lanes_unique_best(const V& bmax, const VI& bidx, co
 //
 // `check` accumulates 0 * row[u] over the off-diagonal entries of the range: it
 // stays 0 exactly when they are all finite (inf * 0 and NaN * 0 are NaN).
-template <class T>
+// Without CheckFinite (the caller has checked the matrix) `check` is untouched.
+template <class T, bool CheckFinite>
 DIFFCLUST_ALWAYS_INLINE PrimCandidate<T> dense_step_impl(const T* DIFFCLUST_RESTRICT row, T* DIFFCLUST_RESTRICT key,
                                                          typename PrimLanes<T>::I* DIFFCLUST_RESTRICT par,
                                                          index_t v_, index_t lo, index_t hi, T& check) {
@@ -150,7 +151,7 @@ DIFFCLUST_ALWAYS_INLINE PrimCandidate<T> dense_step_impl(const T* DIFFCLUST_REST
         const V vzero = {};
         const VI izero = {};
         V bmax = vzero - std::numeric_limits<T>::infinity();
-        V fin = vzero;
+        [[maybe_unused]] V fin = vzero;
         VI bidx = izero, tie = izero, eqs = izero;
         const VI vv = izero + v;
         VI uu = izero;
@@ -165,7 +166,7 @@ DIFFCLUST_ALWAYS_INLINE PrimCandidate<T> dense_step_impl(const T* DIFFCLUST_REST
             std::memcpy(&w, row + u, sizeof(V));
             std::memcpy(&k, key + u, sizeof(V));
             std::memcpy(&p, par + u, sizeof(VI));
-            fin += uu == vv ? vzero : w * T(0);
+            if constexpr (CheckFinite) fin += uu == vv ? vzero : w * T(0);
             const VI gt = w > k;
             eqs |= w == k;
             k = gt ? w : k;
@@ -178,7 +179,9 @@ DIFFCLUST_ALWAYS_INLINE PrimCandidate<T> dense_step_impl(const T* DIFFCLUST_REST
             bidx = up ? uu : bidx;
             uu += static_cast<I>(L);
         }
-        for (int l = 0; l < L; ++l) check += fin[l];
+        if constexpr (CheckFinite) {
+            for (int l = 0; l < L; ++l) check += fin[l];
+        }
         bool any_eq = false;
         for (int l = 0; l < L; ++l) any_eq = any_eq || eqs[l] != 0;
         index_t slot = -1;
@@ -198,7 +201,7 @@ DIFFCLUST_ALWAYS_INLINE PrimCandidate<T> dense_step_impl(const T* DIFFCLUST_REST
     }
 #endif
     for (index_t u = vend; u < hi; ++u) {
-        if (u != v_) check += row[u] * T(0);
+        if (CheckFinite && u != v_) check += row[u] * T(0);
         if (key[u] == key[u]) exact_update(row[u], key[u], par[u], v, static_cast<I>(u));
     }
     if (exact) return exact_best<T, I>(key, par, nullptr, lo, hi);
@@ -350,31 +353,51 @@ DIFFCLUST_ALWAYS_INLINE PrimCandidate<double> point_step_impl(const double* DIFF
 static DIFFCLUST_TARGET_CLONES PrimCandidate<double> prim_dense_step_f64(const double* row, double* key,
                                                                          std::int64_t* par, index_t v, index_t lo,
                                                                          index_t hi, double* check) {
-    return detail::dense_step_impl<double>(row, key, par, v, lo, hi, *check);
+    return detail::dense_step_impl<double, true>(row, key, par, v, lo, hi, *check);
 }
 
 static DIFFCLUST_TARGET_CLONES PrimCandidate<float> prim_dense_step_f32(const float* row, float* key,
                                                                         std::int32_t* par, index_t v, index_t lo,
                                                                         index_t hi, float* check) {
-    return detail::dense_step_impl<float>(row, key, par, v, lo, hi, *check);
+    return detail::dense_step_impl<float, true>(row, key, par, v, lo, hi, *check);
 }
 
+static DIFFCLUST_TARGET_CLONES PrimCandidate<double> prim_dense_step_checked_f64(const double* row, double* key,
+                                                                                 std::int64_t* par, index_t v,
+                                                                                 index_t lo, index_t hi) {
+    double unused = 0.0;
+    return detail::dense_step_impl<double, false>(row, key, par, v, lo, hi, unused);
+}
+
+static DIFFCLUST_TARGET_CLONES PrimCandidate<float> prim_dense_step_checked_f32(const float* row, float* key,
+                                                                                std::int32_t* par, index_t v,
+                                                                                index_t lo, index_t hi) {
+    float unused = 0.0f;
+    return detail::dense_step_impl<float, false>(row, key, par, v, lo, hi, unused);
+}
+
+// check == nullptr: the matrix is known to be finite (no finiteness work).
 inline PrimCandidate<double> prim_dense_step(const double* row, double* key, std::int64_t* par, index_t v,
-                                             index_t lo, index_t hi, double& check) {
-    return prim_dense_step_f64(row, key, par, v, lo, hi, &check);
+                                             index_t lo, index_t hi, double* check) {
+    return check ? prim_dense_step_f64(row, key, par, v, lo, hi, check)
+                 : prim_dense_step_checked_f64(row, key, par, v, lo, hi);
 }
 inline PrimCandidate<float> prim_dense_step(const float* row, float* key, std::int32_t* par, index_t v, index_t lo,
-                                            index_t hi, float& check) {
-    return prim_dense_step_f32(row, key, par, v, lo, hi, &check);
+                                            index_t hi, float* check) {
+    return check ? prim_dense_step_f32(row, key, par, v, lo, hi, check)
+                 : prim_dense_step_checked_f32(row, key, par, v, lo, hi);
 }
 
-// Is the n x n matrix S symmetric (S_ij == S_ji bitwise-equal as numbers for all
-// i != j)? NaN is never equal, so a NaN entry answers false. Tiles of 64 x 64
-// against their mirror, with the next pair of tiles prefetched row by row.
+// Is the n x n matrix S symmetric (S_ij == S_ji as numbers for all i != j)?
+// NaN is never equal, so a NaN entry answers false. Tiles of 64 x 64 against
+// their mirror, with the next pair of tiles prefetched row by row. `fin`
+// accumulates 0 * S_ij over the upper triangle: it stays 0 exactly when those
+// entries (and so, if S is symmetric, all off-diagonal ones) are finite.
 template <class T>
 DIFFCLUST_ALWAYS_INLINE bool tile_pair_symmetric(const T* S, index_t n, index_t i0, index_t i1, index_t j0,
-                                                 index_t j1, index_t next_j0, index_t next_j1) {
+                                                 index_t j1, index_t next_j0, index_t next_j1, T& fin) {
     unsigned ok = 1;
+    T acc = T(0);
     for (index_t i = i0; i < i1; ++i) {
         const T* a = S + i * n;
         if (next_j0 < next_j1) {
@@ -386,34 +409,44 @@ DIFFCLUST_ALWAYS_INLINE bool tile_pair_symmetric(const T* S, index_t n, index_t 
                 for (index_t c = i0; c < i1; c += 64 / static_cast<index_t>(sizeof(T))) DIFFCLUST_PREFETCH(b + c);
             }
         }
-        for (index_t j = std::max(j0, i + 1); j < j1; ++j) ok &= static_cast<unsigned>(a[j] == S[j * n + i]);
+        for (index_t j = std::max(j0, i + 1); j < j1; ++j) {
+            ok &= static_cast<unsigned>(a[j] == S[j * n + i]);
+            acc += a[j] * T(0);
+        }
     }
+    fin += acc;
     return ok != 0;
 }
 
 static DIFFCLUST_TARGET_CLONES bool row_block_symmetric_f64(const double* S, index_t n, index_t i0, index_t i1,
-                                                            index_t tile) {
+                                                            index_t tile, double* fin) {
     for (index_t j0 = i0; j0 < n; j0 += tile) {
         const index_t j1 = std::min(n, j0 + tile);
-        if (!tile_pair_symmetric(S, n, i0, i1, j0, j1, j1, std::min(n, j1 + tile))) return false;
+        if (!tile_pair_symmetric(S, n, i0, i1, j0, j1, j1, std::min(n, j1 + tile), *fin)) return false;
     }
     return true;
 }
 
 static DIFFCLUST_TARGET_CLONES bool row_block_symmetric_f32(const float* S, index_t n, index_t i0, index_t i1,
-                                                            index_t tile) {
+                                                            index_t tile, float* fin) {
     for (index_t j0 = i0; j0 < n; j0 += tile) {
         const index_t j1 = std::min(n, j0 + tile);
-        if (!tile_pair_symmetric(S, n, i0, i1, j0, j1, j1, std::min(n, j1 + tile))) return false;
+        if (!tile_pair_symmetric(S, n, i0, i1, j0, j1, j1, std::min(n, j1 + tile), *fin)) return false;
     }
     return true;
 }
 
-inline bool row_block_symmetric(const double* S, index_t n, index_t i0, index_t i1, index_t tile) {
-    return row_block_symmetric_f64(S, n, i0, i1, tile);
+// Row block [i0, i1) against its mirror: 0 = not symmetric, 1 = symmetric and
+// finite, 2 = symmetric with an infinite entry.
+inline int row_block_status(const double* S, index_t n, index_t i0, index_t i1, index_t tile) {
+    double fin = 0.0;
+    if (!row_block_symmetric_f64(S, n, i0, i1, tile, &fin)) return 0;
+    return fin == 0.0 ? 1 : 2;
 }
-inline bool row_block_symmetric(const float* S, index_t n, index_t i0, index_t i1, index_t tile) {
-    return row_block_symmetric_f32(S, n, i0, i1, tile);
+inline int row_block_status(const float* S, index_t n, index_t i0, index_t i1, index_t tile) {
+    float fin = 0.0f;
+    if (!row_block_symmetric_f32(S, n, i0, i1, tile, &fin)) return 0;
+    return fin == 0.0f ? 1 : 2;
 }
 
 static DIFFCLUST_TARGET_CLONES PrimCandidate<double> prim_point_step(const double* cols, index_t stride, index_t d,

@@ -227,9 +227,12 @@ inline index_t round_up(index_t a, index_t b) { return (a + b - 1) / b * b; }
 //
 // `cancel`, if given, stops a single-threaded run early (the tree is then
 // unspecified); a team ignores it.
+//
+// check_finite = false: the caller has already checked every entry.
 template <class T>
 bool prim_max_tree_dense(const T* W, index_t n, int n_threads, WeightedEdge<T>* tree, index_t min_share = 2048,
-                         int stall_limit = detail::team_stall_limit, const std::atomic<bool>* cancel = nullptr) {
+                         int stall_limit = detail::team_stall_limit, const std::atomic<bool>* cancel = nullptr,
+                         bool check_finite = true) {
     if (n <= 1) return true;
     using I = typename PrimLanes<T>::I;
     constexpr index_t L = PrimLanes<T>::L;
@@ -258,7 +261,8 @@ bool prim_max_tree_dense(const T* W, index_t n, int n_threads, WeightedEdge<T>* 
         index_t v = 0;
         for (index_t step = 0; step < n - 1; ++step) {
             if (team) member.start();
-            const PrimCandidate<T> c = prim_dense_step(W + v * n, key.data(), par.data(), v, lo, hi, check);
+            const PrimCandidate<T> c =
+                prim_dense_step(W + v * n, key.data(), par.data(), v, lo, hi, check_finite ? &check : nullptr);
             PrimCandidate<T> best = c;
             if (team) {
                 detail::TeamSlot<T>* round = slots.data() + (step & 1) * size;
@@ -538,20 +542,32 @@ void symmetrize(const T* S, index_t n, T* W, int n_threads) {
     });
 }
 
-// Is S symmetric off the diagonal? (A NaN entry makes it "not symmetric".) Row
-// blocks of 64 are checked against their mirror in parallel; stops early.
+// One pass over S: is it symmetric off the diagonal (a NaN entry makes it "not
+// symmetric"), and if so, finite? Row blocks of 64 are checked against their
+// mirror in parallel; stops at the first asymmetric block. `finite` is only
+// meaningful when `symmetric` is true.
 template <class T>
-bool is_symmetric(const T* S, index_t n, int n_threads) {
+MatrixScan scan_symmetric(const T* S, index_t n, int n_threads) {
     constexpr index_t tile = 64;
     const index_t nb = (n + tile - 1) / tile;
-    std::atomic<bool> symmetric{true};
+    std::atomic<bool> symmetric{true}, finite{true};
     // Blocks are handed out from the top, whose rows have the longest mirrors.
     parallel_for(nb, n_threads < 2 || n < 512 ? 1 : n_threads, [&](index_t b) {
         if (!symmetric.load(std::memory_order_relaxed)) return;
         const index_t i0 = b * tile;
-        if (!row_block_symmetric(S, n, i0, std::min(n, i0 + tile), tile)) symmetric.store(false);
+        const int status = row_block_status(S, n, i0, std::min(n, i0 + tile), tile);
+        if (status == 0) symmetric.store(false);
+        if (status == 2) finite.store(false);
     });
-    return symmetric.load();
+    MatrixScan scan;
+    scan.symmetric = symmetric.load();
+    scan.finite = finite.load();
+    return scan;
+}
+
+template <class T>
+bool is_symmetric(const T* S, index_t n, int n_threads) {
+    return scan_symmetric(S, n, n_threads).symmetric;
 }
 
 // Maximum spanning tree of the dense similarity S (n x n). `name` names the
@@ -575,23 +591,32 @@ std::vector<WeightedEdge<T>> dense_max_tree(const T* S, index_t n, int n_threads
         constexpr index_t tile = 64;
         const index_t nb = (n + tile - 1) / tile;
         std::atomic<index_t> next{0};
-        std::atomic<bool> cancel{false};  // set when S is found not symmetric
+        std::atomic<bool> cancel{false};     // S is not symmetric (or not finite): stop Prim
+        std::atomic<bool> infinite{false};   // a symmetric block holds an infinity
+        std::atomic<bool> asymmetric{false};
         auto check_blocks = [&] {
             for (index_t b = next.fetch_add(1); b < nb && !cancel.load(std::memory_order_relaxed);
                  b = next.fetch_add(1)) {
                 const index_t i0 = b * tile;
-                if (!row_block_symmetric(S, n, i0, std::min(n, i0 + tile), tile)) cancel.store(true);
+                const int status = row_block_status(S, n, i0, std::min(n, i0 + tile), tile);
+                if (status == 0) asymmetric.store(true);
+                if (status == 2) infinite.store(true);
+                if (status != 1) cancel.store(true);
             }
         };
         run_team(n_threads, [&](int tid, int, SpinBarrier&) {
-            if (tid == 0) finite = prim_max_tree_dense<T>(S, n, 1, tree.data(), n, detail::team_stall_limit, &cancel);
+            if (tid == 0) prim_max_tree_dense<T>(S, n, 1, tree.data(), n, detail::team_stall_limit, &cancel, false);
             check_blocks();
         });
-        symmetric = !cancel.load();
+        symmetric = !asymmetric.load();
+        finite = !infinite.load();
     } else {
-        symmetric = is_symmetric(S, n, n_threads);
-        // Prim reads every off-diagonal entry (or its equal mirror) and checks it.
-        if (symmetric) finite = prim_max_tree_dense<T>(S, n, n_threads, tree.data());
+        const MatrixScan scan = scan_symmetric(S, n, n_threads);
+        symmetric = scan.symmetric;
+        finite = scan.finite;
+        // The scan checked every entry of a symmetric S: Prim need not.
+        if (symmetric && finite) prim_max_tree_dense<T>(S, n, n_threads, tree.data(), 2048, detail::team_stall_limit,
+                                                        nullptr, false);
     }
     if (!symmetric) {
         std::vector<T> W(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
