@@ -1,4 +1,4 @@
-// The fast Prim paths (prim_max_tree_dense, prim_max_tree_points, is_symmetric)
+// The fast Prim paths (prim_max_tree_dense, prim_max_tree_points, symmetric_and_finite)
 // against the generic prim_max_tree, bit for bit, for any thread count.
 #include <cmath>
 #include <cstdio>
@@ -113,34 +113,33 @@ static void test_dense_overlap() {
                 std::vector<double> T = symmetric_matrix<double>(n, 0, gen);  // symmetric with an infinity
                 T[static_cast<std::size_t>(n + 2)] = T[static_cast<std::size_t>(2 * n + 1)] = -std::numeric_limits<double>::infinity();
                 for (int threads : {1, 2, 3}) CHECK_THROWS(dense_max_tree(T.data(), n, threads, "S", 1), std::invalid_argument);
-                const MatrixScan scan = scan_symmetric(T.data(), n, 2);
-                CHECK(scan.symmetric && !scan.finite);
+                CHECK(!symmetric_and_finite(T.data(), n, 2));
             }
         }
     }
 }
 
-static void test_is_symmetric() {
+static void test_symmetric_and_finite() {
     std::mt19937_64 gen(3);
     for (index_t n : {1, 2, 63, 64, 65, 130, 600}) {
         std::vector<double> W = symmetric_matrix<double>(n, 0, gen);
-        for (int threads : {1, 2, 3}) CHECK(is_symmetric(W.data(), n, threads));
+        for (int threads : {1, 2, 3}) CHECK(symmetric_and_finite(W.data(), n, threads));
         if (n < 2) continue;
         for (index_t i : {index_t{0}, n / 2, n - 2}) {
             if (i == n - 1) continue;  // the diagonal is ignored
             std::vector<double> A = W;
             A[static_cast<std::size_t>(i * n + n - 1)] += 1.0;
-            for (int threads : {1, 2, 3}) CHECK(!is_symmetric(A.data(), n, threads));
+            for (int threads : {1, 2, 3}) CHECK(!symmetric_and_finite(A.data(), n, threads));
             A = W;
             A[static_cast<std::size_t>((n - 1) * n + i)] = std::numeric_limits<double>::quiet_NaN();
             A[static_cast<std::size_t>(i * n + n - 1)] = std::numeric_limits<double>::quiet_NaN();
-            CHECK(!is_symmetric(A.data(), n, 2));
+            CHECK(!symmetric_and_finite(A.data(), n, 2));
         }
     }
     std::vector<float> F = symmetric_matrix<float>(100, 1, gen);
-    CHECK(is_symmetric(F.data(), 100, 2));
+    CHECK(symmetric_and_finite(F.data(), 100, 2));
     F[3 * 100 + 70] = 7.0f;
-    CHECK(!is_symmetric(F.data(), 100, 2));
+    CHECK(!symmetric_and_finite(F.data(), 100, 2));
 }
 
 static void test_points_match_generic() {
@@ -201,7 +200,7 @@ int main() {
     test_dense_matches_generic<float>();
     test_dense_nonfinite<double>();
     test_dense_nonfinite<float>();
-    test_is_symmetric();
+    test_symmetric_and_finite();
     test_dense_overlap();
     test_points_match_generic();
     test_run_team();

@@ -542,32 +542,22 @@ void symmetrize(const T* S, index_t n, T* W, int n_threads) {
     });
 }
 
-// One pass over S: is it symmetric off the diagonal (a NaN entry makes it "not
-// symmetric"), and if so, finite? Row blocks of 64 are checked against their
-// mirror in parallel; stops at the first asymmetric block. `finite` is only
-// meaningful when `symmetric` is true.
+// One pass over S: is it symmetric and finite off the diagonal? (NaN and
+// infinities answer false; the caller then goes the symmetrising path, whose
+// Prim pass names the problem.) Row blocks of 64 are checked against their
+// mirror in parallel; stops at the first failing block.
 template <class T>
-MatrixScan scan_symmetric(const T* S, index_t n, int n_threads) {
+bool symmetric_and_finite(const T* S, index_t n, int n_threads) {
     constexpr index_t tile = 64;
     const index_t nb = (n + tile - 1) / tile;
-    std::atomic<bool> symmetric{true}, finite{true};
+    std::atomic<bool> ok{true};
     // Blocks are handed out from the top, whose rows have the longest mirrors.
     parallel_for(nb, n_threads < 2 || n < 512 ? 1 : n_threads, [&](index_t b) {
-        if (!symmetric.load(std::memory_order_relaxed)) return;
+        if (!ok.load(std::memory_order_relaxed)) return;
         const index_t i0 = b * tile;
-        const int status = row_block_status(S, n, i0, std::min(n, i0 + tile), tile);
-        if (status == 0) symmetric.store(false);
-        if (status == 2) finite.store(false);
+        if (!row_block_symmetric(S, n, i0, std::min(n, i0 + tile), tile)) ok.store(false);
     });
-    MatrixScan scan;
-    scan.symmetric = symmetric.load();
-    scan.finite = finite.load();
-    return scan;
-}
-
-template <class T>
-bool is_symmetric(const T* S, index_t n, int n_threads) {
-    return scan_symmetric(S, n, n_threads).symmetric;
+    return ok.load();
 }
 
 // Maximum spanning tree of the dense similarity S (n x n). `name` names the
@@ -591,34 +581,27 @@ std::vector<WeightedEdge<T>> dense_max_tree(const T* S, index_t n, int n_threads
         constexpr index_t tile = 64;
         const index_t nb = (n + tile - 1) / tile;
         std::atomic<index_t> next{0};
-        std::atomic<bool> cancel{false};     // S is not symmetric (or not finite): stop Prim
-        std::atomic<bool> infinite{false};   // a symmetric block holds an infinity
-        std::atomic<bool> asymmetric{false};
+        std::atomic<bool> cancel{false};  // S is not symmetric and finite: stop Prim
         auto check_blocks = [&] {
             for (index_t b = next.fetch_add(1); b < nb && !cancel.load(std::memory_order_relaxed);
                  b = next.fetch_add(1)) {
                 const index_t i0 = b * tile;
-                const int status = row_block_status(S, n, i0, std::min(n, i0 + tile), tile);
-                if (status == 0) asymmetric.store(true);
-                if (status == 2) infinite.store(true);
-                if (status != 1) cancel.store(true);
+                if (!row_block_symmetric(S, n, i0, std::min(n, i0 + tile), tile)) cancel.store(true);
             }
         };
         run_team(n_threads, [&](int tid, int, SpinBarrier&) {
             if (tid == 0) prim_max_tree_dense<T>(S, n, 1, tree.data(), n, detail::team_stall_limit, &cancel, false);
             check_blocks();
         });
-        symmetric = !asymmetric.load();
-        finite = !infinite.load();
+        symmetric = !cancel.load();
     } else {
-        const MatrixScan scan = scan_symmetric(S, n, n_threads);
-        symmetric = scan.symmetric;
-        finite = scan.finite;
-        // The scan checked every entry of a symmetric S: Prim need not.
-        if (symmetric && finite) prim_max_tree_dense<T>(S, n, n_threads, tree.data(), 2048, detail::team_stall_limit,
-                                                        nullptr, false);
+        symmetric = symmetric_and_finite(S, n, n_threads);
+        // The check covered every entry of a symmetric S: Prim need not.
+        if (symmetric) {
+            prim_max_tree_dense<T>(S, n, n_threads, tree.data(), 2048, detail::team_stall_limit, nullptr, false);
+        }
     }
-    if (!symmetric) {
+    if (!symmetric) {  // (or not finite)
         std::vector<T> W(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
         symmetrize(S, n, W.data(), n_threads);  // NaN and inf survive into W
         finite = prim_max_tree_dense<T>(W.data(), n, n_threads, tree.data());
