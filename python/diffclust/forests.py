@@ -230,7 +230,7 @@ def kforest_from_points(
         is taken as distance 1, as scikit-learn does).
     n_threads : int, optional
         Threads that split each of Prim's steps (used when every thread gets
-        at least 1024 points; a team that keeps waiting for a busy core
+        at least 2048 points; a team that keeps waiting for a busy core
         finishes on one thread). None as in :func:`kforest`. The result never
         depends on it.
 

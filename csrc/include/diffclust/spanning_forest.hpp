@@ -297,7 +297,7 @@ bool prim_max_tree_dense(const T* W, index_t n, int n_threads, WeightedEdge<T>* 
 // removes its own vertex when Prim takes it. Memory O(n d).
 template <class T>
 void prim_max_tree_points(const T* X, index_t n, index_t d, Metric metric, int n_threads, WeightedEdge<double>* tree,
-                          index_t min_share = 1024, index_t chunk = 256, int stall_limit = detail::team_stall_limit) {
+                          index_t min_share = 2048, index_t chunk = 256, int stall_limit = detail::team_stall_limit) {
     if (n <= 1) return;
     constexpr index_t L = PrimLanes<double>::L;
     // Row-major double copy (normalised for cosine), read by every thread for x_v.
