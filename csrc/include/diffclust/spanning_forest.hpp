@@ -552,7 +552,8 @@ bool symmetric_and_finite(const T* S, index_t n, int n_threads) {
     const index_t nb = (n + tile - 1) / tile;
     std::atomic<bool> ok{true};
     // Blocks are handed out from the top, whose rows have the longest mirrors.
-    parallel_for(nb, n_threads < 2 || n < 512 ? 1 : n_threads, [&](index_t b) {
+    // Below 2048 the whole check takes well under a millisecond: one thread.
+    parallel_for(nb, n_threads < 2 || n < 2048 ? 1 : n_threads, [&](index_t b) {
         if (!ok.load(std::memory_order_relaxed)) return;
         const index_t i0 = b * tile;
         if (!row_block_symmetric(S, n, i0, std::min(n, i0 + tile), tile)) ok.store(false);
