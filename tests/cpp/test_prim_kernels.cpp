@@ -136,6 +136,13 @@ static void test_symmetric_and_finite() {
             CHECK(!symmetric_and_finite(A.data(), n, 2));
         }
     }
+    {  // large enough for the threaded check
+        const index_t n = 2100;
+        std::vector<double> W = symmetric_matrix<double>(n, 0, gen);
+        for (int threads : {1, 2, 3}) CHECK(symmetric_and_finite(W.data(), n, threads));
+        W[static_cast<std::size_t>(1500 * n + 2099)] = 0.5;
+        for (int threads : {1, 2, 3}) CHECK(!symmetric_and_finite(W.data(), n, threads));
+    }
     std::vector<float> F = symmetric_matrix<float>(100, 1, gen);
     CHECK(symmetric_and_finite(F.data(), 100, 2));
     F[3 * 100 + 70] = 7.0f;
