@@ -51,7 +51,7 @@ def _rounds(n: int, slow: bool = False) -> int:
     return {1000: 15, 2000: 9, 4000: 7}.get(n, 5)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _data(n: int) -> dict[str, Any]:
     X, _ = sklearn_datasets.make_blobs(
         n_samples=n, n_features=D_FEATURES, centers=K, random_state=0
