@@ -1,0 +1,191 @@
+// Pairwise distances between the rows of X (nx x d) and Y (ny x d), blocked and
+// threaded, with scikit-learn's conventions:
+//   sqeuclidean  ||x||^2 + ||y||^2 - 2 <x, y>, clamped at 0 (the Gram trick)
+//   euclidean    the square root of that
+//   cosine       1 - <x / ||x||, y / ||y||>, clipped to [0, 2]; a zero vector is
+//                left at zero, so its distance to any vector is 1
+//   manhattan    sum_k |x_k - y_k|, computed directly
+// When Y is X (Y == nullptr) the diagonal is set to exactly 0.
+//
+// Work is split into cache blocks of tiles::mc rows x tiles::nc columns; each
+// block packs its rows and runs the register-tiled product of tiles.hpp against
+// Y, packed once. Everything is accumulated in double, also for float32 input,
+// and rounded once on output. Each entry is computed by exactly one block in a
+// fixed order, so the result does not depend on the number of threads.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "parallel.hpp"
+#include "point_metrics.hpp"
+#include "simd.hpp"
+#include "tiles.hpp"
+#include "types.hpp"
+
+namespace diffclust {
+
+namespace detail {
+
+template <class T>
+double row_sq_norm(const T* x, index_t d) {
+    double s = 0.0;
+    for (index_t k = 0; k < d; ++k) s += static_cast<double>(x[k]) * static_cast<double>(x[k]);
+    return s;
+}
+
+// What every block of one pairwise_distances call shares.
+template <class T>
+struct PairwiseJob {
+    const T* X;
+    index_t nx, ny, d;
+    Metric metric;
+    const double* x_sq;   // squared row norms of X (sqeuclidean, euclidean)
+    const double* y_sq;   // squared row norms of Y
+    const double* x_div;  // cosine: row norms of X, zero norms replaced by 1
+    const double* packed_y;
+    T* out;  // (nx, ny)
+};
+
+// Rows [i0, i1) x columns [j0, j1) of the output. `apack` holds mc * d doubles,
+// `cbuf` mc * nc doubles.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void pairwise_block_impl(const PairwiseJob<T>& job, index_t i0, index_t i1, index_t j0,
+                                                 index_t j1, double* apack, double* cbuf) {
+    using namespace tiles;
+    const index_t d = job.d;
+    const Product op = job.metric == Metric::manhattan ? Product::l1 : Product::dot;
+    pack_panels(job.X, d, nullptr, i0, i1 - i0, mr, job.metric == Metric::cosine ? job.x_div : nullptr, apack);
+    block_product(op, apack, ceil_div(i1 - i0, mr), job.packed_y + (j0 / nr) * d * nr, ceil_div(j1 - j0, nr), d,
+                  cbuf, nc);
+    const index_t len = j1 - j0;
+    for (index_t i = i0; i < i1; ++i) {
+        const double* c = cbuf + (i - i0) * nc;
+        T* o = job.out + i * job.ny + j0;
+        const Metric m = job.metric;
+        if (m == Metric::sqeuclidean || m == Metric::euclidean) {
+            const double xs = job.x_sq[i];
+            const double* ys = job.y_sq + j0;
+            if (m == Metric::sqeuclidean) {
+                for (index_t j = 0; j < len; ++j) {
+                    const double v = -2.0 * c[j] + xs + ys[j];
+                    o[j] = static_cast<T>(v > 0.0 ? v : 0.0);
+                }
+            } else {
+                for (index_t j = 0; j < len; ++j) {
+                    const double v = -2.0 * c[j] + xs + ys[j];
+                    o[j] = static_cast<T>(std::sqrt(v > 0.0 ? v : 0.0));
+                }
+            }
+        } else if (m == Metric::cosine) {
+            for (index_t j = 0; j < len; ++j) {
+                const double v = 1.0 - c[j];
+                o[j] = static_cast<T>(v < 0.0 ? 0.0 : (v > 2.0 ? 2.0 : v));
+            }
+        } else {
+            for (index_t j = 0; j < len; ++j) o[j] = static_cast<T>(c[j]);
+        }
+    }
+}
+
+// One copy per CPU level; called once per cache block.
+static DIFFCLUST_TARGET_CLONES void pairwise_block(const PairwiseJob<double>& job, index_t i0, index_t i1,
+                                                   index_t j0, index_t j1, double* apack, double* cbuf) {
+    pairwise_block_impl(job, i0, i1, j0, j1, apack, cbuf);
+}
+
+static DIFFCLUST_TARGET_CLONES void pairwise_block(const PairwiseJob<float>& job, index_t i0, index_t i1,
+                                                   index_t j0, index_t j1, double* apack, double* cbuf) {
+    pairwise_block_impl(job, i0, i1, j0, j1, apack, cbuf);
+}
+
+// Row norms in the form `metric` needs: squared norms (Gram trick) or cosine
+// divisors (norms, with 0 replaced by 1 as scikit-learn's normalize does).
+template <class T>
+std::vector<double> row_norms_for(const T* X, index_t n, index_t d, Metric metric, int n_threads) {
+    std::vector<double> out(static_cast<std::size_t>(n));
+    if (metric == Metric::manhattan) return out;
+    parallel_for(n, n * d > 65536 ? n_threads : 1, [&](index_t i) {
+        const double s = row_sq_norm(X + i * d, d);
+        double& o = out[static_cast<std::size_t>(i)];
+        if (metric == Metric::cosine) {
+            const double norm = std::sqrt(s);
+            o = norm == 0.0 ? 1.0 : norm;
+        } else {
+            o = s;
+        }
+    });
+    return out;
+}
+
+// Packs all n rows of X (through `rows` if given) into nr-point panels.
+template <class T>
+std::vector<double> pack_all(const T* X, index_t n, index_t d, const index_t* rows, const double* divisor,
+                             int n_threads) {
+    using namespace tiles;
+    const index_t panels = ceil_div(n, nr);
+    std::vector<double> packed(static_cast<std::size_t>(panels * nr * d));
+    constexpr index_t group = 64;  // panels per task
+    parallel_for(ceil_div(panels, group), n * d > 65536 ? n_threads : 1, [&](index_t g) {
+        const index_t first = g * group * nr;
+        const index_t count = std::min(n - first, group * nr);
+        pack_panels(X, d, rows, first, count, nr, divisor, packed.data() + first * d);
+    });
+    return packed;
+}
+
+}  // namespace detail
+
+// out (nx, ny) = d(X[i], Y[j]). Y == nullptr means Y is X (and ny = nx); then the
+// diagonal is exactly 0. Buffers are owned by the caller; out must not alias X or Y.
+template <class T>
+void pairwise_distances(const T* X, index_t nx, const T* Y, index_t ny, index_t d, Metric metric, int n_threads,
+                        T* out) {
+    using namespace tiles;
+    if (nx < 0 || ny < 0 || d < 0) throw std::invalid_argument("pairwise_distances: negative size");
+    if (nx == 0 || ny == 0) return;
+    const bool same = Y == nullptr;
+    if (same) {
+        Y = X;
+        ny = nx;
+    }
+    // Tiny problems are not worth a thread.
+    const int threads = static_cast<double>(nx) * static_cast<double>(ny) * static_cast<double>(d + 1) < 2.0e5
+                            ? 1
+                            : std::max(1, n_threads);
+
+    const std::vector<double> x_norms = detail::row_norms_for(X, nx, d, metric, threads);
+    const std::vector<double> y_norms = same ? std::vector<double>() : detail::row_norms_for(Y, ny, d, metric, threads);
+    const double* yn = same ? x_norms.data() : y_norms.data();
+    const std::vector<double> packed_y =
+        detail::pack_all(Y, ny, d, nullptr, metric == Metric::cosine ? yn : nullptr, threads);
+
+    detail::PairwiseJob<T> job{X,
+                               nx,
+                               ny,
+                               d,
+                               metric,
+                               x_norms.data(),
+                               yn,
+                               x_norms.data(),
+                               packed_y.data(),
+                               out};
+    const index_t row_blocks = ceil_div(nx, mc), col_blocks = ceil_div(ny, nc);
+    const std::size_t scratch = static_cast<std::size_t>(mc * d + mc * nc);
+    std::vector<std::vector<double>> buffers(static_cast<std::size_t>(threads));
+    parallel_for_tid(row_blocks * col_blocks, threads, [&](index_t task, int tid) {
+        std::vector<double>& buf = buffers[static_cast<std::size_t>(tid)];
+        if (buf.empty()) buf.resize(scratch);
+        const index_t rb = task / col_blocks, cb = task % col_blocks;
+        const index_t i0 = rb * mc, i1 = std::min(nx, i0 + mc);
+        const index_t j0 = cb * nc, j1 = std::min(ny, j0 + nc);
+        detail::pairwise_block(job, i0, i1, j0, j1, buf.data(), buf.data() + mc * d);
+    });
+    if (same) {
+        for (index_t i = 0; i < nx; ++i) out[i * nx + i] = T(0);
+    }
+}
+
+}  // namespace diffclust

@@ -1,0 +1,482 @@
+// k-medoids on a dissimilarity matrix: PAM BUILD initialisation and FasterPAM
+// swaps (E. Schubert, P. J. Rousseeuw, "Fast and eager k-medoids clustering:
+// O(k) runtime improvement of the PAM, CLARA, and CLARANS algorithms",
+// Information Systems 101, 2021).
+//
+// D is (n, n), row-major; the distance between point o and medoid (or
+// candidate) m is read from m's row, D[m, o]. The loss is sum_o D[m_{z_o}, o].
+//
+// FasterPAM keeps, for every point, its nearest and second-nearest medoid and
+// their distances, and for every medoid the removal loss (how much the loss
+// grows if that medoid alone is removed). Swapping candidate x_c in for medoid
+// i then costs O(n) for all i at once. Swaps are eager: candidates are taken in
+// the order 0, 1, ..., n - 1, cyclically, and the best swap for a candidate is
+// made as soon as it lowers the loss; the search stops once n candidates in a
+// row (or max_iter passes) bring no improvement.
+//
+// Threads evaluate a batch of upcoming candidates against the current state at
+// once; the batch is then scanned in candidate order, and everything after the
+// first improving candidate is thrown away and re-evaluated after its swap. So
+// every swap is exactly the one the serial algorithm makes, for any number of
+// threads.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "parallel.hpp"
+#include "simd.hpp"
+#include "tiles.hpp"
+#include "types.hpp"
+
+namespace diffclust {
+
+namespace detail {
+
+// A team of threads kept alive across many small parallel loops (thread start-up
+// would cost more than one FasterPAM batch). run(n, fn) calls fn(item, tid) for
+// item in [0, n) and returns when all are done; a worker's exception is
+// rethrown on the caller.
+class WorkerTeam {
+public:
+    explicit WorkerTeam(int n_threads) {
+        const int extra = std::max(0, n_threads - 1);
+        try {
+            for (int t = 0; t < extra; ++t) workers_.emplace_back([this, t] { worker_loop(t + 1); });
+        } catch (...) {
+            // Could not start a thread: carry on with the ones we have.
+        }
+    }
+    WorkerTeam(const WorkerTeam&) = delete;
+    WorkerTeam& operator=(const WorkerTeam&) = delete;
+    ~WorkerTeam() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        for (auto& w : workers_) w.join();
+    }
+
+    int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+    void run(index_t n, const std::function<void(index_t, int)>& fn) {
+        if (n <= 0) return;
+        if (workers_.empty() || n == 1) {
+            for (index_t i = 0; i < n; ++i) fn(i, 0);
+            return;
+        }
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            job_ = &fn;
+            n_items_ = n;
+            next_.store(0);
+            busy_ = static_cast<int>(workers_.size());
+            error_ = nullptr;
+            ++generation_;
+        }
+        wake_.notify_all();
+        work(0);
+        std::unique_lock<std::mutex> lock(mutex_);
+        done_.wait(lock, [this] { return busy_ == 0; });
+        job_ = nullptr;
+        if (error_) std::rethrow_exception(error_);
+    }
+
+private:
+    void work(int tid) {
+        try {
+            for (;;) {
+                const index_t i = next_.fetch_add(1);
+                if (i >= n_items_) break;
+                (*job_)(i, tid);
+            }
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!error_) error_ = std::current_exception();
+            next_.store(n_items_);
+        }
+    }
+
+    void worker_loop(int tid) {
+        unsigned long seen = 0;
+        for (;;) {
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+                if (stop_) return;
+                seen = generation_;
+            }
+            work(tid);
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                --busy_;
+            }
+            done_.notify_one();
+        }
+    }
+
+    std::vector<std::thread> workers_;
+    std::mutex mutex_;
+    std::condition_variable wake_, done_;
+    const std::function<void(index_t, int)>* job_ = nullptr;
+    index_t n_items_ = 0;
+    std::atomic<index_t> next_{0};
+    int busy_ = 0;
+    unsigned long generation_ = 0;
+    bool stop_ = false;
+    std::exception_ptr error_;
+};
+
+// sum_o max(0, near[o] - row[o]): what adding the point of `row` gains (BUILD).
+template <class T>
+DIFFCLUST_ALWAYS_INLINE double build_gain_impl(const T* row, const double* near, index_t n) {
+    return tiles::lane_sum(n, [row, near](index_t o) {
+        const double g = near[o] - static_cast<double>(row[o]);
+        return g > 0.0 ? g : 0.0;
+    });
+}
+static DIFFCLUST_TARGET_CLONES double build_gain(const double* row, const double* near, index_t n) {
+    return build_gain_impl(row, near, n);
+}
+static DIFFCLUST_TARGET_CLONES double build_gain(const float* row, const double* near, index_t n) {
+    return build_gain_impl(row, near, n);
+}
+
+template <class T>
+DIFFCLUST_ALWAYS_INLINE double row_sum_impl(const T* row, index_t n) {
+    return tiles::lane_sum(n, [row](index_t o) { return static_cast<double>(row[o]); });
+}
+static DIFFCLUST_TARGET_CLONES double row_sum(const double* row, index_t n) { return row_sum_impl(row, n); }
+static DIFFCLUST_TARGET_CLONES double row_sum(const float* row, index_t n) { return row_sum_impl(row, n); }
+
+// Nearest and second-nearest medoid of every point.
+struct Assignment {
+    std::vector<index_t> near, second;  // medoid positions in [0, k); second = -1 when k = 1
+    std::vector<double> d_near, d_second;
+    std::vector<double> removal;  // (k,) loss increase if only that medoid is removed
+};
+
+template <class T>
+void assign_point(const T* D, index_t n, const index_t* medoids, index_t k, index_t o, Assignment& a) {
+    index_t best = -1, second = -1;
+    double db = std::numeric_limits<double>::infinity(), ds = db;
+    for (index_t i = 0; i < k; ++i) {
+        const double v = static_cast<double>(D[medoids[i] * n + o]);
+        if (v < db) {
+            second = best;
+            ds = db;
+            best = i;
+            db = v;
+        } else if (v < ds) {
+            second = i;
+            ds = v;
+        }
+    }
+    const std::size_t s = static_cast<std::size_t>(o);
+    a.near[s] = best;
+    a.d_near[s] = db;
+    a.second[s] = second;
+    a.d_second[s] = ds;
+}
+
+inline void compute_removal(index_t n, index_t k, Assignment& a) {
+    a.removal.assign(static_cast<std::size_t>(k), 0.0);
+    if (k < 2) return;
+    for (index_t o = 0; o < n; ++o) {
+        const std::size_t s = static_cast<std::size_t>(o);
+        a.removal[static_cast<std::size_t>(a.near[s])] += a.d_second[s] - a.d_near[s];
+    }
+}
+
+// Best swap for candidate c: (change of loss, medoid position). `delta` is k scratch doubles.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void evaluate_swap_impl(const T* DIFFCLUST_RESTRICT row, index_t n, index_t k,
+                                                const index_t* DIFFCLUST_RESTRICT near,
+                                                const double* DIFFCLUST_RESTRICT dn,
+                                                const double* DIFFCLUST_RESTRICT ds, const double* removal,
+                                                double* DIFFCLUST_RESTRICT delta, double* change, index_t* best) {
+    if (k == 1) {  // everyone moves to c
+        *change = tiles::lane_sum(n, [row, dn](index_t o) { return static_cast<double>(row[o]) - dn[o]; });
+        *best = 0;
+        return;
+    }
+    for (index_t i = 0; i < k; ++i) delta[i] = removal[i];
+    // Points that move to c whatever medoid leaves (d < d_near) gain d - d_near;
+    // and the removal of their nearest medoid then no longer costs them anything.
+    // Points with d_near <= d < d_second go to c instead of their second nearest
+    // if their nearest medoid is removed.
+    double shared = 0.0;
+    for (index_t o = 0; o < n; ++o) {
+        const double d = static_cast<double>(row[o]);
+        if (d < ds[o]) {
+            if (d < dn[o]) {
+                shared += d - dn[o];
+                delta[near[o]] += dn[o] - ds[o];
+            } else {
+                delta[near[o]] += d - ds[o];
+            }
+        }
+    }
+    index_t b = 0;
+    for (index_t i = 1; i < k; ++i)
+        if (delta[i] < delta[b]) b = i;
+    *change = delta[b] + shared;
+    *best = b;
+}
+static DIFFCLUST_TARGET_CLONES void evaluate_swap(const double* row, index_t n, index_t k, const index_t* near,
+                                                  const double* dn, const double* ds, const double* removal,
+                                                  double* delta, double* change, index_t* best) {
+    evaluate_swap_impl(row, n, k, near, dn, ds, removal, delta, change, best);
+}
+static DIFFCLUST_TARGET_CLONES void evaluate_swap(const float* row, index_t n, index_t k, const index_t* near,
+                                                  const double* dn, const double* ds, const double* removal,
+                                                  double* delta, double* change, index_t* best) {
+    evaluate_swap_impl(row, n, k, near, dn, ds, removal, delta, change, best);
+}
+
+constexpr index_t point_chunk = 2048;  // points per task in the O(n) passes
+
+}  // namespace detail
+
+// Checks that D (n, n) is a dissimilarity matrix: finite, non-negative and, if
+// `symmetric`, with |D_ij - D_ji| <= sym_rtol * max(D). Throws
+// std::invalid_argument naming `name` and the first offending entry.
+template <class T>
+void check_dissimilarity(const T* D, index_t n, bool symmetric, double sym_rtol, const std::string& name,
+                         int n_threads) {
+    const int threads = static_cast<double>(n) * static_cast<double>(n) < 1.0e6 ? 1 : std::max(1, n_threads);
+    constexpr index_t rows = 64;
+    const index_t blocks = tiles::ceil_div(n, rows);
+    std::vector<index_t> bad(static_cast<std::size_t>(blocks), -1);  // first bad flat index per block
+    std::vector<double> block_max(static_cast<std::size_t>(blocks), 0.0);
+    parallel_for(blocks, threads, [&](index_t b) {
+        double mx = 0.0;
+        const index_t end = std::min(n, (b + 1) * rows) * n;
+        for (index_t f = b * rows * n; f < end; ++f) {
+            const double v = static_cast<double>(D[f]);
+            if (!(v >= 0.0) || std::isinf(v)) {  // NaN, negative or infinite
+                bad[static_cast<std::size_t>(b)] = f;
+                return;
+            }
+            mx = v > mx ? v : mx;
+        }
+        block_max[static_cast<std::size_t>(b)] = mx;
+    });
+    for (index_t b = 0; b < blocks; ++b) {
+        const index_t f = bad[static_cast<std::size_t>(b)];
+        if (f < 0) continue;
+        const double v = static_cast<double>(D[f]);
+        const std::string where = name + "[" + std::to_string(f / n) + ", " + std::to_string(f % n) + "]";
+        if (std::isnan(v) || std::isinf(v)) throw std::invalid_argument(name + " contains NaN or infinity (" + where + ")");
+        throw std::invalid_argument(name + " must be a dissimilarity matrix without negative entries; " + where +
+                                    " = " + std::to_string(v));
+    }
+    if (!symmetric) return;
+    const double scale = *std::max_element(block_max.begin(), block_max.end());
+    const double tol = sym_rtol * scale;
+    parallel_for(blocks, threads, [&](index_t b) {
+        const index_t i1 = std::min(n, (b + 1) * rows);
+        for (index_t j0 = b * rows; j0 < n; j0 += rows) {
+            const index_t j1 = std::min(n, j0 + rows);
+            for (index_t i = b * rows; i < i1; ++i)
+                for (index_t j = std::max(j0, i + 1); j < j1; ++j)
+                    if (std::fabs(static_cast<double>(D[i * n + j]) - static_cast<double>(D[j * n + i])) > tol) {
+                        bad[static_cast<std::size_t>(b)] = i * n + j;
+                        return;
+                    }
+        }
+    });
+    for (index_t b = 0; b < blocks; ++b) {
+        const index_t f = bad[static_cast<std::size_t>(b)];
+        if (f < 0) continue;
+        const index_t i = f / n, j = f % n;
+        throw std::invalid_argument(name + " must be symmetric: " + name + "[" + std::to_string(i) + ", " +
+                                    std::to_string(j) + "] = " + std::to_string(static_cast<double>(D[i * n + j])) +
+                                    " but " + name + "[" + std::to_string(j) + ", " + std::to_string(i) +
+                                    "] = " + std::to_string(static_cast<double>(D[j * n + i])));
+    }
+}
+
+// PAM BUILD: the first medoid minimises the total distance; each next one is the
+// point that lowers the loss most. Ties go to the smallest index.
+template <class T>
+void pam_build(const T* D, index_t n, index_t k, int n_threads, index_t* medoids) {
+    if (k < 1 || k > n) throw std::invalid_argument("k must be in [1, n]");
+    const int threads = static_cast<double>(n) * static_cast<double>(n) < 1.0e6 ? 1 : std::max(1, n_threads);
+    detail::WorkerTeam team(threads);
+    std::vector<double> score(static_cast<std::size_t>(n));
+    std::vector<double> nearest(static_cast<std::size_t>(n));
+    std::vector<char> taken(static_cast<std::size_t>(n), 0);
+    const index_t chunk = 64;
+    const index_t tasks = tiles::ceil_div(n, chunk);
+    team.run(tasks, [&](index_t t, int) {
+        for (index_t c = t * chunk; c < std::min(n, (t + 1) * chunk); ++c)
+            score[static_cast<std::size_t>(c)] = detail::row_sum(D + c * n, n);
+    });
+    index_t first = 0;
+    for (index_t c = 1; c < n; ++c)
+        if (score[static_cast<std::size_t>(c)] < score[static_cast<std::size_t>(first)]) first = c;
+    medoids[0] = first;
+    taken[static_cast<std::size_t>(first)] = 1;
+    for (index_t o = 0; o < n; ++o) nearest[static_cast<std::size_t>(o)] = static_cast<double>(D[first * n + o]);
+    for (index_t m = 1; m < k; ++m) {
+        team.run(tasks, [&](index_t t, int) {
+            for (index_t c = t * chunk; c < std::min(n, (t + 1) * chunk); ++c)
+                score[static_cast<std::size_t>(c)] =
+                    taken[static_cast<std::size_t>(c)] ? -1.0 : detail::build_gain(D + c * n, nearest.data(), n);
+        });
+        index_t best = -1;
+        for (index_t c = 0; c < n; ++c) {
+            if (taken[static_cast<std::size_t>(c)]) continue;
+            if (best < 0 || score[static_cast<std::size_t>(c)] > score[static_cast<std::size_t>(best)]) best = c;
+        }
+        medoids[m] = best;
+        taken[static_cast<std::size_t>(best)] = 1;
+        const T* row = D + best * n;
+        for (index_t o = 0; o < n; ++o) {
+            const double v = static_cast<double>(row[o]);
+            double& cur = nearest[static_cast<std::size_t>(o)];
+            cur = v < cur ? v : cur;
+        }
+    }
+}
+
+struct KMedoidsOut {
+    index_t* medoids;  // (k,) in: the initial medoids (distinct); out: the final ones
+    index_t* labels;   // (n,) position in `medoids` of each point's nearest medoid (ties: first)
+    double loss;
+    index_t n_iter;   // passes over the candidates
+    index_t n_swaps;
+};
+
+// FasterPAM from the medoids in out.medoids.
+template <class T>
+void fasterpam(const T* D, index_t n, index_t k, index_t max_iter, int n_threads, KMedoidsOut& out) {
+    if (k < 1 || k > n) throw std::invalid_argument("k must be in [1, n]");
+    index_t* medoids = out.medoids;
+    std::vector<char> is_medoid(static_cast<std::size_t>(n), 0);
+    for (index_t i = 0; i < k; ++i) {
+        if (medoids[i] < 0 || medoids[i] >= n) throw std::out_of_range("medoid index out of range");
+        if (is_medoid[static_cast<std::size_t>(medoids[i])]) throw std::invalid_argument("medoids must be distinct");
+        is_medoid[static_cast<std::size_t>(medoids[i])] = 1;
+    }
+    const int threads = static_cast<double>(n) * static_cast<double>(n) < 1.0e6 ? 1 : std::max(1, n_threads);
+    detail::WorkerTeam team(threads);
+    const int team_size = team.size();
+
+    detail::Assignment a;
+    a.near.resize(static_cast<std::size_t>(n));
+    a.second.resize(static_cast<std::size_t>(n));
+    a.d_near.resize(static_cast<std::size_t>(n));
+    a.d_second.resize(static_cast<std::size_t>(n));
+    const index_t chunks = tiles::ceil_div(n, detail::point_chunk);
+    auto assign_all = [&]() {
+        team.run(chunks, [&](index_t t, int) {
+            const index_t o1 = std::min(n, (t + 1) * detail::point_chunk);
+            for (index_t o = t * detail::point_chunk; o < o1; ++o) detail::assign_point(D, n, medoids, k, o, a);
+        });
+    };
+    assign_all();
+    detail::compute_removal(n, k, a);
+
+    // Swap medoid position i for point c, then bring the assignment up to date.
+    auto swap_in = [&](index_t i, index_t c) {
+        is_medoid[static_cast<std::size_t>(medoids[i])] = 0;
+        is_medoid[static_cast<std::size_t>(c)] = 1;
+        medoids[i] = c;
+        const T* row = D + c * n;
+        team.run(chunks, [&](index_t t, int) {
+            const index_t o1 = std::min(n, (t + 1) * detail::point_chunk);
+            for (index_t o = t * detail::point_chunk; o < o1; ++o) {
+                const std::size_t s = static_cast<std::size_t>(o);
+                if (a.near[s] == i || a.second[s] == i) {
+                    detail::assign_point(D, n, medoids, k, o, a);
+                    continue;
+                }
+                const double v = static_cast<double>(row[o]);
+                if (v < a.d_near[s]) {
+                    a.second[s] = a.near[s];
+                    a.d_second[s] = a.d_near[s];
+                    a.near[s] = i;
+                    a.d_near[s] = v;
+                } else if (v < a.d_second[s]) {
+                    a.second[s] = i;
+                    a.d_second[s] = v;
+                }
+            }
+        });
+        detail::compute_removal(n, k, a);
+    };
+
+    // Candidates are evaluated in batches of `batch` against the current state.
+    const index_t batch = team_size == 1 ? 1 : 4 * static_cast<index_t>(team_size);
+    std::vector<double> change(static_cast<std::size_t>(batch));
+    std::vector<index_t> best(static_cast<std::size_t>(batch));
+    std::vector<std::vector<double>> delta(static_cast<std::size_t>(team_size),
+                                           std::vector<double>(static_cast<std::size_t>(k)));
+    index_t last_swap = -1, n_iter = 0, n_swaps = 0;
+    bool converged = false;
+    while (!converged && n_iter < max_iter) {
+        ++n_iter;
+        const index_t swaps_before = n_swaps;
+        index_t c = 0;
+        while (c < n) {
+            if (c == last_swap) {  // n candidates in a row without improvement
+                converged = true;
+                break;
+            }
+            // The batch never runs past last_swap, where the search would stop.
+            const index_t stop = last_swap > c ? std::min(last_swap, c + batch) : std::min(n, c + batch);
+            const index_t len = stop - c;
+            const index_t c0 = c;
+            team.run(len, [&](index_t b, int tid) {
+                const index_t cand = c0 + b;
+                const std::size_t s = static_cast<std::size_t>(b);
+                if (is_medoid[static_cast<std::size_t>(cand)]) {
+                    change[s] = 0.0;
+                    return;
+                }
+                detail::evaluate_swap(D + cand * n, n, k, a.near.data(), a.d_near.data(), a.d_second.data(),
+                                      a.removal.data(), delta[static_cast<std::size_t>(tid)].data(), &change[s],
+                                      &best[s]);
+            });
+            index_t next = stop;
+            for (index_t b = 0; b < len; ++b) {
+                const std::size_t s = static_cast<std::size_t>(b);
+                if (change[s] < 0.0 && !is_medoid[static_cast<std::size_t>(c0 + b)]) {
+                    swap_in(best[s], c0 + b);
+                    ++n_swaps;
+                    last_swap = c0 + b;
+                    next = c0 + b + 1;
+                    break;
+                }
+            }
+            c = next;
+        }
+        if (!converged && n_swaps == swaps_before) converged = true;  // a whole pass without a swap
+    }
+
+    // Final labels (first nearest medoid) and the loss, summed in point order.
+    assign_all();
+    double loss = 0.0;
+    for (index_t o = 0; o < n; ++o) {
+        out.labels[o] = a.near[static_cast<std::size_t>(o)];
+        loss += a.d_near[static_cast<std::size_t>(o)];
+    }
+    out.loss = loss;
+    out.n_iter = n_iter;
+    out.n_swaps = n_swaps;
+}
+
+}  // namespace diffclust
