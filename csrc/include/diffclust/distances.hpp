@@ -70,12 +70,12 @@ DIFFCLUST_ALWAYS_INLINE void pairwise_block_impl(const PairwiseJob<T>& job, inde
             const double* ys = job.y_sq + j0;
             if (m == Metric::sqeuclidean) {
                 for (index_t j = 0; j < len; ++j) {
-                    const double v = -2.0 * c[j] + xs + ys[j];
+                    const double v = (xs + ys[j]) - 2.0 * c[j];
                     o[j] = static_cast<T>(v > 0.0 ? v : 0.0);
                 }
             } else {
                 for (index_t j = 0; j < len; ++j) {
-                    const double v = -2.0 * c[j] + xs + ys[j];
+                    const double v = (xs + ys[j]) - 2.0 * c[j];
                     o[j] = static_cast<T>(std::sqrt(v > 0.0 ? v : 0.0));
                 }
             }

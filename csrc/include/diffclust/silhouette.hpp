@@ -114,12 +114,12 @@ DIFFCLUST_ALWAYS_INLINE void silhouette_rows_impl(const SilhouetteJob<T>& job, i
                 const double xs = job.sq[job.order[i]];
                 if (m == Metric::sqeuclidean) {
                     for (index_t j = 0; j < len; ++j) {
-                        const double v = -2.0 * c[j] + xs + ys[j];
+                        const double v = (xs + ys[j]) - 2.0 * c[j];
                         c[j] = v > 0.0 ? v : 0.0;
                     }
                 } else {
                     for (index_t j = 0; j < len; ++j) {
-                        const double v = -2.0 * c[j] + xs + ys[j];
+                        const double v = (xs + ys[j]) - 2.0 * c[j];
                         c[j] = std::sqrt(v > 0.0 ? v : 0.0);
                     }
                 }
