@@ -91,12 +91,12 @@ DIFFCLUST_ALWAYS_INLINE void pairwise_block_impl(const PairwiseJob<T>& job, inde
 }
 
 // One copy per CPU level; called once per cache block.
-static DIFFCLUST_TARGET_CLONES void pairwise_block(const PairwiseJob<double>& job, index_t i0, index_t i1,
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES void pairwise_block(const PairwiseJob<double>& job, index_t i0, index_t i1,
                                                    index_t j0, index_t j1, double* apack, double* cbuf) {
     pairwise_block_impl(job, i0, i1, j0, j1, apack, cbuf);
 }
 
-static DIFFCLUST_TARGET_CLONES void pairwise_block(const PairwiseJob<float>& job, index_t i0, index_t i1,
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES void pairwise_block(const PairwiseJob<float>& job, index_t i0, index_t i1,
                                                    index_t j0, index_t j1, double* apack, double* cbuf) {
     pairwise_block_impl(job, i0, i1, j0, j1, apack, cbuf);
 }

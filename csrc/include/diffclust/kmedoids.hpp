@@ -146,10 +146,10 @@ DIFFCLUST_ALWAYS_INLINE double build_gain_impl(const T* row, const double* near,
         return g > 0.0 ? g : 0.0;
     });
 }
-static DIFFCLUST_TARGET_CLONES double build_gain(const double* row, const double* near, index_t n) {
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES double build_gain(const double* row, const double* near, index_t n) {
     return build_gain_impl(row, near, n);
 }
-static DIFFCLUST_TARGET_CLONES double build_gain(const float* row, const double* near, index_t n) {
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES double build_gain(const float* row, const double* near, index_t n) {
     return build_gain_impl(row, near, n);
 }
 
@@ -157,8 +157,8 @@ template <class T>
 DIFFCLUST_ALWAYS_INLINE double row_sum_impl(const T* row, index_t n) {
     return tiles::lane_sum(n, [row](index_t o) { return static_cast<double>(row[o]); });
 }
-static DIFFCLUST_TARGET_CLONES double row_sum(const double* row, index_t n) { return row_sum_impl(row, n); }
-static DIFFCLUST_TARGET_CLONES double row_sum(const float* row, index_t n) { return row_sum_impl(row, n); }
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES double row_sum(const double* row, index_t n) { return row_sum_impl(row, n); }
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES double row_sum(const float* row, index_t n) { return row_sum_impl(row, n); }
 
 // Nearest and second-nearest medoid of every point.
 struct Assignment {
@@ -234,12 +234,12 @@ DIFFCLUST_ALWAYS_INLINE void evaluate_swap_impl(const T* DIFFCLUST_RESTRICT row,
     *change = delta[b] + shared;
     *best = b;
 }
-static DIFFCLUST_TARGET_CLONES void evaluate_swap(const double* row, index_t n, index_t k, const index_t* near,
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES void evaluate_swap(const double* row, index_t n, index_t k, const index_t* near,
                                                   const double* dn, const double* ds, const double* removal,
                                                   double* delta, double* change, index_t* best) {
     evaluate_swap_impl(row, n, k, near, dn, ds, removal, delta, change, best);
 }
-static DIFFCLUST_TARGET_CLONES void evaluate_swap(const float* row, index_t n, index_t k, const index_t* near,
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES void evaluate_swap(const float* row, index_t n, index_t k, const index_t* near,
                                                   const double* dn, const double* ds, const double* removal,
                                                   double* delta, double* change, index_t* best) {
     evaluate_swap_impl(row, n, k, near, dn, ds, removal, delta, change, best);

@@ -144,12 +144,12 @@ DIFFCLUST_ALWAYS_INLINE void silhouette_rows_impl(const SilhouetteJob<T>& job, i
     }
 }
 
-static DIFFCLUST_TARGET_CLONES void silhouette_rows(const SilhouetteJob<double>& job, index_t i0, index_t i1,
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES void silhouette_rows(const SilhouetteJob<double>& job, index_t i0, index_t i1,
                                                     double* apack, double* cbuf) {
     silhouette_rows_impl(job, i0, i1, apack, cbuf);
 }
 
-static DIFFCLUST_TARGET_CLONES void silhouette_rows(const SilhouetteJob<float>& job, index_t i0, index_t i1,
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES void silhouette_rows(const SilhouetteJob<float>& job, index_t i0, index_t i1,
                                                     double* apack, double* cbuf) {
     silhouette_rows_impl(job, i0, i1, apack, cbuf);
 }
