@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <limits>
@@ -217,7 +218,7 @@ DIFFCLUST_ALWAYS_INLINE void evaluate_swap_impl(const T* DIFFCLUST_RESTRICT row,
     // Points with d_near <= d < d_second go to c instead of their second nearest
     // if their nearest medoid is removed.
     double shared = 0.0;
-    for (index_t o = 0; o < n; ++o) {
+    auto visit = [&](index_t o) {
         const double d = static_cast<double>(row[o]);
         if (d < ds[o]) {
             if (d < dn[o]) {
@@ -227,7 +228,24 @@ DIFFCLUST_ALWAYS_INLINE void evaluate_swap_impl(const T* DIFFCLUST_RESTRICT row,
                 delta[near[o]] += d - ds[o];
             }
         }
+    };
+    index_t o = 0;
+#if defined(__GNUC__)
+    // Most points are farther from c than from their second-nearest medoid and
+    // contribute nothing: screen eight at a time with vector compares. Visiting
+    // the others in order keeps the arithmetic that of the plain loop.
+    for (; o + 8 <= n; o += 8) {
+        tiles::vec4 r0, r1, s0, s1;
+        tiles::load4(row + o, r0);
+        tiles::load4(row + o + 4, r1);
+        tiles::load4(ds + o, s0);
+        tiles::load4(ds + o + 4, s1);
+        const tiles::vec4i hit = (r0 < s0) | (r1 < s1);
+        if (!(hit[0] | hit[1] | hit[2] | hit[3])) continue;
+        for (index_t l = 0; l < 8; ++l) visit(o + l);
     }
+#endif
+    for (; o < n; ++o) visit(o);
     index_t b = 0;
     for (index_t i = 1; i < k; ++i)
         if (delta[i] < delta[b]) b = i;
@@ -249,63 +267,127 @@ constexpr index_t point_chunk = 2048;  // points per task in the O(n) passes
 
 }  // namespace detail
 
+namespace detail {
+
+// Summary of the entries of a pair of tiles (i, j) and (j, i) of D.
+struct TileStats {
+    double lo = 0.0, hi = 0.0, asym = 0.0;  // min and max entry, max |D_ij - D_ji|
+    double nan = 0.0;                        // NaN iff an entry is NaN or infinite
+};
+
+// Rows [i0, i1) x columns [j0, j1) against their transposes, j0 >= i0 (only
+// j >= i on a diagonal tile). `tile` holds 64 x 64 doubles of scratch.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void tile_stats_impl(const T* D, index_t n, index_t i0, index_t i1, index_t j0, index_t j1,
+                                             double* tile, TileStats& st) {
+    constexpr index_t w = 64;
+    auto fold = [&](double v, double u) {
+        st.lo = std::min(st.lo, std::min(v, u));
+        st.hi = std::max(st.hi, std::max(v, u));
+        st.asym = std::max(st.asym, std::fabs(v - u));
+        st.nan += (v - v) + (u - u);
+    };
+    if (i0 == j0) {  // diagonal tile: plain loop over j >= i
+        for (index_t i = i0; i < i1; ++i)
+            for (index_t j = i; j < j1; ++j) fold(static_cast<double>(D[i * n + j]), static_cast<double>(D[j * n + i]));
+        return;
+    }
+    // tile[ii * w + jj] = D[j0 + jj, i0 + ii], read row by row
+    for (index_t j = j0; j < j1; ++j)
+        for (index_t i = i0; i < i1; ++i) tile[(i - i0) * w + (j - j0)] = static_cast<double>(D[j * n + i]);
+    const index_t len = j1 - j0;
+#if defined(__GNUC__)
+    using tiles::vec4;
+    vec4 lo = {st.lo, st.lo, st.lo, st.lo}, hi = {st.hi, st.hi, st.hi, st.hi}, asym = {}, nan = {};
+    const tiles::vec4i no_sign = {0x7fffffffffffffffLL, 0x7fffffffffffffffLL, 0x7fffffffffffffffLL,
+                                  0x7fffffffffffffffLL};
+    const index_t vlen = len / 4 * 4;
+    for (index_t i = i0; i < i1; ++i) {
+        const T* row = D + i * n + j0;
+        const double* col = tile + (i - i0) * w;
+        for (index_t jj = 0; jj < vlen; jj += 4) {
+            vec4 v, u;
+            tiles::load4(row + jj, v);
+            tiles::load4(col + jj, u);
+            lo = v < lo ? v : lo;
+            lo = u < lo ? u : lo;
+            hi = v > hi ? v : hi;
+            hi = u > hi ? u : hi;
+            const vec4 diff = (vec4)((tiles::vec4i)(v - u) & no_sign);
+            asym = diff > asym ? diff : asym;
+            nan += (v - v) + (u - u);
+        }
+        for (index_t jj = vlen; jj < len; ++jj) fold(static_cast<double>(row[jj]), col[jj]);
+    }
+    for (int l = 0; l < 4; ++l) {
+        st.lo = std::min(st.lo, lo[l]);
+        st.hi = std::max(st.hi, hi[l]);
+        st.asym = std::max(st.asym, asym[l]);
+        st.nan += nan[l];
+    }
+#else
+    for (index_t i = i0; i < i1; ++i)
+        for (index_t jj = 0; jj < len; ++jj) fold(static_cast<double>(D[i * n + j0 + jj]), tile[(i - i0) * w + jj]);
+#endif
+}
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES void tile_stats(const double* D, index_t n, index_t i0, index_t i1,
+                                                                index_t j0, index_t j1, double* tile, TileStats& st) {
+    tile_stats_impl(D, n, i0, i1, j0, j1, tile, st);
+}
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES void tile_stats(const float* D, index_t n, index_t i0, index_t i1,
+                                                                index_t j0, index_t j1, double* tile, TileStats& st) {
+    tile_stats_impl(D, n, i0, i1, j0, j1, tile, st);
+}
+
+}  // namespace detail
+
 // Checks that D (n, n) is a dissimilarity matrix: finite, non-negative and, if
 // `symmetric`, with |D_ij - D_ji| <= sym_rtol * max(D). Throws
-// std::invalid_argument naming `name` and the first offending entry.
+// std::invalid_argument naming `name` and the first offending entry (row-major).
+// One pass over pairs of 64 x 64 tiles (i, j) and (j, i) reads every entry once.
 template <class T>
 void check_dissimilarity(const T* D, index_t n, bool symmetric, double sym_rtol, const std::string& name,
                          int n_threads) {
     const int threads = static_cast<double>(n) * static_cast<double>(n) < 1.0e6 ? 1 : std::max(1, n_threads);
     constexpr index_t rows = 64;
     const index_t blocks = tiles::ceil_div(n, rows);
-    std::vector<index_t> bad(static_cast<std::size_t>(blocks), -1);  // first bad flat index per block
-    std::vector<double> block_max(static_cast<std::size_t>(blocks), 0.0);
-    parallel_for(blocks, threads, [&](index_t b) {
-        double mx = 0.0;
-        const index_t end = std::min(n, (b + 1) * rows) * n;
-        for (index_t f = b * rows * n; f < end; ++f) {
-            const double v = static_cast<double>(D[f]);
-            if (!(v >= 0.0) || std::isinf(v)) {  // NaN, negative or infinite
-                bad[static_cast<std::size_t>(b)] = f;
-                return;
-            }
-            mx = v > mx ? v : mx;
-        }
-        block_max[static_cast<std::size_t>(b)] = mx;
+    std::vector<detail::TileStats> stats(static_cast<std::size_t>(blocks));
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(threads));
+    parallel_for_tid(blocks, threads, [&](index_t b, int tid) {
+        std::vector<double>& tile = scratch[static_cast<std::size_t>(tid)];
+        tile.resize(static_cast<std::size_t>(rows * rows));
+        const index_t i0 = b * rows, i1 = std::min(n, i0 + rows);
+        for (index_t j0 = i0; j0 < n; j0 += rows)
+            detail::tile_stats(D, n, i0, i1, j0, std::min(n, j0 + rows), tile.data(), stats[static_cast<std::size_t>(b)]);
     });
-    for (index_t b = 0; b < blocks; ++b) {
-        const index_t f = bad[static_cast<std::size_t>(b)];
-        if (f < 0) continue;
-        const double v = static_cast<double>(D[f]);
-        const std::string where = name + "[" + std::to_string(f / n) + ", " + std::to_string(f % n) + "]";
-        if (std::isnan(v) || std::isinf(v)) throw std::invalid_argument(name + " contains NaN or infinity (" + where + ")");
-        throw std::invalid_argument(name + " must be a dissimilarity matrix without negative entries; " + where +
-                                    " = " + std::to_string(v));
+    bool bad = false;
+    double hi = 0.0, asym = 0.0;
+    for (const auto& st : stats) {
+        bad |= !(st.nan == 0.0) || st.lo < 0.0;
+        hi = std::max(hi, st.hi);
+        asym = std::max(asym, st.asym);
+    }
+    auto entry = [&](index_t i, index_t j) {
+        return name + "[" + std::to_string(i) + ", " + std::to_string(j) + "] = " +
+               std::to_string(static_cast<double>(D[i * n + j]));
+    };
+    if (bad) {
+        for (index_t f = 0; f < n * n; ++f) {  // error path: find the first bad entry
+            const double v = static_cast<double>(D[f]);
+            if (std::isnan(v) || std::isinf(v))
+                throw std::invalid_argument(name + " contains NaN or infinity (" + entry(f / n, f % n) + ")");
+            if (v < 0.0)
+                throw std::invalid_argument(name + " must be a dissimilarity matrix without negative entries; " +
+                                            entry(f / n, f % n));
+        }
     }
     if (!symmetric) return;
-    const double scale = *std::max_element(block_max.begin(), block_max.end());
-    const double tol = sym_rtol * scale;
-    parallel_for(blocks, threads, [&](index_t b) {
-        const index_t i1 = std::min(n, (b + 1) * rows);
-        for (index_t j0 = b * rows; j0 < n; j0 += rows) {
-            const index_t j1 = std::min(n, j0 + rows);
-            for (index_t i = b * rows; i < i1; ++i)
-                for (index_t j = std::max(j0, i + 1); j < j1; ++j)
-                    if (std::fabs(static_cast<double>(D[i * n + j]) - static_cast<double>(D[j * n + i])) > tol) {
-                        bad[static_cast<std::size_t>(b)] = i * n + j;
-                        return;
-                    }
-        }
-    });
-    for (index_t b = 0; b < blocks; ++b) {
-        const index_t f = bad[static_cast<std::size_t>(b)];
-        if (f < 0) continue;
-        const index_t i = f / n, j = f % n;
-        throw std::invalid_argument(name + " must be symmetric: " + name + "[" + std::to_string(i) + ", " +
-                                    std::to_string(j) + "] = " + std::to_string(static_cast<double>(D[i * n + j])) +
-                                    " but " + name + "[" + std::to_string(j) + ", " + std::to_string(i) +
-                                    "] = " + std::to_string(static_cast<double>(D[j * n + i])));
-    }
+    const double tol = sym_rtol * hi;
+    if (asym <= tol) return;
+    for (index_t i = 0; i < n; ++i)  // error path: find the first asymmetric pair
+        for (index_t j = i + 1; j < n; ++j)
+            if (std::fabs(static_cast<double>(D[i * n + j]) - static_cast<double>(D[j * n + i])) > tol)
+                throw std::invalid_argument(name + " must be symmetric: " + entry(i, j) + " but " + entry(j, i));
 }
 
 // PAM BUILD: the first medoid minimises the total distance; each next one is the
@@ -419,10 +501,14 @@ void fasterpam(const T* D, index_t n, index_t k, index_t max_iter, int n_threads
         detail::compute_removal(n, k, a);
     };
 
-    // Candidates are evaluated in batches of `batch` against the current state.
-    const index_t batch = team_size == 1 ? 1 : 4 * static_cast<index_t>(team_size);
-    std::vector<double> change(static_cast<std::size_t>(batch));
-    std::vector<index_t> best(static_cast<std::size_t>(batch));
+    // Candidates are evaluated in batches against the current state. A batch
+    // doubles after each batch without a swap (swaps get rare as the search
+    // converges) and shrinks back after a swap, which discards the rest of it.
+    const index_t min_batch = team_size == 1 ? 1 : 2 * static_cast<index_t>(team_size);
+    const index_t max_batch = team_size == 1 ? 1 : 64 * static_cast<index_t>(team_size);
+    index_t batch = min_batch;
+    std::vector<double> change(static_cast<std::size_t>(max_batch));
+    std::vector<index_t> best(static_cast<std::size_t>(max_batch));
     std::vector<std::vector<double>> delta(static_cast<std::size_t>(team_size),
                                            std::vector<double>(static_cast<std::size_t>(k)));
     index_t last_swap = -1, n_iter = 0, n_swaps = 0;
@@ -452,6 +538,7 @@ void fasterpam(const T* D, index_t n, index_t k, index_t max_iter, int n_threads
                                       &best[s]);
             });
             index_t next = stop;
+            bool swapped = false;
             for (index_t b = 0; b < len; ++b) {
                 const std::size_t s = static_cast<std::size_t>(b);
                 if (change[s] < 0.0 && !is_medoid[static_cast<std::size_t>(c0 + b)]) {
@@ -459,9 +546,11 @@ void fasterpam(const T* D, index_t n, index_t k, index_t max_iter, int n_threads
                     ++n_swaps;
                     last_swap = c0 + b;
                     next = c0 + b + 1;
+                    swapped = true;
                     break;
                 }
             }
+            batch = swapped ? min_batch : std::min(max_batch, 2 * batch);
             c = next;
         }
         if (!converged && n_swaps == swaps_before) converged = true;  // a whole pass without a swap

@@ -63,6 +63,16 @@ void pack_panels(const T* X, index_t d, const index_t* rows, index_t first, inde
 typedef double vec4 __attribute__((vector_size(32)));
 typedef long long vec4i __attribute__((vector_size(32)));
 
+// Four entries as doubles (through a reference: a vector return value would
+// change the ABI between the clones).
+DIFFCLUST_ALWAYS_INLINE void load4(const double* p, vec4& v) { std::memcpy(&v, p, sizeof v); }
+DIFFCLUST_ALWAYS_INLINE void load4(const float* p, vec4& v) {
+    typedef float vec4f __attribute__((vector_size(16)));
+    vec4f f;
+    std::memcpy(&f, p, sizeof f);
+    v = __builtin_convertvector(f, vec4);
+}
+
 // C[r * ldc + c] for the mr x nr tile of one A panel and one B panel.
 DIFFCLUST_ALWAYS_INLINE void micro_tile(Product op, const double* DIFFCLUST_RESTRICT A,
                                         const double* DIFFCLUST_RESTRICT B, index_t d, double* DIFFCLUST_RESTRICT C,
