@@ -46,47 +46,57 @@ struct PairwiseJob {
     const double* y_sq;   // squared row norms of Y
     const double* x_div;  // cosine: row norms of X, zero norms replaced by 1
     const double* packed_y;
-    T* out;  // (nx, ny)
+    T* out;       // (nx, ny)
+    bool mirror;  // Y is X: compute the entries with j > i and write them twice
 };
 
+// Turns one row of a product tile into distances, in place.
+DIFFCLUST_ALWAYS_INLINE void finish_row(Metric m, double* c, index_t len, double xs, const double* ys) {
+    if (m == Metric::sqeuclidean) {
+        for (index_t j = 0; j < len; ++j) {
+            const double v = (xs + ys[j]) - 2.0 * c[j];  // symmetric in x and y, bit for bit
+            c[j] = v > 0.0 ? v : 0.0;
+        }
+    } else if (m == Metric::euclidean) {
+        for (index_t j = 0; j < len; ++j) {
+            const double v = (xs + ys[j]) - 2.0 * c[j];
+            c[j] = std::sqrt(v > 0.0 ? v : 0.0);
+        }
+    } else if (m == Metric::cosine) {
+        for (index_t j = 0; j < len; ++j) {
+            const double v = 1.0 - c[j];
+            c[j] = v < 0.0 ? 0.0 : (v > 2.0 ? 2.0 : v);
+        }
+    }
+}
+
 // Rows [i0, i1) x columns [j0, j1) of the output. `apack` holds mc * d doubles,
-// `cbuf` mc * nc doubles.
+// `cbuf` mc * nc doubles. With job.mirror (Y is X), only the entries with j > i
+// are written, to (i, j) and to (j, i).
 template <class T>
 DIFFCLUST_ALWAYS_INLINE void pairwise_block_impl(const PairwiseJob<T>& job, index_t i0, index_t i1, index_t j0,
                                                  index_t j1, double* apack, double* cbuf) {
     using namespace tiles;
-    const index_t d = job.d;
-    const Product op = job.metric == Metric::manhattan ? Product::l1 : Product::dot;
-    pack_panels(job.X, d, nullptr, i0, i1 - i0, mr, job.metric == Metric::cosine ? job.x_div : nullptr, apack);
-    block_product(op, apack, ceil_div(i1 - i0, mr), job.packed_y + (j0 / nr) * d * nr, ceil_div(j1 - j0, nr), d,
-                  cbuf, nc);
-    const index_t len = j1 - j0;
+    const index_t d = job.d, ny = job.ny, len = j1 - j0;
+    const Metric m = job.metric;
+    const Product op = m == Metric::manhattan ? Product::l1 : Product::dot;
+    pack_panels(job.X, d, nullptr, i0, i1 - i0, mr, m == Metric::cosine ? job.x_div : nullptr, apack);
+    block_product(op, apack, ceil_div(i1 - i0, mr), job.packed_y + (j0 / nr) * d * nr, ceil_div(len, nr), d, cbuf,
+                  nc);
+    const bool gram = m == Metric::sqeuclidean || m == Metric::euclidean;
     for (index_t i = i0; i < i1; ++i) {
-        const double* c = cbuf + (i - i0) * nc;
-        T* o = job.out + i * job.ny + j0;
-        const Metric m = job.metric;
-        if (m == Metric::sqeuclidean || m == Metric::euclidean) {
-            const double xs = job.x_sq[i];
-            const double* ys = job.y_sq + j0;
-            if (m == Metric::sqeuclidean) {
-                for (index_t j = 0; j < len; ++j) {
-                    const double v = (xs + ys[j]) - 2.0 * c[j];
-                    o[j] = static_cast<T>(v > 0.0 ? v : 0.0);
-                }
-            } else {
-                for (index_t j = 0; j < len; ++j) {
-                    const double v = (xs + ys[j]) - 2.0 * c[j];
-                    o[j] = static_cast<T>(std::sqrt(v > 0.0 ? v : 0.0));
-                }
-            }
-        } else if (m == Metric::cosine) {
-            for (index_t j = 0; j < len; ++j) {
-                const double v = 1.0 - c[j];
-                o[j] = static_cast<T>(v < 0.0 ? 0.0 : (v > 2.0 ? 2.0 : v));
-            }
-        } else {
-            for (index_t j = 0; j < len; ++j) o[j] = static_cast<T>(c[j]);
-        }
+        double* c = cbuf + (i - i0) * nc;
+        finish_row(m, c, len, gram ? job.x_sq[i] : 0.0, gram ? job.y_sq + j0 : nullptr);
+        const index_t first = job.mirror ? std::min(len, std::max<index_t>(0, i + 1 - j0)) : 0;
+        T* o = job.out + i * ny + j0;
+        for (index_t j = first; j < len; ++j) o[j] = static_cast<T>(c[j]);
+    }
+    if (!job.mirror) return;
+    for (index_t j = j0; j < j1; ++j) {  // the transposed half: rows i < j of column j
+        T* o = job.out + j * ny;
+        const double* c = cbuf + (j - j0);
+        const index_t end = std::min(i1, j);
+        for (index_t i = i0; i < end; ++i) o[i] = static_cast<T>(c[(i - i0) * nc]);
     }
 }
 
@@ -162,22 +172,21 @@ void pairwise_distances(const T* X, index_t nx, const T* Y, index_t ny, index_t 
     const std::vector<double> packed_y =
         detail::pack_all(Y, ny, d, nullptr, metric == Metric::cosine ? yn : nullptr, threads);
 
-    detail::PairwiseJob<T> job{X,
-                               nx,
-                               ny,
-                               d,
-                               metric,
-                               x_norms.data(),
-                               yn,
-                               x_norms.data(),
-                               packed_y.data(),
-                               out};
+    const detail::PairwiseJob<T> job{X, nx, ny, d, metric, x_norms.data(), yn, x_norms.data(), packed_y.data(),
+                                     out, same};
+    // Cache blocks; when Y is X, only those holding an entry above the diagonal.
     const index_t row_blocks = ceil_div(nx, mc), col_blocks = ceil_div(ny, nc);
+    std::vector<index_t> blocks;
+    blocks.reserve(static_cast<std::size_t>(row_blocks * col_blocks));
+    for (index_t rb = 0; rb < row_blocks; ++rb)
+        for (index_t cb = 0; cb < col_blocks; ++cb)
+            if (!same || std::min(ny, (cb + 1) * nc) - 1 > rb * mc) blocks.push_back(rb * col_blocks + cb);
     const std::size_t scratch = static_cast<std::size_t>(mc * d + mc * nc);
     std::vector<std::vector<double>> buffers(static_cast<std::size_t>(threads));
-    parallel_for_tid(row_blocks * col_blocks, threads, [&](index_t task, int tid) {
+    parallel_for_tid(static_cast<index_t>(blocks.size()), threads, [&](index_t t, int tid) {
         std::vector<double>& buf = buffers[static_cast<std::size_t>(tid)];
         if (buf.empty()) buf.resize(scratch);
+        const index_t task = blocks[static_cast<std::size_t>(t)];
         const index_t rb = task / col_blocks, cb = task % col_blocks;
         const index_t i0 = rb * mc, i1 = std::min(nx, i0 + mc);
         const index_t j0 = cb * nc, j1 = std::min(ny, j0 + nc);

@@ -104,31 +104,14 @@ DIFFCLUST_ALWAYS_INLINE void silhouette_rows_impl(const SilhouetteJob<T>& job, i
         const index_t j1 = std::min(n, j0 + nc), len = j1 - j0;
         block_product(op, apack, a_panels, job.packed + (j0 / nr) * d * nr, ceil_div(len, nr), d, cbuf, nc);
         double ys[nc];
-        if (m == Metric::sqeuclidean || m == Metric::euclidean) {
+        const bool gram = m == Metric::sqeuclidean || m == Metric::euclidean;
+        if (gram) {
             for (index_t j = 0; j < len; ++j) ys[j] = job.sq[job.order[j0 + j]];
         }
         for (index_t i = i0; i < i1; ++i) {
             double* c = cbuf + (i - i0) * nc;
             // Product tile -> distances, in place.
-            if (m == Metric::sqeuclidean || m == Metric::euclidean) {
-                const double xs = job.sq[job.order[i]];
-                if (m == Metric::sqeuclidean) {
-                    for (index_t j = 0; j < len; ++j) {
-                        const double v = (xs + ys[j]) - 2.0 * c[j];
-                        c[j] = v > 0.0 ? v : 0.0;
-                    }
-                } else {
-                    for (index_t j = 0; j < len; ++j) {
-                        const double v = (xs + ys[j]) - 2.0 * c[j];
-                        c[j] = std::sqrt(v > 0.0 ? v : 0.0);
-                    }
-                }
-            } else if (m == Metric::cosine) {
-                for (index_t j = 0; j < len; ++j) {
-                    const double v = 1.0 - c[j];
-                    c[j] = v < 0.0 ? 0.0 : (v > 2.0 ? 2.0 : v);
-                }
-            }
+            finish_row(m, c, len, gram ? job.sq[job.order[i]] : 0.0, ys);
             if (i >= j0 && i < j1) c[i - j0] = 0.0;  // d(x, x) = 0 exactly
             // Runs of equal cluster -> per-cluster sums.
             double* row_sums = job.sums + i * k;
