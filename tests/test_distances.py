@@ -65,8 +65,9 @@ def test_matches_cdist(rng, metric, dtype, shape):
 
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_matches_sklearn_x_against_itself(rng, metric, dtype):
-    X = rng.standard_normal((131, 9)).astype(dtype)
+@pytest.mark.parametrize("d", [9, 40])  # from d = 32 on, the upper triangle is computed and mirrored
+def test_matches_sklearn_x_against_itself(rng, metric, dtype, d):
+    X = rng.standard_normal((131, d)).astype(dtype)
     X[5] = 0.0  # a zero vector: cosine distance 1 to everything but itself
     D = dc.pairwise_distances(X, metric=metric)
     S = sk_pairwise(X.astype(np.float64), metric=metric)
@@ -110,9 +111,12 @@ def test_aliases_and_dtypes(rng):
 
 
 def test_block_rows_match_full_matrix(rng):
-    X = rng.standard_normal((230, 11))
+    X = rng.standard_normal((230, 33))
     for metric in METRICS:
         full = dc.pairwise_distances(X, X, metric=metric)
+        mirrored = dc.pairwise_distances(X, metric=metric)
+        off = ~np.eye(230, dtype=bool)
+        np.testing.assert_array_equal(mirrored[off], full[off])
         blocks = [dc.pairwise_distances(X[i : i + 37], X, metric=metric) for i in range(0, 230, 37)]
         np.testing.assert_array_equal(np.vstack(blocks), full)
 
@@ -122,8 +126,9 @@ def test_block_rows_match_full_matrix(rng):
 def test_thread_count_invariance(rng, n_threads, dtype):
     X = rng.standard_normal((301, 19)).astype(dtype)
     Y = rng.standard_normal((257, 19)).astype(dtype)
+    Z = rng.standard_normal((333, 35)).astype(dtype)
     for metric in METRICS:
-        for args in [(X,), (X, Y)]:
+        for args in [(X,), (X, Y), (Z,)]:
             ref = dc.pairwise_distances(*args, metric=metric, n_threads=1)
             np.testing.assert_array_equal(dc.pairwise_distances(*args, metric=metric, n_threads=n_threads), ref)
 
