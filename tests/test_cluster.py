@@ -61,7 +61,8 @@ def test_build_matches_brute_force(rng, dtype, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize(("n", "k"), [(200, 1), (300, 5), (500, 12), (1200, 20)])
+# k < 32 evaluates swaps on points grouped by medoid, k >= 32 screens them in order
+@pytest.mark.parametrize(("n", "k"), [(200, 1), (300, 5), (500, 12), (600, 40), (1200, 20), (1200, 64)])
 def test_not_worse_than_kmedoids_fasterpam(rng, dtype, n, k):
     X = rng.standard_normal((n, 4))
     D = cdist(X, X).astype(dtype)
@@ -124,11 +125,11 @@ def test_seed_determinism_and_result_is_frozen(rng):
 
 
 @pytest.mark.parametrize("n_threads", THREAD_COUNTS)
-@pytest.mark.parametrize("init", ["build", "random"])
-def test_thread_count_invariance(rng, n_threads, init):
+@pytest.mark.parametrize(("init", "k"), [("build", 15), ("random", 15), ("random", 40)])
+def test_thread_count_invariance(rng, n_threads, init, k):
     X = rng.standard_normal((1100, 3))  # above the size where threads start
-    ref = dc.kmedoids(X, 15, init=init, seed=5, n_threads=1)
-    res = dc.kmedoids(X, 15, init=init, seed=5, n_threads=n_threads)
+    ref = dc.kmedoids(X, k, init=init, seed=5, n_threads=1)
+    res = dc.kmedoids(X, k, init=init, seed=5, n_threads=n_threads)
     np.testing.assert_array_equal(res.medoids, ref.medoids)
     np.testing.assert_array_equal(res.labels, ref.labels)
     assert res.loss == ref.loss and res.n_iter == ref.n_iter and res.n_swaps == ref.n_swaps
