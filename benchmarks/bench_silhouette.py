@@ -2,10 +2,11 @@
 
 pytest benchmarks/bench_silhouette.py --benchmark-only --benchmark-group-by=group
 
-Peak memory is measured in a fresh subprocess per library: the growth of the
-process's peak resident set (``ru_maxrss``) from just before the call (data
-already built, libraries imported and warmed up) to just after it. It counts
-every allocation, NumPy's and the C++ core's alike.
+Peak memory is measured in a fresh subprocess per library (Linux): the peak
+resident set is reset just before the call (``/proc/self/clear_refs``, data
+already built, libraries imported and warmed up), and the peak extra memory is
+``VmHWM`` after the call minus ``VmRSS`` before it. It counts every allocation,
+NumPy's and the C++ core's alike.
 """
 
 from __future__ import annotations
@@ -59,19 +60,26 @@ def test_sklearn_silhouette(benchmark, n):
 
 
 _MEASURE = """
-import json, resource, sys
-import numpy as np
+import json, sys
 sys.path.insert(0, {bench_dir!r})
 from bench_silhouette import data
 import diffclust as dc
 from sklearn.metrics import silhouette_samples
+
+
+def status(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field))  # kB
+
+
 X, labels = data({n})
 fn = dc.silhouette_samples if {which!r} == "diffclust" else silhouette_samples
-fn(X[:500], labels[:500])  # warm up (imports, thread start-up)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+fn(X[:2000], labels[:2000])  # warm up (imports, thread start-up)
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak resident set (VmHWM) to the current one
+before = status("VmRSS:")
 fn(X, labels)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"peak_extra_mb": (after - before) / 1024}}))
+print(json.dumps({{"peak_extra_mb": (status("VmHWM:") - before) / 1024}}))
 """
 
 

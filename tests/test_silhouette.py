@@ -21,7 +21,7 @@ def make_labels(rng, n):
 
 
 @pytest.mark.parametrize("metric", METRICS)
-@pytest.mark.parametrize("n", [5, 61, 600])  # 600 spans several 48 x 256 blocks
+@pytest.mark.parametrize("n", [5, 61, 1700])  # 1700: three blocks of 768 positions, the last partial
 def test_matches_sklearn(rng, metric, n):
     X = rng.standard_normal((n, 6)) + 0.5
     labels = make_labels(rng, n)
@@ -60,8 +60,8 @@ def test_identical_points_score_zero():
 
 @pytest.mark.parametrize("n_threads", THREAD_COUNTS)
 def test_thread_count_invariance(rng, n_threads):
-    X = rng.standard_normal((700, 7))
-    labels = rng.integers(0, 6, size=700)
+    X = rng.standard_normal((1600, 7))  # three blocks of positions
+    labels = rng.integers(0, 6, size=1600)
     D = dc.pairwise_distances(X, metric="euclidean")
     for metric in METRICS:
         ref = dc.silhouette_samples(X, labels, metric=metric, n_threads=1)
