@@ -221,13 +221,14 @@ def silhouette_samples(
 
     Notes
     -----
-    From points, the points are ordered by cluster and cut into blocks of 768.
-    Each pair of blocks is one task: its distances are computed once (48 x 256
-    tiles, as in :func:`pairwise_distances`) and summed per cluster along rows
-    and along columns, so only half of the n^2 distances are computed, and none
-    is stored. Extra memory: the partial sums of each pair of blocks
-    (n * (n / 768 + k) doubles), one float64 copy of X and a small tile per
-    thread -- about 12 MB at n = 20000, d = 32, k = 10, never n x n. Sums are
+    From points, the points are ordered by cluster and cut into at most 32
+    blocks (of 768 points or more). Each pair of blocks is one task: its
+    distances are computed once (48 x 256 tiles, as in
+    :func:`pairwise_distances`) and summed per cluster along rows and along
+    columns, so only half of the n^2 distances are computed, and none is stored.
+    Extra memory: the partial sums of each pair of blocks (at most
+    n * (32 + k) doubles), one float64 copy of X and a small tile per thread --
+    about 12 MB at n = 20000, d = 32, k = 10; O(n (k + d)), never n x n. Sums are
     accumulated in float64 in a fixed order, for float32 input too, so the
     result does not depend on the number of threads.
 

@@ -74,6 +74,29 @@ static void test_silhouette() {
                  std::invalid_argument);
 }
 
+// n > 24576: blocks of 1536 positions (at most 32 blocks), against a plain loop.
+static void test_silhouette_large_blocks() {
+    const index_t n = 25000, k = 3;
+    const auto X = random_points(n, 1, 5);
+    std::vector<index_t> labels(static_cast<std::size_t>(n));
+    for (index_t i = 0; i < n; ++i) labels[static_cast<std::size_t>(i)] = (i * 13 + i / 7) % k;
+    std::vector<double> s(static_cast<std::size_t>(n));
+    silhouette_samples(X.data(), n, 1, labels.data(), k, Metric::manhattan, 2, s.data());
+    std::vector<index_t> size(static_cast<std::size_t>(k), 0);
+    for (index_t l : labels) ++size[static_cast<std::size_t>(l)];
+    double err = 0;
+    std::vector<double> sums(static_cast<std::size_t>(k));
+    for (index_t i = 0; i < n; i += 97) {
+        std::fill(sums.begin(), sums.end(), 0.0);
+        for (index_t j = 0; j < n; ++j)
+            sums[static_cast<std::size_t>(labels[static_cast<std::size_t>(j)])] +=
+                std::fabs(X[static_cast<std::size_t>(i)] - X[static_cast<std::size_t>(j)]);
+        const double ref = detail::silhouette_from_sums(sums.data(), k, labels[static_cast<std::size_t>(i)], size.data());
+        err = std::max(err, std::fabs(ref - s[static_cast<std::size_t>(i)]));
+    }
+    CHECK(err < 1e-10);
+}
+
 static void test_kmedoids() {
     const index_t n = 400, d = 2, k = 6;
     const auto X = random_points(n, d, 4);
@@ -114,6 +137,7 @@ static void test_kmedoids() {
 int main() {
     test_pairwise();
     test_silhouette();
+    test_silhouette_large_blocks();
     test_kmedoids();
     TEST_MAIN_END();
 }

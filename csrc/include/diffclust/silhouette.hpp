@@ -5,12 +5,13 @@
 //         (or when a_i = b_i = 0).
 //
 // From points, the points are ordered by cluster (a stable counting sort) and
-// packed once, then cut into blocks of 768 positions. Each pair of blocks
+// packed once, then cut into blocks of 768 positions (more for n > 24576, so that
+// there are at most 32 blocks). Each pair of blocks
 // (I <= J) is one task: its distances are computed once, by the register-tiled
 // product of tiles.hpp in 48 x 256 tiles, and summed per cluster run both along
 // rows (for the points of I) and along columns (for the points of J) -- half of
 // the n^2 distances. The partial sums of each pair of blocks are kept (n x
-// (blocks + k) doubles) and reduced per point in block order. Extra memory: the
+// (blocks + k) <= n x (32 + k) doubles) and reduced per point in block order. Extra memory: the
 // partial sums, the n x k sums, the packed points (n x d doubles) and one tile
 // per thread; never n x n. Every partial sum is built by one task in a fixed
 // order, so the result does not depend on the number of threads.
@@ -87,7 +88,8 @@ struct Run {
 template <class T>
 struct SilhouetteJob {
     const T* X;
-    index_t n, d, nb;  // nb blocks of `block` positions
+    index_t n, d;
+    index_t bs, nb;  // nb blocks of bs positions
     Metric metric;
     const index_t* order;           // position -> point
     const double* sq;               // squared norms by point (sqeuclidean, euclidean)
@@ -98,7 +100,13 @@ struct SilhouetteJob {
     double* partial;                // for pair (A, B): rows(A) x runs(B) sums of distances
 };
 
-constexpr index_t silhouette_block = 768;  // 16 tiles::mc x 3 tiles::nc
+// Positions per block: 768 (16 tiles::mc x 3 tiles::nc), or a multiple of it that
+// keeps the number of blocks at most 32, so that the partial sums (n x (blocks + k)
+// doubles) stay O(n k).
+inline index_t silhouette_block(index_t n) {
+    constexpr index_t unit = 768, max_blocks = 32;
+    return unit * std::max<index_t>(1, tiles::ceil_div(n, unit * max_blocks));
+}
 
 // Tile of blocks (I, J), I <= J: the distances between their positions, summed
 // per cluster run: along rows into the partial sums of (I, J) and, when I < J,
@@ -109,7 +117,7 @@ template <class T>
 DIFFCLUST_ALWAYS_INLINE void silhouette_tile_impl(const SilhouetteJob<T>& job, index_t I, index_t J, double* apack,
                                                   double* cbuf, double* colsum) {
     using namespace tiles;
-    const index_t d = job.d, n = job.n, bs = silhouette_block;
+    const index_t d = job.d, n = job.n, bs = job.bs;
     const Metric m = job.metric;
     const Product op = m == Metric::manhattan ? Product::l1 : Product::dot;
     const bool gram = m == Metric::sqeuclidean || m == Metric::euclidean;
@@ -194,7 +202,7 @@ void silhouette_samples(const T* X, index_t n, index_t d, const index_t* labels,
         detail::pack_all(X, n, d, co.order.data(), metric == Metric::cosine ? norms.data() : nullptr, threads);
     // Blocks of positions, their cluster runs, and where the partial sums of
     // each pair of blocks go: n x (blocks + k) doubles in all.
-    const index_t bs = detail::silhouette_block, nb = ceil_div(n, bs);
+    const index_t bs = detail::silhouette_block(n), nb = ceil_div(n, bs);
     std::vector<std::vector<detail::Run>> runs(static_cast<std::size_t>(nb));
     for (index_t b = 0; b < nb; ++b) {
         const index_t e = std::min(n, (b + 1) * bs);
@@ -213,7 +221,7 @@ void silhouette_samples(const T* X, index_t n, index_t d, const index_t* labels,
             total += (std::min(n, (a + 1) * bs) - a * bs) * static_cast<index_t>(runs[static_cast<std::size_t>(b)].size());
         }
     std::vector<double> partial(static_cast<std::size_t>(total), 0.0);
-    const detail::SilhouetteJob<T> job{X,           n,           d,         nb,          metric, co.order.data(),
+    const detail::SilhouetteJob<T> job{X,           n,           d,         bs,          nb,     metric, co.order.data(),
                                        norms.data(), norms.data(), packed.data(), runs.data(), slot.data(),
                                        partial.data()};
     std::vector<index_t> pairs;  // I * nb + J for I <= J
