@@ -61,6 +61,13 @@ def test_matches_cdist(rng, metric, dtype, shape):
     D = dc.pairwise_distances(X, Y, metric=metric)
     assert D.dtype == dtype and D.shape == (nx, ny)
     check_close(D, X, Y, metric)
+    if dtype == np.float64:  # scikit-learn uses the same Gram trick: same tolerance
+        S = sk_pairwise(X, Y, metric=metric)
+        atol = tolerance(X, Y, metric)
+        if metric == "euclidean":
+            np.testing.assert_allclose(D**2, S**2, rtol=1e-13, atol=atol)
+        else:
+            np.testing.assert_allclose(D, S, rtol=1e-13, atol=atol)
 
 
 @pytest.mark.parametrize("metric", METRICS)
