@@ -186,3 +186,30 @@ def test_output_too_large_is_refused_before_allocating():
         dc.pairwise_distances(X)
     with pytest.raises(ValueError, match="physical memory"):
         dc.pairwise_distances(X, X)
+
+
+try:
+    from hypothesis import given
+    from hypothesis import strategies as st
+except ImportError:  # hypothesis is in the test extra
+    given = None
+
+if given is not None:
+
+    @given(
+        nx=st.integers(1, 60),
+        ny=st.integers(1, 60),
+        d=st.integers(1, 40),
+        metric=st.sampled_from(METRICS),
+        same=st.booleans(),
+        seed=st.integers(0, 2**32 - 1),
+    )
+    def test_property_matches_cdist(nx, ny, d, metric, same, seed):
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((nx, d)) * rng.uniform(0.1, 10)
+        Y = None if same else rng.standard_normal((ny, d))
+        D = dc.pairwise_distances(X, Y, metric=metric, n_threads=2)
+        check_close(D, X, X if same else Y, metric)
+        if same:
+            np.testing.assert_array_equal(np.diagonal(D), 0.0)
+            np.testing.assert_array_equal(D, D.T)

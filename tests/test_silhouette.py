@@ -111,3 +111,29 @@ def test_errors(rng):
     Dn[2, 3] = np.inf
     with pytest.raises(ValueError, match="NaN or infinity"):
         dc.silhouette_samples(Dn, labels, metric="precomputed")
+
+
+try:
+    from hypothesis import given
+    from hypothesis import strategies as st
+except ImportError:  # hypothesis is in the test extra
+    given = None
+
+if given is not None:
+
+    @given(
+        n=st.integers(3, 80),
+        d=st.integers(1, 6),
+        k=st.integers(2, 6),
+        metric=st.sampled_from(METRICS),
+        seed=st.integers(0, 2**32 - 1),
+    )
+    def test_property_matches_sklearn(n, d, k, metric, seed):
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((n, d))
+        labels = rng.integers(-k, k, size=n) * 7
+        if not 2 <= np.unique(labels).size <= n - 1:
+            labels = np.arange(n) % 2
+        np.testing.assert_allclose(
+            dc.silhouette_samples(X, labels, metric=metric), sk_samples(X, labels, metric=metric), rtol=1e-10, atol=1e-12
+        )
