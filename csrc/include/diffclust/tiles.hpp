@@ -11,6 +11,8 @@
 //   l1:  C_ij = sum_k |a_ik - b_jk|       (manhattan)
 // Every entry is summed over k in increasing order by one lane of one vector,
 // so a result never depends on the blocking or on the thread that computed it.
+// The project builds with -ffp-contract=off (no fused multiply-add), so the
+// AVX-512, AVX2 and baseline copies round every operation alike as well.
 //
 // These helpers are always inlined into the callers' DIFFCLUST_TARGET_CLONES
 // entry points, so each CPU level (x86-64-v4, v3, baseline) gets its own copy.
