@@ -252,7 +252,7 @@ DIFFCLUST_ALWAYS_INLINE void evaluate_grouped(const T* DIFFCLUST_RESTRICT row, i
     }
     double shared_tail = 0.0, best_delta = 0.0;
     index_t best_i = -1;
-#if defined(__GNUC__)
+#if DIFFCLUST_VECTOR_EXTENSIONS
     using tiles::vec4;
     const vec4 zero = {0.0, 0.0, 0.0, 0.0};
     vec4 shared = zero;
@@ -263,7 +263,7 @@ DIFFCLUST_ALWAYS_INLINE void evaluate_grouped(const T* DIFFCLUST_RESTRICT row, i
         index_t p = a.group[static_cast<std::size_t>(i)];
         const index_t end = a.group[static_cast<std::size_t>(i + 1)];
         double tail = 0.0;
-#if defined(__GNUC__)
+#if DIFFCLUST_VECTOR_EXTENSIONS
         vec4 acc = zero;
         for (; p + 4 <= end; p += 4) {
             const vec4 d = {static_cast<double>(row[order[p]]), static_cast<double>(row[order[p + 1]]),
@@ -294,7 +294,7 @@ DIFFCLUST_ALWAYS_INLINE void evaluate_grouped(const T* DIFFCLUST_RESTRICT row, i
             best_delta = delta;
         }
     }
-#if defined(__GNUC__)
+#if DIFFCLUST_VECTOR_EXTENSIONS
     const double shared_sum = ((shared[0] + shared[2]) + (shared[1] + shared[3])) + shared_tail;
 #else
     const double shared_sum = shared + shared_tail;
@@ -327,7 +327,7 @@ DIFFCLUST_ALWAYS_INLINE void evaluate_screened(const T* DIFFCLUST_RESTRICT row, 
         }
     };
     index_t o = 0;
-#if defined(__GNUC__)
+#if DIFFCLUST_VECTOR_EXTENSIONS
     for (; o + 8 <= n; o += 8) {
         tiles::vec4 r0, r1, s0, s1;
         tiles::load4(row + o, r0);
@@ -405,7 +405,7 @@ DIFFCLUST_ALWAYS_INLINE void tile_stats_impl(const T* D, index_t n, index_t i0, 
     for (index_t j = j0; j < j1; ++j)
         for (index_t i = i0; i < i1; ++i) tile[(i - i0) * w + (j - j0)] = static_cast<double>(D[j * n + i]);
     const index_t len = j1 - j0;
-#if defined(__GNUC__)
+#if DIFFCLUST_VECTOR_EXTENSIONS
     using tiles::vec4;
     vec4 lo = {st.lo, st.lo, st.lo, st.lo}, hi = {st.hi, st.hi, st.hi, st.hi}, asym = {}, nan = {};
     const tiles::vec4i no_sign = {0x7fffffffffffffffLL, 0x7fffffffffffffffLL, 0x7fffffffffffffffLL,

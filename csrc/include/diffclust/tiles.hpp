@@ -23,6 +23,16 @@
 #include "simd.hpp"
 #include "types.hpp"
 
+// GCC/Clang vector extensions; without them (or with
+// -DDIFFCLUST_NO_VECTOR_EXTENSIONS) plain loops compute the same sums.
+#ifndef DIFFCLUST_VECTOR_EXTENSIONS
+#if defined(__GNUC__) && !defined(DIFFCLUST_NO_VECTOR_EXTENSIONS)
+#define DIFFCLUST_VECTOR_EXTENSIONS 1
+#else
+#define DIFFCLUST_VECTOR_EXTENSIONS 0
+#endif
+#endif
+
 namespace diffclust::tiles {
 
 constexpr index_t mr = 6;    // rows (A points) of the register tile
@@ -61,7 +71,7 @@ void pack_panels(const T* X, index_t d, const index_t* rows, index_t first, inde
     }
 }
 
-#if defined(__GNUC__)
+#if DIFFCLUST_VECTOR_EXTENSIONS
 typedef double vec4 __attribute__((vector_size(32)));
 typedef long long vec4i __attribute__((vector_size(32)));
 
