@@ -195,3 +195,29 @@ def test_distance_matrix_too_large_is_refused():
     X = np.zeros((3_000_000, 1), dtype=np.float32)
     with pytest.raises(MemoryError, match="k-medoids"):
         dc.kmedoids(X, 2)
+
+
+def test_concurrent_python_threads(rng):
+    """The kernels release the GIL and share no state: concurrent calls agree."""
+    import threading
+
+    X = rng.standard_normal((1100, 4))
+    labels = rng.integers(0, 5, size=1100)
+    ref_km = dc.kmedoids(X, 8, init="random", seed=2, n_threads=2)
+    ref_s = dc.silhouette_samples(X, labels, n_threads=2)
+    ref_d = dc.pairwise_distances(X, metric="manhattan", n_threads=2)
+    failures = []
+
+    def run():
+        km = dc.kmedoids(X, 8, init="random", seed=2, n_threads=2)
+        s = dc.silhouette_samples(X, labels, n_threads=2)
+        d = dc.pairwise_distances(X, metric="manhattan", n_threads=2)
+        if not (np.array_equal(km.medoids, ref_km.medoids) and np.array_equal(s, ref_s) and np.array_equal(d, ref_d)):
+            failures.append(1)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
