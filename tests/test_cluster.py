@@ -4,10 +4,10 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import THREAD_COUNTS
 from scipy.spatial.distance import cdist
 
 import diffclust as dc
-from conftest import THREAD_COUNTS
 
 kmedoids_pkg = pytest.importorskip("kmedoids")
 

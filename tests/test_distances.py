@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import THREAD_COUNTS
 from scipy.spatial.distance import cdist
 from sklearn.metrics import pairwise_distances as sk_pairwise
 
 import diffclust as dc
-from conftest import THREAD_COUNTS
 
 METRICS = ("sqeuclidean", "euclidean", "manhattan", "cosine")
 SCIPY_NAME = {"sqeuclidean": "sqeuclidean", "euclidean": "euclidean", "manhattan": "cityblock", "cosine": "cosine"}

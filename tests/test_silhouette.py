@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import THREAD_COUNTS
 from sklearn.metrics import pairwise_distances as sk_pairwise
 from sklearn.metrics import silhouette_samples as sk_samples
 from sklearn.metrics import silhouette_score as sk_score
 
 import diffclust as dc
-from conftest import THREAD_COUNTS
 
 METRICS = ("euclidean", "sqeuclidean", "manhattan", "cosine")
 
