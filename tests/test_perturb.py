@@ -399,7 +399,7 @@ def test_memory_error_before_allocating(monkeypatch):
 
     monkeypatch.setattr(_validation, "physical_memory", lambda: 10**6)  # a 1 MB machine
     S = np.zeros((200, 200))
-    with pytest.raises(MemoryError, match="perturbed_kforest needs about"):
+    with pytest.raises(MemoryError, match="perturbed_kforest needs .* GiB, more than"):
         dc.perturbed_kforest(S, 2, sigma=0.1, n_samples=2, seed=0)
     with pytest.raises(MemoryError, match="partial_fy_loss needs"):
         dc.partial_fy_loss(S, 2, [-1] * 200, sigma=0.1, n_samples=2, seed=0)

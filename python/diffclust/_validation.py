@@ -194,6 +194,13 @@ def check_constraints(
     return labels, pairs[0], pairs[1]
 
 
+class OutputTooLargeError(MemoryError, ValueError):
+    """A computation's buffers would not fit in physical memory (raised before allocating).
+
+    It is both a ``MemoryError`` and a ``ValueError``.
+    """
+
+
 def physical_memory() -> int:
     """Bytes of physical memory on this machine (0 if unknown)."""
     try:
@@ -202,11 +209,11 @@ def physical_memory() -> int:
         return 0
 
 
-def check_memory(n_bytes: float, what: str) -> None:
-    """Raise ``MemoryError`` before a computation whose buffers exceed physical memory."""
+def check_memory(n_bytes: float, what: str, advice: str = "use fewer points or fewer threads") -> None:
+    """Raise :class:`OutputTooLargeError` before a computation whose buffers exceed physical memory."""
     total = physical_memory()
     if total and n_bytes > total:
-        raise MemoryError(
-            f"{what} needs about {n_bytes / 2**30:.1f} GiB of working memory, more than this machine's "
-            f"{total / 2**30:.1f} GiB; use fewer points or fewer threads"
+        raise OutputTooLargeError(
+            f"{what} needs {n_bytes / 2**30:.1f} GiB, more than the {total / 2**30:.1f} GiB of "
+            f"physical memory; {advice}"
         )

@@ -22,45 +22,34 @@ blocking: every entry is computed by the same arithmetic whichever block holds i
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
-from ._validation import as_float_array, check_finite, resolve_threads
+from ._validation import (
+    OutputTooLargeError,
+    as_float_array,
+    check_finite,
+    check_memory,
+    resolve_threads,
+)
 
-__all__ = ["pairwise_distances", "silhouette_samples", "silhouette_score"]
+__all__ = ["OutputTooLargeError", "pairwise_distances", "silhouette_samples", "silhouette_score"]
 
 METRICS = ("sqeuclidean", "euclidean", "manhattan", "cosine")
 _ALIASES = {"cityblock": "manhattan", "l1": "manhattan", "l2": "euclidean"}
 
 
-class OutputTooLargeError(MemoryError, ValueError):
-    """An output would not fit in physical memory (raised before allocating it).
-
-    It is both a ``MemoryError`` and a ``ValueError``.
-    """
-
-
-def _physical_memory() -> int | None:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def check_allocation(shape: tuple[int, ...], dtype: Any, what: str) -> None:
     """Raise :class:`OutputTooLargeError` if an array of ``shape`` would exceed physical memory."""
-    nbytes = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
-    memory = _physical_memory()
-    if memory is not None and nbytes > memory:
-        raise OutputTooLargeError(
-            f"{what} of shape {shape} and dtype {np.dtype(dtype)} needs {nbytes / 2**30:.1f} GiB, "
-            f"more than the {memory / 2**30:.1f} GiB of physical memory; "
-            "work on blocks of rows instead (see the module docstring)"
-        )
+    nbytes = float(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+    check_memory(
+        nbytes,
+        f"{what} of shape {shape} and dtype {np.dtype(dtype)}",
+        "work on blocks of rows instead (see the module docstring)",
+    )
 
 
 def _resolve_metric(metric: Any, *, precomputed: bool = False) -> str:
