@@ -1,0 +1,211 @@
+// Losses of a fitted clustering model: the k-means loss (inertia) and the
+// negative log-likelihood of a Gaussian mixture (Cholesky + log-sum-exp).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "chunked.hpp"
+#include "parallel.hpp"
+#include "simd.hpp"
+#include "types.hpp"
+
+namespace diffclust {
+
+namespace detail {
+
+template <class T>
+static DIFFCLUST_TARGET_CLONES double sq_dist_to(const T* DIFFCLUST_RESTRICT x, const double* DIFFCLUST_RESTRICT c,
+                                                 index_t d) {
+    double s = 0.0;
+    for (index_t t = 0; t < d; ++t) {
+        const double v = static_cast<double>(x[t]) - c[t];
+        s += v * v;
+    }
+    return s;
+}
+
+}  // namespace detail
+
+// sum_i ||x_i - c_{l_i}||^2 with l_i = labels[i] when labels is given, else the nearest
+// center. X (n, d); centers (k, d) row-major.
+template <class T>
+double kmeans_loss(const T* X, index_t n, index_t d, const double* centers, index_t k, const std::int64_t* labels,
+                   int n_threads) {
+    if (labels) {
+        for (index_t i = 0; i < n; ++i)
+            if (labels[i] < 0 || labels[i] >= k)
+                throw std::out_of_range("labels[" + std::to_string(i) + "] = " + std::to_string(labels[i]) +
+                                        " is outside [0, k) = [0, " + std::to_string(k) + ")");
+    }
+    const int threads = useful_threads(n_threads, static_cast<double>(n) * static_cast<double>(d) *
+                                                      static_cast<double>(labels ? 1 : k));
+    return chunked_sum(n, threads, 2048, [&](index_t i) {
+        const T* x = X + i * d;
+        if (labels) return detail::sq_dist_to(x, centers + labels[i] * d, d);
+        double best = std::numeric_limits<double>::infinity();
+        for (index_t j = 0; j < k; ++j) best = std::min(best, detail::sq_dist_to(x, centers + j * d, d));
+        return best;
+    });
+}
+
+enum class CovarianceType : int { full = 0, tied = 1, diag = 2, spherical = 3 };
+
+inline CovarianceType parse_covariance_type(const std::string& name) {
+    if (name == "full") return CovarianceType::full;
+    if (name == "tied") return CovarianceType::tied;
+    if (name == "diag") return CovarianceType::diag;
+    if (name == "spherical") return CovarianceType::spherical;
+    throw std::invalid_argument("covariance_type must be 'full', 'tied', 'diag' or 'spherical'; got '" + name + "'");
+}
+
+// In-place lower Cholesky factor of the symmetric matrix A (d x d, lower triangle read).
+// Returns false if A is not positive definite.
+inline bool cholesky_lower(double* A, index_t d) {
+    for (index_t j = 0; j < d; ++j) {
+        double s = A[j * d + j];
+        for (index_t t = 0; t < j; ++t) s -= A[j * d + t] * A[j * d + t];
+        if (!(s > 0.0) || !std::isfinite(s)) return false;
+        const double ljj = std::sqrt(s);
+        A[j * d + j] = ljj;
+        for (index_t i = j + 1; i < d; ++i) {
+            double v = A[i * d + j];
+            for (index_t t = 0; t < j; ++t) v -= A[i * d + t] * A[j * d + t];
+            A[i * d + j] = v / ljj;
+        }
+        for (index_t i = 0; i < j; ++i) A[i * d + j] = 0.0;
+    }
+    return true;
+}
+
+// A Gaussian mixture ready for evaluation: log weights, means, and per component the
+// lower Cholesky factor of its covariance (full/tied) or its diagonal variances.
+struct GaussianMixture {
+    index_t k = 0, d = 0;
+    CovarianceType type = CovarianceType::full;
+    std::vector<double> log_weights;  // (k,), -inf for zero weights
+    std::vector<double> means;        // (k, d)
+    std::vector<double> factors;      // full (k, d, d) / tied (d, d): Cholesky; diag (k, d) / spherical (k,): variances
+    std::vector<double> log_norm;     // (k,): log w - (d log(2 pi) + log det) / 2
+};
+
+// covariances as scikit-learn parametrises them: full (k, d, d), tied (d, d), diag (k, d),
+// spherical (k,). Throws std::invalid_argument naming the component that is not positive definite.
+inline GaussianMixture make_gaussian_mixture(const double* weights, const double* means, const double* covariances,
+                                             index_t k, index_t d, CovarianceType type) {
+    GaussianMixture g;
+    g.k = k;
+    g.d = d;
+    g.type = type;
+    g.means.assign(means, means + k * d);
+    const double log_2pi = std::log(2.0 * 3.14159265358979323846);
+    std::vector<double> log_det(static_cast<std::size_t>(k), 0.0);
+    auto fail = [](const std::string& which) {
+        throw std::invalid_argument("covariances" + which + " is not symmetric positive definite");
+    };
+    if (type == CovarianceType::full || type == CovarianceType::tied) {
+        const index_t m = type == CovarianceType::full ? k : 1;
+        g.factors.assign(covariances, covariances + m * d * d);
+        for (index_t j = 0; j < m; ++j) {
+            double* L = g.factors.data() + j * d * d;
+            if (!cholesky_lower(L, d)) fail(type == CovarianceType::full ? "[" + std::to_string(j) + "]" : "");
+            double ld = 0.0;
+            for (index_t t = 0; t < d; ++t) ld += 2.0 * std::log(L[t * d + t]);
+            for (index_t c = 0; c < k; ++c)
+                if (type == CovarianceType::tied || c == j) log_det[static_cast<std::size_t>(c)] = ld;
+        }
+    } else {
+        const index_t per = type == CovarianceType::diag ? d : 1;
+        g.factors.assign(covariances, covariances + k * per);
+        for (index_t j = 0; j < k; ++j) {
+            double ld = 0.0;
+            for (index_t t = 0; t < per; ++t) {
+                const double v = g.factors[static_cast<std::size_t>(j * per + t)];
+                if (!(v > 0.0) || !std::isfinite(v))
+                    fail("[" + std::to_string(j) + "]" + (per > 1 ? "[" + std::to_string(t) + "]" : "") + " (a variance)");
+                ld += std::log(v);
+            }
+            log_det[static_cast<std::size_t>(j)] = per == 1 ? static_cast<double>(d) * ld : ld;
+        }
+    }
+    g.log_weights.resize(static_cast<std::size_t>(k));
+    g.log_norm.resize(static_cast<std::size_t>(k));
+    for (index_t j = 0; j < k; ++j) {
+        const double w = weights[j];
+        g.log_weights[static_cast<std::size_t>(j)] = w > 0.0 ? std::log(w) : -std::numeric_limits<double>::infinity();
+        g.log_norm[static_cast<std::size_t>(j)] = g.log_weights[static_cast<std::size_t>(j)] -
+                                                   0.5 * (static_cast<double>(d) * log_2pi + log_det[static_cast<std::size_t>(j)]);
+    }
+    return g;
+}
+
+// -log p(x) for one sample; `scratch` holds d + k doubles.
+template <class T>
+double gmm_sample_nll(const GaussianMixture& g, const T* x, double* scratch) {
+    const index_t d = g.d, k = g.k;
+    double* z = scratch;
+    double* logp = scratch + d;
+    double top = -std::numeric_limits<double>::infinity();
+    for (index_t j = 0; j < k; ++j) {
+        if (g.log_weights[static_cast<std::size_t>(j)] == -std::numeric_limits<double>::infinity()) {
+            logp[j] = -std::numeric_limits<double>::infinity();  // a component of weight 0
+            continue;
+        }
+        const double* mu = g.means.data() + j * d;
+        double maha = 0.0;
+        if (g.type == CovarianceType::full || g.type == CovarianceType::tied) {
+            // forward substitution L z = x - mu
+            const double* L = g.factors.data() + (g.type == CovarianceType::full ? j * d * d : 0);
+            for (index_t r = 0; r < d; ++r) {
+                double v = static_cast<double>(x[r]) - mu[r];
+                const double* Lr = L + r * d;
+                for (index_t t = 0; t < r; ++t) v -= Lr[t] * z[t];
+                z[r] = v / Lr[r];
+                maha += z[r] * z[r];
+            }
+        } else if (g.type == CovarianceType::diag) {
+            const double* var = g.factors.data() + j * d;
+            for (index_t r = 0; r < d; ++r) {
+                const double v = static_cast<double>(x[r]) - mu[r];
+                maha += v * v / var[r];
+            }
+        } else {
+            maha = detail::sq_dist_to(x, mu, d) / g.factors[static_cast<std::size_t>(j)];
+        }
+        logp[j] = g.log_norm[static_cast<std::size_t>(j)] - 0.5 * maha;
+        top = std::max(top, logp[j]);
+    }
+    double s = 0.0;
+    for (index_t j = 0; j < k; ++j) s += std::exp(logp[j] - top);
+    return -(top + std::log(s));
+}
+
+// Mean of -log p(x_i) over the rows of X (n, d); per-sample values into `samples` if non-null.
+template <class T>
+double gmm_nll(const GaussianMixture& g, const T* X, index_t n, double* samples, int n_threads) {
+    const index_t d = g.d, k = g.k;
+    const double per_sample = static_cast<double>(k) * static_cast<double>(d) *
+                              (g.type == CovarianceType::full || g.type == CovarianceType::tied ? static_cast<double>(d) : 1.0);
+    const int threads = useful_threads(n_threads, static_cast<double>(n) * per_sample);
+    const Chunks ch = make_chunks(n, 1024);
+    std::vector<double> partial(static_cast<std::size_t>(ch.count), 0.0);
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(std::max(1, threads)),
+                                             std::vector<double>(static_cast<std::size_t>(d + k)));
+    parallel_for_tid(ch.count, threads, [&](index_t c, int tid) {
+        double* buf = scratch[static_cast<std::size_t>(tid)].data();
+        double s = 0.0;
+        for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
+            const double v = gmm_sample_nll(g, X + i * d, buf);
+            if (samples) samples[i] = v;
+            s += v;
+        }
+        partial[static_cast<std::size_t>(c)] = s;
+    });
+    return pairwise_sum(partial) / static_cast<double>(n);
+}
+
+}  // namespace diffclust

@@ -1,0 +1,315 @@
+// Normalized cut and ratio cut of a labeling, and the relaxed (soft) normalized
+// cut of an assignment matrix with its gradient, on a dense or CSR affinity W.
+//
+// W is used as given: degrees are row sums d_i = sum_j W_ij, and for a cluster A
+// cut(A) = sum_{i in A, j not in A} W_ij, vol(A) = sum_{i in A} d_i. For a symmetric
+// affinity these are the textbook quantities. Work is O(nnz) (O(nnz k) for the soft
+// cut), threaded by rows; per-row results are reduced over clusters in index order,
+// so the value never depends on the thread count.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "chunked.hpp"
+#include "contingency.hpp"
+#include "parallel.hpp"
+#include "types.hpp"
+
+namespace diffclust {
+
+template <class T>
+struct DenseGraph {
+    const T* w;  // (n, n) row-major
+    index_t n;
+    index_t nnz_stored() const noexcept { return n * n; }
+    template <class Fn>
+    void row(index_t i, Fn&& fn) const {
+        const T* r = w + i * n;
+        for (index_t j = 0; j < n; ++j) fn(j, static_cast<double>(r[j]));
+    }
+};
+
+template <class T, class I>
+struct CsrGraph {
+    const I* indptr;   // (n + 1,)
+    const I* indices;  // (nnz,)
+    const T* data;     // (nnz,)
+    index_t n;
+    index_t nnz;       // length of indices and data
+    index_t nnz_stored() const noexcept { return nnz; }
+    template <class Fn>
+    void row(index_t i, Fn&& fn) const {
+        for (index_t e = static_cast<index_t>(indptr[i]); e < static_cast<index_t>(indptr[i + 1]); ++e)
+            fn(static_cast<index_t>(indices[e]), static_cast<double>(data[e]));
+    }
+};
+
+// Checks a CSR structure before any row is read.
+template <class T, class I>
+void check_csr(const CsrGraph<T, I>& g) {
+    if (static_cast<index_t>(g.indptr[0]) != 0)
+        throw std::invalid_argument("W.indptr[0] must be 0, got " + std::to_string(g.indptr[0]));
+    for (index_t i = 0; i < g.n; ++i)
+        if (g.indptr[i + 1] < g.indptr[i])
+            throw std::invalid_argument("W.indptr must be non-decreasing (row " + std::to_string(i) + ")");
+    if (static_cast<index_t>(g.indptr[g.n]) > g.nnz)
+        throw std::invalid_argument("W.indptr[-1] = " + std::to_string(g.indptr[g.n]) + " exceeds the " +
+                                    std::to_string(g.nnz) + " stored entries");
+}
+
+namespace detail {
+
+// The first bad entry met by a chunk of rows; chunks report in order, so the error
+// raised is the same for any thread count.
+struct GraphError {
+    index_t row = -1, col = -1;
+    double value = 0.0;
+    int kind = 0;  // 1: column index out of range, 2: NaN or infinity, 3: negative
+
+    bool set(index_t i, index_t j, double w, index_t n) {
+        if (j < 0 || j >= n) kind = 1;
+        else if (!std::isfinite(w)) kind = 2;
+        else if (w < 0.0) kind = 3;
+        else return false;
+        row = i;
+        col = j;
+        value = w;
+        return true;
+    }
+};
+
+inline void raise_first(const std::vector<GraphError>& errors) {
+    for (const GraphError& e : errors) {
+        if (e.kind == 0) continue;
+        const std::string where = "W[" + std::to_string(e.row) + ", " + std::to_string(e.col) + "]";
+        if (e.kind == 1)
+            throw std::out_of_range("W has a column index " + std::to_string(e.col) + " in row " +
+                                    std::to_string(e.row) + " outside [0, n)");
+        if (e.kind == 2) throw std::invalid_argument("W contains NaN or infinity (" + where + ")");
+        throw std::invalid_argument("W must hold non-negative affinities, but " + where + " = " +
+                                    std::to_string(e.value));
+    }
+}
+
+template <class Graph>
+bool row_is_clean(const Graph& g, index_t i, GraphError& err) {
+    bool found = false;
+    g.row(i, [&](index_t j, double w) {
+        if (!found) found = err.set(i, j, w, g.n);
+    });
+    return !found;
+}
+
+}  // namespace detail
+
+struct CutValues {
+    double ncut = 0.0;       // sum_c cut(A_c) / vol(A_c), a cluster of volume 0 adding 0
+    double ratio_cut = 0.0;  // sum_c cut(A_c) / |A_c|
+};
+
+// Cuts of the labeling with codes (n,) in [0, k) and k = codes.size() clusters.
+template <class Graph>
+CutValues graph_cuts(const Graph& g, const LabelCodes& codes, int n_threads) {
+    const index_t n = g.n, k = codes.size();
+    const index_t* lab = codes.codes.data();
+    std::vector<double> degree(static_cast<std::size_t>(n)), cut(static_cast<std::size_t>(n));
+    const Chunks ch = make_chunks(n, 256);
+    std::vector<detail::GraphError> errors(static_cast<std::size_t>(ch.count));
+    const int threads = useful_threads(n_threads, static_cast<double>(g.nnz_stored()) + static_cast<double>(n));
+    parallel_for(ch.count, threads, [&](index_t c) {
+        detail::GraphError& err = errors[static_cast<std::size_t>(c)];
+        for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
+            const index_t li = lab[i];
+            double deg = 0.0, out = 0.0;
+            bool bad = false;
+            g.row(i, [&](index_t j, double w) {
+                if (j < 0 || j >= n) {
+                    bad = true;
+                    return;
+                }
+                bad |= !(w >= 0.0);
+                deg += w;
+                out += lab[j] != li ? w : 0.0;
+            });
+            if (bad || !std::isfinite(deg)) {
+                if (!detail::row_is_clean(g, i, err))
+                    return;
+                throw std::overflow_error("the degree of row " + std::to_string(i) + " of W overflows");
+            }
+            degree[static_cast<std::size_t>(i)] = deg;
+            cut[static_cast<std::size_t>(i)] = out;
+        }
+    });
+    detail::raise_first(errors);
+    std::vector<double> cut_c(static_cast<std::size_t>(k), 0.0), vol_c(static_cast<std::size_t>(k), 0.0);
+    for (index_t i = 0; i < n; ++i) {
+        cut_c[static_cast<std::size_t>(lab[i])] += cut[static_cast<std::size_t>(i)];
+        vol_c[static_cast<std::size_t>(lab[i])] += degree[static_cast<std::size_t>(i)];
+    }
+    std::vector<double> nc(static_cast<std::size_t>(k)), rc(static_cast<std::size_t>(k));
+    for (index_t c = 0; c < k; ++c) {
+        const std::size_t s = static_cast<std::size_t>(c);
+        nc[s] = vol_c[s] > 0.0 ? cut_c[s] / vol_c[s] : 0.0;
+        rc[s] = cut_c[s] / static_cast<double>(codes.counts[s]);
+    }
+    return {pairwise_sum(nc), pairwise_sum(rc)};
+}
+
+// A CSR matrix that owns its arrays (the transpose of a CsrGraph).
+template <class T>
+struct OwnedCsr {
+    std::vector<index_t> indptr, indices;
+    std::vector<T> data;
+    CsrGraph<T, index_t> view(index_t n) const {
+        return {indptr.data(), indices.data(), data.data(), n, static_cast<index_t>(indices.size())};
+    }
+};
+
+// Transpose by counting sort; entries of each output row keep increasing source rows.
+// Call after the graph has been checked (indices in range).
+template <class T, class I>
+OwnedCsr<T> csr_transpose(const CsrGraph<T, I>& g) {
+    const index_t n = g.n, m = static_cast<index_t>(g.indptr[n]);
+    OwnedCsr<T> t;
+    t.indptr.assign(static_cast<std::size_t>(n + 1), 0);
+    t.indices.resize(static_cast<std::size_t>(m));
+    t.data.resize(static_cast<std::size_t>(m));
+    for (index_t e = 0; e < m; ++e) ++t.indptr[static_cast<std::size_t>(g.indices[e]) + 1];
+    for (index_t i = 0; i < n; ++i) t.indptr[static_cast<std::size_t>(i + 1)] += t.indptr[static_cast<std::size_t>(i)];
+    std::vector<index_t> next(t.indptr.begin(), t.indptr.end() - 1);
+    for (index_t i = 0; i < n; ++i) {
+        for (index_t e = static_cast<index_t>(g.indptr[i]); e < static_cast<index_t>(g.indptr[i + 1]); ++e) {
+            const index_t p = next[static_cast<std::size_t>(g.indices[e])]++;
+            t.indices[static_cast<std::size_t>(p)] = i;
+            t.data[static_cast<std::size_t>(p)] = g.data[e];
+        }
+    }
+    return t;
+}
+
+namespace detail {
+
+// out (n, k) = W^T P for a dense W, by blocks of columns of W (one task per block).
+template <class T>
+void dense_transpose_product(const DenseGraph<T>& g, const double* P, index_t k, double* out, int n_threads) {
+    const index_t n = g.n, block = 32;
+    const index_t blocks = (n + block - 1) / block;
+    parallel_for(blocks, n_threads, [&](index_t b) {
+        const index_t i0 = b * block, i1 = std::min(n, i0 + block);
+        double* o = out + i0 * k;
+        std::fill(o, o + (i1 - i0) * k, 0.0);
+        for (index_t j = 0; j < n; ++j) {
+            const T* wr = g.w + j * n;
+            const double* pj = P + j * k;
+            for (index_t i = i0; i < i1; ++i) {
+                const double w = static_cast<double>(wr[i]);
+                double* oi = out + i * k;
+                for (index_t c = 0; c < k; ++c) oi[c] += w * pj[c];
+            }
+        }
+    });
+}
+
+// out (n, k) = W P for the rows of a graph already checked.
+template <class Graph>
+void graph_product(const Graph& g, const double* P, index_t k, double* out, int n_threads) {
+    parallel_for(g.n, n_threads, [&](index_t i) {
+        double* o = out + i * k;
+        std::fill(o, o + k, 0.0);
+        g.row(i, [&](index_t j, double w) {
+            const double* pj = P + j * k;
+            for (index_t c = 0; c < k; ++c) o[c] += w * pj[c];
+        });
+    });
+}
+
+}  // namespace detail
+
+// Soft normalized cut of an assignment P (n, k), P >= 0 (Xia & Kulis's soft Ncut):
+//   value = sum_c num_c / v_c = k - sum_c a_c / v_c, where
+//   v_c = P_c^T d,  a_c = P_c^T W P_c,  num_c = v_c - a_c = sum_ij W_ij P_ic (1 - P_jc);
+// num_c is summed in that last form, free of cancellation. A column with v_c = 0 adds 0
+// and gets a zero gradient. For one-hot P it is exactly the normalized cut. grad (n, k) receives
+//   d value / d P_ic = -((W + W^T) P)_ic / v_c + a_c d_i / v_c^2,  a_c = P_c^T W P_c.
+// `gt` is the transpose of a CSR graph (nullptr for a dense graph).
+template <class Graph, class TGraph>
+double soft_ncut(const Graph& g, const TGraph* gt, const double* P, index_t k, double* grad, int n_threads) {
+    const index_t n = g.n;
+    const std::size_t nk = static_cast<std::size_t>(n * k);
+    std::vector<double> degree(static_cast<std::size_t>(n)), WP(nk), R(nk);
+    const Chunks ch = make_chunks(n, 64);
+    std::vector<detail::GraphError> errors(static_cast<std::size_t>(ch.count));
+    const int threads = useful_threads(n_threads, (static_cast<double>(g.nnz_stored()) + static_cast<double>(n)) *
+                                                      static_cast<double>(k));
+    parallel_for(ch.count, threads, [&](index_t c) {
+        detail::GraphError& err = errors[static_cast<std::size_t>(c)];
+        for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
+            double* wp = WP.data() + i * k;
+            double* r = R.data() + i * k;
+            std::fill(wp, wp + k, 0.0);
+            std::fill(r, r + k, 0.0);
+            double deg = 0.0;
+            bool bad = false;
+            g.row(i, [&](index_t j, double w) {
+                if (bad || j < 0 || j >= n || !(w >= 0.0)) {
+                    bad = true;
+                    return;
+                }
+                deg += w;
+                const double* pj = P + j * k;
+                for (index_t q = 0; q < k; ++q) {
+                    wp[q] += w * pj[q];
+                    r[q] += w * (1.0 - pj[q]);
+                }
+            });
+            if (bad || !std::isfinite(deg)) {
+                if (!detail::row_is_clean(g, i, err)) return;
+                throw std::overflow_error("the degree of row " + std::to_string(i) + " of W overflows");
+            }
+            degree[static_cast<std::size_t>(i)] = deg;
+        }
+    });
+    detail::raise_first(errors);
+
+    std::vector<double> WtP(nk);
+    if constexpr (std::is_same_v<TGraph, void>) {
+        detail::dense_transpose_product(g, P, k, WtP.data(), threads);
+    } else {
+        detail::graph_product(*gt, P, k, WtP.data(), threads);
+    }
+
+    // reductions over samples in index order (as graph_cuts does), so one-hot P gives
+    // exactly the normalized cut
+    std::vector<double> v(static_cast<std::size_t>(k), 0.0), num(static_cast<std::size_t>(k), 0.0),
+        a(static_cast<std::size_t>(k), 0.0);
+    for (index_t i = 0; i < n; ++i) {
+        for (index_t q = 0; q < k; ++q) {
+            const std::size_t s = static_cast<std::size_t>(i * k + q);
+            const double p = P[s];
+            if (p == 0.0) continue;
+            v[static_cast<std::size_t>(q)] += p * degree[static_cast<std::size_t>(i)];
+            num[static_cast<std::size_t>(q)] += p * R[s];
+            a[static_cast<std::size_t>(q)] += p * WP[s];
+        }
+    }
+    std::vector<double> terms(static_cast<std::size_t>(k), 0.0);
+    for (index_t q = 0; q < k; ++q) {
+        const std::size_t s = static_cast<std::size_t>(q);
+        terms[s] = v[s] > 0.0 ? num[s] / v[s] : 0.0;
+    }
+    parallel_for(n, threads, [&](index_t i) {
+        for (index_t q = 0; q < k; ++q) {
+            const std::size_t s = static_cast<std::size_t>(i * k + q), c = static_cast<std::size_t>(q);
+            grad[s] = v[c] > 0.0 ? -(WP[s] + WtP[s]) / v[c] + a[c] * degree[static_cast<std::size_t>(i)] / (v[c] * v[c])
+                                 : 0.0;
+        }
+    });
+    return pairwise_sum(terms);
+}
+
+}  // namespace diffclust
