@@ -126,7 +126,9 @@ inline GaussianMixture make_gaussian_mixture(const double* weights, const double
             for (index_t t = 0; t < per; ++t) {
                 const double v = g.factors[static_cast<std::size_t>(j * per + t)];
                 if (!(v > 0.0) || !std::isfinite(v))
-                    fail("[" + std::to_string(j) + "]" + (per > 1 ? "[" + std::to_string(t) + "]" : "") + " (a variance)");
+                    throw std::invalid_argument("covariances[" + std::to_string(j) + "]" +
+                                                (per > 1 ? "[" + std::to_string(t) + "]" : "") +
+                                                " must be a positive variance, got " + std::to_string(v));
                 ld += std::log(v);
             }
             log_det[static_cast<std::size_t>(j)] = per == 1 ? static_cast<double>(d) * ld : ld;
