@@ -215,7 +215,8 @@ def gmm_nll_samples(
     Xa, w, M, cov = _gmm_inputs(X, weights, means, covariances, covariance_type)
     fn = getattr(_core, f"gmm_nll_{_suffix(Xa.dtype)}")
     _, samples = fn(Xa, w, M, cov, covariance_type, True, resolve_threads(n_threads))
-    return samples  # type: ignore[no-any-return]
+    assert samples is not None  # return_samples=True
+    return samples
 
 
 # --------------------------------------------------------------------------- graph cuts

@@ -3,9 +3,10 @@
 // encode_labels maps the distinct values of a label vector to codes 0..m-1 in
 // increasing value order: through a lookup table when the values span a range
 // of at most a few times n, otherwise by a radix sort of the values. The
-// contingency table of two labelings keeps only its nonzero cells; it is
-// counted in a dense (classes x clusters) table when that is small, else by
-// radix-sorting the pair codes. Nothing is ever n x C.
+// contingency table of two labelings keeps only its nonzero cells (row-major):
+// the cluster codes are bucketed by class (a counting sort), then each class row
+// is counted in one C-long array per thread. O(n + nnz + C * threads) work and
+// memory; nothing is ever n x C or classes x clusters.
 #pragma once
 
 #include <algorithm>
@@ -136,48 +137,72 @@ inline Contingency contingency(const std::int64_t* a, const std::int64_t* b, ind
     out.row_sums = std::move(ca.counts);
     out.col_sums = std::move(cb.counts);
     if (n == 0) return out;
-    const index_t cells = R * C;  // R, C <= n, and n * n < 2^63 for any array that fits in memory
-    auto emit = [&](index_t cell, index_t count) {
-        out.rows.push_back(cell / C);
-        out.cols.push_back(cell % C);
-        out.counts.push_back(count);
-    };
 
-    constexpr index_t dense_limit = index_t(1) << 22;
-    if (cells <= dense_limit) {
-        // one dense table per part of the samples (integer counts: any split gives the same sums)
-        const index_t budget = index_t(1) << 24;
-        const int parts = std::max(1, std::min(useful_threads(n_threads, static_cast<double>(n), 1 << 17),
-                                               static_cast<int>(std::max<index_t>(1, budget / cells))));
-        std::vector<std::vector<index_t>> tables(static_cast<std::size_t>(parts));
-        parallel_for(parts, parts, [&](index_t p) {
-            auto& t = tables[static_cast<std::size_t>(p)];
-            t.assign(static_cast<std::size_t>(cells), 0);
-            const index_t lo = n * p / parts, hi = n * (p + 1) / parts;
-            const index_t* ra = ca.codes.data();
-            const index_t* rb = cb.codes.data();
-            for (index_t i = lo; i < hi; ++i) ++t[static_cast<std::size_t>(ra[i] * C + rb[i])];
-        });
-        auto& total = tables[0];
-        for (int p = 1; p < parts; ++p) {
-            const auto& t = tables[static_cast<std::size_t>(p)];
-            for (std::size_t c = 0; c < total.size(); ++c) total[c] += t[c];
-        }
-        for (index_t c = 0; c < cells; ++c)
-            if (total[static_cast<std::size_t>(c)] > 0) emit(c, total[static_cast<std::size_t>(c)]);
-        return out;
+    // counting sort of the cluster codes by class (class sizes are known), keeping sample order
+    std::vector<index_t> start(static_cast<std::size_t>(R + 1), 0);
+    for (index_t r = 0; r < R; ++r)
+        start[static_cast<std::size_t>(r + 1)] = start[static_cast<std::size_t>(r)] + out.row_sums[static_cast<std::size_t>(r)];
+    std::vector<index_t> bucket(static_cast<std::size_t>(n));
+    {
+        std::vector<index_t> next(start.begin(), start.end() - 1);
+        for (index_t i = 0; i < n; ++i)
+            bucket[static_cast<std::size_t>(next[static_cast<std::size_t>(ca.codes[static_cast<std::size_t>(i)])]++)] =
+                cb.codes[static_cast<std::size_t>(i)];
     }
 
-    std::vector<std::uint64_t> keys(static_cast<std::size_t>(n));
-    for (index_t i = 0; i < n; ++i)
-        keys[static_cast<std::size_t>(i)] = static_cast<std::uint64_t>(
-            ca.codes[static_cast<std::size_t>(i)] * C + cb.codes[static_cast<std::size_t>(i)]);
-    radix_sort(keys, bit_width(static_cast<std::uint64_t>(cells - 1)));
-    for (std::size_t i = 0; i < keys.size();) {
-        std::size_t j = i;
-        while (j < keys.size() && keys[j] == keys[i]) ++j;
-        emit(static_cast<index_t>(keys[i]), static_cast<index_t>(j - i));
-        i = j;
+    // each class row is counted in a C-long counter array (one per thread, reset after use);
+    // rows are grouped into blocks of about equal sample counts, emitted in row order
+    const int threads = useful_threads(n_threads, static_cast<double>(n), 1 << 16);
+    const index_t target = std::max<index_t>(4096, n / (8 * static_cast<index_t>(threads)));
+    std::vector<index_t> block_rows{0};
+    for (index_t r = 0, acc = 0; r < R; ++r) {
+        acc += out.row_sums[static_cast<std::size_t>(r)];
+        if (acc >= target || r == R - 1) {
+            block_rows.push_back(r + 1);
+            acc = 0;
+        }
+    }
+    const index_t n_blocks = static_cast<index_t>(block_rows.size()) - 1;
+    struct Block {
+        std::vector<index_t> rows, cols, counts;
+    };
+    std::vector<Block> blocks(static_cast<std::size_t>(n_blocks));
+    std::vector<std::vector<index_t>> counters(static_cast<std::size_t>(threads));
+    parallel_for_tid(n_blocks, threads, [&](index_t blk, int tid) {
+        std::vector<index_t>& cnt = counters[static_cast<std::size_t>(tid)];
+        if (cnt.empty()) cnt.assign(static_cast<std::size_t>(C), 0);
+        Block& out_blk = blocks[static_cast<std::size_t>(blk)];
+        std::vector<index_t> touched;
+        for (index_t r = block_rows[static_cast<std::size_t>(blk)]; r < block_rows[static_cast<std::size_t>(blk + 1)]; ++r) {
+            touched.clear();
+            for (index_t e = start[static_cast<std::size_t>(r)]; e < start[static_cast<std::size_t>(r + 1)]; ++e) {
+                const index_t col = bucket[static_cast<std::size_t>(e)];
+                if (cnt[static_cast<std::size_t>(col)]++ == 0) touched.push_back(col);
+            }
+            auto emit = [&](index_t col) {
+                out_blk.rows.push_back(r);
+                out_blk.cols.push_back(col);
+                out_blk.counts.push_back(cnt[static_cast<std::size_t>(col)]);
+                cnt[static_cast<std::size_t>(col)] = 0;
+            };
+            if (static_cast<index_t>(touched.size()) * 16 >= C) {
+                for (index_t col = 0; col < C; ++col)
+                    if (cnt[static_cast<std::size_t>(col)]) emit(col);
+            } else {
+                std::sort(touched.begin(), touched.end());
+                for (const index_t col : touched) emit(col);
+            }
+        }
+    });
+    std::size_t nnz = 0;
+    for (const Block& blk : blocks) nnz += blk.counts.size();
+    out.rows.reserve(nnz);
+    out.cols.reserve(nnz);
+    out.counts.reserve(nnz);
+    for (const Block& blk : blocks) {
+        out.rows.insert(out.rows.end(), blk.rows.begin(), blk.rows.end());
+        out.cols.insert(out.cols.end(), blk.cols.begin(), blk.cols.end());
+        out.counts.insert(out.counts.end(), blk.counts.begin(), blk.counts.end());
     }
     return out;
 }

@@ -1,0 +1,154 @@
+"""Metrics and cuts against their anchors (scikit-learn, a scipy.sparse Ncut).
+
+pytest benchmarks/bench_metrics.py --benchmark-only --benchmark-group-by=group
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn import metrics as skm
+from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import NearestNeighbors
+
+import diffclust as dc
+
+THREADS = [1, None]  # serial, and every usable core
+
+
+# --------------------------------------------------------------------------- ARI / NMI on 10^6 labels
+
+
+@pytest.fixture(scope="module", params=[100, 1000], ids=lambda c: f"{c}classes")
+def labelings(request):
+    rng = np.random.default_rng(0)
+    n, c = 1_000_000, request.param
+    a = rng.integers(0, c, n)
+    b = np.where(rng.random(n) < 0.7, a, rng.integers(0, c, n))  # 70% agreement
+    expected = {
+        "ari": skm.adjusted_rand_score(a, b),
+        "nmi": skm.normalized_mutual_info_score(a, b),
+    }
+    return c, a, b, expected
+
+
+@pytest.mark.parametrize("n_threads", THREADS, ids=["1thread", "allthreads"])
+def test_ari_diffclust(benchmark, labelings, n_threads):
+    c, a, b, expected = labelings
+    benchmark.group = f"ARI n=1e6 {c} classes"
+    assert benchmark(dc.adjusted_rand_score, a, b, n_threads=n_threads) == expected["ari"]
+
+
+def test_ari_sklearn(benchmark, labelings):
+    c, a, b, expected = labelings
+    benchmark.group = f"ARI n=1e6 {c} classes"
+    assert benchmark(skm.adjusted_rand_score, a, b) == expected["ari"]
+
+
+@pytest.mark.parametrize("n_threads", THREADS, ids=["1thread", "allthreads"])
+def test_nmi_diffclust(benchmark, labelings, n_threads):
+    c, a, b, expected = labelings
+    benchmark.group = f"NMI n=1e6 {c} classes"
+    got = benchmark(dc.normalized_mutual_info_score, a, b, n_threads=n_threads)
+    np.testing.assert_allclose(got, expected["nmi"], rtol=1e-13)
+
+
+def test_nmi_sklearn(benchmark, labelings):
+    c, a, b, expected = labelings
+    benchmark.group = f"NMI n=1e6 {c} classes"
+    assert benchmark(skm.normalized_mutual_info_score, a, b) == expected["nmi"]
+
+
+# --------------------------------------------------------------------------- Ncut on a kNN graph
+
+
+def scipy_ncut(W: sp.csr_matrix, labels: np.ndarray) -> float:
+    """Ncut with scipy.sparse: indicator H, within-cluster weights diag(H^T W H), volumes H^T d."""
+    n = W.shape[0]
+    k = int(labels.max()) + 1
+    H = sp.csr_matrix((np.ones(n), (np.arange(n), labels)), shape=(n, k))
+    within = (H.T @ (W @ H)).diagonal()
+    vol = H.T @ np.asarray(W.sum(axis=1)).ravel()
+    return float(((vol - within) / vol).sum())
+
+
+@pytest.fixture(scope="module")
+def knn_graph():
+    rng = np.random.default_rng(1)
+    n, k = 100_000, 10
+    X = rng.random((n, 2))
+    dist, idx = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)
+    dist, idx = dist[:, 1:], idx[:, 1:]  # drop each point itself
+    sigma2 = np.median(dist) ** 2
+    A = sp.csr_matrix((np.exp(-(dist.ravel() ** 2) / sigma2), (np.repeat(np.arange(n), k), idx.ravel())), shape=(n, n))
+    W = ((A + A.T) / 2).tocsr()
+    labels = (X[:, 0] * 4).astype(np.int64) * 4 + (X[:, 1] * 4).astype(np.int64)  # 16 square cells
+    return W, labels, scipy_ncut(W, labels)
+
+
+@pytest.mark.parametrize("n_threads", THREADS, ids=["1thread", "allthreads"])
+def test_ncut_diffclust(benchmark, knn_graph, n_threads):
+    W, labels, expected = knn_graph
+    benchmark.group = "Ncut kNN graph n=1e5, 10 neighbours, CSR"
+    np.testing.assert_allclose(benchmark(dc.ncut, W, labels, n_threads=n_threads), expected, rtol=1e-12)
+
+
+def test_ncut_scipy_sparse(benchmark, knn_graph):
+    W, labels, expected = knn_graph
+    benchmark.group = "Ncut kNN graph n=1e5, 10 neighbours, CSR"
+    assert benchmark(scipy_ncut, W, labels) == expected
+
+
+# --------------------------------------------------------------------------- Davies-Bouldin, GMM NLL
+
+
+@pytest.fixture(scope="module")
+def points():
+    rng = np.random.default_rng(2)
+    n, d, k = 100_000, 16, 10
+    labels = rng.integers(0, k, n)
+    X = rng.standard_normal((n, d)) + 3 * rng.standard_normal((k, d))[labels]
+    return X, labels
+
+
+@pytest.mark.parametrize("n_threads", THREADS, ids=["1thread", "allthreads"])
+def test_davies_bouldin_diffclust(benchmark, points, n_threads):
+    X, labels = points
+    benchmark.group = "Davies-Bouldin n=1e5 d=16 k=10"
+    got = benchmark(dc.davies_bouldin_score, X, labels, n_threads=n_threads)
+    np.testing.assert_allclose(got, skm.davies_bouldin_score(X, labels), rtol=1e-10)
+
+
+def test_davies_bouldin_sklearn(benchmark, points):
+    X, labels = points
+    benchmark.group = "Davies-Bouldin n=1e5 d=16 k=10"
+    benchmark(skm.davies_bouldin_score, X, labels)
+
+
+@pytest.fixture(scope="module")
+def mixture(points):
+    X, _ = points
+    gm = GaussianMixture(10, covariance_type="full", max_iter=5, random_state=0)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # only the parameters matter here
+        gm.fit(X[:5000])
+    return X, gm
+
+
+@pytest.mark.parametrize("n_threads", THREADS, ids=["1thread", "allthreads"])
+def test_gmm_nll_diffclust(benchmark, mixture, n_threads):
+    X, gm = mixture
+    benchmark.group = "GMM per-sample NLL n=1e5 d=16 k=10 full"
+    got = benchmark(dc.gmm_nll_samples, X, gm.weights_, gm.means_, gm.covariances_, n_threads=n_threads)
+    np.testing.assert_allclose(got, -gm.score_samples(X), rtol=1e-11)
+
+
+def test_gmm_nll_sklearn(benchmark, mixture):
+    X, gm = mixture
+    benchmark.group = "GMM per-sample NLL n=1e5 d=16 k=10 full"
+    benchmark(gm.score_samples, X)
