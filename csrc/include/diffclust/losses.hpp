@@ -82,6 +82,22 @@ inline bool cholesky_lower(double* A, index_t d) {
     return true;
 }
 
+// Replaces the lower triangular L (d x d) by U = (L^-1)^T, upper triangular: then
+// ||L^-1 (x - mu)||^2 = ||(x - mu)^T U||^2, a product free of the dependency chain of
+// forward substitution (scikit-learn's "precision Cholesky" form).
+inline void invert_lower_transposed(double* L, index_t d) {
+    std::vector<double> inv(static_cast<std::size_t>(d * d), 0.0);  // L^-1, lower triangular
+    for (index_t c = 0; c < d; ++c) {  // column c of L^-1 solves L x = e_c
+        for (index_t r = c; r < d; ++r) {
+            double v = r == c ? 1.0 : 0.0;
+            for (index_t t = c; t < r; ++t) v -= L[r * d + t] * inv[static_cast<std::size_t>(t * d + c)];
+            inv[static_cast<std::size_t>(r * d + c)] = v / L[r * d + r];
+        }
+    }
+    for (index_t t = 0; t < d; ++t)
+        for (index_t c = 0; c < d; ++c) L[t * d + c] = inv[static_cast<std::size_t>(c * d + t)];
+}
+
 // A Gaussian mixture ready for evaluation: log weights, means, and per component the
 // lower Cholesky factor of its covariance (full/tied) or its diagonal variances.
 struct GaussianMixture {
@@ -89,7 +105,7 @@ struct GaussianMixture {
     CovarianceType type = CovarianceType::full;
     std::vector<double> log_weights;  // (k,), -inf for zero weights
     std::vector<double> means;        // (k, d)
-    std::vector<double> factors;      // full (k, d, d) / tied (d, d): Cholesky; diag (k, d) / spherical (k,): variances
+    std::vector<double> factors;      // full (k, d, d) / tied (d, d): (L^-1)^T; diag (k, d) / spherical (k,): variances
     std::vector<double> log_norm;     // (k,): log w - (d log(2 pi) + log det) / 2
 };
 
@@ -115,6 +131,7 @@ inline GaussianMixture make_gaussian_mixture(const double* weights, const double
             if (!cholesky_lower(L, d)) fail(type == CovarianceType::full ? "[" + std::to_string(j) + "]" : "");
             double ld = 0.0;
             for (index_t t = 0; t < d; ++t) ld += 2.0 * std::log(L[t * d + t]);
+            invert_lower_transposed(L, d);
             for (index_t c = 0; c < k; ++c)
                 if (type == CovarianceType::tied || c == j) log_det[static_cast<std::size_t>(c)] = ld;
         }
@@ -145,65 +162,106 @@ inline GaussianMixture make_gaussian_mixture(const double* weights, const double
     return g;
 }
 
-// -log p(x) for one sample; `scratch` holds d + k doubles.
+namespace detail {
+
+constexpr index_t gmm_block = 64;  // samples evaluated together, stored transposed (d x block)
+
+// maha[s] = squared Mahalanobis distance of sample s of the block to component (mu, factor),
+// from diffT (d x block) = (x_s - mu)^T. Inner loops run over the samples of the block, so
+// they vectorise whatever d is. full/tied: ||(x - mu)^T U||^2 with U = (L^-1)^T upper
+// triangular; diag/spherical: sum_t (x_t - mu_t)^2 / var_t.
+static DIFFCLUST_TARGET_CLONES void block_mahalanobis(const double* DIFFCLUST_RESTRICT diffT, index_t d, index_t rows,
+                                                      int type, const double* DIFFCLUST_RESTRICT factor,
+                                                      double* DIFFCLUST_RESTRICT yT, double* DIFFCLUST_RESTRICT maha) {
+    constexpr index_t B = gmm_block;
+    for (index_t s = 0; s < rows; ++s) maha[s] = 0.0;
+    if (type == static_cast<int>(CovarianceType::full) || type == static_cast<int>(CovarianceType::tied)) {
+        for (index_t e = 0; e < d * B; ++e) yT[e] = 0.0;
+        for (index_t t = 0; t < d; ++t) {
+            const double* DIFFCLUST_RESTRICT dt = diffT + t * B;
+            for (index_t c = t; c < d; ++c) {
+                const double u = factor[t * d + c];
+                double* DIFFCLUST_RESTRICT yc = yT + c * B;
+                for (index_t s = 0; s < rows; ++s) yc[s] += u * dt[s];
+            }
+        }
+        for (index_t c = 0; c < d; ++c) {
+            const double* DIFFCLUST_RESTRICT yc = yT + c * B;
+            for (index_t s = 0; s < rows; ++s) maha[s] += yc[s] * yc[s];
+        }
+    } else {
+        const bool diag = type == static_cast<int>(CovarianceType::diag);
+        for (index_t t = 0; t < d; ++t) {
+            const double inv = 1.0 / (diag ? factor[t] : factor[0]);
+            const double* DIFFCLUST_RESTRICT dt = diffT + t * B;
+            for (index_t s = 0; s < rows; ++s) maha[s] += dt[s] * dt[s] * inv;
+        }
+    }
+}
+
+}  // namespace detail
+
+// -log p(x_s) for the `rows` (<= 64) samples starting at X into out; `scratch` holds
+// (2 d + k + 1) * 64 doubles.
 template <class T>
-double gmm_sample_nll(const GaussianMixture& g, const T* x, double* scratch) {
+void gmm_block_nll(const GaussianMixture& g, const T* X, index_t rows, double* out, double* scratch) {
+    constexpr index_t B = detail::gmm_block;
     const index_t d = g.d, k = g.k;
-    double* z = scratch;
-    double* logp = scratch + d;
-    double top = -std::numeric_limits<double>::infinity();
+    const double neg_inf = -std::numeric_limits<double>::infinity();
+    double* diffT = scratch;
+    double* yT = diffT + d * B;
+    double* logp = yT + d * B;  // (k, B)
+    double* maha = logp + k * B;
     for (index_t j = 0; j < k; ++j) {
-        if (g.log_weights[static_cast<std::size_t>(j)] == -std::numeric_limits<double>::infinity()) {
-            logp[j] = -std::numeric_limits<double>::infinity();  // a component of weight 0
+        double* lp = logp + j * B;
+        if (g.log_weights[static_cast<std::size_t>(j)] == neg_inf) {  // a component of weight 0
+            for (index_t s = 0; s < rows; ++s) lp[s] = neg_inf;
             continue;
         }
         const double* mu = g.means.data() + j * d;
-        double maha = 0.0;
-        if (g.type == CovarianceType::full || g.type == CovarianceType::tied) {
-            // forward substitution L z = x - mu
-            const double* L = g.factors.data() + (g.type == CovarianceType::full ? j * d * d : 0);
-            for (index_t r = 0; r < d; ++r) {
-                double v = static_cast<double>(x[r]) - mu[r];
-                const double* Lr = L + r * d;
-                for (index_t t = 0; t < r; ++t) v -= Lr[t] * z[t];
-                z[r] = v / Lr[r];
-                maha += z[r] * z[r];
-            }
-        } else if (g.type == CovarianceType::diag) {
-            const double* var = g.factors.data() + j * d;
-            for (index_t r = 0; r < d; ++r) {
-                const double v = static_cast<double>(x[r]) - mu[r];
-                maha += v * v / var[r];
-            }
-        } else {
-            maha = detail::sq_dist_to(x, mu, d) / g.factors[static_cast<std::size_t>(j)];
-        }
-        logp[j] = g.log_norm[static_cast<std::size_t>(j)] - 0.5 * maha;
-        top = std::max(top, logp[j]);
+        for (index_t s = 0; s < rows; ++s)
+            for (index_t t = 0; t < d; ++t) diffT[t * B + s] = static_cast<double>(X[s * d + t]) - mu[t];
+        const double* factor = g.factors.data() + (g.type == CovarianceType::full   ? j * d * d
+                                                   : g.type == CovarianceType::tied ? 0
+                                                   : g.type == CovarianceType::diag ? j * d
+                                                                                     : j);
+        detail::block_mahalanobis(diffT, d, rows, static_cast<int>(g.type), factor, yT, maha);
+        const double norm = g.log_norm[static_cast<std::size_t>(j)];
+        for (index_t s = 0; s < rows; ++s) lp[s] = norm - 0.5 * maha[s];
     }
-    double s = 0.0;
-    for (index_t j = 0; j < k; ++j) s += std::exp(logp[j] - top);
-    return -(top + std::log(s));
+    for (index_t s = 0; s < rows; ++s) {
+        double top = neg_inf;
+        for (index_t j = 0; j < k; ++j) top = std::max(top, logp[j * B + s]);
+        double sum = 0.0;
+        for (index_t j = 0; j < k; ++j) sum += std::exp(logp[j * B + s] - top);
+        out[s] = -(top + std::log(sum));
+    }
 }
 
 // Mean of -log p(x_i) over the rows of X (n, d); per-sample values into `samples` if non-null.
 template <class T>
 double gmm_nll(const GaussianMixture& g, const T* X, index_t n, double* samples, int n_threads) {
+    constexpr index_t B = detail::gmm_block;
     const index_t d = g.d, k = g.k;
     const double per_sample = static_cast<double>(k) * static_cast<double>(d) *
                               (g.type == CovarianceType::full || g.type == CovarianceType::tied ? static_cast<double>(d) : 1.0);
     const int threads = useful_threads(n_threads, static_cast<double>(n) * per_sample);
-    const Chunks ch = make_chunks(n, 1024);
+    const Chunks ch = make_chunks(n, 16 * B);
     std::vector<double> partial(static_cast<std::size_t>(ch.count), 0.0);
-    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(std::max(1, threads)),
-                                             std::vector<double>(static_cast<std::size_t>(d + k)));
+    const std::size_t per_thread = static_cast<std::size_t>((2 * d + k + 2) * B);
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(std::max(1, threads)));
     parallel_for_tid(ch.count, threads, [&](index_t c, int tid) {
-        double* buf = scratch[static_cast<std::size_t>(tid)].data();
+        std::vector<double>& buf = scratch[static_cast<std::size_t>(tid)];
+        if (buf.empty()) buf.resize(per_thread);
+        double* out = buf.data() + (2 * d + k + 1) * B;
         double s = 0.0;
-        for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
-            const double v = gmm_sample_nll(g, X + i * d, buf);
-            if (samples) samples[i] = v;
-            s += v;
+        for (index_t i0 = ch.begin(c); i0 < ch.end(c); i0 += B) {
+            const index_t rows = std::min(B, ch.end(c) - i0);
+            gmm_block_nll(g, X + i0 * d, rows, out, buf.data());
+            for (index_t r = 0; r < rows; ++r) {
+                if (samples) samples[i0 + r] = out[r];
+                s += out[r];
+            }
         }
         partial[static_cast<std::size_t>(c)] = s;
     });
