@@ -81,7 +81,10 @@ def knn_graph():
     dist, idx = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)
     dist, idx = dist[:, 1:], idx[:, 1:]  # drop each point itself
     sigma2 = np.median(dist) ** 2
-    A = sp.csr_matrix((np.exp(-(dist.ravel() ** 2) / sigma2), (np.repeat(np.arange(n), k), idx.ravel())), shape=(n, n))
+    A = sp.csr_matrix(
+        (np.exp(-(dist.ravel() ** 2) / sigma2), (np.repeat(np.arange(n), k), idx.ravel())),
+        shape=(n, n),
+    )
     W = ((A + A.T) / 2).tocsr()
     labels = (X[:, 0] * 4).astype(np.int64) * 4 + (X[:, 1] * 4).astype(np.int64)  # 16 square cells
     return W, labels, scipy_ncut(W, labels)
@@ -91,7 +94,9 @@ def knn_graph():
 def test_ncut_diffclust(benchmark, knn_graph, n_threads):
     W, labels, expected = knn_graph
     benchmark.group = "Ncut kNN graph n=1e5, 10 neighbours, CSR"
-    np.testing.assert_allclose(benchmark(dc.ncut, W, labels, n_threads=n_threads), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        benchmark(dc.ncut, W, labels, n_threads=n_threads), expected, rtol=1e-12
+    )
 
 
 def test_ncut_scipy_sparse(benchmark, knn_graph):
@@ -144,7 +149,9 @@ def mixture(points):
 def test_gmm_nll_diffclust(benchmark, mixture, n_threads):
     X, gm = mixture
     benchmark.group = "GMM per-sample NLL n=1e5 d=16 k=10 full"
-    got = benchmark(dc.gmm_nll_samples, X, gm.weights_, gm.means_, gm.covariances_, n_threads=n_threads)
+    got = benchmark(
+        dc.gmm_nll_samples, X, gm.weights_, gm.means_, gm.covariances_, n_threads=n_threads
+    )
     np.testing.assert_allclose(got, -gm.score_samples(X), rtol=1e-11)
 
 

@@ -80,7 +80,9 @@ def test_kmeans_loss_equals_sklearn_inertia(rng, k):
     X = blobs(rng, 600, 4, 5)
     km = KMeans(n_clusters=k, n_init=1, random_state=0).fit(X)
     np.testing.assert_allclose(dc.kmeans_loss(X, km.cluster_centers_), km.inertia_, rtol=1e-12)
-    np.testing.assert_allclose(dc.kmeans_loss(X, km.cluster_centers_, km.labels_), km.inertia_, rtol=1e-12)
+    np.testing.assert_allclose(
+        dc.kmeans_loss(X, km.cluster_centers_, km.labels_), km.inertia_, rtol=1e-12
+    )
 
 
 def test_kmeans_loss_with_labels_is_distortion(rng):
@@ -132,7 +134,9 @@ def test_gmm_nll_matches_sklearn(rng, covariance_type):
     params = (gm.weights_, gm.means_, gm.covariances_)
     samples = dc.gmm_nll_samples(X, *params, covariance_type=covariance_type)
     np.testing.assert_allclose(samples, -gm.score_samples(X), rtol=1e-12)
-    np.testing.assert_allclose(dc.gmm_nll(X, *params, covariance_type=covariance_type), -gm.score(X), rtol=1e-12)
+    np.testing.assert_allclose(
+        dc.gmm_nll(X, *params, covariance_type=covariance_type), -gm.score(X), rtol=1e-12
+    )
     # far from every component: log-sum-exp keeps it finite, and still equal
     far = X[:20] * 1e3 + 1e5
     got = dc.gmm_nll_samples(far, *params, covariance_type=covariance_type)
@@ -151,7 +155,9 @@ def test_gmm_nll_zero_weight_component_is_ignored(rng):
     w = np.append(gm.weights_, 0.0)
     means = np.vstack([gm.means_, np.zeros((1, 3))])
     covs = np.concatenate([gm.covariances_, np.eye(3)[None]])
-    np.testing.assert_allclose(dc.gmm_nll_samples(X, w, means, covs), -gm.score_samples(X), rtol=1e-12)
+    np.testing.assert_allclose(
+        dc.gmm_nll_samples(X, w, means, covs), -gm.score_samples(X), rtol=1e-12
+    )
 
 
 def test_gmm_nll_errors(rng):
@@ -197,8 +203,14 @@ def sparse_forms(W):
         "dense": W,
         "dense32": W.astype(np.float32),
         "csr": sp.csr_matrix(W),
-        "csr64": sp.csr_matrix((sp.csr_matrix(W).data, sp.csr_matrix(W).indices.astype(np.int64),
-                                sp.csr_matrix(W).indptr.astype(np.int64)), shape=W.shape),
+        "csr64": sp.csr_matrix(
+            (
+                sp.csr_matrix(W).data,
+                sp.csr_matrix(W).indices.astype(np.int64),
+                sp.csr_matrix(W).indptr.astype(np.int64),
+            ),
+            shape=W.shape,
+        ),
         "csr_array": sp.csr_array(W),
         "csc": sp.csc_matrix(W),
         "coo": sp.coo_matrix(W),
@@ -233,8 +245,10 @@ def test_cuts_special_cases(rng):
     np.testing.assert_allclose(dc.ncut(W2, labels), brute_cuts(W2, labels)[0], rtol=1e-13)
     # duplicate entries in a CSR matrix add up
     rows, cols = np.nonzero(W)
-    Wdup = sp.csr_matrix((np.r_[W[rows, cols] / 2, W[rows, cols] / 2], (np.r_[rows, rows], np.r_[cols, cols])),
-                         shape=W.shape)
+    Wdup = sp.csr_matrix(
+        (np.r_[W[rows, cols] / 2, W[rows, cols] / 2], (np.r_[rows, rows], np.r_[cols, cols])),
+        shape=W.shape,
+    )
     Wdup.has_canonical_format = False
     np.testing.assert_allclose(dc.ncut(Wdup, labels), nc, rtol=1e-13)
 
@@ -297,7 +311,9 @@ def test_soft_ncut_value_and_gradient(rng, symmetric, form):
     P2 = rng.random((n, k)) * 3
     value2, grad2 = dc.soft_ncut(Wf, P2)
     np.testing.assert_allclose(value2, brute_soft_ncut(W, P2), rtol=1e-12)
-    np.testing.assert_allclose(grad2, central_differences(lambda Q: brute_soft_ncut(W, Q), P2), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        grad2, central_differences(lambda Q: brute_soft_ncut(W, Q), P2), rtol=1e-6, atol=1e-8
+    )
 
 
 def test_soft_ncut_empty_column_adds_nothing(rng):
@@ -306,7 +322,9 @@ def test_soft_ncut_empty_column_adds_nothing(rng):
     P[:5, 0] = 1
     P[5:, 1] = 1
     value, grad = dc.soft_ncut(W, P)
-    np.testing.assert_allclose(value, brute_cuts(W, np.r_[np.zeros(5), np.ones(5)].astype(int))[0], rtol=1e-13)
+    np.testing.assert_allclose(
+        value, brute_cuts(W, np.r_[np.zeros(5), np.ones(5)].astype(int))[0], rtol=1e-13
+    )
     assert (grad[:, 2] == 0).all()
 
 
@@ -359,8 +377,12 @@ def test_dec_loss_with_any_target(rng):
     T[0, 1] = 0.0  # a zero entry adds 0
     loss, gz, gc = dc.dec_loss(Z, C, alpha=2.0, target=T)
     np.testing.assert_allclose(loss, brute_dec(Z, C, 2.0, T)[0], rtol=1e-12)
-    np.testing.assert_allclose(gz, central_differences(lambda V: brute_dec(V, C, 2.0, T)[0], Z), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(gc, central_differences(lambda V: brute_dec(Z, V, 2.0, T)[0], C), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        gz, central_differences(lambda V: brute_dec(V, C, 2.0, T)[0], Z), rtol=1e-6, atol=1e-8
+    )
+    np.testing.assert_allclose(
+        gc, central_differences(lambda V: brute_dec(Z, V, 2.0, T)[0], C), rtol=1e-6, atol=1e-8
+    )
 
 
 def test_dec_loss_paper_closed_form(rng):
@@ -415,7 +437,9 @@ def test_thread_count_invariance(rng, n_threads):
     assert dc.kmeans_loss(X, C, n_threads=n_threads) == dc.kmeans_loss(X, C, n_threads=1)
     assert dc.kmeans_loss(X, C, lab, n_threads=n_threads) == dc.kmeans_loss(X, C, lab, n_threads=1)
     args = (np.full(6, 1 / 6), C, np.stack([np.eye(3)] * 6))
-    np.testing.assert_array_equal(dc.gmm_nll_samples(X, *args, n_threads=n_threads), dc.gmm_nll_samples(X, *args, n_threads=1))
+    np.testing.assert_array_equal(
+        dc.gmm_nll_samples(X, *args, n_threads=n_threads), dc.gmm_nll_samples(X, *args, n_threads=1)
+    )
     assert dc.gmm_nll(X, *args, n_threads=n_threads) == dc.gmm_nll(X, *args, n_threads=1)
 
     n = 20_000

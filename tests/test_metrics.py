@@ -14,7 +14,9 @@ AVERAGE_METHODS = ["min", "geometric", "arithmetic", "max"]
 def assert_matches_sklearn(a: np.ndarray, b: np.ndarray) -> None:
     # ARI: exact integer pair counts, each rounded once -> bit-identical
     assert dc.adjusted_rand_score(a, b) == skm.adjusted_rand_score(a, b)
-    np.testing.assert_allclose(dc.mutual_info_score(a, b), skm.mutual_info_score(a, b), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(
+        dc.mutual_info_score(a, b), skm.mutual_info_score(a, b), rtol=1e-13, atol=1e-15
+    )
     for m in AVERAGE_METHODS:
         np.testing.assert_allclose(
             dc.normalized_mutual_info_score(a, b, average_method=m),
@@ -44,7 +46,9 @@ def test_arbitrary_integer_values_match_sklearn(rng):
     assert_matches_sklearn(b, a)
     c = rng.integers(0, 256, n).astype(np.uint8)
     assert_matches_sklearn(c, a)
-    extreme = np.array([np.iinfo(np.int64).min, np.iinfo(np.int64).max, 0, 0, np.iinfo(np.int64).max])
+    extreme = np.array(
+        [np.iinfo(np.int64).min, np.iinfo(np.int64).max, 0, 0, np.iinfo(np.int64).max]
+    )
     assert_matches_sklearn(extreme, np.array([1, 2, 3, 3, 2]))
 
 
@@ -101,7 +105,9 @@ def test_thread_count_invariance(rng, n_threads):
         assert f(a, b, n_threads=n_threads) == f(a, b, n_threads=1)
     X = rng.standard_normal((50_000, 3))
     lab = rng.integers(0, 9, X.shape[0])
-    assert dc.davies_bouldin_score(X, lab, n_threads=n_threads) == dc.davies_bouldin_score(X, lab, n_threads=1)
+    assert dc.davies_bouldin_score(X, lab, n_threads=n_threads) == dc.davies_bouldin_score(
+        X, lab, n_threads=1
+    )
 
 
 def test_inputs_unchanged(rng):
@@ -147,9 +153,13 @@ def test_davies_bouldin_matches_sklearn(rng, n, d, k):
     expected = skm.davies_bouldin_score(X, labels)
     np.testing.assert_allclose(dc.davies_bouldin_score(X, labels), expected, rtol=1e-12)
     # arbitrary label values, float32 input
-    np.testing.assert_allclose(dc.davies_bouldin_score(X, labels * 7919 - 10**12), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        dc.davies_bouldin_score(X, labels * 7919 - 10**12), expected, rtol=1e-12
+    )
     X32 = X.astype(np.float32)
-    np.testing.assert_allclose(dc.davies_bouldin_score(X32, labels), skm.davies_bouldin_score(X32, labels), rtol=1e-5)
+    np.testing.assert_allclose(
+        dc.davies_bouldin_score(X32, labels), skm.davies_bouldin_score(X32, labels), rtol=1e-5
+    )
 
 
 def test_davies_bouldin_degenerate_cases_follow_sklearn(rng):
@@ -163,7 +173,9 @@ def test_davies_bouldin_degenerate_cases_follow_sklearn(rng):
     assert dc.davies_bouldin_score(X, labels) == skm.davies_bouldin_score(X, labels) == 0.0
     # two of three centroids coincide: that pair is skipped
     X = np.array([[1.0, 0], [-1, 0], [0, 1], [0, -1], [5, 5], [6, 6]])
-    np.testing.assert_allclose(dc.davies_bouldin_score(X, labels), skm.davies_bouldin_score(X, labels), rtol=1e-12)
+    np.testing.assert_allclose(
+        dc.davies_bouldin_score(X, labels), skm.davies_bouldin_score(X, labels), rtol=1e-12
+    )
 
 
 def test_davies_bouldin_errors(rng):
@@ -185,8 +197,8 @@ def test_davies_bouldin_errors(rng):
 # --------------------------------------------------------------------------- properties
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 @st.composite
@@ -206,9 +218,14 @@ def test_invariant_to_renaming_labels(pair, random):
     random.shuffle(renamed)
     a2 = np.array(renamed, dtype=np.int64)[np.searchsorted(values, a)]
     assert dc.adjusted_rand_score(a2, b) == dc.adjusted_rand_score(a, b)
-    np.testing.assert_allclose(dc.mutual_info_score(a2, b), dc.mutual_info_score(a, b), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(
-        dc.normalized_mutual_info_score(a2, b), dc.normalized_mutual_info_score(a, b), rtol=1e-12, atol=1e-15
+        dc.mutual_info_score(a2, b), dc.mutual_info_score(a, b), rtol=1e-12, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        dc.normalized_mutual_info_score(a2, b),
+        dc.normalized_mutual_info_score(a, b),
+        rtol=1e-12,
+        atol=1e-15,
     )
 
 
@@ -221,7 +238,9 @@ def test_symmetric_and_bounded(pair):
     nmi = dc.normalized_mutual_info_score(a, b)
     np.testing.assert_allclose(nmi, dc.normalized_mutual_info_score(b, a), rtol=1e-12, atol=1e-15)
     assert 0.0 <= nmi <= 1.0 + 1e-12
-    np.testing.assert_allclose(dc.mutual_info_score(a, b), dc.mutual_info_score(b, a), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        dc.mutual_info_score(a, b), dc.mutual_info_score(b, a), rtol=1e-12, atol=1e-15
+    )
     assert dc.adjusted_rand_score(a, a) == 1.0
 
 

@@ -48,7 +48,11 @@ def _as_float64(x: Any, name: str, ndim: int) -> NDArray[np.float64]:
 
 
 def kmeans_loss(
-    X: ArrayLike, centers: ArrayLike, labels: ArrayLike | None = None, *, n_threads: int | None = None
+    X: ArrayLike,
+    centers: ArrayLike,
+    labels: ArrayLike | None = None,
+    *,
+    n_threads: int | None = None,
 ) -> float:
     """k-means loss (inertia): the sum of squared distances to the centers.
 
@@ -101,7 +105,9 @@ def _gmm_inputs(
     X: ArrayLike, weights: ArrayLike, means: ArrayLike, covariances: ArrayLike, covariance_type: str
 ) -> tuple[NDArray[Any], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
+        raise ValueError(
+            f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}"
+        )
     Xa = as_float_array(X, "X", ndims=(2,))
     check_finite(Xa, "X")
     d = Xa.shape[1]
@@ -113,10 +119,14 @@ def _gmm_inputs(
     if w.shape != (k,):
         raise ValueError(f"weights must have shape ({k},) to match means, got {w.shape}")
     if (w < 0).any():
-        raise ValueError(f"weights must be non-negative, got weights[{int(np.argmax(w < 0))}] = {w[w < 0][0]}")
+        raise ValueError(
+            f"weights must be non-negative, got weights[{int(np.argmax(w < 0))}] = {w[w < 0][0]}"
+        )
     if abs(w.sum() - 1.0) > WEIGHT_TOLERANCE:
         raise ValueError(f"weights must sum to 1 (within {WEIGHT_TOLERANCE}), got {w.sum()!r}")
-    expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[covariance_type]
+    expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[
+        covariance_type
+    ]
     cov = _as_float64(covariances, "covariances", len(expected))
     if cov.shape != expected:
         raise ValueError(
@@ -215,8 +225,8 @@ def gmm_nll_samples(
     Xa, w, M, cov = _gmm_inputs(X, weights, means, covariances, covariance_type)
     fn = getattr(_core, f"gmm_nll_{_suffix(Xa.dtype)}")
     _, samples = fn(Xa, w, M, cov, covariance_type, True, resolve_threads(n_threads))
-    assert samples is not None  # return_samples=True
-    return samples
+    result: NDArray[np.float64] = samples  # an array, since return_samples=True
+    return result
 
 
 # --------------------------------------------------------------------------- graph cuts
@@ -241,9 +251,15 @@ def _graph(W: Any) -> tuple[str, tuple[Any, ...], int]:
             data = data.astype(np.float64)
         indptr, indices = np.asarray(W.indptr), np.asarray(W.indices)
         itype = np.int32 if indptr.dtype == np.int32 and indices.dtype == np.int32 else np.int64
-        arrays = tuple(np.ascontiguousarray(a) for a in (indptr.astype(itype, copy=False),
-                                                        indices.astype(itype, copy=False), data))
-        return f"csr_{_suffix(data.dtype)}_{'i32' if itype == np.int32 else 'i64'}", arrays, int(W.shape[0])
+        arrays = tuple(
+            np.ascontiguousarray(a)
+            for a in (indptr.astype(itype, copy=False), indices.astype(itype, copy=False), data)
+        )
+        return (
+            f"csr_{_suffix(data.dtype)}_{'i32' if itype == np.int32 else 'i64'}",
+            arrays,
+            int(W.shape[0]),
+        )
     Wa = as_float_array(W, "W", ndims=(2,))
     if Wa.shape[0] != Wa.shape[1]:
         raise ValueError(f"W must be square, got shape {Wa.shape}")
@@ -472,7 +488,9 @@ def dec_loss(
     if target is not None:
         T = _as_float64(target, "target", 2)
         if T.shape != (Za.shape[0], C.shape[0]):
-            raise ValueError(f"target must have shape (n, k) = {(Za.shape[0], C.shape[0])}, got {T.shape}")
+            raise ValueError(
+                f"target must have shape (n, k) = {(Za.shape[0], C.shape[0])}, got {T.shape}"
+            )
         if (T < 0).any():
             raise ValueError("target must be non-negative (a distribution per row)")
     loss, gz, gc = _core.dec_loss(Za, C, alpha, T, resolve_threads(n_threads))

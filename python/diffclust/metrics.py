@@ -50,7 +50,9 @@ def as_labels(x: Any, name: str) -> NDArray[np.int64]:
             raise ValueError(f"{name} holds floating-point labels too large to be exact integers")
         r = a.astype(np.int64)
         if not np.array_equal(r, a):
-            raise TypeError(f"{name} must hold integer labels, got non-integer values of dtype {a.dtype}")
+            raise TypeError(
+                f"{name} must hold integer labels, got non-integer values of dtype {a.dtype}"
+            )
         return r
     raise TypeError(
         f"{name} must hold integer labels, got dtype {a.dtype}; "
@@ -58,7 +60,9 @@ def as_labels(x: Any, name: str) -> NDArray[np.int64]:
     )
 
 
-def _label_pair(labels_true: ArrayLike, labels_pred: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def _label_pair(
+    labels_true: ArrayLike, labels_pred: ArrayLike
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     a = as_labels(labels_true, "labels_true")
     b = as_labels(labels_pred, "labels_pred")
     if a.shape != b.shape:
@@ -183,7 +187,9 @@ def normalized_mutual_info_score(
     if average_method not in AVERAGE_METHODS:
         raise ValueError(f"average_method must be one of {AVERAGE_METHODS}, got {average_method!r}")
     a, b = _label_pair(labels_true, labels_pred)
-    return float(_core.normalized_mutual_info_score(a, b, average_method, resolve_threads(n_threads)))
+    return float(
+        _core.normalized_mutual_info_score(a, b, average_method, resolve_threads(n_threads))
+    )
 
 
 def davies_bouldin_score(X: ArrayLike, labels: ArrayLike, *, n_threads: int | None = None) -> float:
@@ -228,6 +234,8 @@ def davies_bouldin_score(X: ArrayLike, labels: ArrayLike, *, n_threads: int | No
     check_finite(X, "X")
     lab = as_labels(labels, "labels")
     if lab.shape[0] != X.shape[0]:
-        raise ValueError(f"labels must have length n = {X.shape[0]} (one per row of X), got {lab.shape[0]}")
+        raise ValueError(
+            f"labels must have length n = {X.shape[0]} (one per row of X), got {lab.shape[0]}"
+        )
     fn = _core.davies_bouldin_score_f32 if X.dtype == np.float32 else _core.davies_bouldin_score_f64
     return float(fn(X, lab, resolve_threads(n_threads)))
