@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -108,6 +110,31 @@ def test_thread_count_invariance(rng, n_threads):
     assert dc.davies_bouldin_score(X, lab, n_threads=n_threads) == dc.davies_bouldin_score(
         X, lab, n_threads=1
     )
+
+
+def test_concurrent_python_threads(rng):
+    # the GIL is released in the kernels and they share no state
+    a = rng.integers(0, 50, 200_000)
+    b = rng.integers(0, 70, 200_000)
+    expected = dc.adjusted_rand_score(a, b), dc.normalized_mutual_info_score(a, b)
+    results = []
+
+    def work():
+        results.append((dc.adjusted_rand_score(a, b, n_threads=2), dc.normalized_mutual_info_score(a, b)))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [expected] * 4
+
+
+def test_n_threads_is_checked():
+    with pytest.raises(ValueError, match="n_threads"):
+        dc.adjusted_rand_score([0, 1], [0, 1], n_threads=-1)
+    with pytest.raises(TypeError, match="n_threads"):
+        dc.mutual_info_score([0, 1], [0, 1], n_threads=1.5)
 
 
 def test_inputs_unchanged(rng):
