@@ -22,6 +22,26 @@
 
 namespace diffclust {
 
+// Row sums use four interleaved partial sums: entry e of a row (counted from the row's
+// start) goes to lane e % 4, and the lanes are added as (s0 + s1) + (s2 + s3). The order is
+// fixed, so results never depend on the thread count, and the four add chains run in
+// parallel instead of one long dependency chain. fn(lane, e) with a constant lane.
+template <class Fn>
+inline void for_each_lane(index_t begin, index_t end, Fn&& fn) {
+    index_t e = begin;
+    for (; e + 4 <= end; e += 4) {
+        fn(0, e);
+        fn(1, e + 1);
+        fn(2, e + 2);
+        fn(3, e + 3);
+    }
+    if (e < end) fn(0, e);
+    if (e + 1 < end) fn(1, e + 1);
+    if (e + 2 < end) fn(2, e + 2);
+}
+
+inline double lane_total(const double* s) noexcept { return (s[0] + s[1]) + (s[2] + s[3]); }
+
 template <class T>
 struct DenseGraph {
     const T* w;  // (n, n) row-major
@@ -31,6 +51,11 @@ struct DenseGraph {
     void row(index_t i, Fn&& fn) const {
         const T* r = w + i * n;
         for (index_t j = 0; j < n; ++j) fn(j, static_cast<double>(r[j]));
+    }
+    template <class Fn>
+    void row4(index_t i, Fn&& fn) const {
+        const T* r = w + i * n;
+        for_each_lane(index_t(0), n, [&](int lane, index_t e) { fn(lane, e, static_cast<double>(r[e])); });
     }
 };
 
@@ -46,6 +71,12 @@ struct CsrGraph {
     void row(index_t i, Fn&& fn) const {
         for (index_t e = static_cast<index_t>(indptr[i]); e < static_cast<index_t>(indptr[i + 1]); ++e)
             fn(static_cast<index_t>(indices[e]), static_cast<double>(data[e]));
+    }
+    template <class Fn>
+    void row4(index_t i, Fn&& fn) const {
+        for_each_lane(static_cast<index_t>(indptr[i]), static_cast<index_t>(indptr[i + 1]), [&](int lane, index_t e) {
+            fn(lane, static_cast<index_t>(indices[e]), static_cast<double>(data[e]));
+        });
     }
 };
 
@@ -125,17 +156,18 @@ CutValues graph_cuts(const Graph& g, const LabelCodes& codes, int n_threads) {
         detail::GraphError& err = errors[static_cast<std::size_t>(c)];
         for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
             const index_t li = lab[i];
-            double deg = 0.0, out = 0.0;
+            double deg4[4] = {0.0, 0.0, 0.0, 0.0}, out4[4] = {0.0, 0.0, 0.0, 0.0};
             bool bad = false;
-            g.row(i, [&](index_t j, double w) {
+            g.row4(i, [&](int lane, index_t j, double w) {
                 if (j < 0 || j >= n) {
                     bad = true;
                     return;
                 }
                 bad |= !(w >= 0.0);
-                deg += w;
-                out += lab[j] != li ? w : 0.0;
+                deg4[lane] += w;
+                out4[lane] += lab[j] != li ? w : 0.0;
             });
+            const double deg = lane_total(deg4), out = lane_total(out4);
             if (bad || !std::isfinite(deg)) {
                 if (!detail::row_is_clean(g, i, err))
                     return;
@@ -248,25 +280,34 @@ double soft_ncut(const Graph& g, const TGraph* gt, const double* P, index_t k, d
                                                       static_cast<double>(k));
     parallel_for(ch.count, threads, [&](index_t c) {
         detail::GraphError& err = errors[static_cast<std::size_t>(c)];
+        std::vector<double> r4(static_cast<std::size_t>(4 * k));
         for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
             double* wp = WP.data() + i * k;
             double* r = R.data() + i * k;
             std::fill(wp, wp + k, 0.0);
-            std::fill(r, r + k, 0.0);
-            double deg = 0.0;
+            std::fill(r4.begin(), r4.end(), 0.0);
+            double deg4[4] = {0.0, 0.0, 0.0, 0.0};
             bool bad = false;
-            g.row(i, [&](index_t j, double w) {
+            // the same lanes as graph_cuts, so that a one-hot P reproduces its sums exactly
+            g.row4(i, [&](int lane, index_t j, double w) {
                 if (bad || j < 0 || j >= n || !(w >= 0.0)) {
                     bad = true;
                     return;
                 }
-                deg += w;
+                deg4[lane] += w;
                 const double* pj = P + j * k;
+                double* rl = r4.data() + lane * k;
                 for (index_t q = 0; q < k; ++q) {
                     wp[q] += w * pj[q];
-                    r[q] += w * (1.0 - pj[q]);
+                    rl[q] += w * (1.0 - pj[q]);
                 }
             });
+            for (index_t q = 0; q < k; ++q) {
+                const double lanes[4] = {r4[static_cast<std::size_t>(q)], r4[static_cast<std::size_t>(k + q)],
+                                         r4[static_cast<std::size_t>(2 * k + q)], r4[static_cast<std::size_t>(3 * k + q)]};
+                r[q] = lane_total(lanes);
+            }
+            const double deg = lane_total(deg4);
             if (bad || !std::isfinite(deg)) {
                 if (!detail::row_is_clean(g, i, err)) return;
                 throw std::overflow_error("the degree of row " + std::to_string(i) + " of W overflows");
