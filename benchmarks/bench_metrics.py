@@ -5,10 +5,13 @@ pytest benchmarks/bench_metrics.py --benchmark-only --benchmark-group-by=group
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn import metrics as skm
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
@@ -75,7 +78,6 @@ def scipy_ncut(W: sp.csr_matrix, labels: np.ndarray) -> float:
 
 def numpy_ncut(W: sp.csr_matrix, labels: np.ndarray) -> float:
     """Ncut with NumPy on the CSR arrays: within-cluster weights by bincount over the entries."""
-    n = W.shape[0]
     k = int(labels.max()) + 1
     row_label = np.repeat(labels, np.diff(W.indptr))
     same = row_label == labels[W.indices]
@@ -152,10 +154,6 @@ def test_davies_bouldin_sklearn(benchmark, points):
 def mixture(points):
     X, _ = points
     gm = GaussianMixture(10, covariance_type="full", max_iter=5, random_state=0)
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # only the parameters matter here
         gm.fit(X[:5000])
