@@ -174,3 +174,60 @@ def test_gmm_nll_sklearn(benchmark, mixture):
     X, gm = mixture
     benchmark.group = "GMM per-sample NLL n=1e5 d=16 k=10 full"
     benchmark(gm.score_samples, X)
+
+
+# --------------------------------------------------------------------------- k-means loss, soft Ncut
+
+
+@pytest.fixture(scope="module")
+def kmeans_fit(points):
+    from sklearn.cluster import KMeans
+
+    X, _ = points
+    return X, KMeans(10, n_init=1, max_iter=10, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("n_threads", THREADS, ids=["1thread", "allthreads"])
+def test_kmeans_loss_diffclust(benchmark, kmeans_fit, n_threads):
+    X, km = kmeans_fit
+    benchmark.group = "k-means loss n=1e5 d=16 k=10"
+    got = benchmark(dc.kmeans_loss, X, km.cluster_centers_, n_threads=n_threads)
+    np.testing.assert_allclose(got, km.inertia_, rtol=1e-12)
+
+
+def test_kmeans_loss_sklearn_score(benchmark, kmeans_fit):
+    X, km = kmeans_fit
+    benchmark.group = "k-means loss n=1e5 d=16 k=10"
+    np.testing.assert_allclose(-benchmark(km.score, X), km.inertia_, rtol=1e-12)
+
+
+def scipy_soft_ncut(W: sp.csr_matrix, P: np.ndarray) -> tuple[float, np.ndarray]:
+    """Soft Ncut and its gradient with scipy.sparse products."""
+    d = np.asarray(W.sum(axis=1)).ravel()
+    WP, WtP = W @ P, W.T @ P
+    v, a = P.T @ d, (P * WP).sum(axis=0)
+    return float(((v - a) / v).sum()), -(WP + WtP) / v + d[:, None] * (a / v**2)
+
+
+@pytest.fixture(scope="module")
+def soft_assignment(knn_graph):
+    W, labels, _ = knn_graph
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((W.shape[0], 16)) + 3 * np.eye(16)[labels]
+    P = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return W, P, scipy_soft_ncut(W, P)
+
+
+@pytest.mark.parametrize("n_threads", THREADS, ids=["1thread", "allthreads"])
+def test_soft_ncut_diffclust(benchmark, soft_assignment, n_threads):
+    W, P, (value, grad) = soft_assignment
+    benchmark.group = "soft Ncut + gradient, kNN graph n=1e5, k=16"
+    got = benchmark(dc.soft_ncut, W, P, n_threads=n_threads)
+    np.testing.assert_allclose(got.value, value, rtol=1e-12)
+    np.testing.assert_allclose(got.grad, grad, rtol=1e-10, atol=1e-15)
+
+
+def test_soft_ncut_scipy_sparse(benchmark, soft_assignment):
+    W, P, (value, _) = soft_assignment
+    benchmark.group = "soft Ncut + gradient, kNN graph n=1e5, k=16"
+    assert benchmark(scipy_soft_ncut, W, P)[0] == value

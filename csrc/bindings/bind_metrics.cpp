@@ -145,8 +145,7 @@ py::tuple soft_ncut_dense_py(const carray<T>& W, const carray<double>& P, int n_
     double value = 0.0;
     {
         py::gil_scoped_release release;  // no Python objects are touched below
-        value = soft_ncut(DenseGraph<T>{W.data(), n}, static_cast<const void*>(nullptr), P.data(), k,
-                          grad.mutable_data(), n_threads);
+        value = soft_ncut(DenseGraph<T>{W.data(), n}, P.data(), k, grad.mutable_data(), n_threads);
     }
     return py::make_tuple(value, grad);
 }
@@ -166,12 +165,7 @@ py::tuple soft_ncut_csr_py(const carray<I>& indptr, const carray<I>& indices, co
         py::gil_scoped_release release;  // no Python objects are touched below
         const CsrGraph<T, I> g{indptr.data(), indices.data(), data.data(), n, indices.shape(0)};
         check_csr(g);
-        for (index_t e = 0; e < static_cast<index_t>(g.indptr[n]); ++e)
-            if (g.indices[e] < 0 || static_cast<index_t>(g.indices[e]) >= n)
-                throw std::out_of_range("W has a column index " + std::to_string(g.indices[e]) + " outside [0, n)");
-        const OwnedCsr<T> t = csr_transpose(g);
-        const auto tv = t.view(n);
-        value = soft_ncut(g, &tv, P.data(), k, grad.mutable_data(), n_threads);
+        value = soft_ncut(g, P.data(), k, grad.mutable_data(), n_threads);
     }
     return py::make_tuple(value, grad);
 }

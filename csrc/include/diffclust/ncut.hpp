@@ -5,19 +5,20 @@
 // cut(A) = sum_{i in A, j not in A} W_ij, vol(A) = sum_{i in A} d_i. For a symmetric
 // affinity these are the textbook quantities. Work is O(nnz) (O(nnz k) for the soft
 // cut), threaded by rows; per-row results are reduced over clusters in index order,
-// so the value never depends on the thread count.
+// so the value never depends on the thread count. The W^T P term of the soft cut's
+// gradient is a serial scatter over the entries (no transpose is built).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "chunked.hpp"
 #include "contingency.hpp"
 #include "parallel.hpp"
+#include "simd.hpp"
 #include "types.hpp"
 
 namespace diffclust {
@@ -42,6 +43,19 @@ inline void for_each_lane(index_t begin, index_t end, Fn&& fn) {
 
 inline double lane_total(const double* s) noexcept { return (s[0] + s[1]) + (s[2] + s[3]); }
 
+// Asks for the cache lines of a row of k doubles: random gathers from an (n, k) matrix
+// are memory-latency bound, and a prefetch a few entries ahead hides much of it.
+inline void prefetch_row(const double* p, index_t k) noexcept {
+#if defined(__GNUC__)
+    for (index_t off = 0; off < k; off += 8) __builtin_prefetch(p + off);
+#else
+    (void)p;
+    (void)k;
+#endif
+}
+
+constexpr index_t prefetch_distance = 8;  // entries ahead
+
 template <class T>
 struct DenseGraph {
     const T* w;  // (n, n) row-major
@@ -56,6 +70,15 @@ struct DenseGraph {
     void row4(index_t i, Fn&& fn) const {
         const T* r = w + i * n;
         for_each_lane(index_t(0), n, [&](int lane, index_t e) { fn(lane, e, static_cast<double>(r[e])); });
+    }
+    // row4, and ahead(j) for the column `prefetch_distance` entries ahead
+    template <class Fn, class Ahead>
+    void row4_ahead(index_t i, Fn&& fn, Ahead&& ahead) const {
+        const T* r = w + i * n;
+        for_each_lane(index_t(0), n, [&](int lane, index_t e) {
+            if (e + prefetch_distance < n) ahead(e + prefetch_distance);
+            fn(lane, e, static_cast<double>(r[e]));
+        });
     }
 };
 
@@ -75,6 +98,16 @@ struct CsrGraph {
     template <class Fn>
     void row4(index_t i, Fn&& fn) const {
         for_each_lane(static_cast<index_t>(indptr[i]), static_cast<index_t>(indptr[i + 1]), [&](int lane, index_t e) {
+            fn(lane, static_cast<index_t>(indices[e]), static_cast<double>(data[e]));
+        });
+    }
+    // row4, and ahead(j) for the column `prefetch_distance` entries ahead (possibly in a
+    // later row); ahead may receive an out-of-range j, so it must only prefetch
+    template <class Fn, class Ahead>
+    void row4_ahead(index_t i, Fn&& fn, Ahead&& ahead) const {
+        const index_t end = static_cast<index_t>(indptr[n]);
+        for_each_lane(static_cast<index_t>(indptr[i]), static_cast<index_t>(indptr[i + 1]), [&](int lane, index_t e) {
+            if (e + prefetch_distance < end) ahead(static_cast<index_t>(indices[e + prefetch_distance]));
             fn(lane, static_cast<index_t>(indices[e]), static_cast<double>(data[e]));
         });
     }
@@ -192,38 +225,6 @@ CutValues graph_cuts(const Graph& g, const LabelCodes& codes, int n_threads) {
     return {pairwise_sum(nc), pairwise_sum(rc)};
 }
 
-// A CSR matrix that owns its arrays (the transpose of a CsrGraph).
-template <class T>
-struct OwnedCsr {
-    std::vector<index_t> indptr, indices;
-    std::vector<T> data;
-    CsrGraph<T, index_t> view(index_t n) const {
-        return {indptr.data(), indices.data(), data.data(), n, static_cast<index_t>(indices.size())};
-    }
-};
-
-// Transpose by counting sort; entries of each output row keep increasing source rows.
-// Call after the graph has been checked (indices in range).
-template <class T, class I>
-OwnedCsr<T> csr_transpose(const CsrGraph<T, I>& g) {
-    const index_t n = g.n, m = static_cast<index_t>(g.indptr[n]);
-    OwnedCsr<T> t;
-    t.indptr.assign(static_cast<std::size_t>(n + 1), 0);
-    t.indices.resize(static_cast<std::size_t>(m));
-    t.data.resize(static_cast<std::size_t>(m));
-    for (index_t e = 0; e < m; ++e) ++t.indptr[static_cast<std::size_t>(g.indices[e]) + 1];
-    for (index_t i = 0; i < n; ++i) t.indptr[static_cast<std::size_t>(i + 1)] += t.indptr[static_cast<std::size_t>(i)];
-    std::vector<index_t> next(t.indptr.begin(), t.indptr.end() - 1);
-    for (index_t i = 0; i < n; ++i) {
-        for (index_t e = static_cast<index_t>(g.indptr[i]); e < static_cast<index_t>(g.indptr[i + 1]); ++e) {
-            const index_t p = next[static_cast<std::size_t>(g.indices[e])]++;
-            t.indices[static_cast<std::size_t>(p)] = i;
-            t.data[static_cast<std::size_t>(p)] = g.data[e];
-        }
-    }
-    return t;
-}
-
 namespace detail {
 
 // out (n, k) = W^T P for a dense W, by blocks of columns of W (one task per block).
@@ -247,17 +248,27 @@ void dense_transpose_product(const DenseGraph<T>& g, const double* P, index_t k,
     });
 }
 
-// out (n, k) = W P for the rows of a graph already checked.
-template <class Graph>
-void graph_product(const Graph& g, const double* P, index_t k, double* out, int n_threads) {
-    parallel_for(g.n, n_threads, [&](index_t i) {
-        double* o = out + i * k;
-        std::fill(o, o + k, 0.0);
-        g.row(i, [&](index_t j, double w) {
-            const double* pj = P + j * k;
-            for (index_t c = 0; c < k; ++c) o[c] += w * pj[c];
-        });
-    });
+// out (n, k) = W^T P for a CSR W already checked, by scattering w P_i into row j for each
+// entry (i, j, w), serially in entry order (so the sums never depend on the thread count).
+template <class T, class I>
+void transpose_product(const CsrGraph<T, I>& g, const double* P, index_t k, double* out, int /*n_threads*/) {
+    std::fill(out, out + g.n * k, 0.0);
+    const index_t end = static_cast<index_t>(g.indptr[g.n]);
+    for (index_t i = 0; i < g.n; ++i) {
+        const double* DIFFCLUST_RESTRICT pi = P + i * k;
+        for (index_t e = static_cast<index_t>(g.indptr[i]); e < static_cast<index_t>(g.indptr[i + 1]); ++e) {
+            if (e + prefetch_distance < end)
+                prefetch_row(out + static_cast<index_t>(g.indices[e + prefetch_distance]) * k, k);
+            const double w = static_cast<double>(g.data[e]);
+            double* DIFFCLUST_RESTRICT o = out + static_cast<index_t>(g.indices[e]) * k;
+            for (index_t q = 0; q < k; ++q) o[q] += w * pi[q];
+        }
+    }
+}
+
+template <class T>
+void transpose_product(const DenseGraph<T>& g, const double* P, index_t k, double* out, int n_threads) {
+    dense_transpose_product(g, P, k, out, n_threads);
 }
 
 }  // namespace detail
@@ -268,9 +279,8 @@ void graph_product(const Graph& g, const double* P, index_t k, double* out, int 
 // num_c is summed in that last form, free of cancellation. A column with v_c = 0 adds 0
 // and gets a zero gradient. For one-hot P it is exactly the normalized cut. grad (n, k) receives
 //   d value / d P_ic = -((W + W^T) P)_ic / v_c + a_c d_i / v_c^2,  a_c = P_c^T W P_c.
-// `gt` is the transpose of a CSR graph (nullptr for a dense graph).
-template <class Graph, class TGraph>
-double soft_ncut(const Graph& g, const TGraph* gt, const double* P, index_t k, double* grad, int n_threads) {
+template <class Graph>
+double soft_ncut(const Graph& g, const double* P, index_t k, double* grad, int n_threads) {
     const index_t n = g.n;
     const std::size_t nk = static_cast<std::size_t>(n * k);
     std::vector<double> degree(static_cast<std::size_t>(n)), WP(nk), R(nk);
@@ -278,36 +288,17 @@ double soft_ncut(const Graph& g, const TGraph* gt, const double* P, index_t k, d
     std::vector<detail::GraphError> errors(static_cast<std::size_t>(ch.count));
     const int threads = useful_threads(n_threads, (static_cast<double>(g.nnz_stored()) + static_cast<double>(n)) *
                                                       static_cast<double>(k));
+    // check every entry first (a sequential scan), so that the gathers below need no tests
     parallel_for(ch.count, threads, [&](index_t c) {
         detail::GraphError& err = errors[static_cast<std::size_t>(c)];
-        std::vector<double> r4(static_cast<std::size_t>(4 * k));
         for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
-            double* wp = WP.data() + i * k;
-            double* r = R.data() + i * k;
-            std::fill(wp, wp + k, 0.0);
-            std::fill(r4.begin(), r4.end(), 0.0);
             double deg4[4] = {0.0, 0.0, 0.0, 0.0};
             bool bad = false;
-            // the same lanes as graph_cuts, so that a one-hot P reproduces its sums exactly
             g.row4(i, [&](int lane, index_t j, double w) {
-                if (bad || j < 0 || j >= n || !(w >= 0.0)) {
-                    bad = true;
-                    return;
-                }
+                bad |= j < 0 || j >= n || !(w >= 0.0);
                 deg4[lane] += w;
-                const double* pj = P + j * k;
-                double* rl = r4.data() + lane * k;
-                for (index_t q = 0; q < k; ++q) {
-                    wp[q] += w * pj[q];
-                    rl[q] += w * (1.0 - pj[q]);
-                }
             });
-            for (index_t q = 0; q < k; ++q) {
-                const double lanes[4] = {r4[static_cast<std::size_t>(q)], r4[static_cast<std::size_t>(k + q)],
-                                         r4[static_cast<std::size_t>(2 * k + q)], r4[static_cast<std::size_t>(3 * k + q)]};
-                r[q] = lane_total(lanes);
-            }
-            const double deg = lane_total(deg4);
+            const double deg = lane_total(deg4);  // the same lanes as graph_cuts
             if (bad || !std::isfinite(deg)) {
                 if (!detail::row_is_clean(g, i, err)) return;
                 throw std::overflow_error("the degree of row " + std::to_string(i) + " of W overflows");
@@ -317,12 +308,37 @@ double soft_ncut(const Graph& g, const TGraph* gt, const double* P, index_t k, d
     });
     detail::raise_first(errors);
 
+    parallel_for(ch.count, threads, [&](index_t c) {
+        std::vector<double> r4(static_cast<std::size_t>(4 * k));
+        double* DIFFCLUST_RESTRICT lanes = r4.data();
+        for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
+            double* DIFFCLUST_RESTRICT wp = WP.data() + i * k;
+            std::fill(wp, wp + k, 0.0);
+            std::fill(r4.begin(), r4.end(), 0.0);
+            // R in the lanes of graph_cuts, so that a one-hot P reproduces its sums exactly
+            g.row4_ahead(
+                i,
+                [&](int lane, index_t j, double w) {
+                    const double* DIFFCLUST_RESTRICT pj = P + j * k;
+                    double* DIFFCLUST_RESTRICT rl = lanes + lane * k;
+                    for (index_t q = 0; q < k; ++q) {
+                        wp[q] += w * pj[q];
+                        rl[q] += w * (1.0 - pj[q]);
+                    }
+                },
+                [&](index_t j) {
+                    if (j >= 0 && j < n) prefetch_row(P + j * k, k);
+                });
+            double* DIFFCLUST_RESTRICT r = R.data() + i * k;
+            for (index_t q = 0; q < k; ++q) {
+                const double l[4] = {lanes[q], lanes[k + q], lanes[2 * k + q], lanes[3 * k + q]};
+                r[q] = lane_total(l);
+            }
+        }
+    });
+
     std::vector<double> WtP(nk);
-    if constexpr (std::is_same_v<TGraph, void>) {
-        detail::dense_transpose_product(g, P, k, WtP.data(), threads);
-    } else {
-        detail::graph_product(*gt, P, k, WtP.data(), threads);
-    }
+    detail::transpose_product(g, P, k, WtP.data(), threads);
 
     // reductions over samples in index order (as graph_cuts does), so one-hot P gives
     // exactly the normalized cut
@@ -343,11 +359,14 @@ double soft_ncut(const Graph& g, const TGraph* gt, const double* P, index_t k, d
         const std::size_t s = static_cast<std::size_t>(q);
         terms[s] = v[s] > 0.0 ? num[s] / v[s] : 0.0;
     }
-    parallel_for(n, threads, [&](index_t i) {
-        for (index_t q = 0; q < k; ++q) {
-            const std::size_t s = static_cast<std::size_t>(i * k + q), c = static_cast<std::size_t>(q);
-            grad[s] = v[c] > 0.0 ? -(WP[s] + WtP[s]) / v[c] + a[c] * degree[static_cast<std::size_t>(i)] / (v[c] * v[c])
-                                 : 0.0;
+    parallel_for(ch.count, threads, [&](index_t chunk) {
+        for (index_t i = ch.begin(chunk); i < ch.end(chunk); ++i) {
+            for (index_t q = 0; q < k; ++q) {
+                const std::size_t s = static_cast<std::size_t>(i * k + q), c = static_cast<std::size_t>(q);
+                grad[s] = v[c] > 0.0
+                              ? -(WP[s] + WtP[s]) / v[c] + a[c] * degree[static_cast<std::size_t>(i)] / (v[c] * v[c])
+                              : 0.0;
+            }
         }
     });
     return pairwise_sum(terms);
