@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from ._validation import as_float_array, check_finite, resolve_threads
-from .metrics import as_labels
+from .metrics import _as_labels
 
 __all__ = [
     "DECLoss",
@@ -91,7 +91,7 @@ def kmeans_loss(
         raise ValueError(f"centers must have shape (k, {X.shape[1]}) to match X, got {C.shape}")
     lab = None
     if labels is not None:
-        lab = as_labels(labels, "labels")
+        lab = _as_labels(labels, "labels")
         if lab.shape[0] != X.shape[0]:
             raise ValueError(f"labels must have length n = {X.shape[0]}, got {lab.shape[0]}")
     fn = getattr(_core, f"kmeans_loss_{_suffix(X.dtype)}")
@@ -268,7 +268,7 @@ def _graph(W: Any) -> tuple[str, tuple[Any, ...], int]:
 
 def _cuts(W: Any, labels: ArrayLike, n_threads: int | None) -> tuple[float, float]:
     kind, arrays, n = _graph(W)
-    lab = as_labels(labels, "labels")
+    lab = _as_labels(labels, "labels")
     if lab.shape[0] != n:
         raise ValueError(f"labels must have length n = {n} (one per row of W), got {lab.shape[0]}")
     threads = resolve_threads(n_threads)

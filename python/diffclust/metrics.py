@@ -28,7 +28,7 @@ __all__ = [
 AVERAGE_METHODS = ("min", "geometric", "arithmetic", "max")
 
 
-def as_labels(x: Any, name: str) -> NDArray[np.int64]:
+def _as_labels(x: Any, name: str) -> NDArray[np.int64]:
     """Return a 1-d label vector as C-contiguous int64 (no copy for int64 input).
 
     Integer and boolean labels are accepted as they are; floating-point labels only
@@ -63,8 +63,8 @@ def as_labels(x: Any, name: str) -> NDArray[np.int64]:
 def _label_pair(
     labels_true: ArrayLike, labels_pred: ArrayLike
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    a = as_labels(labels_true, "labels_true")
-    b = as_labels(labels_pred, "labels_pred")
+    a = _as_labels(labels_true, "labels_true")
+    b = _as_labels(labels_pred, "labels_pred")
     if a.shape != b.shape:
         raise ValueError(
             f"labels_true and labels_pred must have the same length, got {a.shape[0]} and {b.shape[0]}"
@@ -232,7 +232,7 @@ def davies_bouldin_score(X: ArrayLike, labels: ArrayLike, *, n_threads: int | No
     """
     X = as_float_array(X, "X", ndims=(2,))
     check_finite(X, "X")
-    lab = as_labels(labels, "labels")
+    lab = _as_labels(labels, "labels")
     if lab.shape[0] != X.shape[0]:
         raise ValueError(
             f"labels must have length n = {X.shape[0]} (one per row of X), got {lab.shape[0]}"
