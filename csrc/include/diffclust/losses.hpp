@@ -29,6 +29,31 @@ static DIFFCLUST_TARGET_CLONES double sq_dist_to(const T* DIFFCLUST_RESTRICT x, 
     return s;
 }
 
+constexpr index_t kmeans_block = 64;  // samples evaluated together, stored transposed (d x block)
+
+// best[s] = min_j ||x_s - c_j||^2 for the `rows` samples of a block given transposed
+// (XT is d x kmeans_block). The innermost loop runs over the samples, so it vectorises
+// whatever d and k are, while each distance is still summed over t in order.
+static DIFFCLUST_TARGET_CLONES void block_nearest(const double* DIFFCLUST_RESTRICT XT, index_t rows, index_t d,
+                                                  const double* DIFFCLUST_RESTRICT centers, index_t k,
+                                                  double* DIFFCLUST_RESTRICT acc, double* DIFFCLUST_RESTRICT best) {
+    constexpr index_t B = kmeans_block;
+    for (index_t s = 0; s < rows; ++s) best[s] = std::numeric_limits<double>::infinity();
+    for (index_t j = 0; j < k; ++j) {
+        const double* DIFFCLUST_RESTRICT c = centers + j * d;
+        for (index_t s = 0; s < rows; ++s) acc[s] = 0.0;
+        for (index_t t = 0; t < d; ++t) {
+            const double ct = c[t];
+            const double* DIFFCLUST_RESTRICT xt = XT + t * B;
+            for (index_t s = 0; s < rows; ++s) {
+                const double v = xt[s] - ct;
+                acc[s] += v * v;
+            }
+        }
+        for (index_t s = 0; s < rows; ++s) best[s] = std::min(best[s], acc[s]);
+    }
+}
+
 }  // namespace detail
 
 // sum_i ||x_i - c_{l_i}||^2 with l_i = labels[i] when labels is given, else the nearest
@@ -44,13 +69,29 @@ double kmeans_loss(const T* X, index_t n, index_t d, const double* centers, inde
     }
     const int threads = useful_threads(n_threads, static_cast<double>(n) * static_cast<double>(d) *
                                                       static_cast<double>(labels ? 1 : k));
-    return chunked_sum(n, threads, 2048, [&](index_t i) {
-        const T* x = X + i * d;
-        if (labels) return detail::sq_dist_to(x, centers + labels[i] * d, d);
-        double best = std::numeric_limits<double>::infinity();
-        for (index_t j = 0; j < k; ++j) best = std::min(best, detail::sq_dist_to(x, centers + j * d, d));
-        return best;
+    if (labels)
+        return chunked_sum(n, threads, 2048, [&](index_t i) { return detail::sq_dist_to(X + i * d, centers + labels[i] * d, d); });
+    constexpr index_t B = detail::kmeans_block;
+    const Chunks ch = make_chunks(n, 32 * B);
+    std::vector<double> partial(static_cast<std::size_t>(ch.count), 0.0);
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(threads));
+    parallel_for_tid(ch.count, threads, [&](index_t c, int tid) {
+        std::vector<double>& buf = scratch[static_cast<std::size_t>(tid)];
+        if (buf.empty()) buf.resize(static_cast<std::size_t>((d + 2) * B));
+        double* XT = buf.data();
+        double* acc = XT + d * B;
+        double* best = acc + B;
+        double s = 0.0;
+        for (index_t i0 = ch.begin(c); i0 < ch.end(c); i0 += B) {
+            const index_t rows = std::min(B, ch.end(c) - i0);
+            for (index_t r = 0; r < rows; ++r)
+                for (index_t t = 0; t < d; ++t) XT[t * B + r] = static_cast<double>(X[(i0 + r) * d + t]);
+            detail::block_nearest(XT, rows, d, centers, k, acc, best);
+            for (index_t r = 0; r < rows; ++r) s += best[r];
+        }
+        partial[static_cast<std::size_t>(c)] = s;
     });
+    return pairwise_sum(partial);
 }
 
 enum class CovarianceType : int { full = 0, tied = 1, diag = 2, spherical = 3 };
