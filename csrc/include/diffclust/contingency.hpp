@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -55,67 +56,83 @@ inline int bit_width(std::uint64_t x) noexcept {
     return b;
 }
 
-inline LabelCodes encode_labels(const std::int64_t* labels, index_t n, int n_threads) {
-    LabelCodes out;
-    out.codes.resize(static_cast<std::size_t>(n));
-    if (n == 0) return out;
-    const int threads = useful_threads(n_threads, static_cast<double>(n), 1 << 16);
-
-    // min and max by fixed chunks (order does not matter for min/max)
-    const Chunks ch = make_chunks(n, 1 << 16);
-    std::vector<std::int64_t> lo(static_cast<std::size_t>(ch.count)), hi(static_cast<std::size_t>(ch.count));
-    parallel_for(ch.count, threads, [&](index_t c) {
-        std::int64_t a = labels[ch.begin(c)], b = a;
-        for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
-            a = std::min(a, labels[i]);
-            b = std::max(b, labels[i]);
-        }
-        lo[static_cast<std::size_t>(c)] = a;
-        hi[static_cast<std::size_t>(c)] = b;
-    });
-    const std::int64_t vmin = *std::min_element(lo.begin(), lo.end());
-    const std::int64_t vmax = *std::max_element(hi.begin(), hi.end());
-    // v - vmin as an unsigned number keeps the order and cannot overflow
-    const std::uint64_t umin = static_cast<std::uint64_t>(vmin);
-    const std::uint64_t span = static_cast<std::uint64_t>(vmax) - umin;
-    auto offset = [&](index_t i) { return static_cast<std::uint64_t>(labels[i]) - umin; };
-
-    const std::uint64_t table_limit = std::max<std::uint64_t>(std::uint64_t(1) << 16, 2 * static_cast<std::uint64_t>(n));
-    if (span < table_limit) {
-        std::vector<index_t> table(static_cast<std::size_t>(span + 1), 0);
-        for (index_t i = 0; i < n; ++i) ++table[offset(i)];
-        index_t next = 0;
-        for (auto& t : table) {
-            if (t > 0) {
-                out.counts.push_back(t);
-                t = next++;
-            } else {
-                t = -1;
-            }
-        }
+// The map from label values to codes 0..m-1 (increasing value order), with the count of
+// each value. code(i) is a table lookup when the values span at most max(2^16, 2n), else a
+// binary search among the sorted distinct values (found by a radix sort).
+class LabelEncoder {
+  public:
+    LabelEncoder(const std::int64_t* labels, index_t n, int n_threads) : labels_(labels) {
+        if (n == 0) return;
+        const int threads = useful_threads(n_threads, static_cast<double>(n), 1 << 16);
+        // min and max by fixed chunks (order does not matter for min/max)
+        const Chunks ch = make_chunks(n, 1 << 16);
+        std::vector<std::int64_t> lo(static_cast<std::size_t>(ch.count)), hi(static_cast<std::size_t>(ch.count));
         parallel_for(ch.count, threads, [&](index_t c) {
-            for (index_t i = ch.begin(c); i < ch.end(c); ++i)
-                out.codes[static_cast<std::size_t>(i)] = table[offset(i)];
+            std::int64_t a = labels[ch.begin(c)], b = a;
+            for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
+                a = std::min(a, labels[i]);
+                b = std::max(b, labels[i]);
+            }
+            lo[static_cast<std::size_t>(c)] = a;
+            hi[static_cast<std::size_t>(c)] = b;
         });
-        return out;
+        // v - min as an unsigned number keeps the order and cannot overflow
+        umin_ = static_cast<std::uint64_t>(*std::min_element(lo.begin(), lo.end()));
+        const std::uint64_t span = static_cast<std::uint64_t>(*std::max_element(hi.begin(), hi.end())) - umin_;
+        const std::uint64_t table_limit =
+            std::max<std::uint64_t>(std::uint64_t(1) << 16, 2 * static_cast<std::uint64_t>(n));
+        if (span < table_limit) {
+            table_.assign(static_cast<std::size_t>(span + 1), 0);
+            for (index_t i = 0; i < n; ++i) ++table_[offset(i)];
+            index_t next = 0;
+            for (auto& t : table_) {
+                if (t > 0) {
+                    counts_.push_back(t);
+                    t = next++;
+                }
+            }
+            return;
+        }
+        std::vector<std::uint64_t> sorted(static_cast<std::size_t>(n));
+        for (index_t i = 0; i < n; ++i) sorted[static_cast<std::size_t>(i)] = offset(i);
+        radix_sort(sorted, bit_width(span));
+        for (std::size_t i = 0; i < sorted.size();) {
+            std::size_t j = i;
+            while (j < sorted.size() && sorted[j] == sorted[i]) ++j;
+            values_.push_back(sorted[i]);
+            counts_.push_back(static_cast<index_t>(j - i));
+            i = j;
+        }
     }
 
-    std::vector<std::uint64_t> sorted(static_cast<std::size_t>(n));
-    for (index_t i = 0; i < n; ++i) sorted[static_cast<std::size_t>(i)] = offset(i);
-    radix_sort(sorted, bit_width(span));
-    std::vector<std::uint64_t> values;
-    for (std::size_t i = 0; i < sorted.size();) {
-        std::size_t j = i;
-        while (j < sorted.size() && sorted[j] == sorted[i]) ++j;
-        values.push_back(sorted[i]);
-        out.counts.push_back(static_cast<index_t>(j - i));
-        i = j;
+    index_t size() const noexcept { return static_cast<index_t>(counts_.size()); }
+    const std::vector<index_t>& counts() const noexcept { return counts_; }
+
+    // the code of sample i
+    index_t code(index_t i) const {
+        const std::uint64_t v = offset(i);
+        if (!table_.empty()) return table_[static_cast<std::size_t>(v)];
+        return static_cast<index_t>(std::lower_bound(values_.begin(), values_.end(), v) - values_.begin());
     }
-    parallel_for(ch.count, threads, [&](index_t c) {
-        for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
-            const auto it = std::lower_bound(values.begin(), values.end(), offset(i));
-            out.codes[static_cast<std::size_t>(i)] = static_cast<index_t>(it - values.begin());
-        }
+
+  private:
+    std::uint64_t offset(index_t i) const noexcept { return static_cast<std::uint64_t>(labels_[i]) - umin_; }
+
+    const std::int64_t* labels_;
+    std::uint64_t umin_ = 0;
+    std::vector<index_t> table_;         // value - min -> code (dense values)
+    std::vector<std::uint64_t> values_;  // sorted distinct values - min (spread values)
+    std::vector<index_t> counts_;
+};
+
+inline LabelCodes encode_labels(const std::int64_t* labels, index_t n, int n_threads) {
+    const LabelEncoder enc(labels, n, n_threads);
+    LabelCodes out;
+    out.counts = enc.counts();
+    out.codes.resize(static_cast<std::size_t>(n));
+    const Chunks ch = make_chunks(n, 1 << 16);
+    parallel_for(ch.count, useful_threads(n_threads, static_cast<double>(n), 1 << 16), [&](index_t c) {
+        for (index_t i = ch.begin(c); i < ch.end(c); ++i) out.codes[static_cast<std::size_t>(i)] = enc.code(i);
     });
     return out;
 }
@@ -131,23 +148,21 @@ struct Contingency {
 inline Contingency contingency(const std::int64_t* a, const std::int64_t* b, index_t n, int n_threads) {
     Contingency out;
     out.n_samples = n;
-    LabelCodes ca = encode_labels(a, n, n_threads);
-    LabelCodes cb = encode_labels(b, n, n_threads);
-    const index_t R = ca.size(), C = cb.size();
-    out.row_sums = std::move(ca.counts);
-    out.col_sums = std::move(cb.counts);
+    const LabelEncoder ea(a, n, n_threads), eb(b, n, n_threads);
+    const index_t R = ea.size(), C = eb.size();
+    out.row_sums = ea.counts();
+    out.col_sums = eb.counts();
     if (n == 0) return out;
 
-    // counting sort of the cluster codes by class (class sizes are known), keeping sample order
+    // counting sort of the cluster codes by class (class sizes are known), keeping sample
+    // order; codes are looked up on the fly, never stored
     std::vector<index_t> start(static_cast<std::size_t>(R + 1), 0);
     for (index_t r = 0; r < R; ++r)
         start[static_cast<std::size_t>(r + 1)] = start[static_cast<std::size_t>(r)] + out.row_sums[static_cast<std::size_t>(r)];
-    std::vector<index_t> bucket(static_cast<std::size_t>(n));
+    std::unique_ptr<index_t[]> bucket(new index_t[static_cast<std::size_t>(n)]);
     {
         std::vector<index_t> next(start.begin(), start.end() - 1);
-        for (index_t i = 0; i < n; ++i)
-            bucket[static_cast<std::size_t>(next[static_cast<std::size_t>(ca.codes[static_cast<std::size_t>(i)])]++)] =
-                cb.codes[static_cast<std::size_t>(i)];
+        for (index_t i = 0; i < n; ++i) bucket[static_cast<std::size_t>(next[static_cast<std::size_t>(ea.code(i))]++)] = eb.code(i);
     }
 
     // each class row is counted in a C-long counter array (one per thread, reset after use);
