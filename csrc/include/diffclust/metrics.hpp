@@ -13,6 +13,7 @@
 
 #include "chunked.hpp"
 #include "contingency.hpp"
+#include "losses.hpp"  // detail::sq_dist_to
 #include "parallel.hpp"
 #include "simd.hpp"
 #include "types.hpp"
@@ -117,21 +118,6 @@ inline double normalized_mutual_info(const Contingency& t, AverageMethod method)
     return mi / norm;
 }
 
-namespace detail {
-
-template <class T>
-static DIFFCLUST_TARGET_CLONES double sq_dist(const T* DIFFCLUST_RESTRICT x, const double* DIFFCLUST_RESTRICT c,
-                                              index_t d) {
-    double s = 0.0;
-    for (index_t t = 0; t < d; ++t) {
-        const double v = static_cast<double>(x[t]) - c[t];
-        s += v * v;
-    }
-    return s;
-}
-
-}  // namespace detail
-
 // Davies-Bouldin index of X (n, d) under the labeling with codes (n,) in [0, k).
 // Centroids are cluster means; s_c the mean Euclidean distance of cluster c's points to
 // its centroid; DB = mean_c max_{c' != c} (s_c + s_c') / ||mu_c - mu_c'||.
@@ -170,7 +156,7 @@ double davies_bouldin(const T* X, index_t n, index_t d, const LabelCodes& codes,
     parallel_for(ch2.count, threads, [&](index_t c) {
         double* acc = part2.data() + c * k;
         for (index_t i = ch2.begin(c); i < ch2.end(c); ++i)
-            acc[lab[i]] += std::sqrt(detail::sq_dist(X + i * d, centroids.data() + lab[i] * d, d));
+            acc[lab[i]] += std::sqrt(detail::sq_dist_to(X + i * d, centroids.data() + lab[i] * d, d));
     });
     std::vector<double> intra(static_cast<std::size_t>(k), 0.0);
     for (index_t c = 0; c < ch2.count; ++c)
@@ -188,7 +174,7 @@ double davies_bouldin(const T* X, index_t n, index_t d, const LabelCodes& codes,
     parallel_for(k, threads_k, [&](index_t a) {
         for (index_t b = 0; b < k; ++b)
             cdist[static_cast<std::size_t>(a * k + b)] =
-                a == b ? 0.0 : std::sqrt(detail::sq_dist(centroids.data() + a * d, centroids.data() + b * d, d));
+                a == b ? 0.0 : std::sqrt(detail::sq_dist_to(centroids.data() + a * d, centroids.data() + b * d, d));
     });
     bool all_cdist_zero = true;
     for (const double v : cdist) all_cdist_zero = all_cdist_zero && v <= tiny;
