@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference import canonical, scipy_mst_forest, scipy_single_linkage
 from scipy.spatial.distance import cdist
 
 import diffclust as dc
-from reference import canonical, scipy_mst_forest, scipy_single_linkage
 
 
 def random_similarity(rng: np.random.Generator, n: int, symmetric: bool = True) -> np.ndarray:

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.extra.numpy import arrays  # noqa: E402
-from scipy.sparse.csgraph import connected_components  # noqa: E402
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from reference import random_forest_value
+from scipy.sparse.csgraph import connected_components
 
-import diffclust as dc  # noqa: E402
-from reference import random_forest_value  # noqa: E402
+import diffclust as dc
 
 
 @st.composite

@@ -4,9 +4,9 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import THREAD_COUNTS
 
 import diffclust as dc
-from conftest import THREAD_COUNTS
 
 
 @pytest.mark.parametrize("n_threads", THREAD_COUNTS)

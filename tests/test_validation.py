@@ -130,3 +130,15 @@ def test_resolve_seed():
         resolve_seed(1.5)
     with pytest.raises(ValueError, match="seed"):
         resolve_seed(-1)
+
+
+def test_threadpoolctl_caps_default_threads(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    monkeypatch.setenv("DIFFCLUST_NUM_THREADS", "4")
+    info = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "diffclust"]
+    assert len(info) == 1 and info[0]["num_threads"] == 4
+    with threadpoolctl.threadpool_limits(limits=1, user_api="diffclust"):
+        assert resolve_threads(None) == 1
+        assert resolve_threads(3) == 3  # an explicit count is honoured
+        assert dc.kforest(np.zeros((5, 5)), 2).labels.max() == 1
+    assert resolve_threads(None) == 4

@@ -1,10 +1,287 @@
-// Bindings for the sampling kernels (filled in by its issue).
+// Bindings for the counter-based RNG, perturbed and constrained k-forests, the
+// partial Fenchel-Young loss and the VJP (rng.hpp, constrained.hpp, perturb.hpp).
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
-namespace py = pybind11;
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "convert.hpp"
+#include "diffclust/constrained.hpp"
+#include "diffclust/perturb.hpp"
+#include "diffclust/rng.hpp"
 
 namespace diffclust::bind {
 
-void register_sampling(py::module_& /*m*/) {}
+namespace {
+
+using opt_index = std::optional<index_array>;
+
+// Checks for Ctrl-C at most every 100 ms; only ever called on the thread that
+// released the GIL, which it briefly takes back.
+InterruptCheck interrupt_check() {
+    auto last = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    return [last]() {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - *last < std::chrono::milliseconds(100)) return false;
+        *last = now;
+        py::gil_scoped_acquire gil;
+        return PyErr_CheckSignals() != 0;
+    };
+}
+
+// Runs a kernel with the GIL released; a Ctrl-C surfaces as KeyboardInterrupt.
+template <class Fn>
+void run_released(Fn&& fn) {
+    try {
+        py::gil_scoped_release release;  // the kernel touches no Python objects
+        fn();
+    } catch (const Interrupted&) {
+        throw py::error_already_set();
+    }
+}
+
+Constraints make_constraints(const opt_index& labels, const opt_index& must, const opt_index& cannot) {
+    Constraints c;
+    if (labels) c.labels = labels->data();
+    if (must) {
+        c.must = must->data();
+        c.n_must = must->shape(0);
+    }
+    if (cannot) {
+        c.cannot = cannot->data();
+        c.n_cannot = cannot->shape(0);
+    }
+    return c;
+}
+
+py::array_t<double> edge_noise(u64 seed, u32 sample, index_t n) {
+    auto Z = empty<double>({n, n});
+    double* z = Z.mutable_data();
+    {
+        py::gil_scoped_release release;  // no Python objects are touched below
+        for (index_t i = 0; i < n; ++i) {
+            z[i * n + i] = 0.0;
+            if (i + 1 < n) row_edge_normals(seed, sample, static_cast<u32>(i), static_cast<u32>(i + 1), n - i - 1, 1.0, z + i * n + i + 1);
+            for (index_t j = i + 1; j < n; ++j) z[j * n + i] = z[i * n + j];
+        }
+    }
+    return Z;
+}
+
+// Draws the B n (n - 1) / 2 normals of B samples' edges and sums them: the
+// floor that a perturbed forest cannot beat (benchmarks only).
+double normals_floor(u64 seed, index_t n_samples, index_t n) {
+    py::gil_scoped_release release;  // no Python objects are touched below
+    std::vector<double> row(static_cast<std::size_t>(n > 1 ? n - 1 : 1));
+    double total = 0.0;
+    for (index_t s = 0; s < n_samples; ++s) {
+        for (index_t i = 0; i + 1 < n; ++i) {
+            row_edge_normals(seed, static_cast<u32>(s), static_cast<u32>(i), static_cast<u32>(i + 1), n - i - 1, 1.0, row.data());
+            total += row[0];
+        }
+    }
+    return total;
+}
+
+py::tuple philox4x32(const carray<u32>& counter, const carray<u32>& key) {
+    if (counter.size() != 4 || key.size() != 2) throw py::value_error("counter must have 4 words and key 2");
+    const auto out = Philox4x32::block({counter.data()[0], counter.data()[1], counter.data()[2], counter.data()[3]},
+                                       key.data()[0], key.data()[1]);
+    return py::make_tuple(out[0], out[1], out[2], out[3]);
+}
+
+template <class T>
+py::tuple kforest_constrained_py(const carray<T>& S, index_t k, const opt_index& labels, const opt_index& must,
+                                 const opt_index& cannot, bool refine, int n_threads) {
+    const bool batched = S.ndim() == 3;
+    const index_t b = batched ? S.shape(0) : 1, n = S.shape(S.ndim() - 1);
+    std::vector<py::ssize_t> lshape{n}, eshape{n - k, 2}, wshape{n - k};
+    if (batched) {
+        lshape.insert(lshape.begin(), b);
+        eshape.insert(eshape.begin(), b);
+        wshape.insert(wshape.begin(), b);
+    }
+    auto out_labels = empty<index_t>(lshape);
+    auto out_edges = empty<index_t>(eshape);
+    auto out_weights = empty<T>(wshape);
+    auto values = empty<double>({b});
+    const Constraints c = make_constraints(labels, must, cannot);
+    index_t* L = out_labels.mutable_data();
+    index_t* E = out_edges.mutable_data();
+    T* Wout = out_weights.mutable_data();
+    double* V = values.mutable_data();
+    const T* data = S.data();
+    run_released([&] {
+        const ConstrainedProblem problem(n, k, c);
+        parallel_for(b, batched ? n_threads : 1, [&](index_t t) {
+            const std::string name = batched ? "S[" + std::to_string(t) + "]" : "S";
+            const T* St = data + t * n * n;
+            const SymmetricWeights<T> sym(St, n, batched ? 1 : n_threads, name);
+            std::vector<WeightedEdge<T>> edges;
+            problem.solve(sym.W, refine, edges, L + t * n);
+            double value = 0.0;
+            for (index_t e = 0; e < n - k; ++e) {
+                const auto& edge = edges[static_cast<std::size_t>(e)];
+                E[(t * (n - k) + e) * 2] = edge.i;
+                E[(t * (n - k) + e) * 2 + 1] = edge.j;
+                Wout[t * (n - k) + e] = edge.w;
+                value += static_cast<double>(St[edge.i * n + edge.j]) + static_cast<double>(St[edge.j * n + edge.i]);
+            }
+            V[t] = value;
+        });
+    });
+    if (batched) return py::make_tuple(out_labels, out_edges, out_weights, values);
+    return py::make_tuple(out_labels, out_edges, out_weights, V[0]);
+}
+
+template <class T>
+py::tuple perturbed_kforest_py(const carray<T>& S, index_t k, double sigma, index_t n_samples, u64 seed,
+                               const opt_index& labels, const opt_index& must, const opt_index& cannot, bool refine,
+                               bool want_A, bool want_M, int n_threads) {
+    const bool batched = S.ndim() == 3;
+    const index_t b = batched ? S.shape(0) : 1, n = S.shape(S.ndim() - 1);
+    std::vector<py::ssize_t> shape{n, n};
+    if (batched) shape.insert(shape.begin(), b);
+    py::object A = py::none(), M = py::none();
+    T* a = nullptr;
+    T* m = nullptr;
+    if (want_A) {
+        auto arr = empty<T>(shape);
+        a = arr.mutable_data();
+        A = arr;
+    }
+    if (want_M) {
+        auto arr = empty<T>(shape);
+        m = arr.mutable_data();
+        M = arr;
+    }
+    auto values = empty<double>({b});
+    double* F = values.mutable_data();
+    const Constraints c = make_constraints(labels, must, cannot);
+    const PerturbSpec spec{sigma, n_samples, seed};
+    const T* data = S.data();
+    const InterruptCheck check = interrupt_check();
+    run_released([&] {
+        std::unique_ptr<ConstrainedProblem> problem;
+        if (c.any()) problem = std::make_unique<ConstrainedProblem>(n, k, c);
+        for (index_t t = 0; t < b; ++t) {
+            const PerturbedOut<T> out{a ? a + t * n * n : nullptr, m ? m + t * n * n : nullptr, F + t};
+            perturbed_kforest(data + t * n * n, n, k, spec, problem.get(), refine, n_threads, out, &check,
+                              batched ? "S[" + std::to_string(t) + "]" : "S");
+        }
+    });
+    if (batched) return py::make_tuple(A, M, values);
+    return py::make_tuple(A, M, F[0]);
+}
+
+template <class T>
+py::tuple perturbed_kforest_points_py(const carray<T>& X, index_t k, const std::string& metric, double sigma,
+                                      index_t n_samples, u64 seed, bool want_A, bool want_M, int n_threads) {
+    require_ndim(X, 2, "X");
+    const index_t n = X.shape(0), d = X.shape(1);
+    const Metric parsed = parse_metric(metric);
+    py::object A = py::none(), M = py::none();
+    double* a = nullptr;
+    double* m = nullptr;
+    if (want_A) {
+        auto arr = empty<double>({n, n});
+        a = arr.mutable_data();
+        A = arr;
+    }
+    if (want_M) {
+        auto arr = empty<double>({n, n});
+        m = arr.mutable_data();
+        M = arr;
+    }
+    double value = 0.0;
+    const PerturbSpec spec{sigma, n_samples, seed};
+    const T* data = X.data();
+    const InterruptCheck check = interrupt_check();
+    run_released([&] {
+        perturbed_kforest_points(data, n, d, k, parsed, spec, n_threads, PerturbedOut<double>{a, m, &value}, &check);
+    });
+    return py::make_tuple(A, M, value);
+}
+
+template <class T>
+py::tuple partial_fy_loss_py(const carray<T>& S, index_t k, double sigma, index_t n_samples, u64 seed,
+                             const opt_index& labels, const opt_index& must, const opt_index& cannot, bool refine,
+                             int n_threads) {
+    require_ndim(S, 2, "S");
+    const index_t n = S.shape(0);
+    auto grad = empty<T>({n, n});
+    T* g = grad.mutable_data();
+    double loss = 0.0;
+    const Constraints c = make_constraints(labels, must, cannot);
+    const PerturbSpec spec{sigma, n_samples, seed};
+    const T* data = S.data();
+    const InterruptCheck check = interrupt_check();
+    run_released([&] {
+        const ConstrainedProblem problem(n, k, c);
+        loss = partial_fy_loss(data, n, k, spec, problem, refine, n_threads, g, &check);
+    });
+    return py::make_tuple(loss, grad);
+}
+
+template <class T>
+py::array_t<T> perturbed_kforest_vjp_py(const carray<T>& S, index_t k, const std::optional<carray<T>>& VA,
+                                        const std::optional<carray<T>>& VM, double sigma, index_t n_samples, u64 seed,
+                                        const opt_index& labels, const opt_index& must, const opt_index& cannot,
+                                        bool refine, bool control_variate, int n_threads) {
+    require_ndim(S, 2, "S");
+    const index_t n = S.shape(0);
+    auto grad = empty<T>({n, n});
+    T* g = grad.mutable_data();
+    const Constraints c = make_constraints(labels, must, cannot);
+    const PerturbSpec spec{sigma, n_samples, seed};
+    const T* data = S.data();
+    const T* va = VA ? VA->data() : nullptr;
+    const T* vm = VM ? VM->data() : nullptr;
+    const InterruptCheck check = interrupt_check();
+    run_released([&] {
+        std::unique_ptr<ConstrainedProblem> problem;
+        if (c.any()) problem = std::make_unique<ConstrainedProblem>(n, k, c);
+        perturbed_kforest_vjp(data, n, k, spec, problem.get(), refine, va, vm, control_variate, n_threads, g, &check);
+    });
+    return grad;
+}
+
+template <class T>
+void register_dtype(py::module_& m, const std::string& suffix) {
+    m.def(("kforest_constrained" + suffix).c_str(), &kforest_constrained_py<T>, py::arg("S"), py::arg("k"),
+          py::arg("labels"), py::arg("must_link"), py::arg("cannot_link"), py::arg("refine"), py::arg("n_threads"),
+          "Greedy constrained k-forest of a dense (n, n) or (b, n, n) similarity.");
+    m.def(("perturbed_kforest" + suffix).c_str(), &perturbed_kforest_py<T>, py::arg("S"), py::arg("k"),
+          py::arg("sigma"), py::arg("n_samples"), py::arg("seed"), py::arg("labels"), py::arg("must_link"),
+          py::arg("cannot_link"), py::arg("refine"), py::arg("want_adjacency"), py::arg("want_connectivity"),
+          py::arg("n_threads"), "Perturbed k-forest estimates (A_eps, M_eps, F_eps).");
+    m.def(("perturbed_kforest_from_points" + suffix).c_str(), &perturbed_kforest_points_py<T>, py::arg("X"),
+          py::arg("k"), py::arg("metric"), py::arg("sigma"), py::arg("n_samples"), py::arg("seed"),
+          py::arg("want_adjacency"), py::arg("want_connectivity"), py::arg("n_threads"),
+          "Perturbed k-forest estimates of points with S = -d(x_i, x_j).");
+    m.def(("partial_fy_loss" + suffix).c_str(), &partial_fy_loss_py<T>, py::arg("S"), py::arg("k"), py::arg("sigma"),
+          py::arg("n_samples"), py::arg("seed"), py::arg("labels"), py::arg("must_link"), py::arg("cannot_link"),
+          py::arg("refine"), py::arg("n_threads"), "Partial Fenchel-Young loss and its gradient.");
+    m.def(("perturbed_kforest_vjp" + suffix).c_str(), &perturbed_kforest_vjp_py<T>, py::arg("S"), py::arg("k"),
+          py::arg("grad_adjacency"), py::arg("grad_connectivity"), py::arg("sigma"), py::arg("n_samples"),
+          py::arg("seed"), py::arg("labels"), py::arg("must_link"), py::arg("cannot_link"), py::arg("refine"),
+          py::arg("control_variate"), py::arg("n_threads"), "Score-function VJP of (A_eps, M_eps).");
+}
+
+}  // namespace
+
+void register_sampling(py::module_& m) {
+    m.def("edge_noise", &edge_noise, py::arg("seed"), py::arg("sample"), py::arg("n"),
+          "The symmetric (n, n) standard normal noise of one sample (zero diagonal).");
+    m.def("normals_floor", &normals_floor, py::arg("seed"), py::arg("n_samples"), py::arg("n"),
+          "Draw the normals of n_samples samples of an n-point graph (benchmark floor).");
+    m.def("philox4x32", &philox4x32, py::arg("counter"), py::arg("key"), "One Philox4x32-10 block (for tests).");
+    register_dtype<double>(m, "_f64");
+    register_dtype<float>(m, "_f32");
+}
 
 }  // namespace diffclust::bind

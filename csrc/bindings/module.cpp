@@ -11,6 +11,10 @@ void register_cluster(py::module_& m);    // bind_cluster.cpp: k-medoids
 void register_metrics(py::module_& m);    // bind_metrics.cpp: ARI/NMI/MI, Davies-Bouldin, losses, cuts, DEC
 }  // namespace diffclust::bind
 
+// An exported C symbol by which threadpoolctl recognises this library among the
+// loaded ones (diffclust/_threadpool.py registers the controller).
+extern "C" __attribute__((visibility("default"))) const char* diffclust_threadpool_api() { return "diffclust"; }
+
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     m.doc() = "diffclust compiled kernels (private; use the diffclust package)";
     diffclust::bind::register_graph(m);

@@ -8,17 +8,17 @@ the classical clustering metrics and losses.
 
 from __future__ import annotations
 
-from . import cluster, distances, forests, losses, metrics, perturb
-from .cluster import *  # noqa: F403
-from .distances import *  # noqa: F403
-from .forests import *  # noqa: F403
-from .losses import *  # noqa: F403
-from .metrics import *  # noqa: F403
-from .perturb import *  # noqa: F403
+from . import _threadpool, cluster, distances, forests, losses, metrics, perturb  # noqa: F401
+from .cluster import *
+from .distances import *
+from .forests import *
+from .losses import *
+from .metrics import *
+from .perturb import *
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = [  # noqa: PLE0604
     *forests.__all__,
     *perturb.__all__,
     *distances.__all__,

@@ -18,8 +18,8 @@ __all__ = [
     "as_index_array",
     "check_k",
     "check_square",
-    "resolve_threads",
     "resolve_seed",
+    "resolve_threads",
 ]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -76,10 +76,10 @@ def check_int(value: Any, name: str) -> int:
 
 def check_k(k: Any, n: int) -> int:
     """Check that the number of clusters ``k`` is an integer in [1, n]."""
-    k = check_int(k, "k")
-    if not 1 <= k <= n:
-        raise ValueError(f"k must be in [1, n] = [1, {n}], got {k}")
-    return k
+    value = check_int(k, "k")
+    if not 1 <= value <= n:
+        raise ValueError(f"k must be in [1, n] = [1, {n}], got {value}")
+    return value
 
 
 def _available_cores() -> int:
@@ -108,7 +108,7 @@ def resolve_threads(n_threads: Any) -> int:
     the cores this process may use (CPU affinity and cgroup quota).
     """
     if n_threads is None or (isinstance(n_threads, numbers.Integral) and n_threads == 0):
-        resolved = None
+        resolved: int | None = None
         for var in ("DIFFCLUST_NUM_THREADS", "OMP_NUM_THREADS"):
             value = os.environ.get(var, "").strip()
             if value:
@@ -139,3 +139,74 @@ def resolve_seed(seed: Any) -> int:
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
     return int(seed) % 2**64
+
+
+def check_sigma(sigma: Any) -> float:
+    """Check the perturbation scale: a finite real number > 0."""
+    if isinstance(sigma, (bool, np.bool_)) or not isinstance(sigma, numbers.Real):
+        raise TypeError(f"sigma must be a positive real number, got {sigma!r}")
+    value = float(sigma)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"sigma must be a finite number > 0, got {value}")
+    return value
+
+
+def check_n_samples(n_samples: Any) -> int:
+    value = check_int(n_samples, "n_samples")
+    if not 1 <= value < 2**32:
+        raise ValueError(f"n_samples must be in [1, 2**32), got {value}")
+    return value
+
+
+def check_constraints(
+    n: int, known_labels: Any, must_link: Any, cannot_link: Any
+) -> tuple[NDArray[np.int64] | None, NDArray[np.int64] | None, NDArray[np.int64] | None]:
+    """Validate partial labels and must/cannot-link pairs for n points.
+
+    Returns the labels remapped to 0..L-1 (-1 stays unknown) and the pair arrays
+    as (m, 2) int64, or None for each one not given.
+    """
+    labels = None
+    if known_labels is not None:
+        y = as_index_array(known_labels, "known_labels")
+        if y.ndim != 1 or y.shape[0] != n:
+            raise ValueError(f"known_labels must have shape ({n},) to match S, got {y.shape}")
+        if (y < -1).any():
+            raise ValueError("known_labels must be -1 (unknown) or a non-negative label")
+        labels = np.full(n, -1, dtype=np.int64)
+        known = y >= 0
+        labels[known] = np.unique(y[known], return_inverse=True)[1]
+    pairs: list[NDArray[np.int64] | None] = []
+    for value, name in ((must_link, "must_link"), (cannot_link, "cannot_link")):
+        if value is None:
+            pairs.append(None)
+            continue
+        p = as_index_array(value, name)
+        if p.size == 0:
+            p = p.reshape(0, 2)
+        if p.ndim != 2 or p.shape[1] != 2:
+            raise ValueError(f"{name} must have shape (m, 2), got {p.shape}")
+        bad = (p < 0) | (p >= n)
+        if bad.any():
+            row = int(np.flatnonzero(bad.any(axis=1))[0])
+            raise IndexError(f"{name}[{row}] = {tuple(p[row].tolist())} is out of range for n = {n}")
+        pairs.append(np.ascontiguousarray(p))
+    return labels, pairs[0], pairs[1]
+
+
+def physical_memory() -> int:
+    """Bytes of physical memory on this machine (0 if unknown)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
+def check_memory(n_bytes: float, what: str) -> None:
+    """Raise ``MemoryError`` before a computation whose buffers exceed physical memory."""
+    total = physical_memory()
+    if total and n_bytes > total:
+        raise MemoryError(
+            f"{what} needs about {n_bytes / 2**30:.1f} GiB of working memory, more than this machine's "
+            f"{total / 2**30:.1f} GiB; use fewer points or fewer threads"
+        )

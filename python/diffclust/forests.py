@@ -22,6 +22,7 @@ from . import _core
 from ._validation import (
     as_float_array,
     as_index_array,
+    check_constraints,
     check_finite,
     check_int,
     check_k,
@@ -87,7 +88,8 @@ class Forest:
     def connectivity(self) -> NDArray[np.floating[Any]]:
         """Dense connectivity ``M`` (M_ij = 1 iff i and j share a tree; ones on the diagonal)."""
         lab = self.labels
-        return (lab[..., :, None] == lab[..., None, :]).astype(self.weights.dtype)
+        M: NDArray[np.floating[Any]] = (lab[..., :, None] == lab[..., None, :]).astype(self.weights.dtype)
+        return M
 
 
 def _make_forest(labels: Any, edges: Any, weights: Any, value: Any) -> Forest:
@@ -102,7 +104,16 @@ def _core_fn(name: str, dtype: np.dtype[Any]) -> Any:
     return getattr(_core, f"{name}_{'f32' if dtype == np.float32 else 'f64'}")
 
 
-def kforest(S: ArrayLike, k: int, *, n_threads: int | None = None) -> Forest:
+def kforest(
+    S: ArrayLike,
+    k: int,
+    *,
+    known_labels: ArrayLike | None = None,
+    must_link: ArrayLike | None = None,
+    cannot_link: ArrayLike | None = None,
+    refine: bool = True,
+    n_threads: int | None = None,
+) -> Forest:
     """Maximum-weight k-forest of a dense similarity matrix (single linkage).
 
     Parameters
@@ -114,6 +125,14 @@ def kforest(S: ArrayLike, k: int, *, n_threads: int | None = None) -> Forest:
         array is used without a copy and never modified.
     k : int
         Number of trees (clusters), 1 <= k <= n.
+    known_labels : array_like of int, shape (n,), optional
+        Partial labels, -1 for unknown: labelled points with equal labels must
+        share a tree and labelled points with different labels must not.
+    must_link, cannot_link : array_like of int, shape (m, 2), optional
+        Pairs of points that must (must not) share a tree.
+    refine : bool, default True
+        With constraints: re-span each tree of the greedy's forest by Prim on its
+        own points (same partition, never a lower value).
     n_threads : int, optional
         Threads for the input scan and across a batch. None means
         ``DIFFCLUST_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the usable
@@ -140,6 +159,15 @@ def kforest(S: ArrayLike, k: int, *, n_threads: int | None = None) -> Forest:
     components. A symmetric S is read in place; a non-symmetric one is first
     symmetrised into an n x n scratch buffer.
 
+    With constraints the exact problem is hard in general, and the greedy of
+    Stewart et al. is used: must-link groups first (each joined by its own
+    maximum spanning tree), then the other edges by decreasing weight, never
+    merging two trees that hold different labels or that a cannot-link pair
+    spans, until k trees remain; then, with ``refine``, each tree is re-spanned
+    by Prim. Infeasible constraints (more distinct labels than k, must-link
+    groups fewer than k, a cannot-link pair inside a must-link group, or a
+    greedy that cannot reach k trees) raise ``ValueError``.
+
     References
     ----------
     L. Stewart, F. Bach, F. Llinares-López, Q. Berthet. Differentiable
@@ -149,7 +177,11 @@ def kforest(S: ArrayLike, k: int, *, n_threads: int | None = None) -> Forest:
     n = check_square(S, "S")
     k = check_k(k, n)
     threads = resolve_threads(n_threads)
-    return _make_forest(*_core_fn("kforest", S.dtype)(S, k, threads))
+    labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
+    if labels is None and must is None and cannot is None:
+        return _make_forest(*_core_fn("kforest", S.dtype)(S, k, threads))
+    fn = _core_fn("kforest_constrained", S.dtype)
+    return _make_forest(*fn(S, k, labels, must, cannot, bool(refine), threads))
 
 
 def kforest_from_edges(edges: ArrayLike, weights: ArrayLike, n: int, k: int) -> Forest:

@@ -1,0 +1,165 @@
+"""Perturbed k-forests: diffclust beside jaxclust and the normal-drawing floors.
+
+jaxclust (the paper authors' JAX library) is timed when it is importable and
+skipped otherwise; it is not on PyPI. The floors are the time to draw the
+B * n (n - 1) / 2 normals alone, with diffclust's generator and with NumPy's.
+
+    pytest benchmarks/bench_perturbed.py --benchmark-only --benchmark-group-by=group
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import diffclust as dc
+from diffclust import _core
+
+SIZES = [(64, 100), (128, 100), (256, 100), (64, 1000)]
+K, SIGMA = 10, 0.1
+
+
+def similarity(n: int) -> np.ndarray:
+    rng = np.random.default_rng(n)
+    centers = 4 * rng.standard_normal((K, 16))
+    X = centers[rng.integers(0, K, n)] + rng.standard_normal((n, 16))
+    D = ((X[:, None] - X[None]) ** 2).sum(-1)
+    return -D / D.mean()
+
+
+def check_forward(p: dc.PerturbedForest, n: int) -> None:
+    A = p.adjacency
+    assert A.shape == (n, n)
+    np.testing.assert_allclose(A.sum(), 2 * (n - K), rtol=1e-12)  # every sample has n - k edges
+    np.testing.assert_array_equal(A, A.T)
+
+
+@pytest.mark.parametrize("n, B", SIZES)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_diffclust_forward(benchmark, n, B, n_threads):
+    benchmark.group = f"forward n={n} B={B}"
+    S = similarity(n)
+    p = benchmark(dc.perturbed_kforest, S, K, sigma=SIGMA, n_samples=B, seed=0, n_threads=n_threads)
+    check_forward(p, n)
+
+
+@pytest.mark.parametrize("n, B", SIZES)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_diffclust_forward_vjp(benchmark, n, B, n_threads):
+    benchmark.group = f"forward+vjp n={n} B={B}"
+    S = similarity(n)
+    rng = np.random.default_rng(1)
+    VA, VM = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+
+    def run():
+        p = dc.perturbed_kforest(S, K, sigma=SIGMA, n_samples=B, seed=0, n_threads=n_threads)
+        g = dc.perturbed_kforest_vjp(S, K, VA, VM, sigma=SIGMA, n_samples=B, seed=0, n_threads=n_threads)
+        return p, g
+
+    p, g = benchmark(run)
+    check_forward(p, n)
+    np.testing.assert_array_equal(g, g.T)
+
+
+@pytest.mark.parametrize("n, B", SIZES)
+def test_floor_diffclust_normals(benchmark, n, B):
+    benchmark.group = f"forward n={n} B={B}"
+    total = benchmark(_core.normals_floor, 0, B, n)
+    assert np.isfinite(total)
+
+
+@pytest.mark.parametrize("n, B", SIZES)
+def test_floor_numpy_normals(benchmark, n, B):
+    benchmark.group = f"forward n={n} B={B}"
+    rng = np.random.default_rng(0)
+    out = np.empty(B * n * (n - 1) // 2)
+    benchmark(rng.standard_normal, out=out)
+    assert abs(out.mean()) < 0.01
+
+
+# --- jaxclust, when installed -------------------------------------------------------
+
+
+def jaxclust_solver(n: int, B: int):
+    jax = pytest.importorskip("jax")
+    pytest.importorskip("jaxclust")
+    from jaxclust.perturbations import make_pert_flp_solver
+    from jaxclust.solvers import kruskals_prims_pre
+
+    jax.config.update("jax_enable_x64", True)
+    solver = make_pert_flp_solver(kruskals_prims_pre, constrained=False, num_samples=B)
+    return jax, jax.jit(solver, static_argnums=1)
+
+
+@pytest.mark.parametrize("n, B", SIZES)
+def test_jaxclust_forward(benchmark, n, B):
+    jax, solver = jaxclust_solver(n, B)
+    benchmark.group = f"forward n={n} B={B}"
+    S = jax.numpy.asarray(similarity(n))
+    key = jax.random.PRNGKey(0)
+
+    def run():
+        A, F, M = solver(S, K, SIGMA, key)
+        return jax.block_until_ready(A), F, M
+
+    run()  # compile outside the timing
+    A, _F, _M = benchmark.pedantic(run, rounds=3 if n < 256 else 1, iterations=1)
+    ours = dc.perturbed_kforest(similarity(n), K, sigma=SIGMA, n_samples=B, seed=0)
+    # the same estimand: A_eps agrees within Monte-Carlo error (two independent estimates)
+    A = np.asarray(A) * (1 - np.eye(n))  # jaxclust puts ones on A's diagonal
+    se = np.sqrt(np.maximum(A * (1 - A), 1 / B) * 2 / B)
+    off = ~np.eye(n, dtype=bool)
+    assert (np.abs(A - ours.adjacency) <= 6 * se)[off].mean() > 0.999
+
+
+@pytest.mark.parametrize("n, B", SIZES)
+def test_jaxclust_forward_grad(benchmark, n, B):
+    jax, solver = jaxclust_solver(n, B)
+    benchmark.group = f"forward+vjp n={n} B={B}"
+    jnp = jax.numpy
+    S = jnp.asarray(similarity(n))
+    rng = np.random.default_rng(1)
+    VA, VM = jnp.asarray(rng.standard_normal((n, n))), jnp.asarray(rng.standard_normal((n, n)))
+    key = jax.random.PRNGKey(0)
+
+    def objective(S):
+        A, _F, M = solver(S, K, SIGMA, key)
+        return jnp.sum(A * VA) + jnp.sum(M * VM)
+
+    grad = jax.jit(jax.value_and_grad(objective))
+
+    def run():
+        return jax.block_until_ready(grad(S))
+
+    run()
+    _value, g = benchmark.pedantic(run, rounds=3 if n < 256 else 1, iterations=1)
+    assert np.isfinite(np.asarray(g)).all()
+
+
+# --- memory: independent of B ---------------------------------------------------------
+
+_MEMORY_SCRIPT = """
+import resource, sys, numpy as np, diffclust as dc
+n, B = int(sys.argv[1]), int(sys.argv[2])
+S = -np.abs(np.random.default_rng(0).standard_normal((n, n))); S = S + S.T
+dc.perturbed_kforest(S, 2, sigma=0.1, n_samples=1, seed=0)  # warm up allocations and imports
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+dc.perturbed_kforest(S, 10, sigma=0.1, n_samples=B, seed=0, n_threads=2)
+dc.perturbed_kforest_vjp(S, 10, S, S, sigma=0.1, n_samples=B, seed=0, n_threads=2)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+@pytest.mark.parametrize("B", [100, 2000])
+def test_peak_memory_independent_of_samples(benchmark, B):
+    """Peak RSS growth (KiB) of a forward + VJP at n = 512: O(n^2), not O(B n^2)."""
+    import subprocess
+    import sys
+
+    benchmark.group = "memory n=512"
+    out = benchmark.pedantic(
+        lambda: subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, "512", str(B)], capture_output=True,
+                               text=True, check=True).stdout,
+        rounds=1, iterations=1,
+    )
+    benchmark.extra_info["peak_rss_growth_kib"] = int(out.split()[-1])

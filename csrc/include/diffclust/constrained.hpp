@@ -1,0 +1,245 @@
+// Constrained maximum-weight k-forests from partial clustering information.
+//
+// Constraints: partial labels (points with equal labels share a tree, points
+// with different labels do not) and must-link / cannot-link pairs. The exact
+// problem is hard in general; this is the greedy of Stewart et al. (2023):
+//   1. must-link groups first (each joined by its own maximum spanning tree);
+//   2. the other edges by decreasing weight (strict order of types.hpp),
+//      never merging two trees that hold different labels (one label per
+//      tree: an O(alpha(n)) check) or that a cannot-link pair spans (partner
+//      lists merged small-to-large), until k trees remain;
+//   3. optionally (refine) each tree re-spanned by Prim on its own points,
+//      which keeps the partition and never lowers the value.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "spanning_forest.hpp"
+#include "types.hpp"
+#include "union_find.hpp"
+
+namespace diffclust {
+
+struct Constraints {
+    const index_t* labels = nullptr;  // (n,), -1 = unknown; or null
+    const index_t* must = nullptr;    // (n_must, 2) pairs; or null
+    index_t n_must = 0;
+    const index_t* cannot = nullptr;  // (n_cannot, 2) pairs; or null
+    index_t n_cannot = 0;
+    bool any() const noexcept { return labels != nullptr || n_must > 0 || n_cannot > 0; }
+};
+
+// Prim's maximum spanning tree on the points `members` (ascending ids) of a
+// dense symmetric weight matrix W; appends |members| - 1 edges in global ids.
+template <class T>
+struct MemberSource {
+    const T* W;
+    index_t n;
+    const index_t* members;
+    const T* row;
+    MemberSource(const T* W_, index_t n_, const index_t* members_) : W(W_), n(n_), members(members_), row(W_ + members_[0] * n_) {}
+    void weights(const index_t* rem, index_t r0, index_t r1, T* out) const {
+        for (index_t r = r0; r < r1; ++r) out[r - r0] = row[members[rem[r]]];
+    }
+    void take(index_t v, index_t, index_t) { row = W + members[v] * n; }
+};
+
+template <class T>
+void member_max_tree(const T* W, index_t n, const std::vector<index_t>& members, std::vector<WeightedEdge<T>>& out) {
+    const index_t m = static_cast<index_t>(members.size());
+    if (m < 2) return;
+    std::vector<WeightedEdge<T>> tree(static_cast<std::size_t>(m - 1));
+    MemberSource<T> source(W, n, members.data());
+    prim_max_tree<T>(m, source, tree.data());
+    for (auto& e : tree) {
+        const index_t a = members[static_cast<std::size_t>(e.i)], b = members[static_cast<std::size_t>(e.j)];
+        out.push_back(WeightedEdge<T>{e.w, std::min(a, b), std::max(a, b)});
+    }
+}
+
+// The part of a constrained problem that does not depend on the weights:
+// checked once, then reused for every weight matrix (every Monte-Carlo sample).
+class ConstrainedProblem {
+public:
+    ConstrainedProblem(index_t n, index_t k, const Constraints& c) : n_(n), k_(k) {
+        UnionFind uf(n);
+        std::vector<index_t> root_label(static_cast<std::size_t>(n), -1);
+        index_t n_labels = 0;
+        if (c.labels) {
+            std::vector<index_t> first_of_label;  // label values are remapped by the caller to 0..L-1
+            for (index_t i = 0; i < n; ++i) {
+                const index_t l = c.labels[i];
+                if (l < 0) continue;
+                if (l >= static_cast<index_t>(first_of_label.size())) first_of_label.resize(static_cast<std::size_t>(l + 1), -1);
+                index_t& f = first_of_label[static_cast<std::size_t>(l)];
+                if (f < 0) {
+                    f = i;
+                    ++n_labels;
+                } else {
+                    uf.unite(f, i);
+                }
+            }
+            if (n_labels > k) {
+                throw std::invalid_argument("known_labels has " + std::to_string(n_labels) +
+                                            " distinct labels but k = " + std::to_string(k) +
+                                            ": points with different labels need different trees");
+            }
+            for (index_t i = 0; i < n; ++i) {
+                if (c.labels[i] >= 0) root_label[static_cast<std::size_t>(uf.find(i))] = c.labels[i];
+            }
+        }
+        for (index_t p = 0; p < c.n_must; ++p) {
+            const index_t a = c.must[2 * p], b = c.must[2 * p + 1];
+            check_pair(a, b, p, "must_link");
+            const index_t ra = uf.find(a), rb = uf.find(b);
+            if (ra == rb) continue;
+            const index_t la = root_label[static_cast<std::size_t>(ra)], lb = root_label[static_cast<std::size_t>(rb)];
+            if (la >= 0 && lb >= 0 && la != lb) {
+                throw std::invalid_argument("must_link pair " + std::to_string(p) + " (" + std::to_string(a) + ", " +
+                                            std::to_string(b) + ") joins points with different known labels");
+            }
+            const index_t r = uf.link_roots(ra, rb);
+            root_label[static_cast<std::size_t>(r)] = la >= 0 ? la : lb;
+        }
+        for (index_t p = 0; p < c.n_cannot; ++p) {
+            const index_t a = c.cannot[2 * p], b = c.cannot[2 * p + 1];
+            check_pair(a, b, p, "cannot_link");
+            if (uf.find(a) == uf.find(b)) {
+                throw std::invalid_argument("cannot_link pair " + std::to_string(p) + " (" + std::to_string(a) + ", " +
+                                            std::to_string(b) + ") contradicts the must-link constraints: " +
+                                            "these points must share a tree");
+            }
+            partners_[static_cast<std::size_t>(a)].push_back(b);
+            partners_[static_cast<std::size_t>(b)].push_back(a);
+        }
+        if (uf.components() < k) {
+            throw std::invalid_argument("the constraints join the points into " + std::to_string(uf.components()) +
+                                        " groups that must each stay in one tree, fewer than k = " +
+                                        std::to_string(k));
+        }
+        // Must-link groups (ascending members) and each point's label.
+        std::vector<index_t> group_of(static_cast<std::size_t>(n), -1);
+        label_.assign(static_cast<std::size_t>(n), -1);
+        for (index_t i = 0; i < n; ++i) {
+            const index_t r = uf.find(i);
+            label_[static_cast<std::size_t>(i)] = root_label[static_cast<std::size_t>(r)];
+            index_t& g = group_of[static_cast<std::size_t>(r)];
+            if (g < 0) {
+                g = static_cast<index_t>(groups_.size());
+                groups_.emplace_back();
+            }
+            groups_[static_cast<std::size_t>(g)].push_back(i);
+        }
+        groups_.erase(std::remove_if(groups_.begin(), groups_.end(), [](const auto& g) { return g.size() < 2; }),
+                      groups_.end());
+    }
+
+    index_t n() const noexcept { return n_; }
+    index_t k() const noexcept { return k_; }
+
+    // Solves the constrained problem for the dense symmetric weights W
+    // (n x n, diagonal ignored). Writes n - k edges (heaviest first) and labels.
+    template <class T>
+    void solve(const T* W, bool refine, std::vector<WeightedEdge<T>>& edges, index_t* labels) const {
+        const index_t n = n_;
+        edges.clear();
+        UnionFind uf(n);
+        for (const auto& g : groups_) {
+            const std::size_t before = edges.size();
+            member_max_tree(W, n, g, edges);
+            for (std::size_t e = before; e < edges.size(); ++e) uf.unite(edges[e].i, edges[e].j);
+        }
+        std::vector<index_t> tree_label(label_);  // label of each root
+        for (index_t i = 0; i < n; ++i) {
+            if (label_[static_cast<std::size_t>(i)] >= 0) tree_label[static_cast<std::size_t>(uf.find(i))] = label_[static_cast<std::size_t>(i)];
+        }
+        std::vector<std::vector<index_t>> partners;  // per root: points it may not join
+        const bool has_cannot = std::any_of(partners_.begin(), partners_.end(), [](const auto& p) { return !p.empty(); });
+        if (has_cannot) {
+            partners.resize(static_cast<std::size_t>(n));
+            for (index_t i = 0; i < n; ++i) {
+                auto& dst = partners[static_cast<std::size_t>(uf.find(i))];
+                const auto& src = partners_[static_cast<std::size_t>(i)];
+                dst.insert(dst.end(), src.begin(), src.end());
+            }
+        }
+
+        // Greedy over the remaining edges, heaviest first, lazily via a heap.
+        std::vector<WeightedEdge<T>> heap;
+        heap.reserve(static_cast<std::size_t>(n * (n - 1) / 2));
+        for (index_t i = 0; i < n; ++i) {
+            const T* row = W + i * n;
+            const index_t ri = uf.find(i);
+            for (index_t j = i + 1; j < n; ++j) {
+                if (uf.find(j) != ri) heap.push_back(WeightedEdge<T>{row[j], i, j});
+            }
+        }
+        const auto lighter = [](const WeightedEdge<T>& a, const WeightedEdge<T>& b) { return heavier(b, a); };
+        std::make_heap(heap.begin(), heap.end(), lighter);
+        while (uf.components() > k_ && !heap.empty()) {
+            std::pop_heap(heap.begin(), heap.end(), lighter);
+            const WeightedEdge<T> e = heap.back();
+            heap.pop_back();
+            const index_t ra = uf.find(e.i), rb = uf.find(e.j);
+            if (ra == rb) continue;
+            const index_t la = tree_label[static_cast<std::size_t>(ra)], lb = tree_label[static_cast<std::size_t>(rb)];
+            if (la >= 0 && lb >= 0 && la != lb) continue;
+            if (has_cannot && spans_cannot_link(uf, partners, ra, rb)) continue;
+            const index_t r = uf.link_roots(ra, rb);
+            tree_label[static_cast<std::size_t>(r)] = la >= 0 ? la : lb;
+            if (has_cannot) {
+                const index_t other = r == ra ? rb : ra;
+                auto& keep = partners[static_cast<std::size_t>(r)];
+                auto& gone = partners[static_cast<std::size_t>(other)];
+                if (keep.size() < gone.size()) keep.swap(gone);
+                keep.insert(keep.end(), gone.begin(), gone.end());
+                std::vector<index_t>().swap(gone);
+            }
+            edges.push_back(e);
+        }
+        if (uf.components() > k_) {
+            throw std::invalid_argument("the greedy stopped at " + std::to_string(uf.components()) +
+                                        " trees: every further merge breaks a cannot_link constraint, so no forest "
+                                        "with k = " + std::to_string(k_) + " trees was found");
+        }
+        if (refine) {
+            std::vector<std::vector<index_t>> trees(static_cast<std::size_t>(n));
+            for (index_t i = 0; i < n; ++i) trees[static_cast<std::size_t>(uf.find(i))].push_back(i);
+            edges.clear();
+            for (const auto& t : trees) member_max_tree(W, n, t, edges);
+        }
+        sort_edges_heaviest_first(edges);
+        uf.first_appearance_labels(labels);
+    }
+
+private:
+    void check_pair(index_t a, index_t b, index_t p, const char* name) const {
+        if (a < 0 || a >= n_ || b < 0 || b >= n_) {
+            throw std::out_of_range(std::string(name) + "[" + std::to_string(p) + "] = (" + std::to_string(a) + ", " +
+                                    std::to_string(b) + ") is out of range for n = " + std::to_string(n_));
+        }
+    }
+
+    static bool spans_cannot_link(UnionFind& uf, const std::vector<std::vector<index_t>>& partners, index_t ra,
+                                  index_t rb) {
+        const auto& pa = partners[static_cast<std::size_t>(ra)];
+        const auto& pb = partners[static_cast<std::size_t>(rb)];
+        const bool a_smaller = pa.size() <= pb.size();
+        const auto& small = a_smaller ? pa : pb;
+        const index_t other = a_smaller ? rb : ra;
+        for (index_t p : small) {
+            if (uf.find(p) == other) return true;
+        }
+        return false;
+    }
+
+    index_t n_, k_;
+    std::vector<index_t> label_;                    // per point: its (remapped) label or -1
+    std::vector<std::vector<index_t>> groups_;      // must-link groups of size >= 2
+    std::vector<std::vector<index_t>> partners_ = std::vector<std::vector<index_t>>(static_cast<std::size_t>(n_));
+};
+
+}  // namespace diffclust

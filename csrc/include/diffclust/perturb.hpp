@@ -1,0 +1,736 @@
+// Perturbed maximum-weight k-forests (Stewart et al., 2023, DESIGN §2).
+//
+// For symmetric Gaussian noise Z_s (one normal per edge, from rng.hpp) and
+// scale sigma, sample s solves the k-forest of S + sigma Z_s. Estimates:
+//   A_eps = mean_s A_s,  M_eps = mean_s M_s,  F_eps = mean_s <A_s, S + sigma Z_s>.
+// Unconstrained samples fuse the noise into Prim: each edge's normal is drawn
+// where Prim reads the edge, so memory per thread is O(n) plus the integer
+// count accumulators. A and M are accumulated as integer counts (exact, order
+// independent) and samples are split in fixed chunks, so the result is
+// bit-identical for any thread count.
+#pragma once
+
+#include <algorithm>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "constrained.hpp"
+#include "parallel.hpp"
+#include "rng.hpp"
+#include "spanning_forest.hpp"
+#include "types.hpp"
+
+namespace diffclust {
+
+// Called between chunks of samples on the calling thread; returning true stops
+// the computation with `Interrupted` (the bindings use it for Ctrl-C).
+using InterruptCheck = std::function<bool()>;
+
+struct Interrupted : std::exception {
+    const char* what() const noexcept override { return "interrupted"; }
+};
+
+struct PerturbSpec {
+    double sigma;
+    index_t n_samples;
+    u64 seed;
+};
+
+// The symmetric weights W = (S + S^T) / 2 of a dense S: S itself when it is
+// symmetric, else a symmetrised copy. Checks finiteness off the diagonal.
+template <class T>
+struct SymmetricWeights {
+    const T* W = nullptr;
+    std::vector<T> storage;
+
+    SymmetricWeights(const T* S, index_t n, int n_threads, const std::string& name) {
+        const MatrixScan scan = scan_matrix(S, n, n_threads);
+        if (!scan.finite) throw std::invalid_argument(name + " contains NaN or infinity off the diagonal");
+        if (scan.symmetric) {
+            W = S;
+        } else {
+            storage.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+            symmetrize(S, n, storage.data(), n_threads);
+            W = storage.data();
+        }
+    }
+};
+
+// Reusable per-thread arrays of the fused perturbed Prim.
+struct PrimWorkspace {
+    std::vector<index_t> rem, par;
+    std::vector<double> key;
+    std::vector<WeightedEdge<double>> tree;
+    // Noise capture for the fused VJP: when `capture` is set, every edge's
+    // normal Z_s,ij is appended as (i * n + j, Z) in the order it is drawn, with
+    // i the vertex whose row was being read (so i > j happens): a consumer adds
+    // both orientations.
+    bool capture = false;
+    std::vector<index_t> noise_at;
+    std::vector<double> noise_z;
+    index_t captured = 0;
+
+    void start_capture(index_t n) {
+        const std::size_t m = static_cast<std::size_t>(n * (n - 1) / 2);
+        if (noise_at.size() < m) {
+            noise_at.resize(m);
+            noise_z.resize(m);
+        }
+        captured = 0;
+    }
+    void keep(index_t at, double z) {
+        noise_at[static_cast<std::size_t>(captured)] = at;
+        noise_z[static_cast<std::size_t>(captured)] = z;
+        ++captured;
+    }
+};
+
+// Prim's weight source for W + sigma Z_s with the noise drawn on the fly.
+template <class T>
+struct PerturbedRowSource {
+    const T* W;
+    index_t n;
+    double sigma;
+    u64 seed;
+    u32 sample;
+    index_t v = 0;
+    const T* row;
+    std::vector<double> base;
+
+    PrimWorkspace* capture = nullptr;  // optional capture of Z_s
+    std::vector<double> zeros, z;
+
+    PerturbedRowSource(const T* W_, index_t n_, double sigma_, u64 seed_, u32 sample_)
+        : W(W_), n(n_), sigma(sigma_), seed(seed_), sample(sample_), row(W_) {}
+    void weights(const index_t* rem, index_t r0, index_t r1, double* out) {
+        const index_t len = r1 - r0;
+        if (static_cast<index_t>(base.size()) < len) base.resize(static_cast<std::size_t>(len));
+        for (index_t r = 0; r < len; ++r) base[static_cast<std::size_t>(r)] = static_cast<double>(row[rem[r0 + r]]);
+        if (capture == nullptr) {
+            add_edge_normals(seed, sample, static_cast<u32>(v), rem + r0, len, sigma, base.data(), out);
+            return;
+        }
+        zeros.assign(static_cast<std::size_t>(len), 0.0);
+        z.resize(static_cast<std::size_t>(len));
+        add_edge_normals(seed, sample, static_cast<u32>(v), rem + r0, len, 1.0, zeros.data(), z.data());
+        for (index_t r = 0; r < len; ++r) {
+            const double zr = z[static_cast<std::size_t>(r)];
+            const index_t u = rem[r0 + r];
+            out[r] = base[static_cast<std::size_t>(r)] + sigma * zr;
+            capture->keep(v * n + u, zr);
+        }
+    }
+    void take(index_t v_, index_t, index_t) {
+        v = v_;
+        row = W + v * n;
+    }
+};
+
+
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see rng.hpp
+#endif
+// One sample's maximum spanning tree of W + sigma Z_s, Prim with the noise fused
+// into the step: for the 8 remaining vertices of a register, gather W[v, u],
+// draw Z(v, u) (Philox + ziggurat as in rng.hpp, bit-identical), update the
+// keys and track the best candidate, all in registers. Exact ties (equal
+// doubles) are resolved by the strict edge order on a scalar path.
+template <class T>
+DIFFCLUST_AVX512 void perturbed_prim_avx512(const T* W, index_t n, double sigma, u64 seed, u32 sample,
+                                            PrimWorkspace& ws) {
+    const Avx512Normals normals(seed, sample);
+    const __m512d vsigma = _mm512_set1_pd(sigma);
+    const __m512d minus_inf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
+    const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+
+    const index_t m0 = n - 1;
+    ws.rem.resize(static_cast<std::size_t>(m0));
+    ws.par.assign(static_cast<std::size_t>(m0), 0);
+    ws.key.assign(static_cast<std::size_t>(m0), -std::numeric_limits<double>::infinity());
+    ws.tree.resize(static_cast<std::size_t>(m0));
+    index_t* rem = ws.rem.data();
+    index_t* par = ws.par.data();
+    double* key = ws.key.data();
+    for (index_t r = 0; r < m0; ++r) rem[r] = r + 1;
+    index_t m = m0, v = 0;
+    const bool capture = ws.capture;
+    if (capture) ws.start_capture(n);
+    alignas(64) double wl[8];
+    alignas(64) long long pl[8];
+    for (index_t step = 0; step < m0; ++step) {
+        const T* row = W + v * n;
+        const __m512i vv = _mm512_set1_epi64(v);
+        __m512d best_key = minus_inf;
+        __m512i best_pos = _mm512_set1_epi64(-1);
+        bool best_ties = false;
+        for (index_t r0 = 0; r0 < m; r0 += 8) {
+            const index_t len = m - r0 < 8 ? m - r0 : 8;
+            const __mmask8 valid = static_cast<__mmask8>((1u << len) - 1u);
+            const __m512i uv = _mm512_maskz_loadu_epi64(valid, rem + r0);
+            __m512d base;
+            if constexpr (sizeof(T) == 8) {
+                base = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), valid, uv, reinterpret_cast<const double*>(row), 8);
+            } else {
+                base = _mm512_cvtps_pd(_mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid, uv, reinterpret_cast<const float*>(row), 4));
+            }
+            __mmask8 ok;
+            __m512d z = normals.draw(_mm512_min_epu64(vv, uv), _mm512_max_epu64(vv, uv), ok);
+            const unsigned bad = static_cast<unsigned>(static_cast<__mmask8>(~ok) & valid);
+            if (bad) {  // ~1% of lanes: finish the ziggurat draw exactly
+                _mm512_store_pd(wl, z);
+                for (index_t l = 0; l < len; ++l) {
+                    if ((bad >> l) & 1u) wl[l] = edge_normal(seed, sample, static_cast<u32>(v), static_cast<u32>(rem[r0 + l]));
+                }
+                z = _mm512_load_pd(wl);
+            }
+            const __m512d w = _mm512_add_pd(base, _mm512_mul_pd(vsigma, z));
+            if (capture) {
+                const __m512i at = _mm512_add_epi64(_mm512_set1_epi64(v * n), uv);
+                _mm512_mask_storeu_epi64(ws.noise_at.data() + ws.captured, valid, at);
+                _mm512_mask_storeu_pd(ws.noise_z.data() + ws.captured, valid, z);
+                ws.captured += len;
+            }
+            __m512d kv = _mm512_maskz_loadu_pd(valid, key + r0);
+            __m512i pv = _mm512_maskz_loadu_epi64(valid, par + r0);
+            __mmask8 upd = _mm512_mask_cmp_pd_mask(valid, w, kv, _CMP_GT_OQ);
+            const __mmask8 eq = _mm512_mask_cmp_pd_mask(valid, w, kv, _CMP_EQ_OQ);
+            if (eq) {
+                _mm512_store_si512(reinterpret_cast<__m512i*>(pl), pv);
+                for (index_t l = 0; l < len; ++l) {
+                    const index_t uu = rem[r0 + l];
+                    if (((eq >> l) & 1u) && pair_less(v, uu, pl[l], uu)) upd = static_cast<__mmask8>(upd | (1u << l));
+                }
+            }
+            kv = _mm512_mask_mov_pd(kv, upd, w);
+            pv = _mm512_mask_mov_epi64(pv, upd, vv);
+            _mm512_mask_storeu_pd(key + r0, valid, kv);
+            _mm512_mask_storeu_epi64(par + r0, valid, pv);
+            const __m512i pos = _mm512_add_epi64(_mm512_set1_epi64(r0), lane);
+            const __mmask8 better = _mm512_mask_cmp_pd_mask(valid, kv, best_key, _CMP_GT_OQ);
+            best_ties |= _mm512_mask_cmp_pd_mask(valid, kv, best_key, _CMP_EQ_OQ) != 0;
+            best_key = _mm512_mask_mov_pd(best_key, better, kv);
+            best_pos = _mm512_mask_mov_epi64(best_pos, better, pos);
+        }
+        // The best position under the strict order.
+        index_t best = -1;
+        if (!best_ties) {
+            const double top = _mm512_reduce_max_pd(best_key);
+            const __mmask8 at_top = _mm512_cmp_pd_mask(best_key, _mm512_set1_pd(top), _CMP_EQ_OQ);
+            _mm512_store_si512(reinterpret_cast<__m512i*>(pl), best_pos);
+            for (int l = 0; l < 8; ++l) {
+                if (!((at_top >> l) & 1u)) continue;
+                const index_t p = pl[l];
+                if (best < 0 || pair_less(par[p], rem[p], par[best], rem[best])) best = p;
+            }
+        } else {  // equal keys somewhere: a scalar scan with the full order
+            for (index_t r = 0; r < m; ++r) {
+                if (best < 0 || key[r] > key[best] || (key[r] == key[best] && pair_less(par[r], rem[r], par[best], rem[best]))) best = r;
+            }
+        }
+        const index_t bu = rem[best], bp = par[best];
+        ws.tree[static_cast<std::size_t>(step)] = WeightedEdge<double>{key[best], std::min(bp, bu), std::max(bp, bu)};
+        v = bu;
+        rem[best] = rem[m - 1];
+        key[best] = key[m - 1];
+        par[best] = par[m - 1];
+        --m;
+    }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+// One sample's maximum spanning tree of W + sigma Z_s into ws.tree.
+template <class T>
+void perturbed_prim(const T* W, index_t n, double sigma, u64 seed, u32 sample, PrimWorkspace& ws);
+
+// Prim's weight source for points: -d(x_v, x_u) + sigma Z_s(v, u).
+struct PerturbedPointSource {
+    PointSource points;
+    double sigma;
+    u64 seed;
+    u32 sample;
+    index_t v = 0;
+    std::vector<double> base;
+
+    PerturbedPointSource(const PointSource& p, double sigma_, u64 seed_, u32 sample_)
+        : points(p), sigma(sigma_), seed(seed_), sample(sample_) {}
+    void weights(const index_t* rem, index_t r0, index_t r1, double* out) {
+        const index_t len = r1 - r0;
+        if (static_cast<index_t>(base.size()) < len) base.resize(static_cast<std::size_t>(len));
+        points.weights(rem, r0, r1, base.data());
+        add_edge_normals(seed, sample, static_cast<u32>(v), rem + r0, len, sigma, base.data(), out);
+    }
+    void take(index_t v_, index_t pos, index_t last) {
+        v = v_;
+        points.take(v_, pos, last);
+    }
+};
+
+template <class T>
+void perturbed_prim(const T* W, index_t n, double sigma, u64 seed, u32 sample, PrimWorkspace& ws) {
+    if (n <= 1) {
+        ws.tree.clear();
+        return;
+    }
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+    if (cpu_has_avx512()) {
+        perturbed_prim_avx512(W, n, sigma, seed, sample, ws);
+        return;
+    }
+#endif
+    ws.tree.resize(static_cast<std::size_t>(n - 1));
+    PerturbedRowSource<T> source(W, n, sigma, seed, sample);
+    if (ws.capture) {
+        ws.start_capture(n);
+        source.capture = &ws;
+    }
+    prim_max_tree<double>(n, source, ws.tree.data());
+}
+
+// Wt = W + sigma Z_s as a dense symmetric matrix (for the constrained greedy);
+// Z_s is also captured in `capture` when it is set.
+template <class T>
+void perturbed_matrix(const T* W, index_t n, double sigma, u64 seed, u32 sample, double* Wt,
+                      PrimWorkspace* capture = nullptr) {
+    if (capture) capture->start_capture(n);
+    for (index_t i = 0; i < n; ++i) {
+        double* row = Wt + i * n;
+        row[i] = 0.0;
+        const index_t len = n - i - 1;
+        if (len <= 0) continue;
+        const T* wrow = W + i * n;
+        if (capture == nullptr) {
+            row_edge_normals(seed, sample, static_cast<u32>(i), static_cast<u32>(i + 1), len, sigma, row + i + 1);
+            for (index_t j = i + 1; j < n; ++j) row[j] += static_cast<double>(wrow[j]);
+        } else {
+            double* z = capture->noise_z.data() + capture->captured;
+            row_edge_normals(seed, sample, static_cast<u32>(i), static_cast<u32>(i + 1), len, 1.0, z);
+            for (index_t j = i + 1; j < n; ++j) {
+                row[j] = static_cast<double>(wrow[j]) + sigma * z[j - i - 1];
+                capture->noise_at[static_cast<std::size_t>(capture->captured + j - i - 1)] = i * n + j;
+            }
+            capture->captured += len;
+        }
+        for (index_t j = i + 1; j < n; ++j) Wt[j * n + i] = row[j];
+    }
+}
+
+// One solved sample: the forest's edges (heaviest first) and labels.
+struct SampleForest {
+    std::vector<WeightedEdge<double>> edges;
+    std::vector<index_t> labels;
+    double value = 0.0;  // <A, S + sigma Z> = 2 * sum of the perturbed edge weights
+
+    void finish_value() {
+        double total = 0.0;
+        for (const auto& e : edges) total += e.w;
+        value = 2.0 * total;
+    }
+};
+
+// Cuts the k - 1 lightest edges (strict order) of a spanning tree into `f`;
+// the kept edges come in no particular order (counts do not need one).
+inline void forest_from_tree(index_t n, index_t k, std::vector<WeightedEdge<double>>& tree, SampleForest& f) {
+    if (k > 1 && n - k > 0) {
+        std::nth_element(tree.begin(), tree.begin() + (n - k), tree.end(),
+                         [](const WeightedEdge<double>& a, const WeightedEdge<double>& b) { return heavier(a, b); });
+    }
+    f.edges.assign(tree.begin(), tree.begin() + (n - k));
+    UnionFind uf(n);
+    for (const auto& e : f.edges) uf.unite(e.i, e.j);
+    f.labels.resize(static_cast<std::size_t>(n));
+    uf.first_appearance_labels(f.labels.data());
+    f.finish_value();
+}
+
+// Solves one sample: fused Prim when unconstrained, else the constrained greedy
+// on the materialised perturbed matrix (`scratch` holds n x n doubles).
+template <class T>
+void solve_sample(const T* W, index_t n, index_t k, const PerturbSpec& spec, u32 s, const ConstrainedProblem* cp,
+                  bool refine, std::vector<double>& scratch, PrimWorkspace& ws, SampleForest& f) {
+    if (cp == nullptr) {
+        perturbed_prim(W, n, spec.sigma, spec.seed, s, ws);
+        forest_from_tree(n, k, ws.tree, f);
+        return;
+    }
+    scratch.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+    perturbed_matrix(W, n, spec.sigma, spec.seed, s, scratch.data(), ws.capture ? &ws : nullptr);
+    f.labels.resize(static_cast<std::size_t>(n));
+    cp->solve(scratch.data(), refine, f.edges, f.labels.data());
+    f.finish_value();
+}
+
+// The unperturbed solution on the same footing (for control variates).
+template <class T>
+void solve_exact(const T* W, index_t n, index_t k, const ConstrainedProblem* cp, bool refine, SampleForest& f) {
+    std::vector<double> Wd(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+    for (std::size_t t = 0; t < Wd.size(); ++t) Wd[t] = static_cast<double>(W[t]);
+    if (cp == nullptr) {
+        std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n - 1));
+        DenseRowSource<double> source(Wd.data(), n);
+        prim_max_tree<double>(n, source, tree.data());
+        forest_from_tree(n, k, tree, f);
+        return;
+    }
+    f.labels.resize(static_cast<std::size_t>(n));
+    cp->solve(Wd.data(), refine, f.edges, f.labels.data());
+    f.finish_value();
+}
+
+// Runs fn(s, tid) for every sample in fixed chunks; checks for interrupts
+// between chunks on the calling thread.
+template <class Fn>
+void for_each_sample(index_t n_samples, int n_threads, const InterruptCheck* check, Fn&& fn) {
+    constexpr index_t chunk = 4;
+    const index_t n_chunks = (n_samples + chunk - 1) / chunk;
+    parallel_for_tid(n_chunks, n_threads, [&](index_t c, int tid) {
+        const index_t s1 = std::min(n_samples, (c + 1) * chunk);
+        for (index_t s = c * chunk; s < s1; ++s) fn(s, tid);
+        if (tid == 0 && check != nullptr && (*check)()) throw Interrupted();
+    });
+}
+
+inline int team_size(index_t n_samples, int n_threads) {
+    return static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, (n_samples + 3) / 4)));
+}
+
+// Per-thread integer accumulators of the upper triangles of A and M.
+struct Counts {
+    index_t n;
+    std::vector<u32> A, M;
+    std::vector<index_t> start, order, fill;  // points grouped by cluster (scratch)
+    Counts(index_t n_, bool want_A, bool want_M)
+        : n(n_), A(want_A ? static_cast<std::size_t>(n_ * n_) : 0), M(want_M ? static_cast<std::size_t>(n_ * n_) : 0) {}
+
+    void add(const SampleForest& f) {
+        if (!A.empty()) {
+            for (const auto& e : f.edges) ++A[static_cast<std::size_t>(e.i * n + e.j)];
+        }
+        if (!M.empty()) add_connectivity(f.labels.data());
+    }
+
+private:
+    void add_connectivity(const index_t* lab) {
+        // Group the points by cluster (counting sort); pairs within clusters are
+        // sum_c |c|^2 / 2, often far fewer than the n^2 / 2 of a full pass.
+        const index_t k = *std::max_element(lab, lab + n) + 1;
+        start.assign(static_cast<std::size_t>(k + 1), 0);
+        for (index_t i = 0; i < n; ++i) ++start[static_cast<std::size_t>(lab[i] + 1)];
+        double pairs = 0.0;
+        for (index_t c = 0; c < k; ++c) {
+            const double size = static_cast<double>(start[static_cast<std::size_t>(c + 1)]);
+            pairs += size * size;
+            start[static_cast<std::size_t>(c + 1)] += start[static_cast<std::size_t>(c)];
+        }
+        if (pairs > 0.25 * static_cast<double>(n) * static_cast<double>(n)) {
+            for (index_t i = 0; i < n; ++i) {  // big clusters: one vectorised pass
+                u32* row = M.data() + i * n;
+                const index_t li = lab[i];
+                for (index_t j = i + 1; j < n; ++j) row[j] += static_cast<u32>(lab[j] == li);
+            }
+            return;
+        }
+        order.resize(static_cast<std::size_t>(n));
+        fill.assign(start.begin(), start.end() - 1);
+        for (index_t i = 0; i < n; ++i) order[static_cast<std::size_t>(fill[static_cast<std::size_t>(lab[i])]++)] = i;
+        for (index_t c = 0; c < k; ++c) {  // members of a cluster are ascending
+            const index_t b0 = start[static_cast<std::size_t>(c)], b1 = start[static_cast<std::size_t>(c + 1)];
+            for (index_t a = b0; a < b1; ++a) {
+                u32* row = M.data() + order[static_cast<std::size_t>(a)] * n;
+                for (index_t b = a + 1; b < b1; ++b) ++row[order[static_cast<std::size_t>(b)]];
+            }
+        }
+    }
+};
+
+// out = (sum of the counts' upper triangles) / B, mirrored; `diagonal` on the diagonal.
+template <class T>
+void counts_to_matrix(const std::vector<std::unique_ptr<Counts>>& counts, bool use_M, index_t n, index_t n_samples,
+                      T diagonal, T* out) {
+    const double B = static_cast<double>(n_samples);
+    for (index_t i = 0; i < n; ++i) {
+        out[i * n + i] = diagonal;
+        for (index_t j = i + 1; j < n; ++j) {
+            u64 total = 0;
+            for (const auto& c : counts) {
+                if (c) total += (use_M ? c->M : c->A)[static_cast<std::size_t>(i * n + j)];
+            }
+            const T value = static_cast<T>(static_cast<double>(total) / B);
+            out[i * n + j] = value;
+            out[j * n + i] = value;
+        }
+    }
+}
+
+template <class T>
+struct PerturbedOut {
+    T* A;           // (n, n) A_eps, or null
+    T* M;           // (n, n) M_eps, or null
+    double* value;  // F_eps
+};
+
+// A_eps, M_eps and F_eps of a dense S (n x n), constrained when cp != null.
+template <class T>
+void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
+                       bool refine, int n_threads, const PerturbedOut<T>& out, const InterruptCheck* check,
+                       const std::string& name = "S") {
+    const SymmetricWeights<T> sym(S, n, n_threads, name);
+    const int team = team_size(spec.n_samples, n_threads);
+    std::vector<std::unique_ptr<Counts>> counts(static_cast<std::size_t>(team));
+    std::vector<double> values(static_cast<std::size_t>(spec.n_samples));
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
+    std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
+    std::vector<SampleForest> forests(static_cast<std::size_t>(team));
+    for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
+        auto& c = counts[static_cast<std::size_t>(tid)];
+        if (!c) c = std::make_unique<Counts>(n, out.A != nullptr, out.M != nullptr);
+        SampleForest& f = forests[static_cast<std::size_t>(tid)];
+        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[static_cast<std::size_t>(tid)],
+                     work[static_cast<std::size_t>(tid)], f);
+        c->add(f);
+        values[static_cast<std::size_t>(s)] = f.value;
+    });
+    double total = 0.0;
+    for (double v : values) total += v;
+    *out.value = total / static_cast<double>(spec.n_samples);
+    if (out.A) counts_to_matrix(counts, false, n, spec.n_samples, T(0), out.A);
+    if (out.M) counts_to_matrix(counts, true, n, spec.n_samples, T(1), out.M);
+}
+
+// The same from points X (n x d), S_ij = -d(x_i, x_j) computed inside Prim.
+template <class T>
+void perturbed_kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, const PerturbSpec& spec,
+                              int n_threads, const PerturbedOut<double>& out, const InterruptCheck* check) {
+    for (index_t t = 0; t < n * d; ++t) {
+        if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
+    }
+    const PointSource points(X, n, d, metric);
+    const int team = team_size(spec.n_samples, n_threads);
+    std::vector<std::unique_ptr<Counts>> counts(static_cast<std::size_t>(team));
+    std::vector<double> values(static_cast<std::size_t>(spec.n_samples));
+    std::vector<SampleForest> forests(static_cast<std::size_t>(team));
+    for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
+        auto& c = counts[static_cast<std::size_t>(tid)];
+        if (!c) c = std::make_unique<Counts>(n, out.A != nullptr, out.M != nullptr);
+        SampleForest& f = forests[static_cast<std::size_t>(tid)];
+        std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n - 1));
+        PerturbedPointSource source(points, spec.sigma, spec.seed, static_cast<u32>(s));
+        prim_max_tree<double>(n, source, tree.data());
+        forest_from_tree(n, k, tree, f);
+        c->add(f);
+        values[static_cast<std::size_t>(s)] = f.value;
+    });
+    double total = 0.0;
+    for (double v : values) total += v;
+    *out.value = total / static_cast<double>(spec.n_samples);
+    if (out.A) counts_to_matrix(counts, false, n, spec.n_samples, 0.0, out.A);
+    if (out.M) counts_to_matrix(counts, true, n, spec.n_samples, 1.0, out.M);
+}
+
+// The partial Fenchel-Young loss L = F_eps(S) - F_eps(S; y) and its gradient
+// A_eps(S) - A_eps(S; y), both problems sharing each sample's noise.
+template <class T>
+double partial_fy_loss(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem& cp,
+                       bool refine, int n_threads, T* grad, const InterruptCheck* check) {
+    const SymmetricWeights<T> sym(S, n, n_threads, "S");
+    const int team = team_size(spec.n_samples, n_threads);
+    std::vector<std::unique_ptr<Counts>> free_counts(static_cast<std::size_t>(team)), con_counts(static_cast<std::size_t>(team));
+    std::vector<double> gaps(static_cast<std::size_t>(spec.n_samples));
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
+    std::vector<SampleForest> free_f(static_cast<std::size_t>(team)), con_f(static_cast<std::size_t>(team));
+    std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
+    for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
+        const std::size_t t = static_cast<std::size_t>(tid);
+        if (!free_counts[t]) {
+            free_counts[t] = std::make_unique<Counts>(n, true, false);
+            con_counts[t] = std::make_unique<Counts>(n, true, false);
+        }
+        // the same noise in both problems: the fused Prim and the materialised
+        // matrix draw bit-identical weights W_ij + sigma Z_s,ij
+        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), nullptr, refine, scratch[t], work[t], free_f[t]);
+        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), &cp, refine, scratch[t], work[t], con_f[t]);
+        free_counts[t]->add(free_f[t]);
+        con_counts[t]->add(con_f[t]);
+        gaps[static_cast<std::size_t>(s)] = free_f[t].value - con_f[t].value;
+    });
+    const double B = static_cast<double>(spec.n_samples);
+    for (index_t i = 0; i < n; ++i) {
+        grad[i * n + i] = T(0);
+        for (index_t j = i + 1; j < n; ++j) {
+            std::int64_t total = 0;
+            for (std::size_t t = 0; t < free_counts.size(); ++t) {
+                if (!free_counts[t]) continue;
+                total += static_cast<std::int64_t>(free_counts[t]->A[static_cast<std::size_t>(i * n + j)]) -
+                         static_cast<std::int64_t>(con_counts[t]->A[static_cast<std::size_t>(i * n + j)]);
+            }
+            grad[i * n + j] = grad[j * n + i] = static_cast<T>(static_cast<double>(total) / B);
+        }
+    }
+    double loss = 0.0;
+    for (double g : gaps) loss += g;
+    return loss / B;
+}
+
+// Upstream matrices folded onto edges: U_ij = V_ij + V_ji (i < j), and the trace.
+struct EdgeCotangent {
+    index_t n = 0;
+    std::vector<double> U;  // n x n, upper triangle used; empty when absent
+    double trace = 0.0;
+
+    template <class T>
+    EdgeCotangent(const T* V, index_t n_) : n(n_) {
+        if (V == nullptr) return;
+        U.assign(static_cast<std::size_t>(n * n), 0.0);
+        for (index_t i = 0; i < n; ++i) {
+            trace += static_cast<double>(V[i * n + i]);
+            for (index_t j = i + 1; j < n; ++j) {
+                U[static_cast<std::size_t>(i * n + j)] = static_cast<double>(V[i * n + j]) + static_cast<double>(V[j * n + i]);
+            }
+        }
+    }
+    bool empty() const noexcept { return U.empty(); }
+
+    double dot_adjacency(const SampleForest& f) const {
+        double total = 0.0;
+        for (const auto& e : f.edges) total += U[static_cast<std::size_t>(e.i * n + e.j)];
+        return total;
+    }
+    // <M, V> with M the connectivity of f (ones on the diagonal).
+    double dot_connectivity(const SampleForest& f, std::vector<index_t>& order) const {
+        // points sorted by cluster, then pairs within each cluster
+        const index_t k = *std::max_element(f.labels.begin(), f.labels.end()) + 1;
+        std::vector<index_t> start(static_cast<std::size_t>(k + 1), 0);
+        for (index_t l : f.labels) ++start[static_cast<std::size_t>(l + 1)];
+        for (index_t c = 0; c < k; ++c) start[static_cast<std::size_t>(c + 1)] += start[static_cast<std::size_t>(c)];
+        order.resize(static_cast<std::size_t>(n));
+        std::vector<index_t> fill(start.begin(), start.end() - 1);
+        for (index_t i = 0; i < n; ++i) order[static_cast<std::size_t>(fill[static_cast<std::size_t>(f.labels[static_cast<std::size_t>(i)])]++)] = i;
+        double total = trace;
+        for (index_t c = 0; c < k; ++c) {
+            for (index_t a = start[static_cast<std::size_t>(c)]; a < start[static_cast<std::size_t>(c + 1)]; ++a) {
+                const double* row = U.data() + order[static_cast<std::size_t>(a)] * n;
+                for (index_t b = a + 1; b < start[static_cast<std::size_t>(c + 1)]; ++b) total += row[order[static_cast<std::size_t>(b)]];
+            }
+        }
+        return total;
+    }
+};
+
+// Vector-Jacobian product of (A_eps, M_eps) by the Gaussian score estimator:
+//   g_ij = 1 / (2 B sigma) sum_s (<A_s - A_ref, VA> + <M_s - M_ref, VM>) Z_s,ij  (i != j)
+// with the unperturbed solution as control variate (A_ref, M_ref) when asked.
+//
+// Up to `fused_vjp_max_n` points, each sample's noise is captured while the
+// sample is solved and c_s Z_s is added at once to the accumulator of its
+// sample group; the samples are split into `vjp_groups` fixed groups summed in
+// group order, so the result does not depend on the thread count, and memory
+// is O(vjp_groups n^2) whatever B. Beyond that, two phases: every sample's
+// scalar c_s, then the noise regenerated row by row (O(n^2) memory).
+constexpr index_t vjp_groups = 8;
+constexpr index_t fused_vjp_max_n = 2048;
+
+template <class T>
+void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
+                           bool refine, const T* VA, const T* VM, bool control_variate, int n_threads, T* grad,
+                           const InterruptCheck* check, index_t max_fused_n = fused_vjp_max_n) {
+    const SymmetricWeights<T> sym(S, n, n_threads, "S");
+    const EdgeCotangent ca(VA, n), cm(VM, n);
+    double reference = 0.0;
+    if (control_variate) {
+        SampleForest f;
+        std::vector<index_t> order;
+        solve_exact(sym.W, n, k, cp, refine, f);
+        if (!ca.empty()) reference += ca.dot_adjacency(f);
+        if (!cm.empty()) reference += cm.dot_connectivity(f, order);
+    }
+    const index_t B = spec.n_samples;
+    const double scale = 1.0 / (2.0 * static_cast<double>(B) * spec.sigma);
+    const std::size_t nn = static_cast<std::size_t>(n) * static_cast<std::size_t>(n);
+    auto coefficient = [&](const SampleForest& f, std::vector<index_t>& order) {
+        double c = 0.0;
+        if (!ca.empty()) c += ca.dot_adjacency(f);
+        if (!cm.empty()) c += cm.dot_connectivity(f, order);
+        return c - reference;
+    };
+    for (index_t i = 0; i < n; ++i) grad[i * n + i] = T(0);
+
+    if (n <= max_fused_n) {
+        const index_t groups = std::min<index_t>(vjp_groups, B);
+        const int team = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, groups)));
+        std::vector<std::vector<double>> acc(static_cast<std::size_t>(groups));
+        std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
+        std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
+        std::vector<SampleForest> forests(static_cast<std::size_t>(team));
+        std::vector<std::vector<index_t>> orders(static_cast<std::size_t>(team));
+        parallel_for_tid(groups, team, [&](index_t g, int tid) {
+            const std::size_t t = static_cast<std::size_t>(tid);
+            work[t].capture = true;
+            std::vector<double>& a = acc[static_cast<std::size_t>(g)];
+            a.assign(nn, 0.0);
+            for (index_t s = g * B / groups; s < (g + 1) * B / groups; ++s) {
+                solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], forests[t]);
+                const double c = coefficient(forests[t], orders[t]);
+                if (c != 0.0) {  // each edge once per sample: sums run in sample order
+                    const PrimWorkspace& w = work[t];
+                    const index_t* at = w.noise_at.data();
+                    const double* z = w.noise_z.data();
+                    for (index_t e = 0; e < w.captured; ++e) a[static_cast<std::size_t>(at[e])] += c * z[e];
+                }
+                if (tid == 0 && check != nullptr && (*check)()) throw Interrupted();
+            }
+        });
+        for (index_t i = 0; i < n; ++i) {
+            for (index_t j = i + 1; j < n; ++j) {
+                double total = 0.0;
+                for (const auto& a : acc) {
+                    if (!a.empty()) total += a[static_cast<std::size_t>(i * n + j)] + a[static_cast<std::size_t>(j * n + i)];
+                }
+                grad[i * n + j] = grad[j * n + i] = static_cast<T>(total * scale);
+            }
+        }
+        return;
+    }
+
+    // Two phases for large n: the scalars, then the noise regenerated by rows.
+    const int team = team_size(B, n_threads);
+    std::vector<double> coef(static_cast<std::size_t>(B));
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
+    std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
+    std::vector<SampleForest> forests(static_cast<std::size_t>(team));
+    std::vector<std::vector<index_t>> orders(static_cast<std::size_t>(team));
+    for_each_sample(B, team, check, [&](index_t s, int tid) {
+        const std::size_t t = static_cast<std::size_t>(tid);
+        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], forests[t]);
+        coef[static_cast<std::size_t>(s)] = coefficient(forests[t], orders[t]);
+    });
+    const int row_team = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n)));
+    std::vector<std::vector<double>> acc(static_cast<std::size_t>(row_team)), z(static_cast<std::size_t>(row_team));
+    parallel_for_tid(n - 1, row_team, [&](index_t i, int tid) {
+        const index_t len = n - i - 1;
+        auto& a = acc[static_cast<std::size_t>(tid)];
+        auto& zz = z[static_cast<std::size_t>(tid)];
+        a.assign(static_cast<std::size_t>(len), 0.0);
+        zz.resize(static_cast<std::size_t>(len));
+        for (index_t s = 0; s < B; ++s) {
+            const double c = coef[static_cast<std::size_t>(s)];
+            if (c == 0.0) continue;
+            row_edge_normals(spec.seed, static_cast<u32>(s), static_cast<u32>(i), static_cast<u32>(i + 1), len, 1.0, zz.data());
+            for (index_t r = 0; r < len; ++r) a[static_cast<std::size_t>(r)] += c * zz[static_cast<std::size_t>(r)];
+        }
+        for (index_t r = 0; r < len; ++r) {
+            const T g = static_cast<T>(a[static_cast<std::size_t>(r)] * scale);
+            grad[i * n + i + 1 + r] = g;
+            grad[(i + 1 + r) * n + i] = g;
+        }
+        if (tid == 0 && check != nullptr && (*check)()) throw Interrupted();
+    });
+}
+
+}  // namespace diffclust

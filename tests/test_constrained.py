@@ -1,0 +1,146 @@
+"""Constrained k-forests: the greedy of Stewart et al. with labels and pairs."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import diffclust as dc
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given
+from hypothesis import strategies as st
+
+
+def satisfies(labels, y, must=(), cannot=()):
+    for a, b in itertools.combinations(np.flatnonzero(y >= 0), 2):
+        if (labels[a] == labels[b]) != (y[a] == y[b]):
+            return False
+    return all(labels[a] == labels[b] for a, b in must) and all(labels[a] != labels[b] for a, b in cannot)
+
+
+def brute_force_best(S, k, y):
+    """Best k-forest value over all partitions satisfying y (tiny n): each block's
+    max spanning tree, by enumerating set partitions into exactly k blocks."""
+    n = S.shape[0]
+    W = (S + S.T) / 2
+    best = -np.inf
+
+    def partitions(i, blocks):
+        if i == n:
+            if len(blocks) == k:
+                yield [list(b) for b in blocks]
+            return
+        for b in blocks:
+            b.append(i)
+            yield from partitions(i + 1, blocks)
+            b.pop()
+        if len(blocks) < k:
+            blocks.append([i])
+            yield from partitions(i + 1, blocks)
+            blocks.pop()
+
+    for blocks in partitions(0, []):
+        labels = np.empty(n, int)
+        for c, b in enumerate(blocks):
+            labels[b] = c
+        if not satisfies(labels, y):
+            continue
+        value = 0.0
+        for b in blocks:
+            if len(b) > 1:
+                value += dc.kforest(W[np.ix_(b, b)], 1).value
+        best = max(best, value)
+    return best
+
+
+@st.composite
+def problem(draw):
+    n = draw(st.integers(2, 8))
+    k = draw(st.integers(1, n))
+    S = np.array(draw(st.lists(st.floats(-5, 5), min_size=n * n, max_size=n * n))).reshape(n, n)
+    y = np.array(draw(st.lists(st.integers(-1, k - 1), min_size=n, max_size=n)))
+    return S, k, y
+
+
+@given(problem())
+def test_greedy_is_feasible_and_refine_never_hurts(prob):
+    S, k, y = prob
+    n = S.shape[0]
+    n_groups = len(np.unique(y[y >= 0])) + (y < 0).sum()
+    if n_groups < k:
+        with pytest.raises(ValueError, match="fewer than k"):
+            dc.kforest(S, k, known_labels=y)
+        return
+    f = dc.kforest(S, k, known_labels=y)
+    g = dc.kforest(S, k, known_labels=y, refine=False)
+    for forest in (f, g):
+        assert forest.edges.shape == (n - k, 2)
+        assert forest.labels.max() + 1 == k
+        assert satisfies(forest.labels, y)
+        np.testing.assert_allclose(forest.value, (forest.adjacency() * S).sum(), atol=1e-9)
+    np.testing.assert_array_equal(f.labels, g.labels)  # refine keeps the partition
+    assert f.value >= g.value - 1e-9
+    assert f.value <= dc.kforest(S, k).value + 1e-9
+    # the greedy is a heuristic: never better than the best feasible forest
+    if n <= 7:
+        assert f.value <= brute_force_best(S, k, y) + 1e-9
+
+
+def test_greedy_equals_unconstrained_when_labels_agree(rng):
+    S = rng.standard_normal((30, 30))
+    f = dc.kforest(S, 4)
+    y = np.where(np.arange(30) % 3 == 0, f.labels, -1)
+    g = dc.kforest(S, 4, known_labels=y)
+    np.testing.assert_array_equal(g.labels, f.labels)
+    np.testing.assert_array_equal(g.edges, f.edges)
+    np.testing.assert_allclose(g.value, f.value)
+
+
+def test_must_and_cannot_link(rng):
+    S = rng.standard_normal((20, 20))
+    must = [[0, 1], [1, 2], [5, 6]]
+    cannot = [[0, 5], [2, 7], [3, 4]]
+    for refine in (True, False):
+        f = dc.kforest(S, 4, must_link=must, cannot_link=cannot, refine=refine)
+        assert satisfies(f.labels, -np.ones(20, int), must, cannot)
+    p = dc.perturbed_kforest(S, 4, must_link=must, cannot_link=cannot, sigma=3.0, n_samples=40, seed=1)
+    for a, b in must:
+        assert p.connectivity[a, b] == 1
+    for a, b in cannot:
+        assert p.connectivity[a, b] == 0
+
+
+def test_constrained_batched_matches_loop(rng):
+    S = rng.standard_normal((3, 12, 12))
+    y = np.array([0, 1] + [-1] * 10)
+    f = dc.kforest(S, 3, known_labels=y)
+    for t in range(3):
+        g = dc.kforest(S[t], 3, known_labels=y)
+        np.testing.assert_array_equal(f.labels[t], g.labels)
+        assert f.value[t] == g.value
+
+
+def test_infeasible_constraints():
+    S = np.zeros((5, 5))
+    with pytest.raises(ValueError, match="joins points with different known labels"):
+        dc.kforest(S, 2, known_labels=[0, 1, -1, -1, -1], must_link=[[0, 1]])
+    with pytest.raises(ValueError, match="contradicts the must-link constraints"):
+        dc.kforest(S, 2, must_link=[[0, 1], [1, 2]], cannot_link=[[0, 2]])
+    with pytest.raises(ValueError, match="contradicts"):
+        dc.kforest(S, 2, known_labels=[0, -1, 0, -1, -1], cannot_link=[[0, 2]])
+    with pytest.raises(ValueError, match="fewer than k"):
+        dc.kforest(S, 3, known_labels=[0, 0, 0, 0, -1])
+    # an odd cycle of cannot-links cannot be split into 2 trees
+    with pytest.raises(ValueError, match="greedy stopped at 3 trees"):
+        dc.kforest(np.zeros((3, 3)), 2, cannot_link=[[0, 1], [1, 2], [0, 2]])
+    with pytest.raises(IndexError, match=r"must_link\[0\] = \(0, 9\) is out of range"):
+        dc.kforest(S, 2, must_link=[[0, 9]])
+    with pytest.raises(ValueError, match="cannot_link must have shape"):
+        dc.kforest(S, 2, cannot_link=[0, 1])
+    with pytest.raises(ValueError, match="known_labels must be -1"):
+        dc.kforest(S, 2, known_labels=[0, -2, 0, 0, 0])
+    with pytest.raises(TypeError, match="known_labels must hold integers"):
+        dc.kforest(S, 2, known_labels=[0.5, 0, 0, 0, 0])
