@@ -5,12 +5,12 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import THREAD_COUNTS
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 import diffclust as dc
-from conftest import THREAD_COUNTS
 
 # --------------------------------------------------------------------------- references (brute force)
 

@@ -4,10 +4,10 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import THREAD_COUNTS
 from sklearn import metrics as skm
 
 import diffclust as dc
-from conftest import THREAD_COUNTS
 
 PAIR_METRICS = ["adjusted_rand_score", "mutual_info_score", "normalized_mutual_info_score"]
 AVERAGE_METHODS = ["min", "geometric", "arithmetic", "max"]
