@@ -120,7 +120,9 @@ def test_concurrent_python_threads(rng):
     results = []
 
     def work():
-        results.append((dc.adjusted_rand_score(a, b, n_threads=2), dc.normalized_mutual_info_score(a, b)))
+        results.append(
+            (dc.adjusted_rand_score(a, b, n_threads=2), dc.normalized_mutual_info_score(a, b))
+        )
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
