@@ -368,7 +368,8 @@ def soft_ncut(W: Any, P: ArrayLike, *, n_threads: int | None = None) -> SoftNcut
 
         with d = W 1 the degrees (the soft Ncut loss of Xia and Kulis, W-Net). For a
         one-hot P (a hard labelling with k non-empty clusters) it equals
-        :func:`ncut`. A column with ``P_c^T d = 0`` adds 0.
+        :func:`ncut` exactly (the same sums in the same order). A column with
+        ``P_c^T d = 0`` adds 0 (the second form assumes every ``P_c^T d > 0``).
 
         ``grad`` (n, k), a new writable float64 array, is d value / d P:
         ``grad_ic = -((W + W^T) P)_ic / v_c + a_c d_i / v_c^2`` with
@@ -385,8 +386,9 @@ def soft_ncut(W: Any, P: ArrayLike, *, n_threads: int | None = None) -> SoftNcut
     Notes
     -----
     The numerator is summed as ``sum_ij W_ij P_ic (1 - P_jc)``, free of the
-    cancellation in ``v_c - a_c``. Cost O(nnz k) (O(n^2 k) dense), threaded by rows;
-    for a sparse W the transpose is built once (O(nnz)) for the ``W^T P`` term.
+    cancellation in ``v_c - a_c``. Cost O(nnz k) (O(n^2 k) dense), threaded by rows,
+    except the ``W^T P`` term of a sparse W: one serial scatter over the entries (a
+    second pass over W, like ``W.T @ P`` in scipy; no transpose is built).
 
     References
     ----------
