@@ -168,28 +168,23 @@ double davies_bouldin(const T* X, index_t n, index_t d, const LabelCodes& codes,
     for (const double s : intra) all_intra_zero = all_intra_zero && std::fabs(s) <= tiny;
     if (all_intra_zero) return 0.0;
 
-    // centroid distances, one row per task
-    std::vector<double> cdist(static_cast<std::size_t>(k * k));
+    // per cluster, the worst ratio over the others; centroid distances are computed on the
+    // fly (O(k) memory, not k x k), one cluster per task
+    std::vector<double> scores(static_cast<std::size_t>(k), 0.0), farthest(static_cast<std::size_t>(k), 0.0);
     const int threads_k = useful_threads(n_threads, static_cast<double>(k) * static_cast<double>(k) * static_cast<double>(d));
     parallel_for(k, threads_k, [&](index_t a) {
-        for (index_t b = 0; b < k; ++b)
-            cdist[static_cast<std::size_t>(a * k + b)] =
-                a == b ? 0.0 : std::sqrt(detail::sq_dist_to(centroids.data() + a * d, centroids.data() + b * d, d));
-    });
-    bool all_cdist_zero = true;
-    for (const double v : cdist) all_cdist_zero = all_cdist_zero && v <= tiny;
-    if (all_cdist_zero) return 0.0;
-
-    std::vector<double> scores(static_cast<std::size_t>(k), 0.0);
-    for (index_t a = 0; a < k; ++a) {
-        double best = 0.0;
+        double best = 0.0, far = 0.0;
         for (index_t b = 0; b < k; ++b) {
-            const double dist = cdist[static_cast<std::size_t>(a * k + b)];
-            if (dist == 0.0) continue;  // the diagonal and coinciding centroids
+            if (b == a) continue;
+            const double dist = std::sqrt(detail::sq_dist_to(centroids.data() + a * d, centroids.data() + b * d, d));
+            far = std::max(far, dist);
+            if (dist == 0.0) continue;  // coinciding centroids
             best = std::max(best, (intra[static_cast<std::size_t>(a)] + intra[static_cast<std::size_t>(b)]) / dist);
         }
         scores[static_cast<std::size_t>(a)] = best;
-    }
+        farthest[static_cast<std::size_t>(a)] = far;
+    });
+    if (*std::max_element(farthest.begin(), farthest.end()) <= tiny) return 0.0;  // all centroids within 1e-8
     return pairwise_sum(scores) / static_cast<double>(k);
 }
 
