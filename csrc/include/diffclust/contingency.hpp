@@ -57,8 +57,8 @@ inline int bit_width(std::uint64_t x) noexcept {
 }
 
 // The map from label values to codes 0..m-1 (increasing value order), with the count of
-// each value. code(i) is a table lookup when the values span at most max(2^16, 2n), else a
-// binary search among the sorted distinct values (found by a radix sort).
+// each value. code(i) is a table lookup when the values span at most max(2^16, 2n); else
+// the distinct values are found by a radix sort and every code by a binary search, once.
 class LabelEncoder {
   public:
     LabelEncoder(const std::int64_t* labels, index_t n, int n_threads) : labels_(labels) {
@@ -103,6 +103,14 @@ class LabelEncoder {
             counts_.push_back(static_cast<index_t>(j - i));
             i = j;
         }
+        // binary searches are slow enough to do once, in parallel
+        codes_.resize(static_cast<std::size_t>(n));
+        parallel_for(ch.count, threads, [&](index_t c) {
+            for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
+                const auto it = std::lower_bound(values_.begin(), values_.end(), offset(i));
+                codes_[static_cast<std::size_t>(i)] = static_cast<index_t>(it - values_.begin());
+            }
+        });
     }
 
     index_t size() const noexcept { return static_cast<index_t>(counts_.size()); }
@@ -110,9 +118,8 @@ class LabelEncoder {
 
     // the code of sample i
     index_t code(index_t i) const {
-        const std::uint64_t v = offset(i);
-        if (!table_.empty()) return table_[static_cast<std::size_t>(v)];
-        return static_cast<index_t>(std::lower_bound(values_.begin(), values_.end(), v) - values_.begin());
+        if (!table_.empty()) return table_[static_cast<std::size_t>(offset(i))];
+        return codes_[static_cast<std::size_t>(i)];
     }
 
   private:
@@ -122,6 +129,7 @@ class LabelEncoder {
     std::uint64_t umin_ = 0;
     std::vector<index_t> table_;         // value - min -> code (dense values)
     std::vector<std::uint64_t> values_;  // sorted distinct values - min (spread values)
+    std::vector<index_t> codes_;         // code of each sample (spread values)
     std::vector<index_t> counts_;
 };
 
