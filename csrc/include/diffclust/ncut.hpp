@@ -6,7 +6,7 @@
 // affinity these are the textbook quantities. Work is O(nnz) (O(nnz k) for the soft
 // cut), threaded by rows; per-row results are reduced over clusters in index order,
 // so the value never depends on the thread count. The W^T P term of the soft cut's
-// gradient is a serial scatter over the entries (no transpose is built).
+// gradient is a scatter over the entries split by output rows (no transpose is built).
 #pragma once
 
 #include <algorithm>
@@ -249,21 +249,31 @@ void dense_transpose_product(const DenseGraph<T>& g, const double* P, index_t k,
 }
 
 // out (n, k) = W^T P for a CSR W already checked, by scattering w P_i into row j for each
-// entry (i, j, w), serially in entry order (so the sums never depend on the thread count).
+// entry (i, j, w). Each task owns a range of output rows and scans all entries, applying
+// only those that land in its range: every output row still accumulates in entry order,
+// so the sums are the same for any number of tasks, with no transpose built.
 template <class T, class I>
-void transpose_product(const CsrGraph<T, I>& g, const double* P, index_t k, double* out, int /*n_threads*/) {
-    std::fill(out, out + g.n * k, 0.0);
-    const index_t end = static_cast<index_t>(g.indptr[g.n]);
-    for (index_t i = 0; i < g.n; ++i) {
-        const double* DIFFCLUST_RESTRICT pi = P + i * k;
-        for (index_t e = static_cast<index_t>(g.indptr[i]); e < static_cast<index_t>(g.indptr[i + 1]); ++e) {
-            if (e + prefetch_distance < end)
-                prefetch_row(out + static_cast<index_t>(g.indices[e + prefetch_distance]) * k, k);
-            const double w = static_cast<double>(g.data[e]);
-            double* DIFFCLUST_RESTRICT o = out + static_cast<index_t>(g.indices[e]) * k;
-            for (index_t q = 0; q < k; ++q) o[q] += w * pi[q];
+void transpose_product(const CsrGraph<T, I>& g, const double* P, index_t k, double* out, int n_threads) {
+    const index_t n = g.n, parts = std::max(1, n_threads);
+    parallel_for(parts, static_cast<int>(parts), [&](index_t part) {
+        const index_t lo = n * part / parts, hi = n * (part + 1) / parts;
+        std::fill(out + lo * k, out + hi * k, 0.0);
+        const index_t end = static_cast<index_t>(g.indptr[n]);
+        for (index_t i = 0; i < n; ++i) {
+            const double* DIFFCLUST_RESTRICT pi = P + i * k;
+            for (index_t e = static_cast<index_t>(g.indptr[i]); e < static_cast<index_t>(g.indptr[i + 1]); ++e) {
+                if (e + prefetch_distance < end) {
+                    const index_t ahead = static_cast<index_t>(g.indices[e + prefetch_distance]);
+                    if (ahead >= lo && ahead < hi) prefetch_row(out + ahead * k, k);
+                }
+                const index_t j = static_cast<index_t>(g.indices[e]);
+                if (j < lo || j >= hi) continue;
+                const double w = static_cast<double>(g.data[e]);
+                double* DIFFCLUST_RESTRICT o = out + j * k;
+                for (index_t q = 0; q < k; ++q) o[q] += w * pi[q];
+            }
         }
-    }
+    });
 }
 
 template <class T>
