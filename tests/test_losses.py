@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -489,3 +491,15 @@ def test_inputs_unchanged(rng):
     dc.dec_loss(X, C)
     for a, b in zip(before, arrays):
         np.testing.assert_array_equal(a, b)
+
+
+def test_dense_inputs_never_import_scipy():
+    # numpy is the only runtime dependency: scipy is touched only for a sparse W
+    code = (
+        "import sys, numpy as np, diffclust as dc\n"
+        "W = np.ones((4, 4))\n"
+        "dc.ncut(W, [0, 0, 1, 1]); dc.ratio_cut(W, [0, 0, 1, 1]); dc.soft_ncut(W, np.ones((4, 2)))\n"
+        "dc.adjusted_rand_score([0, 1], [1, 0]); dc.davies_bouldin_score(np.eye(3), [0, 0, 1])\n"
+        "assert not any(m.split('.')[0] == 'scipy' for m in sys.modules), 'scipy imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
