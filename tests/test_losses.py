@@ -152,6 +152,13 @@ def test_gmm_nll_matches_sklearn(rng, covariance_type):
     )
 
 
+def test_gmm_nll_overflowing_distance_is_infinite(rng):
+    X, gm = fitted_mixture(rng, "diag")
+    far = np.full((2, 3), 1e200)
+    got = dc.gmm_nll_samples(far, gm.weights_, gm.means_, gm.covariances_, covariance_type="diag")
+    assert (got == np.inf).all()
+
+
 def test_gmm_nll_zero_weight_component_is_ignored(rng):
     X, gm = fitted_mixture(rng, "full")
     w = np.append(gm.weights_, 0.0)
@@ -413,6 +420,8 @@ def test_dec_loss_far_points_stay_finite(rng):
 
 def test_dec_loss_errors(rng):
     Z, C = rng.standard_normal((5, 2)), rng.standard_normal((3, 2))
+    with pytest.raises(OverflowError, match=r"Z\[1\] and centers\[0\] overflows"):
+        dc.dec_loss(np.where(np.arange(5)[:, None] == 1, 1e200, Z), C)
     with pytest.raises(ValueError, match="alpha must be positive"):
         dc.dec_loss(Z, C, alpha=0.0)
     with pytest.raises(ValueError, match="alpha must be positive"):

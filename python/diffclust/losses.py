@@ -195,7 +195,7 @@ def gmm_nll(
     Each component is evaluated through the Cholesky factor L of its covariance
     (``log N = -(d log 2 pi + 2 sum log L_tt + ||L^-1 (x - mu)||^2) / 2``) and the
     mixture by log-sum-exp, so points far from every component give large finite
-    values, never ``inf`` or NaN.
+    values, never NaN (``inf`` only if the squared distance itself overflows).
     """
     Xa, w, M, cov = _gmm_inputs(X, weights, means, covariances, covariance_type)
     fn = getattr(_core, f"gmm_nll_{_suffix(Xa.dtype)}")
@@ -466,6 +466,8 @@ def dec_loss(
         Wrong shapes, empty input, NaN or infinity, alpha <= 0, a negative target.
     TypeError
         Non-real input or alpha.
+    OverflowError
+        If a squared distance ``||z_i - mu_j||^2 / alpha`` overflows float64.
 
     Notes
     -----

@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "chunked.hpp"
@@ -47,6 +49,9 @@ inline double dec_loss(const double* Z, index_t n, index_t d, const double* cent
                     const double v = z[t] - mu[t];
                     s += v * v;
                 }
+                if (!std::isfinite(s / alpha))
+                    throw std::overflow_error("the squared distance between Z[" + std::to_string(i) + "] and centers[" +
+                                              std::to_string(j) + "] overflows; rescale Z and centers");
                 ui[j] = 1.0 + s / alpha;
                 lq[j] = -expo * std::log1p(s / alpha);
                 top = std::max(top, lq[j]);

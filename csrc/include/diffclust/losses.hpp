@@ -273,6 +273,10 @@ void gmm_block_nll(const GaussianMixture& g, const T* X, index_t rows, double* o
     for (index_t s = 0; s < rows; ++s) {
         double top = neg_inf;
         for (index_t j = 0; j < k; ++j) top = std::max(top, logp[j * B + s]);
+        if (top == neg_inf) {  // the squared distances overflowed: zero density everywhere
+            out[s] = std::numeric_limits<double>::infinity();
+            continue;
+        }
         double sum = 0.0;
         for (index_t j = 0; j < k; ++j) sum += std::exp(logp[j * B + s] - top);
         out[s] = -(top + std::log(sum));
