@@ -153,7 +153,7 @@ def test_gmm_nll_matches_sklearn(rng, covariance_type):
 
 
 def test_gmm_nll_overflowing_distance_is_infinite(rng):
-    X, gm = fitted_mixture(rng, "diag")
+    _, gm = fitted_mixture(rng, "diag")
     far = np.full((2, 3), 1e200)
     got = dc.gmm_nll_samples(far, gm.weights_, gm.means_, gm.covariances_, covariance_type="diag")
     assert (got == np.inf).all()
