@@ -243,6 +243,30 @@ def test_cuts_match_brute_force(rng, n, k, symmetric):
         np.testing.assert_allclose(dc.ratio_cut(Wf, labels), exp[1], rtol=rtol, err_msg=form)
 
 
+def bincount_cuts(W: sp.csr_matrix, labels: np.ndarray) -> tuple[float, float]:
+    """Ncut and ratio cut of a CSR W by bincounts over its entries (a vectorised reference)."""
+    _, codes, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    row = np.repeat(codes, np.diff(W.indptr))
+    cross = row != codes[W.indices]
+    cut = np.bincount(row[cross], weights=W.data[cross], minlength=sizes.size)
+    vol = np.bincount(row, weights=W.data, minlength=sizes.size)
+    return float(np.where(vol > 0, cut / np.where(vol > 0, vol, 1), 0).sum()), float(
+        (cut / sizes).sum()
+    )
+
+
+@pytest.mark.parametrize("n_clusters", [300, 70_000])  # 16-bit and 32-bit cluster codes
+def test_cuts_with_many_clusters(rng, n_clusters):
+    n = 80_000
+    rows, cols = np.repeat(np.arange(n), 4), rng.integers(0, n, 4 * n)
+    W = sp.coo_matrix((rng.random(4 * n), (rows, cols)), shape=(n, n))
+    W = (W + W.T).tocsr()
+    labels = rng.permutation(np.arange(n) % n_clusters) * 3 - 1000
+    nc, rc = bincount_cuts(W, labels)
+    np.testing.assert_allclose(dc.ncut(W, labels), nc, rtol=1e-10)
+    np.testing.assert_allclose(dc.ratio_cut(W, labels), rc, rtol=1e-10)
+
+
 def test_cuts_special_cases(rng):
     W = random_affinity(rng, 8)
     assert dc.ncut(W, np.zeros(8, int)) == 0.0  # one cluster cuts nothing

@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -42,6 +44,17 @@ inline void for_each_lane(index_t begin, index_t end, Fn&& fn) {
 }
 
 inline double lane_total(const double* s) noexcept { return (s[0] + s[1]) + (s[2] + s[3]); }
+
+// keep ? w : +0.0 by masking the bits, so that no branch depends on a label comparison
+// that the predictor cannot guess (cluster boundaries).
+inline double keep_if(double w, bool keep) noexcept {
+    std::uint64_t bits;
+    std::memcpy(&bits, &w, sizeof bits);
+    bits &= std::uint64_t(0) - static_cast<std::uint64_t>(keep);
+    double out;
+    std::memcpy(&out, &bits, sizeof out);
+    return out;
+}
 
 // Asks for the cache lines of a row of k doubles: random gathers from an (n, k) matrix
 // are memory-latency bound, and a prefetch a few entries ahead hides much of it.
@@ -176,41 +189,62 @@ struct CutValues {
     double ratio_cut = 0.0;  // sum_c cut(A_c) / |A_c|
 };
 
+namespace detail {
+
+// Per-row degree and cut, with the cluster codes narrowed to the smallest type that holds
+// them (Code), so that the gathers lab[j] stay in cache.
+template <class Code, class Graph>
+void row_cuts(const Graph& g, const LabelCodes& codes, int n_threads, double* degree, double* cut) {
+    const index_t n = g.n;
+    std::vector<Code> narrow(codes.codes.begin(), codes.codes.end());
+    const Code* lab = narrow.data();
+    const Chunks ch = make_chunks(n, 256);
+    std::vector<GraphError> errors(static_cast<std::size_t>(ch.count));
+    const int threads = useful_threads(n_threads, static_cast<double>(g.nnz_stored()) + static_cast<double>(n));
+    parallel_for(ch.count, threads, [&](index_t c) {
+        GraphError& err = errors[static_cast<std::size_t>(c)];
+        for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
+            const Code li = lab[i];
+            double deg4[4] = {0.0, 0.0, 0.0, 0.0}, out4[4] = {0.0, 0.0, 0.0, 0.0};
+            double low = 0.0;  // the smallest weight (NaN and inf show in the degree instead)
+            bool bad = false;
+            g.row4(i, [&](int lane, index_t j, double w) {
+                if (static_cast<std::uint64_t>(j) >= static_cast<std::uint64_t>(n)) {
+                    bad = true;
+                    return;
+                }
+                low = std::min(low, w);
+                deg4[lane] += w;
+                out4[lane] += keep_if(w, lab[j] != li);
+            });
+            const double deg = lane_total(deg4), out = lane_total(out4);
+            if (bad || low < 0.0 || !std::isfinite(deg)) {
+                if (!row_is_clean(g, i, err)) return;
+                throw std::overflow_error("the degree of row " + std::to_string(i) + " of W overflows");
+            }
+            degree[i] = deg;
+            cut[i] = out;
+        }
+    });
+    raise_first(errors);
+}
+
+}  // namespace detail
+
 // Cuts of the labeling with codes (n,) in [0, k) and k = codes.size() clusters.
 template <class Graph>
 CutValues graph_cuts(const Graph& g, const LabelCodes& codes, int n_threads) {
     const index_t n = g.n, k = codes.size();
-    const index_t* lab = codes.codes.data();
     std::vector<double> degree(static_cast<std::size_t>(n)), cut(static_cast<std::size_t>(n));
-    const Chunks ch = make_chunks(n, 256);
-    std::vector<detail::GraphError> errors(static_cast<std::size_t>(ch.count));
-    const int threads = useful_threads(n_threads, static_cast<double>(g.nnz_stored()) + static_cast<double>(n));
-    parallel_for(ch.count, threads, [&](index_t c) {
-        detail::GraphError& err = errors[static_cast<std::size_t>(c)];
-        for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
-            const index_t li = lab[i];
-            double deg4[4] = {0.0, 0.0, 0.0, 0.0}, out4[4] = {0.0, 0.0, 0.0, 0.0};
-            bool bad = false;
-            g.row4(i, [&](int lane, index_t j, double w) {
-                if (j < 0 || j >= n) {
-                    bad = true;
-                    return;
-                }
-                bad |= !(w >= 0.0);
-                deg4[lane] += w;
-                out4[lane] += lab[j] != li ? w : 0.0;
-            });
-            const double deg = lane_total(deg4), out = lane_total(out4);
-            if (bad || !std::isfinite(deg)) {
-                if (!detail::row_is_clean(g, i, err))
-                    return;
-                throw std::overflow_error("the degree of row " + std::to_string(i) + " of W overflows");
-            }
-            degree[static_cast<std::size_t>(i)] = deg;
-            cut[static_cast<std::size_t>(i)] = out;
-        }
-    });
-    detail::raise_first(errors);
+    if (k <= (index_t(1) << 8))
+        detail::row_cuts<std::uint8_t>(g, codes, n_threads, degree.data(), cut.data());
+    else if (k <= (index_t(1) << 16))
+        detail::row_cuts<std::uint16_t>(g, codes, n_threads, degree.data(), cut.data());
+    else if (k <= (index_t(1) << 31))
+        detail::row_cuts<std::uint32_t>(g, codes, n_threads, degree.data(), cut.data());
+    else
+        detail::row_cuts<index_t>(g, codes, n_threads, degree.data(), cut.data());
+    const index_t* lab = codes.codes.data();
     std::vector<double> cut_c(static_cast<std::size_t>(k), 0.0), vol_c(static_cast<std::size_t>(k), 0.0);
     for (index_t i = 0; i < n; ++i) {
         cut_c[static_cast<std::size_t>(lab[i])] += cut[static_cast<std::size_t>(i)];
