@@ -189,16 +189,23 @@ struct CutValues {
     double ratio_cut = 0.0;  // sum_c cut(A_c) / |A_c|
 };
 
+// The chunks of rows over which graph_cuts and soft_ncut sum per cluster: in index order
+// within a chunk, then chunk by chunk. Shared, so that a one-hot P reproduces the
+// normalized cut exactly; fixed by (n, k), so that no thread count changes a sum.
+inline Chunks cluster_sum_chunks(index_t n, index_t k) { return make_chunks(n, 512, 3 * k); }
+
 namespace detail {
 
-// Per-row degree and cut, with the cluster codes narrowed to the smallest type that holds
+// Per-cluster sums of the cut and the degree of each chunk's rows (cut_part, vol_part:
+// chunks x k), with the cluster codes narrowed to the smallest type that holds
 // them (Code), so that the gathers lab[j] stay in cache.
 template <class Code, class Graph>
-void row_cuts(const Graph& g, const LabelCodes& codes, int n_threads, double* degree, double* cut) {
-    const index_t n = g.n;
-    std::vector<Code> narrow(codes.codes.begin(), codes.codes.end());
+void row_cuts(const Graph& g, const LabelCodes& codes, const Chunks& ch, int n_threads, double* cut_part,
+              double* vol_part) {
+    const index_t n = g.n, k = codes.size();
+    std::vector<Code> narrow(static_cast<std::size_t>(n));
+    for (index_t i = 0; i < n; ++i) narrow[static_cast<std::size_t>(i)] = static_cast<Code>(codes.codes[static_cast<std::size_t>(i)]);
     const Code* lab = narrow.data();
-    const Chunks ch = make_chunks(n, 256);
     std::vector<GraphError> errors(static_cast<std::size_t>(ch.count));
     const int threads = useful_threads(n_threads, static_cast<double>(g.nnz_stored()) + static_cast<double>(n));
     parallel_for(ch.count, threads, [&](index_t c) {
@@ -222,8 +229,8 @@ void row_cuts(const Graph& g, const LabelCodes& codes, int n_threads, double* de
                 if (!row_is_clean(g, i, err)) return;
                 throw std::overflow_error("the degree of row " + std::to_string(i) + " of W overflows");
             }
-            degree[i] = deg;
-            cut[i] = out;
+            cut_part[c * k + li] += out;
+            vol_part[c * k + li] += deg;
         }
     });
     raise_first(errors);
@@ -235,20 +242,22 @@ void row_cuts(const Graph& g, const LabelCodes& codes, int n_threads, double* de
 template <class Graph>
 CutValues graph_cuts(const Graph& g, const LabelCodes& codes, int n_threads) {
     const index_t n = g.n, k = codes.size();
-    std::vector<double> degree(static_cast<std::size_t>(n)), cut(static_cast<std::size_t>(n));
+    const Chunks ch = cluster_sum_chunks(n, k);
+    std::vector<double> cut_part(static_cast<std::size_t>(ch.count * k), 0.0), vol_part(cut_part.size(), 0.0);
     if (k <= (index_t(1) << 8))
-        detail::row_cuts<std::uint8_t>(g, codes, n_threads, degree.data(), cut.data());
+        detail::row_cuts<std::uint8_t>(g, codes, ch, n_threads, cut_part.data(), vol_part.data());
     else if (k <= (index_t(1) << 16))
-        detail::row_cuts<std::uint16_t>(g, codes, n_threads, degree.data(), cut.data());
+        detail::row_cuts<std::uint16_t>(g, codes, ch, n_threads, cut_part.data(), vol_part.data());
     else if (k <= (index_t(1) << 31))
-        detail::row_cuts<std::uint32_t>(g, codes, n_threads, degree.data(), cut.data());
+        detail::row_cuts<std::uint32_t>(g, codes, ch, n_threads, cut_part.data(), vol_part.data());
     else
-        detail::row_cuts<index_t>(g, codes, n_threads, degree.data(), cut.data());
-    const index_t* lab = codes.codes.data();
+        detail::row_cuts<index_t>(g, codes, ch, n_threads, cut_part.data(), vol_part.data());
     std::vector<double> cut_c(static_cast<std::size_t>(k), 0.0), vol_c(static_cast<std::size_t>(k), 0.0);
-    for (index_t i = 0; i < n; ++i) {
-        cut_c[static_cast<std::size_t>(lab[i])] += cut[static_cast<std::size_t>(i)];
-        vol_c[static_cast<std::size_t>(lab[i])] += degree[static_cast<std::size_t>(i)];
+    for (index_t c = 0; c < ch.count; ++c) {
+        for (index_t q = 0; q < k; ++q) {
+            cut_c[static_cast<std::size_t>(q)] += cut_part[static_cast<std::size_t>(c * k + q)];
+            vol_c[static_cast<std::size_t>(q)] += vol_part[static_cast<std::size_t>(c * k + q)];
+        }
     }
     std::vector<double> nc(static_cast<std::size_t>(k)), rc(static_cast<std::size_t>(k));
     for (index_t c = 0; c < k; ++c) {
@@ -327,8 +336,11 @@ template <class Graph>
 double soft_ncut(const Graph& g, const double* P, index_t k, double* grad, int n_threads) {
     const index_t n = g.n;
     const std::size_t nk = static_cast<std::size_t>(n * k);
-    std::vector<double> degree(static_cast<std::size_t>(n)), WP(nk), R(nk);
-    const Chunks ch = make_chunks(n, 64);
+    std::vector<double> degree(static_cast<std::size_t>(n)), WP(nk);
+    const Chunks ch = cluster_sum_chunks(n, k);
+    // per chunk: v = sum_i P_ic d_i, num = sum_i P_ic R_ic, a = sum_i P_ic (W P)_ic
+    std::vector<double> v_part(static_cast<std::size_t>(ch.count * k), 0.0), num_part(v_part.size(), 0.0),
+        a_part(v_part.size(), 0.0);
     std::vector<detail::GraphError> errors(static_cast<std::size_t>(ch.count));
     const int threads = useful_threads(n_threads, (static_cast<double>(g.nnz_stored()) + static_cast<double>(n)) *
                                                       static_cast<double>(k));
@@ -355,6 +367,9 @@ double soft_ncut(const Graph& g, const double* P, index_t k, double* grad, int n
     parallel_for(ch.count, threads, [&](index_t c) {
         std::vector<double> r4(static_cast<std::size_t>(4 * k));
         double* DIFFCLUST_RESTRICT lanes = r4.data();
+        double* v = v_part.data() + c * k;
+        double* num = num_part.data() + c * k;
+        double* a = a_part.data() + c * k;
         for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
             double* DIFFCLUST_RESTRICT wp = WP.data() + i * k;
             std::fill(wp, wp + k, 0.0);
@@ -373,10 +388,14 @@ double soft_ncut(const Graph& g, const double* P, index_t k, double* grad, int n
                 [&](index_t j) {
                     if (j >= 0 && j < n) prefetch_row(P + j * k, k);
                 });
-            double* DIFFCLUST_RESTRICT r = R.data() + i * k;
+            const double deg = degree[static_cast<std::size_t>(i)];
             for (index_t q = 0; q < k; ++q) {
+                const double p = P[i * k + q];
+                if (p == 0.0) continue;
                 const double l[4] = {lanes[q], lanes[k + q], lanes[2 * k + q], lanes[3 * k + q]};
-                r[q] = lane_total(l);
+                v[q] += p * deg;
+                num[q] += p * lane_total(l);  // R_iq = sum_j W_ij (1 - P_jq)
+                a[q] += p * wp[q];
             }
         }
     });
@@ -384,18 +403,15 @@ double soft_ncut(const Graph& g, const double* P, index_t k, double* grad, int n
     std::vector<double> WtP(nk);
     detail::transpose_product(g, P, k, WtP.data(), threads);
 
-    // reductions over samples in index order (as graph_cuts does), so one-hot P gives
-    // exactly the normalized cut
+    // chunk sums in chunk order, as graph_cuts does
     std::vector<double> v(static_cast<std::size_t>(k), 0.0), num(static_cast<std::size_t>(k), 0.0),
         a(static_cast<std::size_t>(k), 0.0);
-    for (index_t i = 0; i < n; ++i) {
+    for (index_t c = 0; c < ch.count; ++c) {
         for (index_t q = 0; q < k; ++q) {
-            const std::size_t s = static_cast<std::size_t>(i * k + q);
-            const double p = P[s];
-            if (p == 0.0) continue;
-            v[static_cast<std::size_t>(q)] += p * degree[static_cast<std::size_t>(i)];
-            num[static_cast<std::size_t>(q)] += p * R[s];
-            a[static_cast<std::size_t>(q)] += p * WP[s];
+            const std::size_t s = static_cast<std::size_t>(c * k + q), t = static_cast<std::size_t>(q);
+            v[t] += v_part[s];
+            num[t] += num_part[s];
+            a[t] += a_part[s];
         }
     }
     std::vector<double> terms(static_cast<std::size_t>(k), 0.0);
