@@ -142,3 +142,50 @@ def test_threadpoolctl_caps_default_threads(monkeypatch):
         assert resolve_threads(3) == 3  # an explicit count is honoured
         assert dc.kforest(np.zeros((5, 5)), 2).labels.max() == 1
     assert resolve_threads(None) == 4
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("n", [2, 37, 300])
+def test_nonfinite_anywhere_off_diagonal(rng, bad, symmetric, n):
+    # Finiteness is checked inside Prim's pass (symmetric input) or after the
+    # symmetrisation: every off-diagonal position must be caught, with any
+    # diagonal, for float64 and float32, serial and threaded.
+    for dtype in (np.float64, np.float32):
+        for i, j in [(0, 1), (n - 1, 0), (n // 2, n - 1)]:
+            if i == j:
+                continue  # the diagonal is ignored
+            S = rng.standard_normal((n, n))
+            S = (S + S.T) if symmetric else S
+            np.fill_diagonal(S, np.inf)
+            S = S.astype(dtype)
+            S[i, j] = bad
+            if symmetric:
+                S[j, i] = bad
+            for n_threads in (1, 3):
+                with pytest.raises(ValueError, match="S contains NaN or inf"):
+                    dc.kforest(S, 1, n_threads=n_threads)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_nonfinite_large_threaded(rng, bad, symmetric):
+    # n >= 1024 with 2+ threads: the symmetry and finiteness check runs beside
+    # a speculative Prim; every position class must still be caught.
+    n = 1100
+    base = rng.standard_normal((n, n))
+    base = base + base.T if symmetric else base
+    for i, j in [(0, 1), (n - 1, n - 2), (700, 3)]:
+        S = base.copy()
+        S[i, j] = bad
+        if symmetric:
+            S[j, i] = bad
+        for n_threads in (1, 2, 3):
+            with pytest.raises(ValueError, match="S contains NaN or inf"):
+                dc.kforest(S, 2, n_threads=n_threads)
+    T = base.copy()
+    np.fill_diagonal(T, bad)  # the diagonal is ignored
+    for n_threads in (1, 2):
+        np.testing.assert_array_equal(
+            dc.kforest(T, 3, n_threads=n_threads).edges, dc.kforest(base, 3, n_threads=1).edges
+        )

@@ -58,7 +58,7 @@ py::tuple kforest_from_edges_py(const index_array& edges, const carray<T>& weigh
 }
 
 template <class T>
-py::tuple kforest_from_points_py(const carray<T>& X, index_t k, const std::string& metric, int /*n_threads*/) {
+py::tuple kforest_from_points_py(const carray<T>& X, index_t k, const std::string& metric, int n_threads) {
     require_ndim(X, 2, "X");
     const index_t n = X.shape(0), d = X.shape(1);
     const Metric parsed = parse_metric(metric);
@@ -69,7 +69,7 @@ py::tuple kforest_from_points_py(const carray<T>& X, index_t k, const std::strin
     ForestOut<double> out{labels.mutable_data(), edges.mutable_data(), weights.mutable_data(), &value};
     {
         py::gil_scoped_release release;  // no Python objects are touched below
-        kforest_points(X.data(), n, d, k, parsed, out);
+        kforest_points(X.data(), n, d, k, parsed, out, n_threads);
     }
     return py::make_tuple(labels, edges, weights, value);
 }

@@ -134,9 +134,12 @@ def kforest(
         With constraints: re-span each tree of the greedy's forest by Prim on its
         own points (same partition, never a lower value).
     n_threads : int, optional
-        Threads for the input scan and across a batch. None means
-        ``DIFFCLUST_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the usable
-        cores. The result never depends on it.
+        Threads. For one matrix (n >= 1024) the symmetry check runs beside
+        Prim's pass instead of before it; a non-symmetric S is symmetrised and
+        Prim's steps are split across threads; a batch runs matrices in
+        parallel. None means ``DIFFCLUST_NUM_THREADS``, else
+        ``OMP_NUM_THREADS``, else the usable cores. The result never depends
+        on it.
 
     Returns
     -------
@@ -156,8 +159,9 @@ def kforest(
     -----
     Prim's O(n^2) algorithm builds the maximum spanning tree, whose k - 1
     lightest edges are then cut; this equals Kruskal's algorithm stopped at k
-    components. A symmetric S is read in place; a non-symmetric one is first
-    symmetrised into an n x n scratch buffer.
+    components. A symmetric S is read in place (one pass checks symmetry,
+    Prim's pass checks finiteness); a non-symmetric one is first symmetrised
+    into an n x n scratch buffer.
 
     With constraints the exact problem is hard in general, and the greedy of
     Stewart et al. is used: must-link groups first (each joined by its own
@@ -257,7 +261,10 @@ def kforest_from_points(
         As in ``sklearn.metrics.pairwise_distances`` (cosine of a zero vector
         is taken as distance 1, as scikit-learn does).
     n_threads : int, optional
-        Reserved; the current kernel is serial. The result never depends on it.
+        Threads that split each of Prim's steps (used when every thread gets
+        at least 2048 points; a team that keeps waiting for a busy core
+        finishes on one thread). None as in :func:`kforest`. The result never
+        depends on it.
 
     Returns
     -------

@@ -24,7 +24,7 @@ inline Metric parse_metric(const std::string& name) {
 // out[r - r0] = d(x, column r) for r in [r0, r1). For cosine, x and the columns
 // are already normalised (zero vectors stay zero, as in scikit-learn), and the
 // distance 1 - <x, y> is clipped to [0, 2].
-static DIFFCLUST_TARGET_CLONES void column_block_distances(const double* DIFFCLUST_RESTRICT cols, index_t stride,
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES void column_block_distances(const double* DIFFCLUST_RESTRICT cols, index_t stride,
                                                            index_t d, const double* DIFFCLUST_RESTRICT x,
                                                            index_t r0, index_t r1, int metric,
                                                            double* DIFFCLUST_RESTRICT out) {

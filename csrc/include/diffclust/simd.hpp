@@ -12,7 +12,9 @@
 #if defined(__GNUC__)
 #define DIFFCLUST_ALWAYS_INLINE inline __attribute__((always_inline))
 #define DIFFCLUST_RESTRICT __restrict__
+#define DIFFCLUST_PREFETCH(address) __builtin_prefetch(address)
 #else
 #define DIFFCLUST_ALWAYS_INLINE inline
 #define DIFFCLUST_RESTRICT
+#define DIFFCLUST_PREFETCH(address) ((void)(address))
 #endif

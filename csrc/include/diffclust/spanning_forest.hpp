@@ -7,6 +7,8 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -14,6 +16,7 @@
 
 #include "parallel.hpp"
 #include "point_metrics.hpp"
+#include "prim_kernels.hpp"
 #include "sort.hpp"
 #include "types.hpp"
 #include "union_find.hpp"
@@ -132,6 +135,280 @@ struct PointSource {
         }
     }
 };
+
+// ---------------------------------------------------------------------------
+// Fast Prim paths for the exact forests (same tree as prim_max_tree with the
+// matching Source, bit for bit, for any thread count).
+
+namespace detail {
+
+template <class T>
+struct alignas(64) TeamSlot {
+    PrimCandidate<T> cand;
+    int tid;
+    bool solo;  // tid 0's decision: from the next step on, tid 0 works alone
+};
+
+// A team stalls when the machine has fewer free cores than threads: every step
+// then waits for a descheduled or slowed-down peer. TeamWatch decides when
+// thread 0 should finish alone (the answer does not depend on the split): after
+// `stall_limit` waits that had to yield, or when, past a warm-up, some member
+// has spent more than half as long waiting at the barrier as working, so the
+// team is no faster than one thread.
+constexpr int team_stall_limit = 8;
+
+class TeamWatch {
+public:
+    explicit TeamWatch(int stall_limit) : stall_limit_(stall_limit) {}
+
+    // Per member: times one step's work and barrier wait.
+    class Member {
+    public:
+        explicit Member(TeamWatch& watch) : watch_(watch) {}
+        void start() { t0_ = std::chrono::steady_clock::now(); }
+        // Call right after computing, `wait` runs the barrier (returns "had to yield").
+        template <class Wait>
+        void wait(Wait&& barrier_wait) {
+            const auto t1 = std::chrono::steady_clock::now();
+            const bool yielded = barrier_wait();
+            const auto t2 = std::chrono::steady_clock::now();
+            work_ += std::chrono::duration<double>(t1 - t0_).count();
+            waited_ += std::chrono::duration<double>(t2 - t1).count();
+            if (yielded) watch_.stalls_.fetch_add(1, std::memory_order_relaxed);
+            if (++steps_ >= 64 && waited_ > 0.5 * work_) watch_.slow_.store(true, std::memory_order_relaxed);
+        }
+
+    private:
+        TeamWatch& watch_;
+        std::chrono::steady_clock::time_point t0_{};
+        double work_ = 0.0, waited_ = 0.0;
+        index_t steps_ = 0;
+    };
+
+    // Thread 0's decision, published in its slot before the barrier.
+    bool go_solo() const {
+        return stalls_.load(std::memory_order_relaxed) >= stall_limit_ || slow_.load(std::memory_order_relaxed);
+    }
+
+private:
+    std::atomic<int> stalls_{0};
+    std::atomic<bool> slow_{false};
+    int stall_limit_;
+};
+
+template <class T>
+inline const TeamSlot<T>& team_best(const TeamSlot<T>* slots, int size) {
+    int b = 0;
+    for (int t = 1; t < size; ++t) {
+        if (candidate_better(slots[t].cand, slots[b].cand)) b = t;
+    }
+    return slots[b];
+}
+
+template <class T>
+inline WeightedEdge<T> candidate_edge(const PrimCandidate<T>& c) {
+    return WeightedEdge<T>{c.key, std::min(c.par, c.u), std::max(c.par, c.u)};
+}
+
+inline index_t round_up(index_t a, index_t b) { return (a + b - 1) / b * b; }
+
+}  // namespace detail
+
+// Maximum spanning tree of a symmetric dense matrix W (n x n, diagonal
+// ignored), the tree prim_max_tree builds with DenseRowSource. Keys live in
+// full-length arrays (NaN = in the tree), so every step reads row v
+// sequentially; a team of threads splits the columns, with one barrier per
+// step. Threads are used only when each gets at least `min_share` columns; a
+// team that keeps stalling (see team_stall_limit) finishes on thread 0.
+//
+// Returns false (and leaves `tree` unspecified) if an off-diagonal entry is NaN
+// or infinite: every row but the last vertex's is read in full, which covers
+// every entry of a symmetric W.
+//
+// `cancel`, if given, stops a single-threaded run early (the tree is then
+// unspecified); a team ignores it.
+//
+// check_finite = false: the caller has already checked every entry.
+template <class T>
+bool prim_max_tree_dense(const T* W, index_t n, int n_threads, WeightedEdge<T>* tree, index_t min_share = 2048,
+                         int stall_limit = detail::team_stall_limit, const std::atomic<bool>* cancel = nullptr,
+                         bool check_finite = true) {
+    if (n <= 1) return true;
+    using I = typename PrimLanes<T>::I;
+    constexpr index_t L = PrimLanes<T>::L;
+    if (n > static_cast<index_t>(std::numeric_limits<I>::max())) {
+        for (index_t t = 0; t < n * n; ++t) {
+            if (t % (n + 1) != 0 && !std::isfinite(static_cast<double>(W[t]))) return false;
+        }
+        DenseRowSource<T> source(W, n);
+        prim_max_tree<T>(n, source, tree);
+        return true;
+    }
+    std::vector<T> key(static_cast<std::size_t>(n), -std::numeric_limits<T>::infinity());
+    std::vector<I> par(static_cast<std::size_t>(n), 0);
+    key[0] = std::numeric_limits<T>::quiet_NaN();
+    const index_t most = std::max<index_t>(1, n / std::max<index_t>(min_share, 1));
+    const int wanted = static_cast<int>(std::min<index_t>(std::max(n_threads, 1), most));
+    std::vector<detail::TeamSlot<T>> slots(static_cast<std::size_t>(2 * wanted));
+    std::vector<T> checks(static_cast<std::size_t>(wanted) * 8, T(0));  // a cache line per thread
+    detail::TeamWatch watch(stall_limit);
+    run_team(wanted, [&](int tid, int size, SpinBarrier& barrier) {
+        detail::TeamWatch::Member member(watch);
+        const index_t share = detail::round_up((n + size - 1) / size, L);
+        index_t lo = std::min(n, tid * share), hi = std::min(n, lo + share);
+        bool team = size > 1;
+        T check = T(0);
+        index_t v = 0;
+        for (index_t step = 0; step < n - 1; ++step) {
+            if (team) member.start();
+            const PrimCandidate<T> c =
+                prim_dense_step(W + v * n, key.data(), par.data(), v, lo, hi, check_finite ? &check : nullptr);
+            PrimCandidate<T> best = c;
+            if (team) {
+                detail::TeamSlot<T>* round = slots.data() + (step & 1) * size;
+                round[tid] = detail::TeamSlot<T>{c, tid, tid == 0 && watch.go_solo()};
+                member.wait([&] { return barrier.arrive_and_wait(); });
+                best = detail::team_best(round, size).cand;
+                if (round[0].solo) {
+                    if (tid != 0) break;  // tid 0 takes over every column
+                    team = false;
+                    lo = 0;
+                    hi = n;
+                }
+            }
+            if (best.u < 0) break;  // only with NaN in W (every thread sees the same)
+            if (size == 1 && cancel != nullptr && cancel->load(std::memory_order_relaxed)) break;
+            if (tid == 0) tree[step] = detail::candidate_edge(best);
+            v = best.u;
+            if (v >= lo && v < hi) key[static_cast<std::size_t>(v)] = std::numeric_limits<T>::quiet_NaN();
+        }
+        checks[static_cast<std::size_t>(tid) * 8] = check;
+    });
+    for (std::size_t t = 0; t < checks.size(); t += 8) {
+        if (!(checks[t] == T(0))) return false;
+    }
+    return true;
+}
+
+// Maximum spanning tree of points with w(u, v) = -d(x_u, x_v) (double), the
+// tree prim_max_tree builds with PointSource. Vertices are dealt to the team in
+// chunks of `chunk` (round robin, so any order of removal stays balanced);
+// each thread keeps its vertices' coordinates column-major and compact, and
+// removes its own vertex when Prim takes it. Memory O(n d).
+template <class T>
+void prim_max_tree_points(const T* X, index_t n, index_t d, Metric metric, int n_threads, WeightedEdge<double>* tree,
+                          index_t min_share = 2048, index_t chunk = 256, int stall_limit = detail::team_stall_limit) {
+    if (n <= 1) return;
+    constexpr index_t L = PrimLanes<double>::L;
+    // Row-major double copy (normalised for cosine), read by every thread for x_v.
+    std::vector<double> rows(static_cast<std::size_t>(n * d));
+    for (index_t i = 0; i < n; ++i) {
+        double scale = 1.0;
+        if (metric == Metric::cosine) {
+            double norm2 = 0.0;
+            for (index_t c = 0; c < d; ++c) norm2 += static_cast<double>(X[i * d + c]) * static_cast<double>(X[i * d + c]);
+            scale = norm2 > 0.0 ? 1.0 / std::sqrt(norm2) : 0.0;
+        }
+        for (index_t c = 0; c < d; ++c) rows[static_cast<std::size_t>(i * d + c)] = static_cast<double>(X[i * d + c]) * scale;
+    }
+    const index_t most = std::max<index_t>(1, n / std::max<index_t>(min_share, 1));
+    const int wanted = static_cast<int>(std::min<index_t>(std::max(n_threads, 1), most));
+    chunk = std::max<index_t>(chunk, 1);
+    // Every thread's slots, padded to the lane count: at most n + wanted * L.
+    const index_t total = n + static_cast<index_t>(wanted) * L;
+    std::vector<double> cols(static_cast<std::size_t>(total * std::max<index_t>(d, 1)));
+    std::vector<double> key(static_cast<std::size_t>(total)), wbuf(static_cast<std::size_t>(total));
+    std::vector<std::int64_t> par(static_cast<std::size_t>(total)), ids(static_cast<std::size_t>(total));
+    std::vector<detail::TeamSlot<double>> slots(static_cast<std::size_t>(2 * wanted));
+    std::vector<index_t> live(static_cast<std::size_t>(wanted) * 8, 0);  // live slots per region, a line each
+    std::vector<index_t> offs(static_cast<std::size_t>(wanted) + 1, 0), caps(static_cast<std::size_t>(wanted), 0);
+    detail::TeamWatch watch(stall_limit);
+    run_team(wanted, [&](int tid, int size, SpinBarrier& barrier) {
+        detail::TeamWatch::Member member(watch);
+        // Region t holds the vertices of chunks c with c % size == t (vertex 0 excluded),
+        // compact at slots [0, live) of its arrays, padded with NaN keys to `cap`.
+        const index_t nchunks = (n + chunk - 1) / chunk;
+        auto count_of = [&](int t) {
+            index_t c = 0;
+            for (index_t ch = t; ch < nchunks; ch += size) c += std::min(n, (ch + 1) * chunk) - ch * chunk;
+            return t == 0 ? c - 1 : c;
+        };
+        auto cap_of = [&](int t) { return std::max<index_t>(detail::round_up(count_of(t), L), L); };
+        if (tid == 0) {
+            for (int t = 0; t < size; ++t) {
+                caps[static_cast<std::size_t>(t)] = cap_of(t);
+                offs[static_cast<std::size_t>(t) + 1] = offs[static_cast<std::size_t>(t)] + caps[static_cast<std::size_t>(t)];
+            }
+        }
+        if (size > 1) barrier.arrive_and_wait();
+        auto fill = [&](int t) {
+            const index_t off = offs[static_cast<std::size_t>(t)], cap = caps[static_cast<std::size_t>(t)];
+            double* tcols = cols.data() + off * d;
+            index_t slot = 0;
+            for (index_t ch = t; ch < nchunks; ch += size) {
+                for (index_t u = std::max<index_t>(ch * chunk, 1); u < std::min(n, (ch + 1) * chunk); ++u, ++slot) {
+                    for (index_t c = 0; c < d; ++c) tcols[c * cap + slot] = rows[static_cast<std::size_t>(u * d + c)];
+                    key[static_cast<std::size_t>(off + slot)] = -std::numeric_limits<double>::infinity();
+                    par[static_cast<std::size_t>(off + slot)] = 0;
+                    ids[static_cast<std::size_t>(off + slot)] = u;
+                }
+            }
+            live[static_cast<std::size_t>(t) * 8] = slot;
+            for (; slot < cap; ++slot) {
+                for (index_t c = 0; c < d; ++c) tcols[c * cap + slot] = 0.0;
+                key[static_cast<std::size_t>(off + slot)] = std::numeric_limits<double>::quiet_NaN();
+                par[static_cast<std::size_t>(off + slot)] = 0;
+                ids[static_cast<std::size_t>(off + slot)] = 0;
+            }
+        };
+        auto step_region = [&](int t, index_t v) {
+            const index_t off = offs[static_cast<std::size_t>(t)];
+            PrimCandidate<double> c = prim_point_step(
+                cols.data() + off * d, caps[static_cast<std::size_t>(t)], d, rows.data() + v * d,
+                static_cast<int>(metric), key.data() + off, par.data() + off, ids.data() + off, wbuf.data() + off, v,
+                detail::round_up(live[static_cast<std::size_t>(t) * 8], L));
+            return detail::TeamSlot<double>{c, t, false};
+        };
+        auto remove = [&](int t, index_t pos) {  // move region t's last live slot into pos
+            const index_t off = offs[static_cast<std::size_t>(t)], cap = caps[static_cast<std::size_t>(t)];
+            double* tcols = cols.data() + off * d;
+            const index_t last = --live[static_cast<std::size_t>(t) * 8];
+            for (index_t c = 0; c < d; ++c) tcols[c * cap + pos] = tcols[c * cap + last];
+            const std::size_t p = static_cast<std::size_t>(off + pos), l = static_cast<std::size_t>(off + last);
+            key[p] = key[l];
+            par[p] = par[l];
+            ids[p] = ids[l];
+            key[l] = std::numeric_limits<double>::quiet_NaN();
+        };
+        fill(tid);
+        bool team = size > 1;
+        index_t v = 0;
+        for (index_t step = 0; step < n - 1; ++step) {
+            detail::TeamSlot<double> best;
+            if (team) {
+                detail::TeamSlot<double>* round = slots.data() + (step & 1) * size;
+                member.start();
+                round[tid] = step_region(tid, v);
+                round[tid].solo = tid == 0 && watch.go_solo();
+                member.wait([&] { return barrier.arrive_and_wait(); });
+                best = detail::team_best(round, size);
+                if (round[0].solo) {
+                    if (tid != 0) break;  // tid 0 takes over every region
+                    team = false;
+                }
+            } else {
+                best = step_region(0, v);
+                for (int t = 1; t < size; ++t) {
+                    const detail::TeamSlot<double> c = step_region(t, v);
+                    if (candidate_better(c.cand, best.cand)) best = c;
+                }
+            }
+            if (tid == 0) tree[step] = detail::candidate_edge(best.cand);
+            v = best.cand.u;
+            if (best.tid == tid || !team) remove(best.tid, best.cand.pos);
+        }
+    });
+}
 
 // ---------------------------------------------------------------------------
 // Kruskal on edges already sorted heaviest first: keeps the first n - k edges
@@ -265,22 +542,72 @@ void symmetrize(const T* S, index_t n, T* W, int n_threads) {
     });
 }
 
+// One pass over S: is it symmetric and finite off the diagonal? (NaN and
+// infinities answer false; the caller then goes the symmetrising path, whose
+// Prim pass names the problem.) Row blocks of 64 are checked against their
+// mirror in parallel; stops at the first failing block.
+template <class T>
+bool symmetric_and_finite(const T* S, index_t n, int n_threads) {
+    constexpr index_t tile = 64;
+    const index_t nb = (n + tile - 1) / tile;
+    std::atomic<bool> ok{true};
+    // Blocks are handed out from the top, whose rows have the longest mirrors.
+    // Below 2048 the whole check takes well under a millisecond: one thread.
+    parallel_for(nb, n_threads < 2 || n < 2048 ? 1 : n_threads, [&](index_t b) {
+        if (!ok.load(std::memory_order_relaxed)) return;
+        const index_t i0 = b * tile;
+        if (!row_block_symmetric(S, n, i0, std::min(n, i0 + tile), tile)) ok.store(false);
+    });
+    return ok.load();
+}
+
 // Maximum spanning tree of the dense similarity S (n x n). `name` names the
 // argument in error messages.
+//
+// Both passes over S (the symmetry check and Prim) are bound by memory latency,
+// not by compute. With two or more threads they run at the same time: Prim on
+// S (as if symmetric) on the calling thread, the check on the others (and on
+// the Prim thread once it is done); no per-step synchronisation, so a busy
+// machine makes it at worst about as slow as the serial order. If S turns out
+// not to be symmetric, Prim is cancelled and rerun on the symmetrised copy.
 template <class T>
-std::vector<WeightedEdge<T>> dense_max_tree(const T* S, index_t n, int n_threads, const std::string& name) {
-    const MatrixScan scan = scan_matrix(S, n, n_threads);
-    if (!scan.finite) throw std::invalid_argument(name + " contains NaN or infinity off the diagonal");
+std::vector<WeightedEdge<T>> dense_max_tree(const T* S, index_t n, int n_threads, const std::string& name,
+                                            index_t min_overlap = 1024) {
     std::vector<WeightedEdge<T>> tree(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
-    if (scan.symmetric) {
-        DenseRowSource<T> source(S, n);
-        prim_max_tree<T>(n, source, tree.data());
+    bool finite = true, symmetric = true;
+    if (n_threads >= 2 && n >= min_overlap) {
+        // Row blocks of the check are handed out in order from a shared counter:
+        // the other threads take them from the start, and the Prim thread joins
+        // in when it is done, so a slow (busy) core never leaves work waiting.
+        constexpr index_t tile = 64;
+        const index_t nb = (n + tile - 1) / tile;
+        std::atomic<index_t> next{0};
+        std::atomic<bool> cancel{false};  // S is not symmetric and finite: stop Prim
+        auto check_blocks = [&] {
+            for (index_t b = next.fetch_add(1); b < nb && !cancel.load(std::memory_order_relaxed);
+                 b = next.fetch_add(1)) {
+                const index_t i0 = b * tile;
+                if (!row_block_symmetric(S, n, i0, std::min(n, i0 + tile), tile)) cancel.store(true);
+            }
+        };
+        run_team(n_threads, [&](int tid, int, SpinBarrier&) {
+            if (tid == 0) prim_max_tree_dense<T>(S, n, 1, tree.data(), n, detail::team_stall_limit, &cancel, false);
+            check_blocks();
+        });
+        symmetric = !cancel.load();
     } else {
-        std::vector<T> W(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
-        symmetrize(S, n, W.data(), n_threads);
-        DenseRowSource<T> source(W.data(), n);
-        prim_max_tree<T>(n, source, tree.data());
+        symmetric = symmetric_and_finite(S, n, n_threads);
+        // The check covered every entry of a symmetric S: Prim need not.
+        if (symmetric) {
+            prim_max_tree_dense<T>(S, n, n_threads, tree.data(), 2048, detail::team_stall_limit, nullptr, false);
+        }
     }
+    if (!symmetric) {  // (or not finite)
+        std::vector<T> W(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+        symmetrize(S, n, W.data(), n_threads);  // NaN and inf survive into W
+        finite = prim_max_tree_dense<T>(W.data(), n, n_threads, tree.data());
+    }
+    if (!finite) throw std::invalid_argument(name + " contains NaN or infinity off the diagonal");
     return tree;
 }
 
@@ -312,13 +639,13 @@ void kforest_dense_batch(const T* S, index_t b, index_t n, index_t k, int n_thre
 // Exact k-forest of points X (n x d) with S_ij = -d(x_i, x_j), in O(n d) memory.
 // Weights are -d(x_i, x_j) in double precision; value = -2 * sum of distances.
 template <class T>
-void kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, ForestOut<double>& out) {
+void kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, ForestOut<double>& out,
+                    int n_threads = 1) {
     for (index_t t = 0; t < n * d; ++t) {
         if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
     }
     std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
-    PointSource source(X, n, d, metric);
-    prim_max_tree<double>(n, source, tree.data());
+    prim_max_tree_points(X, n, d, metric, n_threads, tree.data());
     kforest_from_tree(n, k, tree, out);
     double value = 0.0;
     for (index_t e = 0; e < n - k; ++e) value += 2.0 * out.weights[e];
