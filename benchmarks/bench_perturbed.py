@@ -86,7 +86,8 @@ def jaxclust_solver(n: int, B: int):
     from jaxclust.perturbations import make_pert_flp_solver
     from jaxclust.solvers import kruskals_prims_pre
 
-    jax.config.update("jax_enable_x64", True)
+    # JAX's default precision (float32), as jaxclust's users run it; diffclust
+    # computes in float64, so the comparison is conservative.
     solver = make_pert_flp_solver(kruskals_prims_pre, constrained=False, num_samples=B)
     return jax, jax.jit(solver, static_argnums=1)
 
@@ -105,11 +106,14 @@ def test_jaxclust_forward(benchmark, n, B):
     run()  # compile outside the timing
     A, _F, _M = benchmark.pedantic(run, rounds=3 if n < 256 else 1, iterations=1)
     ours = dc.perturbed_kforest(similarity(n), K, sigma=SIGMA, n_samples=B, seed=0)
-    # the same estimand: A_eps agrees within Monte-Carlo error (two independent estimates)
-    A = np.asarray(A) * (1 - np.eye(n))  # jaxclust puts ones on A's diagonal
-    se = np.sqrt(np.maximum(A * (1 - A), 1 / B) * 2 / B)
-    off = ~np.eye(n, dtype=bool)
-    assert (np.abs(A - ours.adjacency) <= 6 * se)[off].mean() > 0.999
+    # Not quite the same estimand: jaxclust's Prim stage reads both triangles of a
+    # non-symmetric noise matrix (each edge gets two noisy weights), while
+    # diffclust draws one normal per edge (DESIGN §2; checked against an
+    # independent NumPy + SciPy Monte-Carlo in tests/test_perturb.py).
+    # Sanity only: both are averages of k-forests and broadly agree.
+    A = np.asarray(A, dtype=np.float64) * (1 - np.eye(n))  # jaxclust puts ones on A's diagonal
+    np.testing.assert_allclose(A.sum(), 2 * (n - K), rtol=1e-4)
+    assert np.corrcoef(A.ravel(), ours.adjacency.ravel())[0, 1] > 0.8
 
 
 @pytest.mark.parametrize("n, B", SIZES)

@@ -6,6 +6,7 @@ user sees ``ValueError: k must be in [1, n] = [1, 5], got 7`` rather than a cras
 
 from __future__ import annotations
 
+import functools
 import numbers
 import os
 from typing import Any
@@ -82,19 +83,27 @@ def check_k(k: Any, n: int) -> int:
     return value
 
 
+@functools.lru_cache(maxsize=1)
+def _cgroup_cpu_limit() -> int | None:
+    """The cgroup v2 CPU quota in whole cores (containers), read once per process."""
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            return max(1, int(int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def _available_cores() -> int:
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    # A cgroup v2 CPU quota (containers) caps the cores this process may use.
-    try:
-        with open("/sys/fs/cgroup/cpu.max") as f:
-            quota, period = f.read().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, int(int(quota) // int(period))))
-    except (OSError, ValueError):
-        pass
+    limit = _cgroup_cpu_limit()
+    if limit is not None:
+        cores = min(cores, limit)
     return max(1, cores)
 
 

@@ -179,12 +179,18 @@ DIFFCLUST_AVX512 void perturbed_prim_avx512(const T* W, index_t n, double sigma,
                 base = _mm512_cvtps_pd(_mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid, uv, reinterpret_cast<const float*>(row), 4));
             }
             __mmask8 ok;
-            __m512d z = normals.draw(_mm512_min_epu64(vv, uv), _mm512_max_epu64(vv, uv), ok);
+            __m512i w01, w23;
+            __m512d z = normals.draw(_mm512_min_epu64(vv, uv), _mm512_max_epu64(vv, uv), ok, w01, w23);
             const unsigned bad = static_cast<unsigned>(static_cast<__mmask8>(~ok) & valid);
             if (bad) {  // ~1% of lanes: finish the ziggurat draw exactly
+                alignas(64) u64 a01[8], a23[8];
                 _mm512_store_pd(wl, z);
+                _mm512_store_si512(reinterpret_cast<__m512i*>(a01), w01);
+                _mm512_store_si512(reinterpret_cast<__m512i*>(a23), w23);
                 for (index_t l = 0; l < len; ++l) {
-                    if ((bad >> l) & 1u) wl[l] = edge_normal(seed, sample, static_cast<u32>(v), static_cast<u32>(rem[r0 + l]));
+                    if ((bad >> l) & 1u) {
+                        wl[l] = finish_edge_normal(seed, sample, static_cast<u32>(v), static_cast<u32>(rem[r0 + l]), a01[l], a23[l]);
+                    }
                 }
                 z = _mm512_load_pd(wl);
             }
@@ -384,11 +390,15 @@ void solve_exact(const T* W, index_t n, index_t k, const ConstrainedProblem* cp,
     f.finish_value();
 }
 
+// Samples are handed to threads in chunks of this many (results do not depend
+// on it: counts are integers and values are kept per sample).
+constexpr index_t sample_chunk = 2;
+
 // Runs fn(s, tid) for every sample in fixed chunks; checks for interrupts
 // between chunks on the calling thread.
 template <class Fn>
 void for_each_sample(index_t n_samples, int n_threads, const InterruptCheck* check, Fn&& fn) {
-    constexpr index_t chunk = 4;
+    constexpr index_t chunk = sample_chunk;
     const index_t n_chunks = (n_samples + chunk - 1) / chunk;
     parallel_for_tid(n_chunks, n_threads, [&](index_t c, int tid) {
         const index_t s1 = std::min(n_samples, (c + 1) * chunk);
@@ -398,7 +408,7 @@ void for_each_sample(index_t n_samples, int n_threads, const InterruptCheck* che
 }
 
 inline int team_size(index_t n_samples, int n_threads) {
-    return static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, (n_samples + 3) / 4)));
+    return static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, (n_samples + sample_chunk - 1) / sample_chunk)));
 }
 
 // Per-thread integer accumulators of the upper triangles of A and M.

@@ -147,6 +147,15 @@ inline double edge_normal(u64 seed, u32 sample, u32 a, u32 b) noexcept {
     return accepted ? z : ziggurat_slow(t, k0, k1, i, j, sample, w);
 }
 
+// Finishes a draw the fast path rejected, given the Philox block of attempt 0
+// as two 64-bit words (w01 = words 1:0, w23 = words 3:2): no Philox recomputed.
+inline double finish_edge_normal(u64 seed, u32 sample, u32 a, u32 b, u64 w01, u64 w23) noexcept {
+    const u32 i = a < b ? a : b, j = a < b ? b : a;
+    const std::array<u32, 4> w{static_cast<u32>(w01), static_cast<u32>(w01 >> 32), static_cast<u32>(w23),
+                               static_cast<u32>(w23 >> 32)};
+    return ziggurat_slow(ziggurat_tables(), static_cast<u32>(seed), static_cast<u32>(seed >> 32), i, j, sample, w);
+}
+
 // Philox on a block of counters (lo[r], hi[r], sample, 0): writes the first
 // two output words. Straight-line integer code over arrays, so that the
 // compiler vectorises it (vpmuludq) in every target_clones copy.
@@ -232,8 +241,10 @@ struct Avx512Normals {
     }
 
     // Z for the edges {lo, hi} (32-bit vertex ids in 64-bit lanes); `ok` marks
-    // the lanes the fast path accepted (the others need ziggurat_slow).
-    DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE __m512d draw(__m512i lo, __m512i hi, __mmask8& ok) const {
+    // the lanes the fast path accepted. The others are finished by
+    // finish_edge_normal with the Philox words left in w01 and w23.
+    DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE __m512d draw(__m512i lo, __m512i hi, __mmask8& ok, __m512i& w01,
+                                                          __m512i& w23) const {
         __m512i c0 = lo, c1 = hi, c2v = c2, c3 = _mm512_setzero_si512();
         for (int r = 0; r < 10; ++r) {
             const __m512i p0 = _mm512_mul_epu32(c0, M0);
@@ -244,6 +255,8 @@ struct Avx512Normals {
             c3 = p0;
         }
         const __m512i bits = _mm512_or_si512(_mm512_slli_epi64(c1, 32), _mm512_and_si512(c0, low32));
+        w01 = bits;
+        w23 = _mm512_or_si512(_mm512_slli_epi64(c3, 32), _mm512_and_si512(c2v, low32));
         const __m512i layer = _mm512_and_si512(bits, byte);
         const __m512d u = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(bits, 12), one_bits)), one);
         ok = _mm512_cmp_pd_mask(u, _mm512_i64gather_pd(layer, t->ratio, 8), _CMP_LT_OQ);
@@ -265,8 +278,9 @@ DIFFCLUST_AVX512 static int normals_block_avx512(const u32* DIFFCLUST_RESTRICT l
         const index_t len = m - r0 < 8 ? m - r0 : 8;
         const __mmask8 valid = static_cast<__mmask8>((1u << len) - 1u);
         __mmask8 ok;
+        __m512i w01, w23;
         const __m512d z = normals.draw(_mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(valid, lo + r0)),
-                                       _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(valid, hi + r0)), ok);
+                                       _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(valid, hi + r0)), ok, w01, w23);
         const __m512d b = _mm512_maskz_loadu_pd(valid, base + r0);
         _mm512_mask_storeu_pd(out + r0, valid, _mm512_add_pd(b, _mm512_mul_pd(vscale, z)));
         const unsigned bad = static_cast<unsigned>(static_cast<__mmask8>(~ok) & valid);
