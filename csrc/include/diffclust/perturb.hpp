@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "constrained.hpp"
@@ -373,20 +374,33 @@ void solve_sample(const T* W, index_t n, index_t k, const PerturbSpec& spec, u32
     f.finish_value();
 }
 
+// The k-forest of a dense symmetric double matrix whose entries are known to be
+// finite (the perturbed matrix of a sample, or W itself), by one thread.
+inline void dense_forest(const double* W, index_t n, index_t k, std::vector<WeightedEdge<double>>& tree,
+                         SampleForest& f) {
+    tree.resize(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
+    prim_max_tree_dense<double>(W, n, 1, tree.data(), n, detail::team_stall_limit, nullptr, false);
+    forest_from_tree(n, k, tree, f);
+}
+
 // The unperturbed solution on the same footing (for control variates).
 template <class T>
 void solve_exact(const T* W, index_t n, index_t k, const ConstrainedProblem* cp, bool refine, SampleForest& f) {
-    std::vector<double> Wd(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
-    for (std::size_t t = 0; t < Wd.size(); ++t) Wd[t] = static_cast<double>(W[t]);
+    std::vector<double> copy;  // the solvers work in double
+    const double* Wd;
+    if constexpr (std::is_same_v<T, double>) {
+        Wd = W;
+    } else {
+        copy.assign(W, W + static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+        Wd = copy.data();
+    }
     if (cp == nullptr) {
-        std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n - 1));
-        DenseRowSource<double> source(Wd.data(), n);
-        prim_max_tree<double>(n, source, tree.data());
-        forest_from_tree(n, k, tree, f);
+        std::vector<WeightedEdge<double>> tree;
+        dense_forest(Wd, n, k, tree, f);
         return;
     }
     f.labels.resize(static_cast<std::size_t>(n));
-    cp->solve(Wd.data(), refine, f.edges, f.labels.data());
+    cp->solve(Wd, refine, f.edges, f.labels.data());
     f.finish_value();
 }
 
@@ -411,11 +425,29 @@ inline int team_size(index_t n_samples, int n_threads) {
     return static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, (n_samples + sample_chunk - 1) / sample_chunk)));
 }
 
+// Points grouped by cluster (counting sort): the members of cluster c are
+// order[start[c] .. start[c + 1]), ascending. Returns sum_c |c|^2.
+inline double group_by_label(const index_t* lab, index_t n, std::vector<index_t>& start, std::vector<index_t>& order) {
+    const index_t k = *std::max_element(lab, lab + n) + 1;
+    start.assign(static_cast<std::size_t>(k + 1), 0);
+    for (index_t i = 0; i < n; ++i) ++start[static_cast<std::size_t>(lab[i] + 1)];
+    double pairs = 0.0;
+    for (index_t c = 0; c < k; ++c) {
+        const double size = static_cast<double>(start[static_cast<std::size_t>(c + 1)]);
+        pairs += size * size;
+        start[static_cast<std::size_t>(c + 1)] += start[static_cast<std::size_t>(c)];
+    }
+    order.resize(static_cast<std::size_t>(n));
+    std::vector<index_t> fill(start.begin(), start.end() - 1);
+    for (index_t i = 0; i < n; ++i) order[static_cast<std::size_t>(fill[static_cast<std::size_t>(lab[i])]++)] = i;
+    return pairs;
+}
+
 // Per-thread integer accumulators of the upper triangles of A and M.
 struct Counts {
     index_t n;
     std::vector<u32> A, M;
-    std::vector<index_t> start, order, fill;  // points grouped by cluster (scratch)
+    std::vector<index_t> start, order;  // points grouped by cluster (scratch)
     Counts(index_t n_, bool want_A, bool want_M)
         : n(n_), A(want_A ? static_cast<std::size_t>(n_ * n_) : 0), M(want_M ? static_cast<std::size_t>(n_ * n_) : 0) {}
 
@@ -428,17 +460,8 @@ struct Counts {
 
 private:
     void add_connectivity(const index_t* lab) {
-        // Group the points by cluster (counting sort); pairs within clusters are
-        // sum_c |c|^2 / 2, often far fewer than the n^2 / 2 of a full pass.
-        const index_t k = *std::max_element(lab, lab + n) + 1;
-        start.assign(static_cast<std::size_t>(k + 1), 0);
-        for (index_t i = 0; i < n; ++i) ++start[static_cast<std::size_t>(lab[i] + 1)];
-        double pairs = 0.0;
-        for (index_t c = 0; c < k; ++c) {
-            const double size = static_cast<double>(start[static_cast<std::size_t>(c + 1)]);
-            pairs += size * size;
-            start[static_cast<std::size_t>(c + 1)] += start[static_cast<std::size_t>(c)];
-        }
+        // pairs within clusters are sum_c |c|^2 / 2, often far fewer than n^2 / 2
+        const double pairs = group_by_label(lab, n, start, order);
         if (pairs > 0.25 * static_cast<double>(n) * static_cast<double>(n)) {
             for (index_t i = 0; i < n; ++i) {  // big clusters: one vectorised pass
                 u32* row = M.data() + i * n;
@@ -447,11 +470,8 @@ private:
             }
             return;
         }
-        order.resize(static_cast<std::size_t>(n));
-        fill.assign(start.begin(), start.end() - 1);
-        for (index_t i = 0; i < n; ++i) order[static_cast<std::size_t>(fill[static_cast<std::size_t>(lab[i])]++)] = i;
-        for (index_t c = 0; c < k; ++c) {  // members of a cluster are ascending
-            const index_t b0 = start[static_cast<std::size_t>(c)], b1 = start[static_cast<std::size_t>(c + 1)];
+        for (std::size_t c = 0; c + 1 < start.size(); ++c) {
+            const index_t b0 = start[c], b1 = start[c + 1];
             for (index_t a = b0; a < b1; ++a) {
                 u32* row = M.data() + order[static_cast<std::size_t>(a)] * n;
                 for (index_t b = a + 1; b < b1; ++b) ++row[order[static_cast<std::size_t>(b)]];
@@ -486,24 +506,19 @@ struct PerturbedOut {
     double* value;  // F_eps
 };
 
-// A_eps, M_eps and F_eps of a dense S (n x n), constrained when cp != null.
-template <class T>
-void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
-                       bool refine, int n_threads, const PerturbedOut<T>& out, const InterruptCheck* check,
-                       const std::string& name = "S") {
-    const SymmetricWeights<T> sym(S, n, n_threads, name);
+// Runs solve(s, tid, forest) for every sample and writes A_eps, M_eps, F_eps.
+template <class T, class Solve>
+void estimate_perturbed(index_t n, const PerturbSpec& spec, int n_threads, const PerturbedOut<T>& out,
+                        const InterruptCheck* check, Solve&& solve) {
     const int team = team_size(spec.n_samples, n_threads);
     std::vector<std::unique_ptr<Counts>> counts(static_cast<std::size_t>(team));
     std::vector<double> values(static_cast<std::size_t>(spec.n_samples));
-    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
-    std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
     std::vector<SampleForest> forests(static_cast<std::size_t>(team));
     for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
         auto& c = counts[static_cast<std::size_t>(tid)];
         if (!c) c = std::make_unique<Counts>(n, out.A != nullptr, out.M != nullptr);
         SampleForest& f = forests[static_cast<std::size_t>(tid)];
-        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[static_cast<std::size_t>(tid)],
-                     work[static_cast<std::size_t>(tid)], f);
+        solve(s, tid, f);
         c->add(f);
         values[static_cast<std::size_t>(s)] = f.value;
     });
@@ -514,6 +529,21 @@ void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec
     if (out.M) counts_to_matrix(counts, true, n, spec.n_samples, T(1), out.M);
 }
 
+// A_eps, M_eps and F_eps of a dense S (n x n), constrained when cp != null.
+template <class T>
+void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
+                       bool refine, int n_threads, const PerturbedOut<T>& out, const InterruptCheck* check,
+                       const std::string& name = "S") {
+    const SymmetricWeights<T> sym(S, n, n_threads, name);
+    const int team = team_size(spec.n_samples, n_threads);
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
+    std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
+    estimate_perturbed(n, spec, n_threads, out, check, [&](index_t s, int tid, SampleForest& f) {
+        const std::size_t t = static_cast<std::size_t>(tid);
+        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], f);
+    });
+}
+
 // The same from points X (n x d), S_ij = -d(x_i, x_j) computed inside Prim.
 template <class T>
 void perturbed_kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, const PerturbSpec& spec,
@@ -522,26 +552,14 @@ void perturbed_kforest_points(const T* X, index_t n, index_t d, index_t k, Metri
         if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
     }
     const PointSource points(X, n, d, metric);
-    const int team = team_size(spec.n_samples, n_threads);
-    std::vector<std::unique_ptr<Counts>> counts(static_cast<std::size_t>(team));
-    std::vector<double> values(static_cast<std::size_t>(spec.n_samples));
-    std::vector<SampleForest> forests(static_cast<std::size_t>(team));
-    for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
-        auto& c = counts[static_cast<std::size_t>(tid)];
-        if (!c) c = std::make_unique<Counts>(n, out.A != nullptr, out.M != nullptr);
-        SampleForest& f = forests[static_cast<std::size_t>(tid)];
-        std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n - 1));
+    std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(team_size(spec.n_samples, n_threads)));
+    estimate_perturbed(n, spec, n_threads, out, check, [&](index_t s, int tid, SampleForest& f) {
+        auto& tree = trees[static_cast<std::size_t>(tid)];
+        tree.resize(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
         PerturbedPointSource source(points, spec.sigma, spec.seed, static_cast<u32>(s));
         prim_max_tree<double>(n, source, tree.data());
         forest_from_tree(n, k, tree, f);
-        c->add(f);
-        values[static_cast<std::size_t>(s)] = f.value;
     });
-    double total = 0.0;
-    for (double v : values) total += v;
-    *out.value = total / static_cast<double>(spec.n_samples);
-    if (out.A) counts_to_matrix(counts, false, n, spec.n_samples, 0.0, out.A);
-    if (out.M) counts_to_matrix(counts, true, n, spec.n_samples, 1.0, out.M);
 }
 
 // The partial Fenchel-Young loss L = F_eps(S) - F_eps(S; y) and its gradient
@@ -555,17 +573,22 @@ double partial_fy_loss(const T* S, index_t n, index_t k, const PerturbSpec& spec
     std::vector<double> gaps(static_cast<std::size_t>(spec.n_samples));
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
     std::vector<SampleForest> free_f(static_cast<std::size_t>(team)), con_f(static_cast<std::size_t>(team));
-    std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
+    std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(team));
     for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
         const std::size_t t = static_cast<std::size_t>(tid);
         if (!free_counts[t]) {
             free_counts[t] = std::make_unique<Counts>(n, true, false);
             con_counts[t] = std::make_unique<Counts>(n, true, false);
         }
-        // the same noise in both problems: the fused Prim and the materialised
-        // matrix draw bit-identical weights W_ij + sigma Z_s,ij
-        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), nullptr, refine, scratch[t], work[t], free_f[t]);
-        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), &cp, refine, scratch[t], work[t], con_f[t]);
+        // the same noise in both problems: the sample's perturbed matrix is drawn
+        // once (the same weights W_ij + sigma Z_s,ij as the fused Prim draws)
+        std::vector<double>& Wt = scratch[t];
+        Wt.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+        perturbed_matrix(sym.W, n, spec.sigma, spec.seed, static_cast<u32>(s), Wt.data());
+        dense_forest(Wt.data(), n, k, trees[t], free_f[t]);
+        con_f[t].labels.resize(static_cast<std::size_t>(n));
+        cp.solve(Wt.data(), refine, con_f[t].edges, con_f[t].labels.data());
+        con_f[t].finish_value();
         free_counts[t]->add(free_f[t]);
         con_counts[t]->add(con_f[t]);
         gaps[static_cast<std::size_t>(s)] = free_f[t].value - con_f[t].value;
@@ -614,19 +637,13 @@ struct EdgeCotangent {
     }
     // <M, V> with M the connectivity of f (ones on the diagonal).
     double dot_connectivity(const SampleForest& f, std::vector<index_t>& order) const {
-        // points sorted by cluster, then pairs within each cluster
-        const index_t k = *std::max_element(f.labels.begin(), f.labels.end()) + 1;
-        std::vector<index_t> start(static_cast<std::size_t>(k + 1), 0);
-        for (index_t l : f.labels) ++start[static_cast<std::size_t>(l + 1)];
-        for (index_t c = 0; c < k; ++c) start[static_cast<std::size_t>(c + 1)] += start[static_cast<std::size_t>(c)];
-        order.resize(static_cast<std::size_t>(n));
-        std::vector<index_t> fill(start.begin(), start.end() - 1);
-        for (index_t i = 0; i < n; ++i) order[static_cast<std::size_t>(fill[static_cast<std::size_t>(f.labels[static_cast<std::size_t>(i)])]++)] = i;
+        std::vector<index_t> start;
+        group_by_label(f.labels.data(), n, start, order);
         double total = trace;
-        for (index_t c = 0; c < k; ++c) {
-            for (index_t a = start[static_cast<std::size_t>(c)]; a < start[static_cast<std::size_t>(c + 1)]; ++a) {
+        for (std::size_t c = 0; c + 1 < start.size(); ++c) {
+            for (index_t a = start[c]; a < start[c + 1]; ++a) {
                 const double* row = U.data() + order[static_cast<std::size_t>(a)] * n;
-                for (index_t b = a + 1; b < start[static_cast<std::size_t>(c + 1)]; ++b) total += row[order[static_cast<std::size_t>(b)]];
+                for (index_t b = a + 1; b < start[c + 1]; ++b) total += row[order[static_cast<std::size_t>(b)]];
             }
         }
         return total;
