@@ -19,11 +19,34 @@ __all__ = [
     "as_index_array",
     "check_k",
     "check_square",
+    "core_fn",
+    "dtype_suffix",
+    "frozen",
     "resolve_seed",
     "resolve_threads",
 ]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def dtype_suffix(dtype: Any) -> str:
+    """The suffix of a kernel's float32 or float64 variant in ``_core``."""
+    return "f32" if np.dtype(dtype) == np.float32 else "f64"
+
+
+def core_fn(name: str, dtype: Any) -> Any:
+    """The ``_core`` kernel ``name`` for arrays of ``dtype`` (``name_f32`` or ``name_f64``)."""
+    from . import _core
+
+    return getattr(_core, f"{name}_{dtype_suffix(dtype)}")
+
+
+def frozen(a: Any) -> Any:
+    """Make a result array read-only (and return it); scalars pass through as float."""
+    if isinstance(a, np.ndarray):
+        a.setflags(write=False)
+        return a
+    return float(a)
 
 
 def as_float_array(x: Any, name: str, *, ndims: tuple[int, ...]) -> NDArray[Any]:

@@ -12,10 +12,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validation import as_float_array, check_int, check_k, resolve_seed, resolve_threads
+from ._validation import (
+    as_float_array,
+    check_int,
+    check_k,
+    core_fn,
+    frozen,
+    resolve_seed,
+    resolve_threads,
+)
 from .distances import (
     _check_precomputed,
-    _core_fn,
     _resolve_metric,
     check_allocation,
     pairwise_distances,
@@ -24,11 +31,6 @@ from .distances import (
 __all__ = ["KMedoidsResult", "kmedoids"]
 
 INITS = ("build", "random", "k-medoids++")
-
-
-def _frozen(a: NDArray[Any]) -> NDArray[Any]:
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True)
@@ -188,13 +190,13 @@ def kmedoids(
         D = pairwise_distances(Xa, metric=name, n_threads=threads)
     if medoids is None:
         if init == "build":
-            medoids = _core_fn("pam_build", D.dtype)(D, k, threads)
+            medoids = core_fn("pam_build", D.dtype)(D, k, threads)
         else:
             rng = np.random.default_rng(resolve_seed(seed))
             if init == "random":
                 medoids = np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
             else:
                 medoids = _kmedoids_plusplus(D, k, rng)
-    med, labels, loss, n_iter, n_swaps = _core_fn("fasterpam", D.dtype)(D, medoids, max_iter, threads)
-    return KMedoidsResult(_frozen(labels), _frozen(med), float(loss), int(n_iter), int(n_swaps))
+    med, labels, loss, n_iter, n_swaps = core_fn("fasterpam", D.dtype)(D, medoids, max_iter, threads)
+    return KMedoidsResult(frozen(labels), frozen(med), float(loss), int(n_iter), int(n_swaps))
 

@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _core
 from ._validation import (
     OutputTooLargeError,
     as_float_array,
     check_finite,
     check_memory,
+    core_fn,
     resolve_threads,
 )
 
@@ -60,10 +60,6 @@ def _resolve_metric(metric: Any, *, precomputed: bool = False) -> str:
     if name not in allowed:
         raise ValueError(f"metric must be one of {allowed}, got {metric!r}")
     return name
-
-
-def _core_fn(name: str, dtype: np.dtype[Any]) -> Any:
-    return getattr(_core, f"{name}_{'f32' if dtype == np.float32 else 'f64'}")
 
 
 def _points(X: ArrayLike, name: str) -> NDArray[Any]:
@@ -149,7 +145,7 @@ def pairwise_distances(
     n_y = Xa.shape[0] if Ya is None else Ya.shape[0]
     check_allocation((Xa.shape[0], n_y), Xa.dtype, "the distance matrix")
     threads = resolve_threads(n_threads)
-    out: NDArray[np.floating[Any]] = _core_fn("pairwise_distances", Xa.dtype)(Xa, Ya, name, threads)
+    out: NDArray[np.floating[Any]] = core_fn("pairwise_distances", Xa.dtype)(Xa, Ya, name, threads)
     return out
 
 
@@ -241,7 +237,7 @@ def silhouette_samples(
             )
     else:
         check_finite(Xa, "X")
-    out: NDArray[np.float64] = _core_fn("silhouette_samples", Xa.dtype)(Xa, codes, k, name, threads)
+    out: NDArray[np.float64] = core_fn("silhouette_samples", Xa.dtype)(Xa, codes, k, name, threads)
     return out
 
 
@@ -274,4 +270,4 @@ def _check_precomputed(D: NDArray[Any], *, symmetric: bool, threads: int) -> Non
     if D.shape[0] != D.shape[1]:
         raise ValueError(f"X (metric='precomputed') must be a square (n, n) matrix, got shape {D.shape}")
     rtol = float(np.sqrt(np.finfo(D.dtype).eps))
-    _core_fn("check_dissimilarity", D.dtype)(D, symmetric, rtol, "X", threads)
+    core_fn("check_dissimilarity", D.dtype)(D, symmetric, rtol, "X", threads)

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _core
 from ._validation import (
     as_float_array,
     as_index_array,
@@ -27,17 +26,14 @@ from ._validation import (
     check_int,
     check_k,
     check_square,
+    core_fn,
+    frozen,
     resolve_threads,
 )
 
 __all__ = ["Forest", "kforest", "kforest_from_edges", "kforest_from_points"]
 
 METRICS = ("sqeuclidean", "euclidean", "manhattan", "cosine")
-
-
-def _frozen(a: NDArray[Any]) -> NDArray[Any]:
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True)
@@ -93,15 +89,7 @@ class Forest:
 
 
 def _make_forest(labels: Any, edges: Any, weights: Any, value: Any) -> Forest:
-    if isinstance(value, np.ndarray):
-        value = _frozen(value)
-    else:
-        value = float(value)
-    return Forest(_frozen(labels), _frozen(edges), _frozen(weights), value)
-
-
-def _core_fn(name: str, dtype: np.dtype[Any]) -> Any:
-    return getattr(_core, f"{name}_{'f32' if dtype == np.float32 else 'f64'}")
+    return Forest(frozen(labels), frozen(edges), frozen(weights), frozen(value))
 
 
 def kforest(
@@ -183,8 +171,8 @@ def kforest(
     threads = resolve_threads(n_threads)
     labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
     if labels is None and must is None and cannot is None:
-        return _make_forest(*_core_fn("kforest", S.dtype)(S, k, threads))
-    fn = _core_fn("kforest_constrained", S.dtype)
+        return _make_forest(*core_fn("kforest", S.dtype)(S, k, threads))
+    fn = core_fn("kforest_constrained", S.dtype)
     return _make_forest(*fn(S, k, labels, must, cannot, bool(refine), threads))
 
 
@@ -240,7 +228,7 @@ def kforest_from_edges(edges: ArrayLike, weights: ArrayLike, n: int, k: int) -> 
     if e.size and (e.min() < 0 or e.max() >= n):
         bad = int(np.flatnonzero((e < 0).any(axis=1) | (e >= n).any(axis=1))[0])
         raise IndexError(f"edges[{bad}] = {tuple(e[bad].tolist())} is out of range for n = {n}")
-    return _make_forest(*_core_fn("kforest_from_edges", w.dtype)(e, w, n, k))
+    return _make_forest(*core_fn("kforest_from_edges", w.dtype)(e, w, n, k))
 
 
 def kforest_from_points(
@@ -278,4 +266,4 @@ def kforest_from_points(
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     check_finite(X, "X")
     threads = resolve_threads(n_threads)
-    return _make_forest(*_core_fn("kforest_from_points", X.dtype)(X, k, metric, threads))
+    return _make_forest(*core_fn("kforest_from_points", X.dtype)(X, k, metric, threads))

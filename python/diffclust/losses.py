@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
-from ._validation import as_float_array, check_finite, resolve_threads
+from ._validation import as_float_array, check_finite, core_fn, dtype_suffix, resolve_threads
 from .metrics import _as_labels
 
 __all__ = [
@@ -32,10 +32,6 @@ __all__ = [
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 WEIGHT_TOLERANCE = 1e-6
-
-
-def _suffix(dtype: np.dtype[Any]) -> str:
-    return "f32" if dtype == np.float32 else "f64"
 
 
 def _as_float64(x: Any, name: str, ndim: int) -> NDArray[np.float64]:
@@ -94,7 +90,7 @@ def kmeans_loss(
         lab = _as_labels(labels, "labels")
         if lab.shape[0] != X.shape[0]:
             raise ValueError(f"labels must have length n = {X.shape[0]}, got {lab.shape[0]}")
-    fn = getattr(_core, f"kmeans_loss_{_suffix(X.dtype)}")
+    fn = core_fn("kmeans_loss", X.dtype)
     return float(fn(X, C, lab, resolve_threads(n_threads)))
 
 
@@ -123,7 +119,7 @@ def _gmm_inputs(
             f"weights must be non-negative, got weights[{int(np.argmax(w < 0))}] = {w[w < 0][0]}"
         )
     if abs(w.sum() - 1.0) > WEIGHT_TOLERANCE:
-        raise ValueError(f"weights must sum to 1 (within {WEIGHT_TOLERANCE}), got {w.sum()!r}")
+        raise ValueError(f"weights must sum to 1 (within {WEIGHT_TOLERANCE}), got {float(w.sum())!r}")
     expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[
         covariance_type
     ]
@@ -198,7 +194,7 @@ def gmm_nll(
     values, never NaN (``inf`` only if the squared distance itself overflows).
     """
     Xa, w, M, cov = _gmm_inputs(X, weights, means, covariances, covariance_type)
-    fn = getattr(_core, f"gmm_nll_{_suffix(Xa.dtype)}")
+    fn = core_fn("gmm_nll", Xa.dtype)
     mean, _ = fn(Xa, w, M, cov, covariance_type, False, resolve_threads(n_threads))
     return float(mean)
 
@@ -223,7 +219,7 @@ def gmm_nll_samples(
         ``gmm_nll``.
     """
     Xa, w, M, cov = _gmm_inputs(X, weights, means, covariances, covariance_type)
-    fn = getattr(_core, f"gmm_nll_{_suffix(Xa.dtype)}")
+    fn = core_fn("gmm_nll", Xa.dtype)
     _, samples = fn(Xa, w, M, cov, covariance_type, True, resolve_threads(n_threads))
     result: NDArray[np.float64] = samples  # an array, since return_samples=True
     return result
@@ -256,14 +252,14 @@ def _graph(W: Any) -> tuple[str, tuple[Any, ...], int]:
             for a in (indptr.astype(itype, copy=False), indices.astype(itype, copy=False), data)
         )
         return (
-            f"csr_{_suffix(data.dtype)}_{'i32' if itype == np.int32 else 'i64'}",
+            f"csr_{dtype_suffix(data.dtype)}_{'i32' if itype == np.int32 else 'i64'}",
             arrays,
             int(W.shape[0]),
         )
     Wa = as_float_array(W, "W", ndims=(2,))
     if Wa.shape[0] != Wa.shape[1]:
         raise ValueError(f"W must be square, got shape {Wa.shape}")
-    return f"dense_{_suffix(Wa.dtype)}", (Wa,), int(Wa.shape[0])
+    return f"dense_{dtype_suffix(Wa.dtype)}", (Wa,), int(Wa.shape[0])
 
 
 def _cuts(W: Any, labels: ArrayLike, n_threads: int | None) -> tuple[float, float]:

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
-from ._validation import as_float_array, check_finite, resolve_threads
+from ._validation import as_float_array, check_finite, core_fn, resolve_threads
 
 __all__ = [
     "adjusted_rand_score",
@@ -237,5 +237,5 @@ def davies_bouldin_score(X: ArrayLike, labels: ArrayLike, *, n_threads: int | No
         raise ValueError(
             f"labels must have length n = {X.shape[0]} (one per row of X), got {lab.shape[0]}"
         )
-    fn = _core.davies_bouldin_score_f32 if X.dtype == np.float32 else _core.davies_bouldin_score_f64
+    fn = core_fn("davies_bouldin_score", X.dtype)
     return float(fn(X, lab, resolve_threads(n_threads)))

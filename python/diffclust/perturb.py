@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _core
 from ._validation import (
     as_float_array,
     check_constraints,
@@ -43,6 +42,8 @@ from ._validation import (
     check_n_samples,
     check_sigma,
     check_square,
+    core_fn,
+    frozen,
     resolve_seed,
     resolve_threads,
 )
@@ -86,17 +87,6 @@ def _check_working_memory(n: int, threads: int, constrained: bool, what: str) ->
     perturbed matrix (n^2 doubles) and the greedy's edge heap (n^2 / 2 edges) per thread."""
     per_thread = 2 * 4 * n * n + (8 * n * n + 12 * n * n if constrained else 0)
     check_memory(3 * 8 * n * n + threads * per_thread, what)
-
-
-def _fn(name: str, dtype: np.dtype[Any]) -> Any:
-    return getattr(_core, f"{name}_{'f32' if dtype == np.float32 else 'f64'}")
-
-
-def _frozen(a: Any) -> Any:
-    if isinstance(a, np.ndarray):
-        a.setflags(write=False)
-        return a
-    return float(a)
 
 
 def perturbed_kforest(
@@ -165,10 +155,10 @@ def perturbed_kforest(
     threads = resolve_threads(n_threads)
     constrained = labels is not None or must is not None or cannot is not None
     _check_working_memory(n, threads, constrained, "perturbed_kforest")
-    A, M, F = _fn("perturbed_kforest", S.dtype)(
+    A, M, F = core_fn("perturbed_kforest", S.dtype)(
         S, k, sigma, n_samples, resolve_seed(seed), labels, must, cannot, bool(refine), True, True, threads
     )
-    return PerturbedForest(_frozen(A), _frozen(M), _frozen(F))
+    return PerturbedForest(frozen(A), frozen(M), frozen(F))
 
 
 def perturbed_kforest_from_points(
@@ -212,10 +202,10 @@ def perturbed_kforest_from_points(
     n_samples = check_n_samples(n_samples)
     threads = resolve_threads(n_threads)
     _check_working_memory(X.shape[0], threads, False, "perturbed_kforest_from_points")
-    A, M, F = _fn("perturbed_kforest_from_points", X.dtype)(
+    A, M, F = core_fn("perturbed_kforest_from_points", X.dtype)(
         X, k, metric, sigma, n_samples, resolve_seed(seed), True, True, threads
     )
-    return PerturbedForest(_frozen(A), _frozen(M), _frozen(F))
+    return PerturbedForest(frozen(A), frozen(M), frozen(F))
 
 
 def _cotangent(V: ArrayLike | None, name: str, n: int, dtype: np.dtype[Any]) -> NDArray[Any] | None:
@@ -296,7 +286,7 @@ def perturbed_kforest_vjp(
     threads = resolve_threads(n_threads)
     constrained = labels is not None or must is not None or cannot is not None
     _check_working_memory(n, threads, constrained, "perturbed_kforest_vjp")
-    grad = _fn("perturbed_kforest_vjp", S.dtype)(
+    grad = core_fn("perturbed_kforest_vjp", S.dtype)(
         S, k, VA, VM, sigma, n_samples, resolve_seed(seed), labels, must, cannot, bool(refine),
         bool(control_variate), threads,
     )
@@ -352,7 +342,7 @@ def partial_fy_loss(
     labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
     threads = resolve_threads(n_threads)
     _check_working_memory(n, threads, True, "partial_fy_loss")
-    loss, grad = _fn("partial_fy_loss", S.dtype)(
+    loss, grad = core_fn("partial_fy_loss", S.dtype)(
         S, k, sigma, n_samples, resolve_seed(seed), labels, must, cannot, bool(refine), threads
     )
     return float(loss), grad
