@@ -138,12 +138,40 @@ py::tuple kforest_constrained_py(const carray<T>& S, index_t k, const opt_index&
     return py::make_tuple(out_labels, out_edges, out_weights, V[0]);
 }
 
+// Arrays for the forests a forward pass keeps: edges (..., B, n - k, 2) and
+// labels (..., B, n), with the leading batch axis when batched.
+struct KeptArrays {
+    py::object edges = py::none(), labels = py::none();
+    index_t* e = nullptr;
+    index_t* l = nullptr;
+
+    KeptArrays(bool keep, bool batched, index_t b, index_t B, index_t n, index_t k) {
+        if (!keep) return;
+        std::vector<py::ssize_t> eshape{B, n - k, 2}, lshape{B, n};
+        if (batched) {
+            eshape.insert(eshape.begin(), b);
+            lshape.insert(lshape.begin(), b);
+        }
+        auto ea = empty<index_t>(eshape);
+        auto la = empty<index_t>(lshape);
+        e = ea.mutable_data();
+        l = la.mutable_data();
+        edges = ea;
+        labels = la;
+    }
+    KeptSamples at(index_t t, index_t B, index_t n, index_t k) const {
+        if (e == nullptr) return {};
+        return KeptSamples{e + t * B * (n - k) * 2, l + t * B * n};
+    }
+};
+
 template <class T>
 py::tuple perturbed_kforest_py(const carray<T>& S, index_t k, double sigma, index_t n_samples, u64 seed,
                                const opt_index& labels, const opt_index& must, const opt_index& cannot, bool refine,
-                               bool want_A, bool want_M, int n_threads) {
+                               bool want_A, bool want_M, bool keep_samples, int n_threads) {
     const bool batched = S.ndim() == 3;
     const index_t b = batched ? S.shape(0) : 1, n = S.shape(S.ndim() - 1);
+    const KeptArrays kept(keep_samples, batched, b, n_samples, n, k);
     std::vector<py::ssize_t> shape{n, n};
     if (batched) shape.insert(shape.begin(), b);
     py::object A = py::none(), M = py::none();
@@ -171,18 +199,20 @@ py::tuple perturbed_kforest_py(const carray<T>& S, index_t k, double sigma, inde
         for (index_t t = 0; t < b; ++t) {
             const PerturbedOut<T> out{a ? a + t * n * n : nullptr, m ? m + t * n * n : nullptr, F + t};
             perturbed_kforest(data + t * n * n, n, k, spec, problem.get(), refine, n_threads, out, &check,
-                              batched ? "S[" + std::to_string(t) + "]" : "S");
+                              batched ? "S[" + std::to_string(t) + "]" : "S", kept.at(t, n_samples, n, k));
         }
     });
-    if (batched) return py::make_tuple(A, M, values);
-    return py::make_tuple(A, M, F[0]);
+    if (batched) return py::make_tuple(A, M, values, kept.edges, kept.labels);
+    return py::make_tuple(A, M, F[0], kept.edges, kept.labels);
 }
 
 template <class T>
 py::tuple perturbed_kforest_points_py(const carray<T>& X, index_t k, const std::string& metric, double sigma,
-                                      index_t n_samples, u64 seed, bool want_A, bool want_M, int n_threads) {
+                                      index_t n_samples, u64 seed, bool want_A, bool want_M, bool keep_samples,
+                                      int n_threads) {
     require_ndim(X, 2, "X");
     const index_t n = X.shape(0), d = X.shape(1);
+    const KeptArrays kept(keep_samples, false, 1, n_samples, n, k);
     const Metric parsed = parse_metric(metric);
     py::object A = py::none(), M = py::none();
     double* a = nullptr;
@@ -202,9 +232,10 @@ py::tuple perturbed_kforest_points_py(const carray<T>& X, index_t k, const std::
     const T* data = X.data();
     const InterruptCheck check = interrupt_check();
     run_released([&] {
-        perturbed_kforest_points(data, n, d, k, parsed, spec, n_threads, PerturbedOut<double>{a, m, &value}, &check);
+        perturbed_kforest_points(data, n, d, k, parsed, spec, n_threads, PerturbedOut<double>{a, m, &value}, &check,
+                                 kept.at(0, n_samples, n, k));
     });
-    return py::make_tuple(A, M, value);
+    return py::make_tuple(A, M, value, kept.edges, kept.labels);
 }
 
 template <class T>
@@ -231,9 +262,26 @@ template <class T>
 py::array_t<T> perturbed_kforest_vjp_py(const carray<T>& S, index_t k, const std::optional<carray<T>>& VA,
                                         const std::optional<carray<T>>& VM, double sigma, index_t n_samples, u64 seed,
                                         const opt_index& labels, const opt_index& must, const opt_index& cannot,
-                                        bool refine, bool control_variate, int n_threads) {
+                                        bool refine, bool control_variate, const opt_index& kept_edges,
+                                        const opt_index& kept_labels, int n_threads) {
     require_ndim(S, 2, "S");
     const index_t n = S.shape(0);
+    if (kept_edges.has_value() != kept_labels.has_value()) throw py::value_error("pass both kept edges and labels, or neither");
+    const index_t* ke = nullptr;
+    const index_t* kl = nullptr;
+    if (kept_edges) {  // the Python layer checked these; a second net against reading out of bounds
+        if (kept_edges->size() != n_samples * (n - k) * 2 || kept_labels->size() != n_samples * n) {
+            throw py::value_error("kept samples do not have the shapes (n_samples, n - k, 2) and (n_samples, n)");
+        }
+        ke = kept_edges->data();
+        kl = kept_labels->data();
+        for (py::ssize_t e = 0; e < kept_edges->size(); e += 2) {
+            if (ke[e] < 0 || ke[e] >= ke[e + 1] || ke[e + 1] >= n) throw py::value_error("kept edges must be pairs 0 <= i < j < n");
+        }
+        for (py::ssize_t i = 0; i < kept_labels->size(); ++i) {
+            if (kl[i] < 0 || kl[i] >= n) throw py::value_error("kept labels must lie in [0, n)");
+        }
+    }
     auto grad = empty<T>({n, n});
     T* g = grad.mutable_data();
     const Constraints c = make_constraints(labels, must, cannot);
@@ -245,7 +293,8 @@ py::array_t<T> perturbed_kforest_vjp_py(const carray<T>& S, index_t k, const std
     run_released([&] {
         std::unique_ptr<ConstrainedProblem> problem;
         if (c.any()) problem = std::make_unique<ConstrainedProblem>(n, k, c);
-        perturbed_kforest_vjp(data, n, k, spec, problem.get(), refine, va, vm, control_variate, n_threads, g, &check);
+        perturbed_kforest_vjp(data, n, k, spec, problem.get(), refine, va, vm, control_variate, n_threads, g, &check,
+                              ke, kl);
     });
     return grad;
 }
@@ -258,10 +307,11 @@ void register_dtype(py::module_& m, const std::string& suffix) {
     m.def(("perturbed_kforest" + suffix).c_str(), &perturbed_kforest_py<T>, py::arg("S"), py::arg("k"),
           py::arg("sigma"), py::arg("n_samples"), py::arg("seed"), py::arg("labels"), py::arg("must_link"),
           py::arg("cannot_link"), py::arg("refine"), py::arg("want_adjacency"), py::arg("want_connectivity"),
-          py::arg("n_threads"), "Perturbed k-forest estimates (A_eps, M_eps, F_eps).");
+          py::arg("keep_samples"), py::arg("n_threads"),
+          "Perturbed k-forest estimates (A_eps, M_eps, F_eps, and each sample's edges and labels if kept).");
     m.def(("perturbed_kforest_from_points" + suffix).c_str(), &perturbed_kforest_points_py<T>, py::arg("X"),
           py::arg("k"), py::arg("metric"), py::arg("sigma"), py::arg("n_samples"), py::arg("seed"),
-          py::arg("want_adjacency"), py::arg("want_connectivity"), py::arg("n_threads"),
+          py::arg("want_adjacency"), py::arg("want_connectivity"), py::arg("keep_samples"), py::arg("n_threads"),
           "Perturbed k-forest estimates of points with S = -d(x_i, x_j).");
     m.def(("partial_fy_loss" + suffix).c_str(), &partial_fy_loss_py<T>, py::arg("S"), py::arg("k"), py::arg("sigma"),
           py::arg("n_samples"), py::arg("seed"), py::arg("labels"), py::arg("must_link"), py::arg("cannot_link"),
@@ -269,7 +319,8 @@ void register_dtype(py::module_& m, const std::string& suffix) {
     m.def(("perturbed_kforest_vjp" + suffix).c_str(), &perturbed_kforest_vjp_py<T>, py::arg("S"), py::arg("k"),
           py::arg("grad_adjacency"), py::arg("grad_connectivity"), py::arg("sigma"), py::arg("n_samples"),
           py::arg("seed"), py::arg("labels"), py::arg("must_link"), py::arg("cannot_link"), py::arg("refine"),
-          py::arg("control_variate"), py::arg("n_threads"), "Score-function VJP of (A_eps, M_eps).");
+          py::arg("control_variate"), py::arg("kept_edges"), py::arg("kept_labels"), py::arg("n_threads"),
+          "Score-function VJP of (A_eps, M_eps), from kept samples when given.");
 }
 
 }  // namespace

@@ -50,6 +50,7 @@ from ._validation import (
 
 __all__ = [
     "PerturbedForest",
+    "PerturbedSamples",
     "partial_fy_loss",
     "perturbed_kforest",
     "perturbed_kforest_from_points",
@@ -57,6 +58,35 @@ __all__ = [
 ]
 
 _METRICS = ("sqeuclidean", "euclidean", "manhattan", "cosine")
+
+
+@dataclass(frozen=True)
+class PerturbedSamples:
+    """Each Monte-Carlo sample's k-forest, kept by a forward call (``keep_samples=True``).
+
+    Pass it to :func:`perturbed_kforest_vjp` as ``samples`` to skip solving every
+    sample again: the VJP then only regenerates the noise. Memory is O(B n).
+
+    Attributes
+    ----------
+    edges : ndarray of int64, shape (B, n - k, 2)
+        Sample s's forest edges (i < j), heaviest first under the strict order
+        (heavier perturbed weight, then the smaller (i, j)).
+    labels : ndarray of int64, shape (B, n)
+        Sample s's tree of each point, numbered by first appearance.
+    k, sigma, n_samples, seed
+        The forward call's parameters; ``seed`` is the uint64 actually used
+        (also when the call drew it from ``None`` or a Generator).
+
+    For batched input ``edges`` and ``labels`` gain a leading batch axis.
+    """
+
+    edges: NDArray[np.int64]
+    labels: NDArray[np.int64]
+    k: int
+    sigma: float
+    n_samples: int
+    seed: int
 
 
 @dataclass(frozen=True)
@@ -75,11 +105,20 @@ class PerturbedForest:
         the diagonal.
     value : float
         ``F_eps = mean_s <A_s, S + sigma Z_s>``.
+    samples : PerturbedSamples or None
+        Each sample's forest, when the call asked for ``keep_samples``.
     """
 
     adjacency: NDArray[np.floating[Any]]
     connectivity: NDArray[np.floating[Any]]
     value: Any
+    samples: PerturbedSamples | None = None
+
+
+def _kept(edges: Any, labels: Any, k: int, sigma: float, n_samples: int, seed: int) -> PerturbedSamples | None:
+    if edges is None:
+        return None
+    return PerturbedSamples(frozen(edges), frozen(labels), k, sigma, n_samples, seed)
 
 
 def _check_working_memory(n: int, threads: int, constrained: bool, what: str) -> None:
@@ -100,6 +139,7 @@ def perturbed_kforest(
     must_link: ArrayLike | None = None,
     cannot_link: ArrayLike | None = None,
     refine: bool = True,
+    keep_samples: bool = False,
     n_threads: int | None = None,
 ) -> PerturbedForest:
     """Perturbed maximum-weight k-forest: ``A_eps``, ``M_eps`` and ``F_eps``.
@@ -121,6 +161,9 @@ def perturbed_kforest(
     known_labels, must_link, cannot_link, refine
         Constraints, as in :func:`diffclust.kforest`: each sample solves the
         constrained greedy on its perturbed weights.
+    keep_samples : bool, default False
+        Also return each sample's forest (``samples``, O(B n) memory), which
+        :func:`perturbed_kforest_vjp` can reuse instead of solving again.
     n_threads : int, optional
         Threads across samples. The result never depends on it.
 
@@ -128,7 +171,7 @@ def perturbed_kforest(
     -------
     PerturbedForest
         ``adjacency`` (A_eps), ``connectivity`` (M_eps), ``value`` (F_eps), in
-        the dtype of S.
+        the dtype of S, and ``samples`` when kept.
 
     Raises
     ------
@@ -155,10 +198,20 @@ def perturbed_kforest(
     threads = resolve_threads(n_threads)
     constrained = labels is not None or must is not None or cannot is not None
     _check_working_memory(n, threads, constrained, "perturbed_kforest")
-    A, M, F = core_fn("perturbed_kforest", S.dtype)(
-        S, k, sigma, n_samples, resolve_seed(seed), labels, must, cannot, bool(refine), True, True, threads
+    keep = _check_keep(keep_samples, S.shape[0] if S.ndim == 3 else 1, n_samples, n, "perturbed_kforest")
+    used_seed = resolve_seed(seed)
+    A, M, F, edges, lab = core_fn("perturbed_kforest", S.dtype)(
+        S, k, sigma, n_samples, used_seed, labels, must, cannot, bool(refine), True, True, keep, threads
     )
-    return PerturbedForest(frozen(A), frozen(M), frozen(F))
+    return PerturbedForest(frozen(A), frozen(M), frozen(F), _kept(edges, lab, k, sigma, n_samples, used_seed))
+
+
+def _check_keep(keep_samples: Any, b: int, n_samples: int, n: int, what: str) -> bool:
+    if not isinstance(keep_samples, (bool, np.bool_)):
+        raise TypeError(f"keep_samples must be a bool, got {type(keep_samples).__name__}")
+    if keep_samples:
+        check_memory(b * n_samples * n * 3 * 8, what)  # edges (n - k pairs) and labels, int64
+    return bool(keep_samples)
 
 
 def perturbed_kforest_from_points(
@@ -169,6 +222,7 @@ def perturbed_kforest_from_points(
     sigma: float = 0.1,
     n_samples: int = 100,
     seed: int | np.random.Generator | None = None,
+    keep_samples: bool = False,
     n_threads: int | None = None,
 ) -> PerturbedForest:
     """Perturbed k-forest of points with ``S_ij = -d(x_i, x_j)`` computed inside Prim.
@@ -185,13 +239,13 @@ def perturbed_kforest_from_points(
         Number of trees, 1 <= k <= n.
     metric : {"sqeuclidean", "euclidean", "manhattan", "cosine"}
         As in :func:`diffclust.kforest_from_points`.
-    sigma, n_samples, seed, n_threads
+    sigma, n_samples, seed, keep_samples, n_threads
         As in :func:`perturbed_kforest`.
 
     Returns
     -------
     PerturbedForest
-        float64 ``adjacency``, ``connectivity`` and ``value``.
+        float64 ``adjacency``, ``connectivity`` and ``value`` (and ``samples``).
     """
     X = as_float_array(X, "X", ndims=(2,))
     k = check_k(k, X.shape[0])
@@ -202,10 +256,12 @@ def perturbed_kforest_from_points(
     n_samples = check_n_samples(n_samples)
     threads = resolve_threads(n_threads)
     _check_working_memory(X.shape[0], threads, False, "perturbed_kforest_from_points")
-    A, M, F = core_fn("perturbed_kforest_from_points", X.dtype)(
-        X, k, metric, sigma, n_samples, resolve_seed(seed), True, True, threads
+    keep = _check_keep(keep_samples, 1, n_samples, X.shape[0], "perturbed_kforest_from_points")
+    used_seed = resolve_seed(seed)
+    A, M, F, edges, lab = core_fn("perturbed_kforest_from_points", X.dtype)(
+        X, k, metric, sigma, n_samples, used_seed, True, True, keep, threads
     )
-    return PerturbedForest(frozen(A), frozen(M), frozen(F))
+    return PerturbedForest(frozen(A), frozen(M), frozen(F), _kept(edges, lab, k, sigma, n_samples, used_seed))
 
 
 def _cotangent(V: ArrayLike | None, name: str, n: int, dtype: np.dtype[Any]) -> NDArray[Any] | None:
@@ -226,14 +282,15 @@ def perturbed_kforest_vjp(
     grad_adjacency: ArrayLike | None = None,
     grad_connectivity: ArrayLike | None = None,
     *,
-    sigma: float,
-    n_samples: int,
-    seed: int | np.random.Generator,
+    sigma: float | None = None,
+    n_samples: int | None = None,
+    seed: int | np.random.Generator | None = None,
     control_variate: bool = True,
     known_labels: ArrayLike | None = None,
     must_link: ArrayLike | None = None,
     cannot_link: ArrayLike | None = None,
     refine: bool = True,
+    samples: PerturbedSamples | None = None,
     n_threads: int | None = None,
 ) -> NDArray[np.floating[Any]]:
     """Vector-Jacobian product of ``A_eps`` and ``M_eps`` with respect to S.
@@ -249,6 +306,12 @@ def perturbed_kforest_vjp(
     that Monte-Carlo estimate: the noise is regenerated from the seed, so memory
     is O(n^2) whatever ``n_samples`` is.
 
+    Every sample's forest is needed for its coefficient. By default each sample
+    is solved again (about the cost of the forward call); pass the
+    ``samples`` a forward call kept (``keep_samples=True``) and only the noise
+    is regenerated. Sample 0 is still solved again, to check that the samples
+    belong to this ``S``, ``k``, ``sigma``, ``seed`` and constraints.
+
     Parameters
     ----------
     S : array_like, shape (n, n)
@@ -258,11 +321,15 @@ def perturbed_kforest_vjp(
     grad_adjacency, grad_connectivity : array_like, shape (n, n), optional
         Upstream gradients ``V_A`` and ``V_M`` (None counts as zero).
     sigma, n_samples, seed
-        Those of the forward call (required).
+        Those of the forward call: required, unless ``samples`` is given (then
+        they default to, and must equal, the ones it records).
     control_variate : bool, default True
         Subtract the unperturbed solution (same mean, smaller variance).
     known_labels, must_link, cannot_link, refine
         Constraints of the forward call, if any.
+    samples : PerturbedSamples, optional
+        The forests kept by the forward call (2-D S only); the result is
+        bit-identical to solving the samples again.
     n_threads : int, optional
         The result never depends on it.
 
@@ -270,14 +337,25 @@ def perturbed_kforest_vjp(
     -------
     ndarray, shape (n, n)
         ``g``, symmetric with a zero diagonal, in the dtype of S.
+
+    Raises
+    ------
+    ValueError
+        Wrong shapes, sigma <= 0, n_samples < 1, or ``samples`` that do not
+        match this call (shapes, recorded parameters, or sample 0 solved again).
     """
     S = as_float_array(S, "S", ndims=(2,))
     n = check_square(S, "S")
     k = check_k(k, n)
+    kept_edges = kept_labels = None
+    if samples is not None:
+        sigma, n_samples, seed = _recorded(samples, k, n, sigma, n_samples, seed)
+        kept_edges, kept_labels = samples.edges, samples.labels
+    missing = [name for name, v in (("sigma", sigma), ("n_samples", n_samples), ("seed", seed)) if v is None]
+    if missing:
+        raise TypeError(f"{', '.join(missing)} of the forward call required (or pass its samples)")
     sigma = check_sigma(sigma)
     n_samples = check_n_samples(n_samples)
-    if seed is None:
-        raise TypeError("seed must be the int seed of the forward call, not None")
     VA = _cotangent(grad_adjacency, "grad_adjacency", n, S.dtype)
     VM = _cotangent(grad_connectivity, "grad_connectivity", n, S.dtype)
     labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
@@ -288,9 +366,27 @@ def perturbed_kforest_vjp(
     _check_working_memory(n, threads, constrained, "perturbed_kforest_vjp")
     grad = core_fn("perturbed_kforest_vjp", S.dtype)(
         S, k, VA, VM, sigma, n_samples, resolve_seed(seed), labels, must, cannot, bool(refine),
-        bool(control_variate), threads,
+        bool(control_variate), kept_edges, kept_labels, threads,
     )
     return grad  # type: ignore[no-any-return]
+
+
+def _recorded(samples: Any, k: int, n: int, sigma: Any, n_samples: Any, seed: Any) -> tuple[Any, Any, Any]:
+    """The forward call's sigma, n_samples and seed from ``samples``, checked against this call."""
+    if not isinstance(samples, PerturbedSamples):
+        raise TypeError(f"samples must be the PerturbedSamples of a forward call, got {type(samples).__name__}")
+    if samples.k != k:
+        raise ValueError(f"samples were drawn with k={samples.k}, not k={k}")
+    expected = {"edges": (samples.n_samples, n - k, 2), "labels": (samples.n_samples, n)}
+    for name, shape in expected.items():
+        got = getattr(samples, name).shape
+        if got != shape:
+            raise ValueError(f"samples.{name} must have shape {shape} for this S (2-D, n={n}), got {got}")
+    for name, given, recorded in (("sigma", sigma, samples.sigma), ("n_samples", n_samples, samples.n_samples),
+                                  ("seed", seed, samples.seed)):
+        if given is not None and given != recorded:
+            raise ValueError(f"{name}={given!r} differs from the samples' {name}={recorded!r}")
+    return samples.sigma, samples.n_samples, samples.seed
 
 
 def partial_fy_loss(

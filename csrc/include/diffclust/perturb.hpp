@@ -65,28 +65,6 @@ struct PrimWorkspace {
     std::vector<index_t> rem, par;
     std::vector<double> key;
     std::vector<WeightedEdge<double>> tree;
-    // Noise capture for the fused VJP: when `capture` is set, every edge's
-    // normal Z_s,ij is appended as (i * n + j, Z) in the order it is drawn, with
-    // i the vertex whose row was being read (so i > j happens): a consumer adds
-    // both orientations.
-    bool capture = false;
-    std::vector<index_t> noise_at;
-    std::vector<double> noise_z;
-    index_t captured = 0;
-
-    void start_capture(index_t n) {
-        const std::size_t m = static_cast<std::size_t>(n * (n - 1) / 2);
-        if (noise_at.size() < m) {
-            noise_at.resize(m);
-            noise_z.resize(m);
-        }
-        captured = 0;
-    }
-    void keep(index_t at, double z) {
-        noise_at[static_cast<std::size_t>(captured)] = at;
-        noise_z[static_cast<std::size_t>(captured)] = z;
-        ++captured;
-    }
 };
 
 // Prim's weight source for W + sigma Z_s with the noise drawn on the fly.
@@ -101,28 +79,13 @@ struct PerturbedRowSource {
     const T* row;
     std::vector<double> base;
 
-    PrimWorkspace* capture = nullptr;  // optional capture of Z_s
-    std::vector<double> zeros, z;
-
     PerturbedRowSource(const T* W_, index_t n_, double sigma_, u64 seed_, u32 sample_)
         : W(W_), n(n_), sigma(sigma_), seed(seed_), sample(sample_), row(W_) {}
     void weights(const index_t* rem, index_t r0, index_t r1, double* out) {
         const index_t len = r1 - r0;
         if (static_cast<index_t>(base.size()) < len) base.resize(static_cast<std::size_t>(len));
         for (index_t r = 0; r < len; ++r) base[static_cast<std::size_t>(r)] = static_cast<double>(row[rem[r0 + r]]);
-        if (capture == nullptr) {
-            add_edge_normals(seed, sample, static_cast<u32>(v), rem + r0, len, sigma, base.data(), out);
-            return;
-        }
-        zeros.assign(static_cast<std::size_t>(len), 0.0);
-        z.resize(static_cast<std::size_t>(len));
-        add_edge_normals(seed, sample, static_cast<u32>(v), rem + r0, len, 1.0, zeros.data(), z.data());
-        for (index_t r = 0; r < len; ++r) {
-            const double zr = z[static_cast<std::size_t>(r)];
-            const index_t u = rem[r0 + r];
-            out[r] = base[static_cast<std::size_t>(r)] + sigma * zr;
-            capture->keep(v * n + u, zr);
-        }
+        add_edge_normals(seed, sample, static_cast<u32>(v), rem + r0, len, sigma, base.data(), out);
     }
     void take(index_t v_, index_t, index_t) {
         v = v_;
@@ -137,98 +100,115 @@ struct PerturbedRowSource {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see rng.hpp
 #endif
 // One sample's maximum spanning tree of W + sigma Z_s, Prim with the noise fused
-// into the step: for the 8 remaining vertices of a register, gather W[v, u],
+// into the step: for the remaining vertices u, 8 to a register, gather W[v, u],
 // draw Z(v, u) (Philox + ziggurat as in rng.hpp, bit-identical), update the
-// keys and track the best candidate, all in registers. Exact ties (equal
+// keys and track the best candidate, all in registers. Up to four registers
+// are drawn together so that their Philox chains overlap. Exact ties (equal
 // doubles) are resolved by the strict edge order on a scalar path.
+template <class T>
+struct FusedPrimStep {
+    const T* row;        // W[v, :]
+    index_t v, m;        // the vertex just added; the number of remaining vertices
+    index_t* rem;
+    index_t* par;
+    double* key;
+    __m512i vv;
+    __m512d best_key;
+    __m512i best_pos;
+    bool best_ties;
+};
+
+template <int L, class T>
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void fused_prim_block(const Avx512Normals& normals, __m512d vsigma, index_t r0,
+                                                               FusedPrimStep<T>& st) {
+    const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    __m512i uv[L], lo[L], hi[L];
+    __m512d z[L], base[L];
+    __mmask8 valid[L];
+    index_t len[L];
+    for (int l = 0; l < L; ++l) {
+        const index_t left = st.m - r0 - 8 * l;
+        len[l] = left < 8 ? left : 8;
+        valid[l] = static_cast<__mmask8>((1u << len[l]) - 1u);
+        uv[l] = _mm512_maskz_loadu_epi64(valid[l], st.rem + r0 + 8 * l);
+        lo[l] = _mm512_min_epu64(st.vv, uv[l]);
+        hi[l] = _mm512_max_epu64(st.vv, uv[l]);
+        // W[v, u], gathered before the draw so that its latency overlaps Philox
+        if constexpr (sizeof(T) == 8) {
+            base[l] = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), valid[l], uv[l], reinterpret_cast<const double*>(st.row), 8);
+        } else {
+            base[l] = _mm512_cvtps_pd(_mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid[l], uv[l], reinterpret_cast<const float*>(st.row), 4));
+        }
+    }
+    normals.draw<L>(lo, hi, valid, z);
+    for (int l = 0; l < L; ++l) {
+        const index_t r = r0 + 8 * l;
+        const __m512d w = _mm512_add_pd(base[l], _mm512_mul_pd(vsigma, z[l]));
+        __m512d kv = _mm512_maskz_loadu_pd(valid[l], st.key + r);
+        __m512i pv = _mm512_maskz_loadu_epi64(valid[l], st.par + r);
+        __mmask8 upd = _mm512_mask_cmp_pd_mask(valid[l], w, kv, _CMP_GT_OQ);
+        const __mmask8 eq = _mm512_mask_cmp_pd_mask(valid[l], w, kv, _CMP_EQ_OQ);
+        if (eq) {
+            alignas(64) long long pl[8];
+            _mm512_store_si512(reinterpret_cast<__m512i*>(pl), pv);
+            for (index_t q = 0; q < len[l]; ++q) {
+                const index_t uu = st.rem[r + q];
+                if (((eq >> q) & 1u) && pair_less(st.v, uu, pl[q], uu)) upd = static_cast<__mmask8>(upd | (1u << q));
+            }
+        }
+        kv = _mm512_mask_mov_pd(kv, upd, w);
+        pv = _mm512_mask_mov_epi64(pv, upd, st.vv);
+        _mm512_mask_storeu_pd(st.key + r, valid[l], kv);
+        _mm512_mask_storeu_epi64(st.par + r, valid[l], pv);
+        const __m512i pos = _mm512_add_epi64(_mm512_set1_epi64(r), lane);
+        const __mmask8 better = _mm512_mask_cmp_pd_mask(valid[l], kv, st.best_key, _CMP_GT_OQ);
+        st.best_ties |= _mm512_mask_cmp_pd_mask(valid[l], kv, st.best_key, _CMP_EQ_OQ) != 0;
+        st.best_key = _mm512_mask_mov_pd(st.best_key, better, kv);
+        st.best_pos = _mm512_mask_mov_epi64(st.best_pos, better, pos);
+    }
+}
+
 template <class T>
 DIFFCLUST_AVX512 void perturbed_prim_avx512(const T* W, index_t n, double sigma, u64 seed, u32 sample,
                                             PrimWorkspace& ws) {
     const Avx512Normals normals(seed, sample);
     const __m512d vsigma = _mm512_set1_pd(sigma);
     const __m512d minus_inf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
-    const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
 
     const index_t m0 = n - 1;
     ws.rem.resize(static_cast<std::size_t>(m0));
     ws.par.assign(static_cast<std::size_t>(m0), 0);
     ws.key.assign(static_cast<std::size_t>(m0), -std::numeric_limits<double>::infinity());
     ws.tree.resize(static_cast<std::size_t>(m0));
-    index_t* rem = ws.rem.data();
-    index_t* par = ws.par.data();
-    double* key = ws.key.data();
+    FusedPrimStep<T> st{W, 0, m0, ws.rem.data(), ws.par.data(), ws.key.data(), _mm512_setzero_si512(), minus_inf,
+                        _mm512_setzero_si512(), false};
+    index_t* rem = st.rem;
+    index_t* par = st.par;
+    double* key = st.key;
     for (index_t r = 0; r < m0; ++r) rem[r] = r + 1;
-    index_t m = m0, v = 0;
-    const bool capture = ws.capture;
-    if (capture) ws.start_capture(n);
-    alignas(64) double wl[8];
     alignas(64) long long pl[8];
     for (index_t step = 0; step < m0; ++step) {
-        const T* row = W + v * n;
-        const __m512i vv = _mm512_set1_epi64(v);
-        __m512d best_key = minus_inf;
-        __m512i best_pos = _mm512_set1_epi64(-1);
-        bool best_ties = false;
-        for (index_t r0 = 0; r0 < m; r0 += 8) {
-            const index_t len = m - r0 < 8 ? m - r0 : 8;
-            const __mmask8 valid = static_cast<__mmask8>((1u << len) - 1u);
-            const __m512i uv = _mm512_maskz_loadu_epi64(valid, rem + r0);
-            __m512d base;
-            if constexpr (sizeof(T) == 8) {
-                base = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), valid, uv, reinterpret_cast<const double*>(row), 8);
-            } else {
-                base = _mm512_cvtps_pd(_mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid, uv, reinterpret_cast<const float*>(row), 4));
-            }
-            __mmask8 ok;
-            __m512i w01, w23;
-            __m512d z = normals.draw(_mm512_min_epu64(vv, uv), _mm512_max_epu64(vv, uv), ok, w01, w23);
-            const unsigned bad = static_cast<unsigned>(static_cast<__mmask8>(~ok) & valid);
-            if (bad) {  // ~1% of lanes: finish the ziggurat draw exactly
-                alignas(64) u64 a01[8], a23[8];
-                _mm512_store_pd(wl, z);
-                _mm512_store_si512(reinterpret_cast<__m512i*>(a01), w01);
-                _mm512_store_si512(reinterpret_cast<__m512i*>(a23), w23);
-                for (index_t l = 0; l < len; ++l) {
-                    if ((bad >> l) & 1u) {
-                        wl[l] = finish_edge_normal(seed, sample, static_cast<u32>(v), static_cast<u32>(rem[r0 + l]), a01[l], a23[l]);
-                    }
-                }
-                z = _mm512_load_pd(wl);
-            }
-            const __m512d w = _mm512_add_pd(base, _mm512_mul_pd(vsigma, z));
-            if (capture) {
-                const __m512i at = _mm512_add_epi64(_mm512_set1_epi64(v * n), uv);
-                _mm512_mask_storeu_epi64(ws.noise_at.data() + ws.captured, valid, at);
-                _mm512_mask_storeu_pd(ws.noise_z.data() + ws.captured, valid, z);
-                ws.captured += len;
-            }
-            __m512d kv = _mm512_maskz_loadu_pd(valid, key + r0);
-            __m512i pv = _mm512_maskz_loadu_epi64(valid, par + r0);
-            __mmask8 upd = _mm512_mask_cmp_pd_mask(valid, w, kv, _CMP_GT_OQ);
-            const __mmask8 eq = _mm512_mask_cmp_pd_mask(valid, w, kv, _CMP_EQ_OQ);
-            if (eq) {
-                _mm512_store_si512(reinterpret_cast<__m512i*>(pl), pv);
-                for (index_t l = 0; l < len; ++l) {
-                    const index_t uu = rem[r0 + l];
-                    if (((eq >> l) & 1u) && pair_less(v, uu, pl[l], uu)) upd = static_cast<__mmask8>(upd | (1u << l));
-                }
-            }
-            kv = _mm512_mask_mov_pd(kv, upd, w);
-            pv = _mm512_mask_mov_epi64(pv, upd, vv);
-            _mm512_mask_storeu_pd(key + r0, valid, kv);
-            _mm512_mask_storeu_epi64(par + r0, valid, pv);
-            const __m512i pos = _mm512_add_epi64(_mm512_set1_epi64(r0), lane);
-            const __mmask8 better = _mm512_mask_cmp_pd_mask(valid, kv, best_key, _CMP_GT_OQ);
-            best_ties |= _mm512_mask_cmp_pd_mask(valid, kv, best_key, _CMP_EQ_OQ) != 0;
-            best_key = _mm512_mask_mov_pd(best_key, better, kv);
-            best_pos = _mm512_mask_mov_epi64(best_pos, better, pos);
+        st.row = W + st.v * n;
+        st.vv = _mm512_set1_epi64(st.v);
+        st.best_key = minus_inf;
+        st.best_pos = _mm512_set1_epi64(-1);
+        st.best_ties = false;
+        index_t r0 = 0;
+        for (; st.m - r0 > 24; r0 += 32) fused_prim_block<4>(normals, vsigma, r0, st);
+        if (st.m - r0 > 16) {
+            fused_prim_block<3>(normals, vsigma, r0, st);
+        } else if (st.m - r0 > 8) {
+            fused_prim_block<2>(normals, vsigma, r0, st);
+        } else if (st.m - r0 > 0) {
+            fused_prim_block<1>(normals, vsigma, r0, st);
         }
         // The best position under the strict order.
+        const index_t m = st.m;
         index_t best = -1;
-        if (!best_ties) {
-            const double top = _mm512_reduce_max_pd(best_key);
-            const __mmask8 at_top = _mm512_cmp_pd_mask(best_key, _mm512_set1_pd(top), _CMP_EQ_OQ);
-            _mm512_store_si512(reinterpret_cast<__m512i*>(pl), best_pos);
+        if (!st.best_ties) {
+            const double top = _mm512_reduce_max_pd(st.best_key);
+            const __mmask8 at_top = _mm512_cmp_pd_mask(st.best_key, _mm512_set1_pd(top), _CMP_EQ_OQ);
+            _mm512_store_si512(reinterpret_cast<__m512i*>(pl), st.best_pos);
             for (int l = 0; l < 8; ++l) {
                 if (!((at_top >> l) & 1u)) continue;
                 const index_t p = pl[l];
@@ -241,11 +221,11 @@ DIFFCLUST_AVX512 void perturbed_prim_avx512(const T* W, index_t n, double sigma,
         }
         const index_t bu = rem[best], bp = par[best];
         ws.tree[static_cast<std::size_t>(step)] = WeightedEdge<double>{key[best], std::min(bp, bu), std::max(bp, bu)};
-        v = bu;
+        st.v = bu;
         rem[best] = rem[m - 1];
         key[best] = key[m - 1];
         par[best] = par[m - 1];
-        --m;
+        --st.m;
     }
 }
 #if defined(__GNUC__) && !defined(__clang__)
@@ -294,37 +274,20 @@ void perturbed_prim(const T* W, index_t n, double sigma, u64 seed, u32 sample, P
 #endif
     ws.tree.resize(static_cast<std::size_t>(n - 1));
     PerturbedRowSource<T> source(W, n, sigma, seed, sample);
-    if (ws.capture) {
-        ws.start_capture(n);
-        source.capture = &ws;
-    }
     prim_max_tree<double>(n, source, ws.tree.data());
 }
 
-// Wt = W + sigma Z_s as a dense symmetric matrix (for the constrained greedy);
-// Z_s is also captured in `capture` when it is set.
+// Wt = W + sigma Z_s as a dense symmetric matrix (for the constrained greedy).
 template <class T>
-void perturbed_matrix(const T* W, index_t n, double sigma, u64 seed, u32 sample, double* Wt,
-                      PrimWorkspace* capture = nullptr) {
-    if (capture) capture->start_capture(n);
+void perturbed_matrix(const T* W, index_t n, double sigma, u64 seed, u32 sample, double* Wt) {
     for (index_t i = 0; i < n; ++i) {
         double* row = Wt + i * n;
         row[i] = 0.0;
         const index_t len = n - i - 1;
         if (len <= 0) continue;
         const T* wrow = W + i * n;
-        if (capture == nullptr) {
-            row_edge_normals(seed, sample, static_cast<u32>(i), static_cast<u32>(i + 1), len, sigma, row + i + 1);
-            for (index_t j = i + 1; j < n; ++j) row[j] += static_cast<double>(wrow[j]);
-        } else {
-            double* z = capture->noise_z.data() + capture->captured;
-            row_edge_normals(seed, sample, static_cast<u32>(i), static_cast<u32>(i + 1), len, 1.0, z);
-            for (index_t j = i + 1; j < n; ++j) {
-                row[j] = static_cast<double>(wrow[j]) + sigma * z[j - i - 1];
-                capture->noise_at[static_cast<std::size_t>(capture->captured + j - i - 1)] = i * n + j;
-            }
-            capture->captured += len;
-        }
+        row_edge_normals(seed, sample, static_cast<u32>(i), static_cast<u32>(i + 1), len, sigma, row + i + 1);
+        for (index_t j = i + 1; j < n; ++j) row[j] += static_cast<double>(wrow[j]);
         for (index_t j = i + 1; j < n; ++j) Wt[j * n + i] = row[j];
     }
 }
@@ -368,7 +331,7 @@ void solve_sample(const T* W, index_t n, index_t k, const PerturbSpec& spec, u32
         return;
     }
     scratch.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
-    perturbed_matrix(W, n, spec.sigma, spec.seed, s, scratch.data(), ws.capture ? &ws : nullptr);
+    perturbed_matrix(W, n, spec.sigma, spec.seed, s, scratch.data());
     f.labels.resize(static_cast<std::size_t>(n));
     cp->solve(scratch.data(), refine, f.edges, f.labels.data());
     f.finish_value();
@@ -506,10 +469,37 @@ struct PerturbedOut {
     double* value;  // F_eps
 };
 
-// Runs solve(s, tid, forest) for every sample and writes A_eps, M_eps, F_eps.
+// Each sample's forest, kept by a forward pass so that a VJP need not solve
+// again: edges (B x (n - k) x 2, heaviest first under the strict order) and
+// labels (B x n). Null pointers keep nothing.
+struct KeptSamples {
+    index_t* edges = nullptr;
+    index_t* labels = nullptr;
+};
+
+// The forest's edges, heaviest first under the strict order.
+inline void sort_heaviest_first(std::vector<WeightedEdge<double>>& edges) {
+    std::sort(edges.begin(), edges.end(), [](const WeightedEdge<double>& a, const WeightedEdge<double>& b) { return heavier(a, b); });
+}
+
+inline void keep_sample(SampleForest& f, index_t n, index_t k, index_t s, const KeptSamples& keep) {
+    if (static_cast<index_t>(f.edges.size()) != n - k) throw std::logic_error("a sample's forest does not have n - k edges");
+    if (keep.edges != nullptr) {
+        sort_heaviest_first(f.edges);
+        index_t* e = keep.edges + s * (n - k) * 2;
+        for (const auto& edge : f.edges) {
+            *e++ = edge.i;
+            *e++ = edge.j;
+        }
+    }
+    if (keep.labels != nullptr) std::copy(f.labels.begin(), f.labels.end(), keep.labels + s * n);
+}
+
+// Runs solve(s, tid, forest) for every sample and writes A_eps, M_eps, F_eps
+// (and each sample's forest when `keep` asks for it).
 template <class T, class Solve>
-void estimate_perturbed(index_t n, const PerturbSpec& spec, int n_threads, const PerturbedOut<T>& out,
-                        const InterruptCheck* check, Solve&& solve) {
+void estimate_perturbed(index_t n, index_t k, const PerturbSpec& spec, int n_threads, const PerturbedOut<T>& out,
+                        const KeptSamples& keep, const InterruptCheck* check, Solve&& solve) {
     const int team = team_size(spec.n_samples, n_threads);
     std::vector<std::unique_ptr<Counts>> counts(static_cast<std::size_t>(team));
     std::vector<double> values(static_cast<std::size_t>(spec.n_samples));
@@ -521,6 +511,7 @@ void estimate_perturbed(index_t n, const PerturbSpec& spec, int n_threads, const
         solve(s, tid, f);
         c->add(f);
         values[static_cast<std::size_t>(s)] = f.value;
+        if (keep.edges != nullptr || keep.labels != nullptr) keep_sample(f, n, k, s, keep);
     });
     double total = 0.0;
     for (double v : values) total += v;
@@ -533,12 +524,12 @@ void estimate_perturbed(index_t n, const PerturbSpec& spec, int n_threads, const
 template <class T>
 void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
                        bool refine, int n_threads, const PerturbedOut<T>& out, const InterruptCheck* check,
-                       const std::string& name = "S") {
+                       const std::string& name = "S", const KeptSamples& keep = {}) {
     const SymmetricWeights<T> sym(S, n, n_threads, name);
     const int team = team_size(spec.n_samples, n_threads);
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
     std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
-    estimate_perturbed(n, spec, n_threads, out, check, [&](index_t s, int tid, SampleForest& f) {
+    estimate_perturbed(n, k, spec, n_threads, out, keep, check, [&](index_t s, int tid, SampleForest& f) {
         const std::size_t t = static_cast<std::size_t>(tid);
         solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], f);
     });
@@ -547,13 +538,14 @@ void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec
 // The same from points X (n x d), S_ij = -d(x_i, x_j) computed inside Prim.
 template <class T>
 void perturbed_kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, const PerturbSpec& spec,
-                              int n_threads, const PerturbedOut<double>& out, const InterruptCheck* check) {
+                              int n_threads, const PerturbedOut<double>& out, const InterruptCheck* check,
+                              const KeptSamples& keep = {}) {
     for (index_t t = 0; t < n * d; ++t) {
         if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
     }
     const PointSource points(X, n, d, metric);
     std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(team_size(spec.n_samples, n_threads)));
-    estimate_perturbed(n, spec, n_threads, out, check, [&](index_t s, int tid, SampleForest& f) {
+    estimate_perturbed(n, k, spec, n_threads, out, keep, check, [&](index_t s, int tid, SampleForest& f) {
         auto& tree = trees[static_cast<std::size_t>(tid)];
         tree.resize(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
         PerturbedPointSource source(points, spec.sigma, spec.seed, static_cast<u32>(s));
@@ -630,15 +622,15 @@ struct EdgeCotangent {
     }
     bool empty() const noexcept { return U.empty(); }
 
-    double dot_adjacency(const SampleForest& f) const {
+    // <A, V> for the forest with edges (i_e, j_e) = (edges[2e], edges[2e + 1]), i_e < j_e.
+    double dot_adjacency(const index_t* edges, index_t m) const {
         double total = 0.0;
-        for (const auto& e : f.edges) total += U[static_cast<std::size_t>(e.i * n + e.j)];
+        for (index_t e = 0; e < m; ++e) total += U[static_cast<std::size_t>(edges[2 * e] * n + edges[2 * e + 1])];
         return total;
     }
-    // <M, V> with M the connectivity of f (ones on the diagonal).
-    double dot_connectivity(const SampleForest& f, std::vector<index_t>& order) const {
-        std::vector<index_t> start;
-        group_by_label(f.labels.data(), n, start, order);
+    // <M, V> with M the connectivity of the labelling (ones on the diagonal).
+    double dot_connectivity(const index_t* labels, std::vector<index_t>& start, std::vector<index_t>& order) const {
+        group_by_label(labels, n, start, order);
         double total = trace;
         for (std::size_t c = 0; c + 1 < start.size(); ++c) {
             for (index_t a = start[c]; a < start[c + 1]; ++a) {
@@ -650,111 +642,110 @@ struct EdgeCotangent {
     }
 };
 
+// Edges per task of the VJP's noise regeneration.
+constexpr index_t vjp_edge_chunk = 256;
+
 // Vector-Jacobian product of (A_eps, M_eps) by the Gaussian score estimator:
 //   g_ij = 1 / (2 B sigma) sum_s (<A_s - A_ref, VA> + <M_s - M_ref, VM>) Z_s,ij  (i != j)
 // with the unperturbed solution as control variate (A_ref, M_ref) when asked.
 //
-// Up to `fused_vjp_max_n` points, each sample's noise is captured while the
-// sample is solved and c_s Z_s is added at once to the accumulator of its
-// sample group; the samples are split into `vjp_groups` fixed groups summed in
-// group order, so the result does not depend on the thread count, and memory
-// is O(vjp_groups n^2) whatever B. Beyond that, two phases: every sample's
-// scalar c_s, then the noise regenerated row by row (O(n^2) memory).
-constexpr index_t vjp_groups = 8;
-constexpr index_t fused_vjp_max_n = 2048;
-
+// Two phases. First every sample's scalar c_s = <A_s - A_ref, VA> + <M_s -
+// M_ref, VM>: from the forests a forward pass kept (`kept`, whose sample 0 is
+// solved again as a check that they belong to this S and seed), else by
+// solving each sample. Then the noise is regenerated edge by edge: g_ij sums
+// c_s Z_s,ij over s in sample order, so the result does not depend on the
+// thread count, and memory is O(B + n) per thread whatever B.
 template <class T>
 void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
                            bool refine, const T* VA, const T* VM, bool control_variate, int n_threads, T* grad,
-                           const InterruptCheck* check, index_t max_fused_n = fused_vjp_max_n) {
+                           const InterruptCheck* check, const index_t* kept_edges = nullptr,
+                           const index_t* kept_labels = nullptr) {
     const SymmetricWeights<T> sym(S, n, n_threads, "S");
     const EdgeCotangent ca(VA, n), cm(VM, n);
+    const index_t B = spec.n_samples;
+    const int team = team_size(B, n_threads);
+    std::vector<std::vector<index_t>> starts(static_cast<std::size_t>(team)), orders(static_cast<std::size_t>(team));
+    auto dot = [&](const index_t* edges, const index_t* labels, int tid) {
+        double c = 0.0;
+        if (!ca.empty()) c += ca.dot_adjacency(edges, n - k);
+        if (!cm.empty()) c += cm.dot_connectivity(labels, starts[static_cast<std::size_t>(tid)], orders[static_cast<std::size_t>(tid)]);
+        return c;
+    };
+    std::vector<index_t> edge_buf(static_cast<std::size_t>(2 * (n - k)));
+    // edges heaviest first, as kept by the forward pass: the same summation order either way
+    auto flat_edges = [&](SampleForest& f, std::vector<index_t>& out) {
+        sort_heaviest_first(f.edges);
+        out.resize(2 * f.edges.size());
+        for (std::size_t e = 0; e < f.edges.size(); ++e) {
+            out[2 * e] = f.edges[e].i;
+            out[2 * e + 1] = f.edges[e].j;
+        }
+        return out.data();
+    };
     double reference = 0.0;
     if (control_variate) {
         SampleForest f;
-        std::vector<index_t> order;
         solve_exact(sym.W, n, k, cp, refine, f);
-        if (!ca.empty()) reference += ca.dot_adjacency(f);
-        if (!cm.empty()) reference += cm.dot_connectivity(f, order);
-    }
-    const index_t B = spec.n_samples;
-    const double scale = 1.0 / (2.0 * static_cast<double>(B) * spec.sigma);
-    const std::size_t nn = static_cast<std::size_t>(n) * static_cast<std::size_t>(n);
-    auto coefficient = [&](const SampleForest& f, std::vector<index_t>& order) {
-        double c = 0.0;
-        if (!ca.empty()) c += ca.dot_adjacency(f);
-        if (!cm.empty()) c += cm.dot_connectivity(f, order);
-        return c - reference;
-    };
-    for (index_t i = 0; i < n; ++i) grad[i * n + i] = T(0);
-
-    if (n <= max_fused_n) {
-        const index_t groups = std::min<index_t>(vjp_groups, B);
-        const int team = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, groups)));
-        std::vector<std::vector<double>> acc(static_cast<std::size_t>(groups));
-        std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
-        std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
-        std::vector<SampleForest> forests(static_cast<std::size_t>(team));
-        std::vector<std::vector<index_t>> orders(static_cast<std::size_t>(team));
-        parallel_for_tid(groups, team, [&](index_t g, int tid) {
-            const std::size_t t = static_cast<std::size_t>(tid);
-            work[t].capture = true;
-            std::vector<double>& a = acc[static_cast<std::size_t>(g)];
-            a.assign(nn, 0.0);
-            for (index_t s = g * B / groups; s < (g + 1) * B / groups; ++s) {
-                solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], forests[t]);
-                const double c = coefficient(forests[t], orders[t]);
-                if (c != 0.0) {  // each edge once per sample: sums run in sample order
-                    const PrimWorkspace& w = work[t];
-                    const index_t* at = w.noise_at.data();
-                    const double* z = w.noise_z.data();
-                    for (index_t e = 0; e < w.captured; ++e) a[static_cast<std::size_t>(at[e])] += c * z[e];
-                }
-                if (tid == 0 && check != nullptr && (*check)()) throw Interrupted();
-            }
-        });
-        for (index_t i = 0; i < n; ++i) {
-            for (index_t j = i + 1; j < n; ++j) {
-                double total = 0.0;
-                for (const auto& a : acc) {
-                    if (!a.empty()) total += a[static_cast<std::size_t>(i * n + j)] + a[static_cast<std::size_t>(j * n + i)];
-                }
-                grad[i * n + j] = grad[j * n + i] = static_cast<T>(total * scale);
-            }
-        }
-        return;
+        reference = dot(flat_edges(f, edge_buf), f.labels.data(), 0);
     }
 
-    // Two phases for large n: the scalars, then the noise regenerated by rows.
-    const int team = team_size(B, n_threads);
     std::vector<double> coef(static_cast<std::size_t>(B));
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
     std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
     std::vector<SampleForest> forests(static_cast<std::size_t>(team));
-    std::vector<std::vector<index_t>> orders(static_cast<std::size_t>(team));
-    for_each_sample(B, team, check, [&](index_t s, int tid) {
-        const std::size_t t = static_cast<std::size_t>(tid);
-        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], forests[t]);
-        coef[static_cast<std::size_t>(s)] = coefficient(forests[t], orders[t]);
-    });
-    const int row_team = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n)));
-    std::vector<std::vector<double>> acc(static_cast<std::size_t>(row_team)), z(static_cast<std::size_t>(row_team));
-    parallel_for_tid(n - 1, row_team, [&](index_t i, int tid) {
-        const index_t len = n - i - 1;
-        auto& a = acc[static_cast<std::size_t>(tid)];
-        auto& zz = z[static_cast<std::size_t>(tid)];
-        a.assign(static_cast<std::size_t>(len), 0.0);
-        zz.resize(static_cast<std::size_t>(len));
-        for (index_t s = 0; s < B; ++s) {
-            const double c = coef[static_cast<std::size_t>(s)];
-            if (c == 0.0) continue;
-            row_edge_normals(spec.seed, static_cast<u32>(s), static_cast<u32>(i), static_cast<u32>(i + 1), len, 1.0, zz.data());
-            for (index_t r = 0; r < len; ++r) a[static_cast<std::size_t>(r)] += c * zz[static_cast<std::size_t>(r)];
+    std::vector<std::vector<index_t>> flat(static_cast<std::size_t>(team));
+    const bool have_kept = kept_edges != nullptr && kept_labels != nullptr;
+    if (have_kept) {
+        SampleForest& f = forests[0];
+        solve_sample(sym.W, n, k, spec, 0, cp, refine, scratch[0], work[0], f);
+        const index_t* e0 = flat_edges(f, flat[0]);
+        if (!std::equal(e0, e0 + 2 * (n - k), kept_edges) || !std::equal(f.labels.begin(), f.labels.end(), kept_labels)) {
+            throw std::invalid_argument(
+                "samples do not belong to this problem: sample 0 solved again differs from the kept one "
+                "(use the S, k, sigma, seed and constraints of the forward call)");
         }
-        for (index_t r = 0; r < len; ++r) {
-            const T g = static_cast<T>(a[static_cast<std::size_t>(r)] * scale);
-            grad[i * n + i + 1 + r] = g;
-            grad[(i + 1 + r) * n + i] = g;
+        for (index_t s = 0; s < B; ++s) {
+            coef[static_cast<std::size_t>(s)] = dot(kept_edges + s * (n - k) * 2, kept_labels + s * n, 0) - reference;
+        }
+    } else {
+        for_each_sample(B, team, check, [&](index_t s, int tid) {
+            const std::size_t t = static_cast<std::size_t>(tid);
+            solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], forests[t]);
+            coef[static_cast<std::size_t>(s)] = dot(flat_edges(forests[t], flat[t]), forests[t].labels.data(), tid) - reference;
+        });
+    }
+
+    // Phase 2: g_ij = scale * sum_s c_s Z_s,ij, edge-major in fixed chunks of the
+    // upper triangle (each edge's sum runs in sample order on one thread).
+    const double scale = 1.0 / (2.0 * static_cast<double>(B) * spec.sigma);
+    for (index_t i = 0; i < n; ++i) grad[i * n + i] = T(0);
+    const index_t n_edges = n * (n - 1) / 2;
+    const index_t n_chunks = (n_edges + vjp_edge_chunk - 1) / vjp_edge_chunk;
+    const int edge_team = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_chunks)));
+    std::vector<std::vector<u32>> los(static_cast<std::size_t>(edge_team)), his(static_cast<std::size_t>(edge_team));
+    std::vector<std::vector<double>> sums(static_cast<std::size_t>(edge_team));
+    parallel_for_tid(n_chunks, edge_team, [&](index_t chunk, int tid) {
+        const std::size_t t = static_cast<std::size_t>(tid);
+        const index_t e0 = chunk * vjp_edge_chunk, m = std::min(vjp_edge_chunk, n_edges - e0);
+        auto& lo = los[t];
+        auto& hi = his[t];
+        auto& sum = sums[t];
+        lo.resize(static_cast<std::size_t>(m));
+        hi.resize(static_cast<std::size_t>(m));
+        sum.resize(static_cast<std::size_t>(m));
+        // the first edge (i, j) of the chunk in row-major order of the upper triangle
+        index_t i = 0, before = 0;
+        while (before + (n - 1 - i) <= e0) before += n - 1 - i++;
+        index_t j = i + 1 + (e0 - before);
+        for (index_t e = 0; e < m; ++e) {
+            lo[static_cast<std::size_t>(e)] = static_cast<u32>(i);
+            hi[static_cast<std::size_t>(e)] = static_cast<u32>(j);
+            if (++j == n) j = ++i + 1;
+        }
+        weighted_noise_sum(spec.seed, lo.data(), hi.data(), m, coef.data(), B, sum.data());
+        for (index_t e = 0; e < m; ++e) {
+            const index_t a = lo[static_cast<std::size_t>(e)], b = hi[static_cast<std::size_t>(e)];
+            grad[a * n + b] = grad[b * n + a] = static_cast<T>(sum[static_cast<std::size_t>(e)] * scale);
         }
         if (tid == 0 && check != nullptr && (*check)()) throw Interrupted();
     });

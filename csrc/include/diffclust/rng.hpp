@@ -215,6 +215,27 @@ static DIFFCLUST_TARGET_CLONES int normals_block_generic(const u32* DIFFCLUST_RE
 
 #define DIFFCLUST_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl")))
 
+// Lanes of z the fast path rejected (bits of `bad`), finished exactly on the
+// scalar path from their Philox words (~1.5% of lanes; out of line, so that
+// the hot loops keep their registers).
+DIFFCLUST_AVX512 __attribute__((noinline)) inline __m512d finish_rejected(__m512d z, unsigned bad, u64 seed, u32 sample,
+                                                                           __m512i lo, __m512i hi, __m512i w01,
+                                                                           __m512i w23) {
+    alignas(64) double zl[8];
+    alignas(64) u64 ll[8], hl[8], a01[8], a23[8];
+    _mm512_store_pd(zl, z);
+    _mm512_store_si512(reinterpret_cast<__m512i*>(ll), lo);
+    _mm512_store_si512(reinterpret_cast<__m512i*>(hl), hi);
+    _mm512_store_si512(reinterpret_cast<__m512i*>(a01), w01);
+    _mm512_store_si512(reinterpret_cast<__m512i*>(a23), w23);
+    for (int q = 0; q < 8; ++q) {
+        if ((bad >> q) & 1u) {
+            zl[q] = finish_edge_normal(seed, sample, static_cast<u32>(ll[q]), static_cast<u32>(hl[q]), a01[q], a23[q]);
+        }
+    }
+    return _mm512_load_pd(zl);
+}
+
 // Philox4x32-10 and the ziggurat fast path in AVX-512 registers, 8 lanes at a
 // time (each 64-bit lane holds one 32-bit Philox word; vpmuludq reads only the
 // low half, so high halves may hold garbage until the outputs are assembled).
@@ -223,9 +244,11 @@ struct Avx512Normals {
     __m512i K0[10], K1[10], M0, M1, low32, byte, one_bits, sign_bit, c2;
     __m512d one;
     const ZigguratTables* t;
+    u64 seed;
+    u32 sample;
 
-    DIFFCLUST_AVX512 Avx512Normals(u64 seed, u32 sample) : t(&ziggurat_tables()) {
-        const u32 k0 = static_cast<u32>(seed), k1 = static_cast<u32>(seed >> 32);
+    DIFFCLUST_AVX512 Avx512Normals(u64 seed_, u32 sample_) : t(&ziggurat_tables()), seed(seed_), sample(sample_) {
+        const u32 k0 = static_cast<u32>(seed_), k1 = static_cast<u32>(seed_ >> 32);
         for (int r = 0; r < 10; ++r) {
             K0[r] = _mm512_set1_epi64(static_cast<long long>(static_cast<u32>(k0 + static_cast<u32>(r) * Philox4x32::W0)));
             K1[r] = _mm512_set1_epi64(static_cast<long long>(static_cast<u32>(k1 + static_cast<u32>(r) * Philox4x32::W1)));
@@ -236,58 +259,132 @@ struct Avx512Normals {
         byte = _mm512_set1_epi64(0xFF);
         one_bits = _mm512_set1_epi64(0x3FF0000000000000ll);
         sign_bit = _mm512_set1_epi64(static_cast<long long>(0x8000000000000000ull));
-        c2 = _mm512_set1_epi64(static_cast<long long>(sample));
+        c2 = _mm512_set1_epi64(static_cast<long long>(sample_));
         one = _mm512_set1_pd(1.0);
     }
 
-    // Z for the edges {lo, hi} (32-bit vertex ids in 64-bit lanes); `ok` marks
-    // the lanes the fast path accepted. The others are finished by
-    // finish_edge_normal with the Philox words left in w01 and w23.
-    DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE __m512d draw(__m512i lo, __m512i hi, __mmask8& ok, __m512i& w01,
-                                                          __m512i& w23) const {
-        __m512i c0 = lo, c1 = hi, c2v = c2, c3 = _mm512_setzero_si512();
-        for (int r = 0; r < 10; ++r) {
-            const __m512i p0 = _mm512_mul_epu32(c0, M0);
-            const __m512i p1 = _mm512_mul_epu32(c2v, M1);
-            c0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c1, K0[r], 0x96);
-            c2v = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c3, K1[r], 0x96);
-            c1 = p1;
-            c3 = p0;
-        }
-        const __m512i bits = _mm512_or_si512(_mm512_slli_epi64(c1, 32), _mm512_and_si512(c0, low32));
-        w01 = bits;
-        w23 = _mm512_or_si512(_mm512_slli_epi64(c3, 32), _mm512_and_si512(c2v, low32));
-        const __m512i layer = _mm512_and_si512(bits, byte);
-        const __m512d u = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(bits, 12), one_bits)), one);
-        ok = _mm512_cmp_pd_mask(u, _mm512_i64gather_pd(layer, t->ratio, 8), _CMP_LT_OQ);
-        const __m512d z = _mm512_mul_pd(u, _mm512_i64gather_pd(layer, t->x, 8));
-        return _mm512_castsi512_pd(
-            _mm512_xor_si512(_mm512_castpd_si512(z), _mm512_and_si512(_mm512_slli_epi64(bits, 55), sign_bit)));
+    DIFFCLUST_AVX512 void set_sample(u32 s) {
+        sample = s;
+        c2 = _mm512_set1_epi64(static_cast<long long>(s));
     }
+
+    // Z for L registers of edges {lo[l], hi[l]} (32-bit vertex ids in 64-bit
+    // lanes), exact in the lanes of valid[l]: the ~1.5% the ziggurat's fast
+    // path rejects are finished on the scalar path. The L Philox chains are
+    // interleaved round by round: one chain is bound by the multiply latency,
+    // several keep the multiplier busy.
+    template <int L>
+    DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void draw(const __m512i* lo, const __m512i* hi, const __mmask8* valid,
+                                                       __m512d* z) const {
+        __m512i c0[L], c1[L], c2v[L], c3[L];
+        for (int l = 0; l < L; ++l) {
+            c0[l] = lo[l];
+            c1[l] = hi[l];
+            c2v[l] = c2;
+            c3[l] = _mm512_setzero_si512();
+        }
+        for (int r = 0; r < 10; ++r) {
+            for (int l = 0; l < L; ++l) {
+                const __m512i p0 = _mm512_mul_epu32(c0[l], M0);
+                const __m512i p1 = _mm512_mul_epu32(c2v[l], M1);
+                c0[l] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c1[l], K0[r], 0x96);
+                c2v[l] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c3[l], K1[r], 0x96);
+                c1[l] = p1;
+                c3[l] = p0;
+            }
+        }
+        for (int l = 0; l < L; ++l) {
+            const __m512i bits = _mm512_or_si512(_mm512_slli_epi64(c1[l], 32), _mm512_and_si512(c0[l], low32));
+            const __m512i layer = _mm512_and_si512(bits, byte);
+            const __m512d u = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(bits, 12), one_bits)), one);
+            const __mmask8 ok = _mm512_cmp_pd_mask(u, _mm512_i64gather_pd(layer, t->ratio, 8), _CMP_LT_OQ);
+            const __m512d zl = _mm512_mul_pd(u, _mm512_i64gather_pd(layer, t->x, 8));
+            z[l] = _mm512_castsi512_pd(
+                _mm512_xor_si512(_mm512_castpd_si512(zl), _mm512_and_si512(_mm512_slli_epi64(bits, 55), sign_bit)));
+            const unsigned bad = static_cast<unsigned>(static_cast<__mmask8>(~ok) & valid[l]);
+            if (bad) {
+                const __m512i w23 = _mm512_or_si512(_mm512_slli_epi64(c3[l], 32), _mm512_and_si512(c2v[l], low32));
+                z[l] = finish_rejected(z[l], bad, seed, sample, lo[l], hi[l], bits, w23);
+            }
+        }
+    }
+
 };
 
-// normals_block_generic with AVX-512 intrinsics.
-DIFFCLUST_AVX512 static int normals_block_avx512(const u32* DIFFCLUST_RESTRICT lo, const u32* DIFFCLUST_RESTRICT hi,
-                                                 index_t m, u32 sample, u64 seed, double scale,
-                                                 const double* DIFFCLUST_RESTRICT base, double* DIFFCLUST_RESTRICT out,
-                                                 unsigned char* DIFFCLUST_RESTRICT rejected) {
+// L registers of out[r] = base[r] + scale * Z(seed, sample, {v, u_r}) from r0
+// on, u_r = u[r] (or first + r when u is null), base null meaning zeros.
+template <int L>
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void edge_normals_avx512_block(const Avx512Normals& normals, u32 v,
+                                                                        const index_t* u, u32 first,
+                                                                        index_t r0, index_t len, __m512d vscale,
+                                                                        const double* base, double* out) {
+    const __m512i vv = _mm512_set1_epi64(v);
+    __m512i lo[L], hi[L];
+    __m512d z[L];
+    __mmask8 valid[L];
+    for (int l = 0; l < L; ++l) {
+        const index_t r = r0 + 8 * l, left = len - r;
+        valid[l] = static_cast<__mmask8>(left >= 8 ? 0xFFu : (1u << left) - 1u);
+        const __m512i uv = u != nullptr ? _mm512_maskz_loadu_epi64(valid[l], u + r)
+                                        : _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first) + r),
+                                                           _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
+        lo[l] = _mm512_min_epu64(vv, uv);
+        hi[l] = _mm512_max_epu64(vv, uv);
+    }
+    normals.draw<L>(lo, hi, valid, z);
+    for (int l = 0; l < L; ++l) {
+        const index_t r = r0 + 8 * l;
+        const __m512d scaled = _mm512_mul_pd(vscale, z[l]);
+        _mm512_mask_storeu_pd(out + r, valid[l],
+                              base != nullptr ? _mm512_add_pd(_mm512_maskz_loadu_pd(valid[l], base + r), scaled) : scaled);
+    }
+}
+
+// out[r] = base[r] + scale * Z(seed, sample, {v, u_r}) for r in [0, len), with
+// u_r = u[r], or first + r when u is null; base null means zeros. Four
+// registers of lanes are drawn together so that their Philox chains overlap.
+DIFFCLUST_AVX512 static void edge_normals_avx512(u64 seed, u32 sample, u32 v, const index_t* u, u32 first, index_t len,
+                                                 double scale, const double* base, double* out) {
     const Avx512Normals normals(seed, sample);
     const __m512d vscale = _mm512_set1_pd(scale);
-    int any = 0;
-    for (index_t r0 = 0; r0 < m; r0 += 8) {
-        const index_t len = m - r0 < 8 ? m - r0 : 8;
-        const __mmask8 valid = static_cast<__mmask8>((1u << len) - 1u);
-        __mmask8 ok;
-        __m512i w01, w23;
-        const __m512d z = normals.draw(_mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(valid, lo + r0)),
-                                       _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(valid, hi + r0)), ok, w01, w23);
-        const __m512d b = _mm512_maskz_loadu_pd(valid, base + r0);
-        _mm512_mask_storeu_pd(out + r0, valid, _mm512_add_pd(b, _mm512_mul_pd(vscale, z)));
-        const unsigned bad = static_cast<unsigned>(static_cast<__mmask8>(~ok) & valid);
-        for (index_t l = 0; l < len; ++l) rejected[r0 + l] = static_cast<unsigned char>((bad >> l) & 1u);
-        any |= bad != 0;
+    index_t r0 = 0;
+    for (; len - r0 > 24; r0 += 32) edge_normals_avx512_block<4>(normals, v, u, first, r0, len, vscale, base, out);
+    if (len - r0 > 16) {
+        edge_normals_avx512_block<3>(normals, v, u, first, r0, len, vscale, base, out);
+    } else if (len - r0 > 8) {
+        edge_normals_avx512_block<2>(normals, v, u, first, r0, len, vscale, base, out);
+    } else if (len - r0 > 0) {
+        edge_normals_avx512_block<1>(normals, v, u, first, r0, len, vscale, base, out);
     }
-    return any;
+}
+
+// out[e] = sum_s coef[s] Z(seed, s, {lo[e], hi[e]}) for e in [0, m), summed in
+// sample order (samples with coef 0 skipped). Edge-major: four registers of
+// edges stay in registers while every sample's normals are drawn for them.
+DIFFCLUST_AVX512 static void weighted_noise_sum_avx512(u64 seed, const u32* lo, const u32* hi, index_t m,
+                                                       const double* coef, index_t n_samples, double* out) {
+    Avx512Normals normals(seed, 0);
+    for (index_t e0 = 0; e0 < m; e0 += 32) {
+        __m512i vlo[4], vhi[4];
+        __mmask8 valid[4];
+        __m512d acc[4], z[4];
+        for (int l = 0; l < 4; ++l) {
+            const index_t left = m - e0 - 8 * l;
+            valid[l] = static_cast<__mmask8>(left >= 8 ? 0xFFu : left <= 0 ? 0u : (1u << left) - 1u);
+            vlo[l] = _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(valid[l], lo + e0 + 8 * l));
+            vhi[l] = _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(valid[l], hi + e0 + 8 * l));
+            acc[l] = _mm512_setzero_pd();
+        }
+        for (index_t s = 0; s < n_samples; ++s) {
+            const double c = coef[s];
+            if (c == 0.0) continue;
+            normals.set_sample(static_cast<u32>(s));
+            normals.draw<4>(vlo, vhi, valid, z);
+            const __m512d vc = _mm512_set1_pd(c);
+            for (int l = 0; l < 4; ++l) acc[l] = _mm512_add_pd(acc[l], _mm512_mul_pd(vc, z[l]));
+        }
+        for (int l = 0; l < 4; ++l) _mm512_mask_storeu_pd(out + e0 + 8 * l, valid[l], acc[l]);
+    }
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -301,41 +398,13 @@ inline bool cpu_has_avx512() noexcept {
 }
 #endif
 
-// Dispatches one block of lanes to the best available code path.
-inline int normals_block(const u32* lo, const u32* hi, index_t m, u32 sample, u32 k0, u32 k1, double scale,
-                         const double* base, double* out, unsigned char* rejected) {
-#ifdef DIFFCLUST_HAVE_AVX512_PATH
-    if (cpu_has_avx512()) return normals_block_avx512(lo, hi, m, sample, (static_cast<u64>(k1) << 32) | k0, scale, base, out, rejected);
-#endif
-    return normals_block_generic(lo, hi, m, sample, k0, k1, scale, base, out, rejected);
-}
-
-// out[r] = base[r] + scale * Z(seed, sample, {v, u[r]}) for r in [0, len).
-// A vectorised pass over every lane (Philox + ziggurat fast path), then a
-// scalar pass finishing the ~1% of lanes the fast path did not accept.
-inline void add_edge_normals(u64 seed, u32 sample, u32 v, const index_t* DIFFCLUST_RESTRICT u, index_t len,
-                             double scale, const double* DIFFCLUST_RESTRICT base, double* DIFFCLUST_RESTRICT out) {
-    const u32 k0 = static_cast<u32>(seed), k1 = static_cast<u32>(seed >> 32);
-    alignas(64) u32 lo[normal_lanes], hi[normal_lanes];
-    unsigned char rejected[normal_lanes];
-    for (index_t r0 = 0; r0 < len; r0 += normal_lanes) {
-        const index_t m = len - r0 < normal_lanes ? len - r0 : normal_lanes;
-        for (index_t r = 0; r < m; ++r) {
-            const u32 w = static_cast<u32>(u[r0 + r]);
-            lo[r] = v < w ? v : w;
-            hi[r] = v < w ? w : v;
-        }
-        if (!normals_block(lo, hi, m, sample, k0, k1, scale, base + r0, out + r0, rejected)) continue;
-        for (index_t r = 0; r < m; ++r) {
-            if (rejected[r]) out[r0 + r] = base[r0 + r] + scale * edge_normal(seed, sample, lo[r], hi[r]);
-        }
-    }
-}
-
-// out[r] = scale * Z(seed, sample, {v, first + r}) for r in [0, len): a row of
-// consecutive partners, as the backward pass and the noise export need.
-inline void row_edge_normals(u64 seed, u32 sample, u32 v, u32 first, index_t len, double scale,
-                             double* DIFFCLUST_RESTRICT out) {
+// out[r] = base[r] + scale * Z(seed, sample, {v, u_r}) for r in [0, len), with
+// u_r = u[r], or first + r when u is null; base null means zeros. Portable
+// form: a vectorised pass over every lane (Philox + ziggurat fast path), then
+// a scalar pass finishing the ~1% of lanes the fast path did not accept.
+inline void edge_normals_generic(u64 seed, u32 sample, u32 v, const index_t* DIFFCLUST_RESTRICT u, u32 first,
+                                 index_t len, double scale, const double* DIFFCLUST_RESTRICT base,
+                                 double* DIFFCLUST_RESTRICT out) {
     const u32 k0 = static_cast<u32>(seed), k1 = static_cast<u32>(seed >> 32);
     alignas(64) u32 lo[normal_lanes], hi[normal_lanes];
     alignas(64) static const double zeros[normal_lanes] = {};
@@ -343,15 +412,77 @@ inline void row_edge_normals(u64 seed, u32 sample, u32 v, u32 first, index_t len
     for (index_t r0 = 0; r0 < len; r0 += normal_lanes) {
         const index_t m = len - r0 < normal_lanes ? len - r0 : normal_lanes;
         for (index_t r = 0; r < m; ++r) {
-            const u32 w = first + static_cast<u32>(r0 + r);
+            const u32 w = u != nullptr ? static_cast<u32>(u[r0 + r]) : first + static_cast<u32>(r0 + r);
             lo[r] = v < w ? v : w;
             hi[r] = v < w ? w : v;
         }
-        if (!normals_block(lo, hi, m, sample, k0, k1, scale, zeros, out + r0, rejected)) continue;
+        const double* b = base != nullptr ? base + r0 : zeros;
+        if (!normals_block_generic(lo, hi, m, sample, k0, k1, scale, b, out + r0, rejected)) continue;
         for (index_t r = 0; r < m; ++r) {
-            if (rejected[r]) out[r0 + r] = scale * edge_normal(seed, sample, lo[r], hi[r]);
+            if (rejected[r]) out[r0 + r] = b[r] + scale * edge_normal(seed, sample, lo[r], hi[r]);
         }
     }
+}
+
+// Dispatches to the best available code path.
+inline void edge_normals(u64 seed, u32 sample, u32 v, const index_t* u, u32 first, index_t len, double scale,
+                         const double* base, double* out) {
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+    if (cpu_has_avx512()) {
+        edge_normals_avx512(seed, sample, v, u, first, len, scale, base, out);
+        return;
+    }
+#endif
+    edge_normals_generic(seed, sample, v, u, first, len, scale, base, out);
+}
+
+// out[e] = sum_s coef[s] Z(seed, s, {lo[e], hi[e]}) for e in [0, m), summed in
+// sample order (samples with coef 0 skipped): the regenerated noise of a
+// score-function gradient. The result does not depend on the code path.
+inline void weighted_noise_sum_generic(u64 seed, const u32* lo, const u32* hi, index_t m, const double* coef,
+                                       index_t n_samples, double* out) {
+    const u32 k0 = static_cast<u32>(seed), k1 = static_cast<u32>(seed >> 32);
+    alignas(64) static const double zeros[normal_lanes] = {};
+    alignas(64) double z[normal_lanes];
+    unsigned char rejected[normal_lanes];
+    for (index_t e0 = 0; e0 < m; e0 += normal_lanes) {
+        const index_t len = m - e0 < normal_lanes ? m - e0 : normal_lanes;
+        double* o = out + e0;
+        for (index_t e = 0; e < len; ++e) o[e] = 0.0;
+        for (index_t s = 0; s < n_samples; ++s) {
+            const double c = coef[s];
+            if (c == 0.0) continue;
+            if (normals_block_generic(lo + e0, hi + e0, len, static_cast<u32>(s), k0, k1, 1.0, zeros, z, rejected)) {
+                for (index_t e = 0; e < len; ++e) {
+                    if (rejected[e]) z[e] = edge_normal(seed, static_cast<u32>(s), lo[e0 + e], hi[e0 + e]);
+                }
+            }
+            for (index_t e = 0; e < len; ++e) o[e] += c * z[e];
+        }
+    }
+}
+
+inline void weighted_noise_sum(u64 seed, const u32* lo, const u32* hi, index_t m, const double* coef,
+                               index_t n_samples, double* out) {
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+    if (cpu_has_avx512()) {
+        weighted_noise_sum_avx512(seed, lo, hi, m, coef, n_samples, out);
+        return;
+    }
+#endif
+    weighted_noise_sum_generic(seed, lo, hi, m, coef, n_samples, out);
+}
+
+// out[r] = base[r] + scale * Z(seed, sample, {v, u[r]}) for r in [0, len).
+inline void add_edge_normals(u64 seed, u32 sample, u32 v, const index_t* u, index_t len, double scale,
+                             const double* base, double* out) {
+    edge_normals(seed, sample, v, u, 0, len, scale, base, out);
+}
+
+// out[r] = scale * Z(seed, sample, {v, first + r}) for r in [0, len): a row of
+// consecutive partners, as the backward pass and the noise export need.
+inline void row_edge_normals(u64 seed, u32 sample, u32 v, u32 first, index_t len, double scale, double* out) {
+    edge_normals(seed, sample, v, nullptr, first, len, scale, nullptr, out);
 }
 
 }  // namespace diffclust
