@@ -62,6 +62,27 @@ def test_diffclust_forward_vjp(benchmark, n, B, n_threads):
 
 
 @pytest.mark.parametrize("n, B", SIZES)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_diffclust_forward_vjp_kept(benchmark, n, B, n_threads):
+    """The forward keeps each sample's forest (O(B n) ints) and the VJP reuses them:
+    it regenerates the noise but solves no sample again (bar one check)."""
+    benchmark.group = f"forward+vjp n={n} B={B}"
+    S = similarity(n)
+    rng = np.random.default_rng(1)
+    VA, VM = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+
+    def run():
+        p = dc.perturbed_kforest(S, K, sigma=SIGMA, n_samples=B, seed=0, keep_samples=True, n_threads=n_threads)
+        g = dc.perturbed_kforest_vjp(S, K, VA, VM, samples=p.samples, n_threads=n_threads)
+        return p, g
+
+    p, g = benchmark(run)
+    check_forward(p, n)
+    again = dc.perturbed_kforest_vjp(S, K, VA, VM, sigma=SIGMA, n_samples=B, seed=0, n_threads=n_threads)
+    np.testing.assert_array_equal(g, again)  # the same estimate as solving every sample again
+
+
+@pytest.mark.parametrize("n, B", SIZES)
 def test_floor_diffclust_normals(benchmark, n, B):
     benchmark.group = f"forward n={n} B={B}"
     total = benchmark(_core.normals_floor, 0, B, n)

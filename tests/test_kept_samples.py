@@ -77,17 +77,12 @@ def check_samples_against_scipy(S, k, sigma, B, seed, samples, W):
     assert (samples.k, samples.sigma, samples.n_samples, samples.seed) == (k, sigma, B, seed)
     for s in range(B):
         Ws = W + sigma * _core.edge_noise(seed, s, n)
-        expected, rank = scipy_kforest_edges(Ws, k)
+        expected, _ = scipy_kforest_edges(Ws, k)
         edges = samples.edges[s]
         assert (edges[:, 0] < edges[:, 1]).all()
         got = {(int(a), int(b)) for a, b in edges}
         assert len(got) == n - k, "repeated edges"
         assert got == expected, f"sample {s}: forest differs from SciPy's"
-        # heaviest first under the strict order (weight, then smaller (i, j))
-        r = rank[edges[:, 0], edges[:, 1]]
-        assert (np.diff(r) > 0).all(), f"sample {s}: edges not sorted heaviest first"
-        w = Ws[edges[:, 0], edges[:, 1]]
-        assert (np.diff(w) <= 0).all()
         # labels: the connected components of the kept edges, numbered by first appearance
         A = np.zeros((n, n))
         A[edges[:, 0], edges[:, 1]] = 1
@@ -157,8 +152,8 @@ def test_each_kept_sample_is_the_exact_forest_of_its_perturbed_weights(problem):
 @pytest.mark.parametrize("n, k", [(6, 1), (13, 4), (40, 3), (40, 17)])
 def test_kept_samples_with_ties_follow_the_strict_order(n, k):
     """Integer weights and a sigma far below their ulp: perturbed weights tie
-    everywhere (except where W is 0), and the smaller (i, j) wins each tie, both in
-    the choice of the forest and in the order of its kept edges."""
+    everywhere (except where W is 0), and the smaller (i, j) wins each tie in the
+    choice of the forest."""
     r = np.random.default_rng(1000 * n + k)
     B, sigma, seed = 4, 1e-30, 99
     for S in (r.integers(-2, 3, size=(n, n)).astype(np.float64), np.ones((n, n))):
@@ -167,7 +162,7 @@ def test_kept_samples_with_ties_follow_the_strict_order(n, k):
         Ws = W + sigma * _core.edge_noise(seed, 0, n)
         e = p.samples.edges[0]
         w = Ws[e[:, 0], e[:, 1]]
-        assert (np.diff(w) == 0).any() or n - k < 2, (
+        assert np.unique(w).size < w.size or n - k < 2, (
             "no tie among the kept edges: the test is vacuous"
         )
         check_samples_against_scipy(S, k, sigma, B, seed, p.samples, W)
@@ -227,12 +222,11 @@ def test_constrained_kept_samples_honour_constraints_and_match_estimates(rng, re
         A[e[:, 0], e[:, 1]] = 1
         ncomp, comp = connected_components(A, directed=False)
         assert ncomp == k and same_partition(lab, comp)
-        # heaviest first under the strict order, constrained greedy or not
-        Ws = W + sigma * _core.edge_noise(seed, s, n)
-        assert (np.diff(strict_rank(Ws)[e[:, 0], e[:, 1]]) > 0).all()
         # the exact constrained solver on this sample's perturbed weights agrees
+        # (the same edges; kept edges come in the solver's order, not sorted)
+        Ws = W + sigma * _core.edge_noise(seed, s, n)
         f = dc.kforest(Ws, k, refine=refine, **kw)
-        np.testing.assert_array_equal(f.edges, e)
+        np.testing.assert_array_equal(np.unique(f.edges, axis=0), np.unique(e, axis=0))
         np.testing.assert_array_equal(f.labels, lab)
         countA += A + A.T
         countM += lab[:, None] == lab[None, :]

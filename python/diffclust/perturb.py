@@ -70,8 +70,8 @@ class PerturbedSamples:
     Attributes
     ----------
     edges : ndarray of int64, shape (B, n - k, 2)
-        Sample s's forest edges (i < j), heaviest first under the strict order
-        (heavier perturbed weight, then the smaller (i, j)).
+        Sample s's forest edges (i < j), in the solver's order: the same for
+        any thread count, but not sorted.
     labels : ndarray of int64, shape (B, n)
         Sample s's tree of each point, numbered by first appearance.
     k, sigma, n_samples, seed

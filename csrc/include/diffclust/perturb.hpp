@@ -470,22 +470,16 @@ struct PerturbedOut {
 };
 
 // Each sample's forest, kept by a forward pass so that a VJP need not solve
-// again: edges (B x (n - k) x 2, heaviest first under the strict order) and
-// labels (B x n). Null pointers keep nothing.
+// again: edges (B x (n - k) x 2, i < j, in the solver's order: deterministic,
+// but not sorted) and labels (B x n). Null pointers keep nothing.
 struct KeptSamples {
     index_t* edges = nullptr;
     index_t* labels = nullptr;
 };
 
-// The forest's edges, heaviest first under the strict order.
-inline void sort_heaviest_first(std::vector<WeightedEdge<double>>& edges) {
-    std::sort(edges.begin(), edges.end(), [](const WeightedEdge<double>& a, const WeightedEdge<double>& b) { return heavier(a, b); });
-}
-
-inline void keep_sample(SampleForest& f, index_t n, index_t k, index_t s, const KeptSamples& keep) {
+inline void keep_sample(const SampleForest& f, index_t n, index_t k, index_t s, const KeptSamples& keep) {
     if (static_cast<index_t>(f.edges.size()) != n - k) throw std::logic_error("a sample's forest does not have n - k edges");
     if (keep.edges != nullptr) {
-        sort_heaviest_first(f.edges);
         index_t* e = keep.edges + s * (n - k) * 2;
         for (const auto& edge : f.edges) {
             *e++ = edge.i;
@@ -672,9 +666,8 @@ void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& 
         return c;
     };
     std::vector<index_t> edge_buf(static_cast<std::size_t>(2 * (n - k)));
-    // edges heaviest first, as kept by the forward pass: the same summation order either way
-    auto flat_edges = [&](SampleForest& f, std::vector<index_t>& out) {
-        sort_heaviest_first(f.edges);
+    // edges in the solver's order, as the forward pass keeps them: the same summation order either way
+    auto flat_edges = [&](const SampleForest& f, std::vector<index_t>& out) {
         out.resize(2 * f.edges.size());
         for (std::size_t e = 0; e < f.edges.size(); ++e) {
             out[2 * e] = f.edges[e].i;

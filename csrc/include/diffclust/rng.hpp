@@ -218,22 +218,24 @@ static DIFFCLUST_TARGET_CLONES int normals_block_generic(const u32* DIFFCLUST_RE
 // Lanes of z the fast path rejected (bits of `bad`), finished exactly on the
 // scalar path from their Philox words (~1.5% of lanes; out of line, so that
 // the hot loops keep their registers).
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE u64 lane(__m512i v, __m512i at) {
+    return static_cast<u64>(_mm_cvtsi128_si64(_mm512_castsi512_si128(_mm512_permutexvar_epi64(at, v))));
+}
+
 DIFFCLUST_AVX512 __attribute__((noinline)) inline __m512d finish_rejected(__m512d z, unsigned bad, u64 seed, u32 sample,
                                                                            __m512i lo, __m512i hi, __m512i w01,
                                                                            __m512i w23) {
-    alignas(64) double zl[8];
-    alignas(64) u64 ll[8], hl[8], a01[8], a23[8];
-    _mm512_store_pd(zl, z);
-    _mm512_store_si512(reinterpret_cast<__m512i*>(ll), lo);
-    _mm512_store_si512(reinterpret_cast<__m512i*>(hl), hi);
-    _mm512_store_si512(reinterpret_cast<__m512i*>(a01), w01);
-    _mm512_store_si512(reinterpret_cast<__m512i*>(a23), w23);
-    for (int q = 0; q < 8; ++q) {
-        if ((bad >> q) & 1u) {
-            zl[q] = finish_edge_normal(seed, sample, static_cast<u32>(ll[q]), static_cast<u32>(hl[q]), a01[q], a23[q]);
-        }
+    // lanes are moved by permutes, not through scalar loads: a wide store read
+    // back as narrow loads would stall store forwarding
+    while (bad != 0) {
+        const int q = __builtin_ctz(bad);
+        bad &= bad - 1;
+        const __m512i at = _mm512_set1_epi64(q);
+        const double value = finish_edge_normal(seed, sample, static_cast<u32>(lane(lo, at)), static_cast<u32>(lane(hi, at)),
+                                                lane(w01, at), lane(w23, at));
+        z = _mm512_mask_broadcastsd_pd(z, static_cast<__mmask8>(1u << q), _mm_set_sd(value));
     }
-    return _mm512_load_pd(zl);
+    return z;
 }
 
 // Philox4x32-10 and the ziggurat fast path in AVX-512 registers, 8 lanes at a
