@@ -38,11 +38,17 @@ inline void cpu_relax() noexcept {
 class ThreadPool {
 public:
     static ThreadPool& instance() {
-        static std::mutex guard;
         static ThreadPool* pool = nullptr;
         static std::once_flag at_fork;
-        std::call_once(at_fork, [] { pthread_atfork(nullptr, nullptr, [] { forked().store(true); }); });
-        std::lock_guard<std::mutex> lock(guard);
+        // fork() holds `guard` so that the child never inherits it locked by a thread it does not have
+        std::call_once(at_fork, [] {
+            pthread_atfork([] { guard().lock(); }, [] { guard().unlock(); },
+                           [] {
+                               forked().store(true);
+                               guard().unlock();
+                           });
+        });
+        std::lock_guard<std::mutex> lock(guard());
         if (pool == nullptr || forked().exchange(false)) pool = new ThreadPool();  // the forked child's is leaked
         return *pool;
     }
@@ -93,6 +99,11 @@ public:
 
 private:
     ThreadPool() = default;
+
+    static std::mutex& guard() {
+        static std::mutex m;
+        return m;
+    }
 
     static std::atomic<bool>& forked() {
         static std::atomic<bool> flag{false};
