@@ -779,9 +779,9 @@ void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& 
                 "samples do not belong to this problem: sample 0 solved again differs from the kept one "
                 "(use the S, k, sigma, seed and constraints of the forward call)");
         }
-        for (index_t s = 0; s < B; ++s) {
-            coef[static_cast<std::size_t>(s)] = dot(kept_edges + s * (n - k) * 2, kept_labels + s * n, 0) - reference;
-        }
+        parallel_for_tid(B, team, [&](index_t s, int tid) {
+            coef[static_cast<std::size_t>(s)] = dot(kept_edges + s * (n - k) * 2, kept_labels + s * n, tid) - reference;
+        });
     } else {
         for_each_sample(B, team, check, [&](index_t s, int tid) {
             const std::size_t t = static_cast<std::size_t>(tid);
