@@ -2,7 +2,10 @@
 // rethrown on the calling thread after every worker has joined.
 #pragma once
 
+#if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
+#define DIFFCLUST_HAVE_ATFORK 1
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -39,8 +42,9 @@ class ThreadPool {
 public:
     static ThreadPool& instance() {
         static ThreadPool* pool = nullptr;
-        static std::once_flag at_fork;
         // fork() holds `guard` so that the child never inherits it locked by a thread it does not have
+#ifdef DIFFCLUST_HAVE_ATFORK
+        static std::once_flag at_fork;
         std::call_once(at_fork, [] {
             pthread_atfork([] { guard().lock(); }, [] { guard().unlock(); },
                            [] {
@@ -48,6 +52,7 @@ public:
                                guard().unlock();
                            });
         });
+#endif
         std::lock_guard<std::mutex> lock(guard());
         if (pool == nullptr || forked().exchange(false)) pool = new ThreadPool();  // the forked child's is leaked
         return *pool;
