@@ -1,5 +1,6 @@
 // Core tests without Python: Philox known answers, vector and scalar normals
 // agree, perturbed estimates independent of the thread count.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -72,6 +73,43 @@ static void test_weighted_noise_sum() {
     }
 }
 
+// Each sample's fused tree (whatever code path the build and CPU take) is the
+// maximum spanning tree of the materialised W + sigma Z_s, Z_s from the scalar
+// edge_normal: the definition of the noise, independent of any vector code.
+static void test_fused_prim_matches_materialised() {
+    for (index_t n : {2, 3, 9, 33, 64, 200}) {
+        std::vector<double> W(static_cast<std::size_t>(n * n)), P(W.size());
+        for (index_t i = 0; i < n; ++i) {
+            for (index_t j = 0; j < n; ++j) W[static_cast<std::size_t>(i * n + j)] = std::sin(static_cast<double>((i + 1) * (j + 1)) * 0.37);
+        }
+        for (index_t i = 0; i < n; ++i) {
+            for (index_t j = i + 1; j < n; ++j) W[static_cast<std::size_t>(j * n + i)] = W[static_cast<std::size_t>(i * n + j)];
+        }
+        const double sigma = 0.3;
+        PrimWorkspace ws;
+        for (u32 s = 0; s < 6; ++s) {
+            for (index_t i = 0; i < n; ++i) {
+                P[static_cast<std::size_t>(i * n + i)] = 0.0;
+                for (index_t j = i + 1; j < n; ++j) {
+                    const double p = W[static_cast<std::size_t>(i * n + j)] + sigma * edge_normal(11, s, static_cast<u32>(i), static_cast<u32>(j));
+                    P[static_cast<std::size_t>(i * n + j)] = P[static_cast<std::size_t>(j * n + i)] = p;
+                }
+            }
+            std::vector<WeightedEdge<double>> expected(static_cast<std::size_t>(n - 1));
+            prim_max_tree_dense<double>(P.data(), n, 1, expected.data(), n, detail::team_stall_limit, nullptr, false);
+            perturbed_prim(W.data(), n, sigma, 11, s, ws, s % 2 == 0);  // pairs where the build has them
+            auto got = ws.tree;
+            auto order = [](const WeightedEdge<double>& a, const WeightedEdge<double>& b) { return heavier(a, b); };
+            std::sort(expected.begin(), expected.end(), order);
+            std::sort(got.begin(), got.end(), order);
+            CHECK(got.size() == expected.size());
+            for (std::size_t e = 0; e < got.size(); ++e) {
+                CHECK(got[e].i == expected[e].i && got[e].j == expected[e].j && got[e].w == expected[e].w);
+            }
+        }
+    }
+}
+
 static void test_perturbed_thread_invariance() {
     const index_t n = 20, k = 3;
     std::vector<double> S(static_cast<std::size_t>(n * n));
@@ -138,6 +176,7 @@ int main() {
     test_philox_known_answers();
     test_block_normals_equal_scalar();
     test_weighted_noise_sum();
+    test_fused_prim_matches_materialised();
     test_perturbed_thread_invariance();
     TEST_MAIN_END();
 }

@@ -342,6 +342,7 @@ void perturbed_prim(const T* W, index_t n, double sigma, u64 seed, u32 sample, P
         return;
     }
 #endif
+    (void)pair_next;  // the portable path solves one sample at a time
     ws.tree.resize(static_cast<std::size_t>(n - 1));
     PerturbedRowSource<T> source(W, n, sigma, seed, sample);
     prim_max_tree<double>(n, source, ws.tree.data());
