@@ -144,3 +144,103 @@ def test_infeasible_constraints():
         dc.kforest(S, 2, known_labels=[0, -2, 0, 0, 0])
     with pytest.raises(TypeError, match="known_labels must hold integers"):
         dc.kforest(S, 2, known_labels=[0.5, 0, 0, 0, 0])
+
+
+def reference_greedy(S, k, y, must=(), cannot=()):
+    """The greedy of Stewart et al. written out plainly (refine=False): groups of
+    equal labels and must-links joined by their own maximum spanning trees, then
+    every remaining edge in the strict order (heavier, then smaller (i, j)),
+    skipping merges of trees with different labels or across a cannot-link pair,
+    until k trees remain. Returns (edge set, partition as sets), or None when the
+    greedy stops above k trees."""
+    n = S.shape[0]
+    W = S / 2 + S.T / 2
+    parent = list(range(n))
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    order = sorted((-W[i, j], i, j) for i in range(n) for j in range(i + 1, n))
+    # groups: equal known labels and must-link pairs
+    g = list(range(n))
+
+    def gfind(a):
+        while g[a] != a:
+            a = g[a]
+        return a
+
+    for a, b in list(itertools.combinations(np.flatnonzero(y >= 0), 2)):
+        if y[a] == y[b]:
+            g[gfind(a)] = gfind(b)
+    for a, b in must:
+        g[gfind(a)] = gfind(b)
+    edges = set()
+    for root in {gfind(i) for i in range(n)}:
+        members = [i for i in range(n) if gfind(i) == root]
+        inside = set(members)
+        for _, i, j in order:  # Kruskal inside the group: its maximum spanning tree
+            if i in inside and j in inside and find(i) != find(j):
+                parent[find(i)] = find(j)
+                edges.add((i, j))
+    label = {}
+    for i in np.flatnonzero(y >= 0):
+        label[find(i)] = y[i]
+    components = len({find(i) for i in range(n)})
+    for _, i, j in order:
+        if components == k:
+            break
+        ri, rj = find(i), find(j)
+        if ri == rj:
+            continue
+        li, lj = label.get(ri, -1), label.get(rj, -1)
+        if li >= 0 and lj >= 0 and li != lj:
+            continue
+        if any({find(a), find(b)} == {ri, rj} for a, b in cannot):
+            continue
+        parent[ri] = rj
+        label[rj] = li if li >= 0 else lj
+        edges.add((i, j))
+        components -= 1
+    if components > k:
+        return None
+    blocks = {}
+    for i in range(n):
+        blocks.setdefault(find(i), set()).add(i)
+    return edges, sorted(map(sorted, blocks.values()))
+
+
+@st.composite
+def greedy_problem(draw):
+    n = draw(st.integers(2, 14))
+    k = draw(st.integers(1, n))
+    ties = draw(st.booleans())  # integer weights: many equal weights, the strict order decides
+    values = st.integers(-3, 3) if ties else st.floats(-5, 5)
+    S = np.array(draw(st.lists(values, min_size=n * n, max_size=n * n)), dtype=np.float64).reshape(n, n)
+    y = np.maximum(np.array(draw(st.lists(st.integers(-k, k - 1), min_size=n, max_size=n))), -1)  # half unknown
+    pairs = st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda p: p[0] != p[1]), max_size=2)
+    return S, k, y, draw(pairs), draw(pairs)
+
+
+@hypothesis.settings(max_examples=300)
+@given(greedy_problem())
+def test_greedy_equals_a_plain_reference(prob):
+    """The library's greedy (lazily ordered edges, O(alpha) label checks, partner
+    lists) takes exactly the edges of the plain greedy over fully sorted edges."""
+    S, k, y, must, cannot = prob
+    kw = {"known_labels": y, "must_link": np.array(must, dtype=np.int64).reshape(-1, 2),
+          "cannot_link": np.array(cannot, dtype=np.int64).reshape(-1, 2), "refine": False}
+    try:
+        forest = dc.kforest(S, k, **kw)
+    except ValueError:
+        return  # infeasible constraints: covered by the error tests
+    expected = reference_greedy(S, k, y, must, cannot)
+    assert expected is not None
+    edges, blocks = expected
+    assert {(int(a), int(b)) for a, b in forest.edges} == edges
+    got_blocks = {}
+    for i, label in enumerate(forest.labels):
+        got_blocks.setdefault(label, []).append(i)
+    assert sorted(got_blocks.values()) == blocks

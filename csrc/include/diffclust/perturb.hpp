@@ -67,6 +67,7 @@ struct PrimWorkspace {
     std::vector<index_t> rem, par;
     std::vector<double> key;
     std::vector<WeightedEdge<double>> tree;
+    std::vector<WeightedEdge<double>> pool;  // the constrained greedy's edges
     std::unique_ptr<PrimWorkspace> twin;
     index_t pending = -1;  // the sample whose tree is in twin->tree, or -1
     const void* pending_W = nullptr;
@@ -404,7 +405,7 @@ void solve_sample(const T* W, index_t n, index_t k, const PerturbSpec& spec, u32
     scratch.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
     perturbed_matrix(W, n, spec.sigma, spec.seed, s, scratch.data());
     f.labels.resize(static_cast<std::size_t>(n));
-    cp->solve(scratch.data(), refine, f.edges, f.labels.data());
+    cp->solve(scratch.data(), refine, f.edges, f.labels.data(), &ws.pool);
     f.finish_value();
 }
 
@@ -642,7 +643,7 @@ double partial_fy_loss(const T* S, index_t n, index_t k, const PerturbSpec& spec
     std::vector<double> gaps(static_cast<std::size_t>(spec.n_samples));
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
     std::vector<SampleForest> free_f(static_cast<std::size_t>(team)), con_f(static_cast<std::size_t>(team));
-    std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(team));
+    std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(team)), pools(static_cast<std::size_t>(team));
     for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
         const std::size_t t = static_cast<std::size_t>(tid);
         if (!free_counts[t]) {
@@ -656,7 +657,7 @@ double partial_fy_loss(const T* S, index_t n, index_t k, const PerturbSpec& spec
         perturbed_matrix(sym.W, n, spec.sigma, spec.seed, static_cast<u32>(s), Wt.data());
         dense_forest(Wt.data(), n, k, trees[t], free_f[t]);
         con_f[t].labels.resize(static_cast<std::size_t>(n));
-        cp.solve(Wt.data(), refine, con_f[t].edges, con_f[t].labels.data());
+        cp.solve(Wt.data(), refine, con_f[t].edges, con_f[t].labels.data(), &pools[t]);
         con_f[t].finish_value();
         free_counts[t]->add(free_f[t]);
         con_counts[t]->add(con_f[t]);
