@@ -244,3 +244,29 @@ def test_greedy_equals_a_plain_reference(prob):
     for i, label in enumerate(forest.labels):
         got_blocks.setdefault(label, []).append(i)
     assert sorted(got_blocks.values()) == blocks
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_greedy_reaching_past_the_heaviest_edges_equals_the_reference(seed):
+    """Three tight clusters of 40 (within-cluster weights all above the others)
+    and k = 2 with two clusters labelled apart: the greedy must take a light
+    between-cluster edge, past the heaviest 16 n edges that the library orders
+    first, so its second tier of edges is used."""
+    rng = np.random.default_rng(seed)
+    n, k = 120, 2
+    block = np.repeat(np.arange(3), 40)
+    S = np.where(block[:, None] == block[None, :], rng.uniform(5, 6, (n, n)), rng.uniform(0, 1, (n, n)))
+    if seed % 2:
+        S = np.round(S, 1)  # ties everywhere
+    y = np.full(n, -1)
+    y[0], y[40] = 0, 1
+    cannot = [(int(rng.integers(80, 120)), int(rng.integers(0, 40)))] if seed >= 2 else []
+    kw = {"known_labels": y, "cannot_link": np.array(cannot, dtype=np.int64).reshape(-1, 2), "refine": False}
+    forest = dc.kforest(S, k, **kw)
+    edges, blocks = reference_greedy(S, k, y, (), cannot)
+    assert {(int(a), int(b)) for a, b in forest.edges} == edges
+    got_blocks = {}
+    for i, label in enumerate(forest.labels):
+        got_blocks.setdefault(label, []).append(i)
+    assert sorted(got_blocks.values()) == blocks
+    assert len({tuple(sorted(b)) for b in blocks}) == 2
