@@ -749,7 +749,7 @@ void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& 
         if (!cm.empty()) c += cm.dot_connectivity(labels, starts[static_cast<std::size_t>(tid)], orders[static_cast<std::size_t>(tid)]);
         return c;
     };
-    std::vector<index_t> edge_buf(static_cast<std::size_t>(2 * (n - k)));
+    std::vector<std::vector<index_t>> flat(static_cast<std::size_t>(team));  // per thread: a forest's edges as pairs
     // edges in the solver's order, as the forward pass keeps them: the same summation order either way
     auto flat_edges = [&](const SampleForest& f, std::vector<index_t>& out) {
         out.resize(2 * f.edges.size());
@@ -763,14 +763,13 @@ void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& 
     if (control_variate) {
         SampleForest f;
         solve_exact(sym.W, n, k, cp, refine, f);
-        reference = dot(flat_edges(f, edge_buf), f.labels.data(), 0);
+        reference = dot(flat_edges(f, flat[0]), f.labels.data(), 0);
     }
 
     std::vector<double> coef(static_cast<std::size_t>(B));
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
     std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
     std::vector<SampleForest> forests(static_cast<std::size_t>(team));
-    std::vector<std::vector<index_t>> flat(static_cast<std::size_t>(team));
     const bool have_kept = kept_edges != nullptr && kept_labels != nullptr;
     if (have_kept) {
         SampleForest& f = forests[0];
