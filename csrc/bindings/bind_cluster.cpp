@@ -5,7 +5,7 @@
 #include <string>
 
 #include "convert.hpp"
-#include "diffclust/kmedoids.hpp"
+#include "diffclust/cluster/kmedoids.hpp"
 
 namespace diffclust::bind {
 
@@ -17,7 +17,7 @@ void check_dissimilarity_py(const carray<T>& D, bool symmetric, double sym_rtol,
     require_ndim(D, 2, name.c_str());
     const index_t n = D.shape(0);
     if (D.shape(1) != n) throw py::value_error(name + " must be square");
-    py::gil_scoped_release release;  // no Python objects are touched below
+    released guard;  // the kernel touches no Python objects
     check_dissimilarity(D.data(), n, symmetric, sym_rtol, name, n_threads);
 }
 
@@ -28,7 +28,7 @@ py::array_t<index_t> pam_build_py(const carray<T>& D, index_t k, int n_threads) 
     auto medoids = empty<index_t>({k});
     index_t* m = medoids.mutable_data();
     {
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         pam_build(D.data(), n, k, n_threads, m);
     }
     return medoids;
@@ -44,7 +44,7 @@ py::tuple fasterpam_py(const carray<T>& D, const index_array& init, index_t max_
     std::copy(init.data(), init.data() + k, medoids.mutable_data());
     KMedoidsOut out{medoids.mutable_data(), labels.mutable_data(), 0.0, 0, 0};
     {
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         fasterpam(D.data(), n, k, max_iter, n_threads, out);
     }
     return py::make_tuple(medoids, labels, out.loss, out.n_iter, out.n_swaps);

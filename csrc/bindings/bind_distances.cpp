@@ -7,8 +7,8 @@
 #include <string>
 
 #include "convert.hpp"
-#include "diffclust/distances.hpp"
-#include "diffclust/silhouette.hpp"
+#include "diffclust/metrics/distances.hpp"
+#include "diffclust/metrics/silhouette.hpp"
 
 namespace diffclust::bind {
 
@@ -31,7 +31,7 @@ py::array_t<T> pairwise_distances_py(const carray<T>& X, const std::optional<car
     auto out = empty<T>({nx, ny});
     T* o = out.mutable_data();
     {
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         pairwise_distances(X.data(), nx, y, ny, d, parsed, n_threads, o);
     }
     return out;
@@ -48,11 +48,11 @@ py::array_t<double> silhouette_samples_py(const carray<T>& X, const index_array&
     double* o = out.mutable_data();
     if (metric == "precomputed") {
         if (X.shape(1) != n) throw py::value_error("a precomputed X must be square");
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         silhouette_samples_precomputed(X.data(), n, labels.data(), k, n_threads, o);
     } else {
         const Metric parsed = parse_metric(metric);
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         silhouette_samples(X.data(), n, d, labels.data(), k, parsed, n_threads, o);
     }
     return out;

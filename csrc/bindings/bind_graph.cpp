@@ -6,7 +6,7 @@
 #include <string>
 
 #include "convert.hpp"
-#include "diffclust/spanning_forest.hpp"
+#include "diffclust/forest/spanning_forest.hpp"
 
 namespace diffclust::bind {
 
@@ -22,7 +22,7 @@ py::tuple kforest_dense_py(const carray<T>& S, index_t k, int n_threads) {
         double value = 0.0;
         ForestOut<T> out{labels.mutable_data(), edges.mutable_data(), weights.mutable_data(), &value};
         {
-            py::gil_scoped_release release;  // no Python objects are touched below
+            released guard;  // the kernel touches no Python objects
             kforest_dense(S.data(), n, k, n_threads, out);
         }
         return py::make_tuple(labels, edges, weights, value);
@@ -34,7 +34,7 @@ py::tuple kforest_dense_py(const carray<T>& S, index_t k, int n_threads) {
     auto weights = empty<T>({b, n - k});
     auto values = empty<double>({b});
     {
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         kforest_dense_batch(S.data(), b, n, k, n_threads, labels.mutable_data(), edges.mutable_data(),
                             weights.mutable_data(), values.mutable_data());
     }
@@ -51,7 +51,7 @@ py::tuple kforest_from_edges_py(const index_array& edges, const carray<T>& weigh
     double value = 0.0;
     ForestOut<T> out{labels.mutable_data(), out_edges.mutable_data(), out_weights.mutable_data(), &value};
     {
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         kforest_from_edge_list(edges.data(), weights.data(), m, n, k, out);
     }
     return py::make_tuple(labels, out_edges, out_weights, value);
@@ -68,7 +68,7 @@ py::tuple kforest_from_points_py(const carray<T>& X, index_t k, const std::strin
     double value = 0.0;
     ForestOut<double> out{labels.mutable_data(), edges.mutable_data(), weights.mutable_data(), &value};
     {
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         kforest_points(X.data(), n, d, k, parsed, out, n_threads);
     }
     return py::make_tuple(labels, edges, weights, value);

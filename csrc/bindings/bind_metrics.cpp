@@ -10,11 +10,11 @@
 #include <string>
 
 #include "convert.hpp"
-#include "diffclust/contingency.hpp"
-#include "diffclust/dec.hpp"
-#include "diffclust/losses.hpp"
-#include "diffclust/metrics.hpp"
-#include "diffclust/ncut.hpp"
+#include "diffclust/metrics/contingency.hpp"
+#include "diffclust/metrics/dec.hpp"
+#include "diffclust/metrics/losses.hpp"
+#include "diffclust/metrics/metrics.hpp"
+#include "diffclust/metrics/ncut.hpp"
 
 namespace diffclust::bind {
 
@@ -28,13 +28,13 @@ void require_same_length(const index_array& a, const index_array& b) {
 
 double adjusted_rand_score_py(const index_array& a, const index_array& b, int n_threads) {
     require_same_length(a, b);
-    py::gil_scoped_release release;  // no Python objects are touched below
+    released guard;  // the kernel touches no Python objects
     return adjusted_rand_index(contingency(a.data(), b.data(), a.shape(0), n_threads));
 }
 
 double mutual_info_score_py(const index_array& a, const index_array& b, int n_threads) {
     require_same_length(a, b);
-    py::gil_scoped_release release;  // no Python objects are touched below
+    released guard;  // the kernel touches no Python objects
     return mutual_info(contingency(a.data(), b.data(), a.shape(0), n_threads));
 }
 
@@ -42,7 +42,7 @@ double normalized_mutual_info_score_py(const index_array& a, const index_array& 
                                        int n_threads) {
     require_same_length(a, b);
     const AverageMethod method = parse_average_method(average_method);
-    py::gil_scoped_release release;  // no Python objects are touched below
+    released guard;  // the kernel touches no Python objects
     return normalized_mutual_info(contingency(a.data(), b.data(), a.shape(0), n_threads), method);
 }
 
@@ -52,7 +52,7 @@ double davies_bouldin_score_py(const carray<T>& X, const index_array& labels, in
     require_ndim(labels, 1, "labels");
     const index_t n = X.shape(0), d = X.shape(1);
     if (labels.shape(0) != n) throw py::value_error("labels must have one entry per row of X");
-    py::gil_scoped_release release;  // no Python objects are touched below
+    released guard;  // the kernel touches no Python objects
     return davies_bouldin(X.data(), n, d, encode_labels(labels.data(), n, n_threads), n_threads);
 }
 
@@ -69,7 +69,7 @@ double kmeans_loss_py(const carray<T>& X, const carray<double>& centers, const s
         if (labels->shape(0) != n) throw py::value_error("labels must have one entry per row of X");
         lab = labels->data();
     }
-    py::gil_scoped_release release;  // no Python objects are touched below
+    released guard;  // the kernel touches no Python objects
     return kmeans_loss(X.data(), n, d, centers.data(), k, lab, n_threads);
 }
 
@@ -97,7 +97,7 @@ py::tuple gmm_nll_py(const carray<T>& X, const carray<double>& weights, const ca
     }
     double mean = 0.0;
     {
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         const GaussianMixture g = make_gaussian_mixture(weights.data(), means.data(), covariances.data(), k, d, type);
         mean = gmm_nll(g, X.data(), n, out, n_threads);
     }
@@ -112,7 +112,7 @@ py::tuple graph_cuts_dense_py(const carray<T>& W, const index_array& labels, int
     if (labels.ndim() != 1 || labels.shape(0) != n) throw py::value_error("labels must have length n");
     CutValues cuts;
     {
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         cuts = graph_cuts(DenseGraph<T>{W.data(), n}, encode_labels(labels.data(), n, n_threads), n_threads);
     }
     return py::make_tuple(cuts.ncut, cuts.ratio_cut);
@@ -127,7 +127,7 @@ py::tuple graph_cuts_csr_py(const carray<I>& indptr, const carray<I>& indices, c
     if (labels.ndim() != 1 || labels.shape(0) != n) throw py::value_error("labels must have length n");
     CutValues cuts;
     {
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         const CsrGraph<T, I> g{indptr.data(), indices.data(), data.data(), n, indices.shape(0)};
         check_csr(g);
         cuts = graph_cuts(g, encode_labels(labels.data(), n, n_threads), n_threads);
@@ -144,7 +144,7 @@ py::tuple soft_ncut_dense_py(const carray<T>& W, const carray<double>& P, int n_
     auto grad = empty<double>({n, k});
     double value = 0.0;
     {
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         value = soft_ncut(DenseGraph<T>{W.data(), n}, P.data(), k, grad.mutable_data(), n_threads);
     }
     return py::make_tuple(value, grad);
@@ -162,7 +162,7 @@ py::tuple soft_ncut_csr_py(const carray<I>& indptr, const carray<I>& indices, co
     auto grad = empty<double>({n, k});
     double value = 0.0;
     {
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         const CsrGraph<T, I> g{indptr.data(), indices.data(), data.data(), n, indices.shape(0)};
         check_csr(g);
         value = soft_ncut(g, P.data(), k, grad.mutable_data(), n_threads);
@@ -186,7 +186,7 @@ py::tuple dec_loss_py(const carray<double>& Z, const carray<double>& centers, do
     auto grad_c = empty<double>({k, d});
     double loss = 0.0;
     {
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         loss = dec_loss(Z.data(), n, d, centers.data(), k, alpha, tgt, grad_z.mutable_data(), grad_c.mutable_data(),
                         n_threads);
     }

@@ -4,15 +4,14 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "convert.hpp"
-#include "diffclust/constrained.hpp"
-#include "diffclust/perturb.hpp"
-#include "diffclust/rng.hpp"
+#include "diffclust/forest/constrained.hpp"
+#include "diffclust/perturb/perturb.hpp"
+#include "diffclust/core/rng.hpp"
 
 namespace diffclust::bind {
 
@@ -20,28 +19,11 @@ namespace {
 
 using opt_index = std::optional<index_array>;
 
-// Checks for Ctrl-C at most every 100 ms; only ever called on the thread that
-// released the GIL, which it briefly takes back.
-InterruptCheck interrupt_check() {
-    auto last = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
-    return [last]() {
-        const auto now = std::chrono::steady_clock::now();
-        if (now - *last < std::chrono::milliseconds(100)) return false;
-        *last = now;
-        py::gil_scoped_acquire gil;
-        return PyErr_CheckSignals() != 0;
-    };
-}
-
-// Runs a kernel with the GIL released; a Ctrl-C surfaces as KeyboardInterrupt.
+// Runs a kernel with the GIL released in a cancellation scope (convert.hpp).
 template <class Fn>
 void run_released(Fn&& fn) {
-    try {
-        py::gil_scoped_release release;  // the kernel touches no Python objects
-        fn();
-    } catch (const Interrupted&) {
-        throw py::error_already_set();
-    }
+    released guard;  // the kernel touches no Python objects
+    fn();
 }
 
 Constraints make_constraints(const opt_index& labels, const opt_index& must, const opt_index& cannot) {
@@ -62,7 +44,7 @@ py::array_t<double> edge_noise(u64 seed, u32 sample, index_t n) {
     auto Z = empty<double>({n, n});
     double* z = Z.mutable_data();
     {
-        py::gil_scoped_release release;  // no Python objects are touched below
+        released guard;  // the kernel touches no Python objects
         for (index_t i = 0; i < n; ++i) {
             z[i * n + i] = 0.0;
             if (i + 1 < n) row_edge_normals(seed, sample, static_cast<u32>(i), static_cast<u32>(i + 1), n - i - 1, 1.0, z + i * n + i + 1);
@@ -75,7 +57,7 @@ py::array_t<double> edge_noise(u64 seed, u32 sample, index_t n) {
 // Draws the B n (n - 1) / 2 normals of B samples' edges and sums them: the
 // floor that a perturbed forest cannot beat (benchmarks only).
 double normals_floor(u64 seed, index_t n_samples, index_t n) {
-    py::gil_scoped_release release;  // no Python objects are touched below
+    released guard;  // the kernel touches no Python objects
     std::vector<double> row(static_cast<std::size_t>(n > 1 ? n - 1 : 1));
     double total = 0.0;
     for (index_t s = 0; s < n_samples; ++s) {
@@ -192,13 +174,12 @@ py::tuple perturbed_kforest_py(const carray<T>& S, index_t k, double sigma, inde
     const Constraints c = make_constraints(labels, must, cannot);
     const PerturbSpec spec{sigma, n_samples, seed};
     const T* data = S.data();
-    const InterruptCheck check = interrupt_check();
     run_released([&] {
         std::unique_ptr<ConstrainedProblem> problem;
         if (c.any()) problem = std::make_unique<ConstrainedProblem>(n, k, c);
         for (index_t t = 0; t < b; ++t) {
             const PerturbedOut<T> out{a ? a + t * n * n : nullptr, m ? m + t * n * n : nullptr, F + t};
-            perturbed_kforest(data + t * n * n, n, k, spec, problem.get(), refine, n_threads, out, &check,
+            perturbed_kforest(data + t * n * n, n, k, spec, problem.get(), refine, n_threads, out,
                               batched ? "S[" + std::to_string(t) + "]" : "S", kept.at(t, n_samples, n, k));
         }
     });
@@ -230,9 +211,8 @@ py::tuple perturbed_kforest_points_py(const carray<T>& X, index_t k, const std::
     double value = 0.0;
     const PerturbSpec spec{sigma, n_samples, seed};
     const T* data = X.data();
-    const InterruptCheck check = interrupt_check();
     run_released([&] {
-        perturbed_kforest_points(data, n, d, k, parsed, spec, n_threads, PerturbedOut<double>{a, m, &value}, &check,
+        perturbed_kforest_points(data, n, d, k, parsed, spec, n_threads, PerturbedOut<double>{a, m, &value},
                                  kept.at(0, n_samples, n, k));
     });
     return py::make_tuple(A, M, value, kept.edges, kept.labels);
@@ -250,10 +230,9 @@ py::tuple partial_fy_loss_py(const carray<T>& S, index_t k, double sigma, index_
     const Constraints c = make_constraints(labels, must, cannot);
     const PerturbSpec spec{sigma, n_samples, seed};
     const T* data = S.data();
-    const InterruptCheck check = interrupt_check();
     run_released([&] {
         const ConstrainedProblem problem(n, k, c);
-        loss = partial_fy_loss(data, n, k, spec, problem, refine, n_threads, g, &check);
+        loss = partial_fy_loss(data, n, k, spec, problem, refine, n_threads, g);
     });
     return py::make_tuple(loss, grad);
 }
@@ -289,11 +268,10 @@ py::array_t<T> perturbed_kforest_vjp_py(const carray<T>& S, index_t k, const std
     const T* data = S.data();
     const T* va = VA ? VA->data() : nullptr;
     const T* vm = VM ? VM->data() : nullptr;
-    const InterruptCheck check = interrupt_check();
     run_released([&] {
         std::unique_ptr<ConstrainedProblem> problem;
         if (c.any()) problem = std::make_unique<ConstrainedProblem>(n, k, c);
-        perturbed_kforest_vjp(data, n, k, spec, problem.get(), refine, va, vm, control_variate, n_threads, g, &check,
+        perturbed_kforest_vjp(data, n, k, spec, problem.get(), refine, va, vm, control_variate, n_threads, g,
                               ke, kl);
     });
     return grad;

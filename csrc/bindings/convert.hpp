@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "diffclust/types.hpp"
+#include "diffclust/core/cancel.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust::bind {
 
@@ -31,6 +32,26 @@ template <class T>
 py::array_t<T> empty(const std::vector<py::ssize_t>& shape) {
     return py::array_t<T>(shape);
 }
+
+// Polls Python's signal handlers (Ctrl-C) from a kernel running with the GIL
+// released; only called on the thread that released it (core/cancel.hpp).
+inline bool python_signal_pending() {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+}
+
+// Held around every kernel call: opens the cancellation scope, then releases
+// the GIL (and takes it back before the scope closes). A Ctrl-C makes the
+// kernel throw diffclust::Interrupted, which module.cpp turns back into the
+// KeyboardInterrupt that PyErr_CheckSignals has set.
+class released {
+public:
+    released() : scope_(&python_signal_pending) {}
+
+private:
+    CancelScope scope_;
+    py::gil_scoped_release release_;
+};
 
 inline void require_ndim(const py::array& a, py::ssize_t ndim, const char* name) {
     if (a.ndim() != ndim) {

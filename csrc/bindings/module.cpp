@@ -1,6 +1,10 @@
 // The one extension module: each register_* (one bind_*.cpp each) adds one concern's functions.
 #include <pybind11/pybind11.h>
 
+#include <exception>
+
+#include "diffclust/core/cancel.hpp"
+
 namespace py = pybind11;
 
 namespace diffclust::bind {
@@ -17,6 +21,15 @@ extern "C" __attribute__((visibility("default"))) const char* diffclust_threadpo
 
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     m.doc() = "diffclust compiled kernels (private; use the diffclust package)";
+    // A kernel stopped by Ctrl-C (core/cancel.hpp) throws Interrupted after
+    // PyErr_CheckSignals has set KeyboardInterrupt: let that error through.
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const diffclust::Interrupted&) {
+            if (PyErr_Occurred() == nullptr) PyErr_SetNone(PyExc_KeyboardInterrupt);
+        }
+    });
     diffclust::bind::register_graph(m);
     diffclust::bind::register_sampling(m);
     diffclust::bind::register_distances(m);

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "check.hpp"
-#include "diffclust/distances.hpp"
-#include "diffclust/kmedoids.hpp"
-#include "diffclust/silhouette.hpp"
+#include "diffclust/metrics/distances.hpp"
+#include "diffclust/cluster/kmedoids.hpp"
+#include "diffclust/metrics/silhouette.hpp"
 
 using namespace diffclust;
 

@@ -5,11 +5,11 @@
 #include <vector>
 
 #include "check.hpp"
-#include "diffclust/contingency.hpp"
-#include "diffclust/dec.hpp"
-#include "diffclust/losses.hpp"
-#include "diffclust/metrics.hpp"
-#include "diffclust/ncut.hpp"
+#include "diffclust/metrics/contingency.hpp"
+#include "diffclust/metrics/dec.hpp"
+#include "diffclust/metrics/losses.hpp"
+#include "diffclust/metrics/metrics.hpp"
+#include "diffclust/metrics/ncut.hpp"
 
 using namespace diffclust;
 

@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "check.hpp"
-#include "diffclust/perturb.hpp"
-#include "diffclust/rng.hpp"
+#include "diffclust/perturb/perturb.hpp"
+#include "diffclust/core/rng.hpp"
 
 using namespace diffclust;
 
@@ -117,9 +117,9 @@ static void test_perturbed_thread_invariance() {
     const PerturbSpec spec{0.5, 13, 42};
     std::vector<double> A1(S.size()), M1(S.size()), A2(S.size()), M2(S.size());
     double F1 = 0, F2 = 0;
-    perturbed_kforest(S.data(), n, k, spec, nullptr, true, 1, PerturbedOut<double>{A1.data(), M1.data(), &F1}, nullptr);
+    perturbed_kforest(S.data(), n, k, spec, nullptr, true, 1, PerturbedOut<double>{A1.data(), M1.data(), &F1});
     for (int threads : {2, 3, 7}) {
-        perturbed_kforest(S.data(), n, k, spec, nullptr, true, threads, PerturbedOut<double>{A2.data(), M2.data(), &F2}, nullptr);
+        perturbed_kforest(S.data(), n, k, spec, nullptr, true, threads, PerturbedOut<double>{A2.data(), M2.data(), &F2});
         CHECK(A1 == A2);
         CHECK(M1 == M2);
         CHECK(F1 == F2);
@@ -145,13 +145,13 @@ static void test_vjp_from_kept_samples() {
     std::vector<index_t> edges(static_cast<std::size_t>(spec.n_samples * (n - k) * 2)), labels(static_cast<std::size_t>(spec.n_samples * n));
     std::vector<double> A(S.size()), M(S.size());
     double F = 0.0;
-    perturbed_kforest(S.data(), n, k, spec, nullptr, true, 2, PerturbedOut<double>{A.data(), M.data(), &F}, nullptr, "S",
+    perturbed_kforest(S.data(), n, k, spec, nullptr, true, 2, PerturbedOut<double>{A.data(), M.data(), &F}, "S",
                       KeptSamples{edges.data(), labels.data()});
     for (bool cv : {true, false}) {
         std::vector<double> g1(S.size()), g2(S.size()), g3(S.size());
-        perturbed_kforest_vjp(S.data(), n, k, spec, nullptr, true, VA.data(), VM.data(), cv, 1, g1.data(), nullptr);
-        perturbed_kforest_vjp(S.data(), n, k, spec, nullptr, true, VA.data(), VM.data(), cv, 3, g3.data(), nullptr);
-        perturbed_kforest_vjp(S.data(), n, k, spec, nullptr, true, VA.data(), VM.data(), cv, 2, g2.data(), nullptr,
+        perturbed_kforest_vjp(S.data(), n, k, spec, nullptr, true, VA.data(), VM.data(), cv, 1, g1.data());
+        perturbed_kforest_vjp(S.data(), n, k, spec, nullptr, true, VA.data(), VM.data(), cv, 3, g3.data());
+        perturbed_kforest_vjp(S.data(), n, k, spec, nullptr, true, VA.data(), VM.data(), cv, 2, g2.data(),
                               edges.data(), labels.data());
         CHECK(g1 == g3);
         CHECK(g1 == g2);
@@ -163,7 +163,7 @@ static void test_vjp_from_kept_samples() {
     std::vector<double> g(S.size());
     bool refused = false;
     try {
-        perturbed_kforest_vjp(S.data(), n, k, other, nullptr, true, VA.data(), VM.data(), true, 1, g.data(), nullptr,
+        perturbed_kforest_vjp(S.data(), n, k, other, nullptr, true, VA.data(), VM.data(), true, 1, g.data(),
                               edges.data(), labels.data());
     } catch (const std::invalid_argument&) {
         refused = true;

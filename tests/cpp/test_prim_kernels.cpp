@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "check.hpp"
-#include "diffclust/spanning_forest.hpp"
+#include "diffclust/forest/spanning_forest.hpp"
 
 using namespace diffclust;
 

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "check.hpp"
-#include "diffclust/parallel.hpp"
-#include "diffclust/spanning_forest.hpp"
-#include "diffclust/union_find.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/forest/spanning_forest.hpp"
+#include "diffclust/core/union_find.hpp"
 
 using namespace diffclust;
 

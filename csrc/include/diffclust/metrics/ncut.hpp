@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "chunked.hpp"
-#include "contingency.hpp"
-#include "parallel.hpp"
-#include "simd.hpp"
-#include "types.hpp"
+#include "diffclust/core/chunked.hpp"
+#include "diffclust/metrics/contingency.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/simd.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust {
 

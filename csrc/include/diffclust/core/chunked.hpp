@@ -8,8 +8,8 @@
 #include <cmath>
 #include <vector>
 
-#include "parallel.hpp"
-#include "types.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust {
 

@@ -4,7 +4,7 @@
 #include <numeric>
 #include <vector>
 
-#include "types.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust {
 

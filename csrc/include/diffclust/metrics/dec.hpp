@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "chunked.hpp"
-#include "parallel.hpp"
-#include "types.hpp"
+#include "diffclust/core/chunked.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust {
 

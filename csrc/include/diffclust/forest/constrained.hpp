@@ -19,9 +19,9 @@
 #include <utility>
 #include <vector>
 
-#include "spanning_forest.hpp"
-#include "types.hpp"
-#include "union_find.hpp"
+#include "diffclust/forest/spanning_forest.hpp"
+#include "diffclust/core/types.hpp"
+#include "diffclust/core/union_find.hpp"
 
 namespace diffclust {
 

@@ -18,21 +18,14 @@
 #include <type_traits>
 #include <vector>
 
-#include "constrained.hpp"
-#include "parallel.hpp"
-#include "rng.hpp"
-#include "spanning_forest.hpp"
-#include "types.hpp"
+#include "diffclust/forest/constrained.hpp"
+#include "diffclust/core/cancel.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/rng.hpp"
+#include "diffclust/forest/spanning_forest.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust {
-
-// Called between chunks of samples on the calling thread; returning true stops
-// the computation with `Interrupted` (the bindings use it for Ctrl-C).
-using InterruptCheck = std::function<bool()>;
-
-struct Interrupted : std::exception {
-    const char* what() const noexcept override { return "interrupted"; }
-};
 
 struct PerturbSpec {
     double sigma;
@@ -444,15 +437,15 @@ void solve_exact(const T* W, index_t n, index_t k, const ConstrainedProblem* cp,
 constexpr index_t sample_chunk = 2;
 
 // Runs fn(s, tid) for every sample in fixed chunks; checks for interrupts
-// between chunks on the calling thread.
+// between chunks (core/cancel.hpp).
 template <class Fn>
-void for_each_sample(index_t n_samples, int n_threads, const InterruptCheck* check, Fn&& fn) {
+void for_each_sample(index_t n_samples, int n_threads, Fn&& fn) {
     constexpr index_t chunk = sample_chunk;
     const index_t n_chunks = (n_samples + chunk - 1) / chunk;
     parallel_for_tid(n_chunks, n_threads, [&](index_t c, int tid) {
         const index_t s1 = std::min(n_samples, (c + 1) * chunk);
         for (index_t s = c * chunk; s < s1; ++s) fn(s, tid);
-        if (tid == 0 && check != nullptr && (*check)()) throw Interrupted();
+        cancellation_point();
     });
 }
 
@@ -577,12 +570,12 @@ inline void keep_sample(const SampleForest& f, index_t n, index_t k, index_t s, 
 // (and each sample's forest when `keep` asks for it).
 template <class T, class Solve>
 void estimate_perturbed(index_t n, index_t k, const PerturbSpec& spec, int n_threads, const PerturbedOut<T>& out,
-                        const KeptSamples& keep, const InterruptCheck* check, Solve&& solve) {
+                        const KeptSamples& keep, Solve&& solve) {
     const int team = team_size(spec.n_samples, n_threads);
     std::vector<std::unique_ptr<Counts>> counts(static_cast<std::size_t>(team));
     std::vector<double> values(static_cast<std::size_t>(spec.n_samples));
     std::vector<SampleForest> forests(static_cast<std::size_t>(team));
-    for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
+    for_each_sample(spec.n_samples, team, [&](index_t s, int tid) {
         auto& c = counts[static_cast<std::size_t>(tid)];
         if (!c) c = std::make_unique<Counts>(n, out.A != nullptr, out.M != nullptr);
         SampleForest& f = forests[static_cast<std::size_t>(tid)];
@@ -601,13 +594,13 @@ void estimate_perturbed(index_t n, index_t k, const PerturbSpec& spec, int n_thr
 // A_eps, M_eps and F_eps of a dense S (n x n), constrained when cp != null.
 template <class T>
 void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
-                       bool refine, int n_threads, const PerturbedOut<T>& out, const InterruptCheck* check,
+                       bool refine, int n_threads, const PerturbedOut<T>& out,
                        const std::string& name = "S", const KeptSamples& keep = {}) {
     const SymmetricWeights<T> sym(S, n, n_threads, name);
     const int team = team_size(spec.n_samples, n_threads);
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
     std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
-    estimate_perturbed(n, k, spec, n_threads, out, keep, check, [&](index_t s, int tid, SampleForest& f) {
+    estimate_perturbed(n, k, spec, n_threads, out, keep, [&](index_t s, int tid, SampleForest& f) {
         const std::size_t t = static_cast<std::size_t>(tid);
         solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], f, pairs_next(s, spec.n_samples));
     });
@@ -616,14 +609,14 @@ void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec
 // The same from points X (n x d), S_ij = -d(x_i, x_j) computed inside Prim.
 template <class T>
 void perturbed_kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, const PerturbSpec& spec,
-                              int n_threads, const PerturbedOut<double>& out, const InterruptCheck* check,
+                              int n_threads, const PerturbedOut<double>& out,
                               const KeptSamples& keep = {}) {
     for (index_t t = 0; t < n * d; ++t) {
         if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
     }
     const PointSource points(X, n, d, metric);
     std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(team_size(spec.n_samples, n_threads)));
-    estimate_perturbed(n, k, spec, n_threads, out, keep, check, [&](index_t s, int tid, SampleForest& f) {
+    estimate_perturbed(n, k, spec, n_threads, out, keep, [&](index_t s, int tid, SampleForest& f) {
         auto& tree = trees[static_cast<std::size_t>(tid)];
         tree.resize(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
         PerturbedPointSource source(points, spec.sigma, spec.seed, static_cast<u32>(s));
@@ -636,7 +629,7 @@ void perturbed_kforest_points(const T* X, index_t n, index_t d, index_t k, Metri
 // A_eps(S) - A_eps(S; y), both problems sharing each sample's noise.
 template <class T>
 double partial_fy_loss(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem& cp,
-                       bool refine, int n_threads, T* grad, const InterruptCheck* check) {
+                       bool refine, int n_threads, T* grad) {
     const SymmetricWeights<T> sym(S, n, n_threads, "S");
     const int team = team_size(spec.n_samples, n_threads);
     std::vector<std::unique_ptr<Counts>> free_counts(static_cast<std::size_t>(team)), con_counts(static_cast<std::size_t>(team));
@@ -644,7 +637,7 @@ double partial_fy_loss(const T* S, index_t n, index_t k, const PerturbSpec& spec
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
     std::vector<SampleForest> free_f(static_cast<std::size_t>(team)), con_f(static_cast<std::size_t>(team));
     std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(team)), pools(static_cast<std::size_t>(team));
-    for_each_sample(spec.n_samples, team, check, [&](index_t s, int tid) {
+    for_each_sample(spec.n_samples, team, [&](index_t s, int tid) {
         const std::size_t t = static_cast<std::size_t>(tid);
         if (!free_counts[t]) {
             free_counts[t] = std::make_unique<Counts>(n, true, false);
@@ -735,8 +728,7 @@ constexpr index_t vjp_edge_chunk = 256;
 // thread count, and memory is O(B + n) per thread whatever B.
 template <class T>
 void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
-                           bool refine, const T* VA, const T* VM, bool control_variate, int n_threads, T* grad,
-                           const InterruptCheck* check, const index_t* kept_edges = nullptr,
+                           bool refine, const T* VA, const T* VM, bool control_variate, int n_threads, T* grad, const index_t* kept_edges = nullptr,
                            const index_t* kept_labels = nullptr) {
     const SymmetricWeights<T> sym(S, n, n_threads, "S");
     const EdgeCotangent ca(VA, n), cm(VM, n);
@@ -784,7 +776,7 @@ void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& 
             coef[static_cast<std::size_t>(s)] = dot(kept_edges + s * (n - k) * 2, kept_labels + s * n, tid) - reference;
         });
     } else {
-        for_each_sample(B, team, check, [&](index_t s, int tid) {
+        for_each_sample(B, team, [&](index_t s, int tid) {
             const std::size_t t = static_cast<std::size_t>(tid);
             solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], forests[t],
                          pairs_next(s, B));
@@ -824,7 +816,7 @@ void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& 
             const index_t a = lo[static_cast<std::size_t>(e)], b = hi[static_cast<std::size_t>(e)];
             grad[a * n + b] = grad[b * n + a] = static_cast<T>(sum[static_cast<std::size_t>(e)] * scale);
         }
-        if (tid == 0 && check != nullptr && (*check)()) throw Interrupted();
+        cancellation_point();
     });
 }
 

@@ -15,9 +15,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "chunked.hpp"
-#include "parallel.hpp"
-#include "types.hpp"
+#include "diffclust/core/chunked.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust {
 

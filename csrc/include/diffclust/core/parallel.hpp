@@ -22,7 +22,7 @@
 #include <immintrin.h>
 #endif
 
-#include "types.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust {
 

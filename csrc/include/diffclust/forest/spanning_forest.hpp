@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
-#include "parallel.hpp"
-#include "point_metrics.hpp"
-#include "prim_kernels.hpp"
-#include "sort.hpp"
-#include "types.hpp"
-#include "union_find.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/point_metrics.hpp"
+#include "diffclust/forest/prim_kernels.hpp"
+#include "diffclust/core/sort.hpp"
+#include "diffclust/core/types.hpp"
+#include "diffclust/core/union_find.hpp"
 
 namespace diffclust {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "types.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust {
 

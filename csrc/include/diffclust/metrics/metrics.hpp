@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "chunked.hpp"
-#include "contingency.hpp"
-#include "losses.hpp"  // detail::sq_dist_to
-#include "parallel.hpp"
-#include "simd.hpp"
-#include "types.hpp"
+#include "diffclust/core/chunked.hpp"
+#include "diffclust/metrics/contingency.hpp"
+#include "diffclust/metrics/losses.hpp"  // detail::sq_dist_to
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/simd.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust {
 

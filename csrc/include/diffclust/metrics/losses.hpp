@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "chunked.hpp"
-#include "parallel.hpp"
-#include "simd.hpp"
-#include "types.hpp"
+#include "diffclust/core/chunked.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/simd.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust {
 

@@ -14,8 +14,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "simd.hpp"
-#include "types.hpp"
+#include "diffclust/core/simd.hpp"
+#include "diffclust/core/types.hpp"
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(DIFFCLUST_NO_AVX512)
 #include <immintrin.h>

@@ -20,8 +20,8 @@
 
 #include <cstring>
 
-#include "simd.hpp"
-#include "types.hpp"
+#include "diffclust/core/simd.hpp"
+#include "diffclust/core/types.hpp"
 
 // GCC/Clang vector extensions; without them (or with
 // -DDIFFCLUST_NO_VECTOR_EXTENSIONS) plain loops compute the same sums.

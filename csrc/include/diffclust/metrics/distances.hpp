@@ -22,11 +22,11 @@
 #include <stdexcept>
 #include <vector>
 
-#include "parallel.hpp"
-#include "point_metrics.hpp"
-#include "simd.hpp"
-#include "tiles.hpp"
-#include "types.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/point_metrics.hpp"
+#include "diffclust/core/simd.hpp"
+#include "diffclust/core/tiles.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust {
 

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <string>
 
-#include "simd.hpp"
-#include "types.hpp"
+#include "diffclust/core/simd.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust {
 

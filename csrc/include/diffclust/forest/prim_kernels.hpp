@@ -21,9 +21,9 @@
 #include <cstring>
 #include <limits>
 
-#include "point_metrics.hpp"
-#include "simd.hpp"
-#include "types.hpp"
+#include "diffclust/core/point_metrics.hpp"
+#include "diffclust/core/simd.hpp"
+#include "diffclust/core/types.hpp"
 
 #if defined(__GNUC__) && !defined(DIFFCLUST_NO_VECTOR_EXTENSIONS)
 #define DIFFCLUST_VECTOR_EXTENSIONS 1

@@ -35,10 +35,10 @@
 #include <thread>
 #include <vector>
 
-#include "parallel.hpp"
-#include "simd.hpp"
-#include "tiles.hpp"
-#include "types.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/simd.hpp"
+#include "diffclust/core/tiles.hpp"
+#include "diffclust/core/types.hpp"
 
 namespace diffclust {
 
