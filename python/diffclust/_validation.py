@@ -15,13 +15,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "METRICS",
+    "METRIC_ALIASES",
     "as_float_array",
     "as_index_array",
+    "as_labels",
     "check_k",
     "check_square",
     "core_fn",
     "dtype_suffix",
-    "frozen",
+    "resolve_metric",
     "resolve_seed",
     "resolve_threads",
 ]
@@ -41,12 +44,11 @@ def core_fn(name: str, dtype: Any) -> Any:
     return getattr(_core, f"{name}_{dtype_suffix(dtype)}")
 
 
-def frozen(a: Any) -> Any:
-    """Make a result array read-only (and return it); scalars pass through as float."""
-    if isinstance(a, np.ndarray):
-        a.setflags(write=False)
-        return a
-    return float(a)
+def float_result_dtype(*arrays: NDArray[Any]) -> np.dtype[Any]:
+    """The dtype of a float result computed from ``arrays``: float32 only if all are float32."""
+    if arrays and all(a.dtype == np.float32 for a in arrays):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
 
 
 def as_float_array(x: Any, name: str, *, ndims: tuple[int, ...]) -> NDArray[Any]:
@@ -104,6 +106,71 @@ def check_k(k: Any, n: int) -> int:
     if not 1 <= value <= n:
         raise ValueError(f"k must be in [1, n] = [1, {n}], got {value}")
     return value
+
+
+# The one metric table: every name accepted by a ``metric=`` argument -> the name
+# the kernels know. The aliases are those scikit-learn (and SciPy's cdist) accept
+# for these four metrics.
+METRICS = ("sqeuclidean", "euclidean", "manhattan", "cosine")
+METRIC_ALIASES: dict[str, str] = {
+    "sqeuclidean": "sqeuclidean",
+    "euclidean": "euclidean",
+    "l2": "euclidean",
+    "manhattan": "manhattan",
+    "cityblock": "manhattan",
+    "l1": "manhattan",
+    "cosine": "cosine",
+}
+
+
+def resolve_metric(metric: Any, *, precomputed: bool = False) -> str:
+    """The canonical name of ``metric`` (an alias becomes its metric); "precomputed" if allowed."""
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a string, got {type(metric).__name__}")
+    if precomputed and metric == "precomputed":
+        return metric
+    name = METRIC_ALIASES.get(metric)
+    if name is None:
+        allowed = METRICS + (("precomputed",) if precomputed else ())
+        aliases = ", ".join(f"{a!r}" for a, m in METRIC_ALIASES.items() if a != m)
+        raise ValueError(f"metric must be one of {allowed} (or an alias: {aliases}), got {metric!r}")
+    return name
+
+
+def as_labels(x: Any, name: str, *, n: int | None = None, unknown: bool = False) -> NDArray[np.int64]:
+    """The one label validator: return a 1-d label vector as C-contiguous int64.
+
+    scikit-learn's rule: integer labels, or floating-point labels whose values are
+    all whole numbers (and exact: below 2**53). Anything else -- bool, complex,
+    strings, objects, non-whole floats -- is a ``TypeError``; NaN/inf, a wrong
+    ndim or a length other than ``n`` a ``ValueError``. With ``unknown`` (partial
+    labels) values must be >= -1, -1 meaning unknown.
+    """
+    a = np.asarray(x)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional, got shape {a.shape}")
+    if n is not None and a.shape[0] != n:
+        raise ValueError(f"{name} must have length n = {n} (one label per point), got shape {a.shape}")
+    kind = a.dtype.kind
+    if kind in "iu":
+        # uint64 values >= 2**63 wrap around; distinct values stay distinct
+        out = np.ascontiguousarray(a, dtype=np.int64)
+    elif kind == "f":
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+        if a.size and np.abs(a).max() >= 2.0**53:
+            raise ValueError(f"{name} holds floating-point labels too large to be exact integers")
+        out = a.astype(np.int64)
+        if not np.array_equal(out, a):
+            raise TypeError(f"{name} must hold integer labels, got non-integer values of dtype {a.dtype}")
+    else:
+        raise TypeError(
+            f"{name} must hold integer labels (or whole-number floats), got dtype {a.dtype}; "
+            f"encode other labels first with numpy.unique({name}, return_inverse=True)[1]"
+        )
+    if unknown and out.size and out.min() < -1:
+        raise ValueError(f"{name} must be -1 (unknown) or a non-negative label, got {int(out.min())}")
+    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -200,11 +267,7 @@ def check_constraints(
     """
     labels = None
     if known_labels is not None:
-        y = as_index_array(known_labels, "known_labels")
-        if y.ndim != 1 or y.shape[0] != n:
-            raise ValueError(f"known_labels must have shape ({n},) to match S, got {y.shape}")
-        if (y < -1).any():
-            raise ValueError("known_labels must be -1 (unknown) or a non-negative label")
+        y = as_labels(known_labels, "known_labels", n=n, unknown=True)
         labels = np.full(n, -1, dtype=np.int64)
         known = y >= 0
         labels[known] = np.unique(y[known], return_inverse=True)[1]

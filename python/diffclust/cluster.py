@@ -12,29 +12,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validation import (
-    as_float_array,
-    check_int,
-    check_k,
-    core_fn,
-    frozen,
-    resolve_seed,
-    resolve_threads,
-)
-from .distances import (
-    _check_precomputed,
-    _resolve_metric,
-    check_allocation,
-    pairwise_distances,
-)
+from . import _ops
+from ._results import Result
+from ._validation import resolve_seed, resolve_threads
 
 __all__ = ["KMedoidsResult", "kmedoids"]
 
-INITS = ("build", "random", "k-medoids++")
 
-
-@dataclass(frozen=True)
-class KMedoidsResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class KMedoidsResult(Result):
     """A k-medoids clustering.
 
     Attributes
@@ -49,6 +35,8 @@ class KMedoidsResult:
         Passes over the swap candidates.
     n_swaps : int
         Swaps performed.
+
+    The repr is compact; arrays are ordinary writable arrays owned by the caller.
     """
 
     labels: NDArray[np.int64]
@@ -57,42 +45,8 @@ class KMedoidsResult:
     n_iter: int
     n_swaps: int
 
-
-def _explicit_medoids(init: Any, n: int, k: int) -> NDArray[np.int64]:
-    m = np.asarray(init)
-    if m.dtype.kind not in "iu":
-        raise TypeError(f"init must be 'build', 'random', 'k-medoids++' or an array of ints, got dtype {m.dtype}")
-    if m.shape != (k,):
-        raise ValueError(f"init must hold k = {k} medoid indices, got shape {m.shape}")
-    if m.min() < 0 or m.max() >= n:
-        bad = int(m[(m < 0) | (m >= n)][0])
-        raise ValueError(f"init holds medoid index {bad}, outside [0, n) = [0, {n})")
-    if np.unique(m).shape[0] != k:
-        raise ValueError("init holds duplicate medoid indices; the k medoids must be distinct")
-    return np.array(m, dtype=np.int64)  # a copy: the kernel writes into it
-
-
-def _kmedoids_plusplus(D: NDArray[Any], k: int, rng: np.random.Generator) -> NDArray[np.int64]:
-    """k-medoids++ seeding: each next medoid drawn with probability proportional to
-    its dissimilarity to the nearest medoid chosen so far (the k-medoids loss, as
-    k-means++ uses the k-means loss)."""
-    n = D.shape[0]
-    medoids = np.empty(k, dtype=np.int64)
-    medoids[0] = rng.integers(n)
-    nearest = np.array(D[medoids[0]], dtype=np.float64)
-    taken = np.zeros(n, dtype=bool)
-    taken[medoids[0]] = True
-    for m in range(1, k):
-        weights = np.where(taken, 0.0, nearest)
-        total = weights.sum()
-        if total > 0:
-            c = int(rng.choice(n, p=weights / total))
-        else:  # every remaining point coincides with a medoid
-            c = int(rng.choice(np.flatnonzero(~taken)))
-        medoids[m] = c
-        taken[c] = True
-        np.minimum(nearest, D[c], out=nearest)
-    return medoids
+    def _repr_head(self) -> dict[str, Any]:
+        return {"n": int(self.labels.shape[0]), "k": int(self.medoids.shape[0])}
 
 
 def kmedoids(
@@ -115,7 +69,7 @@ def kmedoids(
     k : int
         Number of medoids, 1 <= k <= n.
     metric : {"euclidean", "sqeuclidean", "manhattan", "cosine", "precomputed"}
-        Dissimilarity; for points, the (n, n) matrix is computed with
+        Dissimilarity (with scikit-learn's aliases "l2", "l1", "cityblock"); for points, the (n, n) matrix is computed with
         :func:`~diffclust.pairwise_distances` (in the dtype of X).
     init : {"build", "random", "k-medoids++"} or array_like of int, shape (k,)
         "build": PAM BUILD (deterministic, O(n^2 k)); "random": k distinct points
@@ -166,37 +120,7 @@ def kmedoids(
     L. Kaufman, P. J. Rousseeuw. Partitioning Around Medoids (Program PAM).
     Finding Groups in Data, 1990 (BUILD).
     """
-    name = _resolve_metric(metric, precomputed=True)
-    threads = resolve_threads(n_threads)
-    Xa = as_float_array(X, "X", ndims=(2,))
-    n = Xa.shape[0]
-    k = check_k(k, n)
-    max_iter = check_int(max_iter, "max_iter")
-    if max_iter < 0:
-        raise ValueError(f"max_iter must be non-negative, got {max_iter}")
-    if isinstance(init, str):
-        if init not in INITS:
-            raise ValueError(f"init must be one of {INITS} or an array of k medoid indices, got {init!r}")
-        medoids = None
-    else:
-        medoids = _explicit_medoids(init, n, k)
-    if name == "precomputed":
-        _check_precomputed(Xa, symmetric=True, threads=threads)
-        D = Xa
-    else:
-        if not np.isfinite(Xa).all():
-            raise ValueError("X contains NaN or infinity")
-        check_allocation((n, n), Xa.dtype, "the (n, n) distance matrix k-medoids needs")
-        D = pairwise_distances(Xa, metric=name, n_threads=threads)
-    if medoids is None:
-        if init == "build":
-            medoids = core_fn("pam_build", D.dtype)(D, k, threads)
-        else:
-            rng = np.random.default_rng(resolve_seed(seed))
-            if init == "random":
-                medoids = np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
-            else:
-                medoids = _kmedoids_plusplus(D, k, rng)
-    med, labels, loss, n_iter, n_swaps = core_fn("fasterpam", D.dtype)(D, medoids, max_iter, threads)
-    return KMedoidsResult(frozen(labels), frozen(med), float(loss), int(n_iter), int(n_swaps))
-
+    uses_seed = isinstance(init, str) and init in ("random", "k-medoids++")
+    used_seed = resolve_seed(seed) if uses_seed else 0  # a Generator is only consumed when used
+    out = _ops.kmedoids(X, k, metric, init, max_iter, used_seed, resolve_threads(n_threads))
+    return KMedoidsResult(*out)

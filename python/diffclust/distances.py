@@ -27,52 +27,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validation import (
-    OutputTooLargeError,
-    as_float_array,
-    check_finite,
-    check_memory,
-    core_fn,
-    resolve_threads,
-)
+from . import _ops
+from ._validation import OutputTooLargeError, resolve_threads
 
 __all__ = ["OutputTooLargeError", "pairwise_distances", "silhouette_samples", "silhouette_score"]
-
-METRICS = ("sqeuclidean", "euclidean", "manhattan", "cosine")
-_ALIASES = {"cityblock": "manhattan", "l1": "manhattan", "l2": "euclidean"}
-
-
-def check_allocation(shape: tuple[int, ...], dtype: Any, what: str) -> None:
-    """Raise :class:`OutputTooLargeError` if an array of ``shape`` would exceed physical memory."""
-    nbytes = float(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
-    check_memory(
-        nbytes,
-        f"{what} of shape {shape} and dtype {np.dtype(dtype)}",
-        "work on blocks of rows instead (see the module docstring)",
-    )
-
-
-def _resolve_metric(metric: Any, *, precomputed: bool = False) -> str:
-    if not isinstance(metric, str):
-        raise TypeError(f"metric must be a string, got {type(metric).__name__}")
-    name = _ALIASES.get(metric, metric)
-    allowed = METRICS + (("precomputed",) if precomputed else ())
-    if name not in allowed:
-        raise ValueError(f"metric must be one of {allowed}, got {metric!r}")
-    return name
-
-
-def _points(X: ArrayLike, name: str) -> NDArray[Any]:
-    a = as_float_array(X, name, ndims=(2,))
-    check_finite(a, name)
-    return a
 
 
 def pairwise_distances(
     X: ArrayLike,
     Y: ArrayLike | None = None,
     *,
-    metric: str = "sqeuclidean",
+    metric: str = "euclidean",
     n_threads: int | None = None,
 ) -> NDArray[np.floating[Any]]:
     """Distances between the rows of X and the rows of Y.
@@ -85,9 +50,9 @@ def pairwise_distances(
     Y : array_like, shape (n_y, d), optional
         Second set of points. None means X; then the diagonal is exactly 0, as
         scikit-learn sets it. If X and Y differ in dtype both become float64.
-    metric : {"sqeuclidean", "euclidean", "manhattan", "cosine"}
-        As in ``sklearn.metrics.pairwise_distances`` (also accepted:
-        ``"cityblock"``, ``"l1"``, ``"l2"``).
+    metric : {"euclidean", "sqeuclidean", "manhattan", "cosine"}, default "euclidean"
+        As in ``sklearn.metrics.pairwise_distances``, whose default this is
+        (also accepted: ``"l2"``, ``"cityblock"``, ``"l1"``).
     n_threads : int, optional
         Threads. None means ``DIFFCLUST_NUM_THREADS``, else ``OMP_NUM_THREADS``,
         else the usable cores. The result never depends on it.
@@ -129,40 +94,7 @@ def pairwise_distances(
     K. Goto, R. van de Geijn. Anatomy of high-performance matrix multiplication.
     ACM TOMS 34(3), 2008 (the packing and register tiling).
     """
-    name = _resolve_metric(metric)
-    Xa = _points(X, "X")
-    Ya: NDArray[Any] | None = None
-    if Y is not None:
-        Ya = _points(Y, "Y")
-        if Ya.shape[1] != Xa.shape[1]:
-            raise ValueError(
-                f"X and Y must have the same number of features, got X.shape = {Xa.shape} "
-                f"and Y.shape = {Ya.shape}"
-            )
-        if Ya.dtype != Xa.dtype:
-            Xa = Xa.astype(np.float64)
-            Ya = Ya.astype(np.float64)
-    n_y = Xa.shape[0] if Ya is None else Ya.shape[0]
-    check_allocation((Xa.shape[0], n_y), Xa.dtype, "the distance matrix")
-    threads = resolve_threads(n_threads)
-    out: NDArray[np.floating[Any]] = core_fn("pairwise_distances", Xa.dtype)(Xa, Ya, name, threads)
-    return out
-
-
-def _labels(labels: ArrayLike, n: int) -> tuple[NDArray[np.int64], int]:
-    lab = np.asarray(labels)
-    if lab.dtype.kind not in "iu":
-        raise TypeError(f"labels must hold integers, got dtype {lab.dtype}")
-    if lab.ndim != 1 or lab.shape[0] != n:
-        raise ValueError(f"labels must have shape ({n},), one per point, got {lab.shape}")
-    uniques, codes = np.unique(lab, return_inverse=True)
-    k = int(uniques.shape[0])
-    if not 2 <= k <= n - 1:
-        raise ValueError(
-            f"the number of distinct labels is {k}; the silhouette needs it in "
-            f"[2, n - 1] = [2, {n - 1}]"
-        )
-    return np.ascontiguousarray(codes.reshape(-1), dtype=np.int64), k
+    return _ops.pairwise_distances(X, Y, metric, resolve_threads(n_threads))
 
 
 def silhouette_samples(
@@ -171,7 +103,7 @@ def silhouette_samples(
     *,
     metric: str = "euclidean",
     n_threads: int | None = None,
-) -> NDArray[np.float64]:
+) -> NDArray[np.floating[Any]]:
     """Silhouette coefficient of every point (exact).
 
     ``s_i = (b_i - a_i) / max(a_i, b_i)``, where ``a_i`` is the mean distance from
@@ -185,7 +117,8 @@ def silhouette_samples(
         Points, or with ``metric="precomputed"`` a dissimilarity matrix (finite,
         non-negative, zero diagonal; row i holds the distances from point i).
     labels : array_like of int, shape (n,)
-        Cluster of each point; any integer values (they are mapped to 0..k-1).
+        Cluster of each point; any integer values, or floats that are whole
+        numbers (they are mapped to 0..k-1).
     metric : {"euclidean", "sqeuclidean", "manhattan", "cosine", "precomputed"}
         As in :func:`pairwise_distances`.
     n_threads : int, optional
@@ -193,7 +126,8 @@ def silhouette_samples(
 
     Returns
     -------
-    ndarray of float64, shape (n,)
+    ndarray, shape (n,)
+        In the dtype of X (float32 for float32 points; computed in float64).
 
     Raises
     ------
@@ -202,7 +136,7 @@ def silhouette_samples(
         distinct labels outside [2, n - 1], an unknown metric, a precomputed
         matrix that is not square, has negative entries or a non-zero diagonal.
     TypeError
-        Non-real X or non-integer labels.
+        Non-real X, or labels that are neither integers nor whole-number floats.
 
     Notes
     -----
@@ -222,23 +156,7 @@ def silhouette_samples(
     P. J. Rousseeuw. Silhouettes: a graphical aid to the interpretation and
     validation of cluster analysis. J. Comput. Appl. Math. 20, 1987.
     """
-    name = _resolve_metric(metric, precomputed=True)
-    Xa = as_float_array(X, "X", ndims=(2,))
-    n = Xa.shape[0]
-    codes, k = _labels(labels, n)
-    threads = resolve_threads(n_threads)
-    if name == "precomputed":
-        _check_precomputed(Xa, symmetric=False, threads=threads)
-        diag = np.abs(np.diagonal(Xa))
-        if np.any(diag > 100 * np.finfo(Xa.dtype).eps):
-            raise ValueError(
-                "X (metric='precomputed') has non-zero elements on its diagonal; "
-                "use np.fill_diagonal(X, 0) on a copy"
-            )
-    else:
-        check_finite(Xa, "X")
-    out: NDArray[np.float64] = core_fn("silhouette_samples", Xa.dtype)(Xa, codes, k, name, threads)
-    return out
+    return _ops.silhouette_samples(X, labels, metric, resolve_threads(n_threads))
 
 
 def silhouette_score(
@@ -263,11 +181,3 @@ def silhouette_score(
     validation of cluster analysis. J. Comput. Appl. Math. 20, 1987.
     """
     return float(np.mean(silhouette_samples(X, labels, metric=metric, n_threads=n_threads)))
-
-
-def _check_precomputed(D: NDArray[Any], *, symmetric: bool, threads: int) -> None:
-    """Check a precomputed dissimilarity matrix: square, finite, >= 0 (and symmetric)."""
-    if D.shape[0] != D.shape[1]:
-        raise ValueError(f"X (metric='precomputed') must be a square (n, n) matrix, got shape {D.shape}")
-    rtol = float(np.sqrt(np.finfo(D.dtype).eps))
-    core_fn("check_dissimilarity", D.dtype)(D, symmetric, rtol, "X", threads)

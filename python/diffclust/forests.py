@@ -18,26 +18,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validation import (
-    as_float_array,
-    as_index_array,
-    check_constraints,
-    check_finite,
-    check_int,
-    check_k,
-    check_square,
-    core_fn,
-    frozen,
-    resolve_threads,
-)
+from . import _ops
+from ._results import Result
+from ._validation import resolve_threads
 
 __all__ = ["Forest", "kforest", "kforest_from_edges", "kforest_from_points"]
 
-METRICS = ("sqeuclidean", "euclidean", "manhattan", "cosine")
 
-
-@dataclass(frozen=True)
-class Forest:
+@dataclass(frozen=True, eq=False, repr=False)
+class Forest(Result):
     """A maximum-weight k-forest.
 
     For batched input every field gains a leading batch axis.
@@ -55,12 +44,23 @@ class Forest:
     value : float
         ``<A, S> = sum_{i != j} A_ij S_ij``, the paper's linear objective: twice the
         total edge weight when S is symmetric.
+    n_repaired : int
+        How many times the constrained greedy got stuck and was completed from a
+        feasible partition (0 without constraints).
+
+    The repr is compact (``Forest(n=200, k=3, labels=int64[200], ...)``); arrays
+    are ordinary writable arrays owned by the caller.
     """
 
     labels: NDArray[np.intp]
     edges: NDArray[np.intp]
     weights: NDArray[np.floating[Any]]
     value: Any  # float, or an ndarray of shape (b,) for batched input
+    n_repaired: int = 0
+
+    def _repr_head(self) -> dict[str, Any]:
+        n = self.n_points
+        return {"n": n, "k": n - int(self.edges.shape[-2])}
 
     @property
     def n_points(self) -> int:
@@ -86,10 +86,6 @@ class Forest:
         lab = self.labels
         M: NDArray[np.floating[Any]] = (lab[..., :, None] == lab[..., None, :]).astype(self.weights.dtype)
         return M
-
-
-def _make_forest(labels: Any, edges: Any, weights: Any, value: Any) -> Forest:
-    return Forest(frozen(labels), frozen(edges), frozen(weights), frozen(value))
 
 
 def kforest(
@@ -165,15 +161,11 @@ def kforest(
     L. Stewart, F. Bach, F. Llinares-López, Q. Berthet. Differentiable
     Clustering with Perturbed Spanning Forests. NeurIPS 2023.
     """
-    S = as_float_array(S, "S", ndims=(2, 3))
-    n = check_square(S, "S")
-    k = check_k(k, n)
-    threads = resolve_threads(n_threads)
-    labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
-    if labels is None and must is None and cannot is None:
-        return _make_forest(*core_fn("kforest", S.dtype)(S, k, threads))
-    fn = core_fn("kforest_constrained", S.dtype)
-    return _make_forest(*fn(S, k, labels, must, cannot, bool(refine), threads))
+    arrays = _ops.kforest(
+        S, k, resolve_threads(n_threads), known_labels=known_labels, must_link=must_link,
+        cannot_link=cannot_link, refine=refine,
+    )
+    return Forest(*arrays)
 
 
 def kforest_from_edges(edges: ArrayLike, weights: ArrayLike, n: int, k: int) -> Forest:
@@ -206,29 +198,7 @@ def kforest_from_edges(edges: ArrayLike, weights: ArrayLike, n: int, k: int) -> 
     IndexError
         An edge index outside [0, n).
     """
-    n = check_int(n, "n")
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    k = check_k(k, n)
-    e = as_index_array(edges, "edges")
-    if e.ndim != 2 or e.shape[1] != 2:
-        if e.size == 0:
-            e = e.reshape(0, 2)
-        else:
-            raise ValueError(f"edges must have shape (m, 2), got {e.shape}")
-    w = np.asarray(weights)
-    if w.dtype not in (np.float32, np.float64):
-        if w.dtype.kind not in "biuf":
-            raise TypeError(f"weights must hold real numbers, got dtype {w.dtype}")
-        w = w.astype(np.float64)
-    w = np.ascontiguousarray(w)
-    if w.ndim != 1 or w.shape[0] != e.shape[0]:
-        raise ValueError(f"weights must have shape ({e.shape[0]},) to match edges, got {w.shape}")
-    check_finite(w, "weights")
-    if e.size and (e.min() < 0 or e.max() >= n):
-        bad = int(np.flatnonzero((e < 0).any(axis=1) | (e >= n).any(axis=1))[0])
-        raise IndexError(f"edges[{bad}] = {tuple(e[bad].tolist())} is out of range for n = {n}")
-    return _make_forest(*core_fn("kforest_from_edges", w.dtype)(e, w, n, k))
+    return Forest(*_ops.kforest_from_edges(edges, weights, n, k))
 
 
 def kforest_from_points(
@@ -246,8 +216,9 @@ def kforest_from_points(
     k : int
         Number of clusters, 1 <= k <= n.
     metric : {"sqeuclidean", "euclidean", "manhattan", "cosine"}
-        As in ``sklearn.metrics.pairwise_distances`` (cosine of a zero vector
-        is taken as distance 1, as scikit-learn does).
+        As in ``sklearn.metrics.pairwise_distances``, with its aliases
+        (``"l2"``, ``"l1"``, ``"cityblock"``); cosine of a zero vector is taken
+        as distance 1, as scikit-learn does.
     n_threads : int, optional
         Threads that split each of Prim's steps (used when every thread gets
         at least 2048 points; a team that keeps waiting for a busy core
@@ -257,13 +228,7 @@ def kforest_from_points(
     Returns
     -------
     Forest
-        ``weights`` are ``-d(x_i, x_j)`` (float64); ``value`` is ``-2`` times the
-        sum of the kept distances.
+        ``weights`` are ``-d(x_i, x_j)`` (computed in float64, returned in the
+        dtype of X); ``value`` is ``-2`` times the sum of the kept distances.
     """
-    X = as_float_array(X, "X", ndims=(2,))
-    k = check_k(k, X.shape[0])
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-    check_finite(X, "X")
-    threads = resolve_threads(n_threads)
-    return _make_forest(*core_fn("kforest_from_points", X.dtype)(X, k, metric, threads))
+    return Forest(*_ops.kforest_from_points(X, k, metric, resolve_threads(n_threads)))

@@ -7,16 +7,15 @@ matrix; scipy is only imported by the caller (numpy is the one runtime dependenc
 
 from __future__ import annotations
 
-import numbers
-import sys
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _core
-from ._validation import as_float_array, check_finite, core_fn, dtype_suffix, resolve_threads
-from .metrics import _as_labels
+from . import _ops
+from ._results import TupleResult
+from ._validation import resolve_threads
 
 __all__ = [
     "DECLoss",
@@ -29,15 +28,6 @@ __all__ = [
     "ratio_cut",
     "soft_ncut",
 ]
-
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-WEIGHT_TOLERANCE = 1e-6
-
-
-def _as_float64(x: Any, name: str, ndim: int) -> NDArray[np.float64]:
-    a = as_float_array(x, name, ndims=(ndim,))
-    check_finite(a, name)
-    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- k-means
@@ -80,61 +70,10 @@ def kmeans_loss(
     TypeError
         Non-real X or centers, non-integer labels.
     """
-    X = as_float_array(X, "X", ndims=(2,))
-    check_finite(X, "X")
-    C = _as_float64(centers, "centers", 2)
-    if C.shape[1] != X.shape[1]:
-        raise ValueError(f"centers must have shape (k, {X.shape[1]}) to match X, got {C.shape}")
-    lab = None
-    if labels is not None:
-        lab = _as_labels(labels, "labels")
-        if lab.shape[0] != X.shape[0]:
-            raise ValueError(f"labels must have length n = {X.shape[0]}, got {lab.shape[0]}")
-    fn = core_fn("kmeans_loss", X.dtype)
-    return float(fn(X, C, lab, resolve_threads(n_threads)))
+    return _ops.kmeans_loss(X, centers, labels, resolve_threads(n_threads))
 
 
 # --------------------------------------------------------------------------- Gaussian mixtures
-
-
-def _gmm_inputs(
-    X: ArrayLike, weights: ArrayLike, means: ArrayLike, covariances: ArrayLike, covariance_type: str
-) -> tuple[NDArray[Any], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(
-            f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}"
-        )
-    Xa = as_float_array(X, "X", ndims=(2,))
-    check_finite(Xa, "X")
-    d = Xa.shape[1]
-    M = _as_float64(means, "means", 2)
-    if M.shape[1] != d:
-        raise ValueError(f"means must have shape (k, {d}) to match X, got {M.shape}")
-    k = M.shape[0]
-    w = _as_float64(weights, "weights", 1)
-    if w.shape != (k,):
-        raise ValueError(f"weights must have shape ({k},) to match means, got {w.shape}")
-    if (w < 0).any():
-        raise ValueError(
-            f"weights must be non-negative, got weights[{int(np.argmax(w < 0))}] = {w[w < 0][0]}"
-        )
-    if abs(w.sum() - 1.0) > WEIGHT_TOLERANCE:
-        raise ValueError(f"weights must sum to 1 (within {WEIGHT_TOLERANCE}), got {float(w.sum())!r}")
-    expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[
-        covariance_type
-    ]
-    cov = _as_float64(covariances, "covariances", len(expected))
-    if cov.shape != expected:
-        raise ValueError(
-            f"covariances must have shape {expected} for covariance_type={covariance_type!r}, got {cov.shape}"
-        )
-    if covariance_type in ("full", "tied"):
-        mats = cov if covariance_type == "full" else cov[None]
-        for j, c in enumerate(mats):
-            if not np.allclose(c, c.T):
-                which = f"[{j}]" if covariance_type == "full" else ""
-                raise ValueError(f"covariances{which} is not symmetric")
-    return Xa, w, M, cov
 
 
 def gmm_nll(
@@ -193,10 +132,7 @@ def gmm_nll(
     mixture by log-sum-exp, so points far from every component give large finite
     values, never NaN (``inf`` only if the squared distance itself overflows).
     """
-    Xa, w, M, cov = _gmm_inputs(X, weights, means, covariances, covariance_type)
-    fn = core_fn("gmm_nll", Xa.dtype)
-    mean, _ = fn(Xa, w, M, cov, covariance_type, False, resolve_threads(n_threads))
-    return float(mean)
+    return _ops.gmm_nll(X, weights, means, covariances, covariance_type, False, resolve_threads(n_threads))[0]
 
 
 def gmm_nll_samples(
@@ -207,72 +143,27 @@ def gmm_nll_samples(
     *,
     covariance_type: str = "full",
     n_threads: int | None = None,
-) -> NDArray[np.float64]:
+) -> NDArray[np.floating[Any]]:
     """Per-sample negative log-likelihood under a Gaussian mixture.
 
     Same parameters and errors as :func:`gmm_nll`.
 
     Returns
     -------
-    ndarray of float64, shape (n,)
-        ``-log p(x_i)``: equals ``-GaussianMixture.score_samples(X)``; its mean is
+    ndarray, shape (n,)
+        In the dtype of X (computed in float64). ``-log p(x_i)``: equals ``-GaussianMixture.score_samples(X)``; its mean is
         ``gmm_nll``.
     """
-    Xa, w, M, cov = _gmm_inputs(X, weights, means, covariances, covariance_type)
-    fn = core_fn("gmm_nll", Xa.dtype)
-    _, samples = fn(Xa, w, M, cov, covariance_type, True, resolve_threads(n_threads))
-    result: NDArray[np.float64] = samples  # an array, since return_samples=True
-    return result
+    _, samples = _ops.gmm_nll(X, weights, means, covariances, covariance_type, True, resolve_threads(n_threads))
+    assert samples is not None  # asked for
+    return samples
 
 
 # --------------------------------------------------------------------------- graph cuts
 
 
-def _is_sparse(W: Any) -> bool:
-    sparse = sys.modules.get("scipy.sparse")  # a sparse matrix implies scipy is already imported
-    return sparse is not None and bool(sparse.issparse(W))
-
-
-def _graph(W: Any) -> tuple[str, tuple[Any, ...], int]:
-    """(kind, arrays, n) for the kernels: ("dense", (W,), n) or ("csr_<f>_<i>", (indptr, indices, data), n)."""
-    if _is_sparse(W):
-        if W.ndim != 2 or W.shape[0] != W.shape[1]:
-            raise ValueError(f"W must be square, got shape {W.shape}")
-        if W.format != "csr":
-            W = W.tocsr()  # CSC, COO, ...: one O(nnz) conversion by scipy
-        data = np.asarray(W.data)
-        if data.dtype not in (np.float32, np.float64):
-            if data.dtype.kind not in "biuf":
-                raise TypeError(f"W must hold real numbers, got dtype {data.dtype}")
-            data = data.astype(np.float64)
-        indptr, indices = np.asarray(W.indptr), np.asarray(W.indices)
-        itype = np.int32 if indptr.dtype == np.int32 and indices.dtype == np.int32 else np.int64
-        arrays = tuple(
-            np.ascontiguousarray(a)
-            for a in (indptr.astype(itype, copy=False), indices.astype(itype, copy=False), data)
-        )
-        return (
-            f"csr_{dtype_suffix(data.dtype)}_{'i32' if itype == np.int32 else 'i64'}",
-            arrays,
-            int(W.shape[0]),
-        )
-    Wa = as_float_array(W, "W", ndims=(2,))
-    if Wa.shape[0] != Wa.shape[1]:
-        raise ValueError(f"W must be square, got shape {Wa.shape}")
-    return f"dense_{dtype_suffix(Wa.dtype)}", (Wa,), int(Wa.shape[0])
-
-
 def _cuts(W: Any, labels: ArrayLike, n_threads: int | None) -> tuple[float, float]:
-    kind, arrays, n = _graph(W)
-    lab = _as_labels(labels, "labels")
-    if lab.shape[0] != n:
-        raise ValueError(f"labels must have length n = {n} (one per row of W), got {lab.shape[0]}")
-    threads = resolve_threads(n_threads)
-    if kind.startswith("dense"):
-        nc, rc = getattr(_core, f"graph_cuts_{kind}")(arrays[0], lab, threads)
-    else:
-        nc, rc = getattr(_core, f"graph_cuts_{kind}")(*arrays, n, lab, threads)
-    return float(nc), float(rc)
+    return _ops.graph_cuts(W, labels, resolve_threads(n_threads))
 
 
 def ncut(W: Any, labels: ArrayLike, *, n_threads: int | None = None) -> float:
@@ -335,11 +226,14 @@ def ratio_cut(W: Any, labels: ArrayLike, *, n_threads: int | None = None) -> flo
     return _cuts(W, labels, n_threads)[1]
 
 
-class SoftNcut(NamedTuple):
-    """Value and gradient of :func:`soft_ncut`."""
+@dataclass(frozen=True, eq=False, repr=False)
+class SoftNcut(TupleResult):
+    """Value and gradient of :func:`soft_ncut`; unpacks as ``value, grad``."""
 
     value: float
-    grad: NDArray[np.float64]
+    grad: NDArray[np.floating[Any]]
+
+    _unpack = ("value", "grad")
 
 
 def soft_ncut(W: Any, P: ArrayLike, *, n_threads: int | None = None) -> SoftNcut:
@@ -358,7 +252,7 @@ def soft_ncut(W: Any, P: ArrayLike, *, n_threads: int | None = None) -> SoftNcut
     Returns
     -------
     SoftNcut
-        A named tuple ``(value, grad)``:
+        Unpacks as ``(value, grad)``:
 
         ``value = sum_c (P_c^T d - P_c^T W P_c) / P_c^T d = k - sum_c P_c^T W P_c / P_c^T d``
 
@@ -367,7 +261,8 @@ def soft_ncut(W: Any, P: ArrayLike, *, n_threads: int | None = None) -> SoftNcut
         :func:`ncut` exactly (the same sums in the same order). A column with
         ``P_c^T d = 0`` adds 0 (the second form assumes every ``P_c^T d > 0``).
 
-        ``grad`` (n, k), a new writable float64 array, is d value / d P:
+        ``grad`` (n, k), a new writable array in the dtype of P (computed in
+        float64), is d value / d P:
         ``grad_ic = -((W + W^T) P)_ic / v_c + a_c d_i / v_c^2`` with
         ``v_c = P_c^T d`` and ``a_c = P_c^T W P_c`` (0 for a column with v_c = 0).
 
@@ -391,29 +286,21 @@ def soft_ncut(W: Any, P: ArrayLike, *, n_threads: int | None = None) -> SoftNcut
     X. Xia and B. Kulis. W-Net: A deep model for fully unsupervised image
     segmentation. arXiv 1711.08506, 2017.
     """
-    kind, arrays, n = _graph(W)
-    Pa = _as_float64(P, "P", 2)
-    if Pa.shape[0] != n:
-        raise ValueError(f"P must have n = {n} rows (one per row of W), got shape {Pa.shape}")
-    if (Pa < 0).any():
-        raise ValueError("P must be non-negative (a soft assignment)")
-    threads = resolve_threads(n_threads)
-    if kind.startswith("dense"):
-        value, grad = getattr(_core, f"soft_ncut_{kind}")(arrays[0], Pa, threads)
-    else:
-        value, grad = getattr(_core, f"soft_ncut_{kind}")(*arrays, n, Pa, threads)
-    return SoftNcut(float(value), grad)
+    return SoftNcut(*_ops.soft_ncut(W, P, resolve_threads(n_threads)))
 
 
 # --------------------------------------------------------------------------- DEC
 
 
-class DECLoss(NamedTuple):
-    """Value and gradients of :func:`dec_loss`."""
+@dataclass(frozen=True, eq=False, repr=False)
+class DECLoss(TupleResult):
+    """Value and gradients of :func:`dec_loss`; unpacks as ``loss, grad_Z, grad_centers``."""
 
     loss: float
-    grad_Z: NDArray[np.float64]
-    grad_centers: NDArray[np.float64]
+    grad_Z: NDArray[np.floating[Any]]
+    grad_centers: NDArray[np.floating[Any]]
+
+    _unpack = ("loss", "grad_Z", "grad_centers")
 
 
 def dec_loss(
@@ -443,7 +330,8 @@ def dec_loss(
     Returns
     -------
     DECLoss
-        A named tuple ``(loss, grad_Z, grad_centers)`` (new writable float64 arrays) with
+        Unpacks as ``(loss, grad_Z, grad_centers)`` (new writable arrays in the
+        dtypes of Z and centers, computed in float64) with
 
         - ``q_ij = (1 + ||z_i - mu_j||^2 / alpha)^(-(alpha+1)/2)``, normalised over j;
         - ``p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j')``, ``f_j = sum_i q_ij``
@@ -475,23 +363,4 @@ def dec_loss(
     J. Xie, R. Girshick, A. Farhadi. Unsupervised deep embedding for clustering
     analysis. ICML 2016.
     """
-    Za = _as_float64(Z, "Z", 2)
-    C = _as_float64(centers, "centers", 2)
-    if C.shape[1] != Za.shape[1]:
-        raise ValueError(f"centers must have shape (k, {Za.shape[1]}) to match Z, got {C.shape}")
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
-        raise TypeError(f"alpha must be a real number, got {alpha!r}")
-    alpha = float(alpha)
-    if not (np.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"alpha must be positive and finite, got {alpha}")
-    T = None
-    if target is not None:
-        T = _as_float64(target, "target", 2)
-        if T.shape != (Za.shape[0], C.shape[0]):
-            raise ValueError(
-                f"target must have shape (n, k) = {(Za.shape[0], C.shape[0])}, got {T.shape}"
-            )
-        if (T < 0).any():
-            raise ValueError("target must be non-negative (a distribution per row)")
-    loss, gz, gc = _core.dec_loss(Za, C, alpha, T, resolve_threads(n_threads))
-    return DECLoss(float(loss), gz, gc)
+    return DECLoss(*_ops.dec_loss(Z, centers, alpha, target, resolve_threads(n_threads)))

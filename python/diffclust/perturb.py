@@ -33,22 +33,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validation import (
-    as_float_array,
-    check_constraints,
-    check_finite,
-    check_k,
-    check_memory,
-    check_n_samples,
-    check_sigma,
-    check_square,
-    core_fn,
-    frozen,
-    resolve_seed,
-    resolve_threads,
-)
+from . import _ops
+from ._results import Result, TupleResult
+from ._validation import as_float_array, check_square, resolve_seed, resolve_threads
 
 __all__ = [
+    "FYLoss",
     "PerturbedForest",
     "PerturbedSamples",
     "partial_fy_loss",
@@ -57,11 +47,9 @@ __all__ = [
     "perturbed_kforest_vjp",
 ]
 
-_METRICS = ("sqeuclidean", "euclidean", "manhattan", "cosine")
 
-
-@dataclass(frozen=True)
-class PerturbedSamples:
+@dataclass(frozen=True, eq=False, repr=False)
+class PerturbedSamples(Result):
     """Each Monte-Carlo sample's k-forest, kept by a forward call (``keep_samples=True``).
 
     Pass it to :func:`perturbed_kforest_vjp` as ``samples`` to skip solving every
@@ -89,8 +77,8 @@ class PerturbedSamples:
     seed: int
 
 
-@dataclass(frozen=True)
-class PerturbedForest:
+@dataclass(frozen=True, eq=False, repr=False)
+class PerturbedForest(Result):
     """Monte-Carlo estimates of the perturbed k-forest.
 
     For batched input each field gains a leading batch axis.
@@ -107,25 +95,49 @@ class PerturbedForest:
         ``F_eps = mean_s <A_s, S + sigma Z_s>``.
     samples : PerturbedSamples or None
         Each sample's forest, when the call asked for ``keep_samples``.
+    n_repaired : int
+        Samples whose constrained greedy got stuck and was completed from a
+        feasible partition (0 without constraints).
+
+    The repr is compact; arrays are ordinary writable arrays owned by the caller.
     """
 
     adjacency: NDArray[np.floating[Any]]
     connectivity: NDArray[np.floating[Any]]
     value: Any
     samples: PerturbedSamples | None = None
+    n_repaired: int = 0
+
+    def _repr_head(self) -> dict[str, Any]:
+        return {"n": int(self.adjacency.shape[-1])}
 
 
-def _kept(edges: Any, labels: Any, k: int, sigma: float, n_samples: int, seed: int) -> PerturbedSamples | None:
-    if edges is None:
-        return None
-    return PerturbedSamples(frozen(edges), frozen(labels), k, sigma, n_samples, seed)
+@dataclass(frozen=True, eq=False, repr=False)
+class FYLoss(TupleResult):
+    """The partial Fenchel-Young loss and its gradient; unpacks as ``loss, grad``.
+
+    Attributes
+    ----------
+    loss : float
+        ``L(S; y) = F_eps(S) - F_eps(S; y)``.
+    grad : ndarray, shape (n, n)
+        ``dL/dS = A_eps(S) - A_eps(S; y)``, in the dtype of S.
+    n_repaired : int
+        Samples whose constrained greedy got stuck and was completed from a
+        feasible partition.
+    """
+
+    loss: float
+    grad: NDArray[np.floating[Any]]
+    n_repaired: int = 0
+
+    _unpack = ("loss", "grad")
 
 
-def _check_working_memory(n: int, threads: int, constrained: bool, what: str) -> None:
-    """Outputs and per-thread count accumulators, plus, for constrained samples, the
-    perturbed matrix (n^2 doubles) and the greedy's edge heap (n^2 / 2 edges) per thread."""
-    per_thread = 2 * 4 * n * n + (8 * n * n + 12 * n * n if constrained else 0)
-    check_memory(3 * 8 * n * n + threads * per_thread, what)
+def _perturbed_forest(out: Any, k: int, sigma: float, n_samples: int, seed: int) -> PerturbedForest:
+    A, M, F, edges, labels, *rest = out
+    kept = None if edges is None else PerturbedSamples(edges, labels, k, sigma, n_samples, seed)
+    return PerturbedForest(A, M, F, kept, *rest)
 
 
 def perturbed_kforest(
@@ -157,7 +169,8 @@ def perturbed_kforest(
         Number of Monte-Carlo samples B.
     seed : int, numpy.random.Generator or None
         Seed of the counter-based generator. Same seed, same output, for any
-        ``n_threads``.
+        ``n_threads``. A Generator (or None) draws a new seed each call; to
+        differentiate the call later pass an int, or keep the samples.
     known_labels, must_link, cannot_link, refine
         Constraints, as in :func:`diffclust.kforest`: each sample solves the
         constrained greedy on its perturbed weights.
@@ -189,29 +202,12 @@ def perturbed_kforest(
     integers and samples are split in fixed chunks, so results are
     bit-identical for any thread count.
     """
-    S = as_float_array(S, "S", ndims=(2, 3))
-    n = check_square(S, "S")
-    k = check_k(k, n)
-    sigma = check_sigma(sigma)
-    n_samples = check_n_samples(n_samples)
-    labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
-    threads = resolve_threads(n_threads)
-    constrained = labels is not None or must is not None or cannot is not None
-    _check_working_memory(n, threads, constrained, "perturbed_kforest")
-    keep = _check_keep(keep_samples, S.shape[0] if S.ndim == 3 else 1, n_samples, n, "perturbed_kforest")
     used_seed = resolve_seed(seed)
-    A, M, F, edges, lab = core_fn("perturbed_kforest", S.dtype)(
-        S, k, sigma, n_samples, used_seed, labels, must, cannot, bool(refine), True, True, keep, threads
+    out = _ops.perturbed_kforest(
+        S, k, sigma, n_samples, used_seed, resolve_threads(n_threads), known_labels=known_labels,
+        must_link=must_link, cannot_link=cannot_link, refine=refine, keep_samples=keep_samples,
     )
-    return PerturbedForest(frozen(A), frozen(M), frozen(F), _kept(edges, lab, k, sigma, n_samples, used_seed))
-
-
-def _check_keep(keep_samples: Any, b: int, n_samples: int, n: int, what: str) -> bool:
-    if not isinstance(keep_samples, (bool, np.bool_)):
-        raise TypeError(f"keep_samples must be a bool, got {type(keep_samples).__name__}")
-    if keep_samples:
-        check_memory(b * n_samples * n * 3 * 8, what)  # edges (n - k pairs) and labels, int64
-    return bool(keep_samples)
+    return _perturbed_forest(out, k, sigma, n_samples, used_seed)
 
 
 def perturbed_kforest_from_points(
@@ -238,42 +234,21 @@ def perturbed_kforest_from_points(
     k : int
         Number of trees, 1 <= k <= n.
     metric : {"sqeuclidean", "euclidean", "manhattan", "cosine"}
-        As in :func:`diffclust.kforest_from_points`.
+        As in :func:`diffclust.kforest_from_points` (aliases included).
     sigma, n_samples, seed, keep_samples, n_threads
         As in :func:`perturbed_kforest`.
 
     Returns
     -------
     PerturbedForest
-        float64 ``adjacency``, ``connectivity`` and ``value`` (and ``samples``).
+        ``adjacency``, ``connectivity`` and ``value`` (and ``samples``), in
+        the dtype of X.
     """
-    X = as_float_array(X, "X", ndims=(2,))
-    k = check_k(k, X.shape[0])
-    if metric not in _METRICS:
-        raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
-    check_finite(X, "X")
-    sigma = check_sigma(sigma)
-    n_samples = check_n_samples(n_samples)
-    threads = resolve_threads(n_threads)
-    _check_working_memory(X.shape[0], threads, False, "perturbed_kforest_from_points")
-    keep = _check_keep(keep_samples, 1, n_samples, X.shape[0], "perturbed_kforest_from_points")
     used_seed = resolve_seed(seed)
-    A, M, F, edges, lab = core_fn("perturbed_kforest_from_points", X.dtype)(
-        X, k, metric, sigma, n_samples, used_seed, True, True, keep, threads
+    out = _ops.perturbed_kforest_from_points(
+        X, k, metric, sigma, n_samples, used_seed, resolve_threads(n_threads), keep_samples=keep_samples
     )
-    return PerturbedForest(frozen(A), frozen(M), frozen(F), _kept(edges, lab, k, sigma, n_samples, used_seed))
-
-
-def _cotangent(V: ArrayLike | None, name: str, n: int, dtype: np.dtype[Any]) -> NDArray[Any] | None:
-    if V is None:
-        return None
-    V = np.asarray(V)
-    if V.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {V.dtype}")
-    if V.shape != (n, n):
-        raise ValueError(f"{name} must have shape ({n}, {n}) to match S, got {V.shape}")
-    check_finite(V, name)
-    return np.ascontiguousarray(V, dtype=dtype)
+    return _perturbed_forest(out, k, sigma, n_samples, used_seed)
 
 
 def perturbed_kforest_vjp(
@@ -284,7 +259,7 @@ def perturbed_kforest_vjp(
     *,
     sigma: float | None = None,
     n_samples: int | None = None,
-    seed: int | np.random.Generator | None = None,
+    seed: int | None = None,
     control_variate: bool = True,
     known_labels: ArrayLike | None = None,
     must_link: ArrayLike | None = None,
@@ -322,7 +297,10 @@ def perturbed_kforest_vjp(
         Upstream gradients ``V_A`` and ``V_M`` (None counts as zero).
     sigma, n_samples, seed
         Those of the forward call: required, unless ``samples`` is given (then
-        they default to, and must equal, the ones it records).
+        they default to, and must equal, the ones it records). ``seed`` must be
+        the forward's int seed: a ``numpy.random.Generator`` is a ``TypeError``,
+        since the forward consumed its state and its noise cannot be reproduced
+        from it (pass ``samples=`` instead: they record the seed used).
     control_variate : bool, default True
         Subtract the unperturbed solution (same mean, smaller variance).
     known_labels, must_link, cannot_link, refine
@@ -341,12 +319,17 @@ def perturbed_kforest_vjp(
     Raises
     ------
     ValueError
-        Wrong shapes, sigma <= 0, n_samples < 1, or ``samples`` that do not
-        match this call (shapes, recorded parameters, or sample 0 solved again).
+        NaN or infinity in S (off its diagonal) or in a cotangent, whichever
+        cotangents are given; wrong shapes, sigma <= 0, n_samples < 1, or
+        ``samples`` that do not match this call (shapes, recorded parameters,
+        or sample 0 solved again).
+    TypeError
+        A missing sigma, n_samples or seed, or a Generator seed.
     """
+    if isinstance(seed, np.random.Generator):
+        raise TypeError(_GENERATOR_IN_VJP)
     S = as_float_array(S, "S", ndims=(2,))
     n = check_square(S, "S")
-    k = check_k(k, n)
     kept_edges = kept_labels = None
     if samples is not None:
         sigma, n_samples, seed = _recorded(samples, k, n, sigma, n_samples, seed)
@@ -354,21 +337,21 @@ def perturbed_kforest_vjp(
     missing = [name for name, v in (("sigma", sigma), ("n_samples", n_samples), ("seed", seed)) if v is None]
     if missing:
         raise TypeError(f"{', '.join(missing)} of the forward call required (or pass its samples)")
-    sigma = check_sigma(sigma)
-    n_samples = check_n_samples(n_samples)
-    VA = _cotangent(grad_adjacency, "grad_adjacency", n, S.dtype)
-    VM = _cotangent(grad_connectivity, "grad_connectivity", n, S.dtype)
-    labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
-    if VA is None and VM is None:
-        return np.zeros_like(S)
-    threads = resolve_threads(n_threads)
-    constrained = labels is not None or must is not None or cannot is not None
-    _check_working_memory(n, threads, constrained, "perturbed_kforest_vjp")
-    grad = core_fn("perturbed_kforest_vjp", S.dtype)(
-        S, k, VA, VM, sigma, n_samples, resolve_seed(seed), labels, must, cannot, bool(refine),
-        bool(control_variate), kept_edges, kept_labels, threads,
+    assert sigma is not None and n_samples is not None
+    return _ops.perturbed_kforest_vjp(
+        S, k, grad_adjacency, grad_connectivity, sigma, n_samples, resolve_seed(seed),
+        resolve_threads(n_threads), control_variate=control_variate, known_labels=known_labels,
+        must_link=must_link, cannot_link=cannot_link, refine=refine, kept_edges=kept_edges,
+        kept_labels=kept_labels,
     )
-    return grad  # type: ignore[no-any-return]
+
+
+_GENERATOR_IN_VJP = (
+    "seed must be the int seed of the forward call (or pass samples=), not a numpy.random.Generator: "
+    "the forward call drew its seed from the generator and so consumed its state, and the VJP cannot "
+    "reproduce that noise from the generator. Pass an int seed to both calls, or call the forward "
+    "with keep_samples=True and pass samples=forward.samples (samples.seed is the seed it used)."
+)
 
 
 def _recorded(samples: Any, k: int, n: int, sigma: Any, n_samples: Any, seed: Any) -> tuple[Any, Any, Any]:
@@ -401,7 +384,7 @@ def partial_fy_loss(
     cannot_link: ArrayLike | None = None,
     refine: bool = True,
     n_threads: int | None = None,
-) -> tuple[float, NDArray[np.floating[Any]]]:
+) -> FYLoss:
     """The partial Fenchel–Young loss and its gradient with respect to S.
 
     ``L(S; y) = F_eps(S) - F_eps(S; y)`` with the same noise in both problems
@@ -424,21 +407,13 @@ def partial_fy_loss(
 
     Returns
     -------
-    loss : float
-    grad : ndarray, shape (n, n)
-        ``A_eps(S) - A_eps(S; y)``, symmetric, zero diagonal, dtype of S.
+    FYLoss
+        Unpacks as ``loss, grad``: the loss (float) and ``A_eps(S) - A_eps(S; y)``
+        (n, n), symmetric, zero diagonal, in the dtype of S; also carries
+        ``n_repaired``.
     """
-    S = as_float_array(S, "S", ndims=(2,))
-    n = check_square(S, "S")
-    k = check_k(k, n)
-    sigma = check_sigma(sigma)
-    n_samples = check_n_samples(n_samples)
-    if known_labels is None:
-        raise TypeError("known_labels is required (use -1 for unknown points)")
-    labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
-    threads = resolve_threads(n_threads)
-    _check_working_memory(n, threads, True, "partial_fy_loss")
-    loss, grad = core_fn("partial_fy_loss", S.dtype)(
-        S, k, sigma, n_samples, resolve_seed(seed), labels, must, cannot, bool(refine), threads
+    out = _ops.partial_fy_loss(
+        S, k, known_labels, sigma, n_samples, resolve_seed(seed), resolve_threads(n_threads),
+        must_link=must_link, cannot_link=cannot_link, refine=refine,
     )
-    return float(loss), grad
+    return FYLoss(*out)
