@@ -117,15 +117,55 @@ def test_aliases_and_dtypes(rng):
     np.testing.assert_allclose(dc.pairwise_distances(X, metric="l2"), cdist(X, X), rtol=1e-13)
 
 
-def test_block_rows_match_full_matrix(rng):
-    X = rng.standard_normal((230, 33))
-    for metric in METRICS:
-        full = dc.pairwise_distances(X, X, metric=metric)
-        mirrored = dc.pairwise_distances(X, metric=metric)
-        off = ~np.eye(230, dtype=bool)
-        np.testing.assert_array_equal(mirrored[off], full[off])
-        blocks = [dc.pairwise_distances(X[i : i + 37], X, metric=metric) for i in range(0, 230, 37)]
-        np.testing.assert_array_equal(np.vstack(blocks), full)
+def test_default_metric_is_euclidean_like_sklearn(rng):
+    X = rng.standard_normal((40, 5))
+    Y = rng.standard_normal((30, 5))
+    np.testing.assert_array_equal(dc.pairwise_distances(X, Y), dc.pairwise_distances(X, Y, metric="euclidean"))
+    np.testing.assert_allclose(dc.pairwise_distances(X, Y), sk_pairwise(X, Y), rtol=1e-12)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [3, 33, 200])  # d >= 32: pairwise_distances(X) mirrors its upper triangle
+def test_block_rows_match_full_matrix(rng, metric, dtype, d):
+    """pairwise_distances(X[rows], X) equals the rows of pairwise_distances(X) bit for
+    bit, diagonal included (no mask): a point's distance to itself is exactly 0."""
+    X = (rng.standard_normal((230, d)) * rng.uniform(0.1, 10) + 0.5).astype(dtype)
+    full = dc.pairwise_distances(X, metric=metric)
+    assert (np.diagonal(full) == 0).all()
+    np.testing.assert_array_equal(dc.pairwise_distances(X, X, metric=metric), full)
+    blocks = [dc.pairwise_distances(X[i : i + 37], X, metric=metric) for i in range(0, 230, 37)]
+    np.testing.assert_array_equal(np.vstack(blocks), full)
+    rows = rng.permutation(230)[:61]  # any rows, in any order, with repeats
+    rows = np.concatenate([rows, rows[:5]])
+    np.testing.assert_array_equal(dc.pairwise_distances(X[rows], X, metric=metric), full[rows])
+    np.testing.assert_array_equal(dc.pairwise_distances(X, X[rows], metric=metric), full[:, rows])
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_identical_rows_are_at_distance_zero(rng, metric):
+    # duplicates inside X and between X and Y: exactly 0 for every metric (cosine
+    # included: its product is renormalised by the rows' own products near 1)
+    X = rng.standard_normal((50, 17)) * 7
+    X[10:20] = X[0]
+    Y = np.vstack([X[:3], rng.standard_normal((4, 17))])
+    D = dc.pairwise_distances(X, Y, metric=metric)
+    assert (D[:20, 0] == 0).all() and D[1, 1] == 0 and D[2, 2] == 0
+    dup = [0, *range(10, 20)]
+    assert (dc.pairwise_distances(X, metric=metric)[np.ix_(dup, dup)] == 0).all()
+
+
+def test_block_rows_zero_vector_cosine_like_sklearn():
+    # the one documented exception: a zero vector is at cosine distance 1 from every
+    # vector, itself included (scikit-learn), except on the diagonal of
+    # pairwise_distances(X), which is 0 as scikit-learn sets it
+    X = np.array([[0.0, 0.0], [1.0, 2.0], [3.0, -1.0]])
+    full = dc.pairwise_distances(X, metric="cosine")
+    block = dc.pairwise_distances(X[:1], X, metric="cosine")
+    assert full[0, 0] == 0.0 and block[0, 0] == 1.0
+    np.testing.assert_array_equal(block[0, 1:], full[0, 1:])
+    np.testing.assert_array_equal(full, sk_pairwise(X, metric="cosine"))
+    np.testing.assert_array_equal(block, sk_pairwise(X[:1], X, metric="cosine"))
 
 
 @pytest.mark.parametrize("n_threads", THREAD_COUNTS)

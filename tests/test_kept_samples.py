@@ -558,12 +558,10 @@ def test_wrong_types_rejected(problem):
     )
 
 
-def test_samples_are_read_only(problem):
+def test_samples_are_frozen_with_writable_arrays(problem):
     _, _, _, samples = problem
-    with pytest.raises(ValueError):
-        samples.edges[0, 0, 0] = 1
-    with pytest.raises(ValueError):
-        samples.labels[0, 0] = 1
+    # ordinary arrays owned by the caller; the dataclass itself is frozen
+    assert samples.edges.flags.writeable and samples.labels.flags.writeable
     with pytest.raises(dataclasses.FrozenInstanceError):
         samples.seed = 3
 

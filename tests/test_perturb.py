@@ -352,7 +352,7 @@ def test_errors():
         dc.perturbed_kforest(S, 2, n_samples=0)
     with pytest.raises(TypeError, match="n_samples"):
         dc.perturbed_kforest(S, 2, n_samples=2.5)
-    with pytest.raises(ValueError, match=r"known_labels must have shape \(6,\)"):
+    with pytest.raises(ValueError, match=r"known_labels must have length n = 6"):
         dc.perturbed_kforest(S, 2, known_labels=[0, 1])
     with pytest.raises(ValueError, match="3 distinct labels but k = 2"):
         dc.perturbed_kforest(S, 2, known_labels=y)

@@ -318,6 +318,16 @@ def check_precomputed(D: Array, *, symmetric: bool, n_threads: int) -> None:
 
 def silhouette_samples(X: Any, labels: Any, metric: str, n_threads: int) -> Array:
     """(n,) silhouette coefficients, in the dtype of X."""
+    s, dtype = _silhouette(X, labels, metric, n_threads)
+    return _as(s, dtype)  # type: ignore[no-any-return]
+
+
+def silhouette_score(X: Any, labels: Any, metric: str, n_threads: int) -> float:
+    """The mean silhouette coefficient (of the float64 coefficients)."""
+    return float(np.mean(_silhouette(X, labels, metric, n_threads)[0]))
+
+
+def _silhouette(X: Any, labels: Any, metric: str, n_threads: int) -> tuple[NDArray[np.float64], np.dtype[Any]]:
     name = resolve_metric(metric, precomputed=True)
     Xa = as_float_array(X, "X", ndims=(2,))
     n = Xa.shape[0]
@@ -339,8 +349,8 @@ def silhouette_samples(X: Any, labels: Any, metric: str, n_threads: int) -> Arra
             )
     else:
         check_finite(Xa, "X")
-    out = core_fn("silhouette_samples", Xa.dtype)(Xa, codes, k, name, n_threads)
-    return _as(out, Xa.dtype)  # type: ignore[no-any-return]
+    out: NDArray[np.float64] = core_fn("silhouette_samples", Xa.dtype)(Xa, codes, k, name, n_threads)
+    return out, Xa.dtype
 
 
 # --------------------------------------------------------------------------- k-medoids

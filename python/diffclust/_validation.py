@@ -162,10 +162,10 @@ def as_labels(x: Any, name: str, *, n: int | None = None, unknown: bool = False)
             raise ValueError(f"{name} holds floating-point labels too large to be exact integers")
         out = a.astype(np.int64)
         if not np.array_equal(out, a):
-            raise TypeError(f"{name} must hold integer labels, got non-integer values of dtype {a.dtype}")
+            raise TypeError(f"{name} must hold integers, got non-integer values of dtype {a.dtype}")
     else:
         raise TypeError(
-            f"{name} must hold integer labels (or whole-number floats), got dtype {a.dtype}; "
+            f"{name} must hold integers (or whole-number floats), got dtype {a.dtype}; "
             f"encode other labels first with numpy.unique({name}, return_inverse=True)[1]"
         )
     if unknown and out.size and out.min() < -1:

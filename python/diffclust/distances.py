@@ -173,11 +173,12 @@ def silhouette_score(
     Returns
     -------
     float
-        ``mean(silhouette_samples(X, labels, metric=metric))``, in [-1, 1].
+        ``mean(silhouette_samples(X, labels, metric=metric))``, in [-1, 1]
+        (the mean of the float64 coefficients, also for float32 X).
 
     References
     ----------
     P. J. Rousseeuw. Silhouettes: a graphical aid to the interpretation and
     validation of cluster analysis. J. Comput. Appl. Math. 20, 1987.
     """
-    return float(np.mean(silhouette_samples(X, labels, metric=metric, n_threads=n_threads)))
+    return _ops.silhouette_score(X, labels, metric, resolve_threads(n_threads))

@@ -3,7 +3,11 @@
 //   sqeuclidean  ||x||^2 + ||y||^2 - 2 <x, y>, clamped at 0 (the Gram trick)
 //   euclidean    the square root of that
 //   cosine       1 - <x / ||x||, y / ||y||>, clipped to [0, 2]; a zero vector is
-//                left at zero, so its distance to any vector is 1
+//                left at zero, so its distance to any vector is 1. A product
+//                within 2^-20 of 1 is divided by sqrt(q_x q_y), q_x being
+//                <x / ||x||, x / ||x||> summed as the product is: so identical
+//                rows are at distance exactly 0 (sqrt(q * q) == q in IEEE
+//                arithmetic), as they are for the other metrics
 //   manhattan    sum_k |x_k - y_k|, computed directly
 // When Y is X (Y == nullptr) the diagonal is set to exactly 0, and for d >= 32
 // only the upper triangle is computed (each entry written to (i, j) and (j, i)).
@@ -45,8 +49,8 @@ struct PairwiseJob {
     const T* X;
     index_t nx, ny, d;
     Metric metric;
-    const double* x_sq;   // squared row norms of X (sqeuclidean, euclidean)
-    const double* y_sq;   // squared row norms of Y
+    const double* x_sq;   // squared row norms of X (sqeuclidean, euclidean); cosine: q of X
+    const double* y_sq;   // squared row norms of Y; cosine: q of Y
     const double* x_div;  // cosine: row norms of X, zero norms replaced by 1
     const double* packed_y;
     T* out;       // (nx, ny)
@@ -89,6 +93,13 @@ DIFFCLUST_ALWAYS_INLINE void pairwise_block_impl(const PairwiseJob<T>& job, inde
     const bool gram = m == Metric::sqeuclidean || m == Metric::euclidean;
     for (index_t i = i0; i < i1; ++i) {
         double* c = cbuf + (i - i0) * nc;
+        if (m == Metric::cosine) {
+            const double qx = job.x_sq[i];
+            const double* qy = job.y_sq + j0;
+            for (index_t j = 0; j < len; ++j) {
+                if (c[j] >= 1.0 - 0x1p-20) c[j] = c[j] / std::sqrt(qx * qy[j]);
+            }
+        }
         finish_row(m, c, len, gram ? job.x_sq[i] : 0.0, gram ? job.y_sq + j0 : nullptr);
         const index_t first = job.mirror ? std::min(len, std::max<index_t>(0, i + 1 - j0)) : 0;
         T* o = job.out + i * ny + j0;
@@ -129,6 +140,23 @@ std::vector<double> row_norms_for(const T* X, index_t n, index_t d, Metric metri
         } else {
             o = s;
         }
+    });
+    return out;
+}
+
+// Cosine: q_i = sum_k (x_ik / div_i)^2 in increasing k, the sum the product
+// forms for a row against itself (0 for a zero row is replaced by 1).
+template <class T>
+std::vector<double> cosine_self_products(const T* X, index_t n, index_t d, const double* div, int n_threads) {
+    std::vector<double> out(static_cast<std::size_t>(n));
+    parallel_for(n, n * d > 65536 ? n_threads : 1, [&](index_t i) {
+        const T* x = X + i * d;
+        double s = 0.0;
+        for (index_t k = 0; k < d; ++k) {
+            const double t = static_cast<double>(x[k]) / div[i];
+            s += t * t;
+        }
+        out[static_cast<std::size_t>(i)] = s == 0.0 ? 1.0 : s;
     });
     return out;
 }
@@ -174,13 +202,19 @@ void pairwise_distances(const T* X, index_t nx, const T* Y, index_t ny, index_t 
     const double* yn = same ? x_norms.data() : y_norms.data();
     const std::vector<double> packed_y =
         detail::pack_all(Y, ny, d, nullptr, metric == Metric::cosine ? yn : nullptr, threads);
+    const bool cosine = metric == Metric::cosine;
+    const std::vector<double> x_q =
+        cosine ? detail::cosine_self_products(X, nx, d, x_norms.data(), threads) : std::vector<double>();
+    const std::vector<double> y_q =
+        cosine && !same ? detail::cosine_self_products(Y, ny, d, yn, threads) : std::vector<double>();
+    const double* x_sq = cosine ? x_q.data() : x_norms.data();
+    const double* y_sq = cosine ? (same ? x_q.data() : y_q.data()) : yn;
 
     // When Y is X, computing the upper triangle once and writing each entry twice
     // halves the arithmetic, but the transposed writes cost more than they save
     // when d is small (measured: a loss at d <= 16, a win from d = 32 on).
     const bool mirror = same && d >= 32;
-    const detail::PairwiseJob<T> job{X, nx, ny, d, metric, x_norms.data(), yn, x_norms.data(), packed_y.data(),
-                                     out, mirror};
+    const detail::PairwiseJob<T> job{X, nx, ny, d, metric, x_sq, y_sq, x_norms.data(), packed_y.data(), out, mirror};
     // Cache blocks; when mirroring, only those holding an entry above the diagonal.
     const index_t row_blocks = ceil_div(nx, mc), col_blocks = ceil_div(ny, nc);
     std::vector<index_t> blocks;
