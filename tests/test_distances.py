@@ -150,8 +150,8 @@ def test_identical_rows_are_at_distance_zero(rng, metric):
     X[10:20] = X[0]
     Y = np.vstack([X[:3], rng.standard_normal((4, 17))])
     D = dc.pairwise_distances(X, Y, metric=metric)
-    assert (D[:20, 0] == 0).all() and D[1, 1] == 0 and D[2, 2] == 0
     dup = [0, *range(10, 20)]
+    assert (D[dup, 0] == 0).all() and D[1, 1] == 0 and D[2, 2] == 0
     assert (dc.pairwise_distances(X, metric=metric)[np.ix_(dup, dup)] == 0).all()
 
 
