@@ -5,7 +5,8 @@ replacements for ``sklearn.metrics.pairwise_distances``,
 ``sklearn.metrics.silhouette_samples`` and ``sklearn.metrics.silhouette_score``:
 
 - ``"sqeuclidean"``: ``||x||^2 + ||y||^2 - 2 <x, y>``, clamped at 0;
-- ``"euclidean"`` (alias ``"l2"``): its square root;
+- ``"euclidean"`` (alias ``"l2"``, the default of :func:`pairwise_distances`): its
+  square root;
 - ``"manhattan"`` (aliases ``"cityblock"``, ``"l1"``): ``sum_k |x_k - y_k|``;
 - ``"cosine"``: ``1 - <x, y> / (||x|| ||y||)`` clipped to [0, 2]; a zero vector
   has distance 1 to every vector (itself included, unless on the diagonal of
@@ -17,7 +18,13 @@ Block-wise form (for distributed engines): the distances of a block of rows
 against the whole set are ``pairwise_distances(X[rows], X)``; a Dask array can be
 built with ``X_dask.map_blocks(lambda b: pairwise_distances(b, X), chunks=...)``,
 and per-block silhouette sums reduce the same way. Results do not depend on the
-blocking: every entry is computed by the same arithmetic whichever block holds it.
+blocking: every entry is computed by the same arithmetic whichever block holds it,
+and identical points are at distance exactly 0 (for cosine, a product within
+2**-20 of 1 is divided by ``sqrt(q_x q_y)``, q being each row's product with
+itself, summed the same way), so the block rows equal the rows of
+``pairwise_distances(X)`` bit for bit, diagonal included. The one exception is
+the zero vector under cosine (scikit-learn's convention above): 1 against itself
+in a block, 0 on the diagonal of ``pairwise_distances(X)``.
 """
 
 from __future__ import annotations
