@@ -94,10 +94,15 @@ DIFFCLUST_ALWAYS_INLINE void pairwise_block_impl(const PairwiseJob<T>& job, inde
     for (index_t i = i0; i < i1; ++i) {
         double* c = cbuf + (i - i0) * nc;
         if (m == Metric::cosine) {
-            const double qx = job.x_sq[i];
-            const double* qy = job.y_sq + j0;
-            for (index_t j = 0; j < len; ++j) {
-                if (c[j] >= 1.0 - 0x1p-20) c[j] = c[j] / std::sqrt(qx * qy[j]);
+            constexpr double near_one = 1.0 - 0x1p-20;
+            int any = 0;  // a vectorised scan first: products near 1 are rare
+            for (index_t j = 0; j < len; ++j) any |= c[j] >= near_one;
+            if (any) {
+                const double qx = job.x_sq[i];
+                const double* qy = job.y_sq + j0;
+                for (index_t j = 0; j < len; ++j) {
+                    if (c[j] >= near_one) c[j] = c[j] / std::sqrt(qx * qy[j]);
+                }
             }
         }
         finish_row(m, c, len, gram ? job.x_sq[i] : 0.0, gram ? job.y_sq + j0 : nullptr);
