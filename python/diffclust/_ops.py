@@ -46,6 +46,33 @@ from ._validation import (
     resolve_metric,
 )
 
+__all__ = [
+    "adjusted_rand_score",
+    "check_allocation",
+    "check_off_diagonal_finite",
+    "check_precomputed",
+    "check_working_memory",
+    "davies_bouldin_score",
+    "dec_loss",
+    "gmm_nll",
+    "graph_cuts",
+    "kforest",
+    "kforest_from_edges",
+    "kforest_from_points",
+    "kmeans_loss",
+    "kmedoids",
+    "mutual_info_score",
+    "normalized_mutual_info_score",
+    "pairwise_distances",
+    "partial_fy_loss",
+    "perturbed_kforest",
+    "perturbed_kforest_from_points",
+    "perturbed_kforest_vjp",
+    "silhouette_samples",
+    "silhouette_score",
+    "soft_ncut",
+]
+
 Array = NDArray[Any]
 ForestArrays = tuple[Any, ...]  # labels, edges, weights, value (, what the kernel adds)
 PerturbedArrays = tuple[Any, ...]  # A_eps, M_eps, F_eps, kept edges or None, kept labels or None
