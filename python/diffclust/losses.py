@@ -68,7 +68,7 @@ def kmeans_loss(
     IndexError
         A label outside [0, k).
     TypeError
-        Non-real X or centers, non-integer labels.
+        Non-real X or centers, labels that are neither integers nor whole-number floats.
     """
     return _ops.kmeans_loss(X, centers, labels, resolve_threads(n_threads))
 
@@ -198,7 +198,7 @@ def ncut(W: Any, labels: ArrayLike, *, n_threads: int | None = None) -> float:
     IndexError
         A CSR column index outside [0, n).
     TypeError
-        Non-real W, non-integer labels.
+        Non-real W, labels that are neither integers nor whole-number floats.
 
     References
     ----------

@@ -166,7 +166,7 @@ def davies_bouldin_score(X: ArrayLike, labels: ArrayLike, *, n_threads: int | No
         If X is not 2-d, is empty or holds NaN/inf; if labels has the wrong length
         or fewer than 2 or more than n - 1 distinct values.
     TypeError
-        If X is not real-valued or labels does not hold integers.
+        If X is not real-valued or labels holds neither integers nor whole-number floats.
 
     Notes
     -----

@@ -55,6 +55,27 @@ static void test_pairwise() {
     }
 }
 
+// Block rows equal the full matrix bit for bit: a row of X repeated in Y (any
+// position) is at distance exactly 0 from it, for every metric, cosine included.
+static void test_identical_rows_exact_zero() {
+    for (index_t d : {3, 17, 40}) {
+        const index_t n = 70;
+        auto X = random_points(n, d, 7);
+        for (double& v : X) v *= 13.0;
+        std::vector<double> Y;  // rows 5, 0, 69 of X, then row 33 again
+        for (index_t r : {5, 0, 69, 33}) Y.insert(Y.end(), X.begin() + r * d, X.begin() + (r + 1) * d);
+        for (Metric m : {Metric::sqeuclidean, Metric::euclidean, Metric::manhattan, Metric::cosine}) {
+            std::vector<double> full(static_cast<std::size_t>(n * n)), block(static_cast<std::size_t>(n * 4));
+            pairwise_distances(X.data(), n, static_cast<const double*>(nullptr), n, d, m, 2, full.data());
+            pairwise_distances(X.data(), n, Y.data(), 4, d, m, 1, block.data());
+            const index_t cols[4] = {5, 0, 69, 33};
+            for (index_t i = 0; i < n; ++i)
+                for (index_t c = 0; c < 4; ++c)
+                    CHECK(block[static_cast<std::size_t>(i * 4 + c)] == full[static_cast<std::size_t>(i * n + cols[c])]);
+        }
+    }
+}
+
 static void test_silhouette() {
     const index_t n = 300, d = 4, k = 3;
     const auto X = random_points(n, d, 3);
@@ -136,6 +157,7 @@ static void test_kmedoids() {
 
 int main() {
     test_pairwise();
+    test_identical_rows_exact_zero();
     test_silhouette();
     test_silhouette_large_blocks();
     test_kmedoids();
