@@ -197,6 +197,17 @@ def test_results_compact_repr_frozen_and_unpacking():
     assert isinstance(loss, float) and grad.shape == (200, 200)
 
 
+def test_results_pickle_round_trip():
+    """Worker processes (Dask, multiprocessing) send results back pickled."""
+    import pickle
+
+    for name, r in _results(30).items():
+        back = pickle.loads(pickle.dumps(r))
+        assert type(back) is type(r) and repr(back) == repr(r), name
+        for a, b in zip(_arrays(r), _arrays(back)):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_repr_shows_sizes():
     r = _results(50)
     assert repr(r["Forest"]).startswith("Forest(n=50, k=3, labels=int64[50], edges=int64[47, 2]")
