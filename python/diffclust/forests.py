@@ -55,12 +55,17 @@ class Forest:
     value : float
         ``<A, S> = sum_{i != j} A_ij S_ij``, the paper's linear objective: twice the
         total edge weight when S is symmetric.
+    n_repaired : int
+        With cannot-link constraints: how many forests (0 or 1, or 0..b for
+        batched input) came from the completion rule because the greedy got
+        stuck above k trees (see :func:`kforest`). 0 otherwise.
     """
 
     labels: NDArray[np.intp]
     edges: NDArray[np.intp]
     weights: NDArray[np.floating[Any]]
     value: Any  # float, or an ndarray of shape (b,) for batched input
+    n_repaired: int = 0
 
     @property
     def n_points(self) -> int:
@@ -88,8 +93,8 @@ class Forest:
         return M
 
 
-def _make_forest(labels: Any, edges: Any, weights: Any, value: Any) -> Forest:
-    return Forest(frozen(labels), frozen(edges), frozen(weights), frozen(value))
+def _make_forest(labels: Any, edges: Any, weights: Any, value: Any, n_repaired: int = 0) -> Forest:
+    return Forest(frozen(labels), frozen(edges), frozen(weights), frozen(value), int(n_repaired))
 
 
 def kforest(
@@ -156,9 +161,17 @@ def kforest(
     maximum spanning tree), then the other edges by decreasing weight, never
     merging two trees that hold different labels or that a cannot-link pair
     spans, until k trees remain; then, with ``refine``, each tree is re-spanned
-    by Prim. Infeasible constraints (more distinct labels than k, must-link
-    groups fewer than k, a cannot-link pair inside a must-link group, or a
-    greedy that cannot reach k trees) raise ``ValueError``.
+    by Prim. Infeasible constraints (more distinct labels than k, a must-link
+    joining two labels, must-link groups fewer than k, a cannot-link pair inside
+    a must-link group, or cannot-links that need more than k trees, decided
+    exactly by graph colouring) raise ``ValueError`` naming the conflict.
+
+    A feasible problem never fails. Without cannot-links the greedy always
+    reaches k trees. With them it can get stuck (every remaining merge spans a
+    cannot-link); then it is run again, heaviest edges first, allowed to merge
+    only inside the classes of one feasible colouring of the must-link groups
+    (found once per call), which reaches exactly k trees. ``n_repaired`` on the
+    result counts such forests.
 
     References
     ----------

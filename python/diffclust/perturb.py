@@ -50,6 +50,7 @@ from ._validation import (
 
 __all__ = [
     "PerturbedForest",
+    "PartialFYLoss",
     "PerturbedSamples",
     "partial_fy_loss",
     "perturbed_kforest",
@@ -107,12 +108,35 @@ class PerturbedForest:
         ``F_eps = mean_s <A_s, S + sigma Z_s>``.
     samples : PerturbedSamples or None
         Each sample's forest, when the call asked for ``keep_samples``.
+    n_repaired : int
+        With cannot-link constraints: how many samples (over the whole batch)
+        were completed because their greedy got stuck (see :func:`diffclust.kforest`).
     """
 
     adjacency: NDArray[np.floating[Any]]
     connectivity: NDArray[np.floating[Any]]
     value: Any
     samples: PerturbedSamples | None = None
+    n_repaired: int = 0
+
+
+class PartialFYLoss(tuple):  # type: ignore[type-arg]
+    """``(loss, grad)`` of :func:`partial_fy_loss`, with ``n_repaired`` beside them."""
+
+    n_repaired: int
+
+    def __new__(cls, loss: float, grad: NDArray[np.floating[Any]], n_repaired: int = 0) -> PartialFYLoss:
+        self = super().__new__(cls, (loss, grad))
+        self.n_repaired = n_repaired
+        return self
+
+    @property
+    def loss(self) -> float:
+        return self[0]  # type: ignore[no-any-return]
+
+    @property
+    def grad(self) -> NDArray[np.floating[Any]]:
+        return self[1]  # type: ignore[no-any-return]
 
 
 def _kept(edges: Any, labels: Any, k: int, sigma: float, n_samples: int, seed: int) -> PerturbedSamples | None:
@@ -200,10 +224,11 @@ def perturbed_kforest(
     _check_working_memory(n, threads, constrained, "perturbed_kforest")
     keep = _check_keep(keep_samples, S.shape[0] if S.ndim == 3 else 1, n_samples, n, "perturbed_kforest")
     used_seed = resolve_seed(seed)
-    A, M, F, edges, lab = core_fn("perturbed_kforest", S.dtype)(
+    A, M, F, edges, lab, n_repaired = core_fn("perturbed_kforest", S.dtype)(
         S, k, sigma, n_samples, used_seed, labels, must, cannot, bool(refine), True, True, keep, threads
     )
-    return PerturbedForest(frozen(A), frozen(M), frozen(F), _kept(edges, lab, k, sigma, n_samples, used_seed))
+    kept = _kept(edges, lab, k, sigma, n_samples, used_seed)
+    return PerturbedForest(frozen(A), frozen(M), frozen(F), kept, int(n_repaired))
 
 
 def _check_keep(keep_samples: Any, b: int, n_samples: int, n: int, what: str) -> bool:
@@ -401,7 +426,7 @@ def partial_fy_loss(
     cannot_link: ArrayLike | None = None,
     refine: bool = True,
     n_threads: int | None = None,
-) -> tuple[float, NDArray[np.floating[Any]]]:
+) -> PartialFYLoss:
     """The partial Fenchel–Young loss and its gradient with respect to S.
 
     ``L(S; y) = F_eps(S) - F_eps(S; y)`` with the same noise in both problems
@@ -424,9 +449,11 @@ def partial_fy_loss(
 
     Returns
     -------
-    loss : float
-    grad : ndarray, shape (n, n)
-        ``A_eps(S) - A_eps(S; y)``, symmetric, zero diagonal, dtype of S.
+    PartialFYLoss
+        Unpacks as ``loss, grad``: ``loss`` (float) and ``grad`` (ndarray,
+        shape (n, n), ``A_eps(S) - A_eps(S; y)``, symmetric, zero diagonal,
+        dtype of S); ``.n_repaired`` counts the samples whose constrained
+        greedy got stuck and was completed (see :func:`diffclust.kforest`).
     """
     S = as_float_array(S, "S", ndims=(2,))
     n = check_square(S, "S")
@@ -438,7 +465,7 @@ def partial_fy_loss(
     labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
     threads = resolve_threads(n_threads)
     _check_working_memory(n, threads, True, "partial_fy_loss")
-    loss, grad = core_fn("partial_fy_loss", S.dtype)(
+    loss, grad, n_repaired = core_fn("partial_fy_loss", S.dtype)(
         S, k, sigma, n_samples, resolve_seed(seed), labels, must, cannot, bool(refine), threads
     )
-    return float(loss), grad
+    return PartialFYLoss(float(loss), grad, int(n_repaired))
