@@ -49,8 +49,8 @@ from ._validation import (
 )
 
 __all__ = [
-    "PerturbedForest",
     "PartialFYLoss",
+    "PerturbedForest",
     "PerturbedSamples",
     "partial_fy_loss",
     "perturbed_kforest",
@@ -125,7 +125,7 @@ class PartialFYLoss(tuple):  # type: ignore[type-arg]
 
     n_repaired: int
 
-    def __new__(cls, loss: float, grad: NDArray[np.floating[Any]], n_repaired: int = 0) -> PartialFYLoss:
+    def __new__(cls, loss: float, grad: NDArray[np.floating[Any]], n_repaired: int = 0) -> PartialFYLoss:  # noqa: PYI034
         self = super().__new__(cls, (loss, grad))
         self.n_repaired = n_repaired
         return self

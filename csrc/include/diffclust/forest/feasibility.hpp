@@ -222,10 +222,11 @@ inline std::vector<index_t> colour_groups(index_t n_groups, index_t k, const std
             for (const auto& e : conflicts) {
                 if (in[static_cast<std::size_t>(e.ga)] || in[static_cast<std::size_t>(e.gb)]) pairs.push_back(&e);
             }
+            const std::string trees = k == 1 ? " tree" : " trees";
             throw std::invalid_argument(
-                "cannot_link: no forest with k = " + std::to_string(k) + " trees meets the constraints: the cannot-link pairs " +
+                "cannot_link: no forest with k = " + std::to_string(k) + trees + " meets the constraints: the cannot-link pairs " +
                 detail::conflict_list(pairs) + " (with the must-links and known labels) need more than " +
-                std::to_string(k) + " trees");
+                std::to_string(k) + trees);
         }
     }
 
