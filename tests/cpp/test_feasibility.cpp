@@ -106,7 +106,7 @@ static void test_colouring_budget() {
     try {
         colour_groups(4, 3, none, k4, 2);
     } catch (const std::invalid_argument& e) {
-        said_budget = std::string(e.what()).find("could not decide within 2 search steps") != std::string::npos;
+        said_budget = std::string(e.what()).find("could not decide within the search budget (2 steps)") != std::string::npos;
     }
     try {
         colour_groups(4, 3, none, k4);
@@ -116,10 +116,12 @@ static void test_colouring_budget() {
     CHECK(said_budget);
     CHECK(said_pairs);
     CHECK(colour_groups(4, 4, none, k4).size() == 4);
-    // an even cycle of 2000 groups with k = 2 (nothing peels): DSatur never backtracks
+    // an even cycle of 2000 groups with k = 2 (nothing peels): DSatur never
+    // backtracks, so its steps are the choices (2000 + 1999 + ... + 0) plus two
+    // neighbours per assignment
     std::vector<GroupConflict> ring;
     for (index_t g = 0; g < 2000; ++g) ring.push_back(GroupConflict{g, (g + 1) % 2000, g, g, (g + 1) % 2000});
-    const auto colour = colour_groups(2000, 2, std::vector<index_t>(2000, -1), ring, 2000);
+    const auto colour = colour_groups(2000, 2, std::vector<index_t>(2000, -1), ring, 2001000 + 4000);
     for (const auto& e : ring) CHECK(colour[static_cast<std::size_t>(e.ga)] != colour[static_cast<std::size_t>(e.gb)]);
 }
 

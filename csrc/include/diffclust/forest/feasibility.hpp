@@ -21,9 +21,11 @@
 //      smallest id), colours tried in increasing order, a colour never used
 //      before tried only as the lowest such (colours are interchangeable).
 //      DSatur is exact without backtracking on bipartite graphs and forced on
-//      odd cycles, so k = 2 takes O(vertices) steps.
-// The search gives up after `colouring_budget` (2 million) vertex assignments with a
-// ValueError that says so; it never reports a feasible problem as infeasible.
+//      odd cycles, so k = 2 takes O(vertices) assignments.
+// The search gives up after `colouring_budget` steps (2e8; an assignment costs
+// the uncoloured vertices DSatur compares plus the neighbours it updates:
+// about a second on one core) with a ValueError that says so; it never
+// reports a feasible problem as infeasible.
 #pragma once
 
 #include <algorithm>
@@ -37,8 +39,10 @@
 
 namespace diffclust {
 
-// Vertex assignments the colouring search may make before giving up.
-constexpr index_t colouring_budget = 2'000'000;
+// The colouring search's budget, in steps: each vertex assignment costs one
+// step per uncoloured vertex of its component (DSatur's choice) plus one per
+// neighbour (the saturation update); about a second on one core.
+constexpr index_t colouring_budget = 200'000'000;
 
 // A conflict between two groups, from cannot_link pair `pair` (points a, b).
 struct GroupConflict {
@@ -63,7 +67,7 @@ inline std::string conflict_list(const std::vector<const GroupConflict*>& pairs)
 // uncoloured vertices; `colour` holds the pre-coloured and already coloured
 // groups. Returns false when no colouring with k colours exists.
 inline bool dsatur_component(const std::vector<index_t>& comp, const std::vector<std::vector<index_t>>& adj, index_t k,
-                             index_t first_free_colour, std::vector<index_t>& colour, index_t& budget, index_t limit_steps) {
+                             index_t first_free_colour, std::vector<index_t>& colour, index_t& work, index_t max_work) {
     const index_t m = static_cast<index_t>(comp.size());
     std::vector<index_t> local(adj.size(), -1);
     for (index_t v = 0; v < m; ++v) local[static_cast<std::size_t>(comp[static_cast<std::size_t>(v)])] = v;
@@ -82,10 +86,25 @@ inline bool dsatur_component(const std::vector<index_t>& comp, const std::vector
             }
         }
     }
+    // the uncoloured vertices (unordered; pos[v] is v's place, -1 once coloured)
+    std::vector<index_t> open(static_cast<std::size_t>(m)), pos(static_cast<std::size_t>(m));
+    for (index_t v = 0; v < m; ++v) open[static_cast<std::size_t>(v)] = pos[static_cast<std::size_t>(v)] = v;
     const auto paint = [&](index_t v, index_t c, int sign) {
         const index_t g = comp[static_cast<std::size_t>(v)];
         colour[static_cast<std::size_t>(g)] = sign > 0 ? c : -1;
-        for (index_t u : adj[static_cast<std::size_t>(g)]) {
+        if (sign > 0) {  // swap-remove v from the open list
+            const index_t at = pos[static_cast<std::size_t>(v)], last = open.back();
+            open[static_cast<std::size_t>(at)] = last;
+            pos[static_cast<std::size_t>(last)] = at;
+            open.pop_back();
+            pos[static_cast<std::size_t>(v)] = -1;
+        } else {
+            pos[static_cast<std::size_t>(v)] = static_cast<index_t>(open.size());
+            open.push_back(v);
+        }
+        const auto& nb = adj[static_cast<std::size_t>(g)];
+        work += static_cast<index_t>(nb.size());
+        for (index_t u : nb) {
             const index_t w = local[static_cast<std::size_t>(u)];
             if (w < 0) continue;
             free_deg[static_cast<std::size_t>(w)] -= sign;
@@ -97,15 +116,19 @@ inline bool dsatur_component(const std::vector<index_t>& comp, const std::vector
             }
         }
     };
+    // DSatur's choice: the most distinct neighbouring colours, then the most
+    // uncoloured neighbours, then the smallest id
     const auto pick = [&]() {
         index_t best = -1;
-        for (index_t v = 0; v < m; ++v) {
-            if (colour[static_cast<std::size_t>(comp[static_cast<std::size_t>(v)])] >= 0) continue;
-            if (best < 0 || sat[static_cast<std::size_t>(v)] > sat[static_cast<std::size_t>(best)] ||
-                (sat[static_cast<std::size_t>(v)] == sat[static_cast<std::size_t>(best)] &&
-                 free_deg[static_cast<std::size_t>(v)] > free_deg[static_cast<std::size_t>(best)])) {
+        work += static_cast<index_t>(open.size());
+        for (index_t v : open) {
+            const std::size_t a = static_cast<std::size_t>(v);
+            if (best < 0) {
                 best = v;
+                continue;
             }
+            const std::size_t b = static_cast<std::size_t>(best);
+            if (sat[a] > sat[b] || (sat[a] == sat[b] && (free_deg[a] > free_deg[b] || (free_deg[a] == free_deg[b] && v < best)))) best = v;
         }
         return best;
     };
@@ -113,6 +136,7 @@ inline bool dsatur_component(const std::vector<index_t>& comp, const std::vector
         index_t v, next, used;  // vertex, next colour to try, colours in use before it
     };
     std::vector<Frame> stack;
+    index_t assignments = 0;
     index_t used = first_free_colour;  // colours >= used are interchangeable
     index_t v = pick();
     if (v >= 0) stack.push_back(Frame{v, 0, used});
@@ -127,12 +151,12 @@ inline bool dsatur_component(const std::vector<index_t>& comp, const std::vector
             stack.pop_back();
             continue;
         }
-        if (--budget < 0) {
-            throw std::invalid_argument("cannot_link: could not decide within " + std::to_string(limit_steps) +
-                                        " search steps whether the cannot-link constraints can be met with k = " +
+        if (work > max_work) {
+            throw std::invalid_argument("cannot_link: could not decide within the search budget (" + std::to_string(max_work) +
+                                        " steps) whether the cannot-link constraints can be met with k = " +
                                         std::to_string(k) + " trees (a graph colouring problem); use fewer cannot-link pairs or a larger k");
         }
-        if ((budget & 0xffff) == 0) cancellation_point();
+        if ((++assignments & 0xfff) == 0) cancellation_point();
         paint(f.v, c, +1);
         f.next = c + 1;
         used = std::max(f.used, c + 1);
@@ -200,7 +224,7 @@ inline std::vector<index_t> colour_groups(index_t n_groups, index_t k, const std
     }
 
     // 2. each connected component of the uncoloured k-core by DSatur
-    index_t budget = max_steps;
+    index_t work = 0;
     std::vector<char> seen(static_cast<std::size_t>(n_groups), 0);
     std::vector<index_t> comp;
     for (index_t s = 0; s < n_groups; ++s) {
@@ -215,7 +239,7 @@ inline std::vector<index_t> colour_groups(index_t n_groups, index_t k, const std
             }
         }
         std::sort(comp.begin(), comp.end());
-        if (!detail::dsatur_component(comp, adj, k, n_labels, colour, budget, max_steps)) {
+        if (!detail::dsatur_component(comp, adj, k, n_labels, colour, work, max_steps)) {
             std::vector<char> in(static_cast<std::size_t>(n_groups), 0);
             for (index_t g : comp) in[static_cast<std::size_t>(g)] = 1;
             std::vector<const GroupConflict*> pairs;
