@@ -128,8 +128,7 @@ public:
                                             std::to_string(b) + ") joins points with different known labels: point " +
                                             std::to_string(a) + " is tied to labelled point " + std::to_string(pa) +
                                             " and point " + std::to_string(b) + " to labelled point " +
-                                            std::to_string(pb) + " (labels " + std::to_string(c.labels[pa]) + " and " +
-                                            std::to_string(c.labels[pb]) + " after renumbering)");
+                                            std::to_string(pb));
             }
             const index_t r = uf.link_roots(ra, rb);
             root_label[static_cast<std::size_t>(r)] = la >= 0 ? la : lb;
@@ -170,8 +169,6 @@ public:
 
     index_t n() const noexcept { return n_; }
     index_t k() const noexcept { return k_; }
-    // Whether a stuck greedy can be completed (the problem has cannot-links).
-    bool has_colouring() const noexcept { return !colour_.empty(); }
 
     // Solves the constrained problem for the dense symmetric weights W
     // (n x n, diagonal ignored). Writes n - k edges (heaviest first) and labels.
@@ -292,12 +289,12 @@ private:
         };
         using It = typename std::vector<WeightedEdge<T>>::iterator;
         const auto order = [](const WeightedEdge<T>& a, const WeightedEdge<T>& b) { return heavier(a, b); };
-        const std::function<void(It, It)> greedy = [&](It first, It last) {
+        const std::function<void(It, It)> run = [&](It first, It last) {
             constexpr std::ptrdiff_t small = 64;
             while (last - first > small && uf.components() > k_) {
                 const It mid = first + (last - first) / 2;
                 std::nth_element(first, mid, last, order);
-                greedy(first, mid);  // the heavier half
+                run(first, mid);  // the heavier half
                 last = std::remove_if(mid, last, skip);
                 first = mid;
             }
@@ -308,10 +305,10 @@ private:
             }
         };
         collect(true);  // every edge >= threshold comes before every edge < threshold in the strict order
-        greedy(pool.begin(), pool.end());
+        run(pool.begin(), pool.end());
         if (uf.components() > k_ && threshold > -std::numeric_limits<T>::infinity()) {
             collect(false);
-            greedy(pool.begin(), pool.end());
+            run(pool.begin(), pool.end());
         }
         return uf.components() <= k_;
     }
