@@ -553,3 +553,14 @@ def test_infeasible_messages_name_the_conflict():
                         -np.ones(6, int), (), [[0, 1], [1, 2], [2, 3], [3, 4], [0, 4]])
     y = np.array([0, 1, -1, -1, -1, -1])
     assert_valid_forest(dc.kforest(S, 3, known_labels=y, cannot_link=[[2, 0], [2, 1]]), S, 3, y, (), [[2, 0], [2, 1]])
+
+
+def test_batched_perturbed_counts_repairs_over_the_batch():
+    S, k, cannot = repairing_problem(n=20)
+    batch = np.stack([S, S.T, np.zeros_like(S)])
+    kw = {"cannot_link": cannot, "sigma": 2.0, "n_samples": 12, "seed": 2}
+    p = dc.perturbed_kforest(batch, k, n_threads=3, **kw)
+    singles = [dc.perturbed_kforest(batch[t], k, n_threads=1, **kw) for t in range(3)]
+    assert p.n_repaired == sum(q.n_repaired for q in singles) > 0
+    for t in range(3):
+        np.testing.assert_array_equal(p.connectivity[t], singles[t].connectivity)
