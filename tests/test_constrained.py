@@ -133,8 +133,8 @@ def test_infeasible_constraints():
         dc.kforest(S, 2, known_labels=[0, -1, 0, -1, -1], cannot_link=[[0, 2]])
     with pytest.raises(ValueError, match="fewer than k"):
         dc.kforest(S, 3, known_labels=[0, 0, 0, 0, -1])
-    # an odd cycle of cannot-links cannot be split into 2 trees
-    with pytest.raises(ValueError, match="greedy stopped at 3 trees"):
+    # an odd cycle of cannot-links cannot be split into 2 trees: the pairs are named
+    with pytest.raises(ValueError, match=r"cannot-link pairs \(0, 1\), \(1, 2\), \(0, 2\) .*more than 2 trees"):
         dc.kforest(np.zeros((3, 3)), 2, cannot_link=[[0, 1], [1, 2], [0, 2]])
     with pytest.raises(IndexError, match=r"must_link\[0\] = \(0, 9\) is out of range"):
         dc.kforest(S, 2, must_link=[[0, 9]])
@@ -232,12 +232,18 @@ def test_greedy_equals_a_plain_reference(prob):
     S, k, y, must, cannot = prob
     kw = {"known_labels": y, "must_link": np.array(must, dtype=np.int64).reshape(-1, 2),
           "cannot_link": np.array(cannot, dtype=np.int64).reshape(-1, 2), "refine": False}
-    try:
-        forest = dc.kforest(S, k, **kw)
-    except ValueError:
-        return  # infeasible constraints: covered by the error tests
+    feasible = exactly_feasible(n_points(S), k, y, must, cannot)
+    if not feasible:
+        with pytest.raises(ValueError):
+            dc.kforest(S, k, **kw)
+        return
+    forest = dc.kforest(S, k, **kw)  # a feasible problem never raises
     expected = reference_greedy(S, k, y, must, cannot)
-    assert expected is not None
+    if expected is None:  # the plain greedy is stuck: the library completed it
+        assert forest.n_repaired == 1
+        assert_valid_forest(forest, S, k, y, must, cannot)
+        return
+    assert forest.n_repaired == 0
     edges, blocks = expected
     assert {(int(a), int(b)) for a, b in forest.edges} == edges
     got_blocks = {}
@@ -270,3 +276,291 @@ def test_greedy_reaching_past_the_heaviest_edges_equals_the_reference(seed):
         got_blocks.setdefault(label, []).append(i)
     assert sorted(got_blocks.values()) == blocks
     assert len({tuple(sorted(b)) for b in blocks}) == 2
+
+
+# --- feasibility: every feasible problem is solved, every infeasible one refused ---
+
+
+def n_points(S):
+    return S.shape[0]
+
+
+def brute_feasible(n, k, y, must=(), cannot=()):
+    """Whether some partition of range(n) into exactly k blocks satisfies the
+    labels and pairs: every set partition into k blocks is tried (tiny n)."""
+
+    def partitions(i, labels, n_blocks):
+        if n - i < k - n_blocks:
+            return
+        if i == n:
+            yield labels
+            return
+        for b in range(min(n_blocks + 1, k)):
+            labels[i] = b
+            yield from partitions(i + 1, labels, max(n_blocks, b + 1))
+
+    return any(satisfies(lab, y, must, cannot) for lab in partitions(0, np.zeros(n, int), 0))
+
+
+def exactly_feasible(n, k, y, must=(), cannot=()):
+    """The same decision written differently, fast enough for n <= 14: groups
+    of equal labels and must-links, then a plain backtracking colouring of the
+    groups with k colours (labelled groups get their label's colour)."""
+    parent = list(range(n))
+
+    def find(a):
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    known = [i for i in range(n) if y[i] >= 0]
+    for a, b in itertools.combinations(known, 2):
+        if y[a] == y[b]:
+            parent[find(a)] = find(b)
+    for a, b in must:
+        parent[find(a)] = find(b)
+    roots = sorted({find(i) for i in range(n)})
+    if len(roots) < k:
+        return False
+    distinct = sorted({int(y[i]) for i in known})
+    if len(distinct) > k:
+        return False
+    colour_of_label = {lab: c for c, lab in enumerate(distinct)}
+    fixed = {}
+    for i in known:
+        r, c = find(i), colour_of_label[int(y[i])]
+        if fixed.setdefault(r, c) != c:
+            return False  # two labels in one group
+    conflicts = [(find(a), find(b)) for a, b in cannot]
+    if any(a == b for a, b in conflicts):
+        return False
+    colour = {}
+
+    def search(g):
+        if g == len(roots):
+            return True
+        r = roots[g]
+        for c in [fixed[r]] if r in fixed else range(k):
+            if all(colour.get(b if a == r else a) != c for a, b in conflicts if r in (a, b)):
+                colour[r] = c
+                if search(g + 1):
+                    return True
+                del colour[r]
+        return False
+
+    return search(0)
+
+
+def assert_valid_forest(forest, S, k, y, must=(), cannot=()):
+    """Exactly k trees, n - k edges forming those trees, every constraint met."""
+    assert_valid_sample(forest.edges, forest.labels, n_points(S), k, y, must, cannot)
+    np.testing.assert_allclose(forest.value, (forest.adjacency() * S).sum(), atol=1e-9)
+
+
+def assert_valid_sample(edges, labels, n, k, y, must=(), cannot=()):
+    assert edges.shape == (n - k, 2)
+    assert labels.shape == (n,)
+    assert sorted(set(labels.tolist())) == list(range(k))  # exactly k trees
+    parent = list(range(n))
+
+    def find(a):
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    for a, b in edges:
+        assert 0 <= a < b < n and find(a) != find(b)  # acyclic
+        parent[find(a)] = find(b)
+    roots = [find(i) for i in range(n)]  # the trees are the edges' components
+    assert all((roots[a] == roots[b]) == (labels[a] == labels[b]) for a, b in itertools.combinations(range(n), 2))
+    assert satisfies(labels, y, must, cannot)
+
+
+@st.composite
+def small_problem(draw):
+    n = draw(st.integers(2, 7))
+    k = draw(st.integers(1, min(3, n)))
+    ties = draw(st.booleans())
+    values = st.integers(-2, 2) if ties else st.floats(-5, 5)
+    S = np.array(draw(st.lists(values, min_size=n * n, max_size=n * n)), dtype=np.float64).reshape(n, n)
+    y = np.maximum(np.array(draw(st.lists(st.integers(-3, k), min_size=n, max_size=n))), -1)
+    pair = st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda p: p[0] != p[1])
+    must = draw(st.lists(pair, max_size=2))
+    cannot = draw(st.lists(pair, max_size=6))
+    return S, k, y, must, cannot
+
+
+def as_pairs(pairs):
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+@hypothesis.settings(max_examples=400, deadline=None)
+@given(small_problem(), st.integers(0, 2**32 - 1))
+def test_brute_force_feasibility_on_every_path(prob, seed):
+    """Against brute force over all set partitions into exactly k blocks: a
+    feasible problem succeeds on the exact, perturbed, VJP and loss paths with
+    k trees meeting every constraint; an infeasible one raises ValueError."""
+    S, k, y, must, cannot = prob
+    n = n_points(S)
+    feasible = brute_feasible(n, k, y, must, cannot)
+    assert exactly_feasible(n, k, y, must, cannot) == feasible  # the helper used on larger n
+    kw = {"known_labels": y, "must_link": as_pairs(must), "cannot_link": as_pairs(cannot)}
+    B = 6
+    pkw = {"sigma": 1.0, "n_samples": B, "seed": seed, **kw}
+    V = np.random.default_rng(seed).standard_normal((n, n))
+    if not feasible:
+        for call in (
+            lambda: dc.kforest(S, k, **kw),
+            lambda: dc.perturbed_kforest(S, k, **pkw),
+            lambda: dc.perturbed_kforest_vjp(S, k, grad_connectivity=V, **pkw),
+            lambda: dc.partial_fy_loss(S, k, **pkw),
+        ):
+            with pytest.raises(ValueError):
+                call()
+        return
+    for refine in (True, False):
+        f = dc.kforest(S, k, refine=refine, **kw)
+        assert_valid_forest(f, S, k, y, must, cannot)
+        assert f.n_repaired in (0, 1)
+        if not cannot:
+            assert f.n_repaired == 0  # labels and must-links alone never block the greedy
+    p = dc.perturbed_kforest(S, k, keep_samples=True, **pkw)
+    for s in range(B):
+        assert_valid_sample(p.samples.edges[s], p.samples.labels[s], n, k, y, must, cannot)
+    assert 0 <= p.n_repaired <= B
+    for a, b in must:
+        assert p.connectivity[a, b] == 1
+    for a, b in cannot:
+        assert p.connectivity[a, b] == 0
+    g = dc.perturbed_kforest_vjp(S, k, grad_connectivity=V, **pkw)
+    assert np.isfinite(g).all()
+    result = dc.partial_fy_loss(S, k, **pkw)
+    loss, _ = result
+    assert loss >= -1e-9  # every sample's constrained forest is a k-forest: never above the free one
+    assert 0 <= result.n_repaired <= B
+    assert result.n_repaired == p.n_repaired  # the same noise, the same constrained samples
+
+
+def test_issue_cannot_link_path_is_solved_on_every_path():
+    """n = 4, k = 2, cannot-links (0,1), (1,2), (2,3) (issue 8): feasible as
+    {0, 2}, {1, 3}; the perturbed samples whose greedy gets stuck are completed."""
+    rng = np.random.default_rng(0)
+    S = rng.standard_normal((4, 4))
+    cannot = [[0, 1], [1, 2], [2, 3]]
+    y = -np.ones(4, int)
+    assert_valid_forest(dc.kforest(S, 2, cannot_link=cannot), S, 2, y, (), cannot)
+    repaired = 0
+    for seed in range(20):
+        p = dc.perturbed_kforest(S, 2, cannot_link=cannot, sigma=1.0, n_samples=20, seed=seed, keep_samples=True)
+        for s in range(20):
+            assert_valid_sample(p.samples.edges[s], p.samples.labels[s], 4, 2, y, (), cannot)
+        repaired += p.n_repaired
+        loss = dc.partial_fy_loss(S, 2, y, cannot_link=cannot, sigma=1.0, n_samples=20, seed=seed)
+        assert loss.n_repaired == p.n_repaired
+    assert repaired > 0  # the case of the issue does happen, and is handled
+    # the greedy's first choice (0, 3) blocks it: the exact forest is completed too
+    W = np.zeros((4, 4))
+    W[0, 3] = W[3, 0] = 1.0
+    f = dc.kforest(W, 2, cannot_link=cannot)
+    assert f.n_repaired == 1
+    np.testing.assert_array_equal(f.labels, [0, 1, 0, 1])
+
+
+def test_issue_must_and_cannot_example_is_solved():
+    """n = 7, k = 2, must-link (3,5), cannot-links (5,6), (3,4), (2,6) (issue 8)."""
+    must, cannot = [[3, 5]], [[5, 6], [3, 4], [2, 6]]
+    y = -np.ones(7, int)
+    assert brute_feasible(7, 2, y, must, cannot)
+    rng = np.random.default_rng(1)
+    repaired = 0
+    for _ in range(50):
+        S = rng.standard_normal((7, 7))
+        f = dc.kforest(S, 2, must_link=must, cannot_link=cannot)
+        assert_valid_forest(f, S, 2, y, must, cannot)
+        repaired += f.n_repaired
+    assert repaired > 0
+
+
+def repairing_problem(n=40, k=3):
+    """cannot-links on an even cycle of 12 points and an odd cycle of 5 (k = 3
+    colours needed there): the greedy gets stuck in many samples."""
+    rng = np.random.default_rng(3)
+    S = rng.standard_normal((n, n))
+    ring = [[i, (i + 1) % 12] for i in range(12)] + [[12 + i, 12 + (i + 1) % 5] for i in range(5)]
+    return S, k, np.array(ring)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_repairs_are_bit_identical_for_any_thread_count(dtype):
+    S, k, cannot = repairing_problem()
+    S = S.astype(dtype)
+    y = -np.ones(S.shape[0], int)
+    kw = {"cannot_link": cannot, "sigma": 2.0, "n_samples": 41, "seed": 5}
+    V = np.random.default_rng(0).standard_normal(S.shape).astype(dtype)
+    ref = dc.perturbed_kforest(S, k, keep_samples=True, n_threads=1, **kw)
+    assert ref.n_repaired > 0
+    loss_ref = dc.partial_fy_loss(S, k, y, n_threads=1, **kw)
+    assert loss_ref.n_repaired == ref.n_repaired
+    vjp_ref = dc.perturbed_kforest_vjp(S, k, grad_connectivity=V, n_threads=1, **kw)
+    for threads in (2, 3, 7):
+        p = dc.perturbed_kforest(S, k, keep_samples=True, n_threads=threads, **kw)
+        np.testing.assert_array_equal(p.adjacency, ref.adjacency)
+        np.testing.assert_array_equal(p.connectivity, ref.connectivity)
+        assert p.value == ref.value and p.n_repaired == ref.n_repaired
+        np.testing.assert_array_equal(p.samples.edges, ref.samples.edges)
+        np.testing.assert_array_equal(p.samples.labels, ref.samples.labels)
+        loss = dc.partial_fy_loss(S, k, y, n_threads=threads, **kw)
+        assert loss[0] == loss_ref[0] and loss.n_repaired == loss_ref.n_repaired
+        np.testing.assert_array_equal(loss[1], loss_ref[1])
+        np.testing.assert_array_equal(dc.perturbed_kforest_vjp(S, k, grad_connectivity=V, n_threads=threads, **kw), vjp_ref)
+    for s in range(41):
+        assert_valid_sample(ref.samples.edges[s], ref.samples.labels[s], S.shape[0], k, y, (), cannot.tolist())
+    # the VJP from the kept samples equals the VJP that solves again (repairs included)
+    g = dc.perturbed_kforest_vjp(S, k, grad_connectivity=V, samples=ref.samples, cannot_link=cannot, n_threads=2)
+    np.testing.assert_array_equal(g, vjp_ref)
+
+
+def test_batched_exact_counts_repairs():
+    W = np.zeros((3, 4, 4))
+    W[0, 0, 3] = W[0, 3, 0] = 1.0  # stuck: repaired
+    W[1, 0, 2] = W[1, 2, 0] = 1.0  # fine
+    W[2, 1, 2] = W[2, 2, 1] = 1.0  # (1, 2) is a cannot-link: the greedy skips it; ties give (0, 2) first
+    f = dc.kforest(W, 2, cannot_link=[[0, 1], [1, 2], [2, 3]])
+    expected = sum(dc.kforest(W[t], 2, cannot_link=[[0, 1], [1, 2], [2, 3]]).n_repaired for t in range(3))
+    assert f.n_repaired == expected >= 1
+    for t in range(3):
+        np.testing.assert_array_equal(f.labels[t], [0, 1, 0, 1])
+
+
+def test_infeasible_messages_name_the_conflict():
+    S = np.zeros((6, 6))
+    with pytest.raises(ValueError, match=r"3 distinct labels but k = 2"):
+        dc.perturbed_kforest(S, 2, known_labels=[0, 1, 2, -1, -1, -1], n_samples=5)
+    with pytest.raises(ValueError, match=r"must_link pair 1 \(1, 2\) joins points with different known labels: "
+                                         r"point 1 is tied to labelled point 0 and point 2 to labelled point 2"):
+        dc.partial_fy_loss(S, 2, [0, -1, 1, -1, -1, -1], must_link=[[0, 1], [1, 2]])
+    with pytest.raises(ValueError, match=r"cannot_link pair 0 \(3, 5\) contradicts"):
+        dc.kforest(S, 2, known_labels=[-1, -1, -1, 0, -1, 0], cannot_link=[[3, 5]])
+    with pytest.raises(ValueError, match=r"cannot-link pairs \(0, 1\), \(1, 2\), \(2, 3\), \(3, 4\), \(0, 4\) .*more than 2"):
+        dc.perturbed_kforest(S, 2, cannot_link=[[0, 1], [1, 2], [2, 3], [3, 4], [0, 4]], n_samples=5)
+    # known labels count as colours: 2 labels and a point cannot-linked to both need 3 trees
+    with pytest.raises(ValueError, match=r"cannot-link pairs \(2, 0\), \(2, 1\) .*more than 2"):
+        dc.partial_fy_loss(S, 2, [0, 1, -1, -1, -1, -1], cannot_link=[[2, 0], [2, 1]])
+    with pytest.raises(ValueError, match="fewer than k"):
+        dc.perturbed_kforest(S, 3, must_link=[[0, 1], [1, 2], [2, 3], [3, 4]], n_samples=5)
+    # k = 3 is enough for the pentagon, and for labels plus a point cannot-linked to both
+    assert_valid_forest(dc.kforest(S, 3, cannot_link=[[0, 1], [1, 2], [2, 3], [3, 4], [0, 4]]), S, 3,
+                        -np.ones(6, int), (), [[0, 1], [1, 2], [2, 3], [3, 4], [0, 4]])
+    y = np.array([0, 1, -1, -1, -1, -1])
+    assert_valid_forest(dc.kforest(S, 3, known_labels=y, cannot_link=[[2, 0], [2, 1]]), S, 3, y, (), [[2, 0], [2, 1]])
+
+
+def test_batched_perturbed_counts_repairs_over_the_batch():
+    S, k, cannot = repairing_problem(n=20)
+    batch = np.stack([S, S.T, np.zeros_like(S)])
+    kw = {"cannot_link": cannot, "sigma": 2.0, "n_samples": 12, "seed": 2}
+    p = dc.perturbed_kforest(batch, k, n_threads=3, **kw)
+    singles = [dc.perturbed_kforest(batch[t], k, n_threads=1, **kw) for t in range(3)]
+    assert p.n_repaired == sum(q.n_repaired for q in singles) > 0
+    for t in range(3):
+        np.testing.assert_array_equal(p.connectivity[t], singles[t].connectivity)

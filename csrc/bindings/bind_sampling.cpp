@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -97,6 +98,7 @@ py::tuple kforest_constrained_py(const carray<T>& S, index_t k, const opt_index&
     T* Wout = out_weights.mutable_data();
     double* V = values.mutable_data();
     const T* data = S.data();
+    std::vector<char> repaired(static_cast<std::size_t>(b), 0);
     run_released([&] {
         const ConstrainedProblem problem(n, k, c);
         parallel_for(b, batched ? n_threads : 1, [&](index_t t) {
@@ -104,7 +106,7 @@ py::tuple kforest_constrained_py(const carray<T>& S, index_t k, const opt_index&
             const T* St = data + t * n * n;
             const SymmetricWeights<T> sym(St, n, batched ? 1 : n_threads, name);
             std::vector<WeightedEdge<T>> edges;
-            problem.solve(sym.W, refine, edges, L + t * n);
+            repaired[static_cast<std::size_t>(t)] = problem.solve(sym.W, refine, edges, L + t * n);
             double value = 0.0;
             for (index_t e = 0; e < n - k; ++e) {
                 const auto& edge = edges[static_cast<std::size_t>(e)];
@@ -116,8 +118,9 @@ py::tuple kforest_constrained_py(const carray<T>& S, index_t k, const opt_index&
             V[t] = value;
         });
     });
-    if (batched) return py::make_tuple(out_labels, out_edges, out_weights, values);
-    return py::make_tuple(out_labels, out_edges, out_weights, V[0]);
+    const index_t n_repaired = static_cast<index_t>(std::count(repaired.begin(), repaired.end(), char(1)));
+    if (batched) return py::make_tuple(out_labels, out_edges, out_weights, values, n_repaired);
+    return py::make_tuple(out_labels, out_edges, out_weights, V[0], n_repaired);
 }
 
 // Arrays for the forests a forward pass keeps: edges (..., B, n - k, 2) and
@@ -174,17 +177,20 @@ py::tuple perturbed_kforest_py(const carray<T>& S, index_t k, double sigma, inde
     const Constraints c = make_constraints(labels, must, cannot);
     const PerturbSpec spec{sigma, n_samples, seed};
     const T* data = S.data();
+    index_t n_repaired = 0;
     run_released([&] {
         std::unique_ptr<ConstrainedProblem> problem;
         if (c.any()) problem = std::make_unique<ConstrainedProblem>(n, k, c);
         for (index_t t = 0; t < b; ++t) {
-            const PerturbedOut<T> out{a ? a + t * n * n : nullptr, m ? m + t * n * n : nullptr, F + t};
+            index_t repaired = 0;
+            const PerturbedOut<T> out{a ? a + t * n * n : nullptr, m ? m + t * n * n : nullptr, F + t, &repaired};
             perturbed_kforest(data + t * n * n, n, k, spec, problem.get(), refine, n_threads, out,
                               batched ? "S[" + std::to_string(t) + "]" : "S", kept.at(t, n_samples, n, k));
+            n_repaired += repaired;
         }
     });
-    if (batched) return py::make_tuple(A, M, values, kept.edges, kept.labels);
-    return py::make_tuple(A, M, F[0], kept.edges, kept.labels);
+    if (batched) return py::make_tuple(A, M, values, kept.edges, kept.labels, n_repaired);
+    return py::make_tuple(A, M, F[0], kept.edges, kept.labels, n_repaired);
 }
 
 template <class T>
@@ -227,14 +233,15 @@ py::tuple partial_fy_loss_py(const carray<T>& S, index_t k, double sigma, index_
     auto grad = empty<T>({n, n});
     T* g = grad.mutable_data();
     double loss = 0.0;
+    index_t n_repaired = 0;
     const Constraints c = make_constraints(labels, must, cannot);
     const PerturbSpec spec{sigma, n_samples, seed};
     const T* data = S.data();
     run_released([&] {
         const ConstrainedProblem problem(n, k, c);
-        loss = partial_fy_loss(data, n, k, spec, problem, refine, n_threads, g);
+        loss = partial_fy_loss(data, n, k, spec, problem, refine, n_threads, g, &n_repaired);
     });
-    return py::make_tuple(loss, grad);
+    return py::make_tuple(loss, grad, n_repaired);
 }
 
 template <class T>
@@ -286,14 +293,14 @@ void register_dtype(py::module_& m, const std::string& suffix) {
           py::arg("sigma"), py::arg("n_samples"), py::arg("seed"), py::arg("labels"), py::arg("must_link"),
           py::arg("cannot_link"), py::arg("refine"), py::arg("want_adjacency"), py::arg("want_connectivity"),
           py::arg("keep_samples"), py::arg("n_threads"),
-          "Perturbed k-forest estimates (A_eps, M_eps, F_eps, and each sample's edges and labels if kept).");
+          "Perturbed k-forest estimates (A_eps, M_eps, F_eps, each sample's edges and labels if kept, n_repaired).");
     m.def(("perturbed_kforest_from_points" + suffix).c_str(), &perturbed_kforest_points_py<T>, py::arg("X"),
           py::arg("k"), py::arg("metric"), py::arg("sigma"), py::arg("n_samples"), py::arg("seed"),
           py::arg("want_adjacency"), py::arg("want_connectivity"), py::arg("keep_samples"), py::arg("n_threads"),
           "Perturbed k-forest estimates of points with S = -d(x_i, x_j).");
     m.def(("partial_fy_loss" + suffix).c_str(), &partial_fy_loss_py<T>, py::arg("S"), py::arg("k"), py::arg("sigma"),
           py::arg("n_samples"), py::arg("seed"), py::arg("labels"), py::arg("must_link"), py::arg("cannot_link"),
-          py::arg("refine"), py::arg("n_threads"), "Partial Fenchel-Young loss and its gradient.");
+          py::arg("refine"), py::arg("n_threads"), "Partial Fenchel-Young loss, its gradient and n_repaired.");
     m.def(("perturbed_kforest_vjp" + suffix).c_str(), &perturbed_kforest_vjp_py<T>, py::arg("S"), py::arg("k"),
           py::arg("grad_adjacency"), py::arg("grad_connectivity"), py::arg("sigma"), py::arg("n_samples"),
           py::arg("seed"), py::arg("labels"), py::arg("must_link"), py::arg("cannot_link"), py::arg("refine"),

@@ -45,8 +45,9 @@ class Forest(Result):
         ``<A, S> = sum_{i != j} A_ij S_ij``, the paper's linear objective: twice the
         total edge weight when S is symmetric.
     n_repaired : int
-        How many times the constrained greedy got stuck and was completed from a
-        feasible partition (0 without constraints).
+        With cannot-link constraints: how many forests (0 or 1, or 0..b for
+        batched input) came from the completion rule because the greedy got
+        stuck above k trees (see :func:`kforest`). 0 otherwise.
 
     The repr is compact (``Forest(n=200, k=3, labels=int64[200], ...)``); arrays
     are ordinary writable arrays owned by the caller.
@@ -152,9 +153,17 @@ def kforest(
     maximum spanning tree), then the other edges by decreasing weight, never
     merging two trees that hold different labels or that a cannot-link pair
     spans, until k trees remain; then, with ``refine``, each tree is re-spanned
-    by Prim. Infeasible constraints (more distinct labels than k, must-link
-    groups fewer than k, a cannot-link pair inside a must-link group, or a
-    greedy that cannot reach k trees) raise ``ValueError``.
+    by Prim. Infeasible constraints (more distinct labels than k, a must-link
+    joining two labels, must-link groups fewer than k, a cannot-link pair inside
+    a must-link group, or cannot-links that need more than k trees, decided
+    exactly by graph colouring) raise ``ValueError`` naming the conflict.
+
+    A feasible problem never fails. Without cannot-links the greedy always
+    reaches k trees. With them it can get stuck (every remaining merge spans a
+    cannot-link); then it is run again, heaviest edges first, allowed to merge
+    only inside the classes of one feasible colouring of the must-link groups
+    (found once per call), which reaches exactly k trees. ``n_repaired`` on the
+    result counts such forests.
 
     References
     ----------

@@ -171,6 +171,43 @@ static void test_vjp_from_kept_samples() {
     CHECK(refused);
 }
 
+// Constrained samples whose greedy gets stuck are completed (constrained.hpp):
+// cannot-links on a path 0-1-2-3 with k = 2. Estimates, the repair count and
+// the loss do not depend on the thread count; every sample keeps the
+// cannot-link pairs apart in exactly k trees.
+static void test_repaired_samples_thread_invariance() {
+    const index_t n = 4, k = 2;
+    const std::vector<index_t> cannot{0, 1, 1, 2, 2, 3};
+    Constraints c;
+    c.cannot = cannot.data();
+    c.n_cannot = 3;
+    const ConstrainedProblem cp(n, k, c);
+    std::vector<double> S(static_cast<std::size_t>(n * n));
+    for (index_t i = 0; i < n * n; ++i) S[static_cast<std::size_t>(i)] = std::sin(static_cast<double>(i) * 2.1);
+    const PerturbSpec spec{1.0, 41, 9};
+    std::vector<double> A1(S.size()), M1(S.size()), A2(S.size()), M2(S.size()), g1(S.size()), g2(S.size());
+    std::vector<index_t> labels(static_cast<std::size_t>(spec.n_samples * n)), edges(static_cast<std::size_t>(spec.n_samples * (n - k) * 2));
+    double F1 = 0, F2 = 0;
+    index_t r1 = -1, r2 = -1, l1 = -1, l2 = -1;
+    perturbed_kforest(S.data(), n, k, spec, &cp, true, 1, PerturbedOut<double>{A1.data(), M1.data(), &F1, &r1}, "S",
+                      KeptSamples{edges.data(), labels.data()});
+    const double loss1 = partial_fy_loss(S.data(), n, k, spec, cp, true, 1, g1.data(), &l1);
+    CHECK(r1 > 0 && r1 < spec.n_samples);
+    CHECK(l1 == r1);
+    CHECK(loss1 >= 0.0);
+    for (index_t s = 0; s < spec.n_samples; ++s) {
+        const index_t* lab = labels.data() + s * n;
+        CHECK(lab[0] != lab[1] && lab[1] != lab[2] && lab[2] != lab[3]);
+        CHECK(*std::max_element(lab, lab + n) == k - 1);
+    }
+    for (int threads : {2, 3, 7}) {
+        perturbed_kforest(S.data(), n, k, spec, &cp, true, threads, PerturbedOut<double>{A2.data(), M2.data(), &F2, &r2});
+        CHECK(A1 == A2 && M1 == M2 && F1 == F2 && r1 == r2);
+        CHECK(partial_fy_loss(S.data(), n, k, spec, cp, true, threads, g2.data(), &l2) == loss1);
+        CHECK(g1 == g2 && l2 == l1);
+    }
+}
+
 int main() {
     test_vjp_from_kept_samples();
     test_philox_known_answers();
@@ -178,5 +215,6 @@ int main() {
     test_weighted_noise_sum();
     test_fused_prim_matches_materialised();
     test_perturbed_thread_invariance();
+    test_repaired_samples_thread_invariance();
     TEST_MAIN_END();
 }

@@ -10,6 +10,28 @@
 //      lists merged small-to-large), until k trees remain;
 //   3. optionally (refine) each tree re-spanned by Prim on its own points,
 //      which keeps the partition and never lowers the value.
+//
+// Feasibility is decided up front, before any weights are seen: more distinct
+// labels than k, a must-link joining two labels, a cannot-link inside a
+// must-link group, fewer than k groups, or a cannot-link graph that needs more
+// than k colours (feasibility.hpp) raise std::invalid_argument naming the
+// conflict.
+//
+// The greedy cannot get stuck without cannot-links: it stops above k trees
+// only when every two trees hold two different labels, i.e. with at most
+// L <= k trees. With cannot-links it can (n = 4, k = 2, cannot-links (0,1),
+// (1,2), (2,3): merging 0-2 and then 1-3 is fine, but 0-3 first blocks both),
+// so the constructor also keeps one feasible colouring of the must-link groups
+// (at most k colour classes, each free of conflicts; groups without any
+// constraint left uncoloured). Completion rule, when the greedy ends above k
+// trees: it is run again from the start on the same weights with the colour
+// classes in place of the labels (a tree's colour is that of its coloured
+// groups; an uncoloured tree may join any tree). Within a class nothing is
+// forbidden, so this second greedy can merge down to at most k trees and stops
+// at exactly k: the same heaviest-first rule, restricted to merges inside a
+// colour class. Its trees each lie in one class, so every constraint holds,
+// must-link groups are never split (they are merged first), and the result
+// is a deterministic function of the weights. solve() reports such a repair.
 #pragma once
 
 #include <algorithm>
@@ -19,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "diffclust/forest/feasibility.hpp"
 #include "diffclust/forest/spanning_forest.hpp"
 #include "diffclust/core/types.hpp"
 #include "diffclust/core/union_find.hpp"
@@ -100,8 +123,12 @@ public:
             if (ra == rb) continue;
             const index_t la = root_label[static_cast<std::size_t>(ra)], lb = root_label[static_cast<std::size_t>(rb)];
             if (la >= 0 && lb >= 0 && la != lb) {
+                const index_t pa = labelled_point(c.labels, uf, ra), pb = labelled_point(c.labels, uf, rb);
                 throw std::invalid_argument("must_link pair " + std::to_string(p) + " (" + std::to_string(a) + ", " +
-                                            std::to_string(b) + ") joins points with different known labels");
+                                            std::to_string(b) + ") joins points with different known labels: point " +
+                                            std::to_string(a) + " is tied to labelled point " + std::to_string(pa) +
+                                            " and point " + std::to_string(b) + " to labelled point " +
+                                            std::to_string(pb));
             }
             const index_t r = uf.link_roots(ra, rb);
             root_label[static_cast<std::size_t>(r)] = la >= 0 ? la : lb;
@@ -112,7 +139,7 @@ public:
             if (uf.find(a) == uf.find(b)) {
                 throw std::invalid_argument("cannot_link pair " + std::to_string(p) + " (" + std::to_string(a) + ", " +
                                             std::to_string(b) + ") contradicts the must-link constraints: " +
-                                            "these points must share a tree");
+                                            "these points must share a tree (must-linked, or equal known labels)");
             }
             partners_[static_cast<std::size_t>(a)].push_back(b);
             partners_[static_cast<std::size_t>(b)].push_back(a);
@@ -135,6 +162,7 @@ public:
             }
             groups_[static_cast<std::size_t>(g)].push_back(i);
         }
+        if (c.n_cannot > 0) colour_for_repair(c, uf, group_of, root_label);
         groups_.erase(std::remove_if(groups_.begin(), groups_.end(), [](const auto& g) { return g.size() < 2; }),
                       groups_.end());
     }
@@ -146,20 +174,46 @@ public:
     // (n x n, diagonal ignored). Writes n - k edges (heaviest first) and labels.
     // `scratch` (optional) keeps the edge pool's memory between calls: a fresh
     // n^2 / 2-edge buffer per call costs page faults that outweigh the greedy.
+    // Returns true when the greedy got stuck above k trees and the result comes
+    // from the completion rule (file comment).
     template <class T>
-    void solve(const T* W, bool refine, std::vector<WeightedEdge<T>>& edges, index_t* labels,
+    bool solve(const T* W, bool refine, std::vector<WeightedEdge<T>>& edges, index_t* labels,
                std::vector<WeightedEdge<T>>* scratch = nullptr) const {
+        UnionFind uf(n_);
+        if (greedy(W, label_, uf, edges, scratch)) {
+            finish(W, refine, uf, edges, labels);
+            return false;
+        }
+        if (colour_.empty()) {  // cannot happen (file comment): only cannot-links can block the greedy
+            throw std::logic_error("the constrained greedy stopped at " + std::to_string(uf.components()) +
+                                   " trees without cannot-link constraints");
+        }
+        UnionFind again(n_);
+        if (!greedy(W, colour_, again, edges, scratch)) {
+            throw std::logic_error("the constrained greedy within a feasible colouring stopped at " +
+                                   std::to_string(again.components()) + " trees");
+        }
+        finish(W, refine, again, edges, labels);
+        return true;
+    }
+
+private:
+    // The greedy with `label` as each point's label (-1 none): the known labels,
+    // or the colour classes of the completion rule. Returns whether it reached
+    // k trees; edges holds the edges taken.
+    template <class T>
+    bool greedy(const T* W, const std::vector<index_t>& label, UnionFind& uf, std::vector<WeightedEdge<T>>& edges,
+                std::vector<WeightedEdge<T>>* scratch) const {
         const index_t n = n_;
         edges.clear();
-        UnionFind uf(n);
         for (const auto& g : groups_) {
             const std::size_t before = edges.size();
             member_max_tree(W, n, g, edges);
             for (std::size_t e = before; e < edges.size(); ++e) uf.unite(edges[e].i, edges[e].j);
         }
-        std::vector<index_t> tree_label(label_);  // label of each root
+        std::vector<index_t> tree_label(label);  // label of each root
         for (index_t i = 0; i < n; ++i) {
-            if (label_[static_cast<std::size_t>(i)] >= 0) tree_label[static_cast<std::size_t>(uf.find(i))] = label_[static_cast<std::size_t>(i)];
+            if (label[static_cast<std::size_t>(i)] >= 0) tree_label[static_cast<std::size_t>(uf.find(i))] = label[static_cast<std::size_t>(i)];
         }
         std::vector<std::vector<index_t>> partners;  // per root: points it may not join
         const bool has_cannot = std::any_of(partners_.begin(), partners_.end(), [](const auto& p) { return !p.empty(); });
@@ -235,12 +289,12 @@ public:
         };
         using It = typename std::vector<WeightedEdge<T>>::iterator;
         const auto order = [](const WeightedEdge<T>& a, const WeightedEdge<T>& b) { return heavier(a, b); };
-        const std::function<void(It, It)> greedy = [&](It first, It last) {
+        const std::function<void(It, It)> run = [&](It first, It last) {
             constexpr std::ptrdiff_t small = 64;
             while (last - first > small && uf.components() > k_) {
                 const It mid = first + (last - first) / 2;
                 std::nth_element(first, mid, last, order);
-                greedy(first, mid);  // the heavier half
+                run(first, mid);  // the heavier half
                 last = std::remove_if(mid, last, skip);
                 first = mid;
             }
@@ -251,16 +305,17 @@ public:
             }
         };
         collect(true);  // every edge >= threshold comes before every edge < threshold in the strict order
-        greedy(pool.begin(), pool.end());
+        run(pool.begin(), pool.end());
         if (uf.components() > k_ && threshold > -std::numeric_limits<T>::infinity()) {
             collect(false);
-            greedy(pool.begin(), pool.end());
+            run(pool.begin(), pool.end());
         }
-        if (uf.components() > k_) {
-            throw std::invalid_argument("the greedy stopped at " + std::to_string(uf.components()) +
-                                        " trees: every further merge breaks a cannot_link constraint, so no forest "
-                                        "with k = " + std::to_string(k_) + " trees was found");
-        }
+        return uf.components() <= k_;
+    }
+
+    template <class T>
+    void finish(const T* W, bool refine, UnionFind& uf, std::vector<WeightedEdge<T>>& edges, index_t* labels) const {
+        const index_t n = n_;
         if (refine) {
             std::vector<std::vector<index_t>> trees(static_cast<std::size_t>(n));
             for (index_t i = 0; i < n; ++i) trees[static_cast<std::size_t>(uf.find(i))].push_back(i);
@@ -271,7 +326,6 @@ public:
         uf.first_appearance_labels(labels);
     }
 
-private:
     void check_pair(index_t a, index_t b, index_t p, const char* name) const {
         if (a < 0 || a >= n_ || b < 0 || b >= n_) {
             throw std::out_of_range(std::string(name) + "[" + std::to_string(p) + "] = (" + std::to_string(a) + ", " +
@@ -292,7 +346,41 @@ private:
         return false;
     }
 
+    // A point with a known label in the set of root r (for messages).
+    static index_t labelled_point(const index_t* labels, UnionFind& uf, index_t r) {
+        for (index_t i = 0; i < uf.size(); ++i) {
+            if (labels[i] >= 0 && uf.find(i) == r) return i;
+        }
+        return -1;
+    }
+
+    // One colouring of the must-link groups with at most k colours
+    // (feasibility.hpp), kept per point in colour_ for the completion rule;
+    // throws when none exists.
+    void colour_for_repair(const Constraints& c, UnionFind& uf, const std::vector<index_t>& group_of,
+                           const std::vector<index_t>& root_label) {
+        const index_t n_groups = static_cast<index_t>(groups_.size());
+        std::vector<index_t> group_label(static_cast<std::size_t>(n_groups), -1);
+        for (index_t i = 0; i < n_; ++i) {
+            const index_t r = uf.find(i);
+            group_label[static_cast<std::size_t>(group_of[static_cast<std::size_t>(r)])] = root_label[static_cast<std::size_t>(r)];
+        }
+        std::vector<GroupConflict> conflicts;
+        conflicts.reserve(static_cast<std::size_t>(c.n_cannot));
+        for (index_t p = 0; p < c.n_cannot; ++p) {
+            const index_t a = c.cannot[2 * p], b = c.cannot[2 * p + 1];
+            conflicts.push_back(GroupConflict{group_of[static_cast<std::size_t>(uf.find(a))],
+                                              group_of[static_cast<std::size_t>(uf.find(b))], p, a, b});
+        }
+        const std::vector<index_t> colour = colour_groups(n_groups, k_, group_label, conflicts);
+        colour_.resize(static_cast<std::size_t>(n_));
+        for (index_t i = 0; i < n_; ++i) {
+            colour_[static_cast<std::size_t>(i)] = colour[static_cast<std::size_t>(group_of[static_cast<std::size_t>(uf.find(i))])];
+        }
+    }
+
     index_t n_, k_;
+    std::vector<index_t> colour_;                   // per point: its group's colour (-1 free); empty without cannot-links
     std::vector<index_t> label_;                    // per point: its (remapped) label or -1
     std::vector<std::vector<index_t>> groups_;      // must-link groups of size >= 2
     std::vector<std::vector<index_t>> partners_ = std::vector<std::vector<index_t>>(static_cast<std::size_t>(n_));

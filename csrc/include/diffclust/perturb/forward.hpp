@@ -1,0 +1,49 @@
+// The perturbed forward pass: A_eps, M_eps and F_eps of a dense S or of points.
+#pragma once
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "diffclust/perturb/accumulate.hpp"
+#include "diffclust/perturb/fused_prim.hpp"
+#include "diffclust/perturb/sample.hpp"
+
+namespace diffclust {
+
+// A_eps, M_eps and F_eps of a dense S (n x n), constrained when cp != null.
+template <class T>
+void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
+                       bool refine, int n_threads, const PerturbedOut<T>& out,
+                       const std::string& name = "S", const KeptSamples& keep = {}) {
+    const SymmetricWeights<T> sym(S, n, n_threads, name);
+    const int team = team_size(spec.n_samples, n_threads);
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
+    std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
+    estimate_perturbed(n, k, spec, n_threads, out, keep, [&](index_t s, int tid, SampleForest& f) {
+        const std::size_t t = static_cast<std::size_t>(tid);
+        solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], f, pairs_next(s, spec.n_samples));
+    });
+}
+
+// The same from points X (n x d), S_ij = -d(x_i, x_j) computed inside Prim.
+template <class T>
+void perturbed_kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, const PerturbSpec& spec,
+                              int n_threads, const PerturbedOut<double>& out,
+                              const KeptSamples& keep = {}) {
+    for (index_t t = 0; t < n * d; ++t) {
+        if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
+    }
+    const PointSource points(X, n, d, metric);
+    std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(team_size(spec.n_samples, n_threads)));
+    estimate_perturbed(n, k, spec, n_threads, out, keep, [&](index_t s, int tid, SampleForest& f) {
+        auto& tree = trees[static_cast<std::size_t>(tid)];
+        tree.resize(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
+        PerturbedPointSource source(points, spec.sigma, spec.seed, static_cast<u32>(s));
+        prim_max_tree<double>(n, source, tree.data());
+        forest_from_tree(n, k, tree, f);
+    });
+}
+
+}  // namespace diffclust
