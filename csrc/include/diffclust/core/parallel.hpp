@@ -31,6 +31,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -109,10 +110,12 @@ struct LoopReport {
 };
 
 // A persistent pool of worker threads, one loop at a time. The loop state is
-// one 64-bit word: generation (20 bits) | seats taken (12 bits) | next item (32
-// bits). A worker takes a seat (its tid) and items with compare-and-swap on the
-// word, so a claim can never leak into another loop. Idle workers spin about
-// 100 us for the next loop, then sleep. After fork() the child, which has no
+// one 64-bit word: generation (32 bits) | next item (32 bits); items are
+// claimed with compare-and-swap on the word, so a claim can never leak into
+// another loop. Worker w (w = 1, 2, ...) is tid w of every loop whose team is
+// larger than w, and ignores the others. A worker spins for the next loop
+// while it has worked in the last ~100 us, then sleeps; the caller wakes only
+// the sleeping members of its team. After fork() the child, which has no
 // workers, builds a fresh pool.
 class ThreadPool {
 public:
@@ -155,11 +158,14 @@ public:
         job_.store(&job, std::memory_order_release);
         n_.store(n, std::memory_order_release);
         team_.store(size, std::memory_order_release);
-        const std::uint64_t gen = ((word_.load(std::memory_order_relaxed) >> gen_shift) + 1) & gen_mask;
+        const std::uint64_t gen = (word_.load(std::memory_order_relaxed) >> gen_shift) + 1;
         word_.store(gen << gen_shift, std::memory_order_seq_cst);
-        if (sleepers_.load(std::memory_order_seq_cst) > 0) {
-            { std::lock_guard<std::mutex> lock(sleep_mutex_); }  // a worker is asleep or sees the new word
-            wake_.notify_all();
+        for (int w = 1; w < size; ++w) {
+            Worker& worker = *workers_[static_cast<std::size_t>(w - 1)];
+            if (worker.sleeping.load(std::memory_order_seq_cst)) {
+                { std::lock_guard<std::mutex> lock(worker.mutex); }  // it is asleep, or will see the new word
+                worker.wake.notify_one();
+            }
         }
         index_t mine = 0;
         {
@@ -202,10 +208,14 @@ public:
 private:
     ThreadPool() = default;
 
-    static constexpr int gen_shift = 44, seat_shift = 32;
-    static constexpr std::uint64_t gen_mask = (std::uint64_t(1) << 20) - 1;
-    static constexpr std::uint64_t seat_mask = (std::uint64_t(1) << 12) - 1;
+    static constexpr int gen_shift = 32;
     static constexpr std::uint64_t next_mask = (std::uint64_t(1) << 32) - 1;
+
+    struct Worker {
+        std::mutex mutex;
+        std::condition_variable wake;
+        alignas(64) std::atomic<bool> sleeping{false};
+    };
 
     static std::mutex& guard() {
         static std::mutex m;
@@ -220,81 +230,65 @@ private:
     void grow(int wanted) {
         wanted = std::min(wanted, max_workers);
         while (static_cast<int>(workers_.size()) < wanted) {
+            const int id = static_cast<int>(workers_.size()) + 1;
             // the generation before the next loop: a worker that starts late must not miss it
             const std::uint64_t before = word_.load(std::memory_order_acquire) >> gen_shift;
             try {
-                workers_.emplace_back([this, before] { loop(before); });
-                workers_.back().detach();  // the pool lives until the process ends
+                workers_.push_back(std::make_unique<Worker>());
+                Worker* self = workers_.back().get();
+                std::thread([this, self, id, before] { loop(*self, id, before); }).detach();  // lives until exit
             } catch (...) {
+                if (!workers_.empty() && static_cast<int>(workers_.size()) == id) workers_.pop_back();
                 return;  // could not start a thread: run with the ones we have
             }
         }
     }
 
-    // Waits for a generation other than `seen`; returns the word that has it.
-    std::uint64_t wait_for_loop(std::uint64_t seen) {
-        const auto start = std::chrono::steady_clock::now();
-        std::uint64_t word;
-        for (int spin = 0; ((word = word_.load(std::memory_order_acquire)) >> gen_shift) == seen; ++spin) {
-            cpu_relax();
-            if ((spin & 255) == 255 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(100)) {
-                std::unique_lock<std::mutex> lock(sleep_mutex_);
-                sleepers_.fetch_add(1, std::memory_order_seq_cst);
-                wake_.wait(lock, [&] { return (word_.load(std::memory_order_seq_cst) >> gen_shift) != seen; });
-                sleepers_.fetch_sub(1, std::memory_order_acq_rel);
-            }
-        }
-        return word;
-    }
-
-    void loop(std::uint64_t seen) {
+    void loop(Worker& self, int id, std::uint64_t seen) {
+        auto last_work = std::chrono::steady_clock::now();
         for (;;) {
-            std::uint64_t w = wait_for_loop(seen);
-            seen = w >> gen_shift;
-            // A seat (tid in [1, team)), while the loop still has items.
-            int tid = 0;
-            for (;;) {
-                const index_t n = n_.load(std::memory_order_acquire);
-                const int team = team_.load(std::memory_order_acquire);
-                const std::uint64_t seats = (w >> seat_shift) & seat_mask;
-                if ((w >> gen_shift) != seen || static_cast<index_t>(w & next_mask) >= n ||
-                    static_cast<int>(seats) + 1 >= team)
-                    break;
-                if (word_.compare_exchange_weak(w, w + (std::uint64_t(1) << seat_shift), std::memory_order_acq_rel,
-                                                std::memory_order_acquire)) {
-                    tid = static_cast<int>(seats) + 1;
-                    break;
+            // the next loop whose team includes this worker
+            std::uint64_t w;
+            for (int spin = 0;; ++spin) {
+                w = word_.load(std::memory_order_acquire);
+                if ((w >> gen_shift) != seen) {
+                    seen = w >> gen_shift;
+                    if (id < team_.load(std::memory_order_acquire)) break;
+                }
+                cpu_relax();
+                if ((spin & 255) == 255 && std::chrono::steady_clock::now() - last_work > std::chrono::microseconds(100)) {
+                    std::unique_lock<std::mutex> lock(self.mutex);
+                    self.sleeping.store(true, std::memory_order_seq_cst);
+                    self.wake.wait(lock, [&] { return (word_.load(std::memory_order_seq_cst) >> gen_shift) != seen; });
+                    self.sleeping.store(false, std::memory_order_relaxed);
                 }
             }
-            if (tid == 0) continue;
             detail::LoopMark mark;
-            for (;;) {
-                w = word_.load(std::memory_order_acquire);
+            bool worked = false;
+            for (;; w = word_.load(std::memory_order_acquire)) {
                 if ((w >> gen_shift) != seen) break;
-                const index_t n = n_.load(std::memory_order_acquire);
-                if (static_cast<index_t>(w & next_mask) >= n) break;
+                if (static_cast<index_t>(w & next_mask) >= n_.load(std::memory_order_acquire)) break;
                 if (!word_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire))
                     continue;
                 // The claim holds the caller in its loop: the job is alive until `done` counts it.
                 detail::PoolJob* job = job_.load(std::memory_order_acquire);
                 {
                     CancelAdopt adopt(job->cancel);
-                    job->run(static_cast<index_t>(w & next_mask), tid);
+                    job->run(static_cast<index_t>(w & next_mask), id);
                 }
                 job->done.fetch_add(1, std::memory_order_acq_rel);
+                worked = true;
             }
+            if (worked) last_work = std::chrono::steady_clock::now();
         }
     }
 
     std::atomic<bool> busy_{false};
-    std::vector<std::thread> workers_;
+    std::vector<std::unique_ptr<Worker>> workers_;
     alignas(64) std::atomic<std::uint64_t> word_{0};
     alignas(64) std::atomic<detail::PoolJob*> job_{nullptr};
     std::atomic<index_t> n_{0};
     std::atomic<int> team_{0};
-    alignas(64) std::atomic<int> sleepers_{0};
-    std::mutex sleep_mutex_;
-    std::condition_variable wake_;
 };
 
 // Calls fn(i, thread_id) for i in [0, n), thread_id in [0, min(n_threads, n)),
@@ -308,8 +302,7 @@ LoopReport parallel_for_tid(index_t n, int n_threads, Fn&& fn,
     if (n <= 0) return report;
     const int team = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n)));
     index_t i = 0;
-    if (team == 1 || detail::in_parallel_loop()) {
-        detail::LoopMark mark;
+    if (team == 1 || detail::in_parallel_loop()) {  // (a loop inside a serial loop may still use the pool)
         for (; i < n; ++i) {
             fn(i, 0);
             cancellation_point();
@@ -317,7 +310,6 @@ LoopReport parallel_for_tid(index_t n, int n_threads, Fn&& fn,
         return report;
     }
     if (serial_head.count() > 0) {
-        detail::LoopMark mark;
         const auto start = std::chrono::steady_clock::now();
         while (i < n) {
             fn(i++, 0);
@@ -342,7 +334,6 @@ LoopReport parallel_for_tid(index_t n, int n_threads, Fn&& fn,
     const int blocks_team = static_cast<int>(std::min<index_t>(team, blocks));
     if (!ThreadPool::instance().try_run(job, blocks, blocks_team, report)) {
         // the pool runs another thread's loop: this one runs serially
-        detail::LoopMark mark;
         for (index_t b = 0; b < blocks; ++b) {
             block(b, 0);
             cancellation_point();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -51,6 +52,40 @@ void kforest_from_tree(index_t n, index_t k, std::vector<WeightedEdge<T>>& tree,
     uf.first_appearance_labels(out.labels);
 }
 
+// The edge sort (heaviest first, core/sort.hpp's order) for long lists, with
+// a cancellation point every 65536 edges: runs of 32768 sorted, then merged
+// bottom-up. The order is strict (pair_less breaks every tie of weight), so
+// the result is the one std::sort gives.
+template <class T>
+void sort_edges_interruptible(std::vector<WeightedEdge<T>>& edges) {
+    const std::size_t m = edges.size(), run = std::size_t(1) << 15;
+    if (m <= run) {
+        sort_edges_heaviest_first(edges);
+        return;
+    }
+    auto first = [](const WeightedEdge<T>& a, const WeightedEdge<T>& b) { return heavier(a, b); };
+    for (std::size_t lo = 0; lo < m; lo += run) {
+        std::sort(edges.begin() + static_cast<std::ptrdiff_t>(lo),
+                  edges.begin() + static_cast<std::ptrdiff_t>(std::min(m, lo + run)), first);
+        cancellation_point();
+    }
+    std::vector<WeightedEdge<T>> merged(m);
+    for (std::size_t width = run; width < m; width *= 2) {
+        for (std::size_t lo = 0; lo < m; lo += 2 * width) {
+            const std::size_t mid = std::min(m, lo + width), hi = std::min(m, lo + 2 * width);
+            std::size_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi) {
+                merged[o++] = first(edges[j], edges[i]) ? edges[j++] : edges[i++];
+                if ((o & 0xFFFF) == 0) cancellation_point();
+            }
+            while (i < mid) merged[o++] = edges[i++];
+            while (j < hi) merged[o++] = edges[j++];
+        }
+        edges.swap(merged);
+        cancellation_point();
+    }
+}
+
 // Kruskal on an explicit edge list (sparse graph). Edges may be in any order
 // and orientation; self-loops are skipped; for repeated pairs the heaviest
 // counts. value = 2 * sum of the kept weights (<A, S> for the symmetric S the
@@ -73,7 +108,7 @@ void kforest_from_edge_list(const index_t* edges, const T* weights, index_t m, i
         if (a == b) continue;
         list.push_back(WeightedEdge<T>{weights[e], std::min(a, b), std::max(a, b)});
     }
-    sort_edges_heaviest_first(list);
+    sort_edges_interruptible(list);
     UnionFind uf(n);
     std::vector<WeightedEdge<T>> kept(static_cast<std::size_t>(n - k));
     const index_t count = kruskal_sorted(n, k, list.data(), static_cast<index_t>(list.size()), uf, kept.data());

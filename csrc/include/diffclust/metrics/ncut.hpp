@@ -303,6 +303,7 @@ void transpose_product(const CsrGraph<T, I>& g, const double* P, index_t k, doub
         std::fill(out + lo * k, out + hi * k, 0.0);
         const index_t end = static_cast<index_t>(g.indptr[n]);
         for (index_t i = 0; i < n; ++i) {
+            if ((i & 1023) == 1023) cancellation_point();
             const double* DIFFCLUST_RESTRICT pi = P + i * k;
             for (index_t e = static_cast<index_t>(g.indptr[i]); e < static_cast<index_t>(g.indptr[i + 1]); ++e) {
                 if (e + prefetch_distance < end) {
