@@ -25,7 +25,7 @@ static void busy_for(std::chrono::microseconds t) {
 static void test_items_and_tids() {
     for (int threads : {1, 2, 3, 7}) {
         for (index_t n : {1, 2, 5, 100, 3000}) {
-            for (auto head : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(default_serial_head)}) {
+            for (auto head : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(min_serial_head), adaptive_head}) {
                 std::vector<std::atomic<int>> seen(static_cast<std::size_t>(n));
                 std::vector<std::atomic<int>> inside(8);
                 std::atomic<bool> bad{false};

@@ -6,7 +6,8 @@
 // a worker has actually claimed, so a worker that the OS has not scheduled yet
 // never holds the caller back: it finds no item left. Tiny jobs never wake a
 // worker: the caller runs the first items itself and publishes the rest only
-// once `serial_head` has passed (the work-size rule).
+// once `serial_head` has passed (the work-size rule, adapted to how much the
+// team actually helps on this machine: see detail::HeadTuner).
 //
 // Guarantees, on every path:
 // - an exception thrown by fn (on any thread) stops the loop (no new item
@@ -52,8 +53,12 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// How long the caller runs a loop alone before it asks the pool for help.
-constexpr std::chrono::microseconds default_serial_head{30};
+// How long the caller runs a loop alone before it asks the pool for help:
+// `adaptive_head` (the default) lets the pool choose (see detail::HeadTuner).
+constexpr std::chrono::nanoseconds adaptive_head{-1};
+constexpr std::chrono::microseconds min_serial_head{30};
+constexpr std::chrono::microseconds max_serial_head{4000};
+constexpr std::chrono::nanoseconds default_serial_head = adaptive_head;
 
 namespace detail {
 
@@ -73,6 +78,37 @@ public:
 
 private:
     bool previous_;
+};
+
+// The work-size rule. The caller runs a loop alone for `head`, then asks the
+// pool for help with the rest; it compares its rate alone (items per second)
+// with the team's. When the team is not clearly faster (other processes hold
+// the cores, workers wake late or get preempted while the caller waits for
+// them), the head doubles, up to max_serial_head: loops shorter than that then
+// run on the caller alone. When the team is faster, it shrinks back to
+// min_serial_head. One call in 64 probes with the shortest head, so that a
+// machine that has become quiet is noticed. (Results never depend on it.)
+class HeadTuner {
+public:
+    static HeadTuner& instance() {
+        static HeadTuner tuner;
+        return tuner;
+    }
+    std::chrono::nanoseconds head() noexcept {
+        if ((calls_.fetch_add(1, std::memory_order_relaxed) & 63) == 0) return min_serial_head;
+        return std::chrono::nanoseconds(head_ns_.load(std::memory_order_relaxed));
+    }
+    void report(double alone_rate, double team_rate) noexcept {
+        const std::int64_t h = head_ns_.load(std::memory_order_relaxed);
+        const std::int64_t lo = std::chrono::nanoseconds(min_serial_head).count();
+        const std::int64_t hi = std::chrono::nanoseconds(max_serial_head).count();
+        head_ns_.store(team_rate < 1.2 * alone_rate ? std::min(hi, 2 * h) : std::max(lo, h * 3 / 4),
+                       std::memory_order_relaxed);
+    }
+
+private:
+    std::atomic<std::int64_t> head_ns_{std::chrono::nanoseconds(min_serial_head).count()};
+    std::atomic<unsigned> calls_{0};
 };
 
 // One parallel loop: the items' function and what its participants share. It
@@ -309,8 +345,10 @@ LoopReport parallel_for_tid(index_t n, int n_threads, Fn&& fn,
         }
         return report;
     }
+    const bool adaptive = serial_head.count() < 0;
+    if (adaptive) serial_head = detail::HeadTuner::instance().head();
+    auto start = std::chrono::steady_clock::now();
     if (serial_head.count() > 0) {
-        const auto start = std::chrono::steady_clock::now();
         while (i < n) {
             fn(i++, 0);
             cancellation_point();
@@ -318,6 +356,7 @@ LoopReport parallel_for_tid(index_t n, int n_threads, Fn&& fn,
         }
         if (i == n) return report;
     }
+    const auto published = std::chrono::steady_clock::now();
     // Items [i, n) in blocks of `per` (one block each unless n is huge).
     const index_t first = i, rest = n - i;
     const index_t per = (rest + ThreadPool::max_items - 1) / ThreadPool::max_items;
@@ -341,6 +380,12 @@ LoopReport parallel_for_tid(index_t n, int n_threads, Fn&& fn,
         return report;
     }
     if (job.error) std::rethrow_exception(job.error);
+    if (adaptive && i > 0) {
+        const auto end = std::chrono::steady_clock::now();
+        const double alone = static_cast<double>(i) / std::chrono::duration<double>(published - start).count();
+        const double team_rate = static_cast<double>(n - i) / std::chrono::duration<double>(end - published).count();
+        detail::HeadTuner::instance().report(alone, team_rate);
+    }
     return report;
 }
 
