@@ -86,7 +86,7 @@ private:
 // the cores, workers wake late or get preempted while the caller waits for
 // them), the head doubles, up to max_serial_head: loops shorter than that then
 // run on the caller alone. When the team is faster, it shrinks back to
-// min_serial_head. One call in 64 probes with the shortest head, so that a
+// min_serial_head. One call in 256 probes with the shortest head, so that a
 // machine that has become quiet is noticed. (Results never depend on it.)
 class HeadTuner {
 public:
@@ -95,7 +95,7 @@ public:
         return tuner;
     }
     std::chrono::nanoseconds head() noexcept {
-        if ((calls_.fetch_add(1, std::memory_order_relaxed) & 63) == 0) return min_serial_head;
+        if ((calls_.fetch_add(1, std::memory_order_relaxed) & 255) == 0) return min_serial_head;
         return std::chrono::nanoseconds(head_ns_.load(std::memory_order_relaxed));
     }
     void report(double alone_rate, double team_rate) noexcept {
