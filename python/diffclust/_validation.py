@@ -281,9 +281,13 @@ def _cgroup_paths() -> tuple[str | None, str | None]:
     return v2, v1
 
 
+@functools.lru_cache(maxsize=1)
 def cgroup_memory_limit() -> int | None:
     """The tightest cgroup memory limit on this process in bytes (v2 ``memory.max`` or
-    v1 ``memory.limit_in_bytes``, of its own cgroup and every ancestor), or None."""
+    v1 ``memory.limit_in_bytes``, of its own cgroup and every ancestor), or None.
+
+    Read once per process (like the CPU quota): the files cost tens of microseconds,
+    and the guard runs on every call."""
     v2, v1 = _cgroup_paths()
     candidates: list[str] = []
     for root, rel, name in (
