@@ -263,11 +263,16 @@ def _read_limit(path: str) -> int | None:
     return value if 0 < value < 2**62 else None
 
 
+_PROC_CGROUP = "/proc/self/cgroup"
+_CGROUP_V2_ROOT = "/sys/fs/cgroup"
+_CGROUP_V1_MEMORY_ROOT = "/sys/fs/cgroup/memory"
+
+
 def _cgroup_paths() -> tuple[str | None, str | None]:
     """This process's cgroup v2 path and v1 memory-controller path (from /proc/self/cgroup)."""
     v2 = v1 = None
     try:
-        with open("/proc/self/cgroup") as f:
+        with open(_PROC_CGROUP) as f:
             for line in f:
                 parts = line.rstrip("\n").split(":", 2)
                 if len(parts) != 3:
@@ -291,8 +296,8 @@ def cgroup_memory_limit() -> int | None:
     v2, v1 = _cgroup_paths()
     candidates: list[str] = []
     for root, rel, name in (
-        ("/sys/fs/cgroup", v2, "memory.max"),
-        ("/sys/fs/cgroup/memory", v1, "memory.limit_in_bytes"),
+        (_CGROUP_V2_ROOT, v2, "memory.max"),
+        (_CGROUP_V1_MEMORY_ROOT, v1, "memory.limit_in_bytes"),
     ):
         candidates.append(os.path.join(root, name))
         if rel:
