@@ -1,7 +1,7 @@
 """The persistent thread pool: concurrent callers, fork() and many short jobs.
 
 Every parallel kernel runs on one process-wide pool; a caller that finds it busy
-starts threads of its own, and a forked child builds a fresh pool. Whatever
+runs serially, and a forked child builds a fresh pool. Whatever
 path a call takes, its result must equal the single-threaded one.
 """
 

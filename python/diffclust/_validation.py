@@ -200,6 +200,9 @@ def _available_cores() -> int:
 _thread_limit: int | None = None  # set by the threadpoolctl controller
 
 
+MAX_THREADS = 4096  # the most threads a call may ask for
+
+
 def resolve_threads(n_threads: Any) -> int:
     """Turn ``n_threads`` into a positive thread count.
 
@@ -215,6 +218,8 @@ def resolve_threads(n_threads: Any) -> int:
                     resolved = max(1, int(value.split(",")[0]))
                 except ValueError:
                     raise ValueError(f"environment variable {var}={value!r} is not an integer") from None
+                if resolved > MAX_THREADS:
+                    raise ValueError(f"environment variable {var}={value!r} is more than {MAX_THREADS} threads")
                 break
         if resolved is None:
             resolved = _available_cores()
@@ -222,8 +227,8 @@ def resolve_threads(n_threads: Any) -> int:
             resolved = min(resolved, _thread_limit)
         return resolved
     n = check_int(n_threads, "n_threads")
-    if n < 0:
-        raise ValueError(f"n_threads must be None or a non-negative integer, got {n}")
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"n_threads must be None, 0 or an integer in [1, {MAX_THREADS}], got {n}")
     return n
 
 
@@ -304,11 +309,85 @@ def physical_memory() -> int:
         return 0
 
 
-def check_memory(n_bytes: float, what: str, advice: str = "use fewer points or fewer threads") -> None:
-    """Raise :class:`OutputTooLargeError` before a computation whose buffers exceed physical memory."""
+def _read_limit(path: str) -> int | None:
+    """A cgroup memory limit file: bytes, or None when absent or unlimited."""
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    if not text or text == "max":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    # cgroup v1 writes "no limit" as a huge page-aligned number (about 2**63)
+    return value if 0 < value < 2**62 else None
+
+
+_PROC_CGROUP = "/proc/self/cgroup"
+_CGROUP_V2_ROOT = "/sys/fs/cgroup"
+_CGROUP_V1_MEMORY_ROOT = "/sys/fs/cgroup/memory"
+
+
+def _cgroup_paths() -> tuple[str | None, str | None]:
+    """This process's cgroup v2 path and v1 memory-controller path (from /proc/self/cgroup)."""
+    v2 = v1 = None
+    try:
+        with open(_PROC_CGROUP) as f:
+            for line in f:
+                parts = line.rstrip("\n").split(":", 2)
+                if len(parts) != 3:
+                    continue
+                if parts[0] == "0" and parts[1] == "":
+                    v2 = parts[2]
+                elif "memory" in parts[1].split(","):
+                    v1 = parts[2]
+    except OSError:
+        pass
+    return v2, v1
+
+
+@functools.lru_cache(maxsize=1)
+def cgroup_memory_limit() -> int | None:
+    """The tightest cgroup memory limit on this process in bytes (v2 ``memory.max`` or
+    v1 ``memory.limit_in_bytes``, of its own cgroup and every ancestor), or None.
+
+    Read once per process (like the CPU quota): the files cost tens of microseconds,
+    and the guard runs on every call."""
+    v2, v1 = _cgroup_paths()
+    candidates: list[str] = []
+    for root, rel, name in (
+        (_CGROUP_V2_ROOT, v2, "memory.max"),
+        (_CGROUP_V1_MEMORY_ROOT, v1, "memory.limit_in_bytes"),
+    ):
+        candidates.append(os.path.join(root, name))
+        if rel:
+            path = rel.strip("/")
+            while path:
+                candidates.append(os.path.join(root, path, name))
+                path = os.path.dirname(path)
+    limits = [limit for limit in map(_read_limit, dict.fromkeys(candidates)) if limit is not None]
+    return min(limits) if limits else None
+
+
+def memory_limit() -> int:
+    """Bytes a computation may use: physical memory, or the cgroup limit if lower (0 if unknown)."""
     total = physical_memory()
-    if total and n_bytes > total:
-        raise OutputTooLargeError(
-            f"{what} needs {n_bytes / 2**30:.1f} GiB, more than the {total / 2**30:.1f} GiB of "
-            f"physical memory; {advice}"
-        )
+    cgroup = cgroup_memory_limit()
+    if cgroup is not None and (total == 0 or cgroup < total):
+        return cgroup
+    return total
+
+
+def check_memory(n_bytes: float, what: str, advice: str = "use fewer points or fewer threads") -> None:
+    """Raise :class:`OutputTooLargeError` before a computation whose buffers exceed the
+    memory available: physical memory, or the cgroup's memory limit if lower."""
+    total = physical_memory()
+    limit = memory_limit()
+    if limit and n_bytes > limit:
+        where = f"{total / 2**30:.1f} GiB of physical memory"
+        if limit < total or not total:
+            where = f"{limit / 2**30:.1f} GiB memory limit of this process's cgroup (physical memory: {total / 2**30:.1f} GiB)"
+        raise OutputTooLargeError(f"{what} needs {n_bytes / 2**30:.1f} GiB, more than the {where}; {advice}")

@@ -187,21 +187,6 @@ static void test_points_match_generic() {
     }
 }
 
-// The team runs and joins with more threads than work.
-static void test_run_team() {
-    for (int wanted : {1, 2, 5}) {
-        std::vector<int> seen(static_cast<std::size_t>(wanted), 0);
-        const int size = run_team(wanted, [&](int tid, int team, SpinBarrier& barrier) {
-            for (int r = 0; r < 100; ++r) {
-                seen[static_cast<std::size_t>(tid)] += 1;
-                if (team > 1) barrier.arrive_and_wait();
-            }
-        });
-        CHECK(size >= 1 && size <= wanted);
-        for (int t = 0; t < size; ++t) CHECK(seen[static_cast<std::size_t>(t)] == 100);
-    }
-}
-
 int main() {
     test_dense_matches_generic<double>();
     test_dense_matches_generic<float>();
@@ -210,6 +195,5 @@ int main() {
     test_symmetric_and_finite();
     test_dense_overlap();
     test_points_match_generic();
-    test_run_team();
     TEST_MAIN_END();
 }

@@ -80,20 +80,35 @@ inline bool cancel_requested() noexcept {
     return s != nullptr && s->stop.load(std::memory_order_relaxed);
 }
 
+// On the scope's own thread: polls (at most every poll_interval) and raises the
+// scope's flag if asked to stop, without throwing; elsewhere only reads the
+// flag. Returns whether the scope is stopping. A caller that waits for workers
+// calls it, so that their cancellation points see the request.
+inline bool poll_cancel() noexcept {
+    CancelState* s = current_cancel_state();
+    if (s == nullptr) return false;
+    if (s->stop.load(std::memory_order_relaxed)) return true;
+    if (!s->poll || std::this_thread::get_id() != s->owner) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - s->last_poll < poll_interval) return false;
+    s->last_poll = now;
+    bool stop = false;
+    try {
+        stop = s->poll();
+    } catch (...) {
+        stop = true;
+    }
+    if (stop) s->stop.store(true, std::memory_order_relaxed);
+    return stop;
+}
+
 // Throws Interrupted if the current scope was asked to stop; on the scope's own
 // thread, polls first when poll_interval has passed since the last poll.
 inline void cancellation_point() {
     CancelState* s = current_cancel_state();
     if (s == nullptr) return;
     if (s->stop.load(std::memory_order_relaxed)) throw Interrupted();
-    if (!s->poll || std::this_thread::get_id() != s->owner) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - s->last_poll < poll_interval) return;
-    s->last_poll = now;
-    if (s->poll()) {
-        s->stop.store(true, std::memory_order_relaxed);
-        throw Interrupted();
-    }
+    if (poll_cancel()) throw Interrupted();
 }
 
 }  // namespace diffclust

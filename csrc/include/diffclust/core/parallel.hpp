@@ -1,5 +1,24 @@
-// parallel_for on std::thread: a worker's exception stops the loop and is
-// rethrown on the calling thread after every worker has joined.
+// The one thread pool of the core, and parallel_for on it.
+//
+// parallel_for_tid(n, n_threads, fn) calls fn(i, tid) for i in [0, n). Items
+// are claimed one at a time from a shared atomic counter, by the caller (tid 0)
+// and by whichever pool workers are awake; the caller waits only for the items
+// a worker has actually claimed, so a worker that the OS has not scheduled yet
+// never holds the caller back: it finds no item left. Tiny jobs never wake a
+// worker: the caller runs the first items itself and publishes the rest only
+// once `serial_head` has passed (the work-size rule, adapted to how much the
+// team actually helps on this machine: see detail::HeadTuner).
+//
+// Guarantees, on every path:
+// - an exception thrown by fn (on any thread) stops the loop (no new item
+//   starts) and is rethrown on the caller once every claimed item has ended;
+// - a worker works for the caller's cancellation scope (core/cancel.hpp): its
+//   cancellation points stop too, and every item is followed by one;
+// - a nested call (fn calling parallel_for) runs serially on its thread, and so
+//   does a call that finds the pool busy with another thread's loop;
+// - tid < min(n_threads, n), and no two threads run with the same tid at once.
+// Results must never depend on the schedule: fn writes only to places owned by
+// item i or by tid.
 #pragma once
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -13,15 +32,17 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
-#include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #endif
 
+#include "diffclust/core/cancel.hpp"
 #include "diffclust/core/types.hpp"
 
 namespace diffclust {
@@ -32,12 +53,106 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// A persistent pool of worker threads, so that short parallel calls do not pay
-// for starting threads (tens of microseconds each). One job at a time: a
-// caller that finds the pool busy (another thread's job, or a nested call from
-// a worker) gets `false` from try_run and starts threads of its own instead.
-// Idle workers spin briefly for the next job, then sleep. After fork() the
-// child, which has no workers, builds a fresh pool.
+// How long the caller runs a loop alone before it asks the pool for help:
+// `adaptive_head` (the default) lets the pool choose (see detail::HeadTuner).
+constexpr std::chrono::nanoseconds adaptive_head{-1};
+constexpr std::chrono::microseconds min_serial_head{30};
+constexpr std::chrono::microseconds max_serial_head{4000};
+constexpr std::chrono::nanoseconds default_serial_head = adaptive_head;
+
+namespace detail {
+
+// True while the thread runs items of a parallel loop: a nested loop then runs
+// serially on that thread.
+inline bool& in_parallel_loop() noexcept {
+    thread_local bool flag = false;
+    return flag;
+}
+
+class LoopMark {
+public:
+    LoopMark() noexcept : previous_(in_parallel_loop()) { in_parallel_loop() = true; }
+    ~LoopMark() { in_parallel_loop() = previous_; }
+    LoopMark(const LoopMark&) = delete;
+    LoopMark& operator=(const LoopMark&) = delete;
+
+private:
+    bool previous_;
+};
+
+// The work-size rule. The caller runs a loop alone for `head`, then asks the
+// pool for help with the rest; it compares its rate alone (items per second)
+// with the team's. When the team is not clearly faster (other processes hold
+// the cores, workers wake late or get preempted while the caller waits for
+// them), the head doubles, up to max_serial_head: loops shorter than that then
+// run on the caller alone. When the team is faster, it shrinks back to
+// min_serial_head. One call in 256 probes with the shortest head, so that a
+// machine that has become quiet is noticed. (Results never depend on it.)
+class HeadTuner {
+public:
+    static HeadTuner& instance() {
+        static HeadTuner tuner;
+        return tuner;
+    }
+    std::chrono::nanoseconds head() noexcept {
+        if ((calls_.fetch_add(1, std::memory_order_relaxed) & 255) == 0) return min_serial_head;
+        return std::chrono::nanoseconds(head_ns_.load(std::memory_order_relaxed));
+    }
+    void report(double alone_rate, double team_rate) noexcept {
+        const std::int64_t h = head_ns_.load(std::memory_order_relaxed);
+        const std::int64_t lo = std::chrono::nanoseconds(min_serial_head).count();
+        const std::int64_t hi = std::chrono::nanoseconds(max_serial_head).count();
+        head_ns_.store(team_rate < 1.2 * alone_rate ? std::min(hi, 2 * h) : std::max(lo, h * 3 / 4),
+                       std::memory_order_relaxed);
+    }
+
+private:
+    std::atomic<std::int64_t> head_ns_{std::chrono::nanoseconds(min_serial_head).count()};
+    std::atomic<unsigned> calls_{0};
+};
+
+// One parallel loop: the items' function and what its participants share. It
+// lives on the caller's stack; a worker touches it only while it holds a
+// claimed item (the caller waits for those).
+struct PoolJob {
+    void (*call)(void* ctx, index_t item, int tid) = nullptr;
+    void* ctx = nullptr;
+    CancelState* cancel = nullptr;
+    std::atomic<index_t> done{0};  // claimed items that have ended
+    std::atomic<bool> failed{false};
+    std::mutex error_mutex;
+    std::exception_ptr error;
+
+    // Runs one item (skipped once the loop failed), then a cancellation point.
+    void run(index_t item, int tid) noexcept {
+        if (failed.load(std::memory_order_relaxed)) return;
+        try {
+            call(ctx, item, tid);
+            cancellation_point();
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(error_mutex);
+            if (!error) error = std::current_exception();
+            failed.store(true, std::memory_order_relaxed);
+        }
+    }
+};
+
+}  // namespace detail
+
+// Timing of one loop as the caller saw it (for callers that adapt, like Prim's team).
+struct LoopReport {
+    index_t by_others = 0;  // items run by pool workers
+    bool waited = false;    // the caller had to yield while a worker finished its item
+};
+
+// A persistent pool of worker threads, one loop at a time. The loop state is
+// one 64-bit word: generation (32 bits) | next item (32 bits); items are
+// claimed with compare-and-swap on the word, so a claim can never leak into
+// another loop. Worker w (w = 1, 2, ...) is tid w of every loop whose team is
+// larger than w, and ignores the others. A worker spins for the next loop
+// while it has worked in the last ~100 us, then sleeps; the caller wakes only
+// the sleeping members of its team. After fork() the child, which has no
+// workers, builds a fresh pool.
 class ThreadPool {
 public:
     static ThreadPool& instance() {
@@ -58,45 +173,69 @@ public:
         return *pool;
     }
 
-    // Runs work(tid) for tid in [0, team) with tid 0 on the caller; returns the
-    // team size used (up to `team`), or 0 if the pool is busy. on_size(size)
-    // runs first, before any work starts. work must not throw.
-    template <class Work, class OnSize>
-    int try_run(int team, Work&& work, OnSize&& on_size) {
-        std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-        if (!busy.owns_lock()) return 0;
+    static constexpr index_t max_items = (index_t(1) << 32) - 2;
+    static constexpr int max_workers = 255;
+
+    // Runs job items [0, n) (n <= max_items) on a team of up to `team` threads,
+    // the caller being tid 0. Returns false, running nothing, if the pool is busy.
+    bool try_run(detail::PoolJob& job, index_t n, int team, LoopReport& report) {
+        if (busy_.exchange(true, std::memory_order_acquire)) return false;
+        struct Release {
+            std::atomic<bool>& flag;
+            ~Release() { flag.store(false, std::memory_order_release); }
+        } release{busy_};
         grow(team - 1);
         const int size = std::min(team, static_cast<int>(workers_.size()) + 1);
-        on_size(size);
         if (size <= 1) {
-            work(0);
-            return 1;
+            detail::LoopMark mark;
+            for (index_t i = 0; i < n && !job.failed.load(std::memory_order_relaxed); ++i) job.run(i, 0);
+            return true;
         }
-        auto call = [&work](int tid) { work(tid); };
-        job_ = std::function<void(int)>(call);
-        pending_.store(size - 1, std::memory_order_relaxed);
-        {
-            // generation and team size in one word: a worker reads both at once
-            std::lock_guard<std::mutex> lock(sleep_mutex_);
-            const std::uint64_t next = (word_.load(std::memory_order_relaxed) >> 16) + 1;
-            word_.store((next << 16) | static_cast<std::uint64_t>(size), std::memory_order_release);
-        }
-        if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
-        work(0);
-        for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
-            if (spin < 4096) {
-                cpu_relax();
-            } else {
-                std::this_thread::yield();
+        job_.store(&job, std::memory_order_release);
+        n_.store(n, std::memory_order_release);
+        team_.store(size, std::memory_order_release);
+        const std::uint64_t gen = (word_.load(std::memory_order_relaxed) >> gen_shift) + 1;
+        word_.store(gen << gen_shift, std::memory_order_seq_cst);
+        for (int w = 1; w < size; ++w) {
+            Worker& worker = *workers_[static_cast<std::size_t>(w - 1)];
+            if (worker.sleeping.load(std::memory_order_seq_cst)) {
+                { std::lock_guard<std::mutex> lock(worker.mutex); }  // it is asleep, or will see the new word
+                worker.wake.notify_one();
             }
         }
-        job_ = nullptr;  // every participant is done with it
-        return size;
-    }
-
-    template <class Work>
-    int try_run(int team, Work&& work) {
-        return try_run(team, std::forward<Work>(work), [](int) {});
+        index_t mine = 0;
+        {
+            detail::LoopMark mark;
+            std::uint64_t w = word_.load(std::memory_order_acquire);
+            while (static_cast<index_t>(w & next_mask) < n && !job.failed.load(std::memory_order_relaxed)) {
+                if (word_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+                    job.run(static_cast<index_t>(w & next_mask), 0);
+                    ++mine;
+                    w = word_.load(std::memory_order_acquire);
+                }
+            }
+        }
+        // Close the loop: from now on no claim succeeds; wait for the claimed items.
+        std::uint64_t w = word_.load(std::memory_order_acquire);
+        while (!word_.compare_exchange_weak(w, (w & ~next_mask) | next_mask, std::memory_order_acq_rel,
+                                            std::memory_order_acquire)) {
+        }
+        const index_t claimed = std::min(static_cast<index_t>(w & next_mask), n);
+        const index_t others = claimed - mine;
+        report.by_others = others;
+        if (others > 0) {
+            for (int spin = 0; job.done.load(std::memory_order_acquire) != others; ++spin) {
+                if (spin < 4096) {
+                    cpu_relax();
+                } else {
+                    report.waited = true;
+                    poll_cancel();  // the workers' cancellation points see the flag
+                    std::this_thread::yield();
+                }
+            }
+        }
+        job_.store(nullptr, std::memory_order_relaxed);
+        return true;
     }
 
     ThreadPool(const ThreadPool&) = delete;
@@ -104,6 +243,15 @@ public:
 
 private:
     ThreadPool() = default;
+
+    static constexpr int gen_shift = 32;
+    static constexpr std::uint64_t next_mask = (std::uint64_t(1) << 32) - 1;
+
+    struct Worker {
+        std::mutex mutex;
+        std::condition_variable wake;
+        alignas(64) std::atomic<bool> sleeping{false};
+    };
 
     static std::mutex& guard() {
         static std::mutex m;
@@ -119,194 +267,132 @@ private:
         wanted = std::min(wanted, max_workers);
         while (static_cast<int>(workers_.size()) < wanted) {
             const int id = static_cast<int>(workers_.size()) + 1;
-            // the word before the next job: a worker that starts late must not miss that job
-            const std::uint64_t before = word_.load(std::memory_order_acquire);
+            // the generation before the next loop: a worker that starts late must not miss it
+            const std::uint64_t before = word_.load(std::memory_order_acquire) >> gen_shift;
             try {
-                workers_.emplace_back([this, id, before] { loop(id, before); });
-                workers_.back().detach();  // the pool lives until the process ends
+                workers_.push_back(std::make_unique<Worker>());
+                Worker* self = workers_.back().get();
+                std::thread([this, self, id, before] { loop(*self, id, before); }).detach();  // lives until exit
             } catch (...) {
+                if (!workers_.empty() && static_cast<int>(workers_.size()) == id) workers_.pop_back();
                 return;  // could not start a thread: run with the ones we have
             }
         }
     }
 
-    // A worker runs every job whose team includes it: the caller waits for all
-    // participants before it posts the next job, so none is missed or run twice.
-    void loop(int id, std::uint64_t seen) {
+    void loop(Worker& self, int id, std::uint64_t seen) {
+        auto last_work = std::chrono::steady_clock::now();
         for (;;) {
-            // spin for about 100 microseconds, then sleep until the next job
-            const auto start = std::chrono::steady_clock::now();
-            std::uint64_t word;
-            for (int spin = 0; (word = word_.load(std::memory_order_acquire)) == seen; ++spin) {
+            // the next loop whose team includes this worker
+            std::uint64_t w;
+            for (int spin = 0;; ++spin) {
+                w = word_.load(std::memory_order_acquire);
+                if ((w >> gen_shift) != seen) {
+                    seen = w >> gen_shift;
+                    if (id < team_.load(std::memory_order_acquire)) break;
+                }
                 cpu_relax();
-                if ((spin & 255) == 255 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(100)) {
-                    std::unique_lock<std::mutex> lock(sleep_mutex_);
-                    sleepers_.fetch_add(1, std::memory_order_acq_rel);
-                    wake_.wait(lock, [&] { return word_.load(std::memory_order_acquire) != seen; });
-                    sleepers_.fetch_sub(1, std::memory_order_acq_rel);
+                if ((spin & 255) == 255 && std::chrono::steady_clock::now() - last_work > std::chrono::microseconds(100)) {
+                    std::unique_lock<std::mutex> lock(self.mutex);
+                    self.sleeping.store(true, std::memory_order_seq_cst);
+                    self.wake.wait(lock, [&] { return (word_.load(std::memory_order_seq_cst) >> gen_shift) != seen; });
+                    self.sleeping.store(false, std::memory_order_relaxed);
                 }
             }
-            seen = word;
-            if (id < static_cast<int>(word & 0xFFFFu)) {
-                job_(id);
-                pending_.fetch_sub(1, std::memory_order_acq_rel);
+            detail::LoopMark mark;
+            bool worked = false;
+            for (;; w = word_.load(std::memory_order_acquire)) {
+                if ((w >> gen_shift) != seen) break;
+                if (static_cast<index_t>(w & next_mask) >= n_.load(std::memory_order_acquire)) break;
+                if (!word_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+                    continue;
+                // The claim holds the caller in its loop: the job is alive until `done` counts it.
+                detail::PoolJob* job = job_.load(std::memory_order_acquire);
+                {
+                    CancelAdopt adopt(job->cancel);
+                    job->run(static_cast<index_t>(w & next_mask), id);
+                }
+                job->done.fetch_add(1, std::memory_order_acq_rel);
+                worked = true;
             }
+            if (worked) last_work = std::chrono::steady_clock::now();
         }
     }
 
-    static constexpr int max_workers = 255;
-    std::mutex busy_;
-    std::vector<std::thread> workers_;
-    std::function<void(int)> job_;
+    std::atomic<bool> busy_{false};
+    std::vector<std::unique_ptr<Worker>> workers_;
     alignas(64) std::atomic<std::uint64_t> word_{0};
-    alignas(64) std::atomic<int> pending_{0};
-    std::atomic<int> sleepers_{0};
-    std::mutex sleep_mutex_;
-    std::condition_variable wake_;
+    alignas(64) std::atomic<detail::PoolJob*> job_{nullptr};
+    std::atomic<index_t> n_{0};
+    std::atomic<int> team_{0};
 };
 
-// Calls fn(i, thread_id) for i in [0, n), thread_id in [0, n_threads). Items are
-// handed out dynamically, so fn must write only to places owned by item i or by
-// thread_id; the schedule must never change what is computed.
+// Calls fn(i, thread_id) for i in [0, n), thread_id in [0, min(n_threads, n)),
+// as described at the top of this file. `serial_head`: how long the caller
+// works alone before publishing the remaining items (0: publish at once, for
+// loops whose every item is worth a thread, like the steps of Prim's team).
 template <class Fn>
-void parallel_for_tid(index_t n, int n_threads, Fn&& fn) {
-    if (n <= 0) return;
+LoopReport parallel_for_tid(index_t n, int n_threads, Fn&& fn,
+                            std::chrono::nanoseconds serial_head = default_serial_head) {
+    LoopReport report;
+    if (n <= 0) return report;
     const int team = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n)));
-    if (team == 1) {
-        for (index_t i = 0; i < n; ++i) fn(i, 0);
-        return;
-    }
-    std::atomic<index_t> next{0};
-    std::atomic<bool> failed{false};
-    std::exception_ptr error;
-    std::mutex error_mutex;
-    auto work = [&](int tid) {
-        try {
-            while (!failed.load(std::memory_order_relaxed)) {
-                const index_t i = next.fetch_add(1, std::memory_order_relaxed);
-                if (i >= n) break;
-                fn(i, tid);
-            }
-        } catch (...) {
-            std::lock_guard<std::mutex> lock(error_mutex);
-            if (!error) error = std::current_exception();
-            failed.store(true);
+    index_t i = 0;
+    if (team == 1 || detail::in_parallel_loop()) {  // (a loop inside a serial loop may still use the pool)
+        for (; i < n; ++i) {
+            fn(i, 0);
+            cancellation_point();
         }
+        return report;
+    }
+    const bool adaptive = serial_head.count() < 0;
+    if (adaptive) serial_head = detail::HeadTuner::instance().head();
+    auto start = std::chrono::steady_clock::now();
+    if (serial_head.count() > 0) {
+        while (i < n) {
+            fn(i++, 0);
+            cancellation_point();
+            if (std::chrono::steady_clock::now() - start >= serial_head) break;
+        }
+        if (i == n) return report;
+    }
+    const auto published = std::chrono::steady_clock::now();
+    // Items [i, n) in blocks of `per` (one block each unless n is huge).
+    const index_t first = i, rest = n - i;
+    const index_t per = (rest + ThreadPool::max_items - 1) / ThreadPool::max_items;
+    const index_t blocks = (rest + per - 1) / per;
+    auto block = [&](index_t b, int tid) {
+        const index_t b0 = first + b * per, b1 = std::min(n, b0 + per);
+        for (index_t j = b0; j < b1; ++j) fn(j, tid);
     };
-    if (ThreadPool::instance().try_run(team, work) == 0) {  // pool busy: threads of our own
-        std::vector<std::thread> workers;
-        workers.reserve(static_cast<std::size_t>(team - 1));
-        try {
-            for (int t = 1; t < team; ++t) workers.emplace_back(work, t);
-        } catch (...) {
-            // Could not start a thread: finish with the ones we have.
+    using Block = decltype(block);
+    detail::PoolJob job;
+    job.call = [](void* ctx, index_t b, int tid) { (*static_cast<Block*>(ctx))(b, tid); };
+    job.ctx = &block;
+    job.cancel = current_cancel_state();
+    const int blocks_team = static_cast<int>(std::min<index_t>(team, blocks));
+    if (!ThreadPool::instance().try_run(job, blocks, blocks_team, report)) {
+        // the pool runs another thread's loop: this one runs serially
+        for (index_t b = 0; b < blocks; ++b) {
+            block(b, 0);
+            cancellation_point();
         }
-        work(0);
-        for (auto& w : workers) w.join();
+        return report;
     }
-    if (error) std::rethrow_exception(error);
+    if (job.error) std::rethrow_exception(job.error);
+    if (adaptive && i > 0) {
+        const auto end = std::chrono::steady_clock::now();
+        const double alone = static_cast<double>(i) / std::chrono::duration<double>(published - start).count();
+        const double team_rate = static_cast<double>(n - i) / std::chrono::duration<double>(end - published).count();
+        detail::HeadTuner::instance().report(alone, team_rate);
+    }
+    return report;
 }
 
 // Calls fn(i) for i in [0, n) on up to n_threads threads.
 template <class Fn>
-void parallel_for(index_t n, int n_threads, Fn&& fn) {
-    parallel_for_tid(n, n_threads, [&](index_t i, int) { fn(i); });
-}
-
-// ---------------------------------------------------------------------------
-// A persistent team for algorithms with many short phases (Prim's steps).
-
-// A reusable barrier for a fixed team: spins briefly (phases are microseconds
-// long), then yields, so an oversubscribed machine is not starved.
-class SpinBarrier {
-public:
-    explicit SpinBarrier(int count) : count_(count) {}
-    void set_count(int count) noexcept { count_ = count; }  // only while nobody waits
-    // Returns true if this thread had to yield while waiting (a peer was late:
-    // descheduled, or the machine is oversubscribed).
-    bool arrive_and_wait() noexcept {
-        const unsigned gen = generation_.load(std::memory_order_acquire);
-        if (arrived_.fetch_add(1, std::memory_order_acq_rel) == count_ - 1) {
-            arrived_.store(0, std::memory_order_relaxed);
-            generation_.store(gen + 1, std::memory_order_release);
-            return false;
-        }
-        bool yielded = false;
-        for (int spin = 0; generation_.load(std::memory_order_acquire) == gen; ++spin) {
-            if (spin < 2048) {
-                cpu_relax();
-            } else {
-                std::this_thread::yield();
-                yielded = true;
-            }
-        }
-        return yielded;
-    }
-
-private:
-    alignas(64) std::atomic<int> arrived_{0};
-    alignas(64) std::atomic<unsigned> generation_{0};
-    int count_;
-};
-
-// Runs fn(tid, team, barrier) on a team of up to n_threads threads (the caller
-// is tid 0) and returns the team size used; `barrier` is a SpinBarrier for the
-// whole team. The size is fixed before any fn starts: if a thread cannot be
-// started, the team is smaller. fn must not throw while others may wait at the
-// barrier (allocate before calling run_team); an exception from the caller's
-// own fn is rethrown after the workers have joined.
-template <class Fn>
-int run_team(int n_threads, Fn&& fn) {
-    const int wanted = std::max(1, n_threads);
-    SpinBarrier barrier(1);
-    if (wanted == 1) {
-        fn(0, 1, barrier);
-        return 1;
-    }
-    int size = 0;
-    std::exception_ptr error;
-    std::mutex error_mutex;
-    auto member = [&](int tid) {  // fn may throw only before the first barrier (see above)
-        try {
-            fn(tid, size, barrier);
-        } catch (...) {
-            std::lock_guard<std::mutex> lock(error_mutex);
-            if (!error) error = std::current_exception();
-        }
-    };
-    if (ThreadPool::instance().try_run(wanted, member, [&](int s) {
-            size = s;
-            barrier.set_count(s);
-        }) != 0) {
-        if (error) std::rethrow_exception(error);
-        return size;
-    }
-    // pool busy: threads of our own
-    std::atomic<int> team{0};
-    std::vector<std::thread> workers;
-    workers.reserve(static_cast<std::size_t>(wanted - 1));
-    for (int t = 1; t < wanted; ++t) {
-        try {
-            workers.emplace_back([&team, &fn, &barrier, t] {
-                int size;
-                while ((size = team.load(std::memory_order_acquire)) == 0) std::this_thread::yield();
-                if (t < size) fn(t, size, barrier);
-            });
-        } catch (...) {
-            break;  // could not start a thread: run with the ones we have
-        }
-    }
-    size = static_cast<int>(workers.size()) + 1;
-    barrier.set_count(size);
-    team.store(size, std::memory_order_release);
-    try {
-        fn(0, size, barrier);
-    } catch (...) {
-        error = std::current_exception();
-    }
-    for (auto& w : workers) w.join();
-    if (error) std::rethrow_exception(error);
-    return size;
+void parallel_for(index_t n, int n_threads, Fn&& fn, std::chrono::nanoseconds serial_head = default_serial_head) {
+    parallel_for_tid(n, n_threads, [&](index_t i, int) { fn(i); }, serial_head);
 }
 
 }  // namespace diffclust

@@ -388,58 +388,6 @@ inline PrimCandidate<float> prim_dense_step(const float* row, float* key, std::i
                  : prim_dense_step_checked_f32(row, key, par, v, lo, hi);
 }
 
-// Is the n x n matrix S symmetric and finite off the diagonal (S_ij == S_ji,
-// both finite, for all i != j)? Tiles of 64 x 64 against their mirror, with the
-// next pair of tiles prefetched row by row. (x - x == 0 is false exactly for
-// NaN and infinities; the test vectorises like the comparison.)
-template <class T>
-DIFFCLUST_ALWAYS_INLINE bool tile_pair_symmetric(const T* S, index_t n, index_t i0, index_t i1, index_t j0,
-                                                 index_t j1, index_t next_j0, index_t next_j1) {
-    unsigned ok = 1;
-    for (index_t i = i0; i < i1; ++i) {
-        const T* a = S + i * n;
-        if (next_j0 < next_j1) {
-            for (index_t c = next_j0; c < next_j1; c += 64 / static_cast<index_t>(sizeof(T))) {
-                DIFFCLUST_PREFETCH(a + c);
-            }
-            if (next_j0 + (i - i0) < next_j1) {
-                const T* b = S + (next_j0 + (i - i0)) * n;
-                for (index_t c = i0; c < i1; c += 64 / static_cast<index_t>(sizeof(T))) DIFFCLUST_PREFETCH(b + c);
-            }
-        }
-        for (index_t j = std::max(j0, i + 1); j < j1; ++j) {
-            ok &= static_cast<unsigned>(a[j] == S[j * n + i]) & static_cast<unsigned>(a[j] - a[j] == T(0));
-        }
-    }
-    return ok != 0;
-}
-
-static DIFFCLUST_TARGET_CLONES bool row_block_symmetric_f64(const double* S, index_t n, index_t i0, index_t i1,
-                                                            index_t tile) {
-    for (index_t j0 = i0; j0 < n; j0 += tile) {
-        const index_t j1 = std::min(n, j0 + tile);
-        if (!tile_pair_symmetric(S, n, i0, i1, j0, j1, j1, std::min(n, j1 + tile))) return false;
-    }
-    return true;
-}
-
-static DIFFCLUST_TARGET_CLONES bool row_block_symmetric_f32(const float* S, index_t n, index_t i0, index_t i1,
-                                                            index_t tile) {
-    for (index_t j0 = i0; j0 < n; j0 += tile) {
-        const index_t j1 = std::min(n, j0 + tile);
-        if (!tile_pair_symmetric(S, n, i0, i1, j0, j1, j1, std::min(n, j1 + tile))) return false;
-    }
-    return true;
-}
-
-// Row block [i0, i1) against its mirror: symmetric and finite?
-inline bool row_block_symmetric(const double* S, index_t n, index_t i0, index_t i1, index_t tile) {
-    return row_block_symmetric_f64(S, n, i0, i1, tile);
-}
-inline bool row_block_symmetric(const float* S, index_t n, index_t i0, index_t i1, index_t tile) {
-    return row_block_symmetric_f32(S, n, i0, i1, tile);
-}
-
 static DIFFCLUST_TARGET_CLONES PrimCandidate<double> prim_point_step(const double* cols, index_t stride, index_t d,
                                                                      const double* x, int metric, double* key,
                                                                      std::int64_t* par, const std::int64_t* ids,

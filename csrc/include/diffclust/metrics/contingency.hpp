@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "diffclust/core/chunked.hpp"
+#include "diffclust/core/group_by_label.hpp"
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/types.hpp"
 
@@ -164,14 +165,10 @@ inline Contingency contingency(const std::int64_t* a, const std::int64_t* b, ind
 
     // counting sort of the cluster codes by class (class sizes are known), keeping sample
     // order; codes are looked up on the fly, never stored
-    std::vector<index_t> start(static_cast<std::size_t>(R + 1), 0);
-    for (index_t r = 0; r < R; ++r)
-        start[static_cast<std::size_t>(r + 1)] = start[static_cast<std::size_t>(r)] + out.row_sums[static_cast<std::size_t>(r)];
+    std::vector<index_t> start;
     std::unique_ptr<index_t[]> bucket(new index_t[static_cast<std::size_t>(n)]);
-    {
-        std::vector<index_t> next(start.begin(), start.end() - 1);
-        for (index_t i = 0; i < n; ++i) bucket[static_cast<std::size_t>(next[static_cast<std::size_t>(ea.code(i))]++)] = eb.code(i);
-    }
+    counting_sort(
+        n, R, [&ea](index_t i) { return ea.code(i); }, [&eb](index_t i) { return eb.code(i); }, start, bucket.get());
 
     // each class row is counted in a C-long counter array (one per thread, reset after use);
     // rows are grouped into blocks of about equal sample counts, emitted in row order

@@ -38,6 +38,7 @@ inline double dec_loss(const double* Z, index_t n, index_t d, const double* cent
     std::vector<double> col_max(static_cast<std::size_t>(ch.count * k), neg_inf), col_sum(col_max.size(), 0.0);
     parallel_for(ch.count, threads, [&](index_t c) {
         for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
+            if (((i - ch.begin(c)) & 63) == 63) cancellation_point();  // chunks can be long when k d is large
             const double* z = Z + i * d;
             double* lq = log_q.data() + i * k;
             double* ui = u.data() + i * k;
@@ -90,6 +91,7 @@ inline double dec_loss(const double* Z, index_t n, index_t d, const double* cent
         double* gm = grad_part.data() + c * k * d;
         double loss = 0.0;
         for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
+            if (((i - ch.begin(c)) & 63) == 63) cancellation_point();  // chunks can be long when k d is large
             const double* lq = log_q.data() + i * k;
             const double* ui = u.data() + i * k;
             const double* z = Z + i * d;

@@ -280,6 +280,7 @@ void dense_transpose_product(const DenseGraph<T>& g, const double* P, index_t k,
         double* o = out + i0 * k;
         std::fill(o, o + (i1 - i0) * k, 0.0);
         for (index_t j = 0; j < n; ++j) {
+            if ((j & 63) == 63) cancellation_point();
             const T* wr = g.w + j * n;
             const double* pj = P + j * k;
             for (index_t i = i0; i < i1; ++i) {
@@ -303,6 +304,7 @@ void transpose_product(const CsrGraph<T, I>& g, const double* P, index_t k, doub
         std::fill(out + lo * k, out + hi * k, 0.0);
         const index_t end = static_cast<index_t>(g.indptr[n]);
         for (index_t i = 0; i < n; ++i) {
+            if ((i & 1023) == 1023) cancellation_point();
             const double* DIFFCLUST_RESTRICT pi = P + i * k;
             for (index_t e = static_cast<index_t>(g.indptr[i]); e < static_cast<index_t>(g.indptr[i + 1]); ++e) {
                 if (e + prefetch_distance < end) {
@@ -371,6 +373,7 @@ double soft_ncut(const Graph& g, const double* P, index_t k, double* grad, int n
         double* num = num_part.data() + c * k;
         double* a = a_part.data() + c * k;
         for (index_t i = ch.begin(c); i < ch.end(c); ++i) {
+            cancellation_point();  // a row costs O(n k) on a dense W
             double* DIFFCLUST_RESTRICT wp = WP.data() + i * k;
             std::fill(wp, wp + k, 0.0);
             std::fill(r4.begin(), r4.end(), 0.0);

@@ -27,6 +27,7 @@
 #include "diffclust/metrics/distances.hpp"
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/point_metrics.hpp"
+#include "diffclust/core/group_by_label.hpp"
 #include "diffclust/core/simd.hpp"
 #include "diffclust/core/tiles.hpp"
 #include "diffclust/core/types.hpp"
@@ -45,24 +46,16 @@ struct ClusterOrder {
 
 inline ClusterOrder order_by_cluster(const index_t* labels, index_t n, index_t k) {
     ClusterOrder co;
-    co.size.assign(static_cast<std::size_t>(k), 0);
     for (index_t i = 0; i < n; ++i) {
-        const index_t c = labels[i];
-        if (c < 0 || c >= k) throw std::out_of_range("labels must lie in [0, k)");
-        ++co.size[static_cast<std::size_t>(c)];
+        if (labels[i] < 0 || labels[i] >= k) throw std::out_of_range("labels must lie in [0, k)");
     }
-    co.start.assign(static_cast<std::size_t>(k + 1), 0);
+    group_by_label(labels, n, k, co.start, co.order);
+    co.size.resize(static_cast<std::size_t>(k));
     for (index_t c = 0; c < k; ++c)
-        co.start[static_cast<std::size_t>(c + 1)] = co.start[static_cast<std::size_t>(c)] + co.size[static_cast<std::size_t>(c)];
-    std::vector<index_t> next(co.start.begin(), co.start.end() - 1);
-    co.order.resize(static_cast<std::size_t>(n));
+        co.size[static_cast<std::size_t>(c)] = co.start[static_cast<std::size_t>(c + 1)] - co.start[static_cast<std::size_t>(c)];
     co.label_at.resize(static_cast<std::size_t>(n));
-    for (index_t i = 0; i < n; ++i) {
-        const std::size_t c = static_cast<std::size_t>(labels[i]);
-        const index_t pos = next[c]++;
-        co.order[static_cast<std::size_t>(pos)] = i;
-        co.label_at[static_cast<std::size_t>(pos)] = static_cast<index_t>(c);
-    }
+    for (index_t pos = 0; pos < n; ++pos)
+        co.label_at[static_cast<std::size_t>(pos)] = labels[co.order[static_cast<std::size_t>(pos)]];
     return co;
 }
 

@@ -1,0 +1,115 @@
+"""Ctrl-C stops every long kernel within 0.5 s and leaves no worker running.
+
+Each kernel runs in a child process (``python -c``) on an input that takes
+several seconds; the child sends itself SIGINT after 0.5 s, measures the time
+from the signal to the ``KeyboardInterrupt``, then runs a small call on the
+pool and compares it with the single-threaded answer (the pool still works).
+That no worker keeps running after the call is checked in C++
+(tests/cpp/test_parallel.cpp): Python cannot see the pool's threads.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+CHILD = """
+import json, os, signal, threading, time
+import numpy as np
+import diffclust as dc
+from diffclust import _core
+
+rng = np.random.default_rng(0)
+{setup}
+
+sent = []
+def fire():
+    sent.append(time.perf_counter())
+    os.kill(os.getpid(), signal.SIGINT)
+
+timer = threading.Timer(0.5, fire)
+start = time.perf_counter()
+timer.start()
+try:
+    {call}
+    outcome = "finished"
+except KeyboardInterrupt:
+    outcome = "interrupted"
+end = time.perf_counter()
+timer.cancel()
+
+# the pool still works: a parallel call equals the serial one
+P = rng.standard_normal((3000, 3))
+a = dc.kforest_from_points(P, 3, n_threads=3)
+b = dc.kforest_from_points(P, 3, n_threads=1)
+same = bool(np.array_equal(a.labels, b.labels) and np.array_equal(a.weights, b.weights))
+D = dc.pairwise_distances(P[:500], metric="euclidean", n_threads=3)
+same = same and bool(np.array_equal(D, dc.pairwise_distances(P[:500], metric="euclidean", n_threads=1)))
+print(json.dumps({{"outcome": outcome, "latency": end - sent[0] if sent else None,
+                  "elapsed": end - start, "same": same}}))
+"""
+
+# name: (setup, call); every call takes several seconds on a two-core machine
+KERNELS = {
+    "kforest_from_points": (
+        "X = rng.standard_normal((150_000, 16))",
+        "dc.kforest_from_points(X, 2)",
+    ),
+    "kforest_from_points_1_thread": (
+        "X = rng.standard_normal((150_000, 16))",
+        "dc.kforest_from_points(X, 2, n_threads=1)",
+    ),
+    "kmedoids_build": (
+        "D = dc.pairwise_distances(rng.standard_normal((6000, 8)), metric='euclidean')",
+        "dc.kmedoids(D, 400, metric='precomputed', max_iter=0)",
+    ),
+    "kmedoids_swap": (
+        "X = rng.standard_normal((6000, 8)); D = dc.pairwise_distances(X, metric='euclidean'); "
+        "init = rng.choice(6000, 200, replace=False)",
+        "dc.kmedoids(D, 200, metric='precomputed', init=init, max_iter=1000)",
+    ),
+    "silhouette_score": (
+        "X = rng.standard_normal((120_000, 32)); y = rng.integers(0, 10, 120_000)",
+        "dc.silhouette_score(X, y)",
+    ),
+    "pairwise_distances": (
+        "X = rng.standard_normal((8000, 2000)).astype(np.float32)",
+        "dc.pairwise_distances(X, metric='euclidean')",
+    ),
+    "soft_ncut_dense": (
+        "W = np.abs(rng.standard_normal((4000, 4000))); W = W + W.T; "
+        "P = rng.random((4000, 400)); P /= P.sum(1, keepdims=True)",
+        "dc.soft_ncut(W, P)",
+    ),
+    "gmm_nll": (
+        "X = rng.standard_normal((200_000, 48)); w = np.full(40, 1 / 40); m = rng.standard_normal((40, 48)); "
+        "C = np.broadcast_to(np.eye(48), (40, 48, 48)).copy()",
+        "dc.gmm_nll(X, w, m, C)",
+    ),
+    "perturbed_kforest": (
+        "S = rng.standard_normal((400, 400))",
+        "dc.perturbed_kforest(S, 3, sigma=0.1, n_samples=1_000_000, seed=0)",
+    ),
+}
+
+
+def run_child(name: str) -> dict:
+    setup, call = KERNELS[name]
+    code = CHILD.format(setup=setup, call=call)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_ctrl_c_stops_the_kernel(name):
+    result = run_child(name)
+    assert result["outcome"] == "interrupted", result
+    assert result["latency"] < 0.5, result
+    assert result["same"], result
