@@ -18,6 +18,7 @@
 #include "diffclust/core/point_metrics.hpp"
 #include "diffclust/forest/prim_kernels.hpp"
 #include "diffclust/core/sort.hpp"
+#include "diffclust/core/checks.hpp"
 #include "diffclust/core/types.hpp"
 #include "diffclust/core/union_find.hpp"
 
@@ -453,6 +454,8 @@ void kforest_from_tree(index_t n, index_t k, std::vector<WeightedEdge<T>>& tree,
 template <class T>
 void kforest_from_edge_list(const index_t* edges, const T* weights, index_t m, index_t n, index_t k,
                             ForestOut<T>& out) {
+    check_k(n, k);
+    check_size(m, "m", 0);
     std::vector<WeightedEdge<T>> list;
     list.reserve(static_cast<std::size_t>(m));
     for (index_t e = 0; e < m; ++e) {
@@ -615,6 +618,7 @@ std::vector<WeightedEdge<T>> dense_max_tree(const T* S, index_t n, int n_threads
 template <class T>
 void kforest_dense(const T* S, index_t n, index_t k, int n_threads, ForestOut<T>& out,
                    const std::string& name = "S") {
+    check_k(n, k);
     std::vector<WeightedEdge<T>> tree = dense_max_tree(S, n, n_threads, name);
     kforest_from_tree(n, k, tree, out);
     double value = 0.0;
@@ -629,6 +633,8 @@ void kforest_dense(const T* S, index_t n, index_t k, int n_threads, ForestOut<T>
 template <class T>
 void kforest_dense_batch(const T* S, index_t b, index_t n, index_t k, int n_threads, index_t* labels,
                          index_t* edges, T* weights, double* values) {
+    check_k(n, k);
+    check_size(b, "b", 0);
     const index_t kept = n - k;
     parallel_for(b, n_threads, [&](index_t t) {
         ForestOut<T> out{labels + t * n, edges + t * kept * 2, weights + t * kept, values + t};
@@ -641,6 +647,8 @@ void kforest_dense_batch(const T* S, index_t b, index_t n, index_t k, int n_thre
 template <class T>
 void kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, ForestOut<double>& out,
                     int n_threads = 1) {
+    check_k(n, k);
+    check_size(d, "d");
     for (index_t t = 0; t < n * d; ++t) {
         if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
     }

@@ -23,6 +23,7 @@
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/rng.hpp"
 #include "diffclust/forest/spanning_forest.hpp"
+#include "diffclust/core/checks.hpp"
 #include "diffclust/core/types.hpp"
 
 namespace diffclust {
@@ -596,6 +597,8 @@ template <class T>
 void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
                        bool refine, int n_threads, const PerturbedOut<T>& out,
                        const std::string& name = "S", const KeptSamples& keep = {}) {
+    check_k(n, k);
+    check_perturbation(spec.sigma, spec.n_samples);
     const SymmetricWeights<T> sym(S, n, n_threads, name);
     const int team = team_size(spec.n_samples, n_threads);
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
@@ -611,6 +614,9 @@ template <class T>
 void perturbed_kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, const PerturbSpec& spec,
                               int n_threads, const PerturbedOut<double>& out,
                               const KeptSamples& keep = {}) {
+    check_k(n, k);
+    check_perturbation(spec.sigma, spec.n_samples);
+    check_size(d, "d");
     for (index_t t = 0; t < n * d; ++t) {
         if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
     }
@@ -630,6 +636,8 @@ void perturbed_kforest_points(const T* X, index_t n, index_t d, index_t k, Metri
 template <class T>
 double partial_fy_loss(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem& cp,
                        bool refine, int n_threads, T* grad) {
+    check_k(n, k);
+    check_perturbation(spec.sigma, spec.n_samples);
     const SymmetricWeights<T> sym(S, n, n_threads, "S");
     const int team = team_size(spec.n_samples, n_threads);
     std::vector<std::unique_ptr<Counts>> free_counts(static_cast<std::size_t>(team)), con_counts(static_cast<std::size_t>(team));
@@ -730,6 +738,8 @@ template <class T>
 void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
                            bool refine, const T* VA, const T* VM, bool control_variate, int n_threads, T* grad, const index_t* kept_edges = nullptr,
                            const index_t* kept_labels = nullptr) {
+    check_k(n, k);
+    check_perturbation(spec.sigma, spec.n_samples);
     const SymmetricWeights<T> sym(S, n, n_threads, "S");
     const EdgeCotangent ca(VA, n), cm(VM, n);
     const index_t B = spec.n_samples;
