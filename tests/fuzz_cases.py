@@ -16,6 +16,7 @@ longer atheris/libFuzzer harness can drive the same builders. Nothing here asser
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 import warnings
 from typing import Any, Callable
@@ -314,7 +315,10 @@ def _public(name: str, r: np.random.Generator, n: int, d: int, k: int) -> tuple[
 
 def public_call(name: str, r: np.random.Generator, n: int, d: int, k: int) -> Call:
     args, kwargs = _public(name, r, n, d, k)
-    return Call("dc." + name, public_functions()[name], args, kwargs)
+    fn = public_functions()[name]
+    if "n_threads" in inspect.signature(fn).parameters and "n_threads" not in kwargs:
+        kwargs["n_threads"] = int(r.choice([1, 2, 3]))
+    return Call("dc." + name, fn, args, kwargs)
 
 
 # ---------------------------------------------------------------------------

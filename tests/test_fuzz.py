@@ -197,3 +197,37 @@ def test_count_of_bad_input_cases():
     kinds = {label for _, _, label in CASES_RUN}
     print(f"\n{len(CASES_RUN)} distinct bad-input cases (entry point, argument, variant); {len(kinds)} variant kinds")
     assert len(kinds) >= 40
+
+
+@pytest.mark.parametrize("threads", [2, 3, 7])
+def test_threaded_paths_reject_bad_values(threads):
+    """Sizes past the kernels' serial thresholds, so errors come from worker threads."""
+    from diffclust import _core
+
+    r = np.random.default_rng(threads)
+    n = 1100  # dense_max_tree overlaps its check with Prim from n = 1024; n^2 > 1e6 for k-medoids
+    S = fc.similarity(r, n)
+    S[700, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        _core.kforest_f64(S, 3, threads)
+    P = S[:300, :300].copy()
+    P[3, 200] = np.inf
+    with pytest.raises(ValueError, match="NaN"):
+        _core.perturbed_kforest_f64(P, 3, 0.5, 9, 0, None, None, None, True, True, True, False, threads)
+    D = fc.dissimilarity(r, n)
+    D[900, 17] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        _core.fasterpam_f64(D, np.arange(4), 10, threads)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        _core.pam_build_f64(D, 4, threads)
+    D[900, 17] = -1.0
+    with pytest.raises(ValueError, match="negative"):
+        _core.check_dissimilarity_f64(D, False, 0.0, "D", threads)
+    X = fc.points(r, n, 3)
+    X[1000, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        _core.kforest_from_points_f64(X, 2, "euclidean", threads)
+    with pytest.raises(IndexError, match="labels"):
+        _core.silhouette_samples_f64(X[:, :2] * 0, np.full(n, 5), 3, "euclidean", threads)
+    with pytest.raises(ValueError, match="n_threads"):
+        _core.pairwise_distances_f64(X, None, "euclidean", 4097)
