@@ -152,7 +152,9 @@ def core_family(name: str) -> str:
     return SUFFIX.sub("", name)
 
 
-def _core_args(family: str, suffix: str, r: np.random.Generator, n: int, d: int, k: int) -> list[Any]:
+def _core_args(
+    family: str, suffix: str, r: np.random.Generator, n: int, d: int, k: int
+) -> list[Any]:
     dt = F32 if "f32" in suffix else F64
     it = np.int32 if suffix.endswith("i32") else np.int64
     seed = int(r.integers(0, 2**63))
@@ -163,14 +165,44 @@ def _core_args(family: str, suffix: str, r: np.random.Generator, n: int, d: int,
         e = all_pairs(n)
         return [e, r.standard_normal(len(e)).astype(dt), n, k]
     if family == "kforest_from_points":
-        return [points(r, n, d, dt), k, str(r.choice(["sqeuclidean", "euclidean", "manhattan", "cosine"])), 1]
+        return [
+            points(r, n, d, dt),
+            k,
+            str(r.choice(["sqeuclidean", "euclidean", "manhattan", "cosine"])),
+            1,
+        ]
     if family == "kforest_constrained":
         return [similarity(r, n, dt), k, *constraints(r, n, k), True, 1]
     if family == "perturbed_kforest":
         y, must, cannot = constraints(r, n, k) if r.random() < 0.5 else (None, None, None)
-        return [similarity(r, n, dt), k, 0.5, 3, seed, y, must, cannot, True, True, True, bool(r.random() < 0.5), 1]
+        return [
+            similarity(r, n, dt),
+            k,
+            0.5,
+            3,
+            seed,
+            y,
+            must,
+            cannot,
+            True,
+            True,
+            True,
+            bool(r.random() < 0.5),
+            1,
+        ]
     if family == "perturbed_kforest_from_points":
-        return [points(r, n, d, dt), k, "euclidean", 0.5, 3, seed, True, True, bool(r.random() < 0.5), 1]
+        return [
+            points(r, n, d, dt),
+            k,
+            "euclidean",
+            0.5,
+            3,
+            seed,
+            True,
+            True,
+            bool(r.random() < 0.5),
+            1,
+        ]
     if family == "partial_fy_loss":
         return [similarity(r, n, dt), k, 0.5, 3, seed, *constraints(r, n, k), True, 1]
     if family == "perturbed_kforest_vjp":
@@ -179,7 +211,9 @@ def _core_args(family: str, suffix: str, r: np.random.Generator, n: int, d: int,
         kept_e = kept_l = None
         if r.random() < 0.5:
             fwd = getattr(_core, "perturbed_kforest" + suffix)
-            *_, kept_e, kept_l = fwd(S, k, 0.5, 3, seed, None, None, None, True, False, False, True, 1)
+            *_, kept_e, kept_l = fwd(
+                S, k, 0.5, 3, seed, None, None, None, True, False, False, True, 1
+            )
         return [S, k, V, V, 0.5, 3, seed, None, None, None, True, True, kept_e, kept_l, 1]
     if family == "pairwise_distances":
         Y = points(r, n + 1, d, dt) if r.random() < 0.5 else None
@@ -205,7 +239,12 @@ def _core_args(family: str, suffix: str, r: np.random.Generator, n: int, d: int,
         target = soft_assignment(r, n, k) if r.random() < 0.5 else None
         return [points(r, n, d), points(r, k, d), 1.0, target, 1]
     if family == "kmeans_loss":
-        return [points(r, n, d, dt), points(r, k, d), labels_with(r, n, k) if r.random() < 0.5 else None, 1]
+        return [
+            points(r, n, d, dt),
+            points(r, k, d),
+            labels_with(r, n, k) if r.random() < 0.5 else None,
+            1,
+        ]
     if family == "gmm_nll":
         kind = str(r.choice(["full", "tied", "diag", "spherical"]))
         return [points(r, n, d, dt), *gmm_params(r, k, d, kind), kind, True, 1]
@@ -222,7 +261,10 @@ def _core_args(family: str, suffix: str, r: np.random.Generator, n: int, d: int,
     if family == "_testing.normals_floor":
         return [seed, 3, n]
     if family == "_testing.philox4x32":
-        return [r.integers(0, 2**32, 4).astype(np.uint32), r.integers(0, 2**32, 2).astype(np.uint32)]
+        return [
+            r.integers(0, 2**32, 4).astype(np.uint32),
+            r.integers(0, 2**32, 2).astype(np.uint32),
+        ]
     raise KeyError(family)
 
 
@@ -256,7 +298,9 @@ def public_functions() -> dict[str, Any]:
     return out
 
 
-def _public(name: str, r: np.random.Generator, n: int, d: int, k: int) -> tuple[list[Any], dict[str, Any]]:
+def _public(
+    name: str, r: np.random.Generator, n: int, d: int, k: int
+) -> tuple[list[Any], dict[str, Any]]:
     dt = F32 if r.random() < 0.3 else F64
     seed = int(r.integers(0, 2**32))
     if name == "kforest":
@@ -275,32 +319,54 @@ def _public(name: str, r: np.random.Generator, n: int, d: int, k: int) -> tuple[
             "sigma": 0.5, "n_samples": 3, "seed": seed, "known_labels": y, "keep_samples": True, "n_threads": None,
         }  # fmt: skip
     if name == "perturbed_kforest_from_points":
-        return [points(r, n, d, dt), k], {"sigma": 0.5, "n_samples": 3, "seed": seed, "metric": "euclidean"}
+        return [points(r, n, d, dt), k], {
+            "sigma": 0.5,
+            "n_samples": 3,
+            "seed": seed,
+            "metric": "euclidean",
+        }
     if name == "perturbed_kforest_vjp":
         V = r.standard_normal((n, n))
         return [similarity(r, n, dt), k, V, V], {"sigma": 0.5, "n_samples": 3, "seed": seed}
     if name == "partial_fy_loss":
-        return [similarity(r, n, dt), k, labels_with(r, n, k)], {"sigma": 0.5, "n_samples": 3, "seed": seed}
+        return [similarity(r, n, dt), k, labels_with(r, n, k)], {
+            "sigma": 0.5,
+            "n_samples": 3,
+            "seed": seed,
+        }
     if name == "pairwise_distances":
-        return [points(r, n, d, dt), points(r, n + 1, d, dt) if r.random() < 0.5 else None], {"metric": "euclidean"}
+        return [points(r, n, d, dt), points(r, n + 1, d, dt) if r.random() < 0.5 else None], {
+            "metric": "euclidean"
+        }
     n3, k3 = max(n, 3), min(max(k, 2), max(n, 3) - 1)
     if name in ("silhouette_samples", "silhouette_score"):
         return [points(r, n3, d, dt), labels_with(r, n3, k3)], {"metric": "euclidean"}
     if name == "davies_bouldin_score":
         return [points(r, n3, d, dt), labels_with(r, n3, k3)], {}
     if name == "kmedoids":
-        return [points(r, n, d, dt), k], {"metric": "euclidean", "init": "build", "max_iter": 50, "seed": seed}
+        return [points(r, n, d, dt), k], {
+            "metric": "euclidean",
+            "init": "build",
+            "max_iter": 50,
+            "seed": seed,
+        }
     if name in ("adjusted_rand_score", "mutual_info_score"):
         return [labels_with(r, n, k), labels_with(r, n, 1 + (k % n))], {}
     if name == "normalized_mutual_info_score":
-        return [labels_with(r, n, k), labels_with(r, n, 1 + (k % n))], {"average_method": "arithmetic"}
+        return [labels_with(r, n, k), labels_with(r, n, 1 + (k % n))], {
+            "average_method": "arithmetic"
+        }
     if name == "dec_loss":
         return [points(r, n, d), points(r, k, d)], {"alpha": 1.0, "target": None}
     if name in ("gmm_nll", "gmm_nll_samples"):
         kind = str(r.choice(["full", "tied", "diag", "spherical"]))
         return [points(r, n, d, dt), *gmm_params(r, k, d, kind)], {"covariance_type": kind}
     if name == "kmeans_loss":
-        return [points(r, n, d, dt), points(r, k, d), labels_with(r, n, k) if r.random() < 0.5 else None], {}
+        return [
+            points(r, n, d, dt),
+            points(r, k, d),
+            labels_with(r, n, k) if r.random() < 0.5 else None,
+        ], {}
     if name in ("ncut", "ratio_cut"):
         W = affinity(r, n, dt)
         if r.random() < 0.3:
@@ -349,7 +415,9 @@ def _array_mutations(a: np.ndarray, n: int) -> list[tuple[str, Any]]:
         out.append(("shape:empty-axis-0", a[:0]))
         out.append(("shape:one-row", a[:1]))
         out.append(("shape:drop-axis", a[0] if len(a) else a.ravel()))
-        out.append(("shape:grow-last-axis", np.concatenate([a, a[..., :1]], axis=-1) if a.shape[-1] else a))
+        out.append(
+            ("shape:grow-last-axis", np.concatenate([a, a[..., :1]], axis=-1) if a.shape[-1] else a)
+        )
         out.append(("shape:empty-last-axis", a[..., :0]))
     out.append(("shape:add-axis", a[None]))
     out.append(("shape:scalar", np.asarray(a.flat[0]) if a.size else np.asarray(0)))
@@ -365,7 +433,12 @@ def _array_mutations(a: np.ndarray, n: int) -> list[tuple[str, Any]]:
             out.append(("value:negated", -a))
             out.append(("value:zeros", np.zeros_like(a)))
         if a.dtype.kind in "iu":
-            for label, v in (("-1", -1), ("n", n), ("2**62", 2**62), ("int-min", np.iinfo(np.int64).min)):
+            for label, v in (
+                ("-1", -1),
+                ("n", n),
+                ("2**62", 2**62),
+                ("int-min", np.iinfo(np.int64).min),
+            ):
                 b = a.astype(np.int64)
                 b.flat[flat_pos] = v
                 out.append(("index:" + label, b))
@@ -472,7 +545,9 @@ def check_result(name: str, result: Any, finite: bool = True) -> None:
             _check_forest(*kept)
     elif family == "fasterpam" or isinstance(result, dc.KMedoidsResult):
         medoids, labels, loss = (
-            (result.medoids, result.labels, result.loss) if hasattr(result, "medoids") else result[:3]
+            (result.medoids, result.labels, result.loss)
+            if hasattr(result, "medoids")
+            else result[:3]
         )
         n = len(labels)
         assert len(np.unique(medoids)) == len(medoids) and ((medoids >= 0) & (medoids < n)).all()

@@ -24,10 +24,9 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-import fuzz_cases as fc  # noqa: E402
+import fuzz_cases as fc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 EXAMPLES = int(os.environ.get("DIFFCLUST_FUZZ_EXAMPLES", "150"))
 # CI: a fixed, modest set of examples (the file runs in seconds); a longer run explores at random.
@@ -63,7 +62,9 @@ def run(call: fc.Call) -> object:
 def test_every_entry_point_is_fuzzed():
     families = {fc.core_family(name) for name in CORE}
     missing = families - fc.CORE_FAMILIES
-    assert not missing, f"compiled entry points without a fuzz builder in tests/fuzz_cases.py: {missing}"
+    assert not missing, (
+        f"compiled entry points without a fuzz builder in tests/fuzz_cases.py: {missing}"
+    )
     r = np.random.default_rng(0)
     for name in PUBLIC:
         try:
@@ -123,7 +124,9 @@ def test_compiled_crashes_found_before():
     with pytest.raises(ValueError, match="k must be in"):
         _core.kforest_f64(S, 0, 1)  # was a segmentation fault
     with pytest.raises(ValueError, match="k must be in"):
-        _core.perturbed_kforest_f64(S, 0, 0.1, 4, 0, None, None, None, True, True, True, False, 1)  # segfault
+        _core.perturbed_kforest_f64(
+            S, 0, 0.1, 4, 0, None, None, None, True, True, True, False, 1
+        )  # segfault
     with pytest.raises(ValueError, match="must be square"):
         _core.fasterpam_f64(np.ones((6, 2)), np.array([0, 1]), 10, 1)  # read out of bounds
     with pytest.raises(ValueError, match="must be square"):
@@ -154,6 +157,7 @@ def fuzzed(draw, call: fc.Call, n: int) -> fc.Call:
         slot = draw(st.sampled_from(call.slots()))
         options = fc.mutations(call.get(slot), n)
         label, value = draw(st.sampled_from(options))
+        hypothesis.note(f"{call.name}: argument {slot[1]} <- {label}")
         call = call.replaced(slot, value)
     return call
 
@@ -179,15 +183,23 @@ def test_public_fuzz(data, name, size, seed):
 def test_inputs_never_modified(name, size, seed):
     n, d, k = size
     r = np.random.default_rng(seed)
-    call = fc.public_call(name[3:], r, n, d, k) if name.startswith("dc.") else fc.core_call(name, r, n, d, k)
+    call = (
+        fc.public_call(name[3:], r, n, d, k)
+        if name.startswith("dc.")
+        else fc.core_call(name, r, n, d, k)
+    )
     before = copy.deepcopy((call.args, call.kwargs))
     run(call)
-    for was, now in zip(before[0] + list(before[1].values()), call.args + list(call.kwargs.values())):
+    for was, now in zip(
+        before[0] + list(before[1].values()), call.args + list(call.kwargs.values())
+    ):
         if isinstance(was, np.ndarray):
             np.testing.assert_array_equal(was, now, err_msg=f"{name} modified its input")
             assert was.dtype == now.dtype and was.shape == now.shape
         elif hasattr(was, "toarray"):
-            np.testing.assert_array_equal(was.toarray(), now.toarray(), err_msg=f"{name} modified its input")
+            np.testing.assert_array_equal(
+                was.toarray(), now.toarray(), err_msg=f"{name} modified its input"
+            )
 
 
 def test_count_of_bad_input_cases():
@@ -195,7 +207,9 @@ def test_count_of_bad_input_cases():
     if not CASES_RUN:
         pytest.skip("run with the table tests")
     kinds = {label for _, _, label in CASES_RUN}
-    print(f"\n{len(CASES_RUN)} distinct bad-input cases (entry point, argument, variant); {len(kinds)} variant kinds")
+    print(
+        f"\n{len(CASES_RUN)} distinct bad-input cases (entry point, argument, variant); {len(kinds)} variant kinds"
+    )
     assert len(kinds) >= 40
 
 
@@ -213,7 +227,9 @@ def test_threaded_paths_reject_bad_values(threads):
     P = S[:300, :300].copy()
     P[3, 200] = np.inf
     with pytest.raises(ValueError, match="NaN"):
-        _core.perturbed_kforest_f64(P, 3, 0.5, 9, 0, None, None, None, True, True, True, False, threads)
+        _core.perturbed_kforest_f64(
+            P, 3, 0.5, 9, 0, None, None, None, True, True, True, False, threads
+        )
     D = fc.dissimilarity(r, n)
     D[900, 17] = np.inf
     with pytest.raises(ValueError, match="NaN or infinity"):

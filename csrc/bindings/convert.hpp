@@ -11,16 +11,22 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "diffclust/core/cancel.hpp"
+#include "diffclust/core/parallel.hpp"
 #include "diffclust/core/types.hpp"
 
 namespace diffclust::bind {
@@ -271,6 +277,44 @@ inline std::optional<index_array> pair_list(const opt_array& a, index_t n, const
         require_index_range(*out, 0, n, name, "[0, n)");
     }
     return out;
+}
+
+// ---------------------------------------------------------------------------
+// Values (run with the GIL released: these throw std:: exceptions)
+
+// Scans p[0..m) by its bits, an integer OR the compiler vectorises (memory-bound):
+// bit 1 = a NaN or infinity (exponent bits all ones), bit 2 = a value < 0 (sign
+// bit set on a non-zero magnitude; -0.0 is fine).
+template <class T>
+unsigned scan_block(const T* p, index_t m) {
+    using U = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+    constexpr U sign = U(1) << (8 * sizeof(T) - 1);
+    constexpr U exponent = sizeof(T) == 8 ? U(0x7ff0000000000000ULL) : U(0x7f800000U);
+    U bad = 0, negative = 0;
+    for (index_t i = 0; i < m; ++i) {
+        U bits;
+        std::memcpy(&bits, p + i, sizeof bits);
+        bad |= static_cast<U>((bits & exponent) == exponent);
+        negative |= static_cast<U>(bits > sign);
+    }
+    return (bad ? 1U : 0U) | (negative ? 2U : 0U);
+}
+
+// std::invalid_argument unless p[0..m) is finite (and, if `nonnegative`, >= 0),
+// naming `name`. Runs with the GIL released.
+template <class T>
+void require_finite(const T* p, index_t m, const std::string& name, int n_threads, bool nonnegative = false) {
+    constexpr index_t chunk = index_t(1) << 18;
+    const index_t chunks = (m + chunk - 1) / chunk;
+    std::atomic<unsigned> found{0};
+    parallel_for(chunks, chunks < 8 ? 1 : n_threads, [&](index_t c) {
+        found.fetch_or(scan_block(p + c * chunk, std::min(chunk, m - c * chunk)), std::memory_order_relaxed);
+    });
+    const unsigned f = found.load();
+    if (f & 1U) throw std::invalid_argument(name + " contains NaN or infinity");
+    if (nonnegative && (f & 2U)) {
+        throw std::invalid_argument(name + " must be a dissimilarity matrix without negative entries");
+    }
 }
 
 // ---------------------------------------------------------------------------
