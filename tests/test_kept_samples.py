@@ -1,7 +1,7 @@
 """Kept samples (``keep_samples=True``) and the VJP that reuses them.
 
 Each sample's kept forest is rebuilt independently (the exposed noise
-``_core.edge_noise`` plus SciPy's minimum spanning tree), and the VJP from kept
+``_core._testing.edge_noise`` plus SciPy's minimum spanning tree), and the VJP from kept
 samples must be bit-identical to the VJP that solves every sample again.
 """
 
@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial.distance import cdist
 
 import diffclust as dc
-from diffclust import _core
+from diffclust._core import _testing
 
 # --- an independent rebuild of one sample's forest ------------------------------
 
@@ -76,7 +76,7 @@ def check_samples_against_scipy(S, k, sigma, B, seed, samples, W):
     assert samples.labels.shape == (B, n)
     assert (samples.k, samples.sigma, samples.n_samples, samples.seed) == (k, sigma, B, seed)
     for s in range(B):
-        Ws = W + sigma * _core.edge_noise(seed, s, n)
+        Ws = W + sigma * _testing.edge_noise(seed, s, n)
         expected, _ = scipy_kforest_edges(Ws, k)
         edges = samples.edges[s]
         assert (edges[:, 0] < edges[:, 1]).all()
@@ -140,7 +140,7 @@ def test_each_kept_sample_is_the_exact_forest_of_its_perturbed_weights(problem):
         countA += A
         lab = p.samples.labels[s]
         countM += lab[:, None] == lab[None, :]
-        value += (A * (S64 + sigma * _core.edge_noise(seed, s, n))).sum()
+        value += (A * (S64 + sigma * _testing.edge_noise(seed, s, n))).sum()
     np.testing.assert_array_equal(p.adjacency, (countA / B).astype(S.dtype))
     np.testing.assert_array_equal(p.connectivity, (countM / B).astype(S.dtype))
     rtol = 1e-5 if S.dtype == np.float32 else 1e-10
@@ -159,7 +159,7 @@ def test_kept_samples_with_ties_follow_the_strict_order(n, k):
     for S in (r.integers(-2, 3, size=(n, n)).astype(np.float64), np.ones((n, n))):
         p = dc.perturbed_kforest(S, k, sigma=sigma, n_samples=B, seed=seed, keep_samples=True)
         W = S / 2 + S.T / 2
-        Ws = W + sigma * _core.edge_noise(seed, 0, n)
+        Ws = W + sigma * _testing.edge_noise(seed, 0, n)
         e = p.samples.edges[0]
         w = Ws[e[:, 0], e[:, 1]]
         assert np.unique(w).size < w.size or n - k < 2, (
@@ -224,7 +224,7 @@ def test_constrained_kept_samples_honour_constraints_and_match_estimates(rng, re
         assert ncomp == k and same_partition(lab, comp)
         # the exact constrained solver on this sample's perturbed weights agrees
         # (the same edges; kept edges come in the solver's order, not sorted)
-        Ws = W + sigma * _core.edge_noise(seed, s, n)
+        Ws = W + sigma * _testing.edge_noise(seed, s, n)
         f = dc.kforest(Ws, k, refine=refine, **kw)
         np.testing.assert_array_equal(np.unique(f.edges, axis=0), np.unique(e, axis=0))
         np.testing.assert_array_equal(f.labels, lab)

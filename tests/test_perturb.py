@@ -8,7 +8,7 @@ from conftest import THREAD_COUNTS
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 import diffclust as dc
-from diffclust import _core
+from diffclust._core import _testing
 
 
 def blobs_similarity(rng, n, d=3, centers=3):
@@ -79,7 +79,7 @@ def test_estimator_rebuilt_from_exposed_noise(rng):
     p = dc.perturbed_kforest(S, k, sigma=sigma, n_samples=B, seed=seed)
     A, M, F = np.zeros((n, n)), np.zeros((n, n)), 0.0
     for s in range(B):
-        Wt = W + sigma * _core.edge_noise(seed, s, n)
+        Wt = W + sigma * _testing.edge_noise(seed, s, n)
         f = dc.kforest(Wt, k)
         A += f.adjacency()
         M += f.connectivity()
@@ -183,7 +183,7 @@ def numpy_vjp(S, k, VA, VM, sigma, B, seed, control_variate):
     ref = (A0 * VA).sum() + (M0 * VM).sum() if control_variate else 0.0
     g = np.zeros((n, n))
     for s in range(B):
-        Z = _core.edge_noise(seed, s, n)
+        Z = _testing.edge_noise(seed, s, n)
         A, M = scipy_forest(W + sigma * Z, k)
         g += ((A * VA).sum() + (M * VM).sum() - ref) * Z
     return g / (2 * B * sigma)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from diffclust import _core
+from diffclust._core import _testing
 
 # Known-answer vectors published with Random123 (Salmon et al., SC'11), kat_vectors.
 KAT = [
@@ -25,7 +25,7 @@ KAT = [
 
 
 def philox(counter, key):
-    return _core.philox4x32(np.array(counter, np.uint32), np.array(key, np.uint32))
+    return _testing.philox4x32(np.array(counter, np.uint32), np.array(key, np.uint32))
 
 
 @pytest.mark.parametrize("counter, key, expected", KAT)
@@ -47,22 +47,22 @@ def test_philox_matches_randomgen(rng):
 
 
 def test_edge_noise_is_symmetric_with_zero_diagonal():
-    Z = _core.edge_noise(7, 3, 50)
+    Z = _testing.edge_noise(7, 3, 50)
     np.testing.assert_array_equal(Z, Z.T)
     assert (np.diag(Z) == 0).all()
 
 
 def test_edge_noise_is_a_pure_function_of_seed_sample_edge():
     # the (i, j) entry does not depend on n: edge {i, j} has its own counter
-    Z1 = _core.edge_noise(11, 2, 30)
-    Z2 = _core.edge_noise(11, 2, 60)
+    Z1 = _testing.edge_noise(11, 2, 30)
+    Z2 = _testing.edge_noise(11, 2, 60)
     np.testing.assert_array_equal(Z1, Z2[:30, :30])
-    assert not np.array_equal(Z1, _core.edge_noise(11, 3, 30))
-    assert not np.array_equal(Z1, _core.edge_noise(12, 2, 30))
+    assert not np.array_equal(Z1, _testing.edge_noise(11, 3, 30))
+    assert not np.array_equal(Z1, _testing.edge_noise(12, 2, 30))
 
 
 def test_normals_are_standard_normal():
-    z = np.concatenate([_core.edge_noise(seed, 0, 700)[np.triu_indices(700, 1)] for seed in range(4)])
+    z = np.concatenate([_testing.edge_noise(seed, 0, 700)[np.triu_indices(700, 1)] for seed in range(4)])
     assert z.size > 900_000
     # Kolmogorov–Smirnov against SciPy's normal CDF
     assert stats.kstest(z, "norm").pvalue > 1e-3
@@ -78,7 +78,7 @@ def test_normals_are_standard_normal():
 
 
 def test_samples_and_edges_are_uncorrelated():
-    Z = np.stack([_core.edge_noise(5, s, 200)[np.triu_indices(200, 1)] for s in range(6)])
+    Z = np.stack([_testing.edge_noise(5, s, 200)[np.triu_indices(200, 1)] for s in range(6)])
     corr = np.corrcoef(Z)
     off = corr[~np.eye(6, dtype=bool)]
     assert np.abs(off).max() < 5 / np.sqrt(Z.shape[1])

@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -15,46 +16,50 @@ namespace diffclust::bind {
 namespace {
 
 template <class T>
-py::array_t<T> pairwise_distances_py(const carray<T>& X, const std::optional<carray<T>>& Y, const std::string& metric,
-                                     int n_threads) {
-    require_ndim(X, 2, "X");
+py::array_t<T> pairwise_distances_py(const py::array& X_in, const opt_array& Y_in, const std::string& metric,
+                                     std::int64_t n_threads) {
+    const auto X = as_real<T>(X_in, "X");
+    const auto Y = as_real<T>(Y_in, "Y");
+    const index_t nx = require_points(X, "X"), d = X.shape(1);
     const Metric parsed = parse_metric(metric);
-    const index_t nx = X.shape(0), d = X.shape(1);
+    const int threads = threads_arg(n_threads);
     const T* y = nullptr;
     index_t ny = nx;
     if (Y) {
-        require_ndim(*Y, 2, "Y");
-        if (Y->shape(1) != d) throw py::value_error("X and Y must have the same number of features");
+        ny = require_points(*Y, "Y");
+        if (Y->shape(1) != d) {
+            value_error("X and Y must have the same number of features, got " + shape_of(X) + " and " + shape_of(*Y));
+        }
         y = Y->data();
-        ny = Y->shape(0);
     }
+    checked_size({nx, ny, 8}, "the (n_X, n_Y) distance matrix");
     auto out = empty<T>({nx, ny});
     T* o = out.mutable_data();
-    {
-        released guard;  // the kernel touches no Python objects
-        pairwise_distances(X.data(), nx, y, ny, d, parsed, n_threads, o);
-    }
+    run_released([&] { pairwise_distances(X.data(), nx, y, ny, d, parsed, threads, o); });
     return out;
 }
 
 template <class T>
-py::array_t<double> silhouette_samples_py(const carray<T>& X, const index_array& labels, index_t k,
-                                          const std::string& metric, int n_threads) {
-    require_ndim(X, 2, "X");
-    require_ndim(labels, 1, "labels");
-    const index_t n = X.shape(0), d = X.shape(1);
-    if (labels.shape(0) != n) throw py::value_error("labels must have one entry per row of X");
+py::array_t<double> silhouette_samples_py(const py::array& X_in, const py::array& labels_in, index_t k,
+                                          const std::string& metric, std::int64_t n_threads) {
+    const auto X = as_real<T>(X_in, "X");
+    const auto labels = as_index(labels_in, "labels");
+    const bool precomputed = metric == "precomputed";
+    const index_t n = precomputed ? require_square(X, "X") : require_points(X, "X"), d = X.shape(1);
+    const Metric parsed = precomputed ? Metric::euclidean : parse_metric(metric);
+    require_shape(labels, {n}, "labels");
+    require_k(k, n - 1, "the number of clusters k", 2);
+    require_index_range(labels, 0, k, "labels", "[0, k)");
+    const int threads = threads_arg(n_threads);
     auto out = empty<double>({n});
     double* o = out.mutable_data();
-    if (metric == "precomputed") {
-        if (X.shape(1) != n) throw py::value_error("a precomputed X must be square");
-        released guard;  // the kernel touches no Python objects
-        silhouette_samples_precomputed(X.data(), n, labels.data(), k, n_threads, o);
-    } else {
-        const Metric parsed = parse_metric(metric);
-        released guard;  // the kernel touches no Python objects
-        silhouette_samples(X.data(), n, d, labels.data(), k, parsed, n_threads, o);
-    }
+    run_released([&] {
+        if (precomputed) {
+            silhouette_samples_precomputed(X.data(), n, labels.data(), k, threads, o);
+        } else {
+            silhouette_samples(X.data(), n, d, labels.data(), k, parsed, threads, o);
+        }
+    });
     return out;
 }
 

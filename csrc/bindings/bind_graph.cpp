@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdint>
 #include <string>
 
 #include "convert.hpp"
@@ -13,64 +14,66 @@ namespace diffclust::bind {
 namespace {
 
 template <class T>
-py::tuple kforest_dense_py(const carray<T>& S, index_t k, int n_threads) {
+py::tuple kforest_dense_py(const py::array& S_in, index_t k, std::int64_t n_threads) {
+    const auto S = as_real<T>(S_in, "S");
+    const index_t n = require_square(S, "S", true);
+    require_k(k, n);
+    const int threads = threads_arg(n_threads);
     if (S.ndim() == 2) {
-        const index_t n = S.shape(0);
         auto labels = empty<index_t>({n});
         auto edges = empty<index_t>({n - k, 2});
         auto weights = empty<T>({n - k});
         double value = 0.0;
         ForestOut<T> out{labels.mutable_data(), edges.mutable_data(), weights.mutable_data(), &value};
-        {
-            released guard;  // the kernel touches no Python objects
-            kforest_dense(S.data(), n, k, n_threads, out);
-        }
+        run_released([&] { kforest_dense(S.data(), n, k, threads, out); });
         return py::make_tuple(labels, edges, weights, value);
     }
-    require_ndim(S, 3, "S");
-    const index_t b = S.shape(0), n = S.shape(1);
+    const index_t b = S.shape(0);
     auto labels = empty<index_t>({b, n});
     auto edges = empty<index_t>({b, n - k, 2});
     auto weights = empty<T>({b, n - k});
     auto values = empty<double>({b});
-    {
-        released guard;  // the kernel touches no Python objects
-        kforest_dense_batch(S.data(), b, n, k, n_threads, labels.mutable_data(), edges.mutable_data(),
+    run_released([&] {
+        kforest_dense_batch(S.data(), b, n, k, threads, labels.mutable_data(), edges.mutable_data(),
                             weights.mutable_data(), values.mutable_data());
-    }
+    });
     return py::make_tuple(labels, edges, weights, values);
 }
 
 template <class T>
-py::tuple kforest_from_edges_py(const index_array& edges, const carray<T>& weights, index_t n, index_t k) {
-    require_ndim(edges, 2, "edges");
+py::tuple kforest_from_edges_py(const py::array& edges_in, const py::array& weights_in, index_t n, index_t k) {
+    const auto edges = as_index(edges_in, "edges");
+    const auto weights = as_real<T>(weights_in, "weights");
+    require_shape(edges, {-1, 2}, "edges");
     const index_t m = edges.shape(0);
+    require_shape(weights, {m}, "weights");
+    require_at_least(n, 1, "n");
+    require_k(k, n);
+    require_index_range(edges, 0, n, "edges", "[0, n)");
+    checked_size({n, 3}, "the labels and edges of n points");
     auto labels = empty<index_t>({n});
     auto out_edges = empty<index_t>({n - k, 2});
     auto out_weights = empty<T>({n - k});
     double value = 0.0;
     ForestOut<T> out{labels.mutable_data(), out_edges.mutable_data(), out_weights.mutable_data(), &value};
-    {
-        released guard;  // the kernel touches no Python objects
-        kforest_from_edge_list(edges.data(), weights.data(), m, n, k, out);
-    }
+    run_released([&] { kforest_from_edge_list(edges.data(), weights.data(), m, n, k, out); });
     return py::make_tuple(labels, out_edges, out_weights, value);
 }
 
 template <class T>
-py::tuple kforest_from_points_py(const carray<T>& X, index_t k, const std::string& metric, int n_threads) {
-    require_ndim(X, 2, "X");
-    const index_t n = X.shape(0), d = X.shape(1);
+py::tuple kforest_from_points_py(const py::array& X_in, index_t k, const std::string& metric,
+                                 std::int64_t n_threads) {
+    const auto X = as_real<T>(X_in, "X");
+    const index_t n = require_points(X, "X"), d = X.shape(1);
+    require_k(k, n);
     const Metric parsed = parse_metric(metric);
+    const int threads = threads_arg(n_threads);
     auto labels = empty<index_t>({n});
     auto edges = empty<index_t>({n - k, 2});
     auto weights = empty<double>({n - k});
     double value = 0.0;
     ForestOut<double> out{labels.mutable_data(), edges.mutable_data(), weights.mutable_data(), &value};
-    {
-        released guard;  // the kernel touches no Python objects
-        kforest_points(X.data(), n, d, k, parsed, out, n_threads);
-    }
+    run_released([&] { kforest_points(X.data(), n, d, k, parsed, out, threads); });
     return py::make_tuple(labels, edges, weights, value);
 }
 

@@ -1,6 +1,6 @@
 // Bindings for the metrics and losses: ARI/NMI/MI (contingency.hpp, metrics.hpp),
 // Davies-Bouldin, k-means and GMM losses (losses.hpp), cuts (ncut.hpp), DEC (dec.hpp).
-// The Python layer validates; these convert, allocate, release the GIL and call the core.
+// Each converts and checks its arguments (convert.hpp), allocates, releases the GIL and calls the core.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -20,74 +20,100 @@ namespace diffclust::bind {
 
 namespace {
 
-void require_same_length(const index_array& a, const index_array& b) {
-    require_ndim(a, 1, "labels_true");
-    require_ndim(b, 1, "labels_pred");
-    if (a.shape(0) != b.shape(0)) throw py::value_error("labels_true and labels_pred must have the same length");
-}
-
-double adjusted_rand_score_py(const index_array& a, const index_array& b, int n_threads) {
-    require_same_length(a, b);
-    released guard;  // the kernel touches no Python objects
-    return adjusted_rand_index(contingency(a.data(), b.data(), a.shape(0), n_threads));
-}
-
-double mutual_info_score_py(const index_array& a, const index_array& b, int n_threads) {
-    require_same_length(a, b);
-    released guard;  // the kernel touches no Python objects
-    return mutual_info(contingency(a.data(), b.data(), a.shape(0), n_threads));
-}
-
-double normalized_mutual_info_score_py(const index_array& a, const index_array& b, const std::string& average_method,
-                                       int n_threads) {
-    require_same_length(a, b);
-    const AverageMethod method = parse_average_method(average_method);
-    released guard;  // the kernel touches no Python objects
-    return normalized_mutual_info(contingency(a.data(), b.data(), a.shape(0), n_threads), method);
-}
-
-template <class T>
-double davies_bouldin_score_py(const carray<T>& X, const index_array& labels, int n_threads) {
-    require_ndim(X, 2, "X");
-    require_ndim(labels, 1, "labels");
-    const index_t n = X.shape(0), d = X.shape(1);
-    if (labels.shape(0) != n) throw py::value_error("labels must have one entry per row of X");
-    released guard;  // the kernel touches no Python objects
-    return davies_bouldin(X.data(), n, d, encode_labels(labels.data(), n, n_threads), n_threads);
-}
-
-template <class T>
-double kmeans_loss_py(const carray<T>& X, const carray<double>& centers, const std::optional<index_array>& labels,
-                      int n_threads) {
-    require_ndim(X, 2, "X");
-    require_ndim(centers, 2, "centers");
-    const index_t n = X.shape(0), d = X.shape(1), k = centers.shape(0);
-    if (centers.shape(1) != d) throw py::value_error("centers must have as many columns as X");
-    const std::int64_t* lab = nullptr;
-    if (labels) {
-        require_ndim(*labels, 1, "labels");
-        if (labels->shape(0) != n) throw py::value_error("labels must have one entry per row of X");
-        lab = labels->data();
+// Two label vectors of the same length (possibly 0), as int64.
+struct LabelPair {
+    index_array a, b;
+    LabelPair(const py::array& a_in, const py::array& b_in)
+        : a(as_index(a_in, "labels_true")), b(as_index(b_in, "labels_pred")) {
+        require_ndim(a, 1, "labels_true");
+        require_ndim(b, 1, "labels_pred");
+        if (a.shape(0) != b.shape(0)) {
+            value_error("labels_true and labels_pred must have the same length, got " + std::to_string(a.shape(0)) +
+                        " and " + std::to_string(b.shape(0)));
+        }
     }
+    index_t n() const { return a.shape(0); }
+};
+
+double adjusted_rand_score_py(const py::array& a_in, const py::array& b_in, std::int64_t n_threads) {
+    const LabelPair p(a_in, b_in);
+    const int threads = threads_arg(n_threads);
     released guard;  // the kernel touches no Python objects
-    return kmeans_loss(X.data(), n, d, centers.data(), k, lab, n_threads);
+    return adjusted_rand_index(contingency(p.a.data(), p.b.data(), p.n(), threads));
+}
+
+double mutual_info_score_py(const py::array& a_in, const py::array& b_in, std::int64_t n_threads) {
+    const LabelPair p(a_in, b_in);
+    const int threads = threads_arg(n_threads);
+    released guard;  // the kernel touches no Python objects
+    return mutual_info(contingency(p.a.data(), p.b.data(), p.n(), threads));
+}
+
+double normalized_mutual_info_score_py(const py::array& a_in, const py::array& b_in,
+                                       const std::string& average_method, std::int64_t n_threads) {
+    const LabelPair p(a_in, b_in);
+    const AverageMethod method = parse_average_method(average_method);
+    const int threads = threads_arg(n_threads);
+    released guard;  // the kernel touches no Python objects
+    return normalized_mutual_info(contingency(p.a.data(), p.b.data(), p.n(), threads), method);
+}
+
+// A label vector of length n for the rows of X.
+inline index_array labels_for(const py::array& labels_in, index_t n, const char* name = "labels") {
+    auto labels = as_index(labels_in, name);
+    require_shape(labels, {n}, name);
+    return labels;
 }
 
 template <class T>
-py::tuple gmm_nll_py(const carray<T>& X, const carray<double>& weights, const carray<double>& means,
-                     const carray<double>& covariances, const std::string& covariance_type, bool return_samples,
-                     int n_threads) {
-    require_ndim(X, 2, "X");
-    require_ndim(means, 2, "means");
-    const index_t n = X.shape(0), d = X.shape(1), k = means.shape(0);
+double davies_bouldin_score_py(const py::array& X_in, const py::array& labels_in, std::int64_t n_threads) {
+    const auto X = as_real<T>(X_in, "X");
+    const index_t n = require_points(X, "X"), d = X.shape(1);
+    const auto labels = labels_for(labels_in, n);
+    const int threads = threads_arg(n_threads);
+    released guard;  // the kernel touches no Python objects
+    return davies_bouldin(X.data(), n, d, encode_labels(labels.data(), n, threads), threads);
+}
+
+template <class T>
+double kmeans_loss_py(const py::array& X_in, const py::array& centers_in, const opt_array& labels_in,
+                      std::int64_t n_threads) {
+    const auto X = as_real<T>(X_in, "X");
+    const auto centers = as_real<double>(centers_in, "centers");
+    const index_t n = require_points(X, "X"), d = X.shape(1);
+    require_shape(centers, {-1, d}, "centers");
+    const index_t k = require_at_least(centers.shape(0), 1, "the number of centers");
+    std::optional<index_array> labels;
+    if (labels_in) {
+        labels = labels_for(*labels_in, n);
+        require_index_range(*labels, 0, k, "labels", "[0, k)");
+    }
+    const int threads = threads_arg(n_threads);
+    const std::int64_t* lab = labels ? labels->data() : nullptr;
+    released guard;  // the kernel touches no Python objects
+    return kmeans_loss(X.data(), n, d, centers.data(), k, lab, threads);
+}
+
+template <class T>
+py::tuple gmm_nll_py(const py::array& X_in, const py::array& weights_in, const py::array& means_in,
+                     const py::array& covariances_in, const std::string& covariance_type, bool return_samples,
+                     std::int64_t n_threads) {
+    const auto X = as_real<T>(X_in, "X");
+    const auto weights = as_real<double>(weights_in, "weights");
+    const auto means = as_real<double>(means_in, "means");
+    const auto covariances = as_real<double>(covariances_in, "covariances");
+    const index_t n = require_points(X, "X"), d = X.shape(1);
+    require_shape(means, {-1, d}, "means");
+    const index_t k = require_at_least(means.shape(0), 1, "the number of components");
+    require_shape(weights, {k}, "weights");
     const CovarianceType type = parse_covariance_type(covariance_type);
-    if (means.shape(1) != d || weights.ndim() != 1 || weights.shape(0) != k)
-        throw py::value_error("weights (k,) and means (k, d) do not match X (n, d)");
-    const py::ssize_t expected = type == CovarianceType::full   ? k * d * d
-                                 : type == CovarianceType::tied ? d * d
-                                 : type == CovarianceType::diag ? k * d
-                                                                : k;
-    if (covariances.size() != expected) throw py::value_error("covariances has the wrong shape for covariance_type");
+    switch (type) {
+        case CovarianceType::full: require_shape(covariances, {k, d, d}, "covariances"); break;
+        case CovarianceType::tied: require_shape(covariances, {d, d}, "covariances"); break;
+        case CovarianceType::diag: require_shape(covariances, {k, d}, "covariances"); break;
+        default: require_shape(covariances, {k}, "covariances"); break;
+    }
+    const int threads = threads_arg(n_threads);
     py::object samples = py::none();
     double* out = nullptr;
     if (return_samples) {
@@ -96,100 +122,119 @@ py::tuple gmm_nll_py(const carray<T>& X, const carray<double>& weights, const ca
         samples = s;
     }
     double mean = 0.0;
-    {
-        released guard;  // the kernel touches no Python objects
+    run_released([&] {
         const GaussianMixture g = make_gaussian_mixture(weights.data(), means.data(), covariances.data(), k, d, type);
-        mean = gmm_nll(g, X.data(), n, out, n_threads);
-    }
+        mean = gmm_nll(g, X.data(), n, out, threads);
+    });
     return py::make_tuple(mean, samples);
 }
 
 template <class T>
-py::tuple graph_cuts_dense_py(const carray<T>& W, const index_array& labels, int n_threads) {
-    require_ndim(W, 2, "W");
-    const index_t n = W.shape(0);
-    if (W.shape(1) != n) throw py::value_error("W must be square");
-    if (labels.ndim() != 1 || labels.shape(0) != n) throw py::value_error("labels must have length n");
+py::tuple graph_cuts_dense_py(const py::array& W_in, const py::array& labels_in, std::int64_t n_threads) {
+    const auto W = as_real<T>(W_in, "W");
+    const index_t n = require_square(W, "W");
+    const auto labels = labels_for(labels_in, n);
+    const int threads = threads_arg(n_threads);
     CutValues cuts;
-    {
-        released guard;  // the kernel touches no Python objects
-        cuts = graph_cuts(DenseGraph<T>{W.data(), n}, encode_labels(labels.data(), n, n_threads), n_threads);
-    }
+    run_released([&] {
+        cuts = graph_cuts(DenseGraph<T>{W.data(), n}, encode_labels(labels.data(), n, threads), threads);
+    });
     return py::make_tuple(cuts.ncut, cuts.ratio_cut);
 }
 
+// The three arrays of a CSR matrix with n rows (and n columns), index type I.
 template <class T, class I>
-py::tuple graph_cuts_csr_py(const carray<I>& indptr, const carray<I>& indices, const carray<T>& data, index_t n,
-                            const index_array& labels, int n_threads) {
-    if (indptr.ndim() != 1 || indptr.shape(0) != n + 1) throw py::value_error("W.indptr must have length n + 1");
-    if (indices.ndim() != 1 || data.ndim() != 1 || indices.shape(0) != data.shape(0))
-        throw py::value_error("W.indices and W.data must be 1-d of the same length");
-    if (labels.ndim() != 1 || labels.shape(0) != n) throw py::value_error("labels must have length n");
-    CutValues cuts;
-    {
-        released guard;  // the kernel touches no Python objects
-        const CsrGraph<T, I> g{indptr.data(), indices.data(), data.data(), n, indices.shape(0)};
-        check_csr(g);
-        cuts = graph_cuts(g, encode_labels(labels.data(), n, n_threads), n_threads);
+struct CsrArgs {
+    carray<I> indptr, indices;
+    carray<T> data;
+    CsrArgs(const py::array& indptr_in, const py::array& indices_in, const py::array& data_in, index_t n)
+        : indptr(as_index<I>(indptr_in, "W.indptr")),
+          indices(as_index<I>(indices_in, "W.indices")),
+          data(as_real<T>(data_in, "W.data")) {
+        require_at_least(n, 1, "n");
+        require_ndim(indptr, 1, "W.indptr");
+        if (indptr.shape(0) - 1 != n) {
+            value_error("W.indptr must have n + 1 = " + std::to_string(n) + " + 1 entries, got shape " +
+                        shape_of(indptr));
+        }
+        require_ndim(indices, 1, "W.indices");
+        require_shape(data, {indices.shape(0)}, "W.data");
     }
+    CsrGraph<T, I> graph(index_t n) const { return {indptr.data(), indices.data(), data.data(), n, indices.shape(0)}; }
+};
+
+template <class T, class I>
+py::tuple graph_cuts_csr_py(const py::array& indptr, const py::array& indices, const py::array& data, index_t n,
+                            const py::array& labels_in, std::int64_t n_threads) {
+    const CsrArgs<T, I> W(indptr, indices, data, n);
+    const auto labels = labels_for(labels_in, n);
+    const int threads = threads_arg(n_threads);
+    CutValues cuts;
+    run_released([&] {
+        const CsrGraph<T, I> g = W.graph(n);
+        check_csr(g);
+        cuts = graph_cuts(g, encode_labels(labels.data(), n, threads), threads);
+    });
     return py::make_tuple(cuts.ncut, cuts.ratio_cut);
+}
+
+// A soft assignment P (n, k), k >= 1.
+inline carray<double> assignment_for(const py::array& P_in, index_t n) {
+    auto P = as_real<double>(P_in, "P");
+    require_shape(P, {n, -1}, "P");
+    require_at_least(P.shape(1), 1, "the number of clusters (columns of P)");
+    return P;
 }
 
 template <class T>
-py::tuple soft_ncut_dense_py(const carray<T>& W, const carray<double>& P, int n_threads) {
-    require_ndim(W, 2, "W");
-    require_ndim(P, 2, "P");
-    const index_t n = W.shape(0), k = P.shape(1);
-    if (W.shape(1) != n || P.shape(0) != n) throw py::value_error("W must be (n, n) and P (n, k)");
+py::tuple soft_ncut_dense_py(const py::array& W_in, const py::array& P_in, std::int64_t n_threads) {
+    const auto W = as_real<T>(W_in, "W");
+    const index_t n = require_square(W, "W");
+    const auto P = assignment_for(P_in, n);
+    const index_t k = P.shape(1);
+    const int threads = threads_arg(n_threads);
     auto grad = empty<double>({n, k});
     double value = 0.0;
-    {
-        released guard;  // the kernel touches no Python objects
-        value = soft_ncut(DenseGraph<T>{W.data(), n}, P.data(), k, grad.mutable_data(), n_threads);
-    }
+    run_released([&] { value = soft_ncut(DenseGraph<T>{W.data(), n}, P.data(), k, grad.mutable_data(), threads); });
     return py::make_tuple(value, grad);
 }
 
 template <class T, class I>
-py::tuple soft_ncut_csr_py(const carray<I>& indptr, const carray<I>& indices, const carray<T>& data, index_t n,
-                           const carray<double>& P, int n_threads) {
-    if (indptr.ndim() != 1 || indptr.shape(0) != n + 1) throw py::value_error("W.indptr must have length n + 1");
-    if (indices.ndim() != 1 || data.ndim() != 1 || indices.shape(0) != data.shape(0))
-        throw py::value_error("W.indices and W.data must be 1-d of the same length");
-    require_ndim(P, 2, "P");
-    if (P.shape(0) != n) throw py::value_error("P must have n rows");
+py::tuple soft_ncut_csr_py(const py::array& indptr, const py::array& indices, const py::array& data, index_t n,
+                           const py::array& P_in, std::int64_t n_threads) {
+    const CsrArgs<T, I> W(indptr, indices, data, n);
+    const auto P = assignment_for(P_in, n);
     const index_t k = P.shape(1);
+    const int threads = threads_arg(n_threads);
     auto grad = empty<double>({n, k});
     double value = 0.0;
-    {
-        released guard;  // the kernel touches no Python objects
-        const CsrGraph<T, I> g{indptr.data(), indices.data(), data.data(), n, indices.shape(0)};
+    run_released([&] {
+        const CsrGraph<T, I> g = W.graph(n);
         check_csr(g);
-        value = soft_ncut(g, P.data(), k, grad.mutable_data(), n_threads);
-    }
+        value = soft_ncut(g, P.data(), k, grad.mutable_data(), threads);
+    });
     return py::make_tuple(value, grad);
 }
 
-py::tuple dec_loss_py(const carray<double>& Z, const carray<double>& centers, double alpha,
-                      const std::optional<carray<double>>& target, int n_threads) {
-    require_ndim(Z, 2, "Z");
-    require_ndim(centers, 2, "centers");
-    const index_t n = Z.shape(0), d = Z.shape(1), k = centers.shape(0);
-    if (centers.shape(1) != d) throw py::value_error("centers must have as many columns as Z");
-    const double* tgt = nullptr;
-    if (target) {
-        if (target->ndim() != 2 || target->shape(0) != n || target->shape(1) != k)
-            throw py::value_error("target must have shape (n, k)");
-        tgt = target->data();
-    }
+py::tuple dec_loss_py(const py::array& Z_in, const py::array& centers_in, double alpha, const opt_array& target_in,
+                      std::int64_t n_threads) {
+    const auto Z = as_real<double>(Z_in, "Z");
+    const auto centers = as_real<double>(centers_in, "centers");
+    const auto target = as_real<double>(target_in, "target");
+    const index_t n = require_points(Z, "Z"), d = Z.shape(1);
+    require_shape(centers, {-1, d}, "centers");
+    const index_t k = require_at_least(centers.shape(0), 1, "the number of centers");
+    require_positive(alpha, "alpha");
+    if (target) require_shape(*target, {n, k}, "target");
+    const int threads = threads_arg(n_threads);
+    const double* tgt = target ? target->data() : nullptr;
     auto grad_z = empty<double>({n, d});
     auto grad_c = empty<double>({k, d});
     double loss = 0.0;
-    {
-        released guard;  // the kernel touches no Python objects
+    run_released([&] {
         loss = dec_loss(Z.data(), n, d, centers.data(), k, alpha, tgt, grad_z.mutable_data(), grad_c.mutable_data(),
-                        n_threads);
-    }
+                        threads);
+    });
     return py::make_tuple(loss, grad_z, grad_c);
 }
 

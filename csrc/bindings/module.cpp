@@ -2,17 +2,20 @@
 #include <pybind11/pybind11.h>
 
 #include <exception>
+#include <stdexcept>
 
 #include "diffclust/core/cancel.hpp"
 
 namespace py = pybind11;
 
 namespace diffclust::bind {
-void register_graph(py::module_& m);      // bind_graph.cpp: exact k-forests
-void register_sampling(py::module_& m);   // bind_sampling.cpp: RNG, perturbed forests, Fenchel-Young loss
-void register_distances(py::module_& m);  // bind_distances.cpp: pairwise distances, silhouette
-void register_cluster(py::module_& m);    // bind_cluster.cpp: k-medoids
-void register_metrics(py::module_& m);    // bind_metrics.cpp: ARI/NMI/MI, Davies-Bouldin, losses, cuts, DEC
+void register_graph(py::module_& m);        // bind_graph.cpp: exact k-forests
+void register_constrained(py::module_& m);  // bind_constrained.cpp: constrained exact k-forests
+void register_perturb(py::module_& m);      // bind_perturb.cpp: perturbed forests, Fenchel-Young loss, VJP
+void register_testing(py::module_& m);      // bind_testing.cpp: the private _testing submodule (RNG)
+void register_distances(py::module_& m);    // bind_distances.cpp: pairwise distances, silhouette
+void register_cluster(py::module_& m);      // bind_cluster.cpp: k-medoids
+void register_metrics(py::module_& m);      // bind_metrics.cpp: ARI/NMI/MI, Davies-Bouldin, losses, cuts, DEC
 }  // namespace diffclust::bind
 
 // An exported C symbol by which threadpoolctl recognises this library among the
@@ -23,16 +26,30 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     m.doc() = "diffclust compiled kernels (private; use the diffclust package)";
     // A kernel stopped by Ctrl-C (core/cancel.hpp) throws Interrupted after
     // PyErr_CheckSignals has set KeyboardInterrupt: let that error through.
+    // A numeric overflow caused by the input (a squared distance or a degree too
+    // large for float64) is bad input: ValueOverflowError is both an
+    // OverflowError and a ValueError.
+    const py::tuple bases = py::make_tuple(py::handle(PyExc_OverflowError), py::handle(PyExc_ValueError));
+    static py::handle overflow_type = PyErr_NewExceptionWithDoc(
+        "diffclust._core.ValueOverflowError",
+        "A value computed from the input overflows float64 (an OverflowError and a ValueError).", bases.ptr(),
+        nullptr);
+    if (!overflow_type) throw py::error_already_set();
+    m.attr("ValueOverflowError") = overflow_type;
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);
         } catch (const diffclust::Interrupted&) {
             if (PyErr_Occurred() == nullptr) PyErr_SetNone(PyExc_KeyboardInterrupt);
+        } catch (const std::overflow_error& e) {
+            PyErr_SetString(overflow_type.ptr(), e.what());
         }
     });
     diffclust::bind::register_graph(m);
-    diffclust::bind::register_sampling(m);
+    diffclust::bind::register_constrained(m);
+    diffclust::bind::register_perturb(m);
     diffclust::bind::register_distances(m);
     diffclust::bind::register_cluster(m);
     diffclust::bind::register_metrics(m);
+    diffclust::bind::register_testing(m);
 }

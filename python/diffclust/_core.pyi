@@ -1,9 +1,17 @@
 # Hand-written stub for the compiled extension (private API).
+#
+# Every function checks its own arguments (csrc/bindings/convert.hpp): arrays of
+# a real (or integer) dtype of any layout are converted, wrong shapes, k outside
+# [1, n], sigma <= 0, n_threads outside [1, 4096] and the like raise ValueError,
+# out-of-range indices IndexError, other dtypes TypeError.
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from typing_extensions import TypeAlias
+
+class ValueOverflowError(OverflowError, ValueError):
+    """A value computed from the input overflows float64 (std::overflow_error)."""
 
 _Forest: TypeAlias = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[Any], Any]
 
@@ -14,12 +22,9 @@ def kforest_from_edges_f32(edges: NDArray[np.int64], weights: NDArray[np.float32
 def kforest_from_points_f64(X: NDArray[np.float64], k: int, metric: str, n_threads: int) -> _Forest: ...
 def kforest_from_points_f32(X: NDArray[np.float32], k: int, metric: str, n_threads: int) -> _Forest: ...
 
-# rng.hpp / perturb.hpp / constrained.hpp (bind_sampling.cpp)
+# constrained.hpp (bind_constrained.cpp); perturb.hpp (bind_perturb.cpp)
 _Opt: TypeAlias = NDArray[np.int64] | None
 
-def edge_noise(seed: int, sample: int, n: int) -> NDArray[np.float64]: ...
-def normals_floor(seed: int, n_samples: int, n: int) -> float: ...
-def philox4x32(counter: NDArray[np.uint32], key: NDArray[np.uint32]) -> tuple[int, int, int, int]: ...
 def kforest_constrained_f64(S: NDArray[np.float64], k: int, labels: _Opt, must_link: _Opt, cannot_link: _Opt, refine: bool, n_threads: int) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[Any], Any, int]: ...
 def kforest_constrained_f32(S: NDArray[np.float32], k: int, labels: _Opt, must_link: _Opt, cannot_link: _Opt, refine: bool, n_threads: int) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[Any], Any, int]: ...
 def perturbed_kforest_f64(S: NDArray[np.float64], k: int, sigma: float, n_samples: int, seed: int, labels: _Opt, must_link: _Opt, cannot_link: _Opt, refine: bool, want_adjacency: bool, want_connectivity: bool, keep_samples: bool, n_threads: int) -> tuple[Any, Any, Any, Any, Any, int]: ...
@@ -95,3 +100,14 @@ def soft_ncut_csr_f64_i32(indptr: NDArray[Any], indices: NDArray[Any], data: NDA
 def soft_ncut_csr_f64_i64(indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], n: int, P: NDArray[np.float64], n_threads: int) -> tuple[float, NDArray[np.float64]]: ...
 def soft_ncut_csr_f32_i32(indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], n: int, P: NDArray[np.float64], n_threads: int) -> tuple[float, NDArray[np.float64]]: ...
 def soft_ncut_csr_f32_i64(indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], n: int, P: NDArray[np.float64], n_threads: int) -> tuple[float, NDArray[np.float64]]: ...
+
+# The private submodule for the tests and benchmarks (bind_testing.cpp).
+class _TestingModule:
+    @staticmethod
+    def edge_noise(seed: int, sample: int, n: int) -> NDArray[np.float64]: ...
+    @staticmethod
+    def normals_floor(seed: int, n_samples: int, n: int) -> float: ...
+    @staticmethod
+    def philox4x32(counter: NDArray[np.uint32], key: NDArray[np.uint32]) -> tuple[int, int, int, int]: ...
+
+_testing: _TestingModule

@@ -15,6 +15,7 @@
 #include "diffclust/core/simd.hpp"
 #include "diffclust/core/tiles.hpp"
 #include "diffclust/core/types.hpp"
+#include "diffclust/core/checks.hpp"
 
 namespace diffclust {
 
@@ -99,6 +100,7 @@ DIFFCLUST_ALWAYS_INLINE void tile_stats_impl(const T* D, index_t n, index_t i0, 
 template <class T>
 void check_dissimilarity(const T* D, index_t n, bool symmetric, double sym_rtol, const std::string& name,
                          int n_threads) {
+    check_size(n, "n");
     const int threads = static_cast<double>(n) * static_cast<double>(n) < 1.0e6 ? 1 : std::max(1, n_threads);
     constexpr index_t rows = 64;
     const index_t blocks = tiles::ceil_div(n, rows);

@@ -43,6 +43,7 @@
 
 #include "diffclust/forest/feasibility.hpp"
 #include "diffclust/forest/spanning_forest.hpp"
+#include "diffclust/core/checks.hpp"
 #include "diffclust/core/types.hpp"
 #include "diffclust/core/union_find.hpp"
 
@@ -90,6 +91,7 @@ void member_max_tree(const T* W, index_t n, const std::vector<index_t>& members,
 class ConstrainedProblem {
 public:
     ConstrainedProblem(index_t n, index_t k, const Constraints& c) : n_(n), k_(k) {
+        check_k(n, k);
         UnionFind uf(n);
         std::vector<index_t> root_label(static_cast<std::size_t>(n), -1);
         index_t n_labels = 0;

@@ -22,6 +22,7 @@
 #include "diffclust/forest/kruskal.hpp"
 #include "diffclust/forest/prim.hpp"
 #include "diffclust/forest/prim_sources.hpp"
+#include "diffclust/core/checks.hpp"
 
 namespace diffclust {
 
@@ -80,6 +81,7 @@ std::vector<WeightedEdge<T>> dense_max_tree(const T* S, index_t n, int n_threads
 template <class T>
 void kforest_dense(const T* S, index_t n, index_t k, int n_threads, ForestOut<T>& out,
                    const std::string& name = "S") {
+    check_k(n, k);
     std::vector<WeightedEdge<T>> tree = dense_max_tree(S, n, n_threads, name);
     kforest_from_tree(n, k, tree, out);
     double value = 0.0;
@@ -94,6 +96,8 @@ void kforest_dense(const T* S, index_t n, index_t k, int n_threads, ForestOut<T>
 template <class T>
 void kforest_dense_batch(const T* S, index_t b, index_t n, index_t k, int n_threads, index_t* labels,
                          index_t* edges, T* weights, double* values) {
+    check_k(n, k);
+    check_size(b, "b", 0);
     const index_t kept = n - k;
     parallel_for(b, n_threads, [&](index_t t) {
         ForestOut<T> out{labels + t * n, edges + t * kept * 2, weights + t * kept, values + t};
@@ -106,6 +110,8 @@ void kforest_dense_batch(const T* S, index_t b, index_t n, index_t k, int n_thre
 template <class T>
 void kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, ForestOut<double>& out,
                     int n_threads = 1) {
+    check_k(n, k);
+    check_size(d, "d");
     for (index_t t = 0; t < n * d; ++t) {
         if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
     }

@@ -13,6 +13,7 @@
 #include "diffclust/core/sort.hpp"
 #include "diffclust/core/types.hpp"
 #include "diffclust/core/union_find.hpp"
+#include "diffclust/core/checks.hpp"
 
 namespace diffclust {
 
@@ -93,6 +94,8 @@ void sort_edges_interruptible(std::vector<WeightedEdge<T>>& edges) {
 template <class T>
 void kforest_from_edge_list(const index_t* edges, const T* weights, index_t m, index_t n, index_t k,
                             ForestOut<T>& out) {
+    check_k(n, k);
+    check_size(m, "m", 0);
     std::vector<WeightedEdge<T>> list;
     list.reserve(static_cast<std::size_t>(m));
     for (index_t e = 0; e < m; ++e) {

@@ -20,6 +20,7 @@
 
 #include "diffclust/core/chunked.hpp"
 #include "diffclust/core/parallel.hpp"
+#include "diffclust/core/checks.hpp"
 #include "diffclust/core/types.hpp"
 
 namespace diffclust {
@@ -27,6 +28,7 @@ namespace diffclust {
 // Z (n, d), centers (k, d), target (n, k) or nullptr; grad_z (n, d), grad_centers (k, d).
 inline double dec_loss(const double* Z, index_t n, index_t d, const double* centers, index_t k, double alpha,
                        const double* target, double* grad_z, double* grad_centers, int n_threads) {
+    check_size(n, "n"), check_size(d, "d"), check_size(k, "k"), check_positive(alpha, "alpha");
     const std::size_t nk = static_cast<std::size_t>(n * k);
     std::vector<double> log_q(nk), u(nk);
     const double expo = (alpha + 1.0) / 2.0, scale = (alpha + 1.0) / alpha;

@@ -12,6 +12,7 @@
 #include "diffclust/core/chunked.hpp"
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/simd.hpp"
+#include "diffclust/core/checks.hpp"
 #include "diffclust/core/types.hpp"
 
 namespace diffclust {
@@ -61,6 +62,7 @@ static DIFFCLUST_TARGET_CLONES void block_nearest(const double* DIFFCLUST_RESTRI
 template <class T>
 double kmeans_loss(const T* X, index_t n, index_t d, const double* centers, index_t k, const std::int64_t* labels,
                    int n_threads) {
+    check_size(n, "n", 0), check_size(d, "d"), check_size(k, "k");
     if (labels) {
         for (index_t i = 0; i < n; ++i)
             if (labels[i] < 0 || labels[i] >= k)
@@ -154,6 +156,7 @@ struct GaussianMixture {
 // spherical (k,). Throws std::invalid_argument naming the component that is not positive definite.
 inline GaussianMixture make_gaussian_mixture(const double* weights, const double* means, const double* covariances,
                                              index_t k, index_t d, CovarianceType type) {
+    check_size(k, "k"), check_size(d, "d");
     GaussianMixture g;
     g.k = k;
     g.d = d;

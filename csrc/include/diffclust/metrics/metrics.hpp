@@ -16,6 +16,7 @@
 #include "diffclust/metrics/losses.hpp"  // detail::sq_dist_to
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/simd.hpp"
+#include "diffclust/core/checks.hpp"
 #include "diffclust/core/types.hpp"
 
 namespace diffclust {
@@ -125,6 +126,7 @@ inline double normalized_mutual_info(const Contingency& t, AverageMethod method)
 // centroids are skipped in the max (scikit-learn's conventions).
 template <class T>
 double davies_bouldin(const T* X, index_t n, index_t d, const LabelCodes& codes, int n_threads) {
+    check_size(d, "d");
     const index_t k = codes.size();
     if (k < 2 || k > n - 1)
         throw std::invalid_argument("labels has " + std::to_string(k) + " distinct values; Davies-Bouldin needs 2 to n - 1 = " +

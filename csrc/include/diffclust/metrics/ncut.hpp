@@ -21,6 +21,7 @@
 #include "diffclust/metrics/contingency.hpp"
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/simd.hpp"
+#include "diffclust/core/checks.hpp"
 #include "diffclust/core/types.hpp"
 
 namespace diffclust {
@@ -336,6 +337,7 @@ void transpose_product(const DenseGraph<T>& g, const double* P, index_t k, doubl
 //   d value / d P_ic = -((W + W^T) P)_ic / v_c + a_c d_i / v_c^2,  a_c = P_c^T W P_c.
 template <class Graph>
 double soft_ncut(const Graph& g, const double* P, index_t k, double* grad, int n_threads) {
+    check_size(g.n, "n"), check_size(k, "k");
     const index_t n = g.n;
     const std::size_t nk = static_cast<std::size_t>(n * k);
     std::vector<double> degree(static_cast<std::size_t>(n)), WP(nk);

@@ -30,6 +30,7 @@
 #include "diffclust/core/group_by_label.hpp"
 #include "diffclust/core/simd.hpp"
 #include "diffclust/core/tiles.hpp"
+#include "diffclust/core/checks.hpp"
 #include "diffclust/core/types.hpp"
 
 namespace diffclust {
@@ -185,6 +186,7 @@ template <class T>
 void silhouette_samples(const T* X, index_t n, index_t d, const index_t* labels, index_t k, Metric metric,
                         int n_threads, double* out) {
     using namespace tiles;
+    check_size(d, "d");
     detail::check_cluster_count(n, k);
     const detail::ClusterOrder co = detail::order_by_cluster(labels, n, k);
     const int threads = static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(d + 1) < 2.0e5

@@ -9,6 +9,7 @@
 #include "diffclust/perturb/accumulate.hpp"
 #include "diffclust/perturb/fused_prim.hpp"
 #include "diffclust/perturb/sample.hpp"
+#include "diffclust/core/checks.hpp"
 
 namespace diffclust {
 
@@ -17,6 +18,8 @@ template <class T>
 void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
                        bool refine, int n_threads, const PerturbedOut<T>& out,
                        const std::string& name = "S", const KeptSamples& keep = {}) {
+    check_k(n, k);
+    check_perturbation(spec.sigma, spec.n_samples);
     const SymmetricWeights<T> sym(S, n, n_threads, name);
     const int team = team_size(spec.n_samples, n_threads);
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
@@ -32,6 +35,9 @@ template <class T>
 void perturbed_kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, const PerturbSpec& spec,
                               int n_threads, const PerturbedOut<double>& out,
                               const KeptSamples& keep = {}) {
+    check_k(n, k);
+    check_perturbation(spec.sigma, spec.n_samples);
+    check_size(d, "d");
     for (index_t t = 0; t < n * d; ++t) {
         if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
     }

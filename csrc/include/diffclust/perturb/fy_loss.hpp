@@ -8,6 +8,7 @@
 
 #include "diffclust/perturb/accumulate.hpp"
 #include "diffclust/perturb/sample.hpp"
+#include "diffclust/core/checks.hpp"
 
 namespace diffclust {
 
@@ -16,6 +17,8 @@ namespace diffclust {
 template <class T>
 double partial_fy_loss(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem& cp,
                        bool refine, int n_threads, T* grad, index_t* n_repaired = nullptr) {
+    check_k(n, k);
+    check_perturbation(spec.sigma, spec.n_samples);
     const SymmetricWeights<T> sym(S, n, n_threads, "S");
     const int team = team_size(spec.n_samples, n_threads);
     std::vector<std::unique_ptr<Counts>> free_counts(static_cast<std::size_t>(team)), con_counts(static_cast<std::size_t>(team));

@@ -10,6 +10,7 @@
 #include "diffclust/core/rng.hpp"
 #include "diffclust/perturb/accumulate.hpp"
 #include "diffclust/perturb/sample.hpp"
+#include "diffclust/core/checks.hpp"
 
 namespace diffclust {
 
@@ -69,6 +70,8 @@ template <class T>
 void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& spec, const ConstrainedProblem* cp,
                            bool refine, const T* VA, const T* VM, bool control_variate, int n_threads, T* grad, const index_t* kept_edges = nullptr,
                            const index_t* kept_labels = nullptr) {
+    check_k(n, k);
+    check_perturbation(spec.sigma, spec.n_samples);
     const SymmetricWeights<T> sym(S, n, n_threads, "S");
     const EdgeCotangent ca(VA, n), cm(VM, n);
     const index_t B = spec.n_samples;

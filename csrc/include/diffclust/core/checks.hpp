@@ -1,0 +1,48 @@
+// One-line argument checks for the top of the core's entry points, so that a
+// C++ caller gets std::invalid_argument instead of undefined behaviour for a k
+// outside [1, n] or a size that is not positive. (The Python bindings check
+// everything, with the argument's name, before they call the core.)
+#pragma once
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "diffclust/core/types.hpp"
+
+namespace diffclust {
+
+// n >= 1 points and k in [1, n] trees / clusters / medoids.
+inline void check_k(index_t n, index_t k, const char* what = "k") {
+    if (n < 1) throw std::invalid_argument("n must be at least 1, got " + std::to_string(n));
+    if (k < 1 || k > n) {
+        throw std::invalid_argument(std::string(what) + " must be in [1, n] = [1, " + std::to_string(n) + "], got " +
+                                    std::to_string(k));
+    }
+}
+
+// A size that must be at least `lo` (1 unless told).
+inline void check_size(index_t v, const char* name, index_t lo = 1) {
+    if (v < lo) {
+        throw std::invalid_argument(std::string(name) + " must be at least " + std::to_string(lo) + ", got " +
+                                    std::to_string(v));
+    }
+}
+
+// A real parameter that must be positive and finite (alpha).
+inline void check_positive(double v, const char* name) {
+    if (!(v > 0.0) || !std::isfinite(v)) {
+        throw std::invalid_argument(std::string(name) + " must be positive and finite, got " + std::to_string(v));
+    }
+}
+
+// sigma > 0 and finite; 1 <= n_samples <= 2^32 (samples are numbered by a
+// 32-bit counter, core/rng.hpp).
+inline void check_perturbation(double sigma, index_t n_samples) {
+    check_positive(sigma, "sigma");
+    if (n_samples < 1 || n_samples > (index_t(1) << 32)) {
+        throw std::invalid_argument("n_samples must be in [1, 2^32], got " + std::to_string(n_samples));
+    }
+}
+
+}  // namespace diffclust
