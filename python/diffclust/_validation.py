@@ -158,7 +158,7 @@ def as_labels(x: Any, name: str, *, n: int | None = None, unknown: bool = False)
     elif kind == "f":
         if not np.isfinite(a).all():
             raise ValueError(f"{name} contains NaN or infinity")
-        if a.size and np.abs(a).max() >= 2.0**53:
+        if a.size and float(np.abs(a).max()) >= 2.0**53:
             raise ValueError(f"{name} holds floating-point labels too large to be exact integers")
         out = a.astype(np.int64)
         if not np.array_equal(out, a):
