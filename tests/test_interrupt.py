@@ -68,8 +68,8 @@ KERNELS = {
         "dc.kmedoids(D, 400, metric='precomputed', max_iter=0)",
     ),
     "kmedoids_swap": (
-        "X = rng.standard_normal((6000, 8)); D = dc.pairwise_distances(X, metric='euclidean'); "
-        "init = rng.choice(6000, 1000, replace=False)",  # about 30 s of swap passes uninterrupted
+        ("X = rng.standard_normal((6000, 8)); D = dc.pairwise_distances(X, metric='euclidean'); "
+        "init = rng.choice(6000, 1000, replace=False)"),  # about 30 s of swap passes uninterrupted
         "dc.kmedoids(D, 1000, metric='precomputed', init=init, max_iter=1000)",
     ),
     "silhouette_score": (
@@ -81,13 +81,13 @@ KERNELS = {
         "dc.pairwise_distances(X, metric='euclidean')",
     ),
     "soft_ncut_dense": (
-        "W = np.abs(rng.standard_normal((4000, 4000))); W = W + W.T; "
-        "P = rng.random((4000, 400)); P /= P.sum(1, keepdims=True)",
+        ("W = np.abs(rng.standard_normal((4000, 4000))); W = W + W.T; "
+        "P = rng.random((4000, 400)); P /= P.sum(1, keepdims=True)"),
         "dc.soft_ncut(W, P)",
     ),
     "gmm_nll": (
-        "X = rng.standard_normal((200_000, 48)); w = np.full(40, 1 / 40); m = rng.standard_normal((40, 48)); "
-        "C = np.broadcast_to(np.eye(48), (40, 48, 48)).copy()",
+        ("X = rng.standard_normal((200_000, 48)); w = np.full(40, 1 / 40); m = rng.standard_normal((40, 48)); "
+        "C = np.broadcast_to(np.eye(48), (40, 48, 48)).copy()"),
         "dc.gmm_nll(X, w, m, C)",
     ),
     "perturbed_kforest": (
