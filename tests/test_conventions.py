@@ -121,7 +121,8 @@ def test_labels_one_rule(data, name):
     arg, f = LABEL_FUNCTIONS[name]
     lab = data["labels"]
     ref = f(data, lab)
-    for same in (lab.astype(np.float64), lab.astype(np.float32), lab.astype(np.float16), lab.astype(np.int32), lab.astype(np.uint8), list(lab)):
+    floats = (lab.astype(np.float64), lab.astype(np.float32), lab.astype(np.float16))
+    for same in (*floats, lab.astype(np.int32), lab.astype(np.uint8), list(lab)):
         np.testing.assert_array_equal(f(data, same), ref)
     for bad, error in _bad_labels(lab):
         with pytest.raises(error, match=arg):
