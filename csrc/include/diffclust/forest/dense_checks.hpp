@@ -1,10 +1,14 @@
 // Checks and symmetrisation of a dense n x n matrix, shared by every dense
 // entry point: one scanner (scan_matrix) says whether the off-diagonal entries
-// are finite and symmetric, in one cache-blocked pass, vectorised.
+// are finite and symmetric, in one cache-blocked pass, vectorised;
+// SymmetricWeights turns a checked S into W = (S + S^T) / 2 without a copy
+// when S is already symmetric.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "diffclust/core/parallel.hpp"
@@ -145,5 +149,25 @@ void symmetrize(const T* S, index_t n, T* W, int n_threads) {
         for (index_t i = i0; i < i1; ++i) W[i * n + i] = T(0);
     });
 }
+
+// The symmetric weights W = (S + S^T) / 2 of a dense S: S itself when it is
+// symmetric, else a symmetrised copy. Checks finiteness off the diagonal.
+template <class T>
+struct SymmetricWeights {
+    const T* W = nullptr;
+    std::vector<T> storage;
+
+    SymmetricWeights(const T* S, index_t n, int n_threads, const std::string& name) {
+        const MatrixScan scan = scan_matrix(S, n, n_threads);
+        if (!scan.finite) throw std::invalid_argument(name + " contains NaN or infinity off the diagonal");
+        if (scan.symmetric) {
+            W = S;
+        } else {
+            storage.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+            symmetrize(S, n, storage.data(), n_threads);
+            W = storage.data();
+        }
+    }
+};
 
 }  // namespace diffclust

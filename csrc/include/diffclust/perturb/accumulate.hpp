@@ -9,26 +9,22 @@
 #include <stdexcept>
 #include <vector>
 
+#include "diffclust/core/group_by_label.hpp"
 #include "diffclust/core/types.hpp"
 #include "diffclust/perturb/sample.hpp"
 
 namespace diffclust {
 
-// Points grouped by cluster (counting sort): the members of cluster c are
-// order[start[c] .. start[c + 1]), ascending. Returns sum_c |c|^2.
+// Points grouped by cluster (core/group_by_label.hpp): the members of cluster
+// c are order[start[c] .. start[c + 1]), ascending. Returns sum_c |c|^2.
 inline double group_by_label(const index_t* lab, index_t n, std::vector<index_t>& start, std::vector<index_t>& order) {
     const index_t k = *std::max_element(lab, lab + n) + 1;
-    start.assign(static_cast<std::size_t>(k + 1), 0);
-    for (index_t i = 0; i < n; ++i) ++start[static_cast<std::size_t>(lab[i] + 1)];
+    group_by_label(lab, n, k, start, order);
     double pairs = 0.0;
     for (index_t c = 0; c < k; ++c) {
-        const double size = static_cast<double>(start[static_cast<std::size_t>(c + 1)]);
+        const double size = static_cast<double>(start[static_cast<std::size_t>(c + 1)] - start[static_cast<std::size_t>(c)]);
         pairs += size * size;
-        start[static_cast<std::size_t>(c + 1)] += start[static_cast<std::size_t>(c)];
     }
-    order.resize(static_cast<std::size_t>(n));
-    std::vector<index_t> fill(start.begin(), start.end() - 1);
-    for (index_t i = 0; i < n; ++i) order[static_cast<std::size_t>(fill[static_cast<std::size_t>(lab[i])]++)] = i;
     return pairs;
 }
 

@@ -24,26 +24,6 @@ struct PerturbSpec {
     u64 seed;
 };
 
-// The symmetric weights W = (S + S^T) / 2 of a dense S: S itself when it is
-// symmetric, else a symmetrised copy. Checks finiteness off the diagonal.
-template <class T>
-struct SymmetricWeights {
-    const T* W = nullptr;
-    std::vector<T> storage;
-
-    SymmetricWeights(const T* S, index_t n, int n_threads, const std::string& name) {
-        const MatrixScan scan = scan_matrix(S, n, n_threads);
-        if (!scan.finite) throw std::invalid_argument(name + " contains NaN or infinity off the diagonal");
-        if (scan.symmetric) {
-            W = S;
-        } else {
-            storage.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
-            symmetrize(S, n, storage.data(), n_threads);
-            W = storage.data();
-        }
-    }
-};
-
 // One solved sample: the forest's edges (heaviest first) and labels.
 struct SampleForest {
     std::vector<WeightedEdge<double>> edges;
