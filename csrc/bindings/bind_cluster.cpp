@@ -33,7 +33,6 @@ py::array_t<index_t> pam_build_py(const py::array& D_in, index_t k, std::int64_t
     auto medoids = empty<index_t>({k});
     index_t* m = medoids.mutable_data();
     run_released([&] {
-        require_finite(D.data(), n * n, "D", threads, true);  // NaN/inf would leave points unassigned
         pam_build(D.data(), n, k, threads, m);
     });
     return medoids;
@@ -61,7 +60,6 @@ py::tuple fasterpam_py(const py::array& D_in, const py::array& init_in, index_t 
     std::copy(init.data(), init.data() + k, medoids.mutable_data());
     KMedoidsOut out{medoids.mutable_data(), labels.mutable_data(), 0.0, 0, 0};
     run_released([&] {
-        require_finite(D.data(), n * n, "D", threads, true);  // NaN/inf would leave points unassigned
         fasterpam(D.data(), n, k, max_iter, threads, out);
     });
     return py::make_tuple(medoids, labels, out.loss, out.n_iter, out.n_swaps);

@@ -50,6 +50,11 @@ void assign_point(const T* D, index_t n, const index_t* medoids, index_t k, inde
             ds = v;
         }
     }
+    // Every comparison failed: D holds only NaN or inf between o and the medoids.
+    // Stop here rather than leave o without a medoid (the Python layer rejects
+    // such D up front; this keeps C++ callers and the raw binding safe without a
+    // second scan of the whole matrix).
+    if (best < 0) throw std::invalid_argument("D has no finite distance from point " + std::to_string(o) + " to any medoid");
     const std::size_t s = static_cast<std::size_t>(o);
     a.near[s] = best;
     a.d_near[s] = db;

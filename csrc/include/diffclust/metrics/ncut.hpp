@@ -280,8 +280,7 @@ void dense_transpose_product(const DenseGraph<T>& g, const double* P, index_t k,
         const index_t i0 = b * block, i1 = std::min(n, i0 + block);
         double* o = out + i0 * k;
         std::fill(o, o + (i1 - i0) * k, 0.0);
-        for (index_t j = 0; j < n; ++j) {
-            if ((j & 63) == 63) cancellation_point();
+        for (index_t j = 0; j < n; ++j) {  // a block is O(32 n k): the pool's point after it is enough
             const T* wr = g.w + j * n;
             const double* pj = P + j * k;
             for (index_t i = i0; i < i1; ++i) {
