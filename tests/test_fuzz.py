@@ -25,6 +25,8 @@ import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
 import fuzz_cases as fc
+
+import diffclust as dc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -233,9 +235,13 @@ def test_threaded_paths_reject_bad_values(threads):
     D = fc.dissimilarity(r, n)
     D[900, 17] = np.inf
     with pytest.raises(ValueError, match="NaN or infinity"):
-        _core.fasterpam_f64(D, np.arange(4), 10, threads)
+        _core.check_dissimilarity_f64(D, False, 0.0, "D", threads)
     with pytest.raises(ValueError, match="NaN or infinity"):
-        _core.pam_build_f64(D, 4, threads)
+        dc.kmedoids(D, 4, metric="precomputed", n_threads=threads)
+    D[900, :] = np.inf  # point 900 has no finite distance to any medoid: the kernel refuses
+    with pytest.raises(ValueError, match="no finite distance"):
+        _core.fasterpam_f64(D, np.arange(4), 10, threads)
+    D = fc.dissimilarity(r, n)
     D[900, 17] = -1.0
     with pytest.raises(ValueError, match="negative"):
         _core.check_dissimilarity_f64(D, False, 0.0, "D", threads)
