@@ -25,10 +25,10 @@ import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
 import fuzz_cases as fc
-
-import diffclust as dc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import diffclust as dc
 
 EXAMPLES = int(os.environ.get("DIFFCLUST_FUZZ_EXAMPLES", "150"))
 # CI: a fixed, modest set of examples (the file runs in seconds); a longer run explores at random.
