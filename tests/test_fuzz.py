@@ -238,7 +238,7 @@ def test_threaded_paths_reject_bad_values(threads):
         _core.check_dissimilarity_f64(D, False, 0.0, "D", threads)
     with pytest.raises(ValueError, match="NaN or infinity"):
         dc.kmedoids(D, 4, metric="precomputed", n_threads=threads)
-    D[900, :] = np.inf  # point 900 has no finite distance to any medoid: the kernel refuses
+    D[:, 900] = np.inf  # point 900 has no finite distance to any medoid: the kernel refuses
     with pytest.raises(ValueError, match="no finite distance"):
         _core.fasterpam_f64(D, np.arange(4), 10, threads)
     D = fc.dissimilarity(r, n)
