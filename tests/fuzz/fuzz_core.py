@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Atheris harness for the compiled module ``diffclust._core`` (and ``_core._testing``).
 
 Every input (a byte string from libFuzzer) is decoded into one call of one entry
@@ -19,6 +20,8 @@ Environment:
   DIFFCLUST_FUZZ_ONLY=regex     fuzz only the entry points whose name matches
   DIFFCLUST_FUZZ_SKIP=regex     leave out the entry points whose name matches
   DIFFCLUST_FUZZ_VERBOSE=1      print each call (name and argument summary)
+  DIFFCLUST_FUZZ_REPRO=1        print each call as a self-contained Python snippet
+  DIFFCLUST_FUZZ_DRYRUN=1       decode and print the calls, make none (used by triage.py)
 """
 
 from __future__ import annotations
@@ -124,6 +127,8 @@ def _entry_points() -> list[tuple[str, object, list]]:
 
 ENTRY_POINTS = _entry_points()
 VERBOSE = os.environ.get("DIFFCLUST_FUZZ_VERBOSE") == "1"
+REPRO = os.environ.get("DIFFCLUST_FUZZ_REPRO") == "1"
+DRYRUN = os.environ.get("DIFFCLUST_FUZZ_DRYRUN") == "1"
 
 # --------------------------------------------------------------------------- value palettes
 
@@ -348,10 +353,33 @@ def describe(name: str, args: list) -> str:
     return f"{name}(" + ", ".join(one(a) for a in args) + ")"
 
 
+def reproducer(name: str, args: list) -> str:
+    """A Python snippet that makes the same call (views are given as copies, their layout in a comment)."""
+    lines = ["import numpy as np", "import diffclust._core as core", "nan, inf = np.nan, np.inf"]
+    names = []
+    for i, a in enumerate(args):
+        if isinstance(a, np.ndarray):
+            flags = "C" if a.flags.c_contiguous else ("F" if a.flags.f_contiguous else "strided")
+            dtype = "object" if a.dtype == object else f"np.{a.dtype}"
+            lines.append(f"a{i} = np.array({a.ravel().tolist()!r}, dtype={dtype}).reshape({a.shape})"
+                         f"  # {flags}, strides {a.strides}")
+            names.append(f"a{i}")
+        else:
+            names.append(repr(a))
+    target = "core._testing." + name[len("_testing."):] if name.startswith("_testing.") else "core." + name
+    lines.append(f"{target}({', '.join(names)})")
+    return "\n".join(lines)
+
+
 def TestOneInput(data: bytes) -> None:
     name, fn, args = make_call(data)
     if VERBOSE:
         print(describe(name, args), file=sys.stderr, flush=True)
+    if REPRO:
+        print(reproducer(name, args), file=sys.stderr, flush=True)
+    if DRYRUN:
+        print(f"CALL {name}", file=sys.stderr, flush=True)
+        return
     try:
         fn(*args)
     except ALLOWED:
