@@ -5,7 +5,8 @@
 
 Runs every crash-*/timeout-*/oom-* input again through fuzz_core.py (in the
 environment it is given: run it with the same LD_PRELOAD / ASAN_OPTIONS as the
-fuzzer), reads the report and groups the inputs by (kind of report, first stack
+fuzzer, and the same DIFFCLUST_FUZZ_ONLY / DIFFCLUST_FUZZ_SKIP, which decide the
+entry point an input decodes to), reads the report and groups the inputs by (kind of report, first stack
 frame in csrc/) or, for a Python exception, by (entry point, exception type).
 For each group: how many inputs, which entry points, and the smallest input's call
 as a Python snippet.
