@@ -1,6 +1,6 @@
 // Grouping by label: the one stable counting sort of the core (silhouette's
-// order by cluster, the contingency table's buckets by class; perturb's
-// group_by_label can call it too).
+// order by cluster and perturb's connectivity counts; the contingency table
+// places samples by class in one pass, since it knows the class sizes).
 #pragma once
 
 #include <cstddef>

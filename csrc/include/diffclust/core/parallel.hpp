@@ -88,12 +88,10 @@ private:
 // run on the caller alone. When the team is faster, it shrinks back to
 // min_serial_head. One call in 256 probes with the shortest head, so that a
 // machine that has become quiet is noticed. (Results never depend on it.)
+// There is one tuner per call site (per loop body type), so that a loop that
+// does not scale (Prim's short steps) does not make every other kernel serial.
 class HeadTuner {
 public:
-    static HeadTuner& instance() {
-        static HeadTuner tuner;
-        return tuner;
-    }
     std::chrono::nanoseconds head() noexcept {
         if ((calls_.fetch_add(1, std::memory_order_relaxed) & 255) == 0) return min_serial_head;
         return std::chrono::nanoseconds(head_ns_.load(std::memory_order_relaxed));
@@ -345,8 +343,12 @@ LoopReport parallel_for_tid(index_t n, int n_threads, Fn&& fn,
         }
         return report;
     }
+    static detail::HeadTuner tuner;  // this call site's (see HeadTuner)
     const bool adaptive = serial_head.count() < 0;
-    if (adaptive) serial_head = detail::HeadTuner::instance().head();
+    // A loop of a few items (at most two per thread) is published at once: a head
+    // would make the caller run a whole item alone while the team waits.
+    if (n <= 2 * static_cast<index_t>(team)) serial_head = std::chrono::nanoseconds(0);
+    else if (adaptive) serial_head = tuner.head();
     auto start = std::chrono::steady_clock::now();
     if (serial_head.count() > 0) {
         while (i < n) {
@@ -384,7 +386,7 @@ LoopReport parallel_for_tid(index_t n, int n_threads, Fn&& fn,
         const auto end = std::chrono::steady_clock::now();
         const double alone = static_cast<double>(i) / std::chrono::duration<double>(published - start).count();
         const double team_rate = static_cast<double>(n - i) / std::chrono::duration<double>(end - published).count();
-        detail::HeadTuner::instance().report(alone, team_rate);
+        tuner.report(alone, team_rate);
     }
     return report;
 }

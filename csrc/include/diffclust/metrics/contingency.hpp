@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "diffclust/core/chunked.hpp"
-#include "diffclust/core/group_by_label.hpp"
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/types.hpp"
 
@@ -163,12 +162,17 @@ inline Contingency contingency(const std::int64_t* a, const std::int64_t* b, ind
     out.col_sums = eb.counts();
     if (n == 0) return out;
 
-    // counting sort of the cluster codes by class (class sizes are known), keeping sample
-    // order; codes are looked up on the fly, never stored
-    std::vector<index_t> start;
+    // counting sort of the cluster codes by class, keeping sample order: the class
+    // sizes are known (row_sums), so one pass places every sample (group_by_label's
+    // counting pass would look every code up twice); codes are looked up on the fly
+    std::vector<index_t> start(static_cast<std::size_t>(R + 1), 0);
+    for (index_t r = 0; r < R; ++r)
+        start[static_cast<std::size_t>(r + 1)] = start[static_cast<std::size_t>(r)] + out.row_sums[static_cast<std::size_t>(r)];
     std::unique_ptr<index_t[]> bucket(new index_t[static_cast<std::size_t>(n)]);
-    counting_sort(
-        n, R, [&ea](index_t i) { return ea.code(i); }, [&eb](index_t i) { return eb.code(i); }, start, bucket.get());
+    {
+        std::vector<index_t> next(start.begin(), start.end() - 1);
+        for (index_t i = 0; i < n; ++i) bucket[static_cast<std::size_t>(next[static_cast<std::size_t>(ea.code(i))]++)] = eb.code(i);
+    }
 
     // each class row is counted in a C-long counter array (one per thread, reset after use);
     // rows are grouped into blocks of about equal sample counts, emitted in row order
