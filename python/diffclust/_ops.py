@@ -170,6 +170,11 @@ def kforest_from_points(X: Any, k: int, metric: str, n_threads: int) -> ForestAr
 # --------------------------------------------------------------------------- perturbed forests
 
 
+def _perturbation(sigma: float, n_samples: int, seed: int) -> tuple[float, int, int]:
+    """The checked (sigma, n_samples, seed) of every perturbed kernel."""
+    return check_sigma(sigma), check_n_samples(n_samples), _check_seed(seed)
+
+
 def check_working_memory(n: int, n_threads: int, constrained: bool, what: str) -> None:
     """Outputs and per-thread count accumulators, plus, for constrained samples, the
     perturbed matrix (n^2 doubles) and the greedy's edge heap (n^2 / 2 edges) per thread."""
@@ -199,9 +204,7 @@ def perturbed_kforest(
     S = as_float_array(S, "S", ndims=(2, 3))
     n = check_square(S, "S")
     k = check_k(k, n)
-    sigma = check_sigma(sigma)
-    n_samples = check_n_samples(n_samples)
-    seed = _check_seed(seed)
+    sigma, n_samples, seed = _perturbation(sigma, n_samples, seed)
     labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
     constrained = labels is not None or must is not None or cannot is not None
     check_working_memory(n, n_threads, constrained, "perturbed_kforest")
@@ -220,9 +223,7 @@ def perturbed_kforest_from_points(
     X = _points(X, "X")
     k = check_k(k, X.shape[0])
     name = resolve_metric(metric)
-    sigma = check_sigma(sigma)
-    n_samples = check_n_samples(n_samples)
-    seed = _check_seed(seed)
+    sigma, n_samples, seed = _perturbation(sigma, n_samples, seed)
     n = X.shape[0]
     check_working_memory(n, n_threads, False, "perturbed_kforest_from_points")
     keep = _check_keep(keep_samples, 1, n_samples, n, "perturbed_kforest_from_points")
@@ -262,9 +263,7 @@ def perturbed_kforest_vjp(
     S = as_float_array(S, "S", ndims=(2,))
     n = check_square(S, "S")
     k = check_k(k, n)
-    sigma = check_sigma(sigma)
-    n_samples = check_n_samples(n_samples)
-    seed = _check_seed(seed)
+    sigma, n_samples, seed = _perturbation(sigma, n_samples, seed)
     VA = _cotangent(grad_adjacency, "grad_adjacency", n, S.dtype)
     VM = _cotangent(grad_connectivity, "grad_connectivity", n, S.dtype)
     labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
@@ -288,9 +287,7 @@ def partial_fy_loss(
     S = as_float_array(S, "S", ndims=(2,))
     n = check_square(S, "S")
     k = check_k(k, n)
-    sigma = check_sigma(sigma)
-    n_samples = check_n_samples(n_samples)
-    seed = _check_seed(seed)
+    sigma, n_samples, seed = _perturbation(sigma, n_samples, seed)
     if known_labels is None:
         raise TypeError("known_labels is required (use -1 for unknown points)")
     labels, must, cannot = check_constraints(n, known_labels, must_link, cannot_link)
