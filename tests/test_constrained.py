@@ -564,3 +564,71 @@ def test_batched_perturbed_counts_repairs_over_the_batch():
     assert p.n_repaired == sum(q.n_repaired for q in singles) > 0
     for t in range(3):
         np.testing.assert_array_equal(p.connectivity[t], singles[t].connectivity)
+
+
+def strict_order_tree(S, members):
+    """The maximum spanning tree of the points `members`, by Kruskal over the
+    strict order (heavier, then smaller (i, j)), as a set of pairs."""
+    W = S / 2 + S.T / 2
+    parent = {i: i for i in members}
+
+    def find(a):
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    tree = set()
+    for _, i, j in sorted((-W[i, j], i, j) for i, j in itertools.combinations(sorted(members), 2)):
+        if find(i) != find(j):
+            parent[find(i)] = find(j)
+            tree.add((i, j))
+    return tree
+
+
+@hypothesis.settings(max_examples=300)
+@given(greedy_problem())
+def test_greedy_without_cannot_links_equals_the_plain_reference(prob):
+    """Without cannot-links the library runs the greedy over the n - 1 edges of
+    the maximum spanning tree only (constrained.hpp); it must take exactly the
+    edges of the plain greedy over all edges (refine=False), and with refine=True
+    give the same partition with each tree re-spanned, ties included."""
+    S, k, y, must, _ = prob
+    must_arr = np.array(must, dtype=np.int64).reshape(-1, 2)
+    if not exactly_feasible(n_points(S), k, y, must, []):
+        return
+    expected = reference_greedy(S, k, y, must)
+    assert expected is not None  # without cannot-links the greedy never gets stuck
+    edges, blocks = expected
+    forest = dc.kforest(S, k, known_labels=y, must_link=must_arr, refine=False)
+    assert {(int(a), int(b)) for a, b in forest.edges} == edges
+    refined = dc.kforest(S, k, known_labels=y, must_link=must_arr, refine=True)
+    got = {}
+    for i, label in enumerate(refined.labels):
+        got.setdefault(label, []).append(i)
+    assert sorted(got.values()) == blocks
+    assert {(int(a), int(b)) for a, b in refined.edges} == set().union(*(strict_order_tree(S, b) for b in blocks))
+    assert forest.n_repaired == refined.n_repaired == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("refine", [True, False])
+@pytest.mark.parametrize("n, k", [(9, 3), (40, 5), (130, 10)])
+def test_loss_from_the_free_tree_equals_two_forward_calls(n, k, refine, dtype):
+    """The loss solves each sample's constrained forest from the free sample's
+    tree and draws again only the weights inside groups and trees (fy_sample.hpp);
+    the constrained forward materialises the whole perturbed matrix and solves
+    it. Both must give the same forests: grad = A_eps(S) - A_eps(S; y) and
+    loss = F_eps(S) - F_eps(S; y), with labels and must-links."""
+    rng = np.random.default_rng(n + k)
+    X = rng.standard_normal((n, 3))
+    S = (-((X[:, None] - X[None]) ** 2).sum(-1)).astype(dtype)
+    y = rng.integers(0, min(k, 4), n)
+    y[rng.random(n) < 0.6] = -1
+    unlabelled = np.flatnonzero(y < 0)
+    must = unlabelled[:4].reshape(2, 2) if unlabelled.size >= 4 else None
+    kw = {"sigma": 0.8, "n_samples": 16, "seed": n, "refine": refine, "must_link": must}
+    loss, grad = dc.partial_fy_loss(S, k, y, **kw)
+    free = dc.perturbed_kforest(S, k, sigma=0.8, n_samples=16, seed=n)
+    con = dc.perturbed_kforest(S, k, known_labels=y, **kw)
+    np.testing.assert_array_equal(grad, (free.adjacency.astype(np.float64) - con.adjacency).astype(dtype))
+    np.testing.assert_allclose(loss, free.value - con.value, rtol=1e-9, atol=1e-9)

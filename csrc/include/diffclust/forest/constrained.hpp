@@ -11,6 +11,26 @@
 //   3. optionally (refine) each tree re-spanned by Prim on its own points,
 //      which keeps the partition and never lowers the value.
 //
+// Without cannot-links the greedy of step 2 needs only the n - 1 edges of the
+// maximum spanning tree of W (solve_from_tree), not the n^2 / 2 edges of W.
+// After step 1 every label is one tree, and the greedy takes an edge between
+// two trees unless both hold a label. Contract every labelled tree into one
+// node R and every other tree into a node of its own: two trees are then in
+// one component of the contracted graph exactly when they are equal or both
+// labelled, so the greedy takes an edge exactly when Kruskal on the contracted
+// graph does. (Forests with at most one label per tree are the forests of the
+// contracted graph: a graphic matroid, which is why the greedy is optimal
+// here.) Contraction keeps every path, so an edge that some path of heavier
+// edges bypasses in the original graph is bypassed in the contracted one too:
+// every edge Kruskal takes on the contracted graph is an edge of the maximum
+// spanning tree of W (unique under the strict order). Kruskal over those
+// n - 1 edges alone, heaviest first, therefore takes the same edges in the
+// same order as the greedy over all edges, ties included; it stops at k
+// trees, i.e. after m - c edges, where the contracted graph has m nodes and
+// c = k - max(L - 1, 0) components at the end (L labels). Step 1 and step 3
+// still read W inside each group or tree (a callback, so that the perturbed
+// loss can draw just those weights).
+//
 // Feasibility is decided up front, before any weights are seen: more distinct
 // labels than k, a must-link joining two labels, a cannot-link inside a
 // must-link group, fewer than k groups, or a cannot-link graph that needs more
@@ -42,6 +62,7 @@
 #include <vector>
 
 #include "diffclust/forest/feasibility.hpp"
+#include "diffclust/forest/prim_sources.hpp"
 #include "diffclust/forest/spanning_forest.hpp"
 #include "diffclust/core/checks.hpp"
 #include "diffclust/core/types.hpp"
@@ -58,32 +79,47 @@ struct Constraints {
     bool any() const noexcept { return labels != nullptr || n_must > 0 || n_cannot > 0; }
 };
 
-// Prim's maximum spanning tree on the points `members` (ascending ids) of a
-// dense symmetric weight matrix W; appends |members| - 1 edges in global ids.
+// Prim's maximum spanning tree on the points members[0..m) of a dense
+// symmetric weight matrix W (keys compared by the strict order, so the tree is
+// the unique one); appends m - 1 edges in global ids. Its arrays live in
+// per-thread buffers: the trees here are many and mostly small.
 template <class T>
-struct MemberSource {
-    const T* W;
-    index_t n;
-    const index_t* members;
-    const T* row;
-    MemberSource(const T* W_, index_t n_, const index_t* members_) : W(W_), n(n_), members(members_), row(W_ + members_[0] * n_) {}
-    void weights(const index_t* rem, index_t r0, index_t r1, T* out) const {
-        for (index_t r = r0; r < r1; ++r) out[r - r0] = row[members[rem[r]]];
+void member_max_tree(const T* W, index_t n, const index_t* members, index_t m, std::vector<WeightedEdge<T>>& out) {
+    if (m < 2) return;
+    thread_local std::vector<index_t> rem, par;
+    thread_local std::vector<T> key;
+    rem.assign(members + 1, members + m);
+    par.assign(static_cast<std::size_t>(m - 1), members[0]);
+    key.resize(static_cast<std::size_t>(m - 1));
+    const T* row = W + members[0] * n;
+    for (index_t r = 0; r < m - 1; ++r) key[static_cast<std::size_t>(r)] = row[rem[static_cast<std::size_t>(r)]];
+    for (index_t left = m - 1; left > 0; --left) {
+        index_t b = 0;
+        for (index_t r = 1; r < left; ++r) {
+            const std::size_t x = static_cast<std::size_t>(r), y = static_cast<std::size_t>(b);
+            if (key[x] > key[y] || (key[x] == key[y] && pair_less(par[x], rem[x], par[y], rem[y]))) b = r;
+        }
+        const std::size_t bb = static_cast<std::size_t>(b), last = static_cast<std::size_t>(left - 1);
+        const index_t v = rem[bb];
+        out.push_back(WeightedEdge<T>{key[bb], std::min(v, par[bb]), std::max(v, par[bb])});
+        rem[bb] = rem[last];
+        key[bb] = key[last];
+        par[bb] = par[last];
+        row = W + v * n;
+        for (index_t r = 0; r + 1 < left; ++r) {
+            const std::size_t x = static_cast<std::size_t>(r);
+            const T w = row[rem[x]];
+            if (w > key[x] || (w == key[x] && pair_less(v, rem[x], par[x], rem[x]))) {
+                key[x] = w;
+                par[x] = v;
+            }
+        }
     }
-    void take(index_t v, index_t, index_t) { row = W + members[v] * n; }
-};
+}
 
 template <class T>
 void member_max_tree(const T* W, index_t n, const std::vector<index_t>& members, std::vector<WeightedEdge<T>>& out) {
-    const index_t m = static_cast<index_t>(members.size());
-    if (m < 2) return;
-    std::vector<WeightedEdge<T>> tree(static_cast<std::size_t>(m - 1));
-    MemberSource<T> source(W, n, members.data());
-    prim_max_tree<T>(m, source, tree.data());
-    for (auto& e : tree) {
-        const index_t a = members[static_cast<std::size_t>(e.i)], b = members[static_cast<std::size_t>(e.j)];
-        out.push_back(WeightedEdge<T>{e.w, std::min(a, b), std::max(a, b)});
-    }
+    member_max_tree(W, n, members.data(), static_cast<index_t>(members.size()), out);
 }
 
 // The part of a constrained problem that does not depend on the weights:
@@ -164,7 +200,11 @@ public:
             }
             groups_[static_cast<std::size_t>(g)].push_back(i);
         }
-        if (c.n_cannot > 0) colour_for_repair(c, uf, group_of, root_label);
+        if (c.n_cannot > 0) {
+            colour_for_repair(c, uf, group_of, root_label);
+        } else {
+            contract(uf, root_label);
+        }
         groups_.erase(std::remove_if(groups_.begin(), groups_.end(), [](const auto& g) { return g.size() < 2; }),
                       groups_.end());
     }
@@ -182,6 +222,14 @@ public:
     bool solve(const T* W, bool refine, std::vector<WeightedEdge<T>>& edges, index_t* labels,
                std::vector<WeightedEdge<T>>* scratch = nullptr) const {
         UnionFind uf(n_);
+        if (from_tree()) {
+            std::vector<WeightedEdge<T>> tree(static_cast<std::size_t>(n_ - 1));
+            prim_max_tree_dense<T>(W, n_, 1, tree.data(), n_, detail::prim_stall_limit, nullptr, false);
+            solve_from_tree(tree, refine, [&](const index_t* members, index_t m, std::vector<WeightedEdge<T>>& out) {
+                member_max_tree(W, n_, members, m, out);
+            }, edges, labels);
+            return false;
+        }
         if (greedy(W, label_, uf, edges, scratch)) {
             finish(W, refine, uf, edges, labels);
             return false;
@@ -199,6 +247,66 @@ public:
         return true;
     }
 
+    // Whether solve_from_tree applies: no cannot-links (file comment).
+    bool from_tree() const noexcept { return !node_of_.empty(); }
+
+    // The constrained forest from `tree`, the n - 1 edges of the maximum
+    // spanning tree of the weights (sorted here heaviest first, unless
+    // `tree_sorted` says they are), when from_tree(). member_tree(members, m,
+    // out) appends the maximum spanning tree (strict order) of the points
+    // members[0..m) (ascending) to out; it is asked for each must-link group
+    // (refine = false) or each final tree (refine = true). Writes n - k edges
+    // and labels: the same result as solve() on those weights, bit for bit,
+    // with the edges heaviest first unless `sort_edges` is false (then in no
+    // particular order, for callers that only count them).
+    template <class T, class MemberTree>
+    void solve_from_tree(std::vector<WeightedEdge<T>>& tree, bool refine, MemberTree&& member_tree,
+                         std::vector<WeightedEdge<T>>& edges, index_t* labels, bool tree_sorted = false,
+                         bool sort_edges = true) const {
+        UnionFind uf(n_);
+        edges.clear();
+        for (const auto& g : groups_) {
+            if (refine) {  // the group trees would be re-spanned anyway: only their union matters
+                for (std::size_t t = 1; t < g.size(); ++t) uf.unite(g[0], g[t]);
+            } else {
+                const std::size_t before = edges.size();
+                member_tree(g.data(), static_cast<index_t>(g.size()), edges);
+                for (std::size_t e = before; e < edges.size(); ++e) uf.unite(edges[e].i, edges[e].j);
+            }
+        }
+        // Kruskal on the contracted graph over the tree's edges, heaviest first
+        index_t take = n_nodes_ - target_;
+        if (take > 0) {
+            if (!tree_sorted) std::sort(tree.begin(), tree.end(), [](const WeightedEdge<T>& a, const WeightedEdge<T>& b) { return heavier(a, b); });
+            UnionFind nodes(n_nodes_);
+            for (const auto& e : tree) {
+                const index_t a = node_of_[static_cast<std::size_t>(e.i)], b = node_of_[static_cast<std::size_t>(e.j)];
+                if (nodes.find(a) == nodes.find(b)) continue;
+                nodes.unite(a, b);
+                uf.unite(e.i, e.j);
+                edges.push_back(e);
+                if (--take == 0) break;
+            }
+        }
+        uf.first_appearance_labels(labels);
+        if (refine) {  // each tree's points in ascending order (a counting sort by label), then its own tree
+            thread_local std::vector<index_t> start, points;
+            start.assign(static_cast<std::size_t>(n_ + 1), 0);
+            for (index_t i = 0; i < n_; ++i) ++start[static_cast<std::size_t>(labels[i] + 1)];
+            for (index_t c = 0; c < n_; ++c) start[static_cast<std::size_t>(c + 1)] += start[static_cast<std::size_t>(c)];
+            points.resize(static_cast<std::size_t>(n_));
+            for (index_t i = 0; i < n_; ++i) points[static_cast<std::size_t>(start[static_cast<std::size_t>(labels[i])]++)] = i;
+            edges.clear();
+            index_t first = 0;
+            for (index_t c = 0; c < n_ && first < n_; ++c) {
+                const index_t last = start[static_cast<std::size_t>(c)];
+                member_tree(points.data() + first, last - first, edges);
+                first = last;
+            }
+        }
+        if (sort_edges) sort_edges_heaviest_first(edges);
+    }
+
 private:
     // The greedy with `label` as each point's label (-1 none): the known labels,
     // or the colour classes of the completion rule. Returns whether it reached
@@ -208,11 +316,7 @@ private:
                 std::vector<WeightedEdge<T>>* scratch) const {
         const index_t n = n_;
         edges.clear();
-        for (const auto& g : groups_) {
-            const std::size_t before = edges.size();
-            member_max_tree(W, n, g, edges);
-            for (std::size_t e = before; e < edges.size(); ++e) uf.unite(edges[e].i, edges[e].j);
-        }
+        span_groups(W, uf, edges);
         std::vector<index_t> tree_label(label);  // label of each root
         for (index_t i = 0; i < n; ++i) {
             if (label[static_cast<std::size_t>(i)] >= 0) tree_label[static_cast<std::size_t>(uf.find(i))] = label[static_cast<std::size_t>(i)];
@@ -315,17 +419,58 @@ private:
         return uf.components() <= k_;
     }
 
+    // Step 1: each must-link group (labels included) joined by its own maximum spanning tree.
+    template <class T>
+    void span_groups(const T* W, UnionFind& uf, std::vector<WeightedEdge<T>>& edges) const {
+        for (const auto& g : groups_) {
+            const std::size_t before = edges.size();
+            member_max_tree(W, n_, g, edges);
+            for (std::size_t e = before; e < edges.size(); ++e) uf.unite(edges[e].i, edges[e].j);
+        }
+    }
+
+    // The contracted graph (file comment): node_of_ maps each point to its node
+    // (0 = R, the labelled trees, when there are labels), n_nodes_ is m and
+    // target_ is c.
+    void contract(UnionFind& uf, const std::vector<index_t>& root_label) {
+        const index_t n = n_;
+        std::vector<index_t> node_of_root(static_cast<std::size_t>(n), -1);
+        index_t n_labelled = 0;
+        for (index_t i = 0; i < n; ++i) {
+            if (uf.find(i) == i && root_label[static_cast<std::size_t>(i)] >= 0) ++n_labelled;
+        }
+        index_t m = n_labelled > 0 ? 1 : 0;
+        node_of_.assign(static_cast<std::size_t>(n), -1);
+        for (index_t i = 0; i < n; ++i) {
+            const index_t r = uf.find(i);
+            index_t& node = node_of_root[static_cast<std::size_t>(r)];
+            if (node < 0) node = root_label[static_cast<std::size_t>(r)] >= 0 ? 0 : m++;
+            node_of_[static_cast<std::size_t>(i)] = node;
+        }
+        n_nodes_ = m;
+        target_ = k_ - std::max<index_t>(n_labelled - 1, 0);
+    }
+
     template <class T>
     void finish(const T* W, bool refine, UnionFind& uf, std::vector<WeightedEdge<T>>& edges, index_t* labels) const {
         const index_t n = n_;
-        if (refine) {
-            std::vector<std::vector<index_t>> trees(static_cast<std::size_t>(n));
-            for (index_t i = 0; i < n; ++i) trees[static_cast<std::size_t>(uf.find(i))].push_back(i);
+        uf.first_appearance_labels(labels);
+        if (refine) {  // each tree's points in ascending order (a counting sort by label), then its own tree
+            thread_local std::vector<index_t> start, points;
+            start.assign(static_cast<std::size_t>(n + 1), 0);
+            for (index_t i = 0; i < n; ++i) ++start[static_cast<std::size_t>(labels[i] + 1)];
+            for (index_t c = 0; c < n; ++c) start[static_cast<std::size_t>(c + 1)] += start[static_cast<std::size_t>(c)];
+            points.resize(static_cast<std::size_t>(n));
+            for (index_t i = 0; i < n; ++i) points[static_cast<std::size_t>(start[static_cast<std::size_t>(labels[i])]++)] = i;
             edges.clear();
-            for (const auto& t : trees) member_max_tree(W, n, t, edges);
+            index_t first = 0;
+            for (index_t c = 0; c < n && first < n; ++c) {
+                const index_t last = start[static_cast<std::size_t>(c)];
+                member_max_tree(W, n, points.data() + first, last - first, edges);
+                first = last;
+            }
         }
         sort_edges_heaviest_first(edges);
-        uf.first_appearance_labels(labels);
     }
 
     void check_pair(index_t a, index_t b, index_t p, const char* name) const {
@@ -382,6 +527,8 @@ private:
     }
 
     index_t n_, k_;
+    std::vector<index_t> node_of_;  // the contracted graph (contract()); empty with cannot-links
+    index_t n_nodes_ = 0, target_ = 0;
     std::vector<index_t> colour_;                   // per point: its group's colour (-1 free); empty without cannot-links
     std::vector<index_t> label_;                    // per point: its (remapped) label or -1
     std::vector<std::vector<index_t>> groups_;      // must-link groups of size >= 2

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "diffclust/perturb/accumulate.hpp"
+#include "diffclust/perturb/fy_sample.hpp"
 #include "diffclust/perturb/sample.hpp"
 #include "diffclust/core/checks.hpp"
 
@@ -24,24 +25,19 @@ double partial_fy_loss(const T* S, index_t n, index_t k, const PerturbSpec& spec
     std::vector<std::unique_ptr<Counts>> free_counts(static_cast<std::size_t>(team)), con_counts(static_cast<std::size_t>(team));
     std::vector<double> gaps(static_cast<std::size_t>(spec.n_samples));
     std::vector<char> repaired(static_cast<std::size_t>(spec.n_samples), 0);
-    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(team));
+    std::vector<FYScratch> scratch(static_cast<std::size_t>(team));
+    std::vector<PrimWorkspace> work(static_cast<std::size_t>(team));
     std::vector<SampleForest> free_f(static_cast<std::size_t>(team)), con_f(static_cast<std::size_t>(team));
-    std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(team)), pools(static_cast<std::size_t>(team));
     for_each_sample(spec.n_samples, team, [&](index_t s, int tid) {
         const std::size_t t = static_cast<std::size_t>(tid);
         if (!free_counts[t]) {
             free_counts[t] = std::make_unique<Counts>(n, true, false);
             con_counts[t] = std::make_unique<Counts>(n, true, false);
         }
-        // the same noise in both problems: the sample's perturbed matrix is drawn
-        // once (the same weights W_ij + sigma Z_s,ij as the fused Prim draws)
-        std::vector<double>& Wt = scratch[t];
-        Wt.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
-        perturbed_matrix(sym.W, n, spec.sigma, spec.seed, static_cast<u32>(s), Wt.data());
-        dense_forest(Wt.data(), n, k, trees[t], free_f[t]);
-        con_f[t].labels.resize(static_cast<std::size_t>(n));
-        repaired[static_cast<std::size_t>(s)] = cp.solve(Wt.data(), refine, con_f[t].edges, con_f[t].labels.data(), &pools[t]);
-        con_f[t].finish_value();
+        // the same noise in both problems (common random numbers)
+        fy_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, work[t], scratch[t], free_f[t], con_f[t],
+                  pairs_next(s, spec.n_samples));
+        repaired[static_cast<std::size_t>(s)] = con_f[t].repaired;
         free_counts[t]->add(free_f[t]);
         con_counts[t]->add(con_f[t]);
         gaps[static_cast<std::size_t>(s)] = free_f[t].value - con_f[t].value;
