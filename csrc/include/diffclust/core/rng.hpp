@@ -389,6 +389,43 @@ DIFFCLUST_AVX512 static void weighted_noise_sum_avx512(u64 seed, const u32* lo, 
     }
 }
 
+// L registers of out[e] = base[e] + scale * Z(seed, sample, {lo[e], hi[e]}) from e0 on.
+template <int L>
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void pair_normals_avx512_block(const Avx512Normals& normals, const u32* lo,
+                                                                        const u32* hi, index_t e0, index_t m,
+                                                                        __m512d vscale, const double* base, double* out) {
+    __m512i vlo[L], vhi[L];
+    __m512d z[L];
+    __mmask8 valid[L];
+    for (int l = 0; l < L; ++l) {
+        const index_t left = m - e0 - 8 * l;
+        valid[l] = static_cast<__mmask8>(left >= 8 ? 0xFFu : (1u << left) - 1u);
+        vlo[l] = _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(valid[l], lo + e0 + 8 * l));
+        vhi[l] = _mm512_cvtepu32_epi64(_mm256_maskz_loadu_epi32(valid[l], hi + e0 + 8 * l));
+    }
+    normals.draw<L>(vlo, vhi, valid, z);
+    for (int l = 0; l < L; ++l) {
+        const index_t e = e0 + 8 * l;
+        const __m512d scaled = _mm512_mul_pd(vscale, z[l]);
+        _mm512_mask_storeu_pd(out + e, valid[l], _mm512_add_pd(_mm512_maskz_loadu_pd(valid[l], base + e), scaled));
+    }
+}
+
+DIFFCLUST_AVX512 static void pair_normals_avx512(u64 seed, u32 sample, const u32* lo, const u32* hi, index_t m,
+                                                 double scale, const double* base, double* out) {
+    const Avx512Normals normals(seed, sample);
+    const __m512d vscale = _mm512_set1_pd(scale);
+    index_t e0 = 0;
+    for (; m - e0 > 24; e0 += 32) pair_normals_avx512_block<4>(normals, lo, hi, e0, m, vscale, base, out);
+    if (m - e0 > 16) {
+        pair_normals_avx512_block<3>(normals, lo, hi, e0, m, vscale, base, out);
+    } else if (m - e0 > 8) {
+        pair_normals_avx512_block<2>(normals, lo, hi, e0, m, vscale, base, out);
+    } else if (m - e0 > 0) {
+        pair_normals_avx512_block<1>(normals, lo, hi, e0, m, vscale, base, out);
+    }
+}
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -473,6 +510,33 @@ inline void weighted_noise_sum(u64 seed, const u32* lo, const u32* hi, index_t m
     }
 #endif
     weighted_noise_sum_generic(seed, lo, hi, m, coef, n_samples, out);
+}
+
+// out[e] = base[e] + scale * Z(seed, sample, {lo[e], hi[e]}) for e in [0, m),
+// lo[e] < hi[e]: the normals of any list of edges of one sample (the same
+// numbers as edge_normals draws for those edges).
+inline void pair_normals_generic(u64 seed, u32 sample, const u32* lo, const u32* hi, index_t m, double scale,
+                                 const double* base, double* out) {
+    const u32 k0 = static_cast<u32>(seed), k1 = static_cast<u32>(seed >> 32);
+    unsigned char rejected[normal_lanes];
+    for (index_t e0 = 0; e0 < m; e0 += normal_lanes) {
+        const index_t len = m - e0 < normal_lanes ? m - e0 : normal_lanes;
+        if (!normals_block_generic(lo + e0, hi + e0, len, sample, k0, k1, scale, base + e0, out + e0, rejected)) continue;
+        for (index_t e = 0; e < len; ++e) {
+            if (rejected[e]) out[e0 + e] = base[e0 + e] + scale * edge_normal(seed, sample, lo[e0 + e], hi[e0 + e]);
+        }
+    }
+}
+
+inline void pair_normals(u64 seed, u32 sample, const u32* lo, const u32* hi, index_t m, double scale,
+                         const double* base, double* out) {
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+    if (cpu_has_avx512()) {
+        pair_normals_avx512(seed, sample, lo, hi, m, scale, base, out);
+        return;
+    }
+#endif
+    pair_normals_generic(seed, sample, lo, hi, m, scale, base, out);
 }
 
 // out[r] = base[r] + scale * Z(seed, sample, {v, u[r]}) for r in [0, len).

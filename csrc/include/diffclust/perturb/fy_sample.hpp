@@ -15,7 +15,8 @@ namespace diffclust {
 // Per-thread buffers of fy_sample.
 struct FYScratch {
     std::vector<WeightedEdge<double>> tree;  // the free sample's spanning tree
-    std::vector<double> sub, base;           // perturbed weights among a few points
+    std::vector<double> sub, base, z;        // perturbed weights among a few points
+    std::vector<u32> lo, hi;                 // their edges
     std::vector<index_t> local;              // 0, 1, ..., m - 1
     std::vector<double> matrix;              // the whole perturbed matrix (with cannot-links)
 };
@@ -56,16 +57,26 @@ void fy_sample(const T* W, index_t n, index_t k, const PerturbSpec& spec, u32 s,
     const auto member_tree = [&](const index_t* members, index_t m, std::vector<WeightedEdge<double>>& out) {
         if (m < 2) return;
         const std::size_t mm = static_cast<std::size_t>(m);
-        fs.sub.resize(mm * mm);
-        fs.base.resize(mm);
-        for (index_t a = 0; a + 1 < m; ++a) {
+        const std::size_t pairs = mm * (mm - 1) / 2;
+        fs.lo.resize(pairs);
+        fs.hi.resize(pairs);
+        fs.base.resize(pairs);
+        fs.z.resize(pairs);
+        std::size_t e = 0;
+        for (index_t a = 0; a + 1 < m; ++a) {  // the pairs (a, b), a < b, row by row; members ascend, so lo < hi
             const T* wrow = W + members[a] * n;
-            const index_t len = m - a - 1;
-            for (index_t b = 0; b < len; ++b) fs.base[static_cast<std::size_t>(b)] = static_cast<double>(wrow[members[a + 1 + b]]);
-            double* row = fs.sub.data() + static_cast<std::size_t>(a) * mm;
-            edge_normals(spec.seed, s, static_cast<u32>(members[a]), members + a + 1, 0, len, spec.sigma, fs.base.data(),
-                         row + a + 1);
-            for (index_t b = a + 1; b < m; ++b) fs.sub[static_cast<std::size_t>(b) * mm + static_cast<std::size_t>(a)] = row[b];
+            for (index_t b = a + 1; b < m; ++b, ++e) {
+                fs.lo[e] = static_cast<u32>(members[a]);
+                fs.hi[e] = static_cast<u32>(members[b]);
+                fs.base[e] = static_cast<double>(wrow[members[b]]);
+            }
+        }
+        pair_normals(spec.seed, s, fs.lo.data(), fs.hi.data(), static_cast<index_t>(pairs), spec.sigma, fs.base.data(),
+                     fs.z.data());
+        fs.sub.resize(mm * mm);
+        e = 0;
+        for (std::size_t a = 0; a + 1 < mm; ++a) {
+            for (std::size_t b = a + 1; b < mm; ++b, ++e) fs.sub[a * mm + b] = fs.sub[b * mm + a] = fs.z[e];
         }
         if (fs.local.size() < mm) {
             const std::size_t from = fs.local.size();
@@ -74,9 +85,9 @@ void fy_sample(const T* W, index_t n, index_t k, const PerturbSpec& spec, u32 s,
         }
         const std::size_t before = out.size();
         member_max_tree(fs.sub.data(), m, fs.local.data(), m, out);
-        for (std::size_t e = before; e < out.size(); ++e) {  // local ids (i < j) to global ones (ascending members)
-            out[e].i = members[out[e].i];
-            out[e].j = members[out[e].j];
+        for (std::size_t t = before; t < out.size(); ++t) {  // local ids (i < j) to global ones (ascending members)
+            out[t].i = members[out[t].i];
+            out[t].j = members[out[t].j];
         }
     };
     cp.solve_from_tree(fs.tree, refine, member_tree, con_f.edges, con_f.labels.data(), true, false);
