@@ -149,7 +149,7 @@ def test_forward_flags(rng):
     np.testing.assert_array_equal(M, full.connectivity)
     np.testing.assert_array_equal(A2, full.adjacency)
     # 2-D flags too
-    A1, M1, F1, *_ = _ops.perturbed_kforest(S[0], 2, 0.5, 6, 5, 1, want_adjacency=False)
+    A1, _, F1, *_ = _ops.perturbed_kforest(S[0], 2, 0.5, 6, 5, 1, want_adjacency=False)
     assert A1 is None and isinstance(F1, float)
 
 
@@ -352,7 +352,7 @@ def test_errors_name_the_argument(rng):
     # too many distinct labels in element 1 only: the error names the element
     infeasible = y.copy()
     infeasible[1, :4] = [0, 1, 2, 3]
-    with pytest.raises(ValueError, match="batch element 1: known_labels has 4 distinct labels"):
+    with pytest.raises(ValueError, match=r"batch element 1: known_labels has \d+ distinct labels but k = 2"):
         dc.partial_fy_loss(S, k, infeasible, seed=1, n_threads=3, **kw)
 
 

@@ -37,10 +37,9 @@ with Perturbed Spanning Forests. NeurIPS 2023. arXiv:2305.16358.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
-
-import numbers
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
