@@ -238,6 +238,7 @@ def test_loss_equals_loop(rng, dtype, labels):
         repaired += ref.n_repaired
     assert out.n_repaired == repaired
     assert (loss >= 0).all()
+    assert loss.flags.writeable and loss.flags.owndata  # the caller's array
 
 
 def test_loss_2d_unchanged(rng):
