@@ -311,6 +311,11 @@ def test_int_seed_and_generator_for_batches(rng):
     g1 = dc.perturbed_kforest(S, 2, sigma=0.5, n_samples=4, seed=np.random.default_rng(1), keep_samples=True)
     drawn = np.random.default_rng(1).integers(0, 2**63, dtype=np.int64)
     np.testing.assert_array_equal(g1.samples.seed, dc.element_seeds(int(drawn), 3))
+    # a 0-d integer array is an int seed, for 2-D and 3-D S
+    c = dc.perturbed_kforest(S, 2, sigma=0.5, n_samples=4, seed=np.array(12))
+    np.testing.assert_array_equal(a.adjacency, c.adjacency)
+    d0 = _ops.perturbed_kforest(S[0], 2, 0.5, 4, np.array(12, dtype=np.uint64), 1)
+    np.testing.assert_array_equal(d0[0], dc.perturbed_kforest(S[0], 2, sigma=0.5, n_samples=4, seed=12).adjacency)
 
 
 # --------------------------------------------------------------------------- errors

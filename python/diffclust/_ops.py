@@ -2,7 +2,9 @@
 
 Each function takes already-resolved arguments -- arrays (anything
 ``numpy.asarray`` accepts), an ``int`` k, a ``float`` sigma, an ``int`` seed in
-[0, 2**64), an ``int`` n_threads >= 1 (see ``_validation.resolve_threads`` and
+[0, 2**64) (for a batch S (b, n, n) of the perturbed kernels: an int, meaning
+``element_seeds(seed, b)``, or an integer array (b,) of the elements' seeds,
+see ``batch_seeds``), an ``int`` n_threads >= 1 (see ``_validation.resolve_threads`` and
 ``resolve_seed``), a metric name from the one metric table -- and
 
 1. validates: shapes, dtypes, finiteness, ranges, labels (the errors name the
@@ -281,8 +283,13 @@ def _seed_for(S: Array, seed: Any) -> Any:
     """An int seed in [0, 2**64) for 2-D S, the (b,) uint64 element seeds for 3-D S."""
     if S.ndim == 3:
         return batch_seeds(seed, S.shape[0])
-    if isinstance(seed, np.ndarray) and seed.ndim > 0:
-        raise TypeError(f"seed must be an int for 2-D S (seed arrays are for a batch (b, n, n)), got shape {seed.shape}")
+    if isinstance(seed, np.ndarray):
+        if seed.ndim > 0:
+            raise TypeError(
+                f"seed must be an int for 2-D S (seed arrays are for a batch (b, n, n)), got shape {seed.shape}"
+            )
+        if seed.dtype.kind in "iu":
+            seed = seed.item()  # a 0-d integer array is an int
     return _check_seed(seed)
 
 
