@@ -161,7 +161,9 @@ void check_batch(const T* S, index_t b, index_t n, index_t k, const BatchConstra
         }
     }
     if (!bc.per_element()) {
-        if (bc.any()) const ConstrainedProblem check(n, k, bc.shared);
+        if (bc.any()) {
+            const ConstrainedProblem check(n, k, bc.shared);  // throws if infeasible
+        }
         return;
     }
     for (index_t t = 0; t < b; ++t) {
