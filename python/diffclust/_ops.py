@@ -250,7 +250,7 @@ def _batch_labels(known_labels: Any, b: int, n: int) -> NDArray[np.int64] | None
     if known_labels is None:
         return None
     a = np.asarray(known_labels)
-    if a.ndim != 2:
+    if a.ndim == 1:
         labels, _, _ = check_constraints(n, known_labels, None, None)
         return labels
     if a.shape != (b, n):
