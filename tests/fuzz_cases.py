@@ -87,6 +87,13 @@ def labels_with(r: np.random.Generator, n: int, k: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
+def partial_labels(r: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """n labels in [0, k) (each present), about a third of them unknown (-1)."""
+    y = labels_with(r, n, k)
+    y[r.random(n) < 0.3] = -1
+    return y
+
+
 def affinity(r: np.random.Generator, n: int, dt: Any = F64) -> np.ndarray:
     W = np.abs(r.standard_normal((n, n))) * (r.random((n, n)) < 0.7)
     return ((W + W.T) / 2).astype(dt)
@@ -215,6 +222,27 @@ def _core_args(
                 S, k, 0.5, 3, seed, None, None, None, True, False, False, True, 1
             )
         return [S, k, V, V, 0.5, 3, seed, None, None, None, True, True, kept_e, kept_l, 1]
+    if family == "element_seeds":
+        return [seed, n]
+    if family in ("perturbed_kforest_batch", "partial_fy_loss_batch", "perturbed_kforest_vjp_batch"):
+        b = int(r.integers(1, 4))
+        S = np.stack([similarity(r, n, dt) for _ in range(b)])
+        seeds = _core.element_seeds(seed, b)
+        if family == "partial_fy_loss_batch" or r.random() < 0.5:
+            per_element = r.random() < 0.5
+            y = np.stack([partial_labels(r, n, k) for _ in range(b)]) if per_element else partial_labels(r, n, k)
+        else:
+            y = None
+        if family == "perturbed_kforest_batch":
+            return [S, k, 0.5, 3, seeds, y, None, None, True, True, bool(r.random() < 0.5), bool(r.random() < 0.5), 1]
+        if family == "partial_fy_loss_batch":
+            return [S, k, 0.5, 3, seeds, y, None, None, True, int(r.choice([1, 2]))]
+        V = r.standard_normal((b, n, n)).astype(dt)
+        kept_e = kept_l = None
+        if r.random() < 0.5:
+            fwd = getattr(_core, "perturbed_kforest_batch" + suffix)
+            _, _, _, kept_e, kept_l, *_ = fwd(S, k, 0.5, 3, seeds, y, None, None, True, False, False, True, 1)
+        return [S, k, V, V, 0.5, 3, seeds, y, None, None, True, True, kept_e, kept_l, int(r.choice([1, 2]))]
     if family == "pairwise_distances":
         Y = points(r, n + 1, d, dt) if r.random() < 0.5 else None
         return [points(r, n, d, dt), Y, "cosine" if r.random() < 0.3 else "euclidean", 1]
@@ -275,6 +303,7 @@ CORE_FAMILIES = {
     "adjusted_rand_score", "mutual_info_score", "normalized_mutual_info_score", "dec_loss", "kmeans_loss",
     "gmm_nll", "graph_cuts_dense", "soft_ncut_dense", "graph_cuts_csr", "soft_ncut_csr",
     "_testing.edge_noise", "_testing.normals_floor", "_testing.philox4x32",
+    "element_seeds", "perturbed_kforest_batch", "partial_fy_loss_batch", "perturbed_kforest_vjp_batch",
 }  # fmt: skip
 
 
@@ -328,6 +357,12 @@ def _public(
     if name == "perturbed_kforest_vjp":
         V = r.standard_normal((n, n))
         return [similarity(r, n, dt), k, V, V], {"sigma": 0.5, "n_samples": 3, "seed": seed}
+    if name == "element_seeds":
+        return [seed, n], {}
+    if name == "partial_fy_loss" and r.random() < 0.3:  # a batch of two, labels per element
+        S = np.stack([similarity(r, n, dt), similarity(r, n, dt)])
+        y = np.stack([labels_with(r, n, k), labels_with(r, n, k)])
+        return [S, k, y], {"sigma": 0.5, "n_samples": 3, "seed": seed}
     if name == "partial_fy_loss":
         return [similarity(r, n, dt), k, labels_with(r, n, k)], {
             "sigma": 0.5,
@@ -532,7 +567,7 @@ def check_result(name: str, result: Any, finite: bool = True) -> None:
         _check_forest(result.labels, result.edges)
     elif family in ("kforest", "kforest_from_edges", "kforest_from_points", "kforest_constrained"):
         _check_forest(result[0], result[1])
-    elif family in ("perturbed_kforest", "perturbed_kforest_from_points"):
+    elif family in ("perturbed_kforest", "perturbed_kforest_from_points", "perturbed_kforest_batch"):
         if hasattr(result, "adjacency"):
             A, M, samples = result.adjacency, result.connectivity, result.samples
             kept = (samples.labels, samples.edges) if samples is not None else (None, None)

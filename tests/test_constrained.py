@@ -560,7 +560,8 @@ def test_batched_perturbed_counts_repairs_over_the_batch():
     batch = np.stack([S, S.T, np.zeros_like(S)])
     kw = {"cannot_link": cannot, "sigma": 2.0, "n_samples": 12, "seed": 2}
     p = dc.perturbed_kforest(batch, k, n_threads=3, **kw)
-    singles = [dc.perturbed_kforest(batch[t], k, n_threads=1, **kw) for t in range(3)]
+    seeds = dc.element_seeds(kw["seed"], 3)  # element t's own seed
+    singles = [dc.perturbed_kforest(batch[t], k, n_threads=1, **{**kw, "seed": int(seeds[t])}) for t in range(3)]
     assert p.n_repaired == sum(q.n_repaired for q in singles) > 0
     for t in range(3):
         np.testing.assert_array_equal(p.connectivity[t], singles[t].connectivity)

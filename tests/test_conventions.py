@@ -166,6 +166,8 @@ def _results(n=200):
         "PerturbedSamples": p.samples,
         "PerturbedForest_points": dc.perturbed_kforest_from_points(X, 3, **kw),
         "FYLoss": dc.partial_fy_loss(S, 3, y, **kw),
+        "FYLoss_batched": dc.partial_fy_loss(np.stack([S, S]), 3, y, **kw),
+        "PerturbedSamples_batched": dc.perturbed_kforest(np.stack([S, S]), 3, keep_samples=True, **kw).samples,
         "KMedoidsResult": dc.kmedoids(X, 3),
         "SoftNcut": dc.soft_ncut(np.exp(S), rng.random((n, 3))),
         "DECLoss": dc.dec_loss(X, X[:3]),
@@ -260,6 +262,9 @@ def _calls(dtype):
         "perturbed_kforest_vjp": ((S, V), lambda: dc.perturbed_kforest_vjp(S, 3, V, V, **kw)),
         "perturbed_kforest_vjp_zero": ((S,), lambda: dc.perturbed_kforest_vjp(S, 3, **kw)),
         "partial_fy_loss": ((S,), lambda: dc.partial_fy_loss(S, 3, y, **kw)),
+        # grad only: the (b,) losses are float64 whatever S's dtype, as the 2-D loss is a Python float
+        "partial_fy_loss_batched": ((Sb,), lambda: dc.partial_fy_loss(Sb, 3, np.stack([y, y[::-1]]), **kw).grad),
+        "perturbed_kforest_vjp_batched": ((Sb,), lambda: dc.perturbed_kforest_vjp(Sb, 3, Sb, **kw)),
         "pairwise_distances": ((X,), lambda: dc.pairwise_distances(X)),
         "silhouette_samples": ((X,), lambda: dc.silhouette_samples(X, lab)),
         "gmm_nll_samples": ((X,), lambda: dc.gmm_nll_samples(X, *params, covariance_type="spherical")),
@@ -305,6 +310,7 @@ def test_every_public_function_is_classified():
     no_arrays = {
         "adjusted_rand_score", "davies_bouldin_score", "gmm_nll", "kmeans_loss", "mutual_info_score",
         "ncut", "normalized_mutual_info_score", "ratio_cut", "silhouette_score",
+        "element_seeds",  # integer seeds from an int: no float array in or out
     }
     covered = {c.split("_batched")[0].split("_constrained")[0].split("_zero")[0] for c in CALLS}
     for name in dc.__all__:

@@ -94,6 +94,15 @@ KERNELS = {
         "S = rng.standard_normal((400, 400))",
         "dc.perturbed_kforest(S, 3, sigma=0.1, n_samples=1_000_000, seed=0)",
     ),
+    # a batch: whole elements on the threads, then the last elements' samples split
+    "partial_fy_loss_batched": (
+        "S = rng.standard_normal((5, 300, 300)); y = np.full((5, 300), -1); y[:, :3] = [0, 1, 2]",
+        "dc.partial_fy_loss(S, 3, y, sigma=0.1, n_samples=100_000, seed=0, n_threads=2)",
+    ),
+    "perturbed_kforest_vjp_batched": (
+        "S = rng.standard_normal((3, 300, 300))",
+        "dc.perturbed_kforest_vjp(S, 3, S, sigma=0.1, n_samples=1_000_000, seed=0, n_threads=2)",
+    ),
 }
 
 

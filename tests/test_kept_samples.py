@@ -359,16 +359,18 @@ def test_batched_kept_samples_equal_separate_calls(rng):
     s_ = pb.samples
     assert s_.edges.shape == (b, B, n - k, 2)
     assert s_.labels.shape == (b, B, n)
-    assert (s_.k, s_.sigma, s_.n_samples, s_.seed) == (k, 0.8, B, 42)
+    assert (s_.k, s_.sigma, s_.n_samples) == (k, 0.8, B)
+    seeds = dc.element_seeds(42, b)  # element t has its own seed, derived from seed=42
+    np.testing.assert_array_equal(s_.seed, seeds)
     V = rng.standard_normal((n, n))
     for t in range(b):
-        one = dc.perturbed_kforest(Sb[t], k, **kw)
+        one = dc.perturbed_kforest(Sb[t], k, **{**kw, "seed": int(seeds[t])})
         np.testing.assert_array_equal(s_.edges[t], one.samples.edges)
         np.testing.assert_array_equal(s_.labels[t], one.samples.labels)
         np.testing.assert_array_equal(pb.adjacency[t], one.adjacency)
         # one batch item's slice is a valid PerturbedSamples for that matrix
-        item = dataclasses.replace(s_, edges=s_.edges[t], labels=s_.labels[t])
-        ref = dc.perturbed_kforest_vjp(Sb[t], k, V, V, sigma=0.8, n_samples=B, seed=42)
+        item = dataclasses.replace(s_, edges=s_.edges[t], labels=s_.labels[t], seed=int(seeds[t]))
+        ref = dc.perturbed_kforest_vjp(Sb[t], k, V, V, sigma=0.8, n_samples=B, seed=int(seeds[t]))
         assert np.array_equal(ref, dc.perturbed_kforest_vjp(Sb[t], k, V, V, samples=item))
     # the whole batch's samples do not fit a 2-D VJP
     with pytest.raises(ValueError):
@@ -376,17 +378,17 @@ def test_batched_kept_samples_equal_separate_calls(rng):
 
 
 def test_batched_kept_samples_drawn_seed_and_labels(rng):
-    """seed=None and constraints: every batch item uses the recorded seed's noise."""
+    """seed=None and constraints: batch item t uses the noise of the recorded seed[t]."""
     b, n, k, B = 3, 15, 4, 5
     Sb = rng.standard_normal((b, n, n)).astype(np.float32)
     y = -np.ones(n, dtype=np.int64)
     y[[0, 3, 7]] = [0, 1, 0]
     pb = dc.perturbed_kforest(Sb, k, sigma=0.6, n_samples=B, known_labels=y, keep_samples=True)
     seed = pb.samples.seed
-    assert isinstance(seed, int)
+    assert seed.dtype == np.uint64 and seed.shape == (b,)
     for t in range(b):
         one = dc.perturbed_kforest(
-            Sb[t], k, sigma=0.6, n_samples=B, seed=seed, known_labels=y, keep_samples=True
+            Sb[t], k, sigma=0.6, n_samples=B, seed=int(seed[t]), known_labels=y, keep_samples=True
         )
         np.testing.assert_array_equal(pb.samples.edges[t], one.samples.edges)
         np.testing.assert_array_equal(pb.samples.labels[t], one.samples.labels)

@@ -119,8 +119,9 @@ def test_batched_matches_loop(rng):
     S = rng.standard_normal((3, 15, 15))
     p = dc.perturbed_kforest(S, 2, sigma=0.3, n_samples=10, seed=4)
     assert p.adjacency.shape == (3, 15, 15) and p.value.shape == (3,)
+    seeds = dc.element_seeds(4, 3)  # element t has its own seed, derived from seed=4
     for t in range(3):
-        q = dc.perturbed_kforest(S[t], 2, sigma=0.3, n_samples=10, seed=4)
+        q = dc.perturbed_kforest(S[t], 2, sigma=0.3, n_samples=10, seed=int(seeds[t]))
         np.testing.assert_array_equal(p.adjacency[t], q.adjacency)
         np.testing.assert_array_equal(p.connectivity[t], q.connectivity)
         assert p.value[t] == q.value

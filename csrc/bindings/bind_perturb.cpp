@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "constraint_args.hpp"
@@ -73,38 +74,147 @@ py::tuple perturbed_kforest_py(const py::array& S_in, index_t k, double sigma, i
                                const opt_array& labels, const opt_array& must, const opt_array& cannot, bool refine,
                                bool want_A, bool want_M, bool keep_samples, std::int64_t n_threads) {
     const auto S = as_real<T>(S_in, "S");
-    const index_t n = require_square(S, "S", true);
+    const index_t n = require_square(S, "S");
     require_k(k, n);
     require_positive(sigma, "sigma");
     require_samples(n_samples);
     const int threads = threads_arg(n_threads);
     const ConstraintArgs args(labels, must, cannot, n);
-    const bool batched = S.ndim() == 3;
-    const index_t b = batched ? S.shape(0) : 1;
-    const KeptArrays kept(keep_samples, batched, b, n_samples, n, k);
-    std::vector<py::ssize_t> shape{n, n};
-    if (batched) shape.insert(shape.begin(), b);
-    const EstimateArrays<T> est(want_A, want_M, shape);
-    auto values = empty<double>({b});
-    double* F = values.mutable_data();
+    const KeptArrays kept(keep_samples, false, 1, n_samples, n, k);
+    const EstimateArrays<T> est(want_A, want_M, {n, n});
+    double F = 0.0;
     const Constraints c = args.get();
     const PerturbSpec spec{sigma, n_samples, seed};
     const T* data = S.data();
     index_t n_repaired = 0;
-    run_released([&] {
+    run_released([&] {  // no Python objects are touched
         std::unique_ptr<ConstrainedProblem> problem;
         if (c.any()) problem = std::make_unique<ConstrainedProblem>(n, k, c);
-        for (index_t t = 0; t < b; ++t) {
-            index_t repaired = 0;
-            const PerturbedOut<T> out{est.a ? est.a + t * n * n : nullptr, est.m ? est.m + t * n * n : nullptr, F + t,
-                                      &repaired};
-            perturbed_kforest(data + t * n * n, n, k, spec, problem.get(), refine, threads, out,
-                              batched ? "S[" + std::to_string(t) + "]" : "S", kept.at(t, n_samples, n, k));
-            n_repaired += repaired;
-        }
+        const PerturbedOut<T> out{est.a, est.m, &F, &n_repaired};
+        perturbed_kforest(data, n, k, spec, problem.get(), refine, threads, out, "S", kept.at(0, n_samples, n, k));
     });
-    if (batched) return py::make_tuple(est.A, est.M, values, kept.edges, kept.labels, n_repaired);
-    return py::make_tuple(est.A, est.M, F[0], kept.edges, kept.labels, n_repaired);
+    return py::make_tuple(est.A, est.M, F, kept.edges, kept.labels, n_repaired);
+}
+
+// ---------------------------------------------------------------------------
+// Batches (b, n, n): one seed per element, labels shared (n,) or per element (b, n).
+
+// A batch's S: (b, n, n) with b >= 1; returns (b, n).
+inline std::pair<index_t, index_t> require_batch(const py::array& S, const char* name = "S") {
+    require_ndim(S, 3, name);
+    const index_t n = require_square(S, name, true);
+    return {S.shape(0), n};
+}
+
+// One uint64 seed per element: shape (b,), dtype uint64 (the Python layer turns
+// an int seed into element_seeds(seed, b) and int64 seeds into their uint64 bits).
+inline carray<u64> as_seeds(const py::array& seeds, index_t b) {
+    if (seeds.dtype().kind() != 'u' || seeds.dtype().itemsize() != 8) {
+        type_error("seeds must be a uint64 array (one seed per batch element), got dtype " +
+                   std::string(py::str(seeds.dtype())));
+    }
+    require_shape(seeds, {b}, "seeds");
+    return carray<u64>::ensure(seeds);
+}
+
+// The constraints of a batch of b problems on n points: labels (n,) shared by
+// every element or (b, n) per element, in [-1, n); pair lists shared.
+struct BatchConstraintArgs {
+    std::optional<index_array> labels, must, cannot;
+
+    BatchConstraintArgs(const opt_array& known_labels, const opt_array& must_link, const opt_array& cannot_link,
+                        index_t b, index_t n)
+        : labels(as_index(known_labels, "labels")),
+          must(pair_list(must_link, n, "must_link")),
+          cannot(pair_list(cannot_link, n, "cannot_link")) {
+        if (labels) {
+            if (labels->ndim() == 2) {
+                require_shape(*labels, {b, n}, "labels");
+            } else {
+                require_shape(*labels, {n}, "labels");
+            }
+            require_index_range(*labels, -1, n, "labels", "[-1, n)");
+        }
+    }
+
+    BatchConstraints get() const {
+        BatchConstraints c;
+        if (labels) (labels->ndim() == 2 ? c.labels : c.shared.labels) = labels->data();
+        if (must) {
+            c.shared.must = must->data();
+            c.shared.n_must = must->shape(0);
+        }
+        if (cannot) {
+            c.shared.cannot = cannot->data();
+            c.shared.n_cannot = cannot->shape(0);
+        }
+        return c;
+    }
+};
+
+py::array_t<u64> element_seeds_py(u64 seed, index_t b) {
+    if (b < 0) value_error("b must be non-negative, got " + std::to_string(b));
+    checked_size({b, 8}, "the element seeds");
+    auto out = empty<u64>({b});
+    u64* p = out.mutable_data();
+    for (index_t t = 0; t < b; ++t) p[t] = derive_seed(seed, static_cast<u64>(t));
+    return out;
+}
+
+template <class T>
+py::tuple perturbed_kforest_batch_py(const py::array& S_in, index_t k, double sigma, index_t n_samples,
+                                     const py::array& seeds_in, const opt_array& labels, const opt_array& must,
+                                     const opt_array& cannot, bool refine, bool want_A, bool want_M,
+                                     bool keep_samples, std::int64_t n_threads) {
+    const auto S = as_real<T>(S_in, "S");
+    const auto bn = require_batch(S);
+    const index_t b = bn.first, n = bn.second;
+    require_k(k, n);
+    require_positive(sigma, "sigma");
+    require_samples(n_samples);
+    const auto seeds = as_seeds(seeds_in, b);
+    const int threads = threads_arg(n_threads);
+    const BatchConstraintArgs args(labels, must, cannot, b, n);
+    const KeptArrays kept(keep_samples, true, b, n_samples, n, k);
+    const EstimateArrays<T> est(want_A, want_M, {b, n, n});
+    auto values = empty<double>({b});
+    double* F = values.mutable_data();
+    const BatchConstraints c = args.get();
+    const T* data = S.data();
+    const u64* sd = seeds.data();
+    index_t n_repaired = 0;
+    run_released([&] {  // no Python objects are touched
+        perturbed_kforest_batch(data, b, n, k, sigma, n_samples, sd, c, refine, threads, est.a, est.m, F,
+                                &n_repaired, kept.at(0, n_samples, n, k));
+    });
+    return py::make_tuple(est.A, est.M, values, kept.edges, kept.labels, n_repaired);
+}
+
+template <class T>
+py::tuple partial_fy_loss_batch_py(const py::array& S_in, index_t k, double sigma, index_t n_samples,
+                                   const py::array& seeds_in, const opt_array& labels, const opt_array& must,
+                                   const opt_array& cannot, bool refine, std::int64_t n_threads) {
+    const auto S = as_real<T>(S_in, "S");
+    const auto bn = require_batch(S);
+    const index_t b = bn.first, n = bn.second;
+    require_k(k, n);
+    require_positive(sigma, "sigma");
+    require_samples(n_samples);
+    const auto seeds = as_seeds(seeds_in, b);
+    const int threads = threads_arg(n_threads);
+    const BatchConstraintArgs args(labels, must, cannot, b, n);
+    auto grad = empty<T>({b, n, n});
+    auto losses = empty<double>({b});
+    T* g = grad.mutable_data();
+    double* L = losses.mutable_data();
+    const BatchConstraints c = args.get();
+    const T* data = S.data();
+    const u64* sd = seeds.data();
+    index_t n_repaired = 0;
+    run_released([&] {  // no Python objects are touched
+        partial_fy_loss_batch(data, b, n, k, sigma, n_samples, sd, c, refine, threads, L, g, &n_repaired);
+    });
+    return py::make_tuple(losses, grad, n_repaired);
 }
 
 template <class T>
@@ -161,12 +271,19 @@ py::tuple partial_fy_loss_py(const py::array& S_in, index_t k, double sigma, ind
 struct KeptArgs {
     std::optional<index_array> edges, labels;
 
-    KeptArgs(const opt_array& kept_edges, const opt_array& kept_labels, index_t B, index_t n, index_t k)
+    // b < 0: one problem, (B, n - k, 2) and (B, n); else a batch, (b, B, n - k, 2) and (b, B, n)
+    KeptArgs(const opt_array& kept_edges, const opt_array& kept_labels, index_t B, index_t n, index_t k,
+             index_t b = -1)
         : edges(as_index(kept_edges, "kept_edges")), labels(as_index(kept_labels, "kept_labels")) {
         if (edges.has_value() != labels.has_value()) value_error("pass both kept_edges and kept_labels, or neither");
         if (!edges) return;
-        require_shape(*edges, {B, n - k, 2}, "kept_edges");
-        require_shape(*labels, {B, n}, "kept_labels");
+        if (b < 0) {
+            require_shape(*edges, {B, n - k, 2}, "kept_edges");
+            require_shape(*labels, {B, n}, "kept_labels");
+        } else {
+            require_shape(*edges, {b, B, n - k, 2}, "kept_edges");
+            require_shape(*labels, {b, B, n}, "kept_labels");
+        }
         // a ValueError (not an IndexError): such samples do not come from a forward pass
         const index_t* kl = labels->data();
         for (py::ssize_t i = 0; i < labels->size(); ++i) {
@@ -221,6 +338,43 @@ py::array_t<T> perturbed_kforest_vjp_py(const py::array& S_in, index_t k, const 
 }
 
 template <class T>
+py::array_t<T> perturbed_kforest_vjp_batch_py(const py::array& S_in, index_t k, const opt_array& VA_in,
+                                              const opt_array& VM_in, double sigma, index_t n_samples,
+                                              const py::array& seeds_in, const opt_array& labels,
+                                              const opt_array& must, const opt_array& cannot, bool refine,
+                                              bool control_variate, const opt_array& kept_edges,
+                                              const opt_array& kept_labels, std::int64_t n_threads) {
+    const auto S = as_real<T>(S_in, "S");
+    const auto bn = require_batch(S);
+    const index_t b = bn.first, n = bn.second;
+    require_k(k, n);
+    const auto VA = as_real<T>(VA_in, "grad_adjacency");
+    const auto VM = as_real<T>(VM_in, "grad_connectivity");
+    if (VA) require_shape(*VA, {b, n, n}, "grad_adjacency");
+    if (VM) require_shape(*VM, {b, n, n}, "grad_connectivity");
+    require_positive(sigma, "sigma");
+    require_samples(n_samples);
+    const auto seeds = as_seeds(seeds_in, b);
+    const int threads = threads_arg(n_threads);
+    const BatchConstraintArgs args(labels, must, cannot, b, n);
+    const KeptArgs kept(kept_edges, kept_labels, n_samples, n, k, b);
+    auto grad = empty<T>({b, n, n});
+    T* g = grad.mutable_data();
+    const BatchConstraints c = args.get();
+    const T* data = S.data();
+    const u64* sd = seeds.data();
+    const T* va = VA ? VA->data() : nullptr;
+    const T* vm = VM ? VM->data() : nullptr;
+    const index_t* ke = kept.edges ? kept.edges->data() : nullptr;
+    const index_t* kl = kept.labels ? kept.labels->data() : nullptr;
+    run_released([&] {  // no Python objects are touched
+        perturbed_kforest_vjp_batch(data, b, n, k, sigma, n_samples, sd, c, refine, va, vm, control_variate, threads,
+                                    g, ke, kl);
+    });
+    return grad;
+}
+
+template <class T>
 void register_dtype(py::module_& m, const std::string& suffix) {
     m.def(("perturbed_kforest" + suffix).c_str(), &perturbed_kforest_py<T>, py::arg("S"), py::arg("k"),
           py::arg("sigma"), py::arg("n_samples"), py::arg("seed"), py::arg("labels"), py::arg("must_link"),
@@ -239,11 +393,27 @@ void register_dtype(py::module_& m, const std::string& suffix) {
           py::arg("seed"), py::arg("labels"), py::arg("must_link"), py::arg("cannot_link"), py::arg("refine"),
           py::arg("control_variate"), py::arg("kept_edges"), py::arg("kept_labels"), py::arg("n_threads"),
           "Score-function VJP of (A_eps, M_eps), from kept samples when given.");
+    m.def(("perturbed_kforest_batch" + suffix).c_str(), &perturbed_kforest_batch_py<T>, py::arg("S"), py::arg("k"),
+          py::arg("sigma"), py::arg("n_samples"), py::arg("seeds"), py::arg("labels"), py::arg("must_link"),
+          py::arg("cannot_link"), py::arg("refine"), py::arg("want_adjacency"), py::arg("want_connectivity"),
+          py::arg("keep_samples"), py::arg("n_threads"),
+          "Perturbed k-forest estimates of a batch (b, n, n), element t with seed seeds[t].");
+    m.def(("partial_fy_loss_batch" + suffix).c_str(), &partial_fy_loss_batch_py<T>, py::arg("S"), py::arg("k"),
+          py::arg("sigma"), py::arg("n_samples"), py::arg("seeds"), py::arg("labels"), py::arg("must_link"),
+          py::arg("cannot_link"), py::arg("refine"), py::arg("n_threads"),
+          "Partial Fenchel-Young losses (b,), gradients (b, n, n) and n_repaired of a batch.");
+    m.def(("perturbed_kforest_vjp_batch" + suffix).c_str(), &perturbed_kforest_vjp_batch_py<T>, py::arg("S"),
+          py::arg("k"), py::arg("grad_adjacency"), py::arg("grad_connectivity"), py::arg("sigma"),
+          py::arg("n_samples"), py::arg("seeds"), py::arg("labels"), py::arg("must_link"), py::arg("cannot_link"),
+          py::arg("refine"), py::arg("control_variate"), py::arg("kept_edges"), py::arg("kept_labels"),
+          py::arg("n_threads"), "Score-function VJP of a batch (b, n, n), element t with seed seeds[t].");
 }
 
 }  // namespace
 
 void register_perturb(py::module_& m) {
+    m.def("element_seeds", &element_seeds_py, py::arg("seed"), py::arg("b"),
+          "The seeds derive_seed(seed, t) of the elements t < b of a batch (uint64).");
     register_dtype<double>(m, "_f64");
     register_dtype<float>(m, "_f32");
 }

@@ -19,6 +19,16 @@ numbers). The streams differ from NumPy's. Pass an ``int`` seed to share noise
 between calls (a ``numpy.random.Generator`` is consumed: each call draws a new
 seed from it).
 
+Batches. Every function here takes a stack ``S`` of shape (b, n, n) and treats
+element t as its own problem with its own noise: element t uses the seed
+``element_seeds(seed, b)[t]`` (:func:`element_seeds`, derived from the one seed
+by Philox), or ``seed[t]`` when ``seed`` is an integer array of shape (b,)
+(uint64, or signed integers taken by their two's complement bits, as
+``np.asarray(seed).astype(np.int64).view(np.uint64)``). Element t's results are
+bit-identical to the 2-D call on ``S[t]`` with ``seed=int(seeds[t])``, for any
+thread count. Threads go to whole elements when there are at least as many
+elements as threads, else to each element's samples.
+
 References
 ----------
 L. Stewart, F. Bach, F. Llinares-López, Q. Berthet. Differentiable Clustering
@@ -27,6 +37,7 @@ with Perturbed Spanning Forests. NeurIPS 2023. arXiv:2305.16358.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +52,7 @@ __all__ = [
     "FYLoss",
     "PerturbedForest",
     "PerturbedSamples",
+    "element_seeds",
     "partial_fy_loss",
     "perturbed_kforest",
     "perturbed_kforest_from_points",
@@ -66,7 +78,9 @@ class PerturbedSamples(Result):
         The forward call's parameters; ``seed`` is the uint64 actually used
         (also when the call drew it from ``None`` or a Generator).
 
-    For batched input ``edges`` and ``labels`` gain a leading batch axis.
+    For batched input ``edges`` and ``labels`` gain a leading batch axis b and
+    ``seed`` is the (b,) uint64 array of the elements' seeds (element t's slice,
+    with ``seed=int(seed[t])``, is the PerturbedSamples of the 2-D call on S[t]).
     """
 
     edges: NDArray[np.int64]
@@ -74,7 +88,7 @@ class PerturbedSamples(Result):
     k: int
     sigma: float
     n_samples: int
-    seed: int
+    seed: int | NDArray[np.uint64]
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -91,13 +105,13 @@ class PerturbedForest(Result):
     connectivity : ndarray, shape (n, n)
         ``M_eps``: the fraction of samples in which i and j share a tree. Ones on
         the diagonal.
-    value : float
+    value : float, or ndarray of shape (b,) for batched input
         ``F_eps = mean_s <A_s, S + sigma Z_s>``.
     samples : PerturbedSamples or None
         Each sample's forest, when the call asked for ``keep_samples``.
     n_repaired : int
         Samples whose constrained greedy got stuck and was completed from a
-        feasible partition (0 without constraints).
+        feasible partition (0 without constraints; summed over a batch).
 
     The repr is compact; arrays are ordinary writable arrays owned by the caller.
     """
@@ -118,23 +132,68 @@ class FYLoss(TupleResult):
 
     Attributes
     ----------
-    loss : float
-        ``L(S; y) = F_eps(S) - F_eps(S; y)``.
-    grad : ndarray, shape (n, n)
+    loss : float, or ndarray of float64 of shape (b,) for batched S
+        ``L(S; y) = F_eps(S) - F_eps(S; y)``; for S of shape (b, n, n), the
+        array of the elements' losses (reduce it yourself, e.g. ``loss.mean()``).
+    grad : ndarray, shape (n, n) or (b, n, n)
         ``dL/dS = A_eps(S) - A_eps(S; y)``, in the dtype of S.
     n_repaired : int
         Samples whose constrained greedy got stuck and was completed from a
-        feasible partition.
+        feasible partition (summed over a batch).
     """
 
-    loss: float
+    loss: Any
     grad: NDArray[np.floating[Any]]
     n_repaired: int = 0
 
     _unpack = ("loss", "grad")
 
 
-def _perturbed_forest(out: Any, k: int, sigma: float, n_samples: int, seed: int) -> PerturbedForest:
+def element_seeds(seed: int, b: int) -> NDArray[np.uint64]:
+    """The seeds of the b elements of a batch drawn with one int ``seed``.
+
+    A batched call (S of shape (b, n, n)) with an int seed gives element t the seed
+    ``element_seeds(seed, b)[t]``: the first two 32-bit words ``w0 + 2**32 w1`` of the
+    Philox4x32-10 block with key ``(seed mod 2**32, seed // 2**32)`` and counter
+    ``(t mod 2**32, t // 2**32, 0x62617463, 0xFFFFFFFF)`` (``derive_seed`` in
+    ``core/rng.hpp``). Element t's seed does not depend on b.
+
+    Parameters
+    ----------
+    seed : int
+        In [0, 2**64).
+    b : int
+        Number of elements, >= 0.
+
+    Returns
+    -------
+    ndarray of uint64, shape (b,)
+
+    Examples
+    --------
+    >>> import numpy as np, diffclust as dc
+    >>> S = np.random.default_rng(0).standard_normal((3, 6, 6))
+    >>> batch = dc.perturbed_kforest(S, 2, n_samples=5, seed=7)
+    >>> one = dc.perturbed_kforest(S[1], 2, n_samples=5, seed=int(dc.element_seeds(7, 3)[1]))
+    >>> bool((batch.adjacency[1] == one.adjacency).all())
+    True
+    """
+    return _ops.element_seeds(seed, b)
+
+
+def _seeds(seed: Any, S: NDArray[Any]) -> Any:
+    """The seed actually used: one uint64 (int) for 2-D S; for 3-D S the (b,) uint64
+    element seeds, from an int (or a Generator / None drawing one) or an integer array."""
+    if S.ndim != 3:
+        return resolve_seed(seed)
+    if seed is None or (
+        isinstance(seed, (numbers.Integral, np.random.Generator)) and not isinstance(seed, (bool, np.bool_))
+    ):
+        return _ops.element_seeds(resolve_seed(seed), S.shape[0])
+    return _ops.batch_seeds(seed, S.shape[0])
+
+
+def _perturbed_forest(out: Any, k: int, sigma: float, n_samples: int, seed: Any) -> PerturbedForest:
     A, M, F, edges, labels, *rest = out
     kept = None if edges is None else PerturbedSamples(edges, labels, k, sigma, n_samples, seed)
     return PerturbedForest(A, M, F, kept, *rest)
@@ -146,7 +205,7 @@ def perturbed_kforest(
     *,
     sigma: float = 0.1,
     n_samples: int = 100,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | ArrayLike | None = None,
     known_labels: ArrayLike | None = None,
     must_link: ArrayLike | None = None,
     cannot_link: ArrayLike | None = None,
@@ -160,31 +219,40 @@ def perturbed_kforest(
     ----------
     S : array_like, shape (n, n) or (b, n, n)
         Similarities (larger = more similar), float32 or float64. Edge {i, j}
-        weighs ``(S_ij + S_ji) / 2``; the diagonal is ignored.
+        weighs ``(S_ij + S_ji) / 2``; the diagonal is ignored. A stack (b, n, n)
+        is b independent problems, each with its own noise (see ``seed``).
     k : int
         Number of trees, 1 <= k <= n.
     sigma : float, default 0.1
         Noise scale, > 0.
     n_samples : int, default 100
         Number of Monte-Carlo samples B.
-    seed : int, numpy.random.Generator or None
+    seed : int, numpy.random.Generator, None, or array of int of shape (b,)
         Seed of the counter-based generator. Same seed, same output, for any
         ``n_threads``. A Generator (or None) draws a new seed each call; to
-        differentiate the call later pass an int, or keep the samples.
+        differentiate the call later pass an int, or keep the samples. For S of
+        shape (b, n, n), element t uses the seed ``element_seeds(seed, b)[t]``
+        (:func:`element_seeds`), so elements never share noise; an integer array
+        of shape (b,) gives the elements' seeds explicitly (uint64, or int64 by
+        its two's complement bits). Element t's results equal the 2-D call on
+        ``S[t]`` with ``seed=int(seeds[t])``, bit for bit.
     known_labels, must_link, cannot_link, refine
         Constraints, as in :func:`diffclust.kforest`: each sample solves the
-        constrained greedy on its perturbed weights.
+        constrained greedy on its perturbed weights. For batched S,
+        ``known_labels`` is (n,) (shared by every element) or (b, n) (per element).
     keep_samples : bool, default False
         Also return each sample's forest (``samples``, O(B n) memory), which
         :func:`perturbed_kforest_vjp` can reuse instead of solving again.
     n_threads : int, optional
-        Threads across samples. The result never depends on it.
+        Threads across samples (and across the elements of a batch). The result
+        never depends on it.
 
     Returns
     -------
     PerturbedForest
         ``adjacency`` (A_eps), ``connectivity`` (M_eps), ``value`` (F_eps), in
-        the dtype of S, and ``samples`` when kept.
+        the dtype of S, and ``samples`` when kept; each with a leading batch
+        axis for batched S.
 
     Raises
     ------
@@ -202,7 +270,8 @@ def perturbed_kforest(
     integers and samples are split in fixed chunks, so results are
     bit-identical for any thread count.
     """
-    used_seed = resolve_seed(seed)
+    S = as_float_array(S, "S", ndims=(2, 3))
+    used_seed = _seeds(seed, S)
     out = _ops.perturbed_kforest(
         S, k, sigma, n_samples, used_seed, resolve_threads(n_threads), known_labels=known_labels,
         must_link=must_link, cannot_link=cannot_link, refine=refine, keep_samples=keep_samples,
@@ -259,7 +328,7 @@ def perturbed_kforest_vjp(
     *,
     sigma: float | None = None,
     n_samples: int | None = None,
-    seed: int | None = None,
+    seed: int | ArrayLike | None = None,
     control_variate: bool = True,
     known_labels: ArrayLike | None = None,
     must_link: ArrayLike | None = None,
@@ -289,31 +358,36 @@ def perturbed_kforest_vjp(
 
     Parameters
     ----------
-    S : array_like, shape (n, n)
-        The similarity of the forward call.
+    S : array_like, shape (n, n) or (b, n, n)
+        The similarity of the forward call; a stack (b, n, n) gives each element
+        its own VJP (threads over elements and samples).
     k : int
         Number of trees.
-    grad_adjacency, grad_connectivity : array_like, shape (n, n), optional
-        Upstream gradients ``V_A`` and ``V_M`` (None counts as zero).
+    grad_adjacency, grad_connectivity : array_like of S's shape, optional
+        Upstream gradients ``V_A`` and ``V_M`` (None counts as zero); for a
+        batch, element t's cotangents are ``V[t]``.
     sigma, n_samples, seed
         Those of the forward call: required, unless ``samples`` is given (then
         they default to, and must equal, the ones it records). ``seed`` must be
         the forward's int seed: a ``numpy.random.Generator`` is a ``TypeError``,
         since the forward consumed its state and its noise cannot be reproduced
-        from it (pass ``samples=`` instead: they record the seed used).
+        from it (pass ``samples=`` instead: they record the seed used). For
+        batched S, an int seed means the element seeds ``element_seeds(seed, b)``
+        as in :func:`perturbed_kforest`, and an integer array of shape (b,) the
+        elements' own seeds.
     control_variate : bool, default True
         Subtract the unperturbed solution (same mean, smaller variance).
     known_labels, must_link, cannot_link, refine
-        Constraints of the forward call, if any.
+        Constraints of the forward call, if any (batched: labels (n,) or (b, n)).
     samples : PerturbedSamples, optional
-        The forests kept by the forward call (2-D S only); the result is
-        bit-identical to solving the samples again.
+        The forests kept by the forward call (batched too: edges and labels with
+        a leading axis b); the result is bit-identical to solving the samples again.
     n_threads : int, optional
         The result never depends on it.
 
     Returns
     -------
-    ndarray, shape (n, n)
+    ndarray, shape (n, n) or (b, n, n)
         ``g``, symmetric with a zero diagonal, in the dtype of S.
 
     Raises
@@ -328,18 +402,18 @@ def perturbed_kforest_vjp(
     """
     if isinstance(seed, np.random.Generator):
         raise TypeError(_GENERATOR_IN_VJP)
-    S = as_float_array(S, "S", ndims=(2,))
-    n = check_square(S, "S")
+    S = as_float_array(S, "S", ndims=(2, 3))
+    check_square(S, "S")
     kept_edges = kept_labels = None
     if samples is not None:
-        sigma, n_samples, seed = _recorded(samples, k, n, sigma, n_samples, seed)
+        sigma, n_samples, seed = _recorded(samples, k, S, sigma, n_samples, seed)
         kept_edges, kept_labels = samples.edges, samples.labels
     missing = [name for name, v in (("sigma", sigma), ("n_samples", n_samples), ("seed", seed)) if v is None]
     if missing:
         raise TypeError(f"{', '.join(missing)} of the forward call required (or pass its samples)")
     assert sigma is not None and n_samples is not None
     return _ops.perturbed_kforest_vjp(
-        S, k, grad_adjacency, grad_connectivity, sigma, n_samples, resolve_seed(seed),
+        S, k, grad_adjacency, grad_connectivity, sigma, n_samples, _seeds(seed, S),
         resolve_threads(n_threads), control_variate=control_variate, known_labels=known_labels,
         must_link=must_link, cannot_link=cannot_link, refine=refine, kept_edges=kept_edges,
         kept_labels=kept_labels,
@@ -354,22 +428,36 @@ _GENERATOR_IN_VJP = (
 )
 
 
-def _recorded(samples: Any, k: int, n: int, sigma: Any, n_samples: Any, seed: Any) -> tuple[Any, Any, Any]:
+def _recorded(
+    samples: Any, k: int, S: NDArray[Any], sigma: Any, n_samples: Any, seed: Any
+) -> tuple[Any, Any, Any]:
     """The forward call's sigma, n_samples and seed from ``samples``, checked against this call."""
     if not isinstance(samples, PerturbedSamples):
         raise TypeError(f"samples must be the PerturbedSamples of a forward call, got {type(samples).__name__}")
     if samples.k != k:
         raise ValueError(f"samples were drawn with k={samples.k}, not k={k}")
-    expected = {"edges": (samples.n_samples, n - k, 2), "labels": (samples.n_samples, n)}
+    n = S.shape[-1]
+    lead = S.shape[:1] if S.ndim == 3 else ()
+    expected = {"edges": (*lead, samples.n_samples, n - k, 2), "labels": (*lead, samples.n_samples, n)}
     for name, shape in expected.items():
         got = getattr(samples, name).shape
         if got != shape:
-            raise ValueError(f"samples.{name} must have shape {shape} for this S (2-D, n={n}), got {got}")
-    for name, given, recorded in (("sigma", sigma, samples.sigma), ("n_samples", n_samples, samples.n_samples),
-                                  ("seed", seed, samples.seed)):
+            raise ValueError(f"samples.{name} must have shape {shape} for this S ({S.ndim}-D, n={n}), got {got}")
+    for name, given, recorded in (("sigma", sigma, samples.sigma), ("n_samples", n_samples, samples.n_samples)):
         if given is not None and given != recorded:
             raise ValueError(f"{name}={given!r} differs from the samples' {name}={recorded!r}")
-    return samples.sigma, samples.n_samples, samples.seed
+    recorded_seed = samples.seed
+    if S.ndim == 3:
+        recorded_seed = np.asarray(recorded_seed)
+        if recorded_seed.shape != S.shape[:1] or recorded_seed.dtype != np.uint64:
+            raise ValueError(
+                f"samples.seed must be the (b,) = ({S.shape[0]},) uint64 element seeds of a batched forward call"
+            )
+        if seed is not None and not np.array_equal(_seeds(seed, S), recorded_seed):
+            raise ValueError("seed differs from the samples' element seeds (samples.seed)")
+    elif seed is not None and (isinstance(seed, np.ndarray) or seed != recorded_seed):
+        raise ValueError(f"seed={seed!r} differs from the samples' seed={recorded_seed!r}")
+    return samples.sigma, samples.n_samples, recorded_seed
 
 
 def partial_fy_loss(
@@ -379,7 +467,7 @@ def partial_fy_loss(
     *,
     sigma: float = 0.1,
     n_samples: int = 100,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | ArrayLike | None = None,
     must_link: ArrayLike | None = None,
     cannot_link: ArrayLike | None = None,
     refine: bool = True,
@@ -394,26 +482,33 @@ def partial_fy_loss(
 
     Parameters
     ----------
-    S : array_like, shape (n, n)
-        Similarities, e.g. produced by a network.
+    S : array_like, shape (n, n) or (b, n, n)
+        Similarities, e.g. produced by a network; a stack (b, n, n) is b
+        independent losses (threads over elements and samples).
     k : int
         Number of clusters.
-    known_labels : array_like of int, shape (n,)
-        Partial labels, -1 for unknown.
+    known_labels : array_like of int, shape (n,) or (b, n)
+        Partial labels, -1 for unknown; for batched S, (n,) is shared by every
+        element and (b, n) gives each element its labels.
     sigma, n_samples, seed, n_threads
-        As in :func:`perturbed_kforest`.
+        As in :func:`perturbed_kforest`: for batched S, element t uses the seed
+        ``element_seeds(seed, b)[t]`` for an int seed, or ``seed[t]`` for an
+        integer array of shape (b,); its loss and gradient equal the 2-D call on
+        ``S[t]`` with that seed, bit for bit.
     must_link, cannot_link, refine
         Further constraints, as in :func:`diffclust.kforest`.
 
     Returns
     -------
     FYLoss
-        Unpacks as ``loss, grad``: the loss (float) and ``A_eps(S) - A_eps(S; y)``
-        (n, n), symmetric, zero diagonal, in the dtype of S; also carries
+        Unpacks as ``loss, grad``: the loss (a float; for batched S a (b,)
+        float64 array of the elements' losses) and ``A_eps(S) - A_eps(S; y)``
+        (S's shape), symmetric, zero diagonal, in the dtype of S; also carries
         ``n_repaired``.
     """
+    S = as_float_array(S, "S", ndims=(2, 3))
     out = _ops.partial_fy_loss(
-        S, k, known_labels, sigma, n_samples, resolve_seed(seed), resolve_threads(n_threads),
+        S, k, known_labels, sigma, n_samples, _seeds(seed, S), resolve_threads(n_threads),
         must_link=must_link, cannot_link=cannot_link, refine=refine,
     )
     return FYLoss(*out)

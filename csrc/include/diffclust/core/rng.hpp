@@ -56,6 +56,20 @@ struct Philox4x32 {
     }
 };
 
+// The seed of element t of a batch derived from one 64-bit seed:
+//   derive_seed(seed, t) = w0 | (w1 << 32), (w0, w1, w2, w3) = Philox4x32-10(
+//       counter = (t mod 2^32, t div 2^32, 0x62617463, 0xFFFFFFFF), key = (seed mod 2^32, seed div 2^32)).
+// A pure function of (seed, t), independent of the batch size (element t of a
+// batch of b keeps its seed in a larger batch). Edge noise never uses this
+// counter: its counters are (i, j, s, a) with i < j and a small attempt a,
+// while here the last word is 0xFFFFFFFF ("batc" tags the third).
+constexpr u32 derive_seed_tag = 0x62617463u;  // "batc"
+inline u64 derive_seed(u64 seed, u64 t) noexcept {
+    const auto w = Philox4x32::block({static_cast<u32>(t), static_cast<u32>(t >> 32), derive_seed_tag, 0xFFFFFFFFu},
+                                     static_cast<u32>(seed), static_cast<u32>(seed >> 32));
+    return static_cast<u64>(w[0]) | (static_cast<u64>(w[1]) << 32);
+}
+
 // A uniform double in [0, 1) from the top 52 bits of a 64-bit word, built from
 // bits (1.xxx - 1) so that vector code needs no integer-to-double conversion.
 DIFFCLUST_ALWAYS_INLINE double uniform52(u64 bits) noexcept {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,6 +29,38 @@ void perturbed_kforest(const T* S, index_t n, index_t k, const PerturbSpec& spec
         const std::size_t t = static_cast<std::size_t>(tid);
         solve_sample(sym.W, n, k, spec, static_cast<u32>(s), cp, refine, scratch[t], work[t], f, pairs_next(s, spec.n_samples));
     });
+}
+
+// The batched forward: element t of S (b x n x n) with seed seeds[t] and its
+// constraints (bc.at(t)); out_A / out_M (b x n x n, or null), values (b),
+// keep (b x B x ... when kept). Element t's outputs are bit-identical to the
+// 2-D call on S[t] with seed seeds[t], for any n_threads (for_each_element).
+template <class T>
+void perturbed_kforest_batch(const T* S, index_t b, index_t n, index_t k, double sigma, index_t n_samples,
+                             const u64* seeds, const BatchConstraints& bc, bool refine, int n_threads, T* out_A,
+                             T* out_M, double* values, index_t* n_repaired, const KeptSamples& keep = {}) {
+    check_k(n, k);
+    check_perturbation(sigma, n_samples);
+    check_batch(S, b, n, k, bc, n_threads);
+    std::unique_ptr<ConstrainedProblem> shared;
+    if (bc.any() && !bc.per_element()) shared = std::make_unique<ConstrainedProblem>(n, k, bc.shared);
+    std::vector<index_t> repaired(static_cast<std::size_t>(b), 0);
+    const index_t nn = n * n;
+    for_each_element(b, n_threads, [&](index_t t, int threads) {
+        std::unique_ptr<ConstrainedProblem> own;
+        const ConstrainedProblem* cp = element_problem(bc, shared.get(), t, n, k, own);
+        const PerturbedOut<T> out{out_A ? out_A + t * nn : nullptr, out_M ? out_M + t * nn : nullptr, values + t,
+                                  &repaired[static_cast<std::size_t>(t)]};
+        KeptSamples kept;
+        if (keep.edges != nullptr) kept.edges = keep.edges + t * n_samples * (n - k) * 2;
+        if (keep.labels != nullptr) kept.labels = keep.labels + t * n_samples * n;
+        perturbed_kforest(S + t * nn, n, k, PerturbSpec{sigma, n_samples, seeds[t]}, cp, refine, threads, out,
+                          element_name("S", t), kept);
+    });
+    if (n_repaired != nullptr) {
+        *n_repaired = 0;
+        for (index_t r : repaired) *n_repaired += r;
+    }
 }
 
 // The same from points X (n x d), S_ij = -d(x_i, x_j) computed inside Prim.

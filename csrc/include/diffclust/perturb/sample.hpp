@@ -5,6 +5,8 @@
 #pragma once
 
 #include <algorithm>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/types.hpp"
 #include "diffclust/forest/constrained.hpp"
+#include "diffclust/forest/dense_checks.hpp"
 #include "diffclust/forest/spanning_forest.hpp"
 #include "diffclust/perturb/fused_prim.hpp"
 
@@ -123,6 +126,80 @@ inline bool pairs_next(index_t s, index_t n_samples) { return s % sample_chunk =
 
 inline int team_size(index_t n_samples, int n_threads) {
     return static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, (n_samples + sample_chunk - 1) / sample_chunk)));
+}
+
+// ---------------------------------------------------------------------------
+// Batches: b problems (b, n, n), element t with its own seed seeds[t] (see
+// derive_seed in core/rng.hpp for the default ones) and its own labels.
+
+// The constraints of a batch: must-link / cannot-link pairs (and labels) shared
+// by every element, or labels (b, n) per element.
+struct BatchConstraints {
+    Constraints shared;                     // pairs, and labels shared by all elements (or null)
+    const index_t* labels = nullptr;        // (b, n) per-element labels, or null
+    bool any() const noexcept { return shared.any() || labels != nullptr; }
+    bool per_element() const noexcept { return labels != nullptr; }
+    Constraints at(index_t t, index_t n) const noexcept {
+        Constraints c = shared;
+        if (labels != nullptr) c.labels = labels + t * n;
+        return c;
+    }
+};
+
+// The name of element t of the batch argument `name`, for error messages.
+inline std::string element_name(const std::string& name, index_t t) { return name + "[" + std::to_string(t) + "]"; }
+
+// Checks a batch before any element runs, element by element in order, so that
+// a bad batch raises the same error for any thread count: every element finite
+// off its diagonal, every element's constraints feasible.
+template <class T>
+void check_batch(const T* S, index_t b, index_t n, index_t k, const BatchConstraints& bc, int n_threads,
+                 const std::string& name = "S") {
+    for (index_t t = 0; t < b; ++t) {
+        if (!scan_matrix(S + t * n * n, n, n_threads).finite) {
+            throw std::invalid_argument(element_name(name, t) + " contains NaN or infinity off the diagonal");
+        }
+    }
+    if (!bc.per_element()) {
+        if (bc.any()) {
+            const ConstrainedProblem check(n, k, bc.shared);  // throws if infeasible
+        }
+        return;
+    }
+    for (index_t t = 0; t < b; ++t) {
+        try {
+            const ConstrainedProblem check(n, k, bc.at(t, n));
+        } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument("batch element " + std::to_string(t) + ": " + e.what());
+        }
+    }
+}
+
+// The constrained problem of element t: the shared one, or element t's own
+// (built in `own`); null when unconstrained.
+inline const ConstrainedProblem* element_problem(const BatchConstraints& bc, const ConstrainedProblem* shared,
+                                                 index_t t, index_t n, index_t k,
+                                                 std::unique_ptr<ConstrainedProblem>& own) {
+    if (!bc.per_element()) return shared;
+    own = std::make_unique<ConstrainedProblem>(n, k, bc.at(t, n));
+    return own.get();
+}
+
+// Runs fn(t, threads) for every element t of a batch of b. Whole elements go
+// to threads (fn gets 1 thread) while at least n_threads elements remain; the
+// last b mod n_threads elements run one after the other, each splitting its
+// samples over all n_threads threads. Working memory is thus that of at most
+// n_threads single-threaded elements, or of one element on n_threads threads:
+// O(n_threads n^2), whatever b. An element's result never depends on its thread
+// count, so neither does the batch's.
+template <class Fn>
+void for_each_element(index_t b, int n_threads, Fn&& fn) {
+    const index_t whole = n_threads > 1 ? (b / n_threads) * n_threads : 0;
+    if (whole > 0) parallel_for(whole, n_threads, [&](index_t t) { fn(t, 1); });
+    for (index_t t = whole; t < b; ++t) {
+        fn(t, n_threads);
+        cancellation_point();
+    }
 }
 
 }  // namespace diffclust

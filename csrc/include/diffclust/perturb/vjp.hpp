@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -159,6 +160,32 @@ void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& 
             grad[a * n + b] = grad[b * n + a] = static_cast<T>(sum[static_cast<std::size_t>(e)] * scale);
         }
         cancellation_point();
+    });
+}
+
+// The batched VJP: element t of S (b x n x n) with seed seeds[t], constraints
+// bc.at(t) and cotangents VA + t n^2, VM + t n^2 (each null for zero), into
+// grad + t n^2; kept forests (b x B x (n - k) x 2 and b x B x n) when given.
+// Element t's result is bit-identical to the 2-D call on it, for any n_threads.
+template <class T>
+void perturbed_kforest_vjp_batch(const T* S, index_t b, index_t n, index_t k, double sigma, index_t n_samples,
+                                 const u64* seeds, const BatchConstraints& bc, bool refine, const T* VA, const T* VM,
+                                 bool control_variate, int n_threads, T* grad, const index_t* kept_edges = nullptr,
+                                 const index_t* kept_labels = nullptr) {
+    check_k(n, k);
+    check_perturbation(sigma, n_samples);
+    check_batch(S, b, n, k, bc, n_threads);
+    std::unique_ptr<ConstrainedProblem> shared;
+    if (bc.any() && !bc.per_element()) shared = std::make_unique<ConstrainedProblem>(n, k, bc.shared);
+    const index_t nn = n * n;
+    const bool kept = kept_edges != nullptr && kept_labels != nullptr;
+    for_each_element(b, n_threads, [&](index_t t, int threads) {
+        std::unique_ptr<ConstrainedProblem> own;
+        const ConstrainedProblem* cp = element_problem(bc, shared.get(), t, n, k, own);
+        perturbed_kforest_vjp(S + t * nn, n, k, PerturbSpec{sigma, n_samples, seeds[t]}, cp, refine,
+                              VA ? VA + t * nn : nullptr, VM ? VM + t * nn : nullptr, control_variate, threads,
+                              grad + t * nn, kept ? kept_edges + t * n_samples * (n - k) * 2 : nullptr,
+                              kept ? kept_labels + t * n_samples * n : nullptr);
     });
 }
 
