@@ -47,6 +47,8 @@ What is differentiable
   fixed (no gradient flows into it, as in DEC).
 - :func:`kmeans_loss`: in X and the centers; the labels (given or nearest center)
   are piecewise constant.
+- Reverse mode only (``grad``, ``vjp``, ``jacrev``), first order: forward mode
+  (``jvp``, ``jacfwd``, ``hessian``) raises JAX's error for callbacks.
 - :func:`gmm_nll` and :func:`kforest`: not differentiable (``gmm_nll`` raises a
   ``TypeError`` when differentiated; ``kforest`` returns integer labels).
 
