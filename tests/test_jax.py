@@ -320,3 +320,21 @@ def test_gmm_nll(x64):
         np.testing.assert_allclose(_np(value[t]), ref, rtol=1e-12 if x64 else 1e-5)
     with pytest.raises(TypeError, match="not differentiable"):
         jax.grad(lambda X: dj.gmm_nll(X, w, M, var, covariance_type="diag").sum())(X)
+
+
+def test_vmap_is_one_host_call_per_op(x64, monkeypatch):
+    calls = []
+    real = dj._batched
+    monkeypatch.setattr(dj, "_batched", lambda op, cfg, S, *a: calls.append((op, S.shape)) or real(op, cfg, S, *a))
+    S = jnp.asarray(_sym(np.random.default_rng(13), 2, 5, 6))
+    y = jnp.asarray([0, 0, 1, -1, -1, 1])
+    keys = jax.random.split(jax.random.key(1), 5)
+
+    def f(S, key):
+        _, M, F = dj.perturbed_kforest(S, 2, key, sigma=SIGMA, n_samples=4)
+        return jnp.sum(M) + F + dj.partial_fy_loss(S, 2, y, key, sigma=SIGMA, n_samples=4)
+
+    jax.jit(jax.vmap(jax.vmap(jax.grad(f), in_axes=(0, 0)), in_axes=(0, None)))(S, keys)
+    assert sorted(calls) == [
+        ("partial_fy_loss", (10, 6, 6)), ("perturbed_kforest", (10, 6, 6)), ("perturbed_kforest_vjp", (10, 6, 6))
+    ]

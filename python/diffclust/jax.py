@@ -198,7 +198,7 @@ class _Perturbation(NamedTuple):
 
 
 def _batched(
-    op: str, cfg: _Perturbation, S: np.ndarray[Any, Any], seed: np.ndarray[Any, Any],
+    op: str, cfg: _Perturbation, S: np.ndarray[Any, Any], seed: np.ndarray[Any, Any] | None,
     labels: np.ndarray[Any, Any] | None, VA: np.ndarray[Any, Any] | None = None,
     VM: np.ndarray[Any, Any] | None = None,
 ) -> tuple[Any, ...]:
@@ -212,6 +212,9 @@ def _batched(
     n_threads = resolve_threads(None)
     b = S.shape[0]
     y = [None] * b if labels is None else list(labels)
+    if op == "kforest":  # no randomness: seed is None
+        return (np.stack([_ops.kforest(S[t], cfg.k, n_threads, known_labels=y[t])[0] for t in range(b)]),)
+    assert seed is not None
     if op == "perturbed_kforest":
         outs = [
             _ops.perturbed_kforest(S[t], cfg.k, cfg.sigma, cfg.n_samples, int(seed[t]), n_threads,
@@ -416,13 +419,9 @@ def kforest(S: Array, k: int, *, known_labels: Array | None = None) -> Array:
 
     def host(S: Any, y: Any) -> Any:
         S = np.asarray(S)
-        S3 = S.reshape(-1, n, n)
         Y = None if y is None else np.asarray(y).reshape(-1, n)
-        out = _per_element(
-            lambda t: _ops.kforest(S3[t], k, resolve_threads(None), known_labels=None if Y is None else Y[t])[0],
-            S3.shape[0],
-        )
-        return np.asarray(out, dtype=np.int32).reshape(S.shape[:-1])
+        (labels,) = _batched("kforest", _Perturbation(k, 1.0, 1), S.reshape(-1, n, n), None, Y)
+        return np.asarray(labels, dtype=np.int32).reshape(S.shape[:-1])
 
     result = _sds(S.shape[:-1], jnp.int32)
     return jax.pure_callback(host, result, jax.lax.stop_gradient(S), y, vmap_method=_VMAP)
