@@ -222,10 +222,9 @@ def test_trace_time_errors_name_the_argument(x64):
          "known_labels"),
         (lambda S: dj.perturbed_kforest(S, 2, jax.random.split(key, 2), sigma=1.0, n_samples=4), "key"),
         (lambda S: dj.perturbed_kforest(S, 2, 3, sigma=1.0, n_samples=4), "key"),
-        (lambda S: dj.partial_fy_loss(S, 2, jnp.zeros(3, int), key, sigma=1.0, n_samples=4), "known_labels"),
-        (lambda S: dj.partial_fy_loss(S, 2, jnp.zeros(5), key, sigma=1.0, n_samples=4), "known_labels"),
-        (lambda S: dj.partial_fy_loss(S, 2, jnp.zeros((3, 5), int), key, sigma=1.0, n_samples=4),
-         "known_labels"),
+        (lambda S: dj.partial_fy_loss(S, 2, jnp.zeros(3, int), key, sigma=1.0, n_samples=4), "^labels"),
+        (lambda S: dj.partial_fy_loss(S, 2, jnp.zeros(5), key, sigma=1.0, n_samples=4), "^labels"),
+        (lambda S: dj.partial_fy_loss(S, 2, jnp.zeros((3, 5), int), key, sigma=1.0, n_samples=4), "^labels"),
         (lambda S: dj.kforest(S, 9), "k"),
         (lambda S: dj.soft_ncut(S, jnp.ones((4, 2))), "W"),
         (lambda S: dj.dec_loss(S, jnp.ones((2, 3))), "centers"),
@@ -240,10 +239,10 @@ def test_trace_time_errors_name_the_argument(x64):
         with pytest.raises((ValueError, TypeError), match=name):
             run(fn, S)
     # concrete labels are checked for values too
-    with pytest.raises(ValueError, match="known_labels"):
+    with pytest.raises(ValueError, match="^labels holds 3 distinct labels"):
         dj.partial_fy_loss(S, 2, jnp.asarray([0, 1, 2, -1, -1]), key, sigma=1.0, n_samples=4)
-    with pytest.raises(ValueError, match="known_labels"):
-        dj.partial_fy_loss(S, 2, jnp.asarray([0, 1, -2, -1, -1]), key, sigma=1.0, n_samples=4)
+    with pytest.raises(ValueError, match="^known_labels must be -1"):
+        dj.perturbed_kforest(S, 2, key, sigma=1.0, n_samples=4, known_labels=jnp.asarray([0, 1, -2, -1, -1]))
 
 
 def test_nan_is_a_runtime_error(x64):
@@ -338,3 +337,9 @@ def test_vmap_is_one_host_call_per_op(x64, monkeypatch):
     assert sorted(calls) == [
         ("partial_fy_loss", (10, 6, 6)), ("perturbed_kforest", (10, 6, 6)), ("perturbed_kforest_vjp", (10, 6, 6))
     ]
+
+
+def test_traced_infeasible_labels_are_a_runtime_error(x64):
+    f = jax.jit(lambda S, y: dj.partial_fy_loss(S, 2, y, jax.random.key(0), sigma=1.0, n_samples=4))
+    with pytest.raises(RuntimeError, match="label"):
+        f(jnp.zeros((5, 5)), jnp.asarray([0, 1, 2, -1, -1])).block_until_ready()

@@ -74,7 +74,7 @@ except ImportError as exc:  # pragma: no cover - jax is installed by the test ex
     ) from exc
 
 from . import _ops
-from ._validation import check_constraints, check_k, check_n_samples, check_sigma, resolve_threads
+from ._validation import as_labels, check_k, check_n_samples, check_sigma, resolve_threads
 
 __all__ = [
     "PerturbedForest",
@@ -153,27 +153,23 @@ def seeds(key: Any, batch_shape: tuple[int, ...] = ()) -> np.ndarray[Any, np.dty
     return out
 
 
-def _labels(known_labels: Any, lead: tuple[int, ...], n: int, k: int) -> Array:
-    """known_labels broadcast to (*lead, n), integer; concrete labels are checked now."""
-    y = jnp.asarray(known_labels)
+def _labels(values: Any, lead: tuple[int, ...], n: int, k: int, name: str) -> Array:
+    """Partial labels broadcast to (*lead, n), int32; concrete (untraced) labels are checked now."""
+    y = jnp.asarray(values)
     if not jnp.issubdtype(y.dtype, jnp.integer):
-        raise TypeError(f"known_labels must hold integers (-1 = unknown), got dtype {y.dtype}")
+        raise TypeError(f"{name} must hold integers (-1 = unknown), got dtype {y.dtype}")
     if y.ndim < 1 or y.shape[-1] != n:
-        raise ValueError(f"known_labels must have shape (..., n) with n = {n}, got {y.shape}")
+        raise ValueError(f"{name} must have shape (..., n) with n = {n}, got {y.shape}")
     try:
         y = jnp.broadcast_to(y, (*lead, n))
     except ValueError:
-        raise ValueError(
-            f"known_labels of shape {y.shape} does not broadcast to the batch shape {(*lead, n)} of S"
-        ) from None
+        raise ValueError(f"{name} of shape {y.shape} does not broadcast to the batch shape {(*lead, n)} of S") from None
     if not isinstance(y, jax.core.Tracer):
         for row in np.unique(np.asarray(y).reshape(-1, n), axis=0):
-            labels, _, _ = check_constraints(n, row, None, None)
-            assert labels is not None
-            if labels.max(initial=-1) + 1 > k:
-                raise ValueError(
-                    f"known_labels holds {int(labels.max()) + 1} distinct labels, more than k = {k} trees"
-                )
+            row = as_labels(row, name, n=n, unknown=True)
+            distinct = np.unique(row[row >= 0]).shape[0]
+            if distinct > k:
+                raise ValueError(f"{name} holds {distinct} distinct labels, more than k = {k} trees")
     return y.astype(jnp.int32)
 
 
@@ -341,7 +337,7 @@ def perturbed_kforest(
     cfg = _Perturbation(check_k(k, n), check_sigma(sigma), check_n_samples(n_samples), bool(control_variate))
     lead = tuple(S.shape[:-2])
     words = _words(key, lead)
-    labels = None if known_labels is None else _labels(known_labels, lead, n, cfg.k)
+    labels = None if known_labels is None else _labels(known_labels, lead, n, cfg.k, "known_labels")
     A, M, F = _perturbed(cfg, S, words, labels)
     return PerturbedForest(A.astype(out_dtype), M.astype(out_dtype), F.astype(out_dtype))
 
@@ -397,7 +393,7 @@ def partial_fy_loss(
     cfg = _Perturbation(check_k(k, n), check_sigma(sigma), check_n_samples(n_samples))
     lead = tuple(S.shape[:-2])
     words = _words(key, lead)
-    y = _labels(labels, lead, n, cfg.k)
+    y = _labels(labels, lead, n, cfg.k, "labels")
     return _fy(cfg, S, words, y).astype(out_dtype)
 
 
@@ -415,7 +411,7 @@ def kforest(S: Array, k: int, *, known_labels: Array | None = None) -> Array:
     n = _square(S)
     k = check_k(k, n)
     lead = tuple(S.shape[:-2])
-    y = None if known_labels is None else _labels(known_labels, lead, n, k)
+    y = None if known_labels is None else _labels(known_labels, lead, n, k, "known_labels")
 
     def host(S: Any, y: Any) -> Any:
         S = np.asarray(S)
