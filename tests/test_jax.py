@@ -238,6 +238,10 @@ def test_trace_time_errors_name_the_argument(x64):
     for fn, name in cases:
         with pytest.raises((ValueError, TypeError), match=name):
             run(fn, S)
+    # memory is checked while tracing: nothing is allocated
+    huge = jax.ShapeDtypeStruct((300_000, 300_000), jnp.float32)
+    with pytest.raises(MemoryError, match="perturbed_kforest needs"):
+        jax.jit(lambda S: dj.perturbed_kforest(S, 2, key, sigma=1.0, n_samples=4).value).lower(huge)
     # concrete labels are checked for values too
     with pytest.raises(ValueError, match="^labels holds 3 distinct labels"):
         dj.partial_fy_loss(S, 2, jnp.asarray([0, 1, 2, -1, -1]), key, sigma=1.0, n_samples=4)

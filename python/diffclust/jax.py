@@ -338,6 +338,7 @@ def perturbed_kforest(
     lead = tuple(S.shape[:-2])
     words = _words(key, lead)
     labels = None if known_labels is None else _labels(known_labels, lead, n, cfg.k, "known_labels")
+    _ops.check_working_memory(n, resolve_threads(None), labels is not None, "perturbed_kforest")
     A, M, F = _perturbed(cfg, S, words, labels)
     return PerturbedForest(A.astype(out_dtype), M.astype(out_dtype), F.astype(out_dtype))
 
@@ -394,6 +395,7 @@ def partial_fy_loss(
     lead = tuple(S.shape[:-2])
     words = _words(key, lead)
     y = _labels(labels, lead, n, cfg.k, "labels")
+    _ops.check_working_memory(n, resolve_threads(None), True, "partial_fy_loss")
     return _fy(cfg, S, words, y).astype(out_dtype)
 
 
