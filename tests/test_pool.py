@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -301,7 +302,11 @@ def assert_same_lists(ref, got):
 fork_only = pytest.mark.skipif(sys.platform == "win32", reason="no fork() on Windows")
 # Python >= 3.12 warns when a multi-threaded process forks (the pool's workers are
 # threads): that is exactly the situation under test.
-fork_warning = pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+# JAX, once tests/test_jax.py has started it in this session, warns at every fork
+# (RuntimeWarning "os.fork() was called ..."); the children here never use JAX.
+def fork_warning(fn: Any) -> Any:
+    fn = pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")(fn)
+    return pytest.mark.filterwarnings(r"ignore:os\.fork\(\) was called:RuntimeWarning")(fn)
 
 
 @fork_only

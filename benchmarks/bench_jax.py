@@ -1,0 +1,95 @@
+"""The overhead of diffclust.jax: a jitted JAX op beside the ``_ops`` call it wraps.
+
+Same S, seed, sigma, n_samples and thread count in both; the ratio JAX / NumPy is the
+wrapper's cost (key -> seed, pure_callback, host transfers). The issue's target: at
+most 10% at n = 64, B = 100.
+
+    pytest benchmarks/bench_jax.py --benchmark-only --benchmark-group-by=group
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp
+
+import diffclust.jax as dj
+from diffclust import _ops
+from diffclust._validation import resolve_threads
+
+N, B, K, SIGMA = 64, 100, 10, 1.0
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    old = bool(jax.config.read("jax_enable_x64"))
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", old)
+
+
+def similarity(n: int) -> np.ndarray:
+    rng = np.random.default_rng(n)
+    centers = 4 * rng.standard_normal((K, 16))
+    X = centers[rng.integers(0, K, n)] + rng.standard_normal((n, 16))
+    D = ((X[:, None] - X[None]) ** 2).sum(-1)
+    return -D / D.mean()
+
+
+def labels(n: int) -> np.ndarray:
+    y = np.full(n, -1)
+    y[: n // 2] = np.arange(n // 2) % K
+    return y
+
+
+KEY_SEED = 0
+
+
+def _seed() -> int:
+    return int(dj.seeds(jax.random.key(KEY_SEED)))
+
+
+@pytest.mark.benchmark(group=f"jax forward n={N} B={B}")
+def test_numpy_forward(benchmark):
+    S, threads, seed = similarity(N), resolve_threads(None), _seed()
+    A, _, F, *_ = benchmark(_ops.perturbed_kforest, S, K, SIGMA, B, seed, threads)
+    assert A.shape == (N, N) and np.isfinite(F)
+
+
+@pytest.mark.benchmark(group=f"jax forward n={N} B={B}")
+def test_jax_forward(benchmark):
+    S, key = jnp.asarray(similarity(N)), jax.random.key(KEY_SEED)
+    f = jax.jit(lambda S, key: dj.perturbed_kforest(S, K, key, sigma=SIGMA, n_samples=B))
+    jax.block_until_ready(f(S, key))  # compile outside the timing
+
+    def run():
+        return jax.block_until_ready(f(S, key))
+
+    A, _, F = benchmark(run)
+    ref = _ops.perturbed_kforest(np.asarray(S), K, SIGMA, B, _seed(), resolve_threads(None))
+    np.testing.assert_array_equal(np.asarray(A), ref[0])
+    assert float(F) == ref[2]
+
+
+@pytest.mark.benchmark(group=f"jax loss+grad n={N} B={B}")
+def test_numpy_loss(benchmark):
+    S, y, threads, seed = similarity(N), labels(N), resolve_threads(None), _seed()
+    loss, grad, *_ = benchmark(_ops.partial_fy_loss, S, K, y, SIGMA, B, seed, threads)
+    assert loss >= 0 and grad.shape == (N, N)
+
+
+@pytest.mark.benchmark(group=f"jax loss+grad n={N} B={B}")
+def test_jax_loss(benchmark):
+    S, y, key = jnp.asarray(similarity(N)), jnp.asarray(labels(N)), jax.random.key(KEY_SEED)
+    f = jax.jit(jax.value_and_grad(lambda S, key: dj.partial_fy_loss(S, K, y, key, sigma=SIGMA, n_samples=B)))
+    jax.block_until_ready(f(S, key))
+
+    def run():
+        return jax.block_until_ready(f(S, key))
+
+    loss, grad = benchmark(run)
+    ref = _ops.partial_fy_loss(np.asarray(S), K, labels(N), SIGMA, B, _seed(), resolve_threads(None))
+    assert float(loss) == ref[0]
+    np.testing.assert_array_equal(np.asarray(grad), ref[1])
