@@ -198,45 +198,34 @@ def _batched(
     labels: np.ndarray[Any, Any] | None, VA: np.ndarray[Any, Any] | None = None,
     VM: np.ndarray[Any, Any] | None = None,
 ) -> tuple[Any, ...]:
-    """The one batch loop: ``op`` on S (b, n, n) with per-element uint64 seeds (b,),
-    labels (b, n) and cotangents (b, n, n); returns arrays with a leading b.
-
-    Calls the 2-D ``_ops`` functions element by element, with ``seed[t]`` for element
-    t. Once the batched ``_ops`` calls land (they take seeds (b,) and labels (b, n)),
-    this loop becomes one call per op.
-    """
+    """``op`` on S (b, n, n) with per-element uint64 seeds (b,), labels (b, n) and
+    cotangents (b, n, n), as one batched ``_ops`` call; returns arrays with a leading b.
+    Element t uses ``seed[t]``, so it equals the NumPy API on S[t] with that seed."""
     n_threads = resolve_threads(None)
     b = S.shape[0]
-    y = [None] * b if labels is None else list(labels)
-    if op == "kforest":  # no randomness: seed is None
-        return (np.stack([_ops.kforest(S[t], cfg.k, n_threads, known_labels=y[t])[0] for t in range(b)]),)
+    if op == "kforest":  # no randomness: seed is None; labels per element need one call each
+        if labels is None:
+            return (_ops.kforest(S, cfg.k, n_threads)[0],)
+        return (np.stack([_ops.kforest(S[t], cfg.k, n_threads, known_labels=labels[t])[0] for t in range(b)]),)
     assert seed is not None
     if op == "perturbed_kforest":
-        outs = [
-            _ops.perturbed_kforest(S[t], cfg.k, cfg.sigma, cfg.n_samples, int(seed[t]), n_threads,
-                                   known_labels=y[t])[:3]
-            for t in range(b)
-        ]
-        return tuple(np.stack([np.asarray(o[i]) for o in outs]) for i in range(3))
+        A, M, F = _ops.perturbed_kforest(S, cfg.k, cfg.sigma, cfg.n_samples, seed, n_threads, known_labels=labels)[:3]
+        return A, M, np.asarray(F)
     if op == "perturbed_kforest_vjp":
         assert VA is not None and VM is not None
         g = np.zeros_like(S)
-        for t in range(b):
-            va = VA[t] if VA[t].any() else None
-            vm = VM[t] if VM[t].any() else None
-            if va is None and vm is None:
-                continue  # only F (or nothing) was used: no score estimator to run
-            g[t] = _ops.perturbed_kforest_vjp(
-                S[t], cfg.k, va, vm, cfg.sigma, cfg.n_samples, int(seed[t]), n_threads,
-                control_variate=cfg.control_variate, known_labels=y[t],
+        has_a, has_m = VA.reshape(b, -1).any(axis=1), VM.reshape(b, -1).any(axis=1)
+        live = np.flatnonzero(has_a | has_m)  # elements whose A or M is used: the others need no solve
+        if live.size:
+            g[live] = _ops.perturbed_kforest_vjp(
+                S[live], cfg.k, VA[live] if has_a.any() else None, VM[live] if has_m.any() else None, cfg.sigma,
+                cfg.n_samples, seed[live], n_threads, control_variate=cfg.control_variate,
+                known_labels=None if labels is None else labels[live],
             )
         return (g,)
     if op == "partial_fy_loss":
-        outs = [
-            _ops.partial_fy_loss(S[t], cfg.k, y[t], cfg.sigma, cfg.n_samples, int(seed[t]), n_threads)[:2]
-            for t in range(b)
-        ]
-        return np.array([o[0] for o in outs]), np.stack([o[1] for o in outs])
+        loss, grad = _ops.partial_fy_loss(S, cfg.k, labels, cfg.sigma, cfg.n_samples, seed, n_threads)[:2]
+        return np.asarray(loss), grad
     raise AssertionError(op)
 
 
