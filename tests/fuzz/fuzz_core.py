@@ -31,7 +31,6 @@ import re
 import sys
 
 import atheris
-
 import numpy as np
 
 import diffclust._core as core

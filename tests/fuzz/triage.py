@@ -31,7 +31,7 @@ def run(path: Path, repro: bool, timeout: float) -> str:
     env = dict(os.environ, DIFFCLUST_FUZZ_VERBOSE="1", DIFFCLUST_FUZZ_REPRO="1" if repro else "0")
     try:
         out = subprocess.run([sys.executable, str(HARNESS), str(path), f"-timeout={int(timeout)}"],
-                             env=env, capture_output=True, text=True, timeout=timeout + 30)
+                             env=env, capture_output=True, text=True, timeout=timeout + 30, check=False)
         return out.stderr + out.stdout
     except subprocess.TimeoutExpired as e:
         return (e.stderr or b"").decode(errors="replace") + "\nTIMEOUT (triage)\n"
@@ -44,7 +44,7 @@ def entry_points(paths: list[Path]) -> list[str]:
     for i in range(0, len(paths), 500):
         chunk = paths[i:i + 500]
         out = subprocess.run([sys.executable, str(HARNESS), *map(str, chunk)], env=env,
-                             capture_output=True, text=True).stderr
+                             capture_output=True, text=True, check=False).stderr
         current = None
         for line in out.splitlines():
             if line.startswith("Running: "):
@@ -113,7 +113,7 @@ def main() -> None:
     print(f"{total} inputs, {len(paths)} triaged, {len(groups)} groups\n")
     for (kind, where), items in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         funcs = sorted({f for _, _, f in items})
-        size, smallest, _ = min(items)
+        _, smallest, _ = min(items)
         print(f"== {kind} at {where}: {len(items)} inputs; entry points: {', '.join(funcs)}")
         print(f"   smallest: {smallest}")
         text = run(smallest, True, args.timeout)
