@@ -45,7 +45,8 @@ def to_numpy(x: Tensor) -> NDArray[Any]:
 
 def from_numpy(a: Any, like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
     """``a`` as a tensor in ``dtype`` (default: that of ``like``) on the device of ``like``."""
-    out = torch.from_numpy(np.ascontiguousarray(a))
+    a = np.asarray(a)
+    out = torch.from_numpy(a if a.flags.c_contiguous else np.ascontiguousarray(a))
     return out.to(device=like.device, dtype=like.dtype if dtype is None else dtype)
 
 

@@ -243,8 +243,9 @@ def soft_ncut(W: Tensor, P: Tensor) -> Tensor:
 def dec_loss(Z: Tensor, centers: Tensor, alpha: float = 1.0, *, target: Tensor | None = None) -> Tensor:
     """DEC's KL(P || Q) (a sum over points), differentiable in Z and centers.
 
-    ``target=None`` computes DEC's target P from Q and holds it fixed, as in DEC; a
-    given target must not require grad. See :func:`diffclust.dec_loss`.
+    ``target=None`` computes DEC's target P from Q and holds it fixed in the gradient,
+    as DEC does (so the gradient is not the total derivative of the value, in which P
+    moves with Z); a given target must not require grad. See :func:`diffclust.dec_loss`.
     """
     if target is not None and target.requires_grad and torch.is_grad_enabled():
         raise ValueError("dec_loss is not differentiable in target: detach it")
