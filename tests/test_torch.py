@@ -15,10 +15,9 @@ import pytest
 
 torch = pytest.importorskip("torch")  # in the test extra: never skipped in CI
 
-import diffclust  # noqa: E402
-import diffclust.torch as dt  # noqa: E402
-from diffclust import _ops  # noqa: E402
-from diffclust.torch import _library  # noqa: E402
+import diffclust
+import diffclust.torch as dt
+from diffclust import _ops
 
 opcheck = torch.library.opcheck
 DTYPES = (torch.float32, torch.float64)
@@ -227,7 +226,7 @@ def test_vjp_matches_central_differences_of_the_expectation(rng, which):
         E[i, j] = E[j, i] = h
         fd = (_expected_pairing(S + E, k, V, which, sigma, seeds, B)
               - _expected_pairing(S - E, k, V, which, sigma, seeds, B)) / (2 * h)
-        assert abs((g[i, j] + g[j, i]).item() - fd.item()) < 0.05 + 0.05 * abs(fd.item()), (i, j)
+        assert abs((g[i, j] + g[j, i]).item() - fd.item()) < 0.015 + 0.03 * abs(fd.item()), (i, j)
 
 
 def test_vjp_is_skipped_when_only_the_value_gets_a_gradient(rng, monkeypatch):
@@ -261,7 +260,10 @@ def test_gradcheck_classical_losses(rng):
     full = L @ L.mT + torch.eye(2, dtype=torch.float64)
     for cov_type, cov in [("full", full), ("tied", full[0]), ("diag", full.diagonal(dim1=1, dim2=2)),
                           ("spherical", full[:, 0, 0])]:
-        assert torch.autograd.gradcheck(lambda X, C: dt.gmm_nll(X, w, C, cov, cov_type), (X, C)), cov_type
+        def nll(X, C, cov=cov, cov_type=cov_type):
+            return dt.gmm_nll(X, w, C, cov, cov_type)
+
+        assert torch.autograd.gradcheck(nll, (X, C)), cov_type
 
 
 def test_kmeans_gradient_closed_form(rng):
@@ -451,7 +453,7 @@ def test_compiled_training_step_one_graph_across_seeds(rng):
     counter = CompileCounterWithBackend("aot_eager")
     step = torch.compile(model_step, fullgraph=True, backend=counter)
     y = torch.tensor([0, 1, 2] + [-1] * 9)
-    for i in range(3):  # new data, seeds drawn inside the graph
+    for _ in range(3):  # new data, seeds drawn inside the graph
         x = torch.tensor(rng.normal(size=(12, 5)), dtype=torch.float32)
         loss = step(x, y)
         loss.backward()

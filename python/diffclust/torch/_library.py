@@ -13,7 +13,7 @@ arguments and draw the seeds, not these operators.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -58,7 +58,7 @@ def _seeds(seed: Tensor, batch: tuple[int, ...]) -> NDArray[np.uint64]:
     return seed.detach().cpu().contiguous().numpy().reshape(-1).view(np.uint64)
 
 
-def _labels(labels: Optional[Tensor], shape: tuple[int, ...], name: str) -> NDArray[np.int64] | None:
+def _labels(labels: Tensor | None, shape: tuple[int, ...], name: str) -> NDArray[np.int64] | None:
     if labels is None:
         return None
     if tuple(labels.shape) != shape:
@@ -80,7 +80,7 @@ def _empty(shape: Any, like: Tensor, dtype: torch.dtype | None = None) -> Tensor
     return torch.empty(tuple(shape), dtype=like.dtype if dtype is None else dtype, device=like.device)
 
 
-def _is_zero(g: Optional[Tensor]) -> bool:
+def _is_zero(g: Tensor | None) -> bool:
     """True for a missing cotangent, or one that autograd (or AOT) filled with zeros."""
     return g is None or not bool(g.any())
 
@@ -110,7 +110,7 @@ def _vmap_rule(op: Any, tensors: tuple[int, ...]) -> Callable[..., Any]:
 
 @torch.library.custom_op(f"{LIB}::perturbed_kforest", mutates_args=())
 def perturbed_kforest(
-    S: Tensor, k: int, sigma: float, n_samples: int, seed: Tensor, known_labels: Optional[Tensor]
+    S: Tensor, k: int, sigma: float, n_samples: int, seed: Tensor, known_labels: Tensor | None
 ) -> tuple[Tensor, Tensor, Tensor]:
     """(A_eps, M_eps, F_eps) of S (..., n, n); seed (...) int64, one per matrix."""
     batch, n = _square(S)
@@ -122,14 +122,14 @@ def perturbed_kforest(
 
 
 @perturbed_kforest.register_fake
-def _(S: Tensor, k: int, sigma: float, n_samples: int, seed: Tensor, known_labels: Optional[Tensor]) -> Any:
+def _(S: Tensor, k: int, sigma: float, n_samples: int, seed: Tensor, known_labels: Tensor | None) -> Any:
     return _empty(S.shape, S), _empty(S.shape, S), _empty(S.shape[:-2], S)
 
 
 @torch.library.custom_op(f"{LIB}::perturbed_kforest_vjp", mutates_args=())
 def perturbed_kforest_vjp(
-    S: Tensor, grad_adjacency: Optional[Tensor], grad_connectivity: Optional[Tensor], k: int,
-    sigma: float, n_samples: int, seed: Tensor, known_labels: Optional[Tensor], control_variate: bool,
+    S: Tensor, grad_adjacency: Tensor | None, grad_connectivity: Tensor | None, k: int,
+    sigma: float, n_samples: int, seed: Tensor, known_labels: Tensor | None, control_variate: bool,
 ) -> Tensor:
     """The score-function VJP of (A_eps, M_eps) at S for the cotangents (None or zeros: skipped)."""
     batch, n = _square(S)
@@ -158,8 +158,8 @@ def perturbed_kforest_vjp(
 
 
 @perturbed_kforest_vjp.register_fake
-def _(S: Tensor, grad_adjacency: Optional[Tensor], grad_connectivity: Optional[Tensor], k: int,
-      sigma: float, n_samples: int, seed: Tensor, known_labels: Optional[Tensor], control_variate: bool) -> Tensor:
+def _(S: Tensor, grad_adjacency: Tensor | None, grad_connectivity: Tensor | None, k: int,
+      sigma: float, n_samples: int, seed: Tensor, known_labels: Tensor | None, control_variate: bool) -> Tensor:
     return _empty(S.shape, S)
 
 
@@ -290,7 +290,7 @@ soft_ncut.register_autograd(_soft_ncut_backward, setup_context=_save_outputs_set
 
 
 @torch.library.custom_op(f"{LIB}::dec_loss", mutates_args=())
-def dec_loss(Z: Tensor, centers: Tensor, alpha: float, target: Optional[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+def dec_loss(Z: Tensor, centers: Tensor, alpha: float, target: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
     """(KL(P || Q), d/dZ, d/dcenters) of the DEC loss (target None: DEC's, held fixed)."""
     T = None if target is None else to_numpy(target)
     loss, gz, gc = _ops.dec_loss(to_numpy(Z), to_numpy(centers), alpha, T, resolve_threads(None))
@@ -298,7 +298,7 @@ def dec_loss(Z: Tensor, centers: Tensor, alpha: float, target: Optional[Tensor])
 
 
 @dec_loss.register_fake
-def _(Z: Tensor, centers: Tensor, alpha: float, target: Optional[Tensor]) -> Any:
+def _(Z: Tensor, centers: Tensor, alpha: float, target: Tensor | None) -> Any:
     return _empty((), Z), _empty(Z.shape, Z), _empty(centers.shape, centers)
 
 
@@ -313,7 +313,7 @@ dec_loss.register_autograd(_dec_backward, setup_context=_save_outputs_setup(1))
 
 
 @torch.library.custom_op(f"{LIB}::kmeans_loss", mutates_args=())
-def kmeans_loss(X: Tensor, centers: Tensor, labels: Optional[Tensor]) -> Tensor:
+def kmeans_loss(X: Tensor, centers: Tensor, labels: Tensor | None) -> Tensor:
     """The k-means loss sum_i ||x_i - c_{l_i}||^2 (labels None: the nearest center)."""
     lab = None if labels is None else labels.detach().cpu().numpy()
     value = _ops.kmeans_loss(to_numpy(X), to_numpy(centers), lab, resolve_threads(None))
@@ -321,7 +321,7 @@ def kmeans_loss(X: Tensor, centers: Tensor, labels: Optional[Tensor]) -> Tensor:
 
 
 @kmeans_loss.register_fake
-def _(X: Tensor, centers: Tensor, labels: Optional[Tensor]) -> Tensor:
+def _(X: Tensor, centers: Tensor, labels: Tensor | None) -> Tensor:
     return _empty((), X)
 
 

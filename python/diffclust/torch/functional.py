@@ -86,7 +86,8 @@ def _labels_for(labels: Any, S: Tensor, name: str) -> Tensor:
     if labels.dim() == 0 or labels.shape[-1] != S.shape[-1]:
         raise ValueError(f"{name} must have shape (..., n) with n = {S.shape[-1]}, got {tuple(labels.shape)}")
     try:
-        return labels.to(device="cpu", dtype=torch.int64).expand(shape)
+        out: Tensor = labels.to(device="cpu", dtype=torch.int64).expand(shape)
+        return out
     except RuntimeError:
         raise ValueError(f"{name} of shape {tuple(labels.shape)} does not broadcast to S.shape[:-1] = {shape}"
                          ) from None
@@ -181,7 +182,7 @@ def partial_fy_loss(
     batch = _check_S(S)
     seeds = resolve_seed(seed, generator, batch)
     lab = _labels_for(labels, S, "labels")
-    loss, _ = _library.partial_fy_loss(S, int(k), lab, float(sigma), int(n_samples), seeds)
+    loss: Tensor = _library.partial_fy_loss(S, int(k), lab, float(sigma), int(n_samples), seeds)[0]
     return loss
 
 
@@ -192,7 +193,8 @@ def kforest(S: Tensor, k: int) -> Tensor:
     first appearance, as in :func:`diffclust.kforest`.
     """
     _check_S(S)
-    return _library.kforest(S, int(k))
+    out: Tensor = _library.kforest(S, int(k))
+    return out
 
 
 def similarity(X: Tensor, kind: str = "sqeuclidean", *, standardize: bool = False) -> Tensor:
@@ -237,7 +239,8 @@ def soft_ncut(W: Tensor, P: Tensor) -> Tensor:
     """
     if W.requires_grad and torch.is_grad_enabled():
         raise ValueError("soft_ncut is differentiable in P only: detach W")
-    return _library.soft_ncut(W, P)[0]
+    out: Tensor = _library.soft_ncut(W, P)[0]
+    return out
 
 
 def dec_loss(Z: Tensor, centers: Tensor, alpha: float = 1.0, *, target: Tensor | None = None) -> Tensor:
@@ -249,7 +252,8 @@ def dec_loss(Z: Tensor, centers: Tensor, alpha: float = 1.0, *, target: Tensor |
     """
     if target is not None and target.requires_grad and torch.is_grad_enabled():
         raise ValueError("dec_loss is not differentiable in target: detach it")
-    return _library.dec_loss(Z, centers, float(alpha), target)[0]
+    out: Tensor = _library.dec_loss(Z, centers, float(alpha), target)[0]
+    return out
 
 
 def kmeans_loss(X: Tensor, centers: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -259,7 +263,8 @@ def kmeans_loss(X: Tensor, centers: Tensor, labels: Tensor | None = None) -> Ten
     ``2 (x_i - c_{l_i})`` and ``-2 sum_{i: l_i = j} (x_i - c_j)`` (with the nearest
     center held fixed, which is the gradient wherever the assignment is unique).
     """
-    return _library.kmeans_loss(X, centers, labels)
+    out: Tensor = _library.kmeans_loss(X, centers, labels)
+    return out
 
 
 def gmm_nll(
@@ -274,4 +279,5 @@ def gmm_nll(
     """
     if torch.is_grad_enabled() and (weights.requires_grad or covariances.requires_grad):
         raise ValueError("gmm_nll is differentiable in X and means only: detach weights and covariances")
-    return _library.gmm_nll(X, weights, means, covariances, covariance_type)
+    out: Tensor = _library.gmm_nll(X, weights, means, covariances, covariance_type)
+    return out
