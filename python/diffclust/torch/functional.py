@@ -55,6 +55,12 @@ def _check_S(S: Any) -> tuple[int, ...]:
 def resolve_seed(seed: Any, generator: torch.Generator | None, batch: tuple[int, ...]) -> Tensor:
     """The int64 seed tensor of shape ``batch`` for ``seed`` (None, int or integer tensor)."""
     if seed is None:
+        if generator is not None and torch.compiler.is_compiling():
+            raise RuntimeError(
+                "torch.compile cannot trace a torch.Generator argument: inside a compiled function use "
+                "torch's default generator (generator=None; torch.manual_seed still makes runs "
+                "reproducible) or pass seed= tensors drawn outside"
+            )
         return torch.randint(_INT64_MIN, _INT64_MAX, batch, dtype=torch.int64, generator=generator)
     if generator is not None:
         raise ValueError("pass seed or generator, not both")
@@ -117,6 +123,7 @@ def perturbed_kforest(
         See the module notes; None draws one seed per matrix from ``generator``.
     generator : torch.Generator, optional
         The CPU generator to draw the seeds from (default: torch's default generator).
+        Not inside ``torch.compile``, which cannot trace a generator argument.
     known_labels : Tensor of int, shape (..., n), optional
         Partial labels (-1 unknown); each sample solves the constrained greedy.
 

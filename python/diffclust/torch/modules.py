@@ -47,6 +47,8 @@ class PartialFYLoss(nn.Module):
     generator : torch.Generator, optional
         Where the seeds come from (default: torch's default generator, so
         ``torch.manual_seed`` makes training reproducible). Each call draws new seeds.
+        Leave it None in a function given to ``torch.compile``, which cannot trace a
+        generator argument.
 
     Examples
     --------
