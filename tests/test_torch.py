@@ -115,11 +115,21 @@ def test_loss_equals_numpy_api(rng, dtype):
 
 
 def test_kforest_equals_numpy_api(rng):
-    S = _similarity(rng, 2, 12)
+    S = _similarity(rng, 2, 12).requires_grad_()  # labels are not differentiable: no grad, no warning
     labels = dt.kforest(S, 4)
     assert labels.dtype == torch.int64 and labels.shape == (2, 12)
     for t in range(2):
-        np.testing.assert_array_equal(labels[t].numpy(), diffclust.kforest(S[t].numpy(), 4).labels)
+        np.testing.assert_array_equal(labels[t].numpy(), diffclust.kforest(S[t].detach().numpy(), 4).labels)
+    assert not labels.requires_grad
+
+
+def test_non_contiguous_input(rng):
+    S = _similarity(rng, 3, 6)
+    St = S.transpose(0, 2)  # (6, 6, 3): a strided view, copied once
+    A, _, F = dt.perturbed_kforest(St.permute(2, 0, 1), 2, sigma=0.5, n_samples=4, seed=torch.tensor([1, 2, 3]))
+    B, _, G = dt.perturbed_kforest(S.transpose(1, 2).contiguous(), 2, sigma=0.5, n_samples=4,
+                                   seed=torch.tensor([1, 2, 3]))
+    assert torch.equal(A, B) and torch.equal(F, G) and A.is_contiguous()
 
 
 def test_classical_losses_equal_numpy_api(rng):

@@ -50,6 +50,13 @@ def perturbed(
 
     kind "forward": (A (b, n, n), M (b, n, n), F (b,)); "vjp": (g (b, n, n),);
     "loss": (loss (b,), grad (b, n, n)). Float outputs are in the dtype of S.
+
+    Once the batched kernels are merged this loop becomes one call each (seeds is the
+    (b,) uint64 array, labels the (b, n) array or None):
+    ``_ops.perturbed_kforest(S, k, sigma, n_samples, seeds, n_threads, known_labels=labels)[:3]``,
+    ``_ops.perturbed_kforest_vjp(S, k, VA, VM, sigma, n_samples, seeds, n_threads,
+    control_variate=..., known_labels=labels)``, ``_ops.partial_fy_loss(S, k, labels, sigma,
+    n_samples, seeds, n_threads)[:2]`` (casting the float64 loss to the dtype of S).
     """
     n_threads = resolve_threads(None)
     b = S.shape[0]
