@@ -61,6 +61,9 @@ def perturbed(
     n_threads = resolve_threads(None)
     b = S.shape[0]
     dtype = S.dtype
+    if b == 1:  # one matrix: the kernel's own outputs, no copy
+        return _one(kind, S[0], k, sigma, n_samples, int(seeds[0]), None if labels is None else labels[0],
+                    n_threads, grad_adjacency, grad_connectivity, control_variate)
     if kind == "forward":
         out: tuple[Array, ...] = (np.empty_like(S), np.empty_like(S), np.empty(b, dtype))
     elif kind == "vjp":
@@ -84,3 +87,21 @@ def perturbed(
             loss, grad, *_ = _ops.partial_fy_loss(S[t], k, lab, sigma, n_samples, seed, n_threads)
             out[0][t], out[1][t] = loss, grad
     return out
+
+
+def _one(
+    kind: str, S: Array, k: int, sigma: float, n_samples: int, seed: int, labels: Array | None, n_threads: int,
+    grad_adjacency: Array | None, grad_connectivity: Array | None, control_variate: bool,
+) -> tuple[Array, ...]:
+    """``perturbed`` for b = 1, returning the kernel's arrays with a leading axis of 1."""
+    if kind == "forward":
+        A, M, F, *_ = _ops.perturbed_kforest(S, k, sigma, n_samples, seed, n_threads, known_labels=labels)
+        return A[None], M[None], np.full(1, F, S.dtype)
+    if kind == "vjp":
+        VA = None if grad_adjacency is None else grad_adjacency[0]
+        VM = None if grad_connectivity is None else grad_connectivity[0]
+        g = _ops.perturbed_kforest_vjp(S, k, VA, VM, sigma, n_samples, seed, n_threads,
+                                       control_variate=control_variate, known_labels=labels)
+        return (g[None],)
+    loss, grad, *_ = _ops.partial_fy_loss(S, k, labels, sigma, n_samples, seed, n_threads)
+    return np.full(1, loss, S.dtype), grad[None]

@@ -43,11 +43,17 @@ def to_numpy(x: Tensor) -> NDArray[Any]:
     return x.contiguous().numpy()
 
 
-def from_numpy(a: Any, like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
-    """``a`` as a tensor in ``dtype`` (default: that of ``like``) on the device of ``like``."""
+def from_numpy(a: Any, like: Tensor, shape: Any = None, dtype: torch.dtype | None = None) -> Tensor:
+    """``a`` (reshaped to ``shape``) as a tensor in ``dtype`` (default: that of ``like``) on
+    the device of ``like``; a C-contiguous array of the right dtype is shared, not copied."""
     a = np.asarray(a)
+    if shape is not None:
+        a = a.reshape(shape)  # NumPy's reshape: a view, and cheaper than torch's
     out = torch.from_numpy(a if a.flags.c_contiguous else np.ascontiguousarray(a))
-    return out.to(device=like.device, dtype=like.dtype if dtype is None else dtype)
+    dtype = like.dtype if dtype is None else dtype
+    if out.dtype is not dtype or like.device.type != "cpu":
+        out = out.to(device=like.device, dtype=dtype)
+    return out
 
 
 def _seeds(seed: Tensor, batch: tuple[int, ...]) -> NDArray[np.uint64]:
@@ -55,7 +61,9 @@ def _seeds(seed: Tensor, batch: tuple[int, ...]) -> NDArray[np.uint64]:
         raise ValueError(f"seed must have shape S.shape[:-2] = {batch}, got {tuple(seed.shape)}")
     if seed.dtype != torch.int64:
         raise TypeError(f"seed must be an int64 tensor, got {seed.dtype}")
-    return seed.detach().cpu().contiguous().numpy().reshape(-1).view(np.uint64)
+    if seed.device.type != "cpu":
+        seed = seed.cpu()
+    return seed.numpy().reshape(-1).view(np.uint64)
 
 
 def _labels(labels: Tensor | None, shape: tuple[int, ...], name: str) -> NDArray[np.int64] | None:
@@ -117,8 +125,7 @@ def perturbed_kforest(
     S3 = to_numpy(S).reshape(-1, n, n)
     labels = _labels(known_labels, (*batch, n), "known_labels")
     A, M, F = _batch.perturbed("forward", S3, k, sigma, n_samples, _seeds(seed, batch), labels)
-    return (from_numpy(A, S).reshape(S.shape), from_numpy(M, S).reshape(S.shape),
-            from_numpy(F, S).reshape(batch))
+    return from_numpy(A, S, S.shape), from_numpy(M, S, S.shape), from_numpy(F, S, batch)
 
 
 @perturbed_kforest.register_fake
@@ -154,7 +161,7 @@ def perturbed_kforest_vjp(
         grad_adjacency=cotangent(VA, "grad_adjacency"), grad_connectivity=cotangent(VM, "grad_connectivity"),
         control_variate=control_variate,
     )
-    return from_numpy(g, S).reshape(S.shape)
+    return from_numpy(g, S, S.shape)
 
 
 @perturbed_kforest_vjp.register_fake
@@ -213,7 +220,7 @@ def partial_fy_loss(
     S3 = to_numpy(S).reshape(-1, n, n)
     labels = _labels(known_labels, (*batch, n), "known_labels")
     loss, grad = _batch.perturbed("loss", S3, k, sigma, n_samples, _seeds(seed, batch), labels)
-    return from_numpy(loss, S).reshape(batch), from_numpy(grad, S).reshape(S.shape)
+    return from_numpy(loss, S, batch), from_numpy(grad, S, S.shape)
 
 
 @partial_fy_loss.register_fake
@@ -246,7 +253,7 @@ def kforest(S: Tensor, k: int) -> Tensor:
     batch, n = _square(S)
     S3 = to_numpy(S).reshape(-1, n, n)
     labels = _ops.kforest(S3, k, resolve_threads(None))[0]
-    return from_numpy(labels, S, torch.int64).reshape(*batch, n)
+    return from_numpy(labels, S, (*batch, n), torch.int64)
 
 
 @kforest.register_fake
