@@ -449,6 +449,25 @@ def test_vmap_equals_a_loop(rng):
         assert torch.equal(Sg.grad[t], St.grad)
 
 
+def test_vmap_of_classical_losses_equals_a_loop(rng):
+    X = torch.tensor(rng.normal(size=(3, 10, 2)))
+    C = torch.tensor(rng.normal(size=(3, 4, 2)))
+    W = torch.tensor(rng.uniform(size=(10, 10)))
+    P = torch.softmax(torch.tensor(rng.normal(size=(3, 10, 4))), -1)
+    w = torch.full((4,), 0.25, dtype=torch.float64)
+    cov = torch.ones(4, dtype=torch.float64)
+    cases = [
+        (dt.kmeans_loss, (X, C), (0, 0)),
+        (lambda X, C: dt.dec_loss(X, C, 1.0), (X, C), (0, 0)),
+        (dt.soft_ncut, (W, P), (None, 0)),
+        (lambda X, C: dt.gmm_nll(X, w, C, cov, "spherical"), (X, C), (0, 0)),
+    ]
+    for fn, args, in_dims in cases:
+        out = torch.vmap(fn, in_dims=in_dims)(*args)
+        for t in range(3):
+            assert torch.equal(out[t], fn(*[a if d is None else a[t] for a, d in zip(args, in_dims)]))
+
+
 def test_compiled_training_step_one_graph_across_seeds(rng):
     from torch._dynamo.testing import CompileCounterWithBackend
 

@@ -5,7 +5,8 @@ handed to the kernel as a NumPy view, no copy; float16/bfloat16 are computed in
 float32; a tensor on another device is computed on the CPU), calls the kernel and
 returns tensors in the input's dtype on the input's device. ``register_fake`` gives
 the output shapes to ``torch.compile``; ``register_autograd`` the gradients;
-``register_vmap`` moves vmapped axes to the front of the batch.
+``register_vmap`` moves vmapped axes to the front of the batch (the forest ops take
+any leading batch axes; the classical losses, 2-D, loop over the vmapped axis).
 
 User code calls the functions of :mod:`diffclust.torch.functional`, which check the
 arguments and draw the seeds, not these operators.
@@ -109,6 +110,20 @@ def _vmap_rule(op: Any, tensors: tuple[int, ...]) -> Callable[..., Any]:
         if isinstance(out, tuple):
             return out, (0,) * len(out)
         return out, 0
+
+    return rule
+
+
+def _loop_vmap_rule(op: Any) -> Callable[..., Any]:
+    """A vmap rule for a 2-D op: one call per element of the vmapped axis, outputs stacked."""
+
+    def rule(info: Any, in_dims: tuple[Any, ...], *args: Any) -> tuple[Any, Any]:
+        outs = []
+        for i in range(info.batch_size):
+            outs.append(op(*[x if d is None else x.select(d, i) for x, d in zip(args, in_dims)]))
+        if isinstance(outs[0], tuple):
+            return tuple(torch.stack(parts) for parts in zip(*outs)), (0,) * len(outs[0])
+        return torch.stack(outs), 0
 
     return rule
 
@@ -294,6 +309,7 @@ def _soft_ncut_backward(ctx: Any, grad_value: Tensor | None, grad_grad: Tensor |
 
 
 soft_ncut.register_autograd(_soft_ncut_backward, setup_context=_save_outputs_setup(1))
+soft_ncut.register_vmap(_loop_vmap_rule(soft_ncut))
 
 
 @torch.library.custom_op(f"{LIB}::dec_loss", mutates_args=())
@@ -317,6 +333,7 @@ def _dec_backward(ctx: Any, grad_loss: Tensor | None, *grad_grads: Tensor | None
 
 
 dec_loss.register_autograd(_dec_backward, setup_context=_save_outputs_setup(1))
+dec_loss.register_vmap(_loop_vmap_rule(dec_loss))
 
 
 @torch.library.custom_op(f"{LIB}::kmeans_loss", mutates_args=())
@@ -354,6 +371,7 @@ def _kmeans_backward(ctx: Any, grad: Tensor) -> Any:
 
 
 kmeans_loss.register_autograd(_kmeans_backward, setup_context=_inputs_setup)
+kmeans_loss.register_vmap(_loop_vmap_rule(kmeans_loss))
 
 
 @torch.library.custom_op(f"{LIB}::gmm_nll", mutates_args=())
@@ -415,3 +433,4 @@ def _gmm_backward(ctx: Any, grad: Tensor) -> Any:
 
 
 gmm_nll.register_autograd(_gmm_backward, setup_context=_inputs_setup)
+gmm_nll.register_vmap(_loop_vmap_rule(gmm_nll))
