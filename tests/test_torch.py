@@ -41,6 +41,13 @@ def test_import_diffclust_does_not_import_torch():
     assert out.stdout.strip() == "ok"
 
 
+def test_missing_torch_names_the_extra():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "try:\n    import diffclust.torch\nexcept ImportError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'diffclust[torch]'" in out.stdout
+
+
 # --------------------------------------------------------------------------- NumPy API, bit for bit
 
 
