@@ -260,6 +260,16 @@ def test_vjp_is_skipped_when_only_the_value_gets_a_gradient(rng, monkeypatch):
     assert len(calls) == 3  # once per matrix
 
 
+def test_loss_backward_calls_no_kernel(rng, monkeypatch):
+    S = _similarity(rng, 2, 6).requires_grad_()
+    loss = dt.partial_fy_loss(S, 2, torch.tensor([0, 1, -1, -1, 0, -1]), sigma=0.5, n_samples=8)
+    calls = []
+    for name in ("partial_fy_loss", "perturbed_kforest", "perturbed_kforest_vjp"):
+        monkeypatch.setattr(_ops, name, lambda *a, **kw: calls.append(1))
+    loss.sum().backward()  # the gradient was computed by the forward and kept
+    assert calls == [] and torch.isfinite(S.grad).all()
+
+
 def test_gradcheck_classical_losses(rng):
     X = torch.tensor(rng.normal(size=(12, 2)), requires_grad=True)
     C = torch.tensor(rng.normal(size=(3, 2)), requires_grad=True)
