@@ -1,0 +1,110 @@
+"""diffclust.torch: a training step of the partial Fenchel-Young loss, and the cost of
+the torch wrapper over the NumPy ``_ops`` call it makes.
+
+    pytest benchmarks/bench_torch.py --benchmark-only --benchmark-group-by=group
+
+Groups (n = 64 points, k = 10, B = 100 samples, sigma = 1):
+
+- ``training step``: forward + backward of ``PartialFYLoss`` on 64 embeddings of
+  dimension 64, half of them labelled (one matrix, and a batch of 8), beside the
+  NumPy loss call alone on the same similarity matrix;
+- ``overhead forward`` / ``overhead loss``: the torch op against the NumPy ``_ops``
+  call it wraps, same matrix, same seed, same thread count (the wrapper's share is
+  the difference).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import diffclust.torch as dt
+from diffclust import _ops
+from diffclust._validation import resolve_threads
+
+N, D, K, B, SIGMA = 64, 64, 10, 100, 1.0
+
+
+def embeddings(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    rng = np.random.default_rng(0)
+    centers = 3 * rng.standard_normal((K, D))
+    y = rng.integers(0, K, size=(batch, N))
+    X = centers[y] + rng.standard_normal((batch, N, D))
+    labels = np.where(np.arange(N) < N // 2, y, -1)  # half labelled
+    return torch.tensor(X, dtype=torch.float32), torch.tensor(labels)
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_torch_training_step(benchmark, batch):
+    benchmark.group = f"training step n={N} d={D} B={B}"
+    X0, y = embeddings(batch)
+    X = X0.clone().requires_grad_()
+    loss_fn = dt.PartialFYLoss(K, sigma=SIGMA, n_samples=B)
+
+    def step():
+        X.grad = None
+        loss = loss_fn(X, y)
+        loss.backward()
+        return loss
+
+    loss = benchmark(step)
+    assert loss.item() >= 0 and X.grad is not None and torch.isfinite(X.grad).all()
+
+
+def test_numpy_loss_of_the_training_step(benchmark):
+    """The NumPy loss alone on the training step's (standardized) similarity matrix."""
+    benchmark.group = f"training step n={N} d={D} B={B}"
+    X, y = embeddings(1)
+    S = dt.similarity(X[0], "sqeuclidean", standardize=True).numpy()
+    n_threads = resolve_threads(None)
+    loss, grad, _ = benchmark(_ops.partial_fy_loss, S, K, y[0].numpy(), SIGMA, B, 0, n_threads)
+    assert loss >= 0 and grad.shape == (N, N)
+
+
+def similarity() -> torch.Tensor:
+    X, _ = embeddings(1)
+    return dt.similarity(X[0].double(), "sqeuclidean", standardize=True).detach()
+
+
+def test_overhead_forward_torch(benchmark):
+    benchmark.group = f"overhead forward n={N} B={B}"
+    S, seed = similarity(), torch.tensor(3)
+    A, _, _ = benchmark(dt.perturbed_kforest, S, K, sigma=SIGMA, n_samples=B, seed=seed)
+    ref = _ops.perturbed_kforest(S.numpy(), K, SIGMA, B, 3, resolve_threads(None))[0]
+    np.testing.assert_array_equal(A.numpy(), ref)
+
+
+def test_overhead_forward_numpy(benchmark):
+    benchmark.group = f"overhead forward n={N} B={B}"
+    S, n_threads = similarity().numpy(), resolve_threads(None)
+    A = benchmark(_ops.perturbed_kforest, S, K, SIGMA, B, 3, n_threads)[0]
+    assert A.shape == (N, N)
+
+
+def test_overhead_loss_torch(benchmark):
+    """Forward + backward of the loss op (the backward only scales the saved gradient)."""
+    benchmark.group = f"overhead loss n={N} B={B}"
+    S0, seed = similarity(), torch.tensor(3)
+    _, y = embeddings(1)
+    S = S0.clone().requires_grad_()
+
+    def run():
+        S.grad = None
+        loss = dt.partial_fy_loss(S, K, y[0], sigma=SIGMA, n_samples=B, seed=seed)
+        loss.backward()
+        return loss
+
+    loss = benchmark(run)
+    ref_loss, ref_grad, _ = _ops.partial_fy_loss(S0.numpy(), K, y[0].numpy(), SIGMA, B, 3, resolve_threads(None))
+    assert loss.item() == ref_loss
+    np.testing.assert_array_equal(S.grad.numpy(), ref_grad)
+
+
+def test_overhead_loss_numpy(benchmark):
+    benchmark.group = f"overhead loss n={N} B={B}"
+    S, n_threads = similarity().numpy(), resolve_threads(None)
+    _, y = embeddings(1)
+    loss, _, _ = benchmark(_ops.partial_fy_loss, S, K, y[0].numpy(), SIGMA, B, 3, n_threads)
+    assert loss >= 0

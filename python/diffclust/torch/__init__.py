@@ -1,0 +1,46 @@
+"""PyTorch front end of diffclust: differentiable clustering ops and losses.
+
+Install with ``pip install 'diffclust[torch]'``. ``import diffclust`` never imports
+torch; ``import diffclust.torch`` does.
+
+Functions (:mod:`diffclust.torch.functional`): :func:`perturbed_kforest`,
+:func:`partial_fy_loss`, :func:`kforest`, :func:`soft_ncut`, :func:`dec_loss`,
+:func:`kmeans_loss`, :func:`gmm_nll`, :func:`similarity`. Modules:
+:class:`PartialFYLoss`, :class:`DECLoss`, :class:`SoftNcutLoss`. The operators
+themselves are registered as ``torch.ops.diffclust.*``.
+"""
+
+from __future__ import annotations
+
+try:
+    import torch as _torch  # noqa: F401
+except ImportError as e:  # pragma: no cover - torch is in the test extra
+    raise ImportError("diffclust.torch needs PyTorch: pip install 'diffclust[torch]'") from e
+
+from . import functional
+from .functional import (
+    dec_loss,
+    gmm_nll,
+    kforest,
+    kmeans_loss,
+    partial_fy_loss,
+    perturbed_kforest,
+    similarity,
+    soft_ncut,
+)
+from .modules import DECLoss, PartialFYLoss, SoftNcutLoss
+
+__all__ = [
+    "DECLoss",
+    "PartialFYLoss",
+    "SoftNcutLoss",
+    "dec_loss",
+    "functional",
+    "gmm_nll",
+    "kforest",
+    "kmeans_loss",
+    "partial_fy_loss",
+    "perturbed_kforest",
+    "similarity",
+    "soft_ncut",
+]

@@ -1,0 +1,436 @@
+"""The ``diffclust::`` torch operators: ``torch.library.custom_op`` over ``diffclust._ops``.
+
+Each operator converts its tensors once (a CPU float32/float64 contiguous tensor is
+handed to the kernel as a NumPy view, no copy; float16/bfloat16 are computed in
+float32; a tensor on another device is computed on the CPU), calls the kernel and
+returns tensors in the input's dtype on the input's device. ``register_fake`` gives
+the output shapes to ``torch.compile``; ``register_autograd`` the gradients;
+``register_vmap`` moves vmapped axes to the front of the batch (the forest ops take
+any leading batch axes; the classical losses, 2-D, loop over the vmapped axis).
+
+User code calls the functions of :mod:`diffclust.torch.functional`, which check the
+arguments and draw the seeds, not these operators.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor
+
+from .. import _ops
+from .._validation import resolve_threads
+from . import _batch
+
+LIB = "diffclust"
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+# --------------------------------------------------------------------------- conversions
+
+
+def to_numpy(x: Tensor) -> NDArray[Any]:
+    """A NumPy view of ``x`` (a copy only if it is not a contiguous CPU float32/float64 tensor)."""
+    x = x.detach()
+    if x.device.type != "cpu":
+        x = x.cpu()
+    if x.dtype in _LOW_PRECISION:
+        x = x.float()
+    if x.is_conj() or x.is_neg():
+        x = x.resolve_conj().resolve_neg()
+    return x.contiguous().numpy()
+
+
+def from_numpy(a: Any, like: Tensor, shape: Any = None, dtype: torch.dtype | None = None) -> Tensor:
+    """``a`` (reshaped to ``shape``) as a tensor in ``dtype`` (default: that of ``like``) on
+    the device of ``like``; a C-contiguous array of the right dtype is shared, not copied."""
+    a = np.asarray(a)
+    if shape is not None:
+        a = a.reshape(shape)  # NumPy's reshape: a view, and cheaper than torch's
+    out = torch.from_numpy(a if a.flags.c_contiguous else np.ascontiguousarray(a))
+    dtype = like.dtype if dtype is None else dtype
+    if out.dtype is not dtype or like.device.type != "cpu":
+        out = out.to(device=like.device, dtype=dtype)
+    return out
+
+
+def _seeds(seed: Tensor, batch: tuple[int, ...]) -> NDArray[np.uint64]:
+    if tuple(seed.shape) != batch:
+        raise ValueError(f"seed must have shape S.shape[:-2] = {batch}, got {tuple(seed.shape)}")
+    if seed.dtype != torch.int64:
+        raise TypeError(f"seed must be an int64 tensor, got {seed.dtype}")
+    if seed.device.type != "cpu":
+        seed = seed.cpu()
+    return seed.numpy().reshape(-1).view(np.uint64)
+
+
+def _labels(labels: Tensor | None, shape: tuple[int, ...], name: str) -> NDArray[np.int64] | None:
+    if labels is None:
+        return None
+    if tuple(labels.shape) != shape:
+        raise ValueError(f"{name} must have shape S.shape[:-1] = {shape}, got {tuple(labels.shape)}")
+    if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer tensor, got {labels.dtype}")
+    return labels.detach().cpu().to(torch.int64).contiguous().numpy().reshape(-1, shape[-1])
+
+
+def _square(S: Tensor) -> tuple[tuple[int, ...], int]:
+    if S.dim() < 2 or S.shape[-1] != S.shape[-2]:
+        raise ValueError(f"S must have shape (..., n, n), got {tuple(S.shape)}")
+    if not S.dtype.is_floating_point:
+        raise TypeError(f"S must be a floating-point tensor, got {S.dtype}")
+    return tuple(S.shape[:-2]), int(S.shape[-1])
+
+
+def _empty(shape: Any, like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    return torch.empty(tuple(shape), dtype=like.dtype if dtype is None else dtype, device=like.device)
+
+
+def _is_zero(g: Tensor | None) -> bool:
+    """True for a missing cotangent, or one that autograd (or AOT) filled with zeros."""
+    return g is None or not bool(g.any())
+
+
+def _vmap_rule(op: Any, tensors: tuple[int, ...]) -> Callable[..., Any]:
+    """A vmap rule for an op batched over leading axes: vmapped axes go in front (an
+    unbatched tensor argument is expanded), the op runs once, outputs are batched at 0."""
+
+    def rule(info: Any, in_dims: tuple[Any, ...], *args: Any) -> tuple[Any, Any]:
+        new = list(args)
+        for i in tensors:
+            x = args[i]
+            if x is None:
+                continue
+            d = in_dims[i]
+            new[i] = x.movedim(d, 0) if d is not None else x.expand(info.batch_size, *x.shape)
+        out = op(*new)
+        if isinstance(out, tuple):
+            return out, (0,) * len(out)
+        return out, 0
+
+    return rule
+
+
+def _loop_vmap_rule(op: Any) -> Callable[..., Any]:
+    """A vmap rule for a 2-D op: one call per element of the vmapped axis, outputs stacked."""
+
+    def rule(info: Any, in_dims: tuple[Any, ...], *args: Any) -> tuple[Any, Any]:
+        outs = []
+        for i in range(info.batch_size):
+            outs.append(op(*[x if d is None else x.select(d, i) for x, d in zip(args, in_dims)]))
+        if isinstance(outs[0], tuple):
+            return tuple(torch.stack(parts) for parts in zip(*outs)), (0,) * len(outs[0])
+        return torch.stack(outs), 0
+
+    return rule
+
+
+# --------------------------------------------------------------------------- perturbed k-forest
+
+
+@torch.library.custom_op(f"{LIB}::perturbed_kforest", mutates_args=())
+def perturbed_kforest(
+    S: Tensor, k: int, sigma: float, n_samples: int, seed: Tensor, known_labels: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(A_eps, M_eps, F_eps) of S (..., n, n); seed (...) int64, one per matrix."""
+    batch, n = _square(S)
+    S3 = to_numpy(S).reshape(-1, n, n)
+    labels = _labels(known_labels, (*batch, n), "known_labels")
+    A, M, F = _batch.perturbed("forward", S3, k, sigma, n_samples, _seeds(seed, batch), labels)
+    return from_numpy(A, S, S.shape), from_numpy(M, S, S.shape), from_numpy(F, S, batch)
+
+
+@perturbed_kforest.register_fake
+def _(S: Tensor, k: int, sigma: float, n_samples: int, seed: Tensor, known_labels: Tensor | None) -> Any:
+    return _empty(S.shape, S), _empty(S.shape, S), _empty(S.shape[:-2], S)
+
+
+@torch.library.custom_op(f"{LIB}::perturbed_kforest_vjp", mutates_args=())
+def perturbed_kforest_vjp(
+    S: Tensor, grad_adjacency: Tensor | None, grad_connectivity: Tensor | None, k: int,
+    sigma: float, n_samples: int, seed: Tensor, known_labels: Tensor | None, control_variate: bool,
+) -> Tensor:
+    """The score-function VJP of (A_eps, M_eps) at S for the cotangents (None or zeros: skipped)."""
+    batch, n = _square(S)
+    VA = None if _is_zero(grad_adjacency) else grad_adjacency
+    VM = None if _is_zero(grad_connectivity) else grad_connectivity
+    if VA is None and VM is None:
+        return torch.zeros(S.shape, dtype=S.dtype, device=S.device)
+    S3 = to_numpy(S)
+    compute = S3.dtype
+    S3 = S3.reshape(-1, n, n)
+
+    def cotangent(V: Tensor | None, name: str) -> NDArray[Any] | None:
+        if V is None:
+            return None
+        if tuple(V.shape) != tuple(S.shape):
+            raise ValueError(f"{name} must have the shape of S {tuple(S.shape)}, got {tuple(V.shape)}")
+        return np.ascontiguousarray(to_numpy(V), dtype=compute).reshape(-1, n, n)
+
+    labels = _labels(known_labels, (*batch, n), "known_labels")
+    (g,) = _batch.perturbed(
+        "vjp", S3, k, sigma, n_samples, _seeds(seed, batch), labels,
+        grad_adjacency=cotangent(VA, "grad_adjacency"), grad_connectivity=cotangent(VM, "grad_connectivity"),
+        control_variate=control_variate,
+    )
+    return from_numpy(g, S, S.shape)
+
+
+@perturbed_kforest_vjp.register_fake
+def _(S: Tensor, grad_adjacency: Tensor | None, grad_connectivity: Tensor | None, k: int,
+      sigma: float, n_samples: int, seed: Tensor, known_labels: Tensor | None, control_variate: bool) -> Tensor:
+    return _empty(S.shape, S)
+
+
+def _forest_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+    S, k, sigma, n_samples, seed, known_labels = inputs
+    ctx.set_materialize_grads(False)  # an unused A or M reaches backward as None: no VJP
+    ctx.save_for_backward(S, seed, known_labels, output[0])
+    ctx.params = (k, sigma, n_samples)
+
+
+def _forest_backward(ctx: Any, grad_A: Tensor | None, grad_M: Tensor | None, grad_F: Tensor | None) -> Any:
+    S, seed, known_labels, A = ctx.saved_tensors
+    k, sigma, n_samples = ctx.params
+    grad: Tensor | None = None
+    if grad_F is not None:
+        grad = grad_F[..., None, None] * A  # dF_eps/dS = A_eps
+    if grad_A is not None or grad_M is not None:
+        g = perturbed_kforest_vjp(S, grad_A, grad_M, k, sigma, n_samples, seed, known_labels, True)
+        grad = g if grad is None else grad + g
+    return grad, None, None, None, None, None
+
+
+perturbed_kforest.register_autograd(_forest_backward, setup_context=_forest_setup)
+perturbed_kforest.register_vmap(_vmap_rule(perturbed_kforest, (0, 4, 5)))
+
+
+def _vjp_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+    pass
+
+
+def _vjp_backward(ctx: Any, grad: Tensor) -> Any:
+    raise NotImplementedError(
+        "diffclust.torch: second derivatives of the perturbed k-forest's A_eps and M_eps are not "
+        "implemented (the first-order VJP is a score-function estimate)"
+    )
+
+
+perturbed_kforest_vjp.register_autograd(_vjp_backward, setup_context=_vjp_setup)
+perturbed_kforest_vjp.register_vmap(_vmap_rule(perturbed_kforest_vjp, (0, 1, 2, 6, 7)))
+
+
+# --------------------------------------------------------------------------- partial Fenchel-Young loss
+
+
+@torch.library.custom_op(f"{LIB}::partial_fy_loss", mutates_args=())
+def partial_fy_loss(
+    S: Tensor, k: int, known_labels: Tensor, sigma: float, n_samples: int, seed: Tensor
+) -> tuple[Tensor, Tensor]:
+    """(loss (...), dloss/dS (..., n, n)) of the partial Fenchel-Young loss, per matrix."""
+    batch, n = _square(S)
+    S3 = to_numpy(S).reshape(-1, n, n)
+    labels = _labels(known_labels, (*batch, n), "known_labels")
+    loss, grad = _batch.perturbed("loss", S3, k, sigma, n_samples, _seeds(seed, batch), labels)
+    return from_numpy(loss, S, batch), from_numpy(grad, S, S.shape)
+
+
+@partial_fy_loss.register_fake
+def _(S: Tensor, k: int, known_labels: Tensor, sigma: float, n_samples: int, seed: Tensor) -> Any:
+    return _empty(S.shape[:-2], S), _empty(S.shape, S)
+
+
+def _loss_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
+    ctx.set_materialize_grads(False)
+    ctx.save_for_backward(output[1])
+
+
+def _loss_backward(ctx: Any, grad_loss: Tensor | None, grad_grad: Tensor | None) -> Any:
+    # grad_grad is dropped: with the noise fixed, dloss/dS is piecewise constant in S
+    (grad,) = ctx.saved_tensors
+    g = None if grad_loss is None else grad_loss[..., None, None] * grad
+    return g, None, None, None, None, None
+
+
+partial_fy_loss.register_autograd(_loss_backward, setup_context=_loss_setup)
+partial_fy_loss.register_vmap(_vmap_rule(partial_fy_loss, (0, 2, 5)))
+
+
+# --------------------------------------------------------------------------- exact k-forest
+
+
+@torch.library.custom_op(f"{LIB}::kforest", mutates_args=())
+def kforest(S: Tensor, k: int) -> Tensor:
+    """Labels (..., n) int64 of the maximum-weight k-forest of S (..., n, n)."""
+    batch, n = _square(S)
+    S3 = to_numpy(S).reshape(-1, n, n)
+    labels = _ops.kforest(S3, k, resolve_threads(None))[0]
+    return from_numpy(labels, S, (*batch, n), torch.int64)
+
+
+@kforest.register_fake
+def _(S: Tensor, k: int) -> Tensor:
+    return _empty(S.shape[:-1], S, torch.int64)
+
+
+kforest.register_vmap(_vmap_rule(kforest, (0,)))
+
+
+# --------------------------------------------------------------------------- classical losses
+
+
+@torch.library.custom_op(f"{LIB}::soft_ncut", mutates_args=())
+def soft_ncut(W: Tensor, P: Tensor) -> tuple[Tensor, Tensor]:
+    """(relaxed Ncut, d value / d P) of a dense affinity W (n, n) and soft assignment P (n, k)."""
+    value, grad = _ops.soft_ncut(to_numpy(W), to_numpy(P), resolve_threads(None))
+    return from_numpy(np.asarray(value), P), from_numpy(grad, P)
+
+
+@soft_ncut.register_fake
+def _(W: Tensor, P: Tensor) -> Any:
+    return _empty((), P), _empty(P.shape, P)
+
+
+def _save_outputs_setup(first: int) -> Callable[..., None]:
+    def setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(*output[first:])
+
+    return setup
+
+
+def _soft_ncut_backward(ctx: Any, grad_value: Tensor | None, grad_grad: Tensor | None) -> Any:
+    # the gradient output is internal (the functional API returns the value only)
+    (grad,) = ctx.saved_tensors
+    return None, None if grad_value is None else grad_value * grad
+
+
+soft_ncut.register_autograd(_soft_ncut_backward, setup_context=_save_outputs_setup(1))
+soft_ncut.register_vmap(_loop_vmap_rule(soft_ncut))
+
+
+@torch.library.custom_op(f"{LIB}::dec_loss", mutates_args=())
+def dec_loss(Z: Tensor, centers: Tensor, alpha: float, target: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    """(KL(P || Q), d/dZ, d/dcenters) of the DEC loss (target None: DEC's, held fixed)."""
+    T = None if target is None else to_numpy(target)
+    loss, gz, gc = _ops.dec_loss(to_numpy(Z), to_numpy(centers), alpha, T, resolve_threads(None))
+    return from_numpy(np.asarray(loss), Z), from_numpy(gz, Z), from_numpy(gc, centers)
+
+
+@dec_loss.register_fake
+def _(Z: Tensor, centers: Tensor, alpha: float, target: Tensor | None) -> Any:
+    return _empty((), Z), _empty(Z.shape, Z), _empty(centers.shape, centers)
+
+
+def _dec_backward(ctx: Any, grad_loss: Tensor | None, *grad_grads: Tensor | None) -> Any:
+    gz, gc = ctx.saved_tensors
+    if grad_loss is None:
+        return None, None, None, None
+    return grad_loss * gz, grad_loss * gc, None, None
+
+
+dec_loss.register_autograd(_dec_backward, setup_context=_save_outputs_setup(1))
+dec_loss.register_vmap(_loop_vmap_rule(dec_loss))
+
+
+@torch.library.custom_op(f"{LIB}::kmeans_loss", mutates_args=())
+def kmeans_loss(X: Tensor, centers: Tensor, labels: Tensor | None) -> Tensor:
+    """The k-means loss sum_i ||x_i - c_{l_i}||^2 (labels None: the nearest center)."""
+    lab = None if labels is None else labels.detach().cpu().numpy()
+    value = _ops.kmeans_loss(to_numpy(X), to_numpy(centers), lab, resolve_threads(None))
+    return from_numpy(np.asarray(value), X)
+
+
+@kmeans_loss.register_fake
+def _(X: Tensor, centers: Tensor, labels: Tensor | None) -> Tensor:
+    return _empty((), X)
+
+
+def _inputs_setup(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+    ctx.save_for_backward(*[x if isinstance(x, Tensor) else None for x in inputs])
+    ctx.others = [None if isinstance(x, Tensor) else x for x in inputs]
+
+
+def kmeans_assignment(X: Tensor, centers: Tensor) -> Tensor:
+    """The nearest center of each point (the first one on ties), from exact differences."""
+    d = ((X[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+    return d.argmin(dim=1)
+
+
+def _kmeans_backward(ctx: Any, grad: Tensor) -> Any:
+    X, centers, labels = ctx.saved_tensors
+    with torch.no_grad():
+        lab = kmeans_assignment(X, centers) if labels is None else labels.to(torch.int64)
+        diff = X - centers[lab]  # dL/dx_i = 2 (x_i - c_{l_i})
+        gx = 2 * grad * diff
+        gc = torch.zeros_like(centers).index_add_(0, lab, -2 * grad * diff.to(centers.dtype))
+    return gx, gc, None
+
+
+kmeans_loss.register_autograd(_kmeans_backward, setup_context=_inputs_setup)
+kmeans_loss.register_vmap(_loop_vmap_rule(kmeans_loss))
+
+
+@torch.library.custom_op(f"{LIB}::gmm_nll", mutates_args=())
+def gmm_nll(X: Tensor, weights: Tensor, means: Tensor, covariances: Tensor, covariance_type: str) -> Tensor:
+    """The mean negative log-likelihood of X under a Gaussian mixture."""
+    value, _ = _ops.gmm_nll(
+        to_numpy(X), to_numpy(weights), to_numpy(means), to_numpy(covariances), covariance_type, False,
+        resolve_threads(None),
+    )
+    return from_numpy(np.asarray(value), X)
+
+
+@gmm_nll.register_fake
+def _(X: Tensor, weights: Tensor, means: Tensor, covariances: Tensor, covariance_type: str) -> Tensor:
+    return _empty((), X)
+
+
+def gmm_responsibilities(
+    X: Tensor, weights: Tensor, means: Tensor, covariances: Tensor, covariance_type: str
+) -> tuple[Tensor, Tensor]:
+    """(r (n, k), Sigma_j^-1 (x_i - mu_j) (n, k, d)) in float64: the posterior of each
+    component and the whitened differences, from the Cholesky factor of each covariance."""
+    X, w, mu, cov = (t.detach().to(torch.float64) for t in (X, weights, means, covariances))
+    k, d = mu.shape
+    if covariance_type == "full":
+        full = cov
+    elif covariance_type == "tied":
+        full = cov.expand(k, d, d)
+    elif covariance_type == "diag":
+        full = torch.diag_embed(cov)
+    else:
+        full = cov[:, None, None] * torch.eye(d, dtype=cov.dtype)
+    L = torch.linalg.cholesky(full)  # (k, d, d)
+    diff = X[:, None, :] - mu[None, :, :]  # (n, k, d)
+    y = torch.linalg.solve_triangular(L, diff.permute(1, 2, 0), upper=False)  # (k, d, n)
+    white = torch.linalg.solve_triangular(L.mT, y, upper=True).permute(2, 0, 1)  # (n, k, d)
+    maha = (y**2).sum(1).T  # (n, k)
+    logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
+    log_p = torch.log(w) - 0.5 * (d * np.log(2 * np.pi) + logdet + maha)
+    return torch.softmax(log_p, dim=1), white
+
+
+def _gmm_backward(ctx: Any, grad: Tensor) -> Any:
+    X, weights, means, covariances = ctx.saved_tensors[:4]
+    covariance_type = ctx.others[4]
+    if ctx.needs_input_grad[1] or ctx.needs_input_grad[3]:
+        raise NotImplementedError(
+            "diffclust.torch.gmm_nll is differentiable in X and means only; pass weights and "
+            "covariances that do not require grad (detach them)"
+        )
+    with torch.no_grad():
+        r, white = gmm_responsibilities(X, weights, means, covariances, covariance_type)
+        n = X.shape[0]
+        term = r[:, :, None] * white / n  # d NLL / d x_i = (1/n) sum_j r_ij Sigma_j^-1 (x_i - mu_j)
+        g = grad.to(torch.float64)
+        gx = (g * term.sum(1)).to(X.dtype) if ctx.needs_input_grad[0] else None
+        gm = (-g * term.sum(0)).to(means.dtype) if ctx.needs_input_grad[2] else None
+    return gx, None, gm, None, None
+
+
+gmm_nll.register_autograd(_gmm_backward, setup_context=_inputs_setup)
+gmm_nll.register_vmap(_loop_vmap_rule(gmm_nll))
