@@ -81,10 +81,6 @@ def test_batched_forward_uses_each_elements_seed(rng):
 
 def test_int_seed_for_batched_S_is_the_numpy_per_element_seed(rng):
     S = _similarity(rng, 3, 6)
-    if not hasattr(_ops, "element_seeds"):  # until the batched kernels are merged
-        with pytest.raises(NotImplementedError, match="element_seeds"):
-            dt.perturbed_kforest(S, 2, sigma=0.3, n_samples=5, seed=7)
-        return
     A, _, _ = dt.perturbed_kforest(S, 2, sigma=0.3, n_samples=5, seed=7)
     for t, s in enumerate(_ops.element_seeds(7, 3)):
         ref = diffclust.perturbed_kforest(S[t].numpy(), 2, sigma=0.3, n_samples=5, seed=int(s))
@@ -214,7 +210,7 @@ def test_gradcheck_value_and_loss(rng):
 
     assert torch.autograd.gradcheck(value, (S,), eps=1e-7, atol=1e-6)
     assert torch.autograd.gradcheck(loss, (S,), eps=1e-7, atol=1e-6)
-    assert loss(S).min() > 0
+    assert loss(S).min() >= 0  # 0 exactly where the free forests already satisfy the labels
 
 
 def _expected_pairing(S, k, V, which, sigma, seeds, n_samples):
@@ -257,7 +253,8 @@ def test_vjp_is_skipped_when_only_the_value_gets_a_gradient(rng, monkeypatch):
     (0 * A.sum() + F.sum()).backward(retain_graph=True)  # a zero cotangent is skipped too
     assert calls == []
     (A[0] * M[1]).sum().backward()
-    assert len(calls) == 3  # once per matrix
+    assert len(calls) == 1  # one batched call, for the two matrices whose A or M is used
+    np.testing.assert_array_equal(S.grad[2].numpy(), A[2].detach().numpy() * 2)  # F's part only, twice
 
 
 def test_loss_backward_calls_no_kernel(rng, monkeypatch):
@@ -341,7 +338,7 @@ def test_float32_cpu_tensors_reach_the_kernel_without_a_copy(rng, monkeypatch):
     for dtype in DTYPES:
         S = _similarity(rng, 2, 5, dtype=dtype)
         dt.perturbed_kforest(S, 2, sigma=0.1, n_samples=2, seed=torch.tensor([0, 1]))
-        assert len(seen) == 2 and all(np.shares_memory(s, S.numpy()) for s in seen)
+        assert len(seen) == 1 and np.shares_memory(seen[0], S.numpy())  # one batched call on the tensor's memory
         seen.clear()
 
 

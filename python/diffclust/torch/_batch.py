@@ -23,14 +23,7 @@ Array = NDArray[Any]
 
 def element_seeds(seed: int, b: int) -> NDArray[np.uint64]:
     """The per-element seeds that a batched ``_ops`` call derives from one int seed."""
-    fn = getattr(_ops, "element_seeds", None)
-    if fn is None:  # pragma: no cover - present once the batched kernels are merged
-        raise NotImplementedError(
-            "an int seed for batched S needs diffclust._ops.element_seeds (the batched kernels); "
-            "pass a seed tensor of shape S.shape[:-2] (one seed per matrix) or seed=None"
-        )
-    out: NDArray[np.uint64] = np.asarray(fn(seed, b), dtype=np.uint64)
-    return out
+    return _ops.element_seeds(seed, b)
 
 
 def perturbed(
@@ -46,62 +39,32 @@ def perturbed(
     grad_connectivity: Array | None = None,
     control_variate: bool = True,
 ) -> tuple[Array, ...]:
-    """Element by element over the leading axis of S (b, n, n).
+    """One batched ``_ops`` call over the leading axis of S (b, n, n), element t with seed ``seeds[t]``.
 
     kind "forward": (A (b, n, n), M (b, n, n), F (b,)); "vjp": (g (b, n, n),);
     "loss": (loss (b,), grad (b, n, n)). Float outputs are in the dtype of S.
-
-    Once the batched kernels are merged this loop becomes one call each (seeds is the
-    (b,) uint64 array, labels the (b, n) array or None):
-    ``_ops.perturbed_kforest(S, k, sigma, n_samples, seeds, n_threads, known_labels=labels)[:3]``,
-    ``_ops.perturbed_kforest_vjp(S, k, VA, VM, sigma, n_samples, seeds, n_threads,
-    control_variate=..., known_labels=labels)``, ``_ops.partial_fy_loss(S, k, labels, sigma,
-    n_samples, seeds, n_threads)[:2]`` (casting the float64 loss to the dtype of S).
     """
     n_threads = resolve_threads(None)
-    b = S.shape[0]
-    dtype = S.dtype
-    if b == 1:  # one matrix: the kernel's own outputs, no copy
-        return _one(kind, S[0], k, sigma, n_samples, int(seeds[0]), None if labels is None else labels[0],
-                    n_threads, grad_adjacency, grad_connectivity, control_variate)
     if kind == "forward":
-        out: tuple[Array, ...] = (np.empty_like(S), np.empty_like(S), np.empty(b, dtype))
-    elif kind == "vjp":
-        out = (np.empty_like(S),)
-    else:
-        out = (np.empty(b, dtype), np.empty_like(S))
-    for t in range(b):
-        lab = None if labels is None else labels[t]
-        seed = int(seeds[t])
-        if kind == "forward":
-            A, M, F, *_ = _ops.perturbed_kforest(S[t], k, sigma, n_samples, seed, n_threads, known_labels=lab)
-            out[0][t], out[1][t], out[2][t] = A, M, F
-        elif kind == "vjp":
-            VA = None if grad_adjacency is None else grad_adjacency[t]
-            VM = None if grad_connectivity is None else grad_connectivity[t]
-            out[0][t] = _ops.perturbed_kforest_vjp(
-                S[t], k, VA, VM, sigma, n_samples, seed, n_threads,
-                control_variate=control_variate, known_labels=lab,
+        A, M, F, *_ = _ops.perturbed_kforest(S, k, sigma, n_samples, seeds, n_threads, known_labels=labels)
+        return A, M, np.asarray(F, dtype=S.dtype)
+    if kind == "vjp":  # only the elements whose A or M gets a non-zero cotangent are solved
+        b = S.shape[0]
+        used = [V.reshape(b, -1).any(axis=1) if V is not None else np.zeros(b, bool)
+                for V in (grad_adjacency, grad_connectivity)]
+        live = np.flatnonzero(used[0] | used[1])
+        if live.size == b:
+            g = _ops.perturbed_kforest_vjp(S, k, grad_adjacency, grad_connectivity, sigma, n_samples, seeds,
+                                           n_threads, control_variate=control_variate, known_labels=labels)
+            return (g,)
+        g = np.zeros_like(S)
+        if live.size:
+            VA, VM = (V[live] if V is not None and u.any() else None
+                      for V, u in zip((grad_adjacency, grad_connectivity), used))
+            g[live] = _ops.perturbed_kforest_vjp(
+                S[live], k, VA, VM, sigma, n_samples, seeds[live], n_threads, control_variate=control_variate,
+                known_labels=None if labels is None else labels[live],
             )
-        else:
-            loss, grad, *_ = _ops.partial_fy_loss(S[t], k, lab, sigma, n_samples, seed, n_threads)
-            out[0][t], out[1][t] = loss, grad
-    return out
-
-
-def _one(
-    kind: str, S: Array, k: int, sigma: float, n_samples: int, seed: int, labels: Array | None, n_threads: int,
-    grad_adjacency: Array | None, grad_connectivity: Array | None, control_variate: bool,
-) -> tuple[Array, ...]:
-    """``perturbed`` for b = 1, returning the kernel's arrays with a leading axis of 1."""
-    if kind == "forward":
-        A, M, F, *_ = _ops.perturbed_kforest(S, k, sigma, n_samples, seed, n_threads, known_labels=labels)
-        return A[None], M[None], np.full(1, F, S.dtype)
-    if kind == "vjp":
-        VA = None if grad_adjacency is None else grad_adjacency[0]
-        VM = None if grad_connectivity is None else grad_connectivity[0]
-        g = _ops.perturbed_kforest_vjp(S, k, VA, VM, sigma, n_samples, seed, n_threads,
-                                       control_variate=control_variate, known_labels=labels)
-        return (g[None],)
-    loss, grad, *_ = _ops.partial_fy_loss(S, k, labels, sigma, n_samples, seed, n_threads)
-    return np.full(1, loss, S.dtype), grad[None]
+        return (g,)
+    loss, grad, *_ = _ops.partial_fy_loss(S, k, labels, sigma, n_samples, seeds, n_threads)
+    return np.asarray(loss, dtype=S.dtype), grad

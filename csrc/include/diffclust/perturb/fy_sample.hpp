@@ -36,6 +36,8 @@ void fy_sample(const T* W, index_t n, index_t k, const PerturbSpec& spec, u32 s,
         fs.matrix.resize(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
         perturbed_matrix(W, n, spec.sigma, spec.seed, s, fs.matrix.data());
         dense_forest(fs.matrix.data(), n, k, fs.tree, free_f);
+        sort_edges_heaviest_first(free_f.edges);  // both values summed in the same order (below)
+        free_f.finish_value();
         con_f.repaired = cp.solve(fs.matrix.data(), refine, con_f.edges, con_f.labels.data(), &ws.pool);
         con_f.finish_value();
         return;
@@ -90,7 +92,9 @@ void fy_sample(const T* W, index_t n, index_t k, const PerturbSpec& spec, u32 s,
             out[t].j = members[out[t].j];
         }
     };
-    cp.solve_from_tree(fs.tree, refine, member_tree, con_f.edges, con_f.labels.data(), true, false);
+    // edges heaviest first, as the free forest's: a sample whose two forests are
+    // equal has a gap of exactly 0, never a rounding error of either sign
+    cp.solve_from_tree(fs.tree, refine, member_tree, con_f.edges, con_f.labels.data(), true, true);
     con_f.repaired = false;
     con_f.finish_value();
 }
