@@ -183,6 +183,35 @@ def test_jaxclust_loss(benchmark, n):
     assert np.corrcoef(g.ravel(), ours.grad.ravel())[0, 1] > 0.5
 
 
+def test_jaxclust_same_greedy():
+    """The loss benchmark compares like with like: on the same perturbed matrix with
+    symmetric noise (one normal per edge, as diffclust draws it), jaxclust's solvers
+    and diffclust's ``kforest`` return the same forests, free and constrained by the
+    partial labels (must-link groups first, then the heaviest edges, then each tree
+    re-spanned by Prim). Not a timing."""
+    jax = pytest.importorskip("jax")
+    pytest.importorskip("jaxclust")
+    from jaxclust.solvers import get_flp_solver
+
+    jnp = jax.numpy
+    n, n_draws = 32, 20
+    S, known = problem(n)
+    rng = np.random.default_rng(3)
+    upper = np.triu(rng.standard_normal((n_draws, n, n)), 1)
+    W = (S + SIGMA * (upper + upper.transpose(0, 2, 1))).astype(np.float32)
+    C = jnp.asarray(constraint_matrix(known), dtype=jnp.float32)
+    free = jax.jit(jax.vmap(get_flp_solver(constrained=False, use_prims=True), in_axes=(0, None)),
+                   static_argnums=1)
+    held = jax.jit(jax.vmap(get_flp_solver(constrained=True, use_prims=True), in_axes=(0, None, None)),
+                   static_argnums=1)
+    eye = np.eye(n)
+    A_free = np.asarray(free(jnp.asarray(W), K)[0], dtype=np.float64) - eye  # jaxclust: ones on the diagonal
+    A_held = np.asarray(held(jnp.asarray(W), K, C)[0], dtype=np.float64) - eye
+    for s in range(n_draws):
+        np.testing.assert_array_equal(dc.kforest(W[s], K).adjacency(), A_free[s])
+        np.testing.assert_array_equal(dc.kforest(W[s], K, known_labels=known).adjacency(), A_held[s])
+
+
 # --- the training step: MLP + similarity + partial FY loss, forward and backward ------
 
 
