@@ -40,11 +40,21 @@ LOSS_SIZES = [32, 64, 128, 256, 512]
 JAXCLUST_SIZES = [32, 64, 128, 256, 512]
 # jaxclust's constrained solver checks every candidate edge against the cannot-link
 # matrix with an O(n^2) outer product and re-spans each tree with a Prim of O(n^2) per
-# step, vmapped over 2n - 1 candidate roots: its time grows faster than n^3. Rough
-# single timings of its value_and_grad (B = 100, float32, 2-core machine under load):
-# 0.8 s at n = 32, 6.4 s at 64, 129 s at 128. Larger n run only when asked for with
-# DIFFCLUST_BENCH_JAXCLUST_MAX_N (e.g. 256).
+# step, vmapped over the 2n - 1 nodes of its merge tree: its time grows faster than n^3
+# and its memory as B (2n - 1) n^2. Rough single timings of its value_and_grad (B = 100,
+# float32, 2-core machine under load): 0.8 s at n = 32, 6.4 s at 64, 129 s at 128 (and
+# about 5 GB of memory). At n = 256 XLA asks for one 40 GB buffer (RESOURCE_EXHAUSTED on
+# the 24 GiB benchmark machine). Larger n run only when asked for with
+# DIFFCLUST_BENCH_JAXCLUST_MAX_N (e.g. 256 on a machine with enough memory).
 JAXCLUST_MAX_N = int(os.environ.get("DIFFCLUST_BENCH_JAXCLUST_MAX_N", "128"))
+
+
+def jaxclust_buffer_gb(n: int) -> float:
+    """The largest buffer jaxclust's loss asks for (measured at n = 256, B = 100: 40.4 GB,
+    about three float32 arrays of B (2n - 1) n^2 entries)."""
+    return 3 * 4 * B * (2 * n - 1) * n * n / 1e9
+
+
 STEP_N, STEP_D = 64, 64
 
 
@@ -161,8 +171,9 @@ def jaxclust_loss(n_samples: int) -> tuple[Any, Any]:
 def test_jaxclust_loss(benchmark, n):
     jax, loss = jaxclust_loss(B)
     if n > JAXCLUST_MAX_N:
-        pytest.skip(f"jaxclust's loss at n = {n} takes too long for a suite (its time grows faster than n^3: "
-                    f"129 s per call at n = 128); set DIFFCLUST_BENCH_JAXCLUST_MAX_N={n} to run it")
+        pytest.skip(f"jaxclust's loss at n = {n}, B = {B} needs a {jaxclust_buffer_gb(n):.0f} GB buffer (its "
+                    f"per-root Prim over B (2n - 1) n^2 entries) and its time grows faster than n^3 (129 s "
+                    f"per call at n = 128); set DIFFCLUST_BENCH_JAXCLUST_MAX_N={n} to run it anyway")
     benchmark.group = f"loss cost n={n}"
     jnp = jax.numpy
     S_np, known = problem(n)
