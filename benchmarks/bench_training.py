@@ -340,7 +340,8 @@ else:
 
     def step(n_samples):
         model.zero_grad(set_to_none=True)
-        loss = dct.PartialFYLoss(10, sigma=1.0, n_samples=n_samples)(model(X), labels)
+        loss_fn = dct.PartialFYLoss(10, sigma=1.0, n_samples=n_samples, similarity="sqeuclidean", standardize=True)
+        loss = loss_fn(model(X), labels)
         loss.backward()
 
     step(4)  # warm: autograd, allocator and threads up, at a B that holds nothing large
