@@ -14,7 +14,8 @@ Four parts (issue 9, Performance):
 
 jaxclust (the paper authors' JAX library) is not on PyPI and in no extra: its
 benchmarks are skipped when it is not importable (benchmarks/README.md says how to
-install it). The ``diffclust.torch`` benchmarks are skipped until that module exists.
+install it). The ``diffclust.torch`` benchmarks are skipped when that module cannot be
+imported.
 
     pytest benchmarks/bench_training.py --benchmark-only --benchmark-group-by=group \\
            --benchmark-columns=median,min,rounds
@@ -42,8 +43,8 @@ JAXCLUST_SIZES = [32, 64, 128, 256, 512]
 # matrix with an O(n^2) outer product and re-spans each tree with a Prim of O(n^2) per
 # step, vmapped over the 2n - 1 nodes of its merge tree: its time grows faster than n^3
 # and its memory as B (2n - 1) n^2. Rough single timings of its value_and_grad (B = 100,
-# float32, 2-core machine under load): 0.8 s at n = 32, 6.4 s at 64, 129 s at 128 (and
-# about 5 GB of memory). At n = 256 XLA asks for one 40 GB buffer (RESOURCE_EXHAUSTED on
+# float32, 2-core machine under load): 0.8 s at n = 32, 6.4 s at 64, 129 s at 128
+# (where the estimate below gives 5 GB buffers). At n = 256 XLA asks for one 40 GB buffer (RESOURCE_EXHAUSTED on
 # the 24 GiB benchmark machine). Larger n run only when asked for with
 # DIFFCLUST_BENCH_JAXCLUST_MAX_N (e.g. 256 on a machine with enough memory).
 JAXCLUST_MAX_N = int(os.environ.get("DIFFCLUST_BENCH_JAXCLUST_MAX_N", "128"))
