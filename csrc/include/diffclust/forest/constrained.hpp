@@ -255,14 +255,16 @@ public:
     // `tree_sorted` says they are), when from_tree(). member_tree(members, m,
     // out) appends the maximum spanning tree (strict order) of the points
     // members[0..m) (ascending) to out; it is asked for each must-link group
-    // (refine = false) or each final tree (refine = true). Writes n - k edges
-    // and labels: the same result as solve() on those weights, bit for bit,
-    // with the edges heaviest first unless `sort_edges` is false (then in no
-    // particular order, for callers that only count them).
+    // (refine = false) and for each final tree that the spanning tree does not
+    // already span (refine = true: a set of points that the spanning tree's own
+    // edges connect is spanned best by those edges, since every other edge
+    // inside it closes a cycle of heavier tree edges). Writes n - k edges,
+    // heaviest first, and labels: the same result as solve() on those weights,
+    // bit for bit.
     template <class T, class MemberTree>
     void solve_from_tree(std::vector<WeightedEdge<T>>& tree, bool refine, MemberTree&& member_tree,
-                         std::vector<WeightedEdge<T>>& edges, index_t* labels, bool tree_sorted = false,
-                         bool sort_edges = true) const {
+                         std::vector<WeightedEdge<T>>& edges, index_t* labels, bool tree_sorted = false) const {
+        if (!tree_sorted) std::sort(tree.begin(), tree.end(), [](const WeightedEdge<T>& a, const WeightedEdge<T>& b) { return heavier(a, b); });
         UnionFind uf(n_);
         edges.clear();
         for (const auto& g : groups_) {
@@ -277,7 +279,6 @@ public:
         // Kruskal on the contracted graph over the tree's edges, heaviest first
         index_t take = n_nodes_ - target_;
         if (take > 0) {
-            if (!tree_sorted) std::sort(tree.begin(), tree.end(), [](const WeightedEdge<T>& a, const WeightedEdge<T>& b) { return heavier(a, b); });
             UnionFind nodes(n_nodes_);
             for (const auto& e : tree) {
                 const index_t a = node_of_[static_cast<std::size_t>(e.i)], b = node_of_[static_cast<std::size_t>(e.j)];
@@ -289,22 +290,45 @@ public:
             }
         }
         uf.first_appearance_labels(labels);
-        if (refine) {  // each tree's points in ascending order (a counting sort by label), then its own tree
-            thread_local std::vector<index_t> start, points;
-            start.assign(static_cast<std::size_t>(n_ + 1), 0);
-            for (index_t i = 0; i < n_; ++i) ++start[static_cast<std::size_t>(labels[i] + 1)];
-            for (index_t c = 0; c < n_; ++c) start[static_cast<std::size_t>(c + 1)] += start[static_cast<std::size_t>(c)];
-            points.resize(static_cast<std::size_t>(n_));
-            for (index_t i = 0; i < n_; ++i) points[static_cast<std::size_t>(start[static_cast<std::size_t>(labels[i])]++)] = i;
-            edges.clear();
-            index_t first = 0;
-            for (index_t c = 0; c < n_ && first < n_; ++c) {
-                const index_t last = start[static_cast<std::size_t>(c)];
-                member_tree(points.data() + first, last - first, edges);
-                first = last;
-            }
+        if (!refine) {
+            sort_edges_heaviest_first(edges);
+            return;
         }
-        if (sort_edges) sort_edges_heaviest_first(edges);
+        // Each final tree: the spanning tree's edges inside it when they connect
+        // it (they are then in the heaviest-first order already), else its own tree.
+        thread_local std::vector<index_t> size, inside, start, points;
+        size.assign(static_cast<std::size_t>(k_), 0);
+        inside.assign(static_cast<std::size_t>(k_), 0);
+        for (index_t i = 0; i < n_; ++i) ++size[static_cast<std::size_t>(labels[i])];
+        for (const auto& e : tree) {
+            const index_t c = labels[e.i];
+            if (c == labels[e.j]) ++inside[static_cast<std::size_t>(c)];
+        }
+        bool spanned = true;
+        for (index_t c = 0; c < k_; ++c) spanned = spanned && inside[static_cast<std::size_t>(c)] == size[static_cast<std::size_t>(c)] - 1;
+        edges.clear();
+        for (const auto& e : tree) {
+            const std::size_t c = static_cast<std::size_t>(labels[e.i]);
+            if (labels[e.i] == labels[e.j] && inside[c] == size[c] - 1) edges.push_back(e);
+        }
+        if (spanned) return;
+        start.assign(static_cast<std::size_t>(k_ + 1), 0);  // the other trees' points, ascending (a counting sort)
+        for (index_t i = 0; i < n_; ++i) ++start[static_cast<std::size_t>(labels[i] + 1)];
+        for (index_t c = 0; c < k_; ++c) start[static_cast<std::size_t>(c + 1)] += start[static_cast<std::size_t>(c)];
+        points.resize(static_cast<std::size_t>(n_));
+        for (index_t i = 0; i < n_; ++i) points[static_cast<std::size_t>(start[static_cast<std::size_t>(labels[i])]++)] = i;
+        const std::ptrdiff_t spanned_edges = static_cast<std::ptrdiff_t>(edges.size());
+        index_t first = 0;
+        for (index_t c = 0; c < k_; ++c) {
+            const index_t last = start[static_cast<std::size_t>(c)];
+            if (inside[static_cast<std::size_t>(c)] != size[static_cast<std::size_t>(c)] - 1) {
+                member_tree(points.data() + first, last - first, edges);
+            }
+            first = last;
+        }
+        const auto order = [](const WeightedEdge<T>& a, const WeightedEdge<T>& b) { return heavier(a, b); };
+        std::sort(edges.begin() + spanned_edges, edges.end(), order);
+        std::inplace_merge(edges.begin(), edges.begin() + spanned_edges, edges.end(), order);
     }
 
 private:

@@ -94,7 +94,7 @@ void fy_sample(const T* W, index_t n, index_t k, const PerturbSpec& spec, u32 s,
     };
     // edges heaviest first, as the free forest's: a sample whose two forests are
     // equal has a gap of exactly 0, never a rounding error of either sign
-    cp.solve_from_tree(fs.tree, refine, member_tree, con_f.edges, con_f.labels.data(), true, true);
+    cp.solve_from_tree(fs.tree, refine, member_tree, con_f.edges, con_f.labels.data(), true);
     con_f.repaired = false;
     con_f.finish_value();
 }
