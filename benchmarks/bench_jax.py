@@ -14,6 +14,7 @@ import pytest
 
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp
+from _paired import paired_ratio, report
 
 import diffclust.jax as dj
 from diffclust import _ops
@@ -93,3 +94,22 @@ def test_jax_loss(benchmark):
     ref = _ops.partial_fy_loss(np.asarray(S), K, labels(N), SIGMA, B, _seed(), resolve_threads(None))
     assert float(loss) == ref[0]
     np.testing.assert_array_equal(np.asarray(grad), ref[1])
+
+
+@pytest.mark.benchmark(group=f"jax overhead ratio n={N} B={B}")
+def test_overhead_ratios(benchmark):
+    """The wrapper's share from paired rounds (benchmarks/_paired.py): the jitted JAX
+    op over the NumPy ``_ops`` call, forward and loss + grad, same matrix and seed."""
+    S_np, y_np, threads, seed = similarity(N), labels(N), resolve_threads(None), _seed()
+    S, y, key = jnp.asarray(S_np), jnp.asarray(y_np), jax.random.key(KEY_SEED)
+    fwd = jax.jit(lambda S, key: dj.perturbed_kforest(S, K, key, sigma=SIGMA, n_samples=B))
+    loss = jax.jit(jax.value_and_grad(lambda S, key: dj.partial_fy_loss(S, K, y, key, sigma=SIGMA, n_samples=B)))
+    ratio, rounds = paired_ratio(lambda: jax.block_until_ready(fwd(S, key)),
+                                 lambda: _ops.perturbed_kforest(S_np, K, SIGMA, B, seed, threads))
+    report(benchmark, "jax forward / NumPy forward", ratio, rounds)
+    benchmark.extra_info["forward"] = ratio
+    ratio, rounds = paired_ratio(lambda: jax.block_until_ready(loss(S, key)),
+                                 lambda: _ops.partial_fy_loss(S_np, K, y_np, SIGMA, B, seed, threads))
+    report(benchmark, "jax loss + grad / NumPy loss", ratio, rounds)
+    benchmark.extra_info["loss"] = ratio
+    benchmark.pedantic(lambda: jax.block_until_ready(loss(S, key)), rounds=5, iterations=1)

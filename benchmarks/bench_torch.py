@@ -20,6 +20,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _paired import paired_ratio, report
+
 import diffclust.torch as dt
 from diffclust import _ops
 from diffclust._validation import resolve_threads
@@ -108,3 +110,26 @@ def test_overhead_loss_numpy(benchmark):
     _, y = embeddings(1)
     loss, _, _ = benchmark(_ops.partial_fy_loss, S, K, y[0].numpy(), SIGMA, B, 3, n_threads)
     assert loss >= 0
+
+
+def test_overhead_ratios(benchmark):
+    """The wrapper's share from paired rounds (benchmarks/_paired.py): the torch op
+    over the NumPy ``_ops`` call, forward and loss (+ backward), same matrix and seed."""
+    benchmark.group = f"overhead ratio n={N} B={B}"
+    S0, seed, n_threads = similarity(), torch.tensor(3), resolve_threads(None)
+    _, y = embeddings(1)
+    S_np, y_np = S0.numpy(), y[0].numpy()
+    S = S0.clone().requires_grad_()
+
+    def torch_loss():
+        S.grad = None
+        dt.partial_fy_loss(S, K, y[0], sigma=SIGMA, n_samples=B, seed=seed).backward()
+
+    ratio, rounds = paired_ratio(lambda: dt.perturbed_kforest(S0, K, sigma=SIGMA, n_samples=B, seed=seed),
+                                 lambda: _ops.perturbed_kforest(S_np, K, SIGMA, B, 3, n_threads))
+    report(benchmark, "torch forward / NumPy forward", ratio, rounds)
+    benchmark.extra_info["forward"] = ratio
+    ratio, rounds = paired_ratio(torch_loss, lambda: _ops.partial_fy_loss(S_np, K, y_np, SIGMA, B, 3, n_threads))
+    report(benchmark, "torch loss + backward / NumPy loss", ratio, rounds)
+    benchmark.extra_info["loss"] = ratio
+    benchmark.pedantic(torch_loss, rounds=5, iterations=1)

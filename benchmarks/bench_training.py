@@ -28,11 +28,11 @@ import inspect
 import os
 import subprocess
 import sys
-import time
 from typing import Any
 
 import numpy as np
 import pytest
+from _paired import paired_ratio, report
 
 import diffclust as dc
 from diffclust import _ops
@@ -148,27 +148,14 @@ def test_loss_cost_in_forwards(benchmark, n, n_threads):
     """The loss's cost in forwards, read from interleaved calls: each round times the
     forward (A, F) and the loss (+ grad) back to back, in alternating order, so that a
     busy spell of the machine hits both; the median of the per-round ratios is
-    reported (``extra_info``, and printed with -s). The timed call is the loss."""
+    reported (``extra_info``, and printed with -s; benchmarks/_paired.py). The timed
+    call is the loss."""
     benchmark.group = f"loss cost in forwards, {n_threads} thread(s)"
     S, known = problem(n)
     forward = lambda: forward_A_F(S, n_threads)
     loss = lambda: _ops.partial_fy_loss(S, K, known, SIGMA, B, 0, n_threads)
-    forward(), loss()
-    ratios = []
-    budget = time.perf_counter() + 3.0
-    while time.perf_counter() < budget or len(ratios) < 10:
-        first, second = (forward, loss) if len(ratios) % 2 == 0 else (loss, forward)
-        t0 = time.perf_counter()
-        first()
-        t1 = time.perf_counter()
-        second()
-        t2 = time.perf_counter()
-        tf, tl = (t1 - t0, t2 - t1) if first is forward else (t2 - t1, t1 - t0)
-        ratios.append(tl / tf)
-    ratio = float(np.median(ratios))
-    benchmark.extra_info["loss_over_forward_median"] = ratio
-    benchmark.extra_info["rounds"] = len(ratios)
-    print(f"\nloss cost n={n} threads={n_threads}: {ratio:.2f} forwards (median of {len(ratios)} rounds)")
+    ratio, rounds = paired_ratio(loss, forward)
+    report(benchmark, f"loss cost n={n} threads={n_threads} (forwards)", ratio, rounds)
     benchmark.pedantic(loss, rounds=5, iterations=1)
 
 

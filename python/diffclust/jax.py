@@ -208,6 +208,15 @@ def _batched(
             return (_ops.kforest(S, cfg.k, n_threads)[0],)
         return (np.stack([_ops.kforest(S[t], cfg.k, n_threads, known_labels=labels[t])[0] for t in range(b)]),)
     assert seed is not None
+    if b == 1:  # the 2-D calls: less per-call work, the same numbers (element 0 with its seed)
+        y = None if labels is None else labels[0]
+        if op == "perturbed_kforest":
+            A, M, F = _ops.perturbed_kforest(S[0], cfg.k, cfg.sigma, cfg.n_samples, int(seed[0]), n_threads,
+                                             known_labels=y)[:3]
+            return A[None], M[None], np.full(1, F)
+        if op == "partial_fy_loss":
+            loss, grad = _ops.partial_fy_loss(S[0], cfg.k, y, cfg.sigma, cfg.n_samples, int(seed[0]), n_threads)[:2]
+            return np.full(1, loss), grad[None]
     if op == "perturbed_kforest":
         A, M, F = _ops.perturbed_kforest(S, cfg.k, cfg.sigma, cfg.n_samples, seed, n_threads, known_labels=labels)[:3]
         return A, M, np.asarray(F)

@@ -45,6 +45,9 @@ def perturbed(
     "loss": (loss (b,), grad (b, n, n)). Float outputs are in the dtype of S.
     """
     n_threads = resolve_threads(None)
+    if S.shape[0] == 1 and (kind != "vjp" or grad_adjacency is not None or grad_connectivity is not None):
+        return _one(kind, S, k, sigma, n_samples, int(seeds[0]), labels, n_threads, grad_adjacency,
+                    grad_connectivity, control_variate)
     if kind == "forward":
         A, M, F, *_ = _ops.perturbed_kforest(S, k, sigma, n_samples, seeds, n_threads, known_labels=labels)
         return A, M, np.asarray(F, dtype=S.dtype)
@@ -68,3 +71,24 @@ def perturbed(
         return (g,)
     loss, grad, *_ = _ops.partial_fy_loss(S, k, labels, sigma, n_samples, seeds, n_threads)
     return np.asarray(loss, dtype=S.dtype), grad
+
+
+def _one(
+    kind: str, S: Array, k: int, sigma: float, n_samples: int, seed: int, labels: NDArray[np.int64] | None,
+    n_threads: int, grad_adjacency: Array | None, grad_connectivity: Array | None, control_variate: bool,
+) -> tuple[Array, ...]:
+    """``perturbed`` for a batch of one, through the 2-D calls (less per-call work; the
+    same numbers, since element 0 of a batch is the 2-D call with its seed)."""
+    y = None if labels is None else labels[0]
+    if kind == "forward":
+        A, M, F, *_ = _ops.perturbed_kforest(S[0], k, sigma, n_samples, seed, n_threads, known_labels=y)
+        return A[None], M[None], np.full(1, F, S.dtype)
+    if kind == "vjp":
+        g = _ops.perturbed_kforest_vjp(
+            S[0], k, None if grad_adjacency is None else grad_adjacency[0],
+            None if grad_connectivity is None else grad_connectivity[0], sigma, n_samples, seed, n_threads,
+            control_variate=control_variate, known_labels=y,
+        )
+        return (g[None],)
+    loss, grad, *_ = _ops.partial_fy_loss(S[0], k, y, sigma, n_samples, seed, n_threads)
+    return np.full(1, loss, S.dtype), grad[None]
