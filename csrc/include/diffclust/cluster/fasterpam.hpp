@@ -255,6 +255,7 @@ void fasterpam(const T* D, index_t n, index_t k, index_t max_iter, int n_threads
     // Candidates are evaluated in batches against the current state. A batch
     // doubles after each batch without a swap (swaps get rare as the search
     // converges) and shrinks back after a swap, which discards the rest of it.
+    constexpr index_t publish_at_once_n = 1024;  // points: below, an item may be too short to share
     const index_t min_batch = team_size == 1 ? 1 : 2 * static_cast<index_t>(team_size);
     const index_t max_batch = team_size == 1 ? 1 : 64 * static_cast<index_t>(team_size);
     index_t batch = min_batch;
@@ -277,6 +278,9 @@ void fasterpam(const T* D, index_t n, index_t k, index_t max_iter, int n_threads
             const index_t stop = last_swap > c ? std::min(last_swap, c + batch) : std::min(n, c + batch);
             const index_t len = stop - c;
             const index_t c0 = c;
+            // Each item is a pass over the n points (microseconds): the batch is
+            // published at once instead of after the pool's adaptive serial head,
+            // which would keep the short batches after a swap on one thread.
             parallel_for_tid(len, team_size, [&](index_t b, int tid) {
                 const index_t cand = c0 + b;
                 const std::size_t s = static_cast<std::size_t>(b);
@@ -286,7 +290,7 @@ void fasterpam(const T* D, index_t n, index_t k, index_t max_iter, int n_threads
                 }
                 detail::evaluate_swap(D + cand * n, n, k, a, delta[static_cast<std::size_t>(tid)].data(), &change[s],
                                       &best[s]);
-            });
+            }, n >= publish_at_once_n ? std::chrono::nanoseconds(0) : adaptive_head);
             index_t next = stop;
             bool swapped = false;
             for (index_t b = 0; b < len; ++b) {
