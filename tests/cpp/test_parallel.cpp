@@ -151,7 +151,25 @@ static void test_cancellation() {
     cancellation_point();
 }
 
+// The work-size rule's head: doubles while the team is not clearly faster, up
+// to the maximum; one fast report brings it back to the minimum at once; one
+// call in probe_every asks for the minimum whatever the head is.
+static void test_head_tuner() {
+    detail::HeadTuner tuner;
+    const auto lo = std::chrono::nanoseconds(min_serial_head), hi = std::chrono::nanoseconds(max_serial_head);
+    CHECK(tuner.head() == lo);  // call 0 is a probe
+    for (int r = 0; r < 20; ++r) tuner.report(1.0, 1.1);  // the team no faster: a busy machine
+    unsigned calls = 1;
+    CHECK(tuner.head() == hi);
+    ++calls;
+    for (; calls % detail::HeadTuner::probe_every != 0; ++calls) CHECK(tuner.head() == hi);
+    CHECK(tuner.head() == lo);  // the probe
+    tuner.report(1.0, 1.9);  // the probe found the team faster: a quiet machine again
+    CHECK(tuner.head() == lo);
+}
+
 int main() {
+    test_head_tuner();
     test_items_and_tids();
     test_exceptions();
     test_nested();

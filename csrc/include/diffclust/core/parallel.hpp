@@ -85,24 +85,27 @@ private:
 // with the team's. When the team is not clearly faster (other processes hold
 // the cores, workers wake late or get preempted while the caller waits for
 // them), the head doubles, up to max_serial_head: loops shorter than that then
-// run on the caller alone. When the team is faster, it shrinks back to
-// min_serial_head. One call in 256 probes with the shortest head, so that a
-// machine that has become quiet is noticed. (Results never depend on it.)
+// run on the caller alone. When the team is faster, the head goes back to
+// min_serial_head at once. One call in 64 probes with the shortest head, so
+// that a machine that has become quiet is noticed within 64 calls (a loop that
+// runs wholly inside a long head reports nothing, so only the probes can bring
+// the head back; shrinking it step by step took thousands of calls after a
+// busy spell). (Results never depend on it.)
 // There is one tuner per call site (per loop body type), so that a loop that
 // does not scale (Prim's short steps) does not make every other kernel serial.
 class HeadTuner {
 public:
     std::chrono::nanoseconds head() noexcept {
-        if ((calls_.fetch_add(1, std::memory_order_relaxed) & 255) == 0) return min_serial_head;
+        if ((calls_.fetch_add(1, std::memory_order_relaxed) & (probe_every - 1)) == 0) return min_serial_head;
         return std::chrono::nanoseconds(head_ns_.load(std::memory_order_relaxed));
     }
     void report(double alone_rate, double team_rate) noexcept {
         const std::int64_t h = head_ns_.load(std::memory_order_relaxed);
         const std::int64_t lo = std::chrono::nanoseconds(min_serial_head).count();
         const std::int64_t hi = std::chrono::nanoseconds(max_serial_head).count();
-        head_ns_.store(team_rate < 1.2 * alone_rate ? std::min(hi, 2 * h) : std::max(lo, h * 3 / 4),
-                       std::memory_order_relaxed);
+        head_ns_.store(team_rate < 1.2 * alone_rate ? std::min(hi, 2 * h) : lo, std::memory_order_relaxed);
     }
+    static constexpr unsigned probe_every = 64;  // a power of two
 
 private:
     std::atomic<std::int64_t> head_ns_{std::chrono::nanoseconds(min_serial_head).count()};
