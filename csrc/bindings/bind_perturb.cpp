@@ -152,6 +152,35 @@ struct BatchConstraintArgs {
     }
 };
 
+// What every batched perturbed binding checks first, in this order: S (b, n, n),
+// k, sigma, n_samples, the seeds (b,), n_threads and the constraints.
+template <class T>
+struct BatchCall {
+    carray<T> S;
+    index_t b, n;
+    carray<u64> seeds;
+    int threads;
+    BatchConstraintArgs args;
+
+    BatchCall(const py::array& S_in, index_t k, double sigma, index_t n_samples, const py::array& seeds_in,
+              const opt_array& labels, const opt_array& must, const opt_array& cannot, std::int64_t n_threads)
+        : S(as_real<T>(S_in, "S")),
+          b(require_batch(S).first),
+          n(S.shape(2)),
+          seeds(checked_seeds(k, n, sigma, n_samples, seeds_in, b)),
+          threads(threads_arg(n_threads)),
+          args(labels, must, cannot, b, n) {}
+
+private:
+    static carray<u64> checked_seeds(index_t k, index_t n, double sigma, index_t n_samples, const py::array& seeds_in,
+                                     index_t b) {
+        require_k(k, n);
+        require_positive(sigma, "sigma");
+        require_samples(n_samples);
+        return as_seeds(seeds_in, b);
+    }
+};
+
 py::array_t<u64> element_seeds_py(u64 seed, index_t b) {
     if (b < 0) value_error("b must be non-negative, got " + std::to_string(b));
     checked_size({b, 8}, "the element seeds");
@@ -166,22 +195,16 @@ py::tuple perturbed_kforest_batch_py(const py::array& S_in, index_t k, double si
                                      const py::array& seeds_in, const opt_array& labels, const opt_array& must,
                                      const opt_array& cannot, bool refine, bool want_A, bool want_M,
                                      bool keep_samples, std::int64_t n_threads) {
-    const auto S = as_real<T>(S_in, "S");
-    const auto bn = require_batch(S);
-    const index_t b = bn.first, n = bn.second;
-    require_k(k, n);
-    require_positive(sigma, "sigma");
-    require_samples(n_samples);
-    const auto seeds = as_seeds(seeds_in, b);
-    const int threads = threads_arg(n_threads);
-    const BatchConstraintArgs args(labels, must, cannot, b, n);
+    const BatchCall<T> call(S_in, k, sigma, n_samples, seeds_in, labels, must, cannot, n_threads);
+    const index_t b = call.b, n = call.n;
+    const int threads = call.threads;
     const KeptArrays kept(keep_samples, true, b, n_samples, n, k);
     const EstimateArrays<T> est(want_A, want_M, {b, n, n});
     auto values = empty<double>({b});
     double* F = values.mutable_data();
-    const BatchConstraints c = args.get();
-    const T* data = S.data();
-    const u64* sd = seeds.data();
+    const BatchConstraints c = call.args.get();
+    const T* data = call.S.data();
+    const u64* sd = call.seeds.data();
     index_t n_repaired = 0;
     run_released([&] {  // no Python objects are touched
         perturbed_kforest_batch(data, b, n, k, sigma, n_samples, sd, c, refine, threads, est.a, est.m, F,
@@ -194,22 +217,16 @@ template <class T>
 py::tuple partial_fy_loss_batch_py(const py::array& S_in, index_t k, double sigma, index_t n_samples,
                                    const py::array& seeds_in, const opt_array& labels, const opt_array& must,
                                    const opt_array& cannot, bool refine, std::int64_t n_threads) {
-    const auto S = as_real<T>(S_in, "S");
-    const auto bn = require_batch(S);
-    const index_t b = bn.first, n = bn.second;
-    require_k(k, n);
-    require_positive(sigma, "sigma");
-    require_samples(n_samples);
-    const auto seeds = as_seeds(seeds_in, b);
-    const int threads = threads_arg(n_threads);
-    const BatchConstraintArgs args(labels, must, cannot, b, n);
+    const BatchCall<T> call(S_in, k, sigma, n_samples, seeds_in, labels, must, cannot, n_threads);
+    const index_t b = call.b, n = call.n;
+    const int threads = call.threads;
     auto grad = empty<T>({b, n, n});
     auto losses = empty<double>({b});
     T* g = grad.mutable_data();
     double* L = losses.mutable_data();
-    const BatchConstraints c = args.get();
-    const T* data = S.data();
-    const u64* sd = seeds.data();
+    const BatchConstraints c = call.args.get();
+    const T* data = call.S.data();
+    const u64* sd = call.seeds.data();
     index_t n_repaired = 0;
     run_released([&] {  // no Python objects are touched
         partial_fy_loss_batch(data, b, n, k, sigma, n_samples, sd, c, refine, threads, L, g, &n_repaired);
@@ -344,25 +361,19 @@ py::array_t<T> perturbed_kforest_vjp_batch_py(const py::array& S_in, index_t k, 
                                               const opt_array& must, const opt_array& cannot, bool refine,
                                               bool control_variate, const opt_array& kept_edges,
                                               const opt_array& kept_labels, std::int64_t n_threads) {
-    const auto S = as_real<T>(S_in, "S");
-    const auto bn = require_batch(S);
-    const index_t b = bn.first, n = bn.second;
-    require_k(k, n);
+    const BatchCall<T> call(S_in, k, sigma, n_samples, seeds_in, labels, must, cannot, n_threads);
+    const index_t b = call.b, n = call.n;
+    const int threads = call.threads;
     const auto VA = as_real<T>(VA_in, "grad_adjacency");
     const auto VM = as_real<T>(VM_in, "grad_connectivity");
     if (VA) require_shape(*VA, {b, n, n}, "grad_adjacency");
     if (VM) require_shape(*VM, {b, n, n}, "grad_connectivity");
-    require_positive(sigma, "sigma");
-    require_samples(n_samples);
-    const auto seeds = as_seeds(seeds_in, b);
-    const int threads = threads_arg(n_threads);
-    const BatchConstraintArgs args(labels, must, cannot, b, n);
     const KeptArgs kept(kept_edges, kept_labels, n_samples, n, k, b);
     auto grad = empty<T>({b, n, n});
     T* g = grad.mutable_data();
-    const BatchConstraints c = args.get();
-    const T* data = S.data();
-    const u64* sd = seeds.data();
+    const BatchConstraints c = call.args.get();
+    const T* data = call.S.data();
+    const u64* sd = call.seeds.data();
     const T* va = VA ? VA->data() : nullptr;
     const T* vm = VM ? VM->data() : nullptr;
     const index_t* ke = kept.edges ? kept.edges->data() : nullptr;
