@@ -177,10 +177,3 @@ def test_single_linkage_of_blobs_recovers_them(rng):
     f = dc.kforest_from_points(X, 3)
     np.testing.assert_array_equal(canonical(np.repeat([0, 1, 2], 50)), f.labels)
 
-
-def test_main_job_runs(capsys):
-    from diffclust.__main__ import main
-
-    assert main(["--n", "300"]) == 0
-    out = capsys.readouterr().out
-    assert "cluster sizes" in out and "100.0%" in out
