@@ -273,7 +273,7 @@ def _train_ce(X: Any, y: Any, lab: NDArray[np.intp], cfg: Config, seed: int, pro
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.detach().item())
             progress.advance(losses[-1])
     finally:
         progress.stop()
@@ -306,7 +306,7 @@ def _train_pfy(X: Any, y: Any, lab: NDArray[np.intp], unl: NDArray[np.intp], cfg
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.detach().item())
             progress.advance(losses[-1])
     finally:
         progress.stop()

@@ -1,0 +1,181 @@
+"""``diffclust learn``: the command runs, the partial-FY arm learns, the metrics are right.
+
+The metrics are checked against independent computations: the coincidence error
+against a brute-force pair count, the probe against scikit-learn called directly, the
+batch ARI against SciPy's single linkage and scikit-learn's ARI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from itertools import combinations
+
+import numpy as np
+import pytest
+from scipy.cluster.hierarchy import fcluster, linkage
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import adjusted_rand_score as sk_ari
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+pytest.importorskip("torch")
+
+from diffclust.cli import main  # noqa: E402
+from diffclust.experiments import digits, evaluation  # noqa: E402
+
+QUICK = digits.Config(seeds=(0,), steps=30, test_rounds=1)
+
+
+@pytest.fixture(scope="module")
+def quick_result() -> digits.DigitsResult:
+    return digits.run(QUICK)
+
+
+def brute_coincidence(p, t):
+    pairs = list(combinations(range(len(p)), 2))
+    return sum((p[i] == p[j]) != (t[i] == t[j]) for i, j in pairs) / len(pairs)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_coincidence_error_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 40))
+    p, t = rng.integers(0, 4, n), rng.integers(0, 5, n)
+    assert evaluation.coincidence_error(p, t) == pytest.approx(brute_coincidence(p, t), abs=1e-15)
+    # relabelling either side changes nothing; identical partitions give 0
+    assert evaluation.coincidence_error(p, p[::-1][::-1] + 7) == 0.0
+
+
+def test_coincidence_error_checks_lengths():
+    with pytest.raises(ValueError, match="same length"):
+        evaluation.coincidence_error(np.zeros(3, int), np.zeros(4, int))
+
+
+def test_probe_accuracy_matches_sklearn():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(4, 6))
+    y_fit, y_test = rng.integers(0, 4, 120), rng.integers(0, 4, 80)
+    Z_fit = centers[y_fit] + rng.normal(size=(120, 6))
+    Z_test = centers[y_test] + rng.normal(size=(80, 6))
+    acc, acc_sub = evaluation.probe_accuracy(Z_fit, y_fit, Z_test, y_test, (0, 2))
+    ref = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(Z_fit, y_fit)
+    pred = ref.predict(Z_test)
+    assert acc == np.mean(pred == y_test)
+    mask = (y_test == 0) | (y_test == 2)
+    assert acc_sub == np.mean(pred[mask] == y_test[mask])
+    assert np.isnan(evaluation.probe_accuracy(Z_fit, y_fit, Z_test, y_test)[1])
+
+
+def test_batch_scores_match_scipy_single_linkage():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 5, 200)
+    Z = 3 * rng.normal(size=(5, 4))[y] + rng.normal(size=(200, 4))
+    batches = evaluation.make_test_batches(200, 64, 2, seed=3)
+    assert len(batches) == 6 and all(b.size == 64 for b in batches)
+    aris, errs = [], []
+    for idx in batches:
+        ref = fcluster(linkage(Z[idx], "single", metric="sqeuclidean"), t=5, criterion="maxclust")
+        aris.append(sk_ari(y[idx], ref))
+        errs.append(brute_coincidence(ref, y[idx]))
+    got = evaluation.batch_clustering_scores(Z, y, batches, 5)
+    assert got.ari == pytest.approx(np.mean(aris), abs=1e-12)
+    assert got.coincidence_error == pytest.approx(np.mean(errs), abs=1e-12)
+
+
+def test_partial_fy_loss_goes_down():
+    X, y = digits.load_digits()
+    cfg = digits.Config(seeds=(0,), steps=150)
+    split = digits._split(y, cfg, 0)
+    lab = digits._labelled(y, split.train, cfg, 0, ())
+    unl = np.setdiff1d(split.train, lab)
+    import torch
+
+    _, losses = digits._train_pfy(torch.from_numpy(X), torch.from_numpy(y.astype(np.int64)), lab, unl,
+                                  cfg, 0, digits._Silent(), "pfy")
+    assert len(losses) == 150 and min(losses) >= 0
+    assert np.mean(losses[-30:]) < 0.7 * np.mean(losses[:30])
+
+
+def test_labelled_points_respect_the_setting():
+    _, y = digits.load_digits()
+    cfg = digits.Config()
+    split = digits._split(y, cfg, 0)
+    assert len(set(split.train) | set(split.probe) | set(split.test)) == y.size
+    for unseen in ((), (0, 1, 2)):
+        lab = digits._labelled(y, split.train, cfg, 0, unseen)
+        assert set(lab) <= set(split.train)
+        counts = np.bincount(y[lab], minlength=10)
+        assert all(counts[c] == (0 if c in unseen else 10) for c in range(10))
+
+
+def test_quick_result(quick_result):
+    r = quick_result
+    assert [(x.seed, x.setting) for x in r.runs] == [(0, "all_classes"), (0, "unseen_classes")]
+    for run in r.runs:
+        assert set(run.scores) == set(digits.ARMS)
+        assert all(len(run.curves[a]) == 30 for a in digits.TRAINED_ARMS)
+        for s in run.scores.values():
+            assert 0 <= s.probe_accuracy <= 1 and -1 <= s.ari <= 1 and 0 <= s.coincidence_error <= 1
+    # the raw-pixel reference does not depend on training: its scores are the same in both settings
+    assert r.runs[0].scores["pixels"] == r.runs[1].scores["pixels"]
+
+
+def test_same_seed_same_numbers(quick_result):
+    again = digits.run(QUICK)
+    a, b = quick_result.to_dict(), again.to_dict()
+    a.pop("wall_time_s")
+    b.pop("wall_time_s")
+    assert a == b
+
+
+def test_cli_in_process(tmp_path, capsys):
+    out = tmp_path / "learn.json"
+    assert main(["learn", "--quick", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "partial FY (ours)" in text and "probe acc." in text and "digits 0-2 never labelled" in text
+    data = json.loads(out.read_text())
+    assert data["config"]["seeds"] == [0] and data["config"]["steps"] == 30
+    for setting in digits.SETTINGS:
+        arms = data["settings"][setting]["arms"]
+        assert set(arms) == set(digits.ARMS)
+        for arm in digits.ARMS:
+            assert set(arms[arm]) == set(digits.METRICS)
+            for m in digits.METRICS:
+                assert set(arms[arm][m]) == {"mean", "std", "values"} and len(arms[arm][m]["values"]) == 1
+        curves = data["settings"][setting]["loss_curves"]
+        assert set(curves) == set(digits.TRAINED_ARMS) and len(curves["partial_fy"][0]) == 30
+
+
+def test_cli_subprocess(tmp_path):
+    env = dict(os.environ, DIFFCLUST_NUM_THREADS="2")
+    proc = subprocess.run([sys.executable, "-m", "diffclust", "learn", "--quick"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "cross-entropy" in proc.stdout and "wall time" in proc.stdout
+    assert "step 30/30" in proc.stderr  # plain progress lines on a pipe
+
+
+def test_plot_without_matplotlib(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["learn", "--quick", "--plot", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "diffclust[cli]" in err and "matplotlib" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_without_torch(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert main(["learn", "--quick"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "diffclust[torch]" in err
+
+
+@pytest.mark.parametrize("argv, message", [(["--seeds", "0"], "--seeds"), (["--steps", "0"], "steps"),
+                                           (["--lr", "-1"], "lr")])
+def test_bad_options(argv, message, capsys):
+    assert main(["learn", *argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("diffclust learn: error:") and message in err
