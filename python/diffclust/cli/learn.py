@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...; default 3)")
-    parser.add_argument("--steps", type=int, default=None, help="training steps per arm (default 600)")
+    parser.add_argument("--steps", type=int, default=None, help="training steps per arm (default 1000)")
     parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
     parser.add_argument("--quick", action="store_true",
                         help=f"{_QUICK['steps']} steps, one seed (a smoke test, not a result)")
@@ -203,7 +203,13 @@ class _RichProgress:
 
     def __init__(self, out: TextIO) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(),

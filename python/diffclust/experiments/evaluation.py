@@ -18,9 +18,9 @@ __all__ = [
     "BatchScores",
     "batch_clustering_scores",
     "coincidence_error",
+    "make_test_batches",
     "probe_accuracy",
     "similarity_matrix",
-    "make_test_batches",
 ]
 
 
