@@ -199,10 +199,16 @@ class _PlainProgress:
 
 
 class _RichProgress:
-    """A rich progress bar per training loop, with the current loss."""
+    """A rich progress bar per training loop, with the current loss (kept when done)."""
 
     def __init__(self, out: TextIO) -> None:
         from rich.console import Console
+
+        self.console = Console(file=out)
+        self.progress: Any = None
+        self.task: Any = None
+
+    def start(self, description: str, total: int) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -213,10 +219,7 @@ class _RichProgress:
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(),
-                                 console=Console(file=out), transient=True)
-        self.task: Any = None
-
-    def start(self, description: str, total: int) -> None:
+                                 console=self.console)
         self.progress.start()
         self.task = self.progress.add_task(description, total=total, loss="")
 
@@ -224,10 +227,9 @@ class _RichProgress:
         self.progress.update(self.task, advance=1, loss=f"{loss:.4g}")
 
     def stop(self) -> None:
-        if self.task is not None:
-            self.progress.remove_task(self.task)
-            self.task = None
-        self.progress.stop()
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
 
 
 def _make_progress(out: TextIO) -> Any:
