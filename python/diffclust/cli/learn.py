@@ -42,6 +42,9 @@ class _LearnError(Exception):
 
 def register(subparsers: Any) -> None:
     """Add the ``learn`` subcommand."""
+    from ..experiments.digits import Config
+
+    default = Config()
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "learn",
         help="the paper's semi-supervised experiment on scikit-learn's digits",
@@ -54,9 +57,9 @@ def register(subparsers: Any) -> None:
             "Needs diffclust[torch] and scikit-learn."
         ),
     )
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...; default 3)")
-    parser.add_argument("--steps", type=int, default=None, help="training steps per arm (default 1000)")
-    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3)")
+    parser.add_argument("--seeds", type=int, default=len(default.seeds), help=f"number of seeds (0, 1, ...; default {len(default.seeds)})")
+    parser.add_argument("--steps", type=int, default=None, help=f"training steps per arm (default {default.steps})")
+    parser.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (default {default.lr:g})")
     parser.add_argument("--quick", action="store_true",
                         help=f"{_QUICK['steps']} steps, one seed (a smoke test, not a result)")
     parser.add_argument("--json", metavar="OUT", help="write the numbers (per seed too) as JSON")

@@ -38,7 +38,7 @@ class Config:
     """The experiment's free choices (the defaults are the documented configuration)."""
 
     seeds: tuple[int, ...] = (0, 1, 2)
-    steps: int = 1000
+    steps: int = 1500
     lr: float = 1e-3
     hidden: int = 256
     dim: int = 64
