@@ -87,7 +87,7 @@ def test_batch_scores_match_scipy_single_linkage():
 
 def test_partial_fy_loss_goes_down():
     X, y = digits.load_digits()
-    cfg = digits.Config(seeds=(0,), steps=100)
+    cfg = digits.Config(seeds=(0,), steps=60)
     split = digits._split(y, cfg, 0)
     lab = digits._labelled(y, split.train, cfg, 0, ())
     unl = np.setdiff1d(split.train, lab)
@@ -96,8 +96,8 @@ def test_partial_fy_loss_goes_down():
     with digits.one_torch_thread():
         _, losses = digits._train_pfy(torch.from_numpy(X), torch.from_numpy(y.astype(np.int64)), lab, unl,
                                       cfg, 0, digits._Silent(), "pfy")
-    assert len(losses) == 100 and min(losses) >= 0
-    assert np.mean(losses[-20:]) < 0.7 * np.mean(losses[:20])
+    assert len(losses) == 60 and min(losses) >= 0
+    assert np.mean(losses[-15:]) < 0.7 * np.mean(losses[:15])
 
 
 def test_labelled_points_respect_the_setting():
@@ -118,6 +118,8 @@ def test_quick_result(quick_result):
     for run in r.runs:
         assert set(run.scores) == set(digits.ARMS)
         assert all(len(run.curves[a]) == 30 for a in digits.TRAINED_ARMS)
+        pfy = run.curves["partial_fy"]  # --quick already learns: the last steps' loss is lower
+        assert np.mean(pfy[-10:]) < 0.8 * np.mean(pfy[:10])
         for s in run.scores.values():
             assert 0 <= s.probe_accuracy <= 1 and -1 <= s.ari <= 1 and 0 <= s.coincidence_error <= 1
     # the raw-pixel reference, computed again directly
@@ -132,11 +134,27 @@ def test_quick_result(quick_result):
 
 
 def test_same_seed_same_numbers():
-    cfg = digits.Config(seeds=(1,), steps=5, test_rounds=1)
-    a, b = digits.run(cfg).to_dict(), digits.run(cfg).to_dict()
-    a.pop("wall_time_s")
-    b.pop("wall_time_s")
-    assert a == b
+    """Training is a function of the seed: same losses and same embeddings (the metrics follow)."""
+    import torch
+
+    X, y = digits.load_digits()
+    cfg = digits.Config(seeds=(1,), steps=5)
+    split = digits._split(y, cfg, 1)
+    lab = digits._labelled(y, split.train, cfg, 1, (0, 1, 2))
+    unl = np.setdiff1d(split.train, lab)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+    outs = []
+    with digits.one_torch_thread():
+        for _ in range(2):
+            ce, ce_losses = digits._train_ce(Xt, yt, lab, cfg, 1, digits._Silent(), "ce")
+            pfy, pfy_losses = digits._train_pfy(Xt, yt, lab, unl, cfg, 1, digits._Silent(), "pfy")
+            with torch.no_grad():
+                outs.append((ce_losses, pfy_losses, ce(Xt).numpy(), pfy(Xt).numpy()))
+    (a_ce, a_pfy, a_zce, a_zpfy), (b_ce, b_pfy, b_zce, b_zpfy) = outs
+    assert a_ce == b_ce and a_pfy == b_pfy
+    np.testing.assert_array_equal(a_zce, b_zce)
+    np.testing.assert_array_equal(a_zpfy, b_zpfy)
+    assert not np.array_equal(a_zce, digits._mlp(cfg, 1)(Xt).detach().numpy())  # it did train
 
 
 def test_cli_in_process(tmp_path, capsys):
@@ -159,12 +177,12 @@ def test_cli_in_process(tmp_path, capsys):
 
 def test_cli_subprocess(tmp_path):
     env = dict(os.environ, DIFFCLUST_NUM_THREADS="2")
-    proc = subprocess.run([sys.executable, "-m", "diffclust", "learn", "--quick"], check=False,
+    proc = subprocess.run([sys.executable, "-m", "diffclust", "learn", "--quick", "--steps", "3"], check=False,
                           capture_output=True,
                           text=True, env=env, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "cross-entropy" in proc.stdout and "wall time" in proc.stdout
-    assert "step 30/30" in proc.stderr  # plain progress lines on a pipe
+    assert "step 3/3" in proc.stderr  # plain progress lines on a pipe
 
 
 def test_plot_without_matplotlib(monkeypatch, capsys, tmp_path):
