@@ -222,3 +222,12 @@ def test_plots_written(quick_result, tmp_path):
     Z = quick_result.runs[0].embeddings["partial_fy"]
     ours, ref = pca_2d(Z), PCA(2, svd_solver="full").fit_transform(Z.astype(np.float64))
     np.testing.assert_allclose(np.abs(ours), np.abs(ref), atol=1e-8)
+
+
+def test_interrupt_is_one_line(monkeypatch, capsys):
+    def interrupted(cfg, progress):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(digits, "run", interrupted)
+    assert main(["learn", "--quick", "--no-progress"]) == 130
+    assert capsys.readouterr().err.strip() == "diffclust learn: interrupted"

@@ -76,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     except _LearnError as err:
         print(f"diffclust learn: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("diffclust learn: interrupted", file=sys.stderr)
+        return 130
 
 
 def _require(module: str, what: str) -> None:
