@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.sparse.csgraph import minimum_spanning_tree
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial.distance import cdist, pdist
 from sklearn.metrics import adjusted_rand_score as sk_ari
 
@@ -79,21 +81,48 @@ def test_toy_data() -> None:
     assert not np.array_equal(make_dataset("moons", 100, 4).X, make_dataset("moons", 100, 3).X)
 
 
+def _keep_big(labels: np.ndarray, k: int, m: int) -> np.ndarray | None:
+    """Trees of >= m points renumbered by first appearance, the rest -1; None unless exactly k."""
+    sizes = np.bincount(labels)
+    big = [c for c in dict.fromkeys(labels.tolist()) if sizes[c] >= m]
+    if len(big) != k:
+        return None
+    return np.array([big.index(c) if c in big else -1 for c in labels])
+
+
+def _scipy_trimmed(X: np.ndarray, k: int, m: int) -> tuple[np.ndarray, int, float]:
+    """Single linkage with small trees as noise, from scipy's MST: (labels, trees j, length)."""
+    n = len(X)
+    mst = minimum_spanning_tree(cdist(X, X)).tocoo()
+    order = np.argsort(mst.data)
+    for j in range(k, n + 1):
+        keep = order[: n - j]
+        graph = coo_matrix((np.ones(n - j), (mst.row[keep], mst.col[keep])), shape=(n, n))
+        _, comp = connected_components(graph, directed=False)
+        _, labels = np.unique(comp, return_inverse=True)
+        trimmed = _keep_big(labels, k, m)
+        if trimmed is not None:
+            return trimmed, j, float(mst.data[keep].sum())
+    raise AssertionError("no j")
+
+
 def _reference_row(name: str, method: str, n: int, seed: int) -> dict[str, Any]:
-    """The demo's numbers from direct calls; the affinity and the forest length from scipy."""
+    """The demo's numbers from direct calls; forest, affinity and bandwidth from scipy."""
     data = make_dataset(name, n, seed)
     X, k = data.X, data.k
+    m = max(5, n // 50)
     if method == "kforest":
-        labels = dc.kforest_from_points(X, k, metric="euclidean").labels
-        mst = minimum_spanning_tree(cdist(X, X)).data  # forest = MST minus its k-1 longest edges
-        loss = np.sort(mst)[: n - k].sum()
+        labels, _, loss = _scipy_trimmed(X, k, m)
     elif method == "perturbed":
-        exact = dc.kforest_from_points(X, k, metric="euclidean")
-        sigma = 0.5 * float(-np.mean(exact.weights))
-        soft = dc.perturbed_kforest_from_points(X, k, metric="euclidean", sigma=sigma, n_samples=100,
+        _, j, _ = _scipy_trimmed(X, k, m)
+        sigma = 0.5 * float(-np.mean(dc.kforest_from_points(X, j, metric="euclidean").weights))
+        soft = dc.perturbed_kforest_from_points(X, j, metric="euclidean", sigma=sigma, n_samples=100,
                                                 seed=seed)
-        labels = dc.kforest(soft.connectivity, k).labels
         loss = -soft.value / 2
+        for jj in range(k, n + 1):
+            labels = _keep_big(dc.kforest(soft.connectivity, jj).labels, k, m)
+            if labels is not None:
+                break
     else:
         res = dc.kmedoids(X, k, metric="euclidean", seed=seed)
         labels, loss = res.labels, res.loss
@@ -101,11 +130,14 @@ def _reference_row(name: str, method: str, n: int, seed: int) -> dict[str, Any]:
     h = np.median(np.sort(D, axis=1)[:, 7])
     W = np.exp(-(D**2) / (2 * h * h))
     np.fill_diagonal(W, 0)
-    keep = data.labels >= 0
-    return {"ari": dc.adjusted_rand_score(data.labels[keep], labels[keep]),
-            "nmi": dc.normalized_mutual_info_score(data.labels[keep], labels[keep]),
-            "silhouette": dc.silhouette_score(X, labels), "davies_bouldin": dc.davies_bouldin_score(X, labels),
-            "ncut": dc.ncut(W, labels), "loss": loss, "bandwidth": h}
+    truth = data.labels >= 0
+    ours = labels >= 0
+    Xc, lc = X[ours], labels[ours]
+    return {"ari": dc.adjusted_rand_score(data.labels[truth], labels[truth]),
+            "nmi": dc.normalized_mutual_info_score(data.labels[truth], labels[truth]),
+            "silhouette": dc.silhouette_score(Xc, lc), "davies_bouldin": dc.davies_bouldin_score(Xc, lc),
+            "ncut": dc.ncut(W[np.ix_(ours, ours)], lc), "loss": loss, "bandwidth": h,
+            "noise": int((~ours).sum())}
 
 
 def test_demo_table_equals_direct_calls(tmp_path: Path) -> None:
@@ -181,7 +213,7 @@ def _read_labels(path: Path) -> np.ndarray:
 def test_cluster_csv_with_header_subprocess(tmp_path: Path, points: Any) -> None:
     X, _ = points
     csv = tmp_path / "points.csv"
-    csv.write_text("a,b,c\n" + "".join(",".join(repr(v) for v in row) + "\n" for row in X))
+    csv.write_text("a,b,c\n" + "".join(",".join(repr(float(v)) for v in row) + "\n" for row in X))
     labels_path = tmp_path / "labels.csv"
     proc = run_cli("cluster", str(csv), "--k", "3", "--out", str(labels_path))
     assert proc.returncode == 0, proc.stderr
@@ -191,7 +223,7 @@ def test_cluster_csv_with_header_subprocess(tmp_path: Path, points: Any) -> None
     sil = dc.silhouette_score(X, labels)
     assert f"silhouette (euclidean): {sil:.3f}" in proc.stdout
     for c in range(3):
-        assert f"{c}    {(labels == c).sum()}" in proc.stdout
+        assert re.search(rf"^{c}\s+{(labels == c).sum()}\s+", proc.stdout, re.MULTILINE)
 
 
 @pytest.mark.parametrize("kind", ["tsv", "whitespace", "semicolon", "npy", "npz"])
@@ -206,7 +238,7 @@ def test_cluster_formats(tmp_path: Path, capsys: Any, points: Any, kind: str) ->
         extra = ["--key", "pts"]
     else:
         sep = {"tsv": "\t", "whitespace": "   ", "semicolon": ";"}[kind]
-        path.write_text("# a comment\n\n" + "".join(sep.join(repr(v) for v in row) + "\n" for row in X))
+        path.write_text("# a comment\n\n" + "".join(sep.join(repr(float(v)) for v in row) + "\n" for row in X))
     out = tmp_path / "labels.csv"
     status, _, _ = call(capsys, "cluster", str(path), "--k", "3", "--method", "kmedoids",
                              "--metric", "manhattan", "--out", str(out), *extra)
@@ -350,15 +382,50 @@ def test_bench_errors(tmp_path: Path, capsys: Any) -> None:
     assert f"cannot read {bad}" in error_line(capsys, "bench", "--from-json", str(bad))
 
 
-@pytest.mark.skipif(not SUITE.is_dir(), reason="needs the source tree's benchmarks/")
-def test_bench_quick_subprocess(tmp_path: Path) -> None:
-    pytest.importorskip("pytest_benchmark")
-    out = tmp_path / "quick.md"
-    proc = run_cli("bench", "--quick", "-k", "forward and not floor", "--suite", str(SUITE), "--out", str(out),
-                   "--no-plots", cwd=tmp_path)
+TINY_SUITE = """
+import numpy as np
+import pytest
+import diffclust as dc
+
+X = np.random.default_rng(0).standard_normal((n := 200, 4))
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_diffclust_forest(benchmark, n_threads):
+    benchmark.group = f"forest n={n}"
+    benchmark.extra_info["library"] = "diffclust"
+    benchmark.pedantic(dc.kforest_from_points, args=(X, 3), kwargs={"n_threads": n_threads}, rounds=3)
+
+
+def test_scipy_forest(benchmark):
+    from scipy.cluster.hierarchy import fcluster, linkage
+    benchmark.group = f"forest n={n}"
+    benchmark.pedantic(lambda: fcluster(linkage(X, "single"), 3, criterion="maxclust"), rounds=3)
+"""
+
+
+def test_bench_runs_a_suite_subprocess(tmp_path: Path) -> None:
+    pytest.importorskip("pytest_benchmark")  # in the test extra: never skipped in CI
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "bench_tiny.py").write_text(TINY_SUITE)
+    out = tmp_path / "tiny.md"
+    proc = run_cli("bench", "--suite", str(suite), "--out", str(out), "--no-plots", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"report of 3 benchmarks written to {out}" in proc.stdout
     report = out.read_text()
-    assert "### forward B=100" in report and "| 64 |" in report
-    raw = json.loads((tmp_path / "quick.json").read_text())
-    assert raw["diffclust_bench"]["load_average"]["before"]
-    assert all(b["group"] == "forward n=64 B=100" for b in raw["benchmarks"])
+    assert "| n | diffclust, 1 thr | diffclust, 2 thr | scipy | vs scipy |" in report
+    assert re.search(r"^\| 200 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+× \|$", report, re.MULTILINE)
+    raw = json.loads((tmp_path / "tiny.json").read_text())
+    assert len(raw["diffclust_bench"]["load_average"]["before"]) == 3
+    assert raw["diffclust_bench"]["versions"]["diffclust"] == dc.__version__
+    assert {b["name"] for b in raw["benchmarks"]} == {
+        "test_diffclust_forest[1]", "test_diffclust_forest[2]", "test_scipy_forest"}
+
+
+def test_bench_finds_the_source_tree_suite(monkeypatch: Any) -> None:
+    from diffclust.cli.bench import QUICK_FILES, find_suite
+
+    monkeypatch.chdir(SUITE.parent)
+    assert find_suite(None).resolve() == SUITE
+    assert all((SUITE / f).exists() for f in QUICK_FILES)

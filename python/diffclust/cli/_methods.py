@@ -61,7 +61,7 @@ class Method:
     name: str
     description: str
     loss_name: str
-    fit: Callable[[NDArray[np.float64], int, str, int], Fitted]
+    fit: Callable[[NDArray[np.float64], int, str, int, int | None], Fitted]
     metrics: tuple[str, ...] = POINT_METRICS
     uses_k: bool = True
 
@@ -78,39 +78,80 @@ def _first(result: Any, names: tuple[str, ...]) -> float | None:
     return None
 
 
-def _kforest(X: NDArray[np.float64], k: int, metric: str, seed: int) -> Fitted:
-    forest = dc.kforest_from_points(X, k, metric=metric)
-    return Fitted(_labels(forest.labels), -float(forest.value) / 2)
+def min_cluster_size(n: int) -> int:
+    """The forests' smallest cluster: trees below it are noise (see :func:`trimmed_forest`)."""
+    return max(5, n // 50)
+
+
+def trimmed_forest(tree: Any, n: int, k: int, m: int) -> tuple[NDArray[np.int64], int]:
+    """Labels of the smallest j-forest (j >= k) of ``tree`` with k trees of >= m points.
+
+    ``tree`` is a maximum spanning tree (a 1-forest). Cutting its lightest edges one
+    at a time splits one tree in two, so the number of trees with at least m points
+    grows by at most one per cut: the first j at which it reaches k gives exactly k
+    of them. Their points are labelled 0..k-1 by first appearance; the points of the
+    smaller trees are noise (-1). With ``m <= 1``, or if no j works, this is the
+    plain k-forest. Returns ``(labels, j)``.
+    """
+    if m > 1:
+        for j in range(k, n + 1):
+            labels = np.asarray(dc.kforest_from_edges(tree.edges, tree.weights, n, j).labels)
+            big = np.flatnonzero(np.bincount(labels) >= m)
+            if big.size == k:
+                order = {int(c): i for i, c in enumerate(dict.fromkeys(labels[np.isin(labels, big)]))}
+                return np.array([order.get(int(c), -1) for c in labels], dtype=np.int64), j
+    return _labels(dc.kforest_from_edges(tree.edges, tree.weights, n, k).labels), k
+
+
+def _kforest(
+    X: NDArray[np.float64], k: int, metric: str, seed: int, min_size: int | None = None
+) -> Fitted:
+    n = X.shape[0]
+    tree = dc.kforest_from_points(X, 1, metric=metric)
+    labels, j = trimmed_forest(tree, n, k, min_cluster_size(n) if min_size is None else min_size)
+    length = -float(np.sum(tree.weights[: n - j]))  # the j-forest: the n - j heaviest edges
+    return Fitted(labels, length, {"trees": j})
 
 
 def perturbed_sigma(X: NDArray[np.float64], k: int, metric: str) -> float:
-    """The demo's noise scale: ``SIGMA_SCALE`` x the mean edge length of the exact forest."""
+    """The demo's noise scale: ``SIGMA_SCALE`` x the mean edge length of the exact k-forest."""
     forest = dc.kforest_from_points(X, k, metric=metric)
     length = float(-np.mean(forest.weights)) if forest.weights.size else 0.0
     return SIGMA_SCALE * length if length > 0 else 1e-3
 
 
-def _perturbed(X: NDArray[np.float64], k: int, metric: str, seed: int) -> Fitted:
-    sigma = perturbed_sigma(X, k, metric)
+def _perturbed(
+    X: NDArray[np.float64], k: int, metric: str, seed: int, min_size: int | None = None
+) -> Fitted:
+    n = X.shape[0]
+    m = min_cluster_size(n) if min_size is None else min_size
+    _, j = trimmed_forest(dc.kforest_from_points(X, 1, metric=metric), n, k, m)
+    sigma = perturbed_sigma(X, j, metric)
     soft = dc.perturbed_kforest_from_points(
-        X, k, metric=metric, sigma=sigma, n_samples=N_SAMPLES, seed=seed
+        X, j, metric=metric, sigma=sigma, n_samples=N_SAMPLES, seed=seed
     )
     M = soft.connectivity
-    labels = dc.kforest(M, k).labels
-    return Fitted(_labels(labels), -float(soft.value) / 2, {"connectivity": M, "sigma": sigma})
+    labels, _ = trimmed_forest(dc.kforest(M, 1), n, k, m)
+    return Fitted(labels, -float(soft.value) / 2, {"connectivity": M, "sigma": sigma, "trees": j})
 
 
-def _kmedoids(X: NDArray[np.float64], k: int, metric: str, seed: int) -> Fitted:
+def _kmedoids(
+    X: NDArray[np.float64], k: int, metric: str, seed: int, min_size: int | None = None
+) -> Fitted:
     res = dc.kmedoids(X, k, metric=metric, seed=seed)
     return Fitted(_labels(res.labels), float(res.loss))
 
 
-def _kmeans(X: NDArray[np.float64], k: int, metric: str, seed: int) -> Fitted:
+def _kmeans(
+    X: NDArray[np.float64], k: int, metric: str, seed: int, min_size: int | None = None
+) -> Fitted:
     res = dc.kmeans(X, k, seed=seed)  # type: ignore[attr-defined]
     return Fitted(_labels(res.labels), _first(res, ("inertia", "loss")))
 
 
-def _gmm(X: NDArray[np.float64], k: int, metric: str, seed: int) -> Fitted:
+def _gmm(
+    X: NDArray[np.float64], k: int, metric: str, seed: int, min_size: int | None = None
+) -> Fitted:
     res = dc.gaussian_mixture(X, k, seed=seed)  # type: ignore[attr-defined]
     labels = getattr(res, "labels", None)
     if labels is None:  # a result with responsibilities only
@@ -121,8 +162,11 @@ def _gmm(X: NDArray[np.float64], k: int, metric: str, seed: int) -> Fitted:
     return Fitted(_labels(labels), loss)
 
 
-def _hdbscan(X: NDArray[np.float64], k: int, metric: str, seed: int) -> Fitted:
-    res = dc.hdbscan(X, min_cluster_size=max(5, X.shape[0] // 40), metric=metric)  # type: ignore[attr-defined]
+def _hdbscan(
+    X: NDArray[np.float64], k: int, metric: str, seed: int, min_size: int | None = None
+) -> Fitted:
+    m = max(5, X.shape[0] // 40) if min_size is None else max(2, min_size)
+    res = dc.hdbscan(X, min_cluster_size=m, metric=metric)  # type: ignore[attr-defined]
     return Fitted(_labels(res.labels), None)
 
 

@@ -41,7 +41,7 @@ from ._report import plot_series, render_report
 __all__ = ["find_suite", "register", "run"]
 
 QUICK_FILES = ("bench_forest.py", "bench_perturbed.py")
-QUICK_SELECTION = "(dense and 1000 and not 2-1000) or (forward and 64-100 and not 2-64)"
+QUICK_SELECTION = "(dense and 1000] and not 2-1000]) or (forward and 64-100] and not 2-64)"
 VERSIONED = ("diffclust", "numpy", "scipy", "scikit-learn", "fastcluster", "kmedoids", "jax", "jaxclust",
              "torch", "pytest-benchmark")
 _PERCENT = re.compile(r"\[\s*(\d+)%\]\s*$")

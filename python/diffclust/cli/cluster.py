@@ -49,6 +49,9 @@ def register(subparsers: Any) -> None:
                         help=f"one of: {', '.join(POINT_METRICS)} (default euclidean)")
     parser.add_argument("--standardize", action="store_true", help="scale each column to mean 0, variance 1")
     parser.add_argument("--key", default=None, help="array of a .npz archive (default: the first)")
+    parser.add_argument("--min-cluster-size", type=int, default=None, metavar="M",
+                        help="forests: trees under M points are noise (-1); 1 = plain single linkage "
+                        "(default max(5, n // 50))")
     parser.add_argument("--seed", type=int, default=0, help="seed of randomised methods (default 0)")
     parser.add_argument("--out", metavar="LABELS.csv", help="write the labels here")
     parser.add_argument("--plot", metavar="FILE.png", help="PCA 2-D projection coloured by cluster")
@@ -90,6 +93,8 @@ def _check(args: argparse.Namespace, n: int) -> tuple[Any, int]:
     if args.metric not in method.metrics:
         raise UsageError(f"method {method.name!r} supports the metric(s) {', '.join(method.metrics)} "
                          f"only, not {args.metric!r}")
+    if args.min_cluster_size is not None and args.min_cluster_size < 1:
+        raise UsageError(f"--min-cluster-size must be at least 1, got {args.min_cluster_size}")
     if not method.uses_k:
         return method, 0 if args.k is None else args.k
     if args.k is None:
@@ -143,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         X = standardize(X)
     t0 = time.perf_counter()
     try:
-        fitted = method.fit(X, k, args.metric, args.seed)
+        fitted = method.fit(X, k, args.metric, args.seed, args.min_cluster_size)
     except (ValueError, TypeError, MemoryError) as err:  # e.g. an n x n output too large
         raise UsageError(f"{method.name}: {err}") from None
     elapsed = time.perf_counter() - t0
@@ -163,6 +168,10 @@ def run(args: argparse.Namespace) -> int:
         db = dc.davies_bouldin_score(X, labels)
     print(f"silhouette ({args.metric}): {fmt(sil)}   Davies-Bouldin: {fmt(db)}   "
           f"{method.loss_name}: {fmt(fitted.loss, 4)}   time: {1e3 * elapsed:.1f} ms")
+    trees = fitted.extra.get("trees")
+    if trees is not None and trees > k:
+        print(f"(the forest has {trees} trees: those under the minimum cluster size are noise, -1;"
+              " --min-cluster-size 1 for plain single linkage)")
     if n_clusters < 2:
         print("(one cluster: silhouette and Davies-Bouldin need at least two)")
     if args.out:

@@ -9,12 +9,14 @@ Scores, all computed with diffclust's own functions:
 
 - ARI and NMI against the generating labels, over the clustered points (the noise
   points have no generating cluster, so they are left out of these two);
-- silhouette (Euclidean) and Davies-Bouldin over all points (a noise label -1, from
-  HDBSCAN, counts as one more cluster); "—" when a method finds a single cluster;
+- silhouette (Euclidean), Davies-Bouldin and Ncut over the points the method puts
+  in a cluster (the points it labels noise, -1, are left out and counted in the
+  "noise" column); "—" when fewer than two clusters remain;
 - Ncut of the labelling on the Gaussian affinity ``W_ij = exp(-|x_i - x_j|^2 /
-  (2 h^2))`` (zero diagonal), with the bandwidth h the median over the points of the
-  distance to their 7th nearest neighbour (the local scale of Zelnik-Manor and
-  Perona's self-tuning spectral clustering, taken as one global h);
+  (2 h^2))`` (zero diagonal; restricted to the clustered points), with the
+  bandwidth h the median over all points of the distance to their 7th nearest
+  neighbour (the local scale of Zelnik-Manor and Perona's self-tuning spectral
+  clustering, taken as one global h);
 - the method's own loss (see :mod:`diffclust.cli._methods`) and its wall time.
 
 ``--json FILE`` writes the same numbers at full precision.
@@ -91,11 +93,14 @@ def evaluate(data: ToyData, labels: NDArray[np.int64], W: NDArray[np.float64]) -
         "ari": dc.adjusted_rand_score(data.labels[keep], labels[keep]),
         "nmi": dc.normalized_mutual_info_score(data.labels[keep], labels[keep]),
     }
-    n_clusters = np.unique(labels).size
-    internal = 2 <= n_clusters <= labels.size - 1
-    scores["silhouette"] = dc.silhouette_score(data.X, labels) if internal else None
-    scores["davies_bouldin"] = dc.davies_bouldin_score(data.X, labels) if internal else None
-    scores["ncut"] = dc.ncut(W, labels)
+    clustered = labels >= 0  # the method's own noise (-1) is left out of the internal scores
+    X, lab = data.X[clustered], labels[clustered]
+    n_clusters = np.unique(lab).size
+    internal = 2 <= n_clusters <= lab.size - 1
+    scores["silhouette"] = dc.silhouette_score(X, lab) if internal else None
+    scores["davies_bouldin"] = dc.davies_bouldin_score(X, lab) if internal else None
+    scores["ncut"] = dc.ncut(W[np.ix_(clustered, clustered)], lab) if lab.size else None
+    scores["noise"] = int(labels.size - lab.size)
     return scores
 
 
@@ -114,7 +119,7 @@ def run_grid(
             for method in methods:
                 advance(f"{name} / {method.name}")
                 t0 = time.perf_counter()
-                fitted = method.fit(data.X, data.k, "euclidean", seed)
+                fitted = method.fit(data.X, data.k, "euclidean", seed, None)
                 elapsed = time.perf_counter() - t0
                 fits[name, method.name] = fitted
                 row: dict[str, Any] = {"dataset": name, "method": method.name, "k": data.k,
@@ -126,17 +131,19 @@ def run_grid(
 
 
 def _print(rows: list[dict[str, Any]], methods: list[Method], n: int, seed: int) -> None:
-    columns = ["data", "method", "clusters", "ARI", "NMI", "silhouette", "DB", "Ncut", "loss", "time ms"]
+    columns = ["data", "method", "clusters", "noise", "ARI", "NMI", "silhouette", "DB", "Ncut", "loss",
+               "time ms"]
     table = [
-        [r["dataset"], r["method"], str(r["clusters"]), fmt(r["ari"]), fmt(r["nmi"]),
+        [r["dataset"], r["method"], str(r["clusters"]), str(r["noise"]), fmt(r["ari"]), fmt(r["nmi"]),
          fmt(r["silhouette"]), fmt(r["davies_bouldin"]), fmt(r["ncut"]), fmt(r["loss"], 2),
          f"{1e3 * r['time_s']:.1f}"]
         for r in rows
     ]
     print_table(columns, table, title=f"diffclust demo: n={n} points per data set, seed={seed}")
-    print("ARI/NMI against the generating labels (noise points left out); silhouette, Davies-Bouldin"
-          " (DB, lower is better) and Ncut on all points; Ncut on exp(-d^2 / 2h^2), h = median"
-          " distance to the 7th neighbour.")
+    print("ARI/NMI: against the generating labels, over the non-noise points. silhouette, DB"
+          " (Davies-Bouldin, lower is better), Ncut: over the points the method clusters (noise ="
+          " points it labels -1). Ncut on exp(-d^2 / 2h^2), h = median distance to the 7th"
+          " neighbour.")
     print("loss: " + "; ".join(f"{m.name} = {m.loss_name}" for m in methods if m.loss_name != "—"))
 
 
