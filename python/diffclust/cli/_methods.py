@@ -11,16 +11,23 @@ design's names (``labels``; the loss as ``inertia``/``loss``, ``nll``...).
 
 Conventions (also in the README section):
 
-- ``kforest``: :func:`diffclust.kforest_from_points`, the maximum-weight k-forest of
-  ``S = -d`` (single linkage). Own loss: the forest's length, the sum of the
-  distances along its n - k edges (``-value / 2``), which it minimises.
-- ``perturbed``: :func:`diffclust.perturbed_kforest_from_points` with B = 100
-  samples and ``sigma = 0.5 x`` the mean edge length of the exact forest (the
-  noise is then on the scale of the distances it perturbs, whatever the units
-  of X). Labels: the maximum-weight k-forest of its soft connectivity M_eps used
-  as a similarity (:func:`diffclust.kforest` on M_eps), i.e. the consensus of the
-  perturbed forests, not the unperturbed forest. Own loss: ``-F_eps / 2``, the
-  expected length of the perturbed optimal forest (the smoothed forest length).
+- Forests and noise. Single linkage cuts the k - 1 longest edges of the spanning
+  tree, and with a few outliers those are the edges to the outliers: the k-forest
+  puts each outlier in a cluster of its own and everything else in one cluster.
+  The forest methods therefore take the smallest j >= k for which the j-forest
+  has exactly k trees of at least ``m = max(5, n // 50)`` points (``cluster
+  --min-cluster-size``; 1 gives the plain k-forest) and label the points of the
+  smaller trees noise (-1); see :func:`trimmed_forest`.
+- ``kforest``: :func:`diffclust.kforest_from_points` (the maximum spanning tree of
+  ``S = -d``), cut as above. Own loss: the length of the j-forest, the sum of the
+  distances along its n - j edges (``-value / 2`` of that forest).
+- ``perturbed``: :func:`diffclust.perturbed_kforest_from_points` with the same j
+  trees, B = 100 samples and ``sigma = 0.5 x`` the mean edge length of the exact
+  j-forest (the noise is on the scale of the distances it perturbs, whatever the
+  units of X). Labels: the maximum-weight forest of its soft connectivity M_eps
+  used as a similarity (:func:`diffclust.kforest` on M_eps), cut as above, i.e.
+  the consensus of the perturbed forests, not the unperturbed forest. Own loss:
+  ``-F_eps / 2``, the expected length of the perturbed optimal forest.
 - ``kmedoids``: :func:`diffclust.kmedoids` (FasterPAM from BUILD); own loss
   ``sum_i d(x_i, medoid)``.
 - ``kmeans``, ``gmm``: Euclidean only; own loss the inertia and the negative

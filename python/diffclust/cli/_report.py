@@ -98,7 +98,7 @@ def parse_benchmark(bench: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _label(entry: dict[str, Any], ambiguous: bool) -> str:
-    label = entry["library"]
+    label = str(entry["library"])
     if ambiguous:
         rest = [t for t in entry["function"].split("_") if t not in label.split(".")]
         if rest:

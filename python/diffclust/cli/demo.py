@@ -168,9 +168,9 @@ def _connectivity_edges(ax: Any, X: NDArray[np.float64], M: NDArray[np.float64],
     pairs = np.unique(np.sort(np.column_stack([i, j]), axis=1), axis=0)
     alpha = np.clip(M[pairs[:, 0], pairs[:, 1]], 0.0, 1.0)
     colors = np.zeros((pairs.shape[0], 4))
-    colors[:, 3] = 0.8 * alpha
+    colors[:, 3] = 0.6 * alpha
     segments = np.stack([X[pairs[:, 0]], X[pairs[:, 1]]], axis=1)
-    ax.add_collection(LineCollection(segments, colors=colors, linewidths=0.7, zorder=1))
+    ax.add_collection(LineCollection(list(segments), colors=colors, linewidths=0.4, zorder=1))
 
 
 def _plot(path: str, rows: list[dict[str, Any]], fits: dict[tuple[str, str], Fitted],
