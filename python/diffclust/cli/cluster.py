@@ -28,7 +28,7 @@ import diffclust as dc
 
 from ._errors import UsageError
 from ._io import load_points
-from ._methods import POINT_METRICS, available_methods
+from ._methods import POINT_METRICS, Method, available_methods
 from ._output import fmt, print_table, pyplot, save_figure
 
 __all__ = ["pca_2d", "register", "run", "standardize"]
@@ -83,7 +83,7 @@ def pca_2d(X: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.floa
     return coords, share
 
 
-def _check(args: argparse.Namespace, n: int) -> tuple[Any, int]:
+def _method(args: argparse.Namespace) -> Method:
     methods = available_methods()
     method = methods.get(args.method)
     if method is None:
@@ -95,15 +95,19 @@ def _check(args: argparse.Namespace, n: int) -> tuple[Any, int]:
                          f"only, not {args.metric!r}")
     if args.min_cluster_size is not None and args.min_cluster_size < 1:
         raise UsageError(f"--min-cluster-size must be at least 1, got {args.min_cluster_size}")
+    return method
+
+
+def _k(args: argparse.Namespace, method: Method, n: int) -> int:
     if not method.uses_k:
-        return method, 0 if args.k is None else args.k
+        return 0 if args.k is None else int(args.k)
     if args.k is None:
         raise UsageError(f"--k is required for method {method.name!r}")
     if args.k < 1:
         raise UsageError(f"--k must be at least 1, got {args.k}")
     if args.k > n:
         raise UsageError(f"--k {args.k} is larger than the number of points ({n})")
-    return method, args.k
+    return int(args.k)
 
 
 def _write_labels(path: str, labels: NDArray[np.int64]) -> None:
@@ -140,10 +144,11 @@ def run(args: argparse.Namespace) -> int:
     """Run ``diffclust cluster``."""
     if args.plot:
         pyplot()  # fail before the work if matplotlib is missing
+    method = _method(args)
     table = load_points(args.file, args.key)
     X = table.X
     n, d = X.shape
-    method, k = _check(args, n)
+    k = _k(args, method, n)
     if args.standardize:
         X = standardize(X)
     t0 = time.perf_counter()
