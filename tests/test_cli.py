@@ -275,6 +275,16 @@ def test_cluster_formats(tmp_path: Path, capsys: Any, points: Any, kind: str) ->
     np.testing.assert_array_equal(_read_labels(out), expected)
 
 
+def test_cluster_quoted_csv_and_min_cluster_size(tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('"a","b"\n"0","0"\n0.1,0\n5,5\n5.1,5\n20,20\n')
+    out = tmp_path / "l.csv"
+    assert call(capsys, "cluster", str(path), "--k", "2", "--min-cluster-size", "2", "--out", str(out))[0] == 0
+    np.testing.assert_array_equal(_read_labels(out), [0, 0, 1, 1, -1])  # the lone far point is noise
+    assert call(capsys, "cluster", str(path), "--k", "2", "--min-cluster-size", "1", "--out", str(out))[0] == 0
+    np.testing.assert_array_equal(_read_labels(out), [0, 0, 0, 0, 1])  # plain single linkage
+
+
 def test_cluster_standardize_and_plot(tmp_path: Path, capsys: Any, points: Any) -> None:
     pytest.importorskip("matplotlib")
     X, _ = points

@@ -5,8 +5,10 @@ Every problem is a :class:`UsageError` whose one-line message says where it is
 there is a header, and by 1-based index always).
 
 Text files: blank lines and lines starting with ``#`` are skipped. The delimiter is
-sniffed from the first data line: a tab, else a comma, else a semicolon, else runs
-of whitespace. The first row is a header when any of its fields is not a number.
+sniffed from the first line: a tab, else a comma, else a semicolon, else runs of
+whitespace (quoted fields holding the delimiter are not supported; one pair of
+quotes around a field is removed). The first row is a header when any of its fields
+is not a number.
 """
 
 from __future__ import annotations
@@ -49,9 +51,15 @@ def _sniff(line: str) -> str | None:
 
 
 def _split(line: str, delimiter: str | None) -> list[str]:
-    if delimiter is None:
-        return _WHITESPACE.split(line.strip())
-    return [field.strip() for field in line.split(delimiter)]
+    """Fields of ``line``, stripped of blanks and of one pair of surrounding quotes."""
+    fields = _WHITESPACE.split(line.strip()) if delimiter is None else line.split(delimiter)
+    out = []
+    for field in fields:
+        field = field.strip()
+        if len(field) >= 2 and field[0] == field[-1] and field[0] in "\"'":
+            field = field[1:-1].strip()
+        out.append(field)
+    return out
 
 
 def _is_number(text: str) -> bool:
