@@ -31,7 +31,7 @@ Conventions (also in the README section):
 - ``kmedoids``: :func:`diffclust.kmedoids` (FasterPAM from BUILD); own loss
   ``sum_i d(x_i, medoid)``.
 - ``kmeans``, ``gmm``: Euclidean only; own loss the inertia and the negative
-  log-likelihood. ``hdbscan`` ignores k (``min_cluster_size = max(5, n // 40)``) and
+  log-likelihood per point. ``hdbscan`` ignores k (``min_cluster_size = max(5, n // 40)``) and
   labels noise -1; it has no loss of its own.
 """
 
@@ -187,7 +187,7 @@ def available_methods() -> dict[str, Method]:
     if hasattr(dc, "kmeans"):
         methods.append(Method("kmeans", "k-means (k-means++)", "inertia", _kmeans, metrics=("euclidean",)))
     if hasattr(dc, "gaussian_mixture"):
-        methods.append(Method("gmm", "Gaussian mixture (full)", "NLL", _gmm, metrics=("euclidean",)))
+        methods.append(Method("gmm", "Gaussian mixture (full)", "mean NLL per point", _gmm, metrics=("euclidean",)))
     if hasattr(dc, "hdbscan"):
         methods.append(Method("hdbscan", "HDBSCAN (ignores k)", "—", _hdbscan, uses_k=False))
     return {m.name: m for m in methods}
