@@ -23,6 +23,7 @@ with exit status 2, like argparse's own usage errors.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import __version__
@@ -65,4 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"diffclust {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `diffclust demo | head`: the reader left; no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout at exit
+        return 1
     return status
