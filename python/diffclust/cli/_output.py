@@ -55,19 +55,33 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _left_aligned(rows: Sequence[Sequence[str]], n_columns: int) -> list[bool]:
+    """The first column, and every column holding text rather than numbers, is left-aligned."""
+
+    def numeric(cell: str) -> bool:
+        try:
+            float(cell.rstrip("×% "))
+        except ValueError:
+            return cell in ("—", "–")
+        return True
+
+    return [i == 0 or not all(numeric(r[i]) for r in rows) for i in range(n_columns)]
+
+
 def format_table(columns: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> str:
     """Plain-text table: a title line, a header, a rule, one line per row.
 
-    Columns are separated by two spaces; the first column is left-aligned, the others
-    right-aligned (numbers).
+    Columns are separated by two spaces; the first column and text columns are
+    left-aligned, numbers right-aligned.
     """
     widths = [len(c) for c in columns]
     for row in rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
+    left = _left_aligned(rows, len(columns))
 
     def line(cells: Sequence[str]) -> str:
-        parts = [cells[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(cells[1:], widths[1:])]
+        parts = [c.ljust(w) if lft else c.rjust(w) for c, w, lft in zip(cells, widths, left)]
         return "  ".join(parts).rstrip()
 
     out = [title] if title else []
@@ -90,11 +104,15 @@ def print_table(
         from rich.table import Table
 
         table = Table(title=title, title_justify="left")
-        for i, name in enumerate(columns):
-            table.add_column(name, justify="left" if i == 0 else "right")
+        for name, left in zip(columns, _left_aligned(rows, len(columns))):
+            table.add_column(name, justify="left" if left else "right", no_wrap=True)
         for row in rows:
             table.add_row(*row)
-        Console(file=stream).print(table)
+        widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+        needed = sum(widths) + 3 * len(widths) + 1  # never truncate a number: wider than the terminal
+        console = Console(file=stream)
+        console.width = max(console.width, needed)
+        console.print(table)
     else:
         print(format_table(columns, rows, title), file=stream)
 
