@@ -116,7 +116,7 @@ def _kforest(
     n = X.shape[0]
     tree = dc.kforest_from_points(X, 1, metric=metric)
     labels, j = trimmed_forest(tree, n, k, min_cluster_size(n) if min_size is None else min_size)
-    length = -float(np.sum(tree.weights[: n - j]))  # the j-forest: the n - j heaviest edges
+    length = 0.0 - float(np.sum(tree.weights[: n - j]))  # the j-forest: its n - j heaviest edges
     return Fitted(labels, length, {"trees": j})
 
 
