@@ -141,6 +141,10 @@ def _plots(data: dict[str, Any], out: Path) -> dict[str, str]:
             ns, ts = zip(*points)
             ax.loglog(ns, [1e3 * t for t in ts], marker="o", markersize=3, label=label,
                       linestyle="-" if label.split(": ", 1)[1].startswith("diffclust") else "--")
+        ns_all = sorted({n for points in lines.values() for n, _ in points})
+        first = next(iter(lines.values()))
+        guide = [1e3 * first[0][1] * (n / first[0][0]) ** 2 for n in ns_all]
+        ax.loglog(ns_all, guide, color="grey", linestyle=":", linewidth=1, label="∝ n² (guide)")
         ax.set_xlabel("n")
         ax.set_ylabel("median time (ms)")
         ax.set_title(f"{family}: time against n (log-log)", fontsize=10)
@@ -150,6 +154,13 @@ def _plots(data: dict[str, Any], out: Path) -> dict[str, str]:
         save_figure(fig, str(path))
         written[family] = path.name
     return written
+
+
+def _mkdir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create {path}: {err.strerror}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -166,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("diffclust bench needs pytest-benchmark: pip install 'diffclust[bench]'")
         suite = find_suite(args.suite)
         json_path = Path(args.json) if args.json else out.with_suffix(".json")
+        _mkdir(json_path.parent)
         before = _load()
         with tempfile.TemporaryDirectory() as tmp:
             raw = Path(tmp) / "bench.json"
@@ -185,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
             json_path.write_text(json.dumps(data, indent=1))
         except OSError as err:
             raise UsageError(f"cannot write {json_path}: {err.strerror}") from None
+    _mkdir(out.parent)
     plots: dict[str, str] = {}
     if not args.no_plots and importlib.util.find_spec("matplotlib") is not None:
         plots = _plots(data, out)
