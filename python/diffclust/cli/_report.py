@@ -1,0 +1,237 @@
+"""The benchmark report: pytest-benchmark JSON in, markdown out (pure functions).
+
+:func:`render_report` reads the JSON that ``pytest --benchmark-json`` writes (plus
+the optional ``"diffclust_bench"`` block that ``diffclust bench`` adds: load
+average, versions, the command) and returns the markdown of
+``benchmarks/README.md``. It does no I/O, so it is tested on a small stored file.
+
+How a benchmark becomes a table cell:
+
+- kernel and n: the benchmark's ``group`` without its ``n=...`` token is the
+  kernel (``"dense n=1000"`` -> kernel ``dense``, n = 1000; ``"forward n=64 B=100"``
+  -> kernel ``forward B=100``, n = 64); a group without ``n=`` is a kernel with one
+  row (n shown as "–");
+- column: ``extra_info["library"]`` when the benchmark sets it, else the first
+  known library named in the test function (``test_dense_scipy`` -> scipy); when a
+  kernel has several functions of the same library, the rest of the function name
+  tells them apart (``diffclust forward vjp kept``); ``n_threads`` (and kmedoids'
+  ``n_cpu``) becomes ``, 2 thr``;
+- cell: the median time in ms (3 significant digits);
+- ratios: ``anchor median / best diffclust median`` of the row (so 5.0x means
+  diffclust is five times faster), the best over diffclust's columns except
+  "floor" benchmarks (the cost of drawing the noise alone, shown for reference);
+- paired ratios (``extra_info["ratio_median"]``, from benchmarks/_paired.py) are
+  listed in a table of their own.
+
+:func:`plot_series` picks the log-log series (time against n) of the forest,
+perturbed-forest and silhouette benchmarks (by file: bench_forest.py,
+bench_perturbed.py, bench_silhouette.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["PLOT_FAMILIES", "format_ms", "format_ratio", "parse_benchmark", "plot_series", "render_report"]
+
+KNOWN_LIBRARIES = ("diffclust", "scipy", "fastcluster", "sklearn", "kmedoids", "numpy", "jaxclust",
+                   "torch", "jax")
+PLOT_FAMILIES = {"forest": "bench_forest", "perturbed": "bench_perturbed", "silhouette": "bench_silhouette"}
+_N_TOKEN = re.compile(r"(?:^|\s)n=([0-9][0-9.e+]*)(?=[\s,]|$)")
+
+
+def format_ms(seconds: float) -> str:
+    """A time in ms with 3 significant digits (``0.700``, ``5.22``, ``26.7``, ``555``)."""
+    ms = seconds * 1e3
+    if ms >= 100:
+        return f"{ms:.0f}"
+    if ms >= 10:
+        return f"{ms:.1f}"
+    if ms >= 1:
+        return f"{ms:.2f}"
+    if ms >= 0.1:
+        return f"{ms:.3f}"
+    return f"{ms:.2g}"
+
+
+def format_ratio(ratio: float) -> str:
+    """``6.2×`` (one decimal from 1 up), ``0.85×`` below 1."""
+    return f"{ratio:.1f}×" if ratio >= 1 else f"{ratio:.2f}×"
+
+
+def _number(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def parse_benchmark(bench: Mapping[str, Any]) -> dict[str, Any]:
+    """kernel, n, library, function, variant, file and median of one benchmark entry."""
+    name = str(bench.get("name", ""))
+    function = name.split("[", 1)[0]
+    function = function.removeprefix("test_")
+    group = bench.get("group") or function
+    match = _N_TOKEN.search(group)
+    n: int | float | None = None
+    kernel = group
+    if match:
+        n = _number(match.group(1))
+        kernel = (group[: match.start()] + " " + group[match.end():]).strip()
+        kernel = re.sub(r"\s+", " ", kernel).strip(" ,") or group
+    extra = bench.get("extra_info") or {}
+    tokens = function.split("_")
+    library = extra.get("library")
+    if library is None:
+        library = next((lib for lib in KNOWN_LIBRARIES if lib in tokens), function)
+    params = bench.get("params") or {}
+    variant = ""
+    if "n_threads" in params:
+        variant = f"{params['n_threads']} thr"
+    elif "n_cpu" in params:
+        variant = "all cores" if params["n_cpu"] in (-1, None) else f"{params['n_cpu']} thr"
+    fullname = str(bench.get("fullname", ""))
+    file = fullname.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py") if "::" in fullname else ""
+    return {"kernel": kernel, "n": n, "library": str(library), "function": function, "variant": variant,
+            "file": file, "floor": "floor" in tokens, "median": float(bench["stats"]["median"]),
+            "ratio_median": extra.get("ratio_median"), "rounds": extra.get("rounds"), "name": name}
+
+
+def _label(entry: dict[str, Any], ambiguous: bool) -> str:
+    label = str(entry["library"])
+    if ambiguous:
+        rest = [t for t in entry["function"].split("_") if t not in label.split(".")]
+        if rest:
+            label += " " + " ".join(rest)
+    return label + (f", {entry['variant']}" if entry["variant"] else "")
+
+
+def _columns(entries: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Column label -> its entries; diffclust's columns first, each group in first-seen order."""
+    functions: dict[str, set[str]] = {}
+    for e in entries:
+        functions.setdefault(e["library"], set()).add(e["function"])
+    columns: dict[str, list[dict[str, Any]]] = {}
+    for e in entries:
+        columns.setdefault(_label(e, len(functions[e["library"]]) > 1), []).append(e)
+    items = list(columns.items())
+    return sorted(items, key=lambda item: item[1][0]["library"] != "diffclust")
+
+
+def _kernel_table(kernel: str, entries: list[dict[str, Any]]) -> list[str]:
+    columns = _columns(entries)
+    anchors = [label for label, es in columns if es[0]["library"] != "diffclust"]
+    rows = sorted({e["n"] for e in entries}, key=lambda n: (n is None, n or 0))
+    header = ["n", *[label for label, _ in columns], *[f"vs {a}" for a in anchors]]
+    lines = [f"### {kernel}", "", "Medians in ms; *vs X* = X's median / diffclust's best median.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for n in rows:
+        medians: dict[str, float] = {}
+        for label, es in columns:
+            for e in es:
+                if e["n"] == n:
+                    medians[label] = e["median"]
+        ours = [medians[label] for label, es in columns
+                if es[0]["library"] == "diffclust" and not es[0]["floor"] and label in medians]
+        best = min(ours) if ours else None
+        cells = ["–" if n is None else str(n)]
+        cells += [format_ms(medians[label]) if label in medians else "–" for label, _ in columns]
+        cells += [format_ratio(medians[a] / best) if best and a in medians else "–" for a in anchors]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _machine(data: Mapping[str, Any]) -> list[str]:
+    info = data.get("machine_info") or {}
+    cpu = info.get("cpu") or {}
+    extra = data.get("diffclust_bench") or {}
+    load = extra.get("load_average")
+    lines = ["## Machine", ""]
+    lines.append(f"- CPU: {cpu.get('brand_raw') or info.get('processor') or 'unknown'}, "
+                 f"{extra.get('cores') or cpu.get('count') or '?'} cores")
+    if load:
+        lines.append("- load average (1, 5, 15 min) before the run: "
+                     + ", ".join(f"{v:.2f}" for v in load.get("before", []))
+                     + "; after: " + ", ".join(f"{v:.2f}" for v in load.get("after", [])))
+    system = " ".join(str(info.get(key, "")) for key in ("system", "release", "machine")).strip()
+    if system:
+        lines.append(f"- system: {system}")
+    python = info.get("python_version")
+    if python:
+        lines.append(f"- Python {python} ({info.get('python_implementation', '')})".replace(" ()", ""))
+    versions = extra.get("versions") or {}
+    if versions:
+        lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    if data.get("datetime"):
+        lines.append(f"- run: {data['datetime']}")
+    return lines + [""]
+
+
+def render_report(data: Mapping[str, Any], plots: Mapping[str, str] | None = None) -> str:
+    """The markdown report of a pytest-benchmark JSON document.
+
+    Parameters
+    ----------
+    data : mapping
+        The parsed JSON of ``pytest --benchmark-json`` (``machine_info``,
+        ``datetime``, ``benchmarks``), optionally with ``diffclust_bench``:
+        ``{"load_average": {"before": [..3], "after": [..3]}, "cores": int,
+        "versions": {name: version}, "command": str}``.
+    plots : mapping of str to str, optional
+        Family ("forest", "perturbed", "silhouette") -> image path, linked under
+        "Growth with n".
+
+    Returns
+    -------
+    str
+        Markdown: title, how to reproduce, machine, one table per kernel (in the
+        order the benchmarks ran), paired ratios, plots.
+    """
+    entries = [parse_benchmark(b) for b in data.get("benchmarks", [])]
+    command = (data.get("diffclust_bench") or {}).get("command", "diffclust bench")
+    intro = ("Generated by `diffclust bench` from the pytest-benchmark suites in this directory: each "
+             "table times diffclust beside the anchors installed on the machine, on the same data "
+             "in the same run.")
+    lines = ["# Benchmarks", "", intro, "",
+             "## Reproduce", "", "```bash", "pip install '.[bench,cli]'", command, "```", ""]
+    lines += _machine(data)
+    kernels: dict[str, list[dict[str, Any]]] = {}
+    for e in entries:
+        if e["ratio_median"] is None:
+            kernels.setdefault(e["kernel"], []).append(e)
+    if kernels:
+        lines += ["## Tables", ""]
+    for kernel, es in kernels.items():
+        lines += _kernel_table(kernel, es)
+    paired = [e for e in entries if e["ratio_median"] is not None]
+    if paired:
+        note = ("Each round times both calls back to back (benchmarks/_paired.py); the median of the "
+                "per-round ratios.")
+        lines += ["## Paired ratios", "", note, "", "| benchmark | ratio | rounds |", "|---|---|---|"]
+        lines += [f"| {e['name']} | {e['ratio_median']:.3f} | {e['rounds'] or '–'} |" for e in paired]
+        lines.append("")
+    if plots:
+        lines += ["## Growth with n", "", "Median time against n, log-log.", ""]
+        lines += [f"![{family}]({path})" for family, path in plots.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot_series(data: Mapping[str, Any]) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    """Family -> series label -> [(n, median s)] sorted by n, for series with >= 2 sizes."""
+    out: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    entries = [parse_benchmark(b) for b in data.get("benchmarks", [])]
+    for family, file in PLOT_FAMILIES.items():
+        chosen = [e for e in entries if e["file"] == file and e["n"] is not None and e["ratio_median"] is None]
+        by_kernel: dict[str, list[dict[str, Any]]] = {}
+        for e in chosen:
+            by_kernel.setdefault(e["kernel"], []).append(e)
+        series: dict[str, list[tuple[float, float]]] = {}
+        for kernel, es in by_kernel.items():
+            for label, col in _columns(es):
+                points = sorted((float(e["n"]), e["median"]) for e in col)
+                if len(points) >= 2:
+                    series[f"{kernel}: {label}"] = points
+        if series:
+            out[family] = series
+    return out
