@@ -180,6 +180,16 @@ def _core_args(
         ]
     if family == "kforest_constrained":
         return [similarity(r, n, dt), k, *constraints(r, n, k), True, 1]
+    if family == "block_tree_points":
+        return [points(r, n, d, dt), int(r.integers(0, 100)), "euclidean"]
+    if family == "pair_cross_edges":
+        XA, XB = points(r, n, d, dt), points(r, n + 1, d, dt)
+        fn = getattr(_core, "block_tree_points" + suffix)
+        metric = str(r.choice(["sqeuclidean", "euclidean", "manhattan", "cosine"]))
+        return [XA, 0, XB, n, metric, *fn(XA, 0, metric), *fn(XB, n, metric), 2 * n - k]
+    if family == "kruskal_edges":
+        e = all_pairs(n) + int(r.integers(0, 50))
+        return [e, r.standard_normal(len(e)), n - k]
     if family == "perturbed_kforest":
         y, must, cannot = constraints(r, n, k) if r.random() < 0.5 else (None, None, None)
         return [
@@ -298,6 +308,7 @@ def _core_args(
 
 CORE_FAMILIES = {
     "kforest", "kforest_from_edges", "kforest_from_points", "kforest_constrained", "perturbed_kforest",
+    "block_tree_points", "pair_cross_edges", "kruskal_edges",
     "perturbed_kforest_from_points", "partial_fy_loss", "perturbed_kforest_vjp", "pairwise_distances",
     "silhouette_samples", "davies_bouldin_score", "check_dissimilarity", "pam_build", "fasterpam",
     "adjusted_rand_score", "mutual_info_score", "normalized_mutual_info_score", "dec_loss", "kmeans_loss",

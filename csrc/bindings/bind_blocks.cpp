@@ -1,15 +1,19 @@
-// Bindings for the block kernels of the exact k-forest of points
-// (forest/blocks.hpp), called by diffclust.dask. Edge lists travel as an
-// int64 (m, 2) array of global indices and a float64 (m,) array of weights.
+// Bindings for the kernels diffclust.dask splits into tasks: the block kernels
+// of the exact k-forest of points (forest/blocks.hpp) and the perturbed
+// k-forest over a range of samples (perturb/ranges.hpp). Edge lists travel as
+// an int64 (m, 2) array of global indices and a float64 (m,) array of weights.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "constraint_args.hpp"
 #include "convert.hpp"
 #include "diffclust/forest/blocks.hpp"
+#include "diffclust/perturb/ranges.hpp"
 
 namespace diffclust::bind {
 
@@ -61,7 +65,7 @@ template <class T>
 py::tuple block_tree_points_py(const py::array& X_in, index_t offset, const std::string& metric) {
     const auto X = as_real<T>(X_in, "X");
     const index_t b = require_points(X, "X"), d = X.shape(1);
-    require_at_least(offset, 0, "offset");
+    require_between(offset, 0, (index_t(1) << 62) - b, "offset");
     const Metric parsed = parse_metric(metric);
     Edges tree;
     run_released([&] { tree = block_tree_points(X.data(), b, d, offset, parsed); });
@@ -78,8 +82,8 @@ py::tuple pair_cross_edges_py(const py::array& XA_in, index_t offset_a, const py
     if (XB.shape(1) != d) {
         value_error("XA and XB must have the same number of columns, got " + shape_of(XA) + " and " + shape_of(XB));
     }
-    require_at_least(offset_a, 0, "offset_a");
-    require_at_least(offset_b, 0, "offset_b");
+    require_between(offset_a, 0, (index_t(1) << 62) - a, "offset_a");
+    require_between(offset_b, 0, (index_t(1) << 62) - b, "offset_b");
     if (offset_a < offset_b + b && offset_b < offset_a + a) {
         value_error("the rows [offset_a, offset_a + len(XA)) and [offset_b, offset_b + len(XB)) overlap");
     }
@@ -107,6 +111,46 @@ py::tuple kruskal_edges_py(const py::array& edges, const py::array& weights, ind
     return edge_arrays(kept);
 }
 
+template <class T>
+py::tuple perturbed_kforest_range_py(const py::array& S_in, index_t k, double sigma, u64 seed, index_t first_sample,
+                                     index_t n_samples, const opt_array& labels, const opt_array& must,
+                                     const opt_array& cannot, bool refine, bool want_A, bool want_M,
+                                     std::int64_t n_threads) {
+    const auto S = as_real<T>(S_in, "S");
+    const index_t n = require_square(S, "S");
+    require_k(k, n);
+    require_positive(sigma, "sigma");
+    require_samples(n_samples);
+    require_between(first_sample, 0, max_samples - n_samples, "first_sample");
+    const int threads = threads_arg(n_threads);
+    const ConstraintArgs args(labels, must, cannot, n);
+    py::object A = py::none(), M = py::none();
+    RangeOut out;
+    if (want_A) {
+        auto a = empty<u64>({n, n});
+        out.A = a.mutable_data();
+        A = a;
+    }
+    if (want_M) {
+        auto a = empty<u64>({n, n});
+        out.M = a.mutable_data();
+        M = a;
+    }
+    auto values = empty<double>({n_samples});
+    out.values = values.mutable_data();
+    index_t n_repaired = 0;
+    out.n_repaired = &n_repaired;
+    const Constraints c = args.get();
+    const T* data = S.data();
+    run_released([&] {  // no Python objects are touched
+        std::unique_ptr<ConstrainedProblem> problem;
+        if (c.any()) problem = std::make_unique<ConstrainedProblem>(n, k, c);
+        perturbed_kforest_range(data, n, k, sigma, seed, first_sample, n_samples, problem.get(), refine, threads,
+                                out);
+    });
+    return py::make_tuple(A, M, values, n_repaired);
+}
+
 }  // namespace
 
 void register_blocks(py::module_& m) {
@@ -122,6 +166,16 @@ void register_blocks(py::module_& m) {
           py::arg("weights_b"), py::arg("max_edges"), "Spanning-tree edges between two row blocks of float32 points.");
     m.def("kruskal_edges", &kruskal_edges_py, py::arg("edges"), py::arg("weights"), py::arg("max_edges"),
           "Kruskal over an edge list with global indices: at most max_edges forest edges, heaviest first.");
+    m.def("perturbed_kforest_range_f64", &perturbed_kforest_range_py<double>, py::arg("S"), py::arg("k"),
+          py::arg("sigma"), py::arg("seed"), py::arg("first_sample"), py::arg("n_samples"), py::arg("labels"),
+          py::arg("must_link"), py::arg("cannot_link"), py::arg("refine"), py::arg("want_adjacency"),
+          py::arg("want_connectivity"), py::arg("n_threads"),
+          "Perturbed k-forest of float64 S over samples [first_sample, first_sample + n_samples): counts, values.");
+    m.def("perturbed_kforest_range_f32", &perturbed_kforest_range_py<float>, py::arg("S"), py::arg("k"),
+          py::arg("sigma"), py::arg("seed"), py::arg("first_sample"), py::arg("n_samples"), py::arg("labels"),
+          py::arg("must_link"), py::arg("cannot_link"), py::arg("refine"), py::arg("want_adjacency"),
+          py::arg("want_connectivity"), py::arg("n_threads"),
+          "Perturbed k-forest of float32 S over samples [first_sample, first_sample + n_samples): counts, values.");
 }
 
 }  // namespace diffclust::bind

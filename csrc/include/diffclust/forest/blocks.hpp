@@ -51,6 +51,14 @@ void require_finite_points(const T* X, index_t m, const char* name) {
     }
 }
 
+// Global indices must fit with room to spare: offset + rows <= 2^62.
+inline void require_offset(index_t offset, index_t rows, const char* name) {
+    constexpr index_t limit = index_t(1) << 62;
+    if (offset < 0 || rows > limit || offset > limit - rows) {
+        throw std::invalid_argument(std::string(name) + " must be in [0, 2**62 - rows], got " + std::to_string(offset));
+    }
+}
+
 [[noreturn]] inline void distance_overflow() {
     throw std::overflow_error("a distance between two points overflows float64; rescale X");
 }
@@ -77,7 +85,7 @@ void point_rows_double(const T* X, index_t b, index_t d, Metric metric, double* 
 template <class T>
 std::vector<WeightedEdge<double>> block_tree_points(const T* X, index_t b, index_t d, index_t offset, Metric metric) {
     if (b < 1 || d < 1) throw std::invalid_argument("a block needs at least one point and one coordinate");
-    if (offset < 0) throw std::invalid_argument("offset must be non-negative");
+    detail::require_offset(offset, b, "offset");
     detail::require_finite_points(X, b * d, "X");
     std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(b - 1));
     prim_max_tree_points(X, b, d, metric, 1, tree.data());
@@ -164,7 +172,8 @@ template <class T>
 std::vector<WeightedEdge<double>> bipartite_forest_points(const T* XA, index_t a, index_t oa, const T* XB, index_t b,
                                                           index_t ob, index_t d, Metric metric) {
     if (a < 1 || b < 1 || d < 1) throw std::invalid_argument("each block needs at least one point and one coordinate");
-    if (oa < 0 || ob < 0) throw std::invalid_argument("offsets must be non-negative");
+    detail::require_offset(oa, a, "offset_a");
+    detail::require_offset(ob, b, "offset_b");
     if (oa < ob + b && ob < oa + a) throw std::invalid_argument("the two blocks' index ranges overlap");
     detail::require_finite_points(XA, a * d, "XA");
     detail::require_finite_points(XB, b * d, "XB");

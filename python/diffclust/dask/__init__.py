@@ -1,0 +1,21 @@
+"""Dask front end of diffclust: exact single linkage, perturbed forests and metrics.
+
+Install with ``pip install 'diffclust[dask]'``. ``import diffclust`` never imports
+Dask; ``import diffclust.dask`` does. Every function builds a graph of plain
+NumPy tasks (the block functions of ``diffclust._ops_dask``) and computes it with
+whichever scheduler is active (the default threaded one, or a
+``distributed.Client`` the caller created): the library never creates a Client.
+Every result equals the in-memory call bit for bit.
+"""
+
+from __future__ import annotations
+
+try:
+    import dask as _dask  # noqa: F401
+    import dask.array as _da  # noqa: F401
+except ImportError as e:  # pragma: no cover - dask is in the test extra
+    raise ImportError("diffclust.dask needs Dask: pip install 'diffclust[dask]'") from e
+
+from ._forest import kforest_from_points
+
+__all__ = ["kforest_from_points"]

@@ -1,0 +1,208 @@
+"""diffclust.dask: every result equals the in-memory call bit for bit.
+
+The reference is the in-memory function on ``X.compute()`` (itself tested against
+SciPy in test_forests.py), plus SciPy's minimum spanning tree for the total
+weight. Schedulers: synchronous and the default threaded one; a LocalCluster
+(2 worker processes) for one case.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import diffclust as dc
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+ddc = pytest.importorskip("diffclust.dask")
+
+from diffclust import _ops_dask
+
+METRICS = ("sqeuclidean", "euclidean", "manhattan", "cosine")
+
+
+def same_forest(a: dc.Forest, b: dc.Forest) -> bool:
+    return (
+        np.array_equal(a.labels, b.labels)
+        and np.array_equal(a.edges, b.edges)
+        and a.weights.dtype == b.weights.dtype
+        and a.weights.tobytes() == b.weights.tobytes()
+        and type(a.value) is type(b.value)
+        and np.float64(a.value).tobytes() == np.float64(b.value).tobytes()
+    )
+
+
+def data(kind: str, rng: np.random.Generator, n: int = 60, d: int = 3) -> np.ndarray:
+    if kind == "blobs":
+        centers = rng.standard_normal((4, d)) * 5
+        return centers[rng.integers(0, 4, n)] + rng.standard_normal((n, d))
+    if kind == "grid":  # integer grid: many equal distances and duplicate points
+        return rng.integers(-2, 3, (n, d)).astype(np.float64)
+    if kind == "equal":
+        return np.full((n, d), 0.25)
+    raise KeyError(kind)
+
+
+CHUNKINGS = {
+    "one": lambda n: n,
+    "equal": lambda n: n // 4,
+    "uneven": lambda n: (1, n // 3, 2, n - n // 3 - 3),
+    "rows": lambda n: 1,
+}
+
+
+@pytest.mark.parametrize("kind", ["blobs", "grid", "equal"])
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("chunking", sorted(CHUNKINGS))
+def test_kforest_equals_in_memory(rng, kind, metric, chunking):
+    n = 12 if chunking == "rows" else 60
+    X = data(kind, rng, n)
+    dX = da.from_array(X, chunks=(CHUNKINGS[chunking](n), 3))
+    with dask.config.set(scheduler="sync"):
+        for k in (1, 7, n):
+            for fan_in in (2, 8) if k == 7 else (3,):
+                expected = dc.kforest_from_points(X, k, metric=metric)
+                got = ddc.kforest_from_points(dX, k, metric=metric, fan_in=fan_in)
+                assert same_forest(got, expected), (k, fan_in)
+
+
+@pytest.mark.parametrize("scheduler", ["sync", "threads"])
+def test_schedulers_float32_and_column_chunks(rng, scheduler):
+    X = rng.standard_normal((150, 5)).astype(np.float32)
+    X[7] = X[100]  # a duplicate point across blocks
+    dX = da.from_array(X, chunks=(23, 2))  # several column chunks: merged first
+    with dask.config.set(scheduler=scheduler):
+        for metric in METRICS:
+            got = ddc.kforest_from_points(dX, 5, metric=metric, fan_in=3)
+            assert got.weights.dtype == np.float32
+            assert same_forest(got, dc.kforest_from_points(X, 5, metric=metric))
+
+
+def test_total_weight_matches_scipy(rng):
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.spatial.distance import cdist
+
+    X = rng.standard_normal((80, 4))
+    got = ddc.kforest_from_points(da.from_array(X, chunks=(13, 4)), 1, metric="euclidean")
+    total = minimum_spanning_tree(cdist(X, X)).sum()
+    assert np.isclose(-got.weights.sum(), total, rtol=1e-12)
+    assert np.isclose(got.value, -2 * total, rtol=1e-12)
+
+
+def test_numpy_and_integer_input(rng):
+    X = rng.integers(0, 4, (40, 2))
+    expected = dc.kforest_from_points(X, 3)
+    assert same_forest(ddc.kforest_from_points(X, 3), expected)
+    assert same_forest(ddc.kforest_from_points(da.from_array(X, chunks=(9, 2)), 3), expected)
+
+
+def test_single_point():
+    got = ddc.kforest_from_points(da.ones((1, 2), chunks=(1, 2)), 1)
+    assert got.edges.shape == (0, 2) and got.labels.tolist() == [0] and got.value == 0.0
+
+
+def test_empty_chunks_are_skipped(rng):
+    X = rng.standard_normal((30, 2))
+    dX = da.from_array(X, chunks=((0, 10, 0, 20), (2,)))
+    assert same_forest(ddc.kforest_from_points(dX, 4), dc.kforest_from_points(X, 4))
+
+
+def test_block_functions_without_a_scheduler(rng):
+    """The tasks are plain functions: the pieces merged in any grouping give the forest."""
+    X = data("grid", rng, 30)
+    cuts = [0, 4, 17, 30]
+    trees = [_ops_dask.block_tree(X[a:b], a, "manhattan") for a, b in zip(cuts, cuts[1:])]
+    pieces = list(trees)
+    for i in range(3):
+        for j in range(i + 1, 3):
+            pieces.append(_ops_dask.pair_edges(X[cuts[i]:cuts[i + 1]], cuts[i], X[cuts[j]:cuts[j + 1]], cuts[j],
+                                               "manhattan", trees[i], trees[j], 29))
+    one = _ops_dask.merge_edges(*pieces, max_edges=27)
+    two = _ops_dask.merge_edges(_ops_dask.merge_edges(*pieces[::2], max_edges=27),
+                                _ops_dask.merge_edges(*pieces[1::2], max_edges=27), max_edges=27)
+    expected = dc.kforest_from_points(X, 3, metric="manhattan")
+    for piece in (one, two):
+        labels, edges, weights, value = _ops_dask.finish_forest(piece, 30, 3, "<f8")
+        assert np.array_equal(edges, expected.edges) and np.array_equal(weights, expected.weights)
+        assert np.array_equal(labels, expected.labels) and value == expected.value
+
+
+def test_errors(rng):
+    X = rng.standard_normal((10, 2))
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ddc.kforest_from_points(da.from_array(bad, chunks=(4, 2)), 2)
+    with pytest.raises(ValueError, match="k must be"):
+        ddc.kforest_from_points(X, 11)
+    with pytest.raises(TypeError, match="k must be"):
+        ddc.kforest_from_points(X, 2.0)
+    with pytest.raises(ValueError, match="metric"):
+        ddc.kforest_from_points(X, 2, metric="chebyshev")
+    with pytest.raises(ValueError, match="fan_in"):
+        ddc.kforest_from_points(X, 2, fan_in=1)
+    with pytest.raises(TypeError, match="fan_in"):
+        ddc.kforest_from_points(X, 2, fan_in=2.5)
+    with pytest.raises(TypeError, match="real numbers"):
+        ddc.kforest_from_points(X.astype(complex), 2)
+    with pytest.raises(ValueError, match="2 dimensions"):
+        ddc.kforest_from_points(X[:, 0], 2)
+    with pytest.raises(ValueError, match="empty"):
+        ddc.kforest_from_points(np.zeros((0, 2)), 1)
+    unknown = da.from_array(X, chunks=(4, 2))
+    unknown = unknown[unknown[:, 0] > -10]
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        ddc.kforest_from_points(unknown, 2)
+    with pytest.raises(ValueError, match="overflow"):
+        ddc.kforest_from_points(da.from_array(np.array([[-1e300], [1e300]]), chunks=1), 1)
+
+
+def test_input_is_not_modified(rng):
+    X = rng.standard_normal((20, 3))
+    before = X.copy()
+    ddc.kforest_from_points(da.from_array(X, chunks=(6, 3)), 2, metric="cosine")
+    assert np.array_equal(X, before)
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given
+from hypothesis import strategies as st
+
+
+@given(
+    st.integers(1, 25).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.integers(-2, 2), min_size=2 * n, max_size=2 * n),
+            st.integers(1, n),
+            st.lists(st.integers(1, n), min_size=1, max_size=6),
+            st.sampled_from(METRICS),
+            st.integers(2, 5),
+        )
+    )
+)
+def test_property_any_chunking(case):
+    values, k, sizes, metric, fan_in = case
+    X = np.array(values, dtype=np.float64).reshape(-1, 2)
+    n = len(X)
+    chunks = []
+    for s in sizes:  # chunk sizes that add up to n
+        if sum(chunks) < n:
+            chunks.append(min(s, n - sum(chunks)))
+    if sum(chunks) < n:
+        chunks.append(n - sum(chunks))
+    dX = da.from_array(X, chunks=(tuple(chunks), 2))
+    with dask.config.set(scheduler="sync"):
+        got = ddc.kforest_from_points(dX, k, metric=metric, fan_in=fan_in)
+    assert same_forest(got, dc.kforest_from_points(X, k, metric=metric))
+
+
+def test_distributed_local_cluster(rng):
+    """The distributed scheduler (in-process workers: a process cluster takes ~15 s to start here)."""
+    distributed = pytest.importorskip("distributed")
+    X = rng.standard_normal((90, 3))
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster, distributed.Client(cluster):
+        got = ddc.kforest_from_points(da.from_array(X, chunks=(17, 3)), 4, metric="euclidean")
+    assert same_forest(got, dc.kforest_from_points(X, 4, metric="euclidean"))
