@@ -206,3 +206,119 @@ def test_distributed_local_cluster(rng):
     ) as cluster, distributed.Client(cluster):
         got = ddc.kforest_from_points(da.from_array(X, chunks=(17, 3)), 4, metric="euclidean")
     assert same_forest(got, dc.kforest_from_points(X, 4, metric="euclidean"))
+
+
+# --------------------------------------------------------------------------- perturbed forests
+
+
+def same_perturbed(a, b) -> bool:
+    return (
+        a.adjacency.dtype == b.adjacency.dtype
+        and a.adjacency.tobytes() == b.adjacency.tobytes()
+        and a.connectivity.tobytes() == b.connectivity.tobytes()
+        and np.float64(a.value).tobytes() == np.float64(b.value).tobytes()
+        and a.n_repaired == b.n_repaired
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_perturbed_equals_in_memory(rng, dtype):
+    S = rng.standard_normal((14, 14)).astype(dtype)
+    S = (S + S.T) / 2
+    expected = dc.perturbed_kforest(S, 3, sigma=0.4, n_samples=7, seed=11)
+    for chunk in (1, 3, 7):  # 7, 3 and 1 sample ranges
+        for scheduler in ("sync", "threads"):
+            with dask.config.set(scheduler=scheduler):
+                got = ddc.perturbed_kforest(S, 3, sigma=0.4, n_samples=7, seed=11, chunk_samples=chunk, fan_in=2)
+            assert same_perturbed(got, expected), (chunk, scheduler)
+
+
+def test_perturbed_constrained_and_asymmetric(rng):
+    S = rng.standard_normal((12, 12))  # not symmetric: both use (S + S.T) / 2
+    labels = np.full(12, -1)
+    labels[[0, 4]] = 0
+    labels[[7, 9]] = 1
+    kwargs = dict(sigma=0.8, n_samples=9, seed=3, known_labels=labels, cannot_link=[[1, 2]])
+    expected = dc.perturbed_kforest(S, 3, **kwargs)
+    got = ddc.perturbed_kforest(da.from_array(S, chunks=5), 3, chunk_samples=4, **kwargs)
+    assert same_perturbed(got, expected)
+
+
+def test_perturbed_errors(rng):
+    S = rng.standard_normal((5, 5))
+    with pytest.raises(ValueError, match="chunk_samples"):
+        ddc.perturbed_kforest(S, 2, n_samples=3, seed=1, chunk_samples=0)
+    with pytest.raises(ValueError, match="sigma"):
+        ddc.perturbed_kforest(S, 2, sigma=-1.0, seed=1)
+    bad = S.copy()
+    bad[0, 1] = np.inf
+    with pytest.raises(ValueError, match="NaN or inf"):
+        ddc.perturbed_kforest(bad, 2, seed=1)
+    with pytest.raises(NotImplementedError):
+        ddc.perturbed_kforest_vjp(S, 2, S, S)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_contingency_metrics_are_exact(rng):
+    a = rng.integers(0, 5, 500)
+    b = np.where(rng.random(500) < 0.7, a, rng.integers(-3, 9, 500))
+    da_a = da.from_array(a, chunks=37)
+    da_b = da.from_array(b, chunks=(100, 400))  # other chunks: rechunked to a's
+    assert ddc.adjusted_rand_score(da_a, da_b, fan_in=2) == dc.adjusted_rand_score(a, b)
+    assert ddc.mutual_info_score(da_a, da_b) == dc.mutual_info_score(a, b)
+    for method in ("min", "geometric", "arithmetic", "max"):
+        got = ddc.normalized_mutual_info_score(da_a, da_b, average_method=method)
+        assert got == dc.normalized_mutual_info_score(a, b, average_method=method)
+    # against scikit-learn, the independent reference
+    from sklearn.metrics import adjusted_rand_score
+
+    assert np.isclose(ddc.adjusted_rand_score(da_a, da_b), adjusted_rand_score(a, b), rtol=1e-12)
+    with pytest.raises(ValueError, match="same length"):
+        ddc.adjusted_rand_score(a, b[:-1])
+    with pytest.raises(TypeError):
+        ddc.mutual_info_score(a + 0.5, b)
+
+
+def test_block_metrics_to_rounding(rng):
+    X = rng.standard_normal((120, 3)) + rng.integers(0, 3, 120)[:, None] * 3
+    labels = rng.integers(0, 4, 120)
+    dX, dl = da.from_array(X, chunks=(31, 3)), da.from_array(labels, chunks=50)
+    for metric in METRICS:
+        got = ddc.silhouette_samples(dX, dl, metric=metric)
+        assert np.allclose(got, dc.silhouette_samples(X, labels, metric=metric), rtol=1e-10, atol=1e-13)
+        assert np.isclose(ddc.silhouette_score(dX, dl, metric=metric), dc.silhouette_score(X, labels, metric=metric),
+                          rtol=1e-10)
+    assert np.isclose(ddc.davies_bouldin_score(dX, dl), dc.davies_bouldin_score(X, labels), rtol=1e-10)
+    centers = rng.standard_normal((4, 3))
+    assert np.isclose(ddc.kmeans_loss(dX, centers, dl), dc.kmeans_loss(X, centers, labels), rtol=1e-12)
+    assert np.isclose(ddc.kmeans_loss(dX, centers), dc.kmeans_loss(X, centers), rtol=1e-12)
+    from sklearn.metrics import davies_bouldin_score, silhouette_score
+
+    assert np.isclose(ddc.davies_bouldin_score(dX, dl), davies_bouldin_score(X, labels), rtol=1e-10)
+    assert np.isclose(ddc.silhouette_score(dX, dl), silhouette_score(X, labels), rtol=1e-10)
+    with pytest.raises(ValueError, match="distinct labels"):
+        ddc.silhouette_score(dX, np.zeros(120, dtype=int))
+    with pytest.raises(ValueError, match="length"):
+        ddc.davies_bouldin_score(dX, labels[:-1])
+
+
+# --------------------------------------------------------------------------- estimator
+
+
+def test_estimator(rng):
+    X = rng.standard_normal((70, 2))
+    dX = da.from_array(X, chunks=(20, 2))
+    est = ddc.SpanningForestClustering(3, metric="euclidean", fan_in=2)
+    assert est.get_params() == {"n_clusters": 3, "metric": "euclidean", "fan_in": 2}
+    labels = est.fit_predict(dX)
+    assert isinstance(labels, da.Array) and labels.chunks[0] == dX.chunks[0]
+    expected = dc.kforest_from_points(X, 3, metric="euclidean")
+    assert np.array_equal(labels.compute(), expected.labels)
+    assert same_forest(est.forest_, expected) and est.n_features_in_ == 2
+    refit = est.set_params(n_clusters=5, metric="manhattan").fit(X)  # NumPy in, NumPy labels out
+    assert isinstance(refit.labels_, np.ndarray)
+    assert np.array_equal(refit.labels_, dc.kforest_from_points(X, 5, metric="manhattan").labels)
+    with pytest.raises(ValueError, match="invalid parameter"):
+        est.set_params(k=2)

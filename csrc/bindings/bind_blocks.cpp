@@ -4,6 +4,7 @@
 // an int64 (m, 2) array of global indices and a float64 (m,) array of weights.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
 #include <memory>
@@ -151,6 +152,62 @@ py::tuple perturbed_kforest_range_py(const py::array& S_in, index_t k, double si
     return py::make_tuple(A, M, values, n_repaired);
 }
 
+template <class T>
+std::optional<carray<T>> cotangent(const opt_array& V, index_t n, const char* name) {
+    auto a = as_real<T>(V, name);
+    if (a) require_shape(*a, {n, n}, name);
+    return a;
+}
+
+template <class T>
+py::tuple perturbed_vjp_coefficients_py(const py::array& S_in, index_t k, const opt_array& VA_in,
+                                        const opt_array& VM_in, double sigma, u64 seed, index_t first_sample,
+                                        index_t n_samples, const opt_array& labels, const opt_array& must,
+                                        const opt_array& cannot, bool refine, bool control_variate,
+                                        std::int64_t n_threads) {
+    const auto S = as_real<T>(S_in, "S");
+    const index_t n = require_square(S, "S");
+    require_k(k, n);
+    require_positive(sigma, "sigma");
+    require_samples(n_samples);
+    require_between(first_sample, 0, max_samples - n_samples, "first_sample");
+    const int threads = threads_arg(n_threads);
+    const auto VA = cotangent<T>(VA_in, n, "grad_adjacency");
+    const auto VM = cotangent<T>(VM_in, n, "grad_connectivity");
+    const ConstraintArgs args(labels, must, cannot, n);
+    auto coef = empty<double>({n_samples});
+    double* c = coef.mutable_data();
+    double reference = 0.0;
+    const Constraints cons = args.get();
+    const T* data = S.data();
+    const T* va = VA ? VA->data() : nullptr;
+    const T* vm = VM ? VM->data() : nullptr;
+    run_released([&] {  // no Python objects are touched
+        std::unique_ptr<ConstrainedProblem> problem;
+        if (cons.any()) problem = std::make_unique<ConstrainedProblem>(n, k, cons);
+        perturbed_vjp_coefficients_range(data, n, k, sigma, seed, first_sample, n_samples, problem.get(), refine, va,
+                                         vm, threads, c);
+        if (control_variate) reference = perturbed_vjp_reference(data, n, k, problem.get(), refine, va, vm, threads);
+    });
+    return py::make_tuple(coef, reference);
+}
+
+py::array_t<double> perturbed_vjp_rows_py(u64 seed, index_t n, index_t row0, index_t row1, const py::array& coef_in) {
+    const auto coef = as_real<double>(coef_in, "coef");
+    require_ndim(coef, 1, "coef");
+    require_samples(static_cast<index_t>(coef.shape(0)), "len(coef)");
+    require_between(n, 1, max_samples, "n");
+    require_between(row1, 0, n, "row1");
+    require_between(row0, 0, row1, "row0");
+    checked_size({row1 - row0, n}, "the gradient rows");
+    auto out = empty<double>({row1 - row0, n});
+    double* o = out.mutable_data();
+    const double* c = coef.data();
+    const index_t B = static_cast<index_t>(coef.shape(0));
+    run_released([&] { perturbed_vjp_rows(seed, n, row0, row1, c, B, o); });
+    return out;
+}
+
 }  // namespace
 
 void register_blocks(py::module_& m) {
@@ -166,6 +223,18 @@ void register_blocks(py::module_& m) {
           py::arg("weights_b"), py::arg("max_edges"), "Spanning-tree edges between two row blocks of float32 points.");
     m.def("kruskal_edges", &kruskal_edges_py, py::arg("edges"), py::arg("weights"), py::arg("max_edges"),
           "Kruskal over an edge list with global indices: at most max_edges forest edges, heaviest first.");
+    m.def("perturbed_vjp_coefficients_f64", &perturbed_vjp_coefficients_py<double>, py::arg("S"), py::arg("k"),
+          py::arg("grad_adjacency"), py::arg("grad_connectivity"), py::arg("sigma"), py::arg("seed"),
+          py::arg("first_sample"), py::arg("n_samples"), py::arg("labels"), py::arg("must_link"),
+          py::arg("cannot_link"), py::arg("refine"), py::arg("control_variate"), py::arg("n_threads"),
+          "VJP coefficients <V_A, A_s> + <V_M, M_s> of samples [first_sample, first_sample + n_samples), reference.");
+    m.def("perturbed_vjp_coefficients_f32", &perturbed_vjp_coefficients_py<float>, py::arg("S"), py::arg("k"),
+          py::arg("grad_adjacency"), py::arg("grad_connectivity"), py::arg("sigma"), py::arg("seed"),
+          py::arg("first_sample"), py::arg("n_samples"), py::arg("labels"), py::arg("must_link"),
+          py::arg("cannot_link"), py::arg("refine"), py::arg("control_variate"), py::arg("n_threads"),
+          "VJP coefficients <V_A, A_s> + <V_M, M_s> of samples [first_sample, first_sample + n_samples), reference.");
+    m.def("perturbed_vjp_rows", &perturbed_vjp_rows_py, py::arg("seed"), py::arg("n"), py::arg("row0"), py::arg("row1"),
+          py::arg("coef"), "Rows [row0, row1) of sum_s coef[s] Z_s (sample order), the VJP's unscaled gradient.");
     m.def("perturbed_kforest_range_f64", &perturbed_kforest_range_py<double>, py::arg("S"), py::arg("k"),
           py::arg("sigma"), py::arg("seed"), py::arg("first_sample"), py::arg("n_samples"), py::arg("labels"),
           py::arg("must_link"), py::arg("cannot_link"), py::arg("refine"), py::arg("want_adjacency"),

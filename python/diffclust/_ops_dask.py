@@ -17,7 +17,10 @@ from . import _core
 from ._ops import ForestArrays, _forest
 from ._validation import core_fn
 
-__all__ = ["block_tree", "finish_forest", "merge_edges", "pair_edges"]
+__all__ = [
+    "add_ranges", "block_tree", "finish_forest", "finish_perturbed", "merge_edges", "pair_edges",
+    "perturbed_range",
+]
 
 EdgeList = tuple[NDArray[np.int64], NDArray[np.float64]]
 
@@ -54,3 +57,51 @@ def finish_forest(piece: EdgeList, n: int, k: int, dtype: Any) -> ForestArrays:
     edges, weights = piece
     out = _core.kforest_from_edges_f64(np.asarray(edges).reshape(-1, 2), weights, n, k)
     return _forest(out, np.dtype(dtype))
+
+
+# --------------------------------------------------------------------------- perturbed forests
+
+RangeCounts = tuple[Any, Any, list[NDArray[np.float64]], int]  # A counts, M counts, values, n_repaired
+
+
+def perturbed_range(
+    S: NDArray[Any], k: int, sigma: float, seed: int, first: int, count: int,
+    constraints: tuple[Any, Any, Any], refine: bool,
+) -> RangeCounts:
+    """Samples [first, first + count): integer counts of A and M (upper triangles), values."""
+    fn = core_fn("perturbed_kforest_range", S.dtype)
+    A, M, values, n_repaired = fn(S, k, sigma, seed, first, count, *constraints, refine, True, True, 1)
+    return A, M, [values], int(n_repaired)
+
+
+def add_ranges(*parts: RangeCounts) -> RangeCounts:
+    """Counts of consecutive ranges added exactly (uint64); values kept in sample order."""
+    A = parts[0][0].copy()
+    M = parts[0][1].copy()
+    values: list[NDArray[np.float64]] = list(parts[0][2])
+    repaired = parts[0][3]
+    for a, m, v, r in parts[1:]:
+        A += a
+        M += m
+        values.extend(v)
+        repaired += r
+    return A, M, values, repaired
+
+
+def _estimate(counts: NDArray[np.uint64], n_samples: int, dtype: Any, diagonal: float) -> NDArray[Any]:
+    upper = np.triu(counts, 1).astype(np.float64) / float(n_samples)
+    out = (upper + upper.T).astype(dtype)
+    np.fill_diagonal(out, diagonal)
+    return out
+
+
+def finish_perturbed(total: RangeCounts, n_samples: int, dtype: Any) -> tuple[Any, ...]:
+    """(A_eps, M_eps, F_eps, None, None, n_repaired) as ``_ops.perturbed_kforest`` returns them."""
+    A, M, values, repaired = total
+    F = 0.0
+    for block in values:  # the samples' values summed in sample order, as the kernel does
+        for v in block.tolist():
+            F += v
+    F /= float(n_samples)
+    dt = np.dtype(dtype)
+    return _estimate(A, n_samples, dt, 0.0), _estimate(M, n_samples, dt, 1.0), float(F), None, None, repaired

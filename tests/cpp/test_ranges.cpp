@@ -71,6 +71,28 @@ int main() {
         const ConstrainedProblem cp(n, 3, c);
         CHECK(check_split(S, n, 3, B, cuts, &cp, 2));
     }
+    // The VJP: coefficients over ranges, the reference, then rows of the gradient.
+    for (const bool cv : {true, false}) {
+        std::vector<double> VA(S.size()), VM(S.size()), grad(S.size());
+        for (auto& v : VA) v = normal(gen);
+        for (auto& v : VM) v = normal(gen);
+        perturbed_kforest_vjp(S.data(), n, 3, PerturbSpec{0.7, B, 99}, nullptr, true, VA.data(), VM.data(), cv, 2,
+                              grad.data());
+        std::vector<double> coef(static_cast<std::size_t>(B));
+        perturbed_vjp_coefficients_range(S.data(), n, 3, 0.7, 99, 0, 4, nullptr, true, VA.data(), VM.data(), 1,
+                                         coef.data());
+        perturbed_vjp_coefficients_range(S.data(), n, 3, 0.7, 99, 4, B - 4, nullptr, true, VA.data(), VM.data(), 2,
+                                         coef.data() + 4);
+        const double ref = cv ? perturbed_vjp_reference(S.data(), n, 3, nullptr, true, VA.data(), VM.data(), 1) : 0.0;
+        for (auto& c : coef) c -= ref;
+        std::vector<double> rows(static_cast<std::size_t>(n * n));
+        perturbed_vjp_rows(99, n, 0, 6, coef.data(), B, rows.data());
+        perturbed_vjp_rows(99, n, 6, n, coef.data(), B, rows.data() + 6 * n);
+        const double scale = 1.0 / (2.0 * static_cast<double>(B) * 0.7);
+        bool same = true;
+        for (std::size_t t = 0; t < rows.size(); ++t) same = same && rows[t] * scale == grad[t];
+        CHECK(same);
+    }
     std::vector<double> values(2);
     CHECK_THROWS(perturbed_kforest_range(S.data(), n, 3, 0.7, 1, -1, 2, nullptr, true, 1, RangeOut{nullptr, nullptr, values.data(), nullptr}),
                  std::invalid_argument);

@@ -16,6 +16,29 @@ try:
 except ImportError as e:  # pragma: no cover - dask is in the test extra
     raise ImportError("diffclust.dask needs Dask: pip install 'diffclust[dask]'") from e
 
+from ._estimator import SpanningForestClustering
 from ._forest import kforest_from_points
+from ._metrics import (
+    adjusted_rand_score,
+    davies_bouldin_score,
+    kmeans_loss,
+    mutual_info_score,
+    normalized_mutual_info_score,
+    silhouette_samples,
+    silhouette_score,
+)
+from ._perturb import perturbed_kforest, perturbed_kforest_vjp
 
-__all__ = ["kforest_from_points"]
+__all__ = [
+    "SpanningForestClustering",
+    "adjusted_rand_score",
+    "davies_bouldin_score",
+    "kforest_from_points",
+    "kmeans_loss",
+    "mutual_info_score",
+    "normalized_mutual_info_score",
+    "perturbed_kforest",
+    "perturbed_kforest_vjp",
+    "silhouette_samples",
+    "silhouette_score",
+]
