@@ -191,6 +191,13 @@ def _core_args(
         y, must, cannot = constraints(r, n, k) if r.random() < 0.5 else (None, None, None)
         return [similarity(r, n, dt), k, 0.5, seed, int(r.integers(0, 10)), 3, y, must, cannot, True,
                 True, bool(r.random() < 0.5), 1]
+    if family == "perturbed_vjp_coefficients":
+        V = r.standard_normal((n, n)).astype(dt)
+        return [similarity(r, n, dt), k, V, V if r.random() < 0.5 else None, 0.5, seed, int(r.integers(0, 10)), 3,
+                None, None, None, True, bool(r.random() < 0.5), 1]
+    if family == "perturbed_vjp_rows":
+        row1 = int(r.integers(0, n + 1))
+        return [seed, n, int(r.integers(0, row1 + 1)), row1, r.standard_normal(3)]
     if family == "kruskal_edges":
         e = all_pairs(n) + int(r.integers(0, 50))
         return [e, r.standard_normal(len(e)), n - k]
@@ -313,6 +320,7 @@ def _core_args(
 CORE_FAMILIES = {
     "kforest", "kforest_from_edges", "kforest_from_points", "kforest_constrained", "perturbed_kforest",
     "block_tree_points", "pair_cross_edges", "kruskal_edges", "perturbed_kforest_range",
+    "perturbed_vjp_coefficients", "perturbed_vjp_rows",
     "perturbed_kforest_from_points", "partial_fy_loss", "perturbed_kforest_vjp", "pairwise_distances",
     "silhouette_samples", "davies_bouldin_score", "check_dissimilarity", "pam_build", "fasterpam",
     "adjusted_rand_score", "mutual_info_score", "normalized_mutual_info_score", "dec_loss", "kmeans_loss",

@@ -238,7 +238,7 @@ def test_perturbed_constrained_and_asymmetric(rng):
     labels = np.full(12, -1)
     labels[[0, 4]] = 0
     labels[[7, 9]] = 1
-    kwargs = dict(sigma=0.8, n_samples=9, seed=3, known_labels=labels, cannot_link=[[1, 2]])
+    kwargs = {"sigma": 0.8, "n_samples": 9, "seed": 3, "known_labels": labels, "cannot_link": [[1, 2]]}
     expected = dc.perturbed_kforest(S, 3, **kwargs)
     got = ddc.perturbed_kforest(da.from_array(S, chunks=5), 3, chunk_samples=4, **kwargs)
     assert same_perturbed(got, expected)
@@ -254,8 +254,29 @@ def test_perturbed_errors(rng):
     bad[0, 1] = np.inf
     with pytest.raises(ValueError, match="NaN or inf"):
         ddc.perturbed_kforest(bad, 2, seed=1)
-    with pytest.raises(NotImplementedError):
-        ddc.perturbed_kforest_vjp(S, 2, S, S)
+    with pytest.raises(ValueError, match="chunk_rows"):
+        ddc.perturbed_kforest_vjp(S, 2, S, S, sigma=0.5, n_samples=3, seed=1, chunk_rows=0)
+    with pytest.raises(ValueError, match="grad_adjacency"):
+        ddc.perturbed_kforest_vjp(S, 2, S[:2], S, sigma=0.5, n_samples=3, seed=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_perturbed_vjp_equals_in_memory(rng, dtype):
+    n = 13
+    S = rng.standard_normal((n, n)).astype(dtype)
+    VA, VM = rng.standard_normal((2, n, n)).astype(dtype)
+    for control_variate in (True, False):
+        kw = {"sigma": 0.5, "n_samples": 7, "seed": 21, "control_variate": control_variate}
+        expected = dc.perturbed_kforest_vjp(S, 4, VA, VM, **kw)
+        for chunk_samples, chunk_rows in ((1, 5), (3, 13), (7, 1)):  # 7, 3 and 1 sample ranges
+            got = ddc.perturbed_kforest_vjp(S, 4, VA, VM, chunk_samples=chunk_samples, chunk_rows=chunk_rows, **kw)
+            assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
+    labels = np.full(n, -1)
+    labels[[1, 2]] = 0
+    kw = {"sigma": 0.9, "n_samples": 5, "seed": 2, "known_labels": labels}
+    got = ddc.perturbed_kforest_vjp(S, 3, None, VM, chunk_samples=2, **kw)
+    assert got.tobytes() == dc.perturbed_kforest_vjp(S, 3, None, VM, **kw).tobytes()
+    assert not ddc.perturbed_kforest_vjp(S, 3, sigma=0.5, n_samples=3, seed=1).any()
 
 
 # --------------------------------------------------------------------------- metrics

@@ -19,7 +19,7 @@ from ._validation import core_fn
 
 __all__ = [
     "add_ranges", "block_tree", "finish_forest", "finish_perturbed", "merge_edges", "pair_edges",
-    "perturbed_range",
+    "perturbed_range", "vjp_coefficients", "vjp_rows",
 ]
 
 EdgeList = tuple[NDArray[np.int64], NDArray[np.float64]]
@@ -105,3 +105,19 @@ def finish_perturbed(total: RangeCounts, n_samples: int, dtype: Any) -> tuple[An
     F /= float(n_samples)
     dt = np.dtype(dtype)
     return _estimate(A, n_samples, dt, 0.0), _estimate(M, n_samples, dt, 1.0), float(F), None, None, repaired
+
+
+def vjp_coefficients(
+    S: NDArray[Any], k: int, VA: Any, VM: Any, sigma: float, seed: int, first: int, count: int,
+    constraints: tuple[Any, Any, Any], refine: bool, control_variate: bool,
+) -> tuple[NDArray[np.float64], float]:
+    """Samples [first, first + count): the VJP coefficients and the control variate's reference."""
+    fn = core_fn("perturbed_vjp_coefficients", S.dtype)
+    coef, reference = fn(S, k, VA, VM, sigma, seed, first, count, *constraints, refine, control_variate, 1)
+    return coef, float(reference)
+
+
+def vjp_rows(seed: int, n: int, row0: int, row1: int, coef: NDArray[np.float64], scale: float, dtype: Any) -> Any:
+    """Rows [row0, row1) of the VJP's gradient: the noise weighted by the coefficients, times scale."""
+    rows = _core.perturbed_vjp_rows(seed, n, row0, row1, coef)
+    return (rows * scale).astype(np.dtype(dtype))

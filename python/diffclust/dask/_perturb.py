@@ -9,7 +9,7 @@ import dask.array as da
 import numpy as np
 
 from .. import _ops
-from .._ops_dask import add_ranges, finish_perturbed, perturbed_range
+from .._ops_dask import add_ranges, finish_perturbed, perturbed_range, vjp_coefficients, vjp_rows
 from .._validation import (
     as_float_array,
     check_int,
@@ -113,15 +113,89 @@ def perturbed_kforest(
     return _perturbed_forest(_ops._perturbed(out, S.dtype), k, sigma, n_samples, used_seed)
 
 
-def perturbed_kforest_vjp(*args: Any, **kwargs: Any) -> Any:
-    """Not implemented yet: the VJP over sample ranges.
+def perturbed_kforest_vjp(
+    S: Any,
+    k: int,
+    grad_adjacency: Any = None,
+    grad_connectivity: Any = None,
+    *,
+    sigma: float,
+    n_samples: int,
+    seed: int,
+    control_variate: bool = True,
+    known_labels: Any = None,
+    must_link: Any = None,
+    cannot_link: Any = None,
+    refine: bool = True,
+    chunk_samples: int = 16,
+    chunk_rows: int = 256,
+) -> Any:
+    """VJP of the perturbed k-forest, with samples and gradient rows split into Dask tasks.
+
+    First the per-sample coefficients ``<V_A, A_s> + <V_M, M_s>`` (minus the
+    control variate's reference), ``chunk_samples`` samples per task; then the
+    gradient ``chunk_rows`` rows per task, each entry summing the regenerated
+    noise of all B samples, weighted by the coefficients, in sample order.
+
+    Parameters
+    ----------
+    S : array_like or dask.array.Array, shape (n, n)
+        Similarities (gathered into one block, as in :func:`perturbed_kforest`).
+    k : int
+        Number of trees.
+    grad_adjacency, grad_connectivity : array_like, shape (n, n), or None
+        The cotangents of A_eps and M_eps (None: zero).
+    sigma, n_samples, control_variate, known_labels, must_link, cannot_link, refine
+        As in :func:`diffclust.perturbed_kforest_vjp`.
+    seed : int
+        The seed of the forward call (an int: the VJP regenerates its noise).
+    chunk_samples : int, default 16
+        Samples per coefficient task.
+    chunk_rows : int, default 256
+        Gradient rows per task.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Equal, bit for bit, to :func:`diffclust.perturbed_kforest_vjp` with the
+        same arguments (kept samples are not offered), in the dtype of S.
 
     Raises
     ------
-    NotImplementedError
-        Always; use :func:`diffclust.perturbed_kforest_vjp` in memory.
+    ValueError, TypeError
+        As :func:`diffclust.perturbed_kforest_vjp`; chunk sizes below 1.
     """
-    raise NotImplementedError(
-        "diffclust.dask.perturbed_kforest_vjp is not implemented yet; "
-        "use diffclust.perturbed_kforest_vjp on one machine"
-    )
+    if isinstance(S, da.Array):
+        S = S.compute()
+    S = as_float_array(S, "S", ndims=(2,))
+    n = check_square(S, "S")
+    k = check_k(k, n)
+    sigma, n_samples = check_sigma(sigma), check_n_samples(n_samples)
+    used_seed = _ops._seed_for(S, resolve_seed(seed))
+    VA = _ops._cotangent(grad_adjacency, "grad_adjacency", S.shape, S.dtype)
+    VM = _ops._cotangent(grad_connectivity, "grad_connectivity", S.shape, S.dtype)
+    constraints = _ops._constraints(S, known_labels, must_link, cannot_link)
+    ranges = _sample_ranges(n_samples, chunk_samples)
+    rows = check_int(chunk_rows, "chunk_rows")
+    if rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {rows}")
+    if not isinstance(control_variate, (bool, np.bool_)) or not isinstance(refine, (bool, np.bool_)):
+        raise TypeError("control_variate and refine must be bools")
+    _ops.check_off_diagonal_finite(S, "S")
+    if VA is None and VM is None:
+        return np.zeros_like(S)
+    shared = dask.delayed(S, pure=True)
+    task = dask.delayed(vjp_coefficients, pure=True)
+    parts = dask.compute([
+        task(shared, k, VA, VM, sigma, used_seed, first, count, constraints, bool(refine), bool(control_variate))
+        for first, count in ranges
+    ])[0]
+    raw = np.concatenate([coef for coef, _ in parts])
+    coef = raw - parts[0][1]  # the reference (0.0 without the control variate)
+    scale = 1.0 / (2.0 * float(n_samples) * sigma)
+    row_task = dask.delayed(vjp_rows, pure=True)
+    coef_shared = dask.delayed(coef, pure=True)
+    blocks = dask.compute([
+        row_task(used_seed, n, r0, min(n, r0 + rows), coef_shared, scale, S.dtype.str) for r0 in range(0, n, rows)
+    ])[0]
+    return np.concatenate(blocks, axis=0)
