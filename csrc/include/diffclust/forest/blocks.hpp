@@ -136,6 +136,7 @@ struct BipartiteSide {
     // The edges (v, u) from the new tree vertex v (row x, global id g) to every
     // live slot u fold into the keys, with the strict order on global pairs.
     void relax(const double* x, index_t g, double* wbuf) {
+        reached = true;
         if (m == 0) return;
         column_block_distances(cols.data(), cap, d, x, 0, m, metric_code, wbuf);
         for (index_t s = 0; s < m; ++s) {
@@ -149,17 +150,25 @@ struct BipartiteSide {
         }
     }
 
-    // The best live slot in the strict order (u < 0: none).
+    // The best live slot in the strict order (u < 0: none). Two passes: the
+    // largest key (a plain max, vectorised), then the smallest pair among the
+    // slots holding it. Keys are finite once the side has been relaxed.
     PrimCandidate<double> best() const {
         PrimCandidate<double> b{-std::numeric_limits<double>::infinity(), -1, -1, -1};
+        if (!reached || m == 0) return b;
+        const double* k = key.data();
+        double top = k[0];
+        for (index_t s = 1; s < m; ++s) top = k[s] > top ? k[s] : top;
         for (index_t s = 0; s < m; ++s) {
+            if (k[s] != top) continue;
             const std::size_t t = static_cast<std::size_t>(s);
-            if (par[t] < 0) continue;  // not reached yet (only before the first relax)
-            const PrimCandidate<double> c{key[t], ids[t], par[t], s};
+            const PrimCandidate<double> c{top, ids[t], par[t], s};
             if (candidate_better(c, b)) b = c;
         }
         return b;
     }
+
+    bool reached = false;  // relaxed at least once: every live slot has a parent
 };
 
 }  // namespace detail
