@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -101,58 +102,70 @@ std::vector<WeightedEdge<double>> block_tree_points(const T* X, index_t b, index
 namespace detail {
 
 // One side of the bipartite Prim: the points not yet in the tree, compact in
-// slots [0, m): coordinates column-major (d rows of stride `cap`), their row
-// copy for when they join, their key, parent and global id.
+// slots [0, m) of arrays padded to the lane count (padding: NaN keys, zero
+// coordinates), laid out as the in-memory Prim's regions (prim_sources.hpp)
+// so that the in-memory step kernel prim_point_step computes the distances
+// and folds them into the keys: coordinates column-major (d rows of stride
+// `cap`), the row copy for when a point joins, key, parent and global id.
 struct BipartiteSide {
     index_t cap = 0, m = 0, d = 0, base = 0;
     int metric_code = 0;
-    std::vector<double> rows, cols, key;
-    std::vector<index_t> par, ids;
+    bool reached = false;  // relaxed at least once: every live slot has a parent
+    std::vector<double> rows, cols, key, wbuf;
+    std::vector<std::int64_t> par, ids;
 
     template <class T>
     BipartiteSide(const T* X, index_t b, index_t d_, index_t offset, Metric metric)
-        : cap(b), m(b), d(d_), base(offset), metric_code(static_cast<int>(metric)), rows(static_cast<std::size_t>(b * d_)), cols(static_cast<std::size_t>(b * d_)),
-          key(static_cast<std::size_t>(b), -std::numeric_limits<double>::infinity()),
-          par(static_cast<std::size_t>(b), -1), ids(static_cast<std::size_t>(b)) {
+        : cap(std::max<index_t>(detail::round_up(b, PrimLanes<double>::L), PrimLanes<double>::L)), m(b), d(d_),
+          base(offset), metric_code(static_cast<int>(metric)), rows(static_cast<std::size_t>(b * d_)),
+          cols(static_cast<std::size_t>(cap * d_), 0.0), key(static_cast<std::size_t>(cap), std::numeric_limits<double>::quiet_NaN()),
+          wbuf(static_cast<std::size_t>(cap)), par(static_cast<std::size_t>(cap), 0), ids(static_cast<std::size_t>(cap), 0) {
         point_rows_double(X, b, d, metric, rows.data());
         for (index_t s = 0; s < b; ++s) {
             for (index_t c = 0; c < d; ++c) cols[static_cast<std::size_t>(c * cap + s)] = rows[static_cast<std::size_t>(s * d + c)];
+            key[static_cast<std::size_t>(s)] = -std::numeric_limits<double>::infinity();
             ids[static_cast<std::size_t>(s)] = offset + s;
         }
     }
 
     // The point in slot s joins the tree; returns its row in `rows` (its local
-    // index). The last live slot moves into s.
+    // index). The last live slot moves into s and becomes padding.
     index_t take(index_t s) {
-        const index_t local = ids[static_cast<std::size_t>(s)] - base;
+        const std::size_t p = static_cast<std::size_t>(s);
+        const index_t local = ids[p] - base;
         const index_t last = --m;
-        for (index_t c = 0; c < d; ++c) cols[static_cast<std::size_t>(c * cap + s)] = cols[static_cast<std::size_t>(c * cap + last)];
-        key[static_cast<std::size_t>(s)] = key[static_cast<std::size_t>(last)];
-        par[static_cast<std::size_t>(s)] = par[static_cast<std::size_t>(last)];
-        ids[static_cast<std::size_t>(s)] = ids[static_cast<std::size_t>(last)];
+        const std::size_t l = static_cast<std::size_t>(last);
+        for (index_t c = 0; c < d; ++c) {
+            cols[static_cast<std::size_t>(c * cap + s)] = cols[static_cast<std::size_t>(c * cap + last)];
+            cols[static_cast<std::size_t>(c * cap + last)] = 0.0;
+        }
+        key[p] = key[l];
+        par[p] = par[l];
+        ids[p] = ids[l];
+        key[l] = std::numeric_limits<double>::quiet_NaN();
+        par[l] = 0;
+        ids[l] = 0;
         return local;
     }
 
     // The edges (v, u) from the new tree vertex v (row x, global id g) to every
-    // live slot u fold into the keys, with the strict order on global pairs.
-    void relax(const double* x, index_t g, double* wbuf) {
+    // live slot u fold into the keys (strict order on global pairs); returns
+    // this side's best candidate (u < 0: none).
+    PrimCandidate<double> relax(const double* x, index_t g) {
         reached = true;
-        if (m == 0) return;
-        column_block_distances(cols.data(), cap, d, x, 0, m, metric_code, wbuf);
-        for (index_t s = 0; s < m; ++s) {
-            const std::size_t t = static_cast<std::size_t>(s);
-            const double w = -wbuf[t];
-            if (!(w > -std::numeric_limits<double>::infinity())) distance_overflow();
-            if (w > key[t] || (w == key[t] && pair_less(g, ids[t], par[t], ids[t]))) {
-                key[t] = w;
-                par[t] = g;
-            }
-        }
+        if (m == 0) return PrimCandidate<double>{-std::numeric_limits<double>::infinity(), -1, -1, -1};
+        const PrimCandidate<double> c =
+            prim_point_step(cols.data(), cap, d, x, metric_code, key.data(), par.data(), ids.data(), wbuf.data(), g,
+                            detail::round_up(m, PrimLanes<double>::L));
+        bool overflow = false;
+        for (index_t s = 0; s < m; ++s) overflow = overflow || wbuf[static_cast<std::size_t>(s)] == -std::numeric_limits<double>::infinity();
+        if (overflow) distance_overflow();
+        return c;
     }
 
     // The best live slot in the strict order (u < 0: none). Two passes: the
-    // largest key (a plain max, vectorised), then the smallest pair among the
-    // slots holding it. Keys are finite once the side has been relaxed.
+    // largest key, then the smallest pair among the slots holding it. Keys are
+    // finite once the side has been relaxed.
     PrimCandidate<double> best() const {
         PrimCandidate<double> b{-std::numeric_limits<double>::infinity(), -1, -1, -1};
         if (!reached || m == 0) return b;
@@ -167,8 +180,6 @@ struct BipartiteSide {
         }
         return b;
     }
-
-    bool reached = false;  // relaxed at least once: every live slot has a parent
 };
 
 }  // namespace detail
@@ -187,7 +198,6 @@ std::vector<WeightedEdge<double>> bipartite_forest_points(const T* XA, index_t a
     detail::require_finite_points(XA, a * d, "XA");
     detail::require_finite_points(XB, b * d, "XB");
     detail::BipartiteSide A(XA, a, d, oa, metric), B(XB, b, d, ob, metric);
-    std::vector<double> wbuf(static_cast<std::size_t>(std::max(a, b)));
     std::vector<WeightedEdge<double>> tree;
     tree.reserve(static_cast<std::size_t>(a + b - 1));
     // XA's first point starts the tree: relax XB from it.
@@ -195,12 +205,14 @@ std::vector<WeightedEdge<double>> bipartite_forest_points(const T* XA, index_t a
     bool in_a = true;
     index_t countdown = 0;
     for (index_t step = 0; step < a + b - 1; ++step) {
+        PrimCandidate<double> ca, cb;
         if (in_a) {
-            B.relax(A.rows.data() + local * d, oa + local, wbuf.data());
+            cb = B.relax(A.rows.data() + local * d, oa + local);
+            ca = A.best();
         } else {
-            A.relax(B.rows.data() + local * d, ob + local, wbuf.data());
+            ca = A.relax(B.rows.data() + local * d, ob + local);
+            cb = B.best();
         }
-        const PrimCandidate<double> ca = A.best(), cb = B.best();
         const bool take_a = candidate_better(ca, cb);
         const PrimCandidate<double>& c = take_a ? ca : cb;
         tree.push_back(WeightedEdge<double>{c.key, std::min(c.par, c.u), std::max(c.par, c.u)});
