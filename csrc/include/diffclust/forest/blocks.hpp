@@ -165,13 +165,21 @@ struct BipartiteSide {
 
     // The best live slot in the strict order (u < 0: none). Two passes: the
     // largest key, then the smallest pair among the slots holding it. Keys are
-    // finite once the side has been relaxed.
+    // finite once the side has been relaxed. (This scan, once per step, costs
+    // about as much as the distances: a heap is the next optimisation.)
     PrimCandidate<double> best() const {
         PrimCandidate<double> b{-std::numeric_limits<double>::infinity(), -1, -1, -1};
         if (!reached || m == 0) return b;
         const double* k = key.data();
-        double top = k[0];
-        for (index_t s = 1; s < m; ++s) top = k[s] > top ? k[s] : top;
+        // four independent maxima hide the compare latency
+        double t4[4] = {k[0], k[0], k[0], k[0]};
+        index_t r = 1;
+        for (; r + 4 <= m; r += 4) {
+            for (int l = 0; l < 4; ++l) t4[l] = k[r + l] > t4[l] ? k[r + l] : t4[l];
+        }
+        for (; r < m; ++r) t4[0] = k[r] > t4[0] ? k[r] : t4[0];
+        double top = t4[0];
+        for (int l = 1; l < 4; ++l) top = t4[l] > top ? t4[l] : top;
         for (index_t s = 0; s < m; ++s) {
             if (k[s] != top) continue;
             const std::size_t t = static_cast<std::size_t>(s);
