@@ -180,6 +180,27 @@ def _core_args(
         ]
     if family == "kforest_constrained":
         return [similarity(r, n, dt), k, *constraints(r, n, k), True, 1]
+    if family == "block_tree_points":
+        return [points(r, n, d, dt), int(r.integers(0, 100)), "euclidean"]
+    if family == "pair_cross_edges":
+        XA, XB = points(r, n, d, dt), points(r, n + 1, d, dt)
+        fn = getattr(_core, "block_tree_points" + suffix)
+        metric = str(r.choice(["sqeuclidean", "euclidean", "manhattan", "cosine"]))
+        return [XA, 0, XB, n, metric, *fn(XA, 0, metric), *fn(XB, n, metric), 2 * n - k]
+    if family == "perturbed_kforest_range":
+        y, must, cannot = constraints(r, n, k) if r.random() < 0.5 else (None, None, None)
+        return [similarity(r, n, dt), k, 0.5, seed, int(r.integers(0, 10)), 3, y, must, cannot, True,
+                True, bool(r.random() < 0.5), 1]
+    if family == "perturbed_vjp_coefficients":
+        V = r.standard_normal((n, n)).astype(dt)
+        return [similarity(r, n, dt), k, V, V if r.random() < 0.5 else None, 0.5, seed, int(r.integers(0, 10)), 3,
+                None, None, None, True, bool(r.random() < 0.5), 1]
+    if family == "perturbed_vjp_rows":
+        row1 = int(r.integers(0, n + 1))
+        return [seed, n, int(r.integers(0, row1 + 1)), row1, r.standard_normal(3)]
+    if family == "kruskal_edges":
+        e = all_pairs(n) + int(r.integers(0, 50))
+        return [e, r.standard_normal(len(e)), n - k]
     if family == "perturbed_kforest":
         y, must, cannot = constraints(r, n, k) if r.random() < 0.5 else (None, None, None)
         return [
@@ -298,6 +319,8 @@ def _core_args(
 
 CORE_FAMILIES = {
     "kforest", "kforest_from_edges", "kforest_from_points", "kforest_constrained", "perturbed_kforest",
+    "block_tree_points", "pair_cross_edges", "kruskal_edges", "perturbed_kforest_range",
+    "perturbed_vjp_coefficients", "perturbed_vjp_rows",
     "perturbed_kforest_from_points", "partial_fy_loss", "perturbed_kforest_vjp", "pairwise_distances",
     "silhouette_samples", "davies_bouldin_score", "check_dissimilarity", "pam_build", "fasterpam",
     "adjusted_rand_score", "mutual_info_score", "normalized_mutual_info_score", "dec_loss", "kmeans_loss",

@@ -1,0 +1,311 @@
+// Block kernels of the exact k-forest of points, for out-of-core and
+// distributed front ends (diffclust.dask): the maximum spanning tree split
+// into row blocks of the points.
+//
+// Vertices keep their global indices (block offset + local row). Weights are
+// -d(x_i, x_j) computed exactly as kforest_points computes them in memory
+// (forest/prim_sources.hpp): the same float64 rows (normalised the same way
+// for cosine), the same distance routine (column_block_distances of
+// core/point_metrics.hpp: coordinates summed in order, no FMA), and ties
+// broken by the strict edge order of core/types.hpp on global indices. Under
+// that order the maximum spanning tree is unique and the cycle property holds
+// in every subgraph, so
+//   - the tree of block P is the MST of G[P]   (block_tree_points);
+//   - the MST edges between blocks P and Q are the cross edges of the MST of
+//     the union of the two block trees and of the MST of the complete
+//     bipartite graph between P and Q          (pair_cross_edges);
+//   - Kruskal over any union of such edge sets keeps every MST edge of G that
+//     it sees, and among them the n - k heaviest of the MST of G are within
+//     its first n - k kept edges               (kruskal_edges).
+// Hence the heaviest n - k edges of Kruskal over all block trees and all
+// pairs' cross edges are exactly the k-forest kforest_points returns, for any
+// chunking and any order or grouping of the merges.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "diffclust/core/cancel.hpp"
+#include "diffclust/core/point_metrics.hpp"
+#include "diffclust/core/sort.hpp"
+#include "diffclust/core/types.hpp"
+#include "diffclust/core/union_find.hpp"
+#include "diffclust/forest/kruskal.hpp"
+#include "diffclust/forest/prim_kernels.hpp"
+#include "diffclust/forest/prim_sources.hpp"
+
+namespace diffclust {
+
+namespace detail {
+
+template <class T>
+void require_finite_points(const T* X, index_t m, const char* name) {
+    for (index_t t = 0; t < m; ++t) {
+        if (!std::isfinite(static_cast<double>(X[t]))) {
+            throw std::invalid_argument(std::string(name) + " contains NaN or infinity");
+        }
+    }
+}
+
+// Global indices must fit with room to spare: offset + rows <= 2^62.
+inline void require_offset(index_t offset, index_t rows, const char* name) {
+    constexpr index_t limit = index_t(1) << 62;
+    if (offset < 0 || rows > limit || offset > limit - rows) {
+        throw std::invalid_argument(std::string(name) + " must be in [0, 2**62 - rows], got " + std::to_string(offset));
+    }
+}
+
+[[noreturn]] inline void distance_overflow() {
+    throw std::overflow_error("a distance between two points overflows float64; rescale X");
+}
+
+}  // namespace detail
+
+// The rows of X (b x d) as the in-memory Prim sees them (PointRegions): float64,
+// and for cosine each row times 1 / sqrt(sum of its squares) (zero rows stay zero).
+template <class T>
+void point_rows_double(const T* X, index_t b, index_t d, Metric metric, double* out) {
+    for (index_t i = 0; i < b; ++i) {
+        double scale = 1.0;
+        if (metric == Metric::cosine) {
+            double norm2 = 0.0;
+            for (index_t c = 0; c < d; ++c) norm2 += static_cast<double>(X[i * d + c]) * static_cast<double>(X[i * d + c]);
+            scale = norm2 > 0.0 ? 1.0 / std::sqrt(norm2) : 0.0;
+        }
+        for (index_t c = 0; c < d; ++c) out[i * d + c] = static_cast<double>(X[i * d + c]) * scale;
+    }
+}
+
+// (a) The maximum spanning tree of one row block X (b x d) whose first row is
+// global point `offset`: b - 1 edges with global indices, heaviest first.
+template <class T>
+std::vector<WeightedEdge<double>> block_tree_points(const T* X, index_t b, index_t d, index_t offset, Metric metric) {
+    if (b < 1 || d < 1) throw std::invalid_argument("a block needs at least one point and one coordinate");
+    detail::require_offset(offset, b, "offset");
+    detail::require_finite_points(X, b * d, "X");
+    std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(b - 1));
+    prim_max_tree_points(X, b, d, metric, 1, tree.data());
+    for (auto& e : tree) {
+        if (!(e.w > -std::numeric_limits<double>::infinity())) detail::distance_overflow();
+        e.i += offset;
+        e.j += offset;
+    }
+    sort_edges_heaviest_first(tree);
+    return tree;
+}
+
+namespace detail {
+
+// One side of the bipartite Prim: the points not yet in the tree, compact in
+// slots [0, m) of arrays padded to the lane count (padding: NaN keys, zero
+// coordinates), laid out as the in-memory Prim's regions (prim_sources.hpp)
+// so that the in-memory step kernel prim_point_step computes the distances
+// and folds them into the keys: coordinates column-major (d rows of stride
+// `cap`), the row copy for when a point joins, key, parent and global id.
+struct BipartiteSide {
+    index_t cap = 0, m = 0, d = 0, base = 0;
+    int metric_code = 0;
+    bool reached = false;  // relaxed at least once: every live slot has a parent
+    std::vector<double> rows, cols, key, wbuf;
+    std::vector<std::int64_t> par, ids;
+
+    template <class T>
+    BipartiteSide(const T* X, index_t b, index_t d_, index_t offset, Metric metric)
+        : cap(std::max<index_t>(detail::round_up(b, PrimLanes<double>::L), PrimLanes<double>::L)), m(b), d(d_),
+          base(offset), metric_code(static_cast<int>(metric)), rows(static_cast<std::size_t>(b * d_)),
+          cols(static_cast<std::size_t>(cap * d_), 0.0), key(static_cast<std::size_t>(cap), std::numeric_limits<double>::quiet_NaN()),
+          wbuf(static_cast<std::size_t>(cap)), par(static_cast<std::size_t>(cap), 0), ids(static_cast<std::size_t>(cap), 0) {
+        point_rows_double(X, b, d, metric, rows.data());
+        for (index_t s = 0; s < b; ++s) {
+            for (index_t c = 0; c < d; ++c) cols[static_cast<std::size_t>(c * cap + s)] = rows[static_cast<std::size_t>(s * d + c)];
+            key[static_cast<std::size_t>(s)] = -std::numeric_limits<double>::infinity();
+            ids[static_cast<std::size_t>(s)] = offset + s;
+        }
+    }
+
+    // The point in slot s joins the tree; returns its row in `rows` (its local
+    // index). The last live slot moves into s and becomes padding.
+    index_t take(index_t s) {
+        const std::size_t p = static_cast<std::size_t>(s);
+        const index_t local = ids[p] - base;
+        const index_t last = --m;
+        const std::size_t l = static_cast<std::size_t>(last);
+        for (index_t c = 0; c < d; ++c) {
+            cols[static_cast<std::size_t>(c * cap + s)] = cols[static_cast<std::size_t>(c * cap + last)];
+            cols[static_cast<std::size_t>(c * cap + last)] = 0.0;
+        }
+        key[p] = key[l];
+        par[p] = par[l];
+        ids[p] = ids[l];
+        key[l] = std::numeric_limits<double>::quiet_NaN();
+        par[l] = 0;
+        ids[l] = 0;
+        return local;
+    }
+
+    // The edges (v, u) from the new tree vertex v (row x, global id g) to every
+    // live slot u fold into the keys (strict order on global pairs); returns
+    // this side's best candidate (u < 0: none).
+    PrimCandidate<double> relax(const double* x, index_t g) {
+        reached = true;
+        if (m == 0) return PrimCandidate<double>{-std::numeric_limits<double>::infinity(), -1, -1, -1};
+        const PrimCandidate<double> c =
+            prim_point_step(cols.data(), cap, d, x, metric_code, key.data(), par.data(), ids.data(), wbuf.data(), g,
+                            detail::round_up(m, PrimLanes<double>::L));
+        bool overflow = false;
+        for (index_t s = 0; s < m; ++s) overflow = overflow || wbuf[static_cast<std::size_t>(s)] == -std::numeric_limits<double>::infinity();
+        if (overflow) distance_overflow();
+        return c;
+    }
+
+    // The best live slot in the strict order (u < 0: none). Two passes: the
+    // largest key, then the smallest pair among the slots holding it. Keys are
+    // finite once the side has been relaxed. (This scan, once per step, costs
+    // about as much as the distances: a heap is the next optimisation.)
+    PrimCandidate<double> best() const {
+        PrimCandidate<double> b{-std::numeric_limits<double>::infinity(), -1, -1, -1};
+        if (!reached || m == 0) return b;
+        const double* k = key.data();
+        // four independent maxima hide the compare latency
+        double t4[4] = {k[0], k[0], k[0], k[0]};
+        index_t r = 1;
+        for (; r + 4 <= m; r += 4) {
+            for (int l = 0; l < 4; ++l) t4[l] = k[r + l] > t4[l] ? k[r + l] : t4[l];
+        }
+        for (; r < m; ++r) t4[0] = k[r] > t4[0] ? k[r] : t4[0];
+        double top = t4[0];
+        for (int l = 1; l < 4; ++l) top = t4[l] > top ? t4[l] : top;
+        for (index_t s = 0; s < m; ++s) {
+            if (k[s] != top) continue;
+            const std::size_t t = static_cast<std::size_t>(s);
+            const PrimCandidate<double> c{top, ids[t], par[t], s};
+            if (candidate_better(c, b)) b = c;
+        }
+        return b;
+    }
+};
+
+}  // namespace detail
+
+// The maximum spanning tree of the complete bipartite graph between row blocks
+// XA (a x d, first global index oa) and XB (b x d, first global index ob):
+// a + b - 1 edges (global indices, i < j), heaviest first. Prim from XA's first
+// point, in O((a + b) d) memory; every distance is evaluated at most once.
+template <class T>
+std::vector<WeightedEdge<double>> bipartite_forest_points(const T* XA, index_t a, index_t oa, const T* XB, index_t b,
+                                                          index_t ob, index_t d, Metric metric) {
+    if (a < 1 || b < 1 || d < 1) throw std::invalid_argument("each block needs at least one point and one coordinate");
+    detail::require_offset(oa, a, "offset_a");
+    detail::require_offset(ob, b, "offset_b");
+    if (oa < ob + b && ob < oa + a) throw std::invalid_argument("the two blocks' index ranges overlap");
+    detail::require_finite_points(XA, a * d, "XA");
+    detail::require_finite_points(XB, b * d, "XB");
+    detail::BipartiteSide A(XA, a, d, oa, metric), B(XB, b, d, ob, metric);
+    std::vector<WeightedEdge<double>> tree;
+    tree.reserve(static_cast<std::size_t>(a + b - 1));
+    // XA's first point starts the tree: relax XB from it.
+    index_t local = A.take(0);
+    bool in_a = true;
+    index_t countdown = 0;
+    for (index_t step = 0; step < a + b - 1; ++step) {
+        PrimCandidate<double> ca, cb;
+        if (in_a) {
+            cb = B.relax(A.rows.data() + local * d, oa + local);
+            ca = A.best();
+        } else {
+            ca = A.relax(B.rows.data() + local * d, ob + local);
+            cb = B.best();
+        }
+        const bool take_a = candidate_better(ca, cb);
+        const PrimCandidate<double>& c = take_a ? ca : cb;
+        tree.push_back(WeightedEdge<double>{c.key, std::min(c.par, c.u), std::max(c.par, c.u)});
+        in_a = take_a;
+        local = take_a ? A.take(c.pos) : B.take(c.pos);
+        countdown += a + b;
+        if (countdown >= 65536) {
+            countdown = 0;
+            cancellation_point();
+        }
+    }
+    sort_edges_heaviest_first(tree);
+    return tree;
+}
+
+// (c) Kruskal over any edge list with global indices (any number of components,
+// self-loops skipped, i < j in the output): the forest edges in the strict
+// order, heaviest first, at most `max_edges` of them (the first ones kept).
+// Memory O(m): vertices are renumbered among the endpoints that occur.
+template <class W>
+std::vector<WeightedEdge<W>> kruskal_edges(std::vector<WeightedEdge<W>> list, index_t max_edges) {
+    if (max_edges < 0) throw std::invalid_argument("max_edges must be non-negative");
+    std::vector<WeightedEdge<W>> kept;
+    std::size_t o = 0;
+    for (std::size_t e = 0; e < list.size(); ++e) {
+        WeightedEdge<W> x = list[e];
+        if (x.i < 0 || x.j < 0) throw std::out_of_range("edge endpoints must be non-negative");
+        if (!std::isfinite(static_cast<double>(x.w))) throw std::invalid_argument("edge weights must be finite");
+        if (x.i == x.j) continue;
+        if (x.i > x.j) std::swap(x.i, x.j);
+        list[o++] = x;
+    }
+    list.resize(o);
+    if (list.empty() || max_edges == 0) return kept;
+    std::vector<index_t> verts;
+    verts.reserve(2 * list.size());
+    for (const auto& x : list) {
+        verts.push_back(x.i);
+        verts.push_back(x.j);
+    }
+    std::sort(verts.begin(), verts.end());
+    verts.erase(std::unique(verts.begin(), verts.end()), verts.end());
+    auto local = [&](index_t g) {
+        return static_cast<index_t>(std::lower_bound(verts.begin(), verts.end(), g) - verts.begin());
+    };
+    sort_edges_interruptible(list);
+    UnionFind uf(static_cast<index_t>(verts.size()));
+    const index_t limit = std::min<index_t>(max_edges, static_cast<index_t>(verts.size()) - 1);
+    kept.reserve(static_cast<std::size_t>(limit));
+    for (std::size_t e = 0; e < list.size() && static_cast<index_t>(kept.size()) < limit; ++e) {
+        if (uf.unite(local(list[e].i), local(list[e].j)) >= 0) kept.push_back(list[e]);
+        if ((e & 0xFFFF) == 0xFFFF) cancellation_point();
+    }
+    return kept;
+}
+
+// (b) The MST edges of the points between row blocks XA and XB: the cross edges
+// that survive Kruskal over tree_a (the block tree of XA), tree_b and the
+// bipartite spanning tree of the two blocks, heaviest first (at most
+// max_edges of the merged forest are considered: pass n - k).
+template <class T>
+std::vector<WeightedEdge<double>> pair_cross_edges(const T* XA, index_t a, index_t oa, const T* XB, index_t b,
+                                                   index_t ob, index_t d, Metric metric,
+                                                   const std::vector<WeightedEdge<double>>& tree_a,
+                                                   const std::vector<WeightedEdge<double>>& tree_b,
+                                                   index_t max_edges) {
+    std::vector<WeightedEdge<double>> all = bipartite_forest_points(XA, a, oa, XB, b, ob, d, metric);
+    auto in = [](index_t v, index_t lo, index_t len) { return v >= lo && v < lo + len; };
+    for (const auto* tree : {&tree_a, &tree_b}) {
+        const index_t lo = tree == &tree_a ? oa : ob, len = tree == &tree_a ? a : b;
+        for (const auto& e : *tree) {
+            if (!in(e.i, lo, len) || !in(e.j, lo, len)) {
+                throw std::out_of_range("a block tree edge (" + std::to_string(e.i) + ", " + std::to_string(e.j) +
+                                        ") lies outside its block [" + std::to_string(lo) + ", " +
+                                        std::to_string(lo + len) + ")");
+            }
+            all.push_back(e);
+        }
+    }
+    std::vector<WeightedEdge<double>> forest = kruskal_edges(std::move(all), max_edges);
+    std::vector<WeightedEdge<double>> cross;
+    for (const auto& e : forest) {
+        if (in(e.i, oa, a) != in(e.j, oa, a)) cross.push_back(e);
+    }
+    return cross;
+}
+
+}  // namespace diffclust
