@@ -67,23 +67,10 @@ py::tuple mutual_reachability_tree_py(const py::array& X_in, index_t min_samples
     run_released([&] {
         double* c = core.mutable_data();
         core_distances(X.data(), n, d, parsed, min_samples, threads, c, how);
-        std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n - 1));
-        mutual_reachability_tree(X.data(), n, d, parsed, c, threads, tree.data(), asymmetric);
-        std::vector<unsigned char> in(static_cast<std::size_t>(n), 0);
         index_t* o = order.mutable_data();
-        index_t* p = parent.mutable_data();
-        double* w = dist.mutable_data();
         o[0] = 0;
-        in[0] = 1;
-        for (index_t e = 0; e < n - 1; ++e) {
-            const WeightedEdge<double>& t = tree[static_cast<std::size_t>(e)];
-            const bool i_new = in[static_cast<std::size_t>(t.i)] == 0;
-            const index_t u = i_new ? t.i : t.j;
-            o[e + 1] = u;
-            p[e] = i_new ? t.j : t.i;
-            w[e] = -t.w;
-            in[static_cast<std::size_t>(u)] = 1;
-        }
+        mutual_reachability_tree(X.data(), n, d, parsed, c, threads, o + 1, parent.mutable_data(), dist.mutable_data(),
+                                 asymmetric);
     });
     return py::make_tuple(core, order, parent, dist);
 }

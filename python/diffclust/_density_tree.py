@@ -298,7 +298,8 @@ def _epsilon_search(
 def glosh(tree: NDArray[Any], n: int) -> FloatArray:
     """GLOSH outlier scores (Campello et al. 2015): 1 - lambda_p / lambda_max(C_p), with
     C_p the condensed cluster p falls out of and lambda_max(C) the largest lambda of
-    any point in C's subtree (0 where lambda_max is 0 or lambda_p is inf)."""
+    any point in C's subtree (0 where lambda_max is 0 or lambda_p is inf; 1 where
+    lambda_max is inf and lambda_p is not)."""
     scores = np.zeros(n, dtype=np.float64)
     if tree.size == 0:
         return scores
@@ -316,5 +317,7 @@ def glosh(tree: NDArray[Any], n: int) -> FloatArray:
     lam = rows["lambda_val"]
     with np.errstate(invalid="ignore", divide="ignore"):
         s = np.where((lmax == 0.0) | np.isinf(lam), 0.0, (lmax - lam) / np.where(lmax == 0.0, 1.0, lmax))
+    # lambda_max = inf (duplicates) and a finite lambda_p: the limit 1 (the hdbscan package gives NaN)
+    s[np.isinf(lmax) & ~np.isinf(lam)] = 1.0
     scores[rows["child"]] = s
     return scores

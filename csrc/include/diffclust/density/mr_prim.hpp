@@ -51,7 +51,7 @@ struct MrLanes {
     MrVI bpar, bid, bslot, ss;
 };
 
-template <int U>
+template <int U, bool Asym>
 DIFFCLUST_ALWAYS_INLINE void mr_block(const double* DIFFCLUST_RESTRICT cols, index_t stride, index_t d,
                                       const double* DIFFCLUST_RESTRICT x, double core_v, Metric mt,
                                       double* DIFFCLUST_RESTRICT key, std::int64_t* DIFFCLUST_RESTRICT par,
@@ -72,7 +72,11 @@ DIFFCLUST_ALWAYS_INLINE void mr_block(const double* DIFFCLUST_RESTRICT cols, ind
         std::memcpy(&cu, core + at, sizeof(MrV));
         const MrV cv = vzero + core_v;
         nm[u] = -(cu > cv ? cu : cv);
-        pair_less_v(vv, id[u], p[u], id[u], less[u]);
+        if constexpr (Asym) {
+            less[u] = izero;  // OPTICS: a key changes only when strictly better
+        } else {
+            pair_less_v(vv, id[u], p[u], id[u], less[u]);
+        }
         // a lane can improve only if nm > key, or nm == key with a smaller pair
         const MrVI may = (nm[u] > k[u]) | ((nm[u] == k[u]) & less[u]);
         for (int l = 0; l < L; ++l) skip = skip && may[l] == 0;
@@ -123,19 +127,27 @@ DIFFCLUST_ALWAYS_INLINE void mr_block(const double* DIFFCLUST_RESTRICT cols, ind
         std::memcpy(key + at, &k[u], sizeof(MrV));
         std::memcpy(par + at, &p[u], sizeof(MrVI));
         MrVI smaller;
-        pair_less_v(p[u], id[u], st.bpar, st.bid, smaller);
+        if constexpr (Asym) {
+            smaller = id[u] < st.bid;  // OPTICS: equal reachability, the smaller point first
+        } else {
+            pair_less_v(p[u], id[u], st.bpar, st.bid, smaller);
+        }
         const MrVI better = (k[u] > st.bmax) | ((k[u] == st.bmax) & smaller);
         st.bmax = better ? k[u] : st.bmax;
         st.bpar = better ? p[u] : st.bpar;
         st.bid = better ? id[u] : st.bid;
         st.bslot = better ? st.ss : st.bslot;
         st.ss += static_cast<std::int64_t>(L);
-        (void)izero;
     }
 }
 #endif
 
-// One Prim step over slots [0, m_pad) (a multiple of the lane count).
+// One Prim step over slots [0, m_pad) (a multiple of the lane count). Asym
+// (OPTICS): keys change only when strictly better, and the best candidate is
+// reported with par = -1, so that Prim's strict order among equal keys becomes
+// the order of the points (scikit-learn's OPTICS takes the smallest index);
+// the source keeps the real parent.
+template <bool Asym>
 DIFFCLUST_ALWAYS_INLINE PrimCandidate<double> mr_step_impl(const double* DIFFCLUST_RESTRICT cols, index_t stride,
                                                            index_t d, const double* DIFFCLUST_RESTRICT x,
                                                            double core_v, int metric, double* DIFFCLUST_RESTRICT key,
@@ -154,11 +166,12 @@ DIFFCLUST_ALWAYS_INLINE PrimCandidate<double> mr_step_impl(const double* DIFFCLU
     for (int l = 0; l < L; ++l) st.ss[l] = l;
     const MrVI vv = izero + static_cast<std::int64_t>(v_);
     index_t s = 0;
-    for (; s + 4 * L <= m_pad; s += 4 * L) mr_block<4>(cols, stride, d, x, core_v, mt, key, par, ids, core, vv, s, st);
-    for (; s < m_pad; s += L) mr_block<1>(cols, stride, d, x, core_v, mt, key, par, ids, core, vv, s, st);
+    for (; s + 4 * L <= m_pad; s += 4 * L) mr_block<4, Asym>(cols, stride, d, x, core_v, mt, key, par, ids, core, vv, s, st);
+    for (; s < m_pad; s += L) mr_block<1, Asym>(cols, stride, d, x, core_v, mt, key, par, ids, core, vv, s, st);
     for (int l = 0; l < L; ++l) {
         if (st.bslot[l] < 0) continue;
-        const PrimCandidate<double> c{st.bmax[l], static_cast<index_t>(st.bid[l]), static_cast<index_t>(st.bpar[l]),
+        const PrimCandidate<double> c{st.bmax[l], static_cast<index_t>(st.bid[l]),
+                                      Asym ? index_t(-1) : static_cast<index_t>(st.bpar[l]),
                                       static_cast<index_t>(st.bslot[l])};
         if (candidate_better(c, best)) best = c;
     }
@@ -179,8 +192,15 @@ DIFFCLUST_ALWAYS_INLINE PrimCandidate<double> mr_step_impl(const double* DIFFCLU
         }
         const double dist = density::finish_distance(acc, mt);
         const double w = -std::max(std::max(core[s], core_v), dist);
-        exact_update(w, key[s], par[s], static_cast<std::int64_t>(v_), ids[s]);
-        const PrimCandidate<double> c{key[s], static_cast<index_t>(ids[s]), static_cast<index_t>(par[s]), s};
+        if (Asym) {
+            if (w > key[s]) {
+                key[s] = w;
+                par[s] = static_cast<std::int64_t>(v_);
+            }
+        } else {
+            exact_update(w, key[s], par[s], static_cast<std::int64_t>(v_), ids[s]);
+        }
+        const PrimCandidate<double> c{key[s], static_cast<index_t>(ids[s]), Asym ? index_t(-1) : static_cast<index_t>(par[s]), s};
         if (candidate_better(c, best)) best = c;
     }
 #endif
@@ -194,7 +214,15 @@ static DIFFCLUST_TARGET_CLONES PrimCandidate<double> prim_mr_step(const double* 
                                                                   double* key, std::int64_t* par,
                                                                   const std::int64_t* ids, const double* core,
                                                                   index_t v, index_t m_pad) {
-    return detail::mr_step_impl(cols, stride, d, x, core_v, metric, key, par, ids, core, v, m_pad);
+    return detail::mr_step_impl<false>(cols, stride, d, x, core_v, metric, key, par, ids, core, v, m_pad);
+}
+
+static DIFFCLUST_TARGET_CLONES PrimCandidate<double> prim_mr_step_asym(const double* cols, index_t stride, index_t d,
+                                                                       const double* x, double core_v, int metric,
+                                                                       double* key, std::int64_t* par,
+                                                                       const std::int64_t* ids, const double* core,
+                                                                       index_t v, index_t m_pad) {
+    return detail::mr_step_impl<true>(cols, stride, d, x, core_v, metric, key, par, ids, core, v, m_pad);
 }
 
 // Prim's source for -d_mr over points (see the top of this file). With
@@ -225,11 +253,18 @@ public:
         cols_.resize(static_cast<std::size_t>(total * std::max<index_t>(d, 1)));
         key_.resize(static_cast<std::size_t>(total));
         core_.resize(static_cast<std::size_t>(total));
+        order_.reserve(static_cast<std::size_t>(std::max<index_t>(n - 1, 0)));
+        parent_.reserve(static_cast<std::size_t>(std::max<index_t>(n - 1, 0)));
         par_.resize(static_cast<std::size_t>(total));
         ids_.resize(static_cast<std::size_t>(total));
     }
 
     int regions() const { return regions_; }
+
+    // The vertices in the order they joined (vertex 0 first: not listed) and the
+    // tree vertex each joined through.
+    const std::vector<index_t>& order() const { return order_; }
+    const std::vector<index_t>& parents() const { return parent_; }
 
     void fill(int t) {
         const index_t off = offs_[static_cast<std::size_t>(t)], cap = caps_[static_cast<std::size_t>(t)];
@@ -260,7 +295,8 @@ public:
     PrimCandidate<double> step(int t, index_t v) {
         constexpr index_t L = PrimLanes<double>::L;
         const index_t off = offs_[static_cast<std::size_t>(t)];
-        return prim_mr_step(cols_.data() + off * d_, caps_[static_cast<std::size_t>(t)], d_, rows_.data() + v * d_,
+        auto* step_fn = asymmetric_ ? &prim_mr_step_asym : &prim_mr_step;
+        return step_fn(cols_.data() + off * d_, caps_[static_cast<std::size_t>(t)], d_, rows_.data() + v * d_,
                             core_of_[v], static_cast<int>(metric_), key_.data() + off, par_.data() + off,
                             ids_.data() + off, core_.data() + off, v,
                             detail::round_up(live_[static_cast<std::size_t>(t) * 8], L));
@@ -274,6 +310,8 @@ public:
         const index_t last = --live_[static_cast<std::size_t>(t) * 8];
         for (index_t k = 0; k < d_; ++k) tcols[k * cap + pos] = tcols[k * cap + last];
         const std::size_t p = static_cast<std::size_t>(off + pos), l = static_cast<std::size_t>(off + last);
+        order_.push_back(c.u);
+        parent_.push_back(static_cast<index_t>(par_[p]));
         key_[p] = key_[l];
         core_[p] = core_[l];
         par_[p] = par_[l];
@@ -293,22 +331,31 @@ private:
     std::vector<double> cols_, key_, core_;
     std::vector<std::int64_t> par_, ids_;
     std::vector<index_t> offs_, caps_, live_;
+    std::vector<index_t> order_, parent_;
 };
 
-// The minimum spanning tree of d_mr (Prim's maximum tree of -d_mr), in Prim's
-// order from vertex 0; tree[e].w = -d_mr. Regions of at least `min_share` points.
+// The minimum spanning tree of d_mr (Prim's maximum tree of -d_mr), grown from
+// vertex 0: step e joins order[e] through parent[e] at distance dist[e] = d_mr
+// (each array n - 1 long). Regions of at least `min_share` points.
 // asymmetric: the weight of the step from the tree vertex v to u is
-// -max(core_v, d(v, u)) (OPTICS's reachability): Prim's visit order is then
-// OPTICS's ordering (ties by the strict pair order).
+// -max(core_v, d(v, u)) (OPTICS's reachability), keys change only when strictly
+// better and equal keys go to the smaller point: the visit order is then
+// OPTICS's ordering (scikit-learn's rule, smallest index first among ties).
 template <class T>
 void mutual_reachability_tree(const T* X, index_t n, index_t d, Metric metric, const double* core, int n_threads,
-                              WeightedEdge<double>* tree, bool asymmetric = false, index_t min_share = 2048,
-                              index_t chunk = 256) {
+                              index_t* order, index_t* parent, double* dist, bool asymmetric = false,
+                              index_t min_share = 2048, index_t chunk = 256) {
     if (n <= 1) return;
     const index_t most = std::max<index_t>(1, n / std::max<index_t>(min_share, 1));
     const int regions = static_cast<int>(std::min<index_t>(std::max(n_threads, 1), most));
     MutualReachabilityRegions source(X, n, d, metric, core, regions, chunk, asymmetric);
-    prim_tree(n, source, n_threads, tree);
+    std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n - 1));
+    prim_tree(n, source, n_threads, tree.data());
+    for (index_t e = 0; e < n - 1; ++e) {
+        order[e] = source.order()[static_cast<std::size_t>(e)];
+        parent[e] = source.parents()[static_cast<std::size_t>(e)];
+        dist[e] = -tree[static_cast<std::size_t>(e)].w;
+    }
 }
 
 }  // namespace diffclust
