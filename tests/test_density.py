@@ -12,8 +12,7 @@ from diffclust import _ops_density
 
 sklearn_cluster = pytest.importorskip("sklearn.cluster")
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
-from sklearn.neighbors import NearestNeighbors  # noqa: E402
-
+from sklearn.neighbors import NearestNeighbors
 
 # --------------------------------------------------------------------------- data
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from . import _threadpool, cluster, density, distances, forests, losses, metrics, perturb  # noqa: F401
 from .cluster import *
-from .density import *  # noqa: F403
+from .density import *
 from .distances import *
 from .forests import *
 from .losses import *

@@ -310,8 +310,7 @@ def glosh(tree: NDArray[Any], n: int) -> FloatArray:
     # children have larger labels: propagate maxima upwards from the largest label down
     order = np.argsort(-ctree["child"], kind="stable")
     for p, c in zip(ctree["parent"][order].tolist(), ctree["child"][order].tolist()):
-        if deaths[c - n] > deaths[p - n]:
-            deaths[p - n] = deaths[c - n]
+        deaths[p - n] = max(deaths[p - n], deaths[c - n])
     rows = tree[tree["child"] < n]
     lmax = deaths[rows["parent"] - n]
     lam = rows["lambda_val"]

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from .. import density
+from .. import _ops_density, density
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -23,11 +23,11 @@ def _check_X(est: BaseEstimator, X: Any) -> NDArray[Any]:
     if _validate_data is not None:
         out: NDArray[Any] = _validate_data(est, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
     else:  # pragma: no cover
-        out = est._validate_data(X, dtype=[np.float64, np.float32])  # type: ignore[attr-defined]
+        out = est._validate_data(X, dtype=[np.float64, np.float32])
     return out
 
 
-def _min_samples(value: int, n: int) -> int:
+def _min_samples(value: Any, n: int) -> Any:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > n:
         raise ValueError(f"min_samples ({value}) must be at most n_samples = {n}")
     return value
@@ -185,8 +185,9 @@ class OPTICS(ClusterMixin, BaseEstimator):  # type: ignore[misc]
 
     Parameters
     ----------
-    min_samples : int, default 5
-        Neighbours of a core point, the point itself included.
+    min_samples : int or float, default 5
+        Neighbours of a core point, the point itself included; a float in (0, 1]
+        is a fraction of n_samples (at least 2), as in scikit-learn.
     metric : str, default "euclidean"
         "euclidean", "sqeuclidean", "manhattan", "cosine" or an alias.
     cluster_method : {"dbscan"}, default "dbscan"
@@ -216,7 +217,7 @@ class OPTICS(ClusterMixin, BaseEstimator):  # type: ignore[misc]
 
     def __init__(
         self,
-        min_samples: int = 5,
+        min_samples: float = 5,
         metric: str = "euclidean",
         cluster_method: str = "dbscan",
         eps: float = 0.5,
@@ -235,9 +236,12 @@ class OPTICS(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         if self.cluster_method != "dbscan":
             raise ValueError(f"cluster_method must be 'dbscan', got {self.cluster_method!r}")
         Xa = _check_X(self, X)
-        _min_samples(self.min_samples, Xa.shape[0])
-        eps = density.ops.check_nonnegative(self.eps, "eps", positive=True)
-        r = density.optics(Xa, min_samples=self.min_samples, metric=self.metric, n_threads=self.n_threads)
+        ms: Any = self.min_samples
+        if isinstance(ms, (float, np.floating)) and 0 < ms <= 1:  # a fraction of n (scikit-learn's rule)
+            ms = max(2, int(np.ceil(ms * Xa.shape[0])))
+        _min_samples(ms, Xa.shape[0])
+        eps = _ops_density.check_nonnegative(self.eps, "eps", positive=True)
+        r = density.optics(Xa, min_samples=ms, metric=self.metric, n_threads=self.n_threads)
         self.ordering_ = r.ordering
         self.reachability_ = r.reachability
         self.core_distances_ = r.core_distances
