@@ -121,7 +121,8 @@ def test_tree_on_ties_and_duplicates(dtype: type) -> None:
         for ms in (1, 3, 10):
             _, M = dense_mr(X.astype(np.float64), ms)
             r = diffclust.hdbscan(X, min_cluster_size=5, min_samples=ms)
-            np.testing.assert_allclose(r.weights.sum(), mst_total(M), rtol=1e-10, atol=1e-9)
+            np.testing.assert_allclose(r.weights.astype(np.float64).sum(), mst_total(M), rtol=1e-6 if dtype == np.float32 else 1e-10)
+            assert r.weights.dtype == dtype and r.core_distances.dtype == dtype
 
 
 # --------------------------------------------------------------------------- HDBSCAN against scikit-learn

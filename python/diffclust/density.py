@@ -53,43 +53,45 @@ SELECTION_METHODS = ("eom", "leaf")
 class DensityResult(Result):
     """An HDBSCAN* clustering and the trees it came from.
 
+    Float arrays have the dtype of X (float32 in, float32 out; computed in float64).
+
     Attributes
     ----------
     labels : ndarray of int, shape (n,)
         Cluster of each point, -1 for noise; clusters are numbered 0, 1, ... in
         the order of their condensed-tree labels (as scikit-learn numbers them).
-    probabilities : ndarray of float64, shape (n,)
+    probabilities : ndarray of float, shape (n,)
         Strength of each point's membership in its cluster, in [0, 1] (0 for noise).
-    outlier_scores : ndarray of float64, shape (n,)
+    outlier_scores : ndarray of float, shape (n,)
         GLOSH outlier scores in [0, 1] (Campello et al. 2015): larger is more outlying.
     edges : ndarray of int, shape (n - 1, 2)
         The mutual-reachability minimum spanning tree, pairs (i, j) with i < j,
         sorted by d_mr, then by the pair.
-    weights : ndarray of float64, shape (n - 1,)
+    weights : ndarray of float, shape (n - 1,)
         d_mr of each edge (a distance: the forests' similarity is its negative).
-    core_distances : ndarray of float64, shape (n,)
+    core_distances : ndarray of float, shape (n,)
         Distance to the ``min_samples``-th nearest point, the point included.
-    single_linkage : ndarray of float64, shape (n - 1, 4)
+    single_linkage : ndarray of float, shape (n - 1, 4)
         The single-linkage hierarchy of the tree in SciPy's linkage format.
     condensed_tree : structured ndarray
         Rows (parent, child, lambda_val, child_size): points and clusters leaving
         a cluster at lambda = 1 / d_mr; clusters are labelled n (the root), n + 1, ...
     cluster_ids : ndarray of int, shape (k,)
         The condensed-tree labels of the selected clusters (label c is cluster_ids[c]).
-    stabilities : ndarray of float64, shape (k,)
+    stabilities : ndarray of float, shape (k,)
         The stability of each selected cluster (after the "eom" propagation).
     """
 
     labels: NDArray[np.intp]
-    probabilities: NDArray[np.float64]
-    outlier_scores: NDArray[np.float64]
+    probabilities: NDArray[np.floating[Any]]
+    outlier_scores: NDArray[np.floating[Any]]
     edges: NDArray[np.intp]
-    weights: NDArray[np.float64]
-    core_distances: NDArray[np.float64]
-    single_linkage: NDArray[np.float64]
+    weights: NDArray[np.floating[Any]]
+    core_distances: NDArray[np.floating[Any]]
+    single_linkage: NDArray[np.floating[Any]]
     condensed_tree: NDArray[Any]
     cluster_ids: NDArray[np.intp]
-    stabilities: NDArray[np.float64]
+    stabilities: NDArray[np.floating[Any]]
 
     def _repr_head(self) -> dict[str, Any]:
         return {"n": self.labels.shape[0], "n_clusters": int(self.cluster_ids.shape[0])}
@@ -106,13 +108,13 @@ class DbscanResult(Result):
         non-core point (DBSCAN* has no border points).
     core_sample_indices : ndarray of int, shape (m,)
         Indices of the core points (core distance <= eps), increasing.
-    core_distances : ndarray of float64, shape (n,)
+    core_distances : ndarray of float, shape (n,)
         Distance to the ``min_samples``-th nearest point, the point included.
     """
 
     labels: NDArray[np.intp]
     core_sample_indices: NDArray[np.intp]
-    core_distances: NDArray[np.float64]
+    core_distances: NDArray[np.floating[Any]]
 
     def _repr_head(self) -> dict[str, Any]:
         return {"n": self.labels.shape[0], "n_clusters": int(self.labels.max(initial=-1)) + 1}
@@ -126,19 +128,19 @@ class OpticsResult(Result):
     ----------
     ordering : ndarray of int, shape (n,)
         The points in OPTICS's visit order (starting with point 0).
-    reachability : ndarray of float64, shape (n,)
+    reachability : ndarray of float, shape (n,)
         Reachability distance of each point (indexed by point, as scikit-learn's
         ``reachability_``): min over the points q visited before p of
         max(core(q), d(q, p)); inf for the first point.
-    core_distances : ndarray of float64, shape (n,)
+    core_distances : ndarray of float, shape (n,)
         Distance to the ``min_samples``-th nearest point, the point included.
     predecessor : ndarray of int, shape (n,)
         The point each point was reached from (-1 for the first).
     """
 
     ordering: NDArray[np.intp]
-    reachability: NDArray[np.float64]
-    core_distances: NDArray[np.float64]
+    reachability: NDArray[np.floating[Any]]
+    core_distances: NDArray[np.floating[Any]]
     predecessor: NDArray[np.intp]
 
     def _repr_head(self) -> dict[str, Any]:
@@ -244,17 +246,18 @@ def hdbscan(
     Z = dt.single_linkage(n, i, j, w)
     tree = dt.condense(Z, n, mcs)
     labels, probs, clusters, stab = dt.select_clusters(tree, n, cluster_selection_method, eps, single)
+    f = Xa.dtype  # float32 in, float32 out (computed in float64)
     return DensityResult(
         labels=labels,
-        probabilities=probs,
-        outlier_scores=dt.glosh(tree, n),
+        probabilities=probs.astype(f, copy=False),
+        outlier_scores=dt.glosh(tree, n).astype(f, copy=False),
         edges=np.stack([i, j], axis=1) if n > 1 else np.zeros((0, 2), dtype=np.intp),
-        weights=w,
-        core_distances=core,
-        single_linkage=Z,
+        weights=w.astype(f, copy=False),
+        core_distances=core.astype(f, copy=False),
+        single_linkage=Z.astype(f, copy=False),
         condensed_tree=tree,
         cluster_ids=np.asarray(clusters, dtype=np.intp),
-        stabilities=stab,
+        stabilities=stab.astype(f, copy=False),
     )
 
 
@@ -337,7 +340,9 @@ def dbscan(
         # every component's representative is its smallest point, a core point
         _, first = np.unique(comp[cores], return_inverse=True)
         labels[cores] = first.reshape(-1)
-    return DbscanResult(labels=labels, core_sample_indices=cores.astype(np.intp), core_distances=core)
+    return DbscanResult(
+        labels=labels, core_sample_indices=cores.astype(np.intp), core_distances=core.astype(Xa.dtype, copy=False)
+    )
 
 
 def optics(
@@ -386,13 +391,16 @@ def optics(
     pred = np.full(n, -1, dtype=np.intp)
     pred[order[1:]] = parent
     return OpticsResult(
-        ordering=np.asarray(order, dtype=np.intp), reachability=reach, core_distances=core, predecessor=pred
+        ordering=np.asarray(order, dtype=np.intp),
+        reachability=reach.astype(Xa.dtype, copy=False),
+        core_distances=core.astype(Xa.dtype, copy=False),
+        predecessor=pred,
     )
 
 
 def mutual_reachability_distances(
     X: ArrayLike, *, min_samples: int = 5, metric: str = "euclidean", n_threads: int | None = None
-) -> NDArray[np.float64]:
+) -> NDArray[np.floating[Any]]:
     """The dense (n, n) mutual-reachability distances max(core_i, core_j, d_ij).
 
     Parameters
@@ -408,8 +416,8 @@ def mutual_reachability_distances(
 
     Returns
     -------
-    ndarray of float64, shape (n, n)
-        Symmetric, zero diagonal. ``-`` this matrix is the similarity that
+    ndarray, shape (n, n)
+        Symmetric, zero diagonal, in the dtype of X (float32 or float64). ``-`` this matrix is the similarity that
         ``perturbed_kforest_from_points(..., min_samples=)`` perturbs.
 
     Raises
@@ -423,4 +431,6 @@ def mutual_reachability_distances(
     from the same matrix, so they may differ from :func:`hdbscan`'s (computed
     by the difference formula) in the last bits.
     """
-    return ops.mutual_reachability_matrix(X, min_samples, metric, resolve_threads(n_threads))
+    Xa = ops.points(X)
+    M = ops.mutual_reachability_matrix(Xa, min_samples, metric, resolve_threads(n_threads))
+    return M.astype(Xa.dtype, copy=False)
