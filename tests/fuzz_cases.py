@@ -305,6 +305,10 @@ def _core_args(
         return [*csr(affinity(r, n, dt), it), n, labels_with(r, n, k), 1]
     if family == "soft_ncut_csr":
         return [*csr(affinity(r, n, dt), it), n, soft_assignment(r, n, k), 1]
+    if family == "core_distances":
+        return [points(r, n, d, dt), int(r.integers(1, n + 1)), "euclidean", int(r.integers(0, 3)), 1]
+    if family == "mutual_reachability_tree":
+        return [points(r, n, d, dt), int(r.integers(1, n + 1)), "euclidean", bool(r.random() < 0.5), 0, 1]
     if family == "_testing.edge_noise":
         return [seed, int(r.integers(0, 2**32)), n]
     if family == "_testing.normals_floor":
@@ -327,6 +331,7 @@ CORE_FAMILIES = {
     "gmm_nll", "graph_cuts_dense", "soft_ncut_dense", "graph_cuts_csr", "soft_ncut_csr",
     "_testing.edge_noise", "_testing.normals_floor", "_testing.philox4x32",
     "element_seeds", "perturbed_kforest_batch", "partial_fy_loss_batch", "perturbed_kforest_vjp_batch",
+    "core_distances", "mutual_reachability_tree",
 }  # fmt: skip
 
 
@@ -434,6 +439,17 @@ def _public(
         return [W, labels_with(r, n, k)], {}
     if name == "soft_ncut":
         return [affinity(r, n, dt), soft_assignment(r, n, k)], {}
+    if name == "hdbscan":
+        return [points(r, max(n, 2), d, dt)], {
+            "min_cluster_size": 2, "min_samples": int(r.integers(1, max(n, 2) + 1)),
+            "cluster_selection_method": str(r.choice(["eom", "leaf"])),
+            "cluster_selection_epsilon": float(r.choice([0.0, 0.5])),
+            "allow_single_cluster": bool(r.random() < 0.5),
+        }  # fmt: skip
+    if name == "dbscan":
+        return [points(r, n, d, dt), 0.5], {"min_samples": int(r.integers(1, n + 1))}
+    if name in ("optics", "mutual_reachability_distances"):
+        return [points(r, n, d, dt)], {"min_samples": int(r.integers(1, n + 1))}
     raise KeyError(name)
 
 
@@ -601,6 +617,14 @@ def check_result(name: str, result: Any, finite: bool = True) -> None:
             _check_unit_matrix(M)
         if kept[0] is not None:
             _check_forest(*kept)
+    elif family == "mutual_reachability_tree":
+        order, parent = result[1], result[2]
+        n = len(order)
+        assert np.array_equal(np.sort(order), np.arange(n)) and ((parent >= 0) & (parent < n)).all()
+    elif isinstance(result, dc.DensityResult):
+        n = len(result.labels)
+        assert result.edges.shape == (max(n - 1, 0), 2) and ((result.edges >= 0) & (result.edges < n)).all()
+        assert (result.labels >= -1).all() and ((result.probabilities >= 0) & (result.probabilities <= 1)).all()
     elif family == "fasterpam" or isinstance(result, dc.KMedoidsResult):
         medoids, labels, loss = (
             (result.medoids, result.labels, result.loss)

@@ -48,6 +48,10 @@ METRIC_FUNCTIONS = {
     "kmedoids": lambda X, m: dc.kmedoids(X, 4, metric=m).medoids,
     "silhouette_samples": lambda X, m: dc.silhouette_samples(X, np.arange(len(X)) % 3, metric=m),
     "silhouette_score": lambda X, m: dc.silhouette_score(X, np.arange(len(X)) % 3, metric=m),
+    "hdbscan": lambda X, m: dc.hdbscan(X, min_samples=3, metric=m).weights,
+    "dbscan": lambda X, m: dc.dbscan(X, 2.0, min_samples=3, metric=m).labels,
+    "optics": lambda X, m: dc.optics(X, min_samples=3, metric=m).reachability,
+    "mutual_reachability_distances": lambda X, m: dc.mutual_reachability_distances(X, min_samples=3, metric=m),
 }
 
 
@@ -271,6 +275,10 @@ def _calls(dtype):
         "soft_ncut": ((W, P), lambda: dc.soft_ncut(W, P)),
         "dec_loss": ((X, X[:3].copy()), lambda: dc.dec_loss(X, X[:3])),
         "kmedoids": ((X,), lambda: dc.kmedoids(X, 3)),
+        "hdbscan": ((X,), lambda: dc.hdbscan(X, min_cluster_size=3, min_samples=3)),
+        "dbscan": ((X,), lambda: dc.dbscan(X, 1.5, min_samples=3)),
+        "optics": ((X,), lambda: dc.optics(X, min_samples=3)),
+        "mutual_reachability_distances": ((X,), lambda: dc.mutual_reachability_distances(X, min_samples=3)),
     }
 
 

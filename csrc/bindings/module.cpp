@@ -17,6 +17,7 @@ void register_distances(py::module_& m);    // bind_distances.cpp: pairwise dist
 void register_cluster(py::module_& m);      // bind_cluster.cpp: k-medoids
 void register_metrics(py::module_& m);      // bind_metrics.cpp: ARI/NMI/MI, Davies-Bouldin, losses, cuts, DEC
 void register_blocks(py::module_& m);       // bind_blocks.cpp: block kernels of the k-forest of points (Dask)
+void register_density(py::module_& m);      // bind_density.cpp: core distances, mutual-reachability trees
 }  // namespace diffclust::bind
 
 // An exported C symbol by which threadpoolctl recognises this library among the
@@ -54,4 +55,5 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     diffclust::bind::register_metrics(m);
     diffclust::bind::register_blocks(m);
     diffclust::bind::register_testing(m);
+    diffclust::bind::register_density(m);
 }

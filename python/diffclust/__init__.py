@@ -8,8 +8,9 @@ the classical clustering metrics and losses.
 
 from __future__ import annotations
 
-from . import _threadpool, cluster, distances, forests, losses, metrics, perturb  # noqa: F401
+from . import _threadpool, cluster, density, distances, forests, losses, metrics, perturb  # noqa: F401
 from .cluster import *
+from .density import *
 from .distances import *
 from .forests import *
 from .losses import *
@@ -25,4 +26,5 @@ __all__ = [  # noqa: PLE0604
     *cluster.__all__,
     *metrics.__all__,
     *losses.__all__,
+    *density.__all__,
 ]

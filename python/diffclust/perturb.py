@@ -289,6 +289,7 @@ def perturbed_kforest_from_points(
     seed: int | np.random.Generator | None = None,
     keep_samples: bool = False,
     n_threads: int | None = None,
+    min_samples: int | None = None,
 ) -> PerturbedForest:
     """Perturbed k-forest of points with ``S_ij = -d(x_i, x_j)`` computed inside Prim.
 
@@ -306,6 +307,17 @@ def perturbed_kforest_from_points(
         As in :func:`diffclust.kforest_from_points` (aliases included).
     sigma, n_samples, seed, keep_samples, n_threads
         As in :func:`perturbed_kforest`.
+    min_samples : int or None, default None
+        Differentiable density clustering: perturb the mutual-reachability
+        similarity ``S_ij = -d_mr(i, j) = -max(core_i, core_j, d(x_i, x_j))``
+        instead of ``-d``, with core distances for this ``min_samples`` (the
+        point itself counted, as in :func:`diffclust.hdbscan`). The result is
+        exactly ``perturbed_kforest(-mutual_reachability_distances(X, ...), k,
+        ...)`` with the same seed (the same noise): ``adjacency`` is the
+        gradient of ``value`` with respect to that S, and
+        :func:`perturbed_kforest_vjp` on that S gives the score-function VJPs
+        (gradients are with respect to the mutual-reachability similarity S,
+        not to X). Builds the dense (n, n) matrix, as the outputs are (n, n).
 
     Returns
     -------
@@ -314,6 +326,15 @@ def perturbed_kforest_from_points(
         the dtype of X.
     """
     used_seed = resolve_seed(seed)
+    if min_samples is not None:
+        from . import _ops_density
+
+        threads = resolve_threads(n_threads)
+        Xa = _ops_density.points(X)
+        M = _ops_density.mutual_reachability_matrix(Xa, min_samples, metric, threads)
+        S = np.negative(M).astype(Xa.dtype, copy=False)
+        out = _ops.perturbed_kforest(S, k, sigma, n_samples, used_seed, threads, keep_samples=keep_samples)
+        return _perturbed_forest(out, k, sigma, n_samples, used_seed)
     out = _ops.perturbed_kforest_from_points(
         X, k, metric, sigma, n_samples, used_seed, resolve_threads(n_threads), keep_samples=keep_samples
     )

@@ -1,0 +1,93 @@
+// Bindings for density-based clustering: core distances and the
+// mutual-reachability spanning tree (density/core_distances.hpp, mr_prim.hpp).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "convert.hpp"
+#include "diffclust/density/core_distances.hpp"
+#include "diffclust/density/mr_prim.hpp"
+
+namespace diffclust::bind {
+
+namespace {
+
+template <class T>
+void require_finite_points(const carray<T>& X) {
+    const T* p = X.data();
+    for (py::ssize_t t = 0; t < X.size(); ++t) {
+        if (!std::isfinite(static_cast<double>(p[t]))) value_error("X contains NaN or infinity");
+    }
+}
+
+CoreMethod method_arg(std::int64_t method) {
+    if (method < 0 || method > 2) value_error("method must be 0 (automatic), 1 (kd-tree) or 2 (brute force), got " + std::to_string(method));
+    return static_cast<CoreMethod>(method);
+}
+
+template <class T>
+py::array core_distances_py(const py::array& X_in, index_t min_samples, const std::string& metric, std::int64_t method,
+                            std::int64_t n_threads) {
+    const auto X = as_real<T>(X_in, "X");
+    const index_t n = require_points(X, "X"), d = X.shape(1);
+    require_between(min_samples, 1, n, "min_samples");
+    const Metric parsed = parse_metric(metric);
+    const CoreMethod how = method_arg(method);
+    const int threads = threads_arg(n_threads);
+    require_finite_points(X);
+    auto core = empty<double>({n});
+    run_released([&] { core_distances(X.data(), n, d, parsed, min_samples, threads, core.mutable_data(), how); });
+    return core;
+}
+
+// (core (n,), order (n,), parent (n - 1,), distance (n - 1,)): Prim's visit
+// order from vertex 0; step e joins order[e + 1] through parent[e] at
+// distance[e] = d_mr (symmetric: max(core_p, core_u, d); asymmetric, OPTICS's
+// reachability: max(core_p, d)).
+template <class T>
+py::tuple mutual_reachability_tree_py(const py::array& X_in, index_t min_samples, const std::string& metric,
+                                      bool asymmetric, std::int64_t method, std::int64_t n_threads) {
+    const auto X = as_real<T>(X_in, "X");
+    const index_t n = require_points(X, "X"), d = X.shape(1);
+    require_between(min_samples, 1, n, "min_samples");
+    const Metric parsed = parse_metric(metric);
+    const CoreMethod how = method_arg(method);
+    const int threads = threads_arg(n_threads);
+    require_finite_points(X);
+    checked_size({n, d + 8}, "the working arrays of n points");
+    auto core = empty<double>({n});
+    auto order = empty<index_t>({n});
+    auto parent = empty<index_t>({n - 1});
+    auto dist = empty<double>({n - 1});
+    run_released([&] {
+        double* c = core.mutable_data();
+        core_distances(X.data(), n, d, parsed, min_samples, threads, c, how);
+        index_t* o = order.mutable_data();
+        o[0] = 0;
+        mutual_reachability_tree(X.data(), n, d, parsed, c, threads, o + 1, parent.mutable_data(), dist.mutable_data(),
+                                 asymmetric);
+    });
+    return py::make_tuple(core, order, parent, dist);
+}
+
+}  // namespace
+
+void register_density(py::module_& m) {
+    m.def("core_distances_f64", &core_distances_py<double>, py::arg("X"), py::arg("min_samples"), py::arg("metric"),
+          py::arg("method"), py::arg("n_threads"), "Exact core distances of float64 points (min_samples counts the point).");
+    m.def("core_distances_f32", &core_distances_py<float>, py::arg("X"), py::arg("min_samples"), py::arg("metric"),
+          py::arg("method"), py::arg("n_threads"), "Exact core distances of float32 points (min_samples counts the point).");
+    m.def("mutual_reachability_tree_f64", &mutual_reachability_tree_py<double>, py::arg("X"), py::arg("min_samples"),
+          py::arg("metric"), py::arg("asymmetric"), py::arg("method"), py::arg("n_threads"),
+          "Core distances and Prim's mutual-reachability spanning tree of float64 points.");
+    m.def("mutual_reachability_tree_f32", &mutual_reachability_tree_py<float>, py::arg("X"), py::arg("min_samples"),
+          py::arg("metric"), py::arg("asymmetric"), py::arg("method"), py::arg("n_threads"),
+          "Core distances and Prim's mutual-reachability spanning tree of float32 points.");
+}
+
+}  // namespace diffclust::bind

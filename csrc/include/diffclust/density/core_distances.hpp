@@ -1,0 +1,273 @@
+// Exact core distances for density-based clustering (HDBSCAN*, DBSCAN*, OPTICS).
+//
+// core(i) = the distance from x_i to its min_samples-th nearest point, the
+// point itself included (scikit-learn's convention): min_samples = 1 gives 0,
+// min_samples = 2 the distance to the nearest other point.
+//
+// Every distance is computed exactly as the Prim-from-points kernels compute it
+// (forest/prim_kernels.hpp): coordinates as doubles (normalised for cosine),
+// the per-coordinate terms summed in coordinate order from 0.0, then sqrt for
+// euclidean and 1 - <x, y> clipped to [0, 2] for cosine. A core distance is
+// therefore bit-identical to the tree kernels' d_ij of the same pair, and
+// d_mr = max(core_i, core_j, d_ij) is consistent everywhere.
+//
+// Two exact methods, chosen by the caller (core_distances picks one):
+//   kd-tree  (euclidean, sqeuclidean, manhattan; low d): k nearest neighbours
+//            with box bounds. The bound of a box is computed with the same
+//            operations, in the same order, on per-coordinate terms that are
+//            never larger than the true ones, so (rounding being monotone) it
+//            never exceeds a true distance: the pruning is exact.
+//   brute    (any metric): all distances of a query by column_block_distances,
+//            then a selection.
+// Queries are independent and each is computed by one thread, so the result is
+// bit-identical for any thread count.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <queue>
+#include <stdexcept>
+#include <vector>
+
+#include "diffclust/core/cancel.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/point_metrics.hpp"
+#include "diffclust/core/types.hpp"
+
+namespace diffclust {
+
+namespace density {
+
+// Row-major double copy of X, normalised for cosine exactly as PointRegions does.
+template <class T>
+std::vector<double> metric_rows(const T* X, index_t n, index_t d, Metric metric) {
+    std::vector<double> rows(static_cast<std::size_t>(n * d));
+    for (index_t i = 0; i < n; ++i) {
+        double scale = 1.0;
+        if (metric == Metric::cosine) {
+            double norm2 = 0.0;
+            for (index_t c = 0; c < d; ++c) norm2 += static_cast<double>(X[i * d + c]) * static_cast<double>(X[i * d + c]);
+            scale = norm2 > 0.0 ? 1.0 / std::sqrt(norm2) : 0.0;
+        }
+        for (index_t c = 0; c < d; ++c) rows[static_cast<std::size_t>(i * d + c)] = static_cast<double>(X[i * d + c]) * scale;
+    }
+    return rows;
+}
+
+// The accumulated sum of per-coordinate terms (before sqrt / 1 - .), as in Prim.
+inline double raw_distance(const double* slot, const double* x, index_t d, Metric m) {
+    double acc = 0.0;
+    for (index_t c = 0; c < d; ++c) {
+        if (m == Metric::manhattan) {
+            acc += std::fabs(slot[c] - x[c]);
+        } else if (m == Metric::cosine) {
+            acc += slot[c] * x[c];
+        } else {
+            const double t = slot[c] - x[c];
+            acc += t * t;
+        }
+    }
+    return acc;
+}
+
+// The distance from the raw sum (monotone in the sum for the box metrics).
+inline double finish_distance(double acc, Metric m) {
+    if (m == Metric::euclidean) return std::sqrt(acc);
+    if (m == Metric::cosine) {
+        const double v = 1.0 - acc;
+        return v < 0.0 ? 0.0 : (v > 2.0 ? 2.0 : v);
+    }
+    return acc;
+}
+
+// A kd-tree over the rows (median splits on the widest coordinate, leaves of
+// at most `leaf` points), built serially: its shape depends on the data only.
+class KdTree {
+public:
+    KdTree(const double* rows, index_t n, index_t d, index_t leaf = 24) : rows_(rows), n_(n), d_(d), leaf_(leaf) {
+        perm_.resize(static_cast<std::size_t>(n));
+        for (index_t i = 0; i < n; ++i) perm_[static_cast<std::size_t>(i)] = i;
+        build(0, n);
+        // points in tree order, for locality
+        pts_.resize(static_cast<std::size_t>(n * d));
+        for (index_t t = 0; t < n; ++t) {
+            const index_t i = perm_[static_cast<std::size_t>(t)];
+            for (index_t c = 0; c < d; ++c) pts_[static_cast<std::size_t>(t * d + c)] = rows[i * d + c];
+        }
+    }
+
+    // The raw sum of the (k)-th smallest distance from point q (excluded) to the
+    // other points, k >= 1; uses `heap` as scratch.
+    double kth_raw(index_t q, index_t k, Metric m, std::vector<double>& heap, std::vector<index_t>& stack) const {
+        const double* x = rows_ + q * d_;
+        heap.clear();
+        auto worst = [&]() { return static_cast<index_t>(heap.size()) < k ? std::numeric_limits<double>::infinity() : heap.front(); };
+        stack.clear();
+        stack.push_back(0);
+        while (!stack.empty()) {
+            const index_t node = stack.back();
+            stack.pop_back();
+            const Node& nd = nodes_[static_cast<std::size_t>(node)];
+            if (box_raw(nd, x, m) > worst()) continue;
+            if (nd.left < 0) {
+                for (index_t t = nd.lo; t < nd.hi; ++t) {
+                    if (perm_[static_cast<std::size_t>(t)] == q) continue;
+                    const double r = raw_distance(pts_.data() + t * d_, x, d_, m);
+                    if (static_cast<index_t>(heap.size()) < k) {
+                        heap.push_back(r);
+                        std::push_heap(heap.begin(), heap.end());
+                    } else if (r < heap.front()) {
+                        std::pop_heap(heap.begin(), heap.end());
+                        heap.back() = r;
+                        std::push_heap(heap.begin(), heap.end());
+                    }
+                }
+                continue;
+            }
+            // nearer child last (popped first)
+            const Node& l = nodes_[static_cast<std::size_t>(nd.left)];
+            const double xs = x[nd.dim];
+            const bool left_first = xs <= l.hi_box(nd.dim, d_, boxes_);
+            if (left_first) {
+                stack.push_back(nd.right);
+                stack.push_back(nd.left);
+            } else {
+                stack.push_back(nd.left);
+                stack.push_back(nd.right);
+            }
+        }
+        return heap.front();
+    }
+
+private:
+    struct Node {
+        index_t lo, hi, left, right, dim, box;  // box: offset of 2 d doubles (min, max)
+        double hi_box(index_t c, index_t d, const std::vector<double>& boxes) const {
+            return boxes[static_cast<std::size_t>(box + d + c)];
+        }
+    };
+
+    index_t build(index_t lo, index_t hi) {
+        const index_t id = static_cast<index_t>(nodes_.size());
+        const index_t box = static_cast<index_t>(boxes_.size());
+        boxes_.resize(boxes_.size() + static_cast<std::size_t>(2 * d_));
+        for (index_t c = 0; c < d_; ++c) {
+            double mn = std::numeric_limits<double>::infinity(), mx = -mn;
+            for (index_t t = lo; t < hi; ++t) {
+                const double v = rows_[perm_[static_cast<std::size_t>(t)] * d_ + c];
+                mn = std::min(mn, v);
+                mx = std::max(mx, v);
+            }
+            boxes_[static_cast<std::size_t>(box + c)] = mn;
+            boxes_[static_cast<std::size_t>(box + d_ + c)] = mx;
+        }
+        nodes_.push_back(Node{lo, hi, -1, -1, 0, box});
+        if (hi - lo <= leaf_) return id;
+        index_t dim = 0;
+        double spread = -1.0;
+        for (index_t c = 0; c < d_; ++c) {
+            const double s = boxes_[static_cast<std::size_t>(box + d_ + c)] - boxes_[static_cast<std::size_t>(box + c)];
+            if (s > spread) {
+                spread = s;
+                dim = c;
+            }
+        }
+        if (!(spread > 0.0)) return id;  // all points equal: a leaf
+        const index_t mid = lo + (hi - lo) / 2;
+        const double* rows = rows_;
+        const index_t d = d_;
+        std::nth_element(perm_.begin() + lo, perm_.begin() + mid, perm_.begin() + hi, [&](index_t a, index_t b) {
+            const double va = rows[a * d + dim], vb = rows[b * d + dim];
+            return va != vb ? va < vb : a < b;
+        });
+        const index_t left = build(lo, mid);
+        const index_t right = build(mid, hi);
+        Node& nd = nodes_[static_cast<std::size_t>(id)];
+        nd.left = left;
+        nd.right = right;
+        nd.dim = dim;
+        return id;
+    }
+
+    // A lower bound of the raw distance from x to any point of the node's box.
+    double box_raw(const Node& nd, const double* x, Metric m) const {
+        const double* mn = boxes_.data() + nd.box;
+        const double* mx = mn + d_;
+        double acc = 0.0;
+        for (index_t c = 0; c < d_; ++c) {
+            // the slot coordinate nearest to x within [mn, mx]
+            const double s = x[c] < mn[c] ? mn[c] : (x[c] > mx[c] ? mx[c] : x[c]);
+            if (m == Metric::manhattan) {
+                acc += std::fabs(s - x[c]);
+            } else {
+                const double t = s - x[c];
+                acc += t * t;
+            }
+        }
+        return acc;
+    }
+
+    const double* rows_;
+    index_t n_, d_, leaf_;
+    std::vector<index_t> perm_;
+    std::vector<double> pts_, boxes_;
+    std::vector<Node> nodes_;
+};
+
+}  // namespace density
+
+// Which exact method core_distances uses: 0 = automatic, 1 = kd-tree, 2 = brute force.
+enum class CoreMethod : int { automatic = 0, kdtree = 1, brute = 2 };
+
+// core[i] = distance from x_i to its min_samples-th nearest point, itself
+// included (min_samples in [1, n]).
+template <class T>
+void core_distances(const T* X, index_t n, index_t d, Metric metric, index_t min_samples, int n_threads, double* core,
+                    CoreMethod method = CoreMethod::automatic) {
+    if (min_samples < 1 || min_samples > n) throw std::invalid_argument("min_samples must be in [1, n]");
+    const std::vector<double> rows = density::metric_rows(X, n, d, metric);
+    const index_t k = min_samples - 1;  // neighbours other than the point itself
+    if (k == 0) {
+        for (index_t i = 0; i < n; ++i) core[i] = 0.0;
+        return;
+    }
+    if (method == CoreMethod::automatic) {
+        method = (metric != Metric::cosine && d <= 12) ? CoreMethod::kdtree : CoreMethod::brute;
+    }
+    if (method == CoreMethod::kdtree && metric == Metric::cosine) method = CoreMethod::brute;
+    constexpr index_t block = 64;
+    const index_t blocks = (n + block - 1) / block;
+    const int team = std::max(1, n_threads);
+    if (method == CoreMethod::kdtree) {
+        const density::KdTree tree(rows.data(), n, d);
+        std::vector<std::vector<double>> heaps(static_cast<std::size_t>(team));
+        std::vector<std::vector<index_t>> stacks(static_cast<std::size_t>(team));
+        parallel_for_tid(blocks, team, [&](index_t b, int tid) {
+            auto& heap = heaps[static_cast<std::size_t>(tid)];
+            auto& stack = stacks[static_cast<std::size_t>(tid)];
+            for (index_t i = b * block; i < std::min(n, (b + 1) * block); ++i) {
+                core[i] = density::finish_distance(tree.kth_raw(i, k, metric, heap, stack), metric);
+            }
+        });
+        return;
+    }
+    // brute force: column-major copy, all distances of a query, then a selection
+    std::vector<double> cols(static_cast<std::size_t>(n * std::max<index_t>(d, 1)));
+    for (index_t i = 0; i < n; ++i) {
+        for (index_t c = 0; c < d; ++c) cols[static_cast<std::size_t>(c * n + i)] = rows[static_cast<std::size_t>(i * d + c)];
+    }
+    std::vector<std::vector<double>> bufs(static_cast<std::size_t>(team));
+    parallel_for_tid(blocks, team, [&](index_t b, int tid) {
+        auto& buf = bufs[static_cast<std::size_t>(tid)];
+        buf.resize(static_cast<std::size_t>(n));
+        for (index_t i = b * block; i < std::min(n, (b + 1) * block); ++i) {
+            column_block_distances(cols.data(), n, d, rows.data() + i * d, 0, n, static_cast<int>(metric), buf.data());
+            buf[static_cast<std::size_t>(i)] = std::numeric_limits<double>::infinity();
+            std::nth_element(buf.begin(), buf.begin() + (k - 1), buf.end());
+            core[i] = buf[static_cast<std::size_t>(k - 1)];
+        }
+    });
+}
+
+}  // namespace diffclust
