@@ -9,6 +9,8 @@ the classical clustering metrics and losses.
 from __future__ import annotations
 
 from . import _threadpool, cluster, distances, forests, losses, metrics, perturb  # noqa: F401
+from . import centroids  # noqa: F401
+from .centroids import *
 from .cluster import *
 from .distances import *
 from .forests import *
@@ -25,4 +27,5 @@ __all__ = [  # noqa: PLE0604
     *cluster.__all__,
     *metrics.__all__,
     *losses.__all__,
+    *centroids.__all__,
 ]
