@@ -8,12 +8,39 @@ import pytest
 
 pytest.importorskip("sklearn")
 from sklearn import cluster as skc  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.utils.estimator_checks import estimator_checks_generator  # noqa: E402
 
 from diffclust.sklearn import KMeans, MiniBatchKMeans  # noqa: E402
 
+# As for scikit-learn's own KMeans and MiniBatchKMeans (its PER_ESTIMATOR_XFAIL_CHECKS):
+# the seeding draws points by cumulative weight in row order, and the check shuffles
+# the weighted rows, so the draws (not their distribution) differ.
+EXPECTED_FAILED = {
+    "check_sample_weight_equivalence_on_dense_data": "sample_weight is not equivalent to removing/repeating "
+    "samples after a shuffle (random seeding), as in scikit-learn",
+}
 
-@parametrize_with_checks([KMeans(n_clusters=3, n_threads=1), MiniBatchKMeans(n_clusters=3, batch_size=50)])
+
+def _checks() -> list[object]:
+    """parametrize_with_checks' list, without the array-API checks (scikit-learn skips
+    them unless SCIPY_ARRAY_API is set; these estimators take NumPy arrays only)."""
+    out: list[object] = []
+    for est in (KMeans(n_clusters=3, n_threads=1), MiniBatchKMeans(n_clusters=3, batch_size=50)):
+        for estimator, check in estimator_checks_generator(est):
+            name = getattr(check, "func", check).__name__
+            if "array_api" in name:
+                continue
+            marks = [pytest.mark.xfail(strict=True, reason=EXPECTED_FAILED[name])] if name in EXPECTED_FAILED else []
+            out.append(pytest.param(estimator, check, marks=marks))
+    return out
+
+
+def _id(value: object) -> str:
+    name = getattr(getattr(value, "func", value), "__name__", None)
+    return name if name is not None and name.startswith("check") else type(value).__name__
+
+
+@pytest.mark.parametrize(("estimator", "check"), _checks(), ids=_id)
 def test_sklearn_checks(estimator: object, check: object) -> None:
     check(estimator)  # type: ignore[operator]
 

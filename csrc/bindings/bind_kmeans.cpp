@@ -3,6 +3,7 @@
 // (convert.hpp), allocates its outputs, releases the GIL and calls the core.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
 #include <optional>
@@ -44,7 +45,7 @@ inline std::optional<carray<double>> weights_arg(const opt_array& w_in, index_t 
         }
         total += v;
     }
-    if (!(total > 0.0)) value_error("sample_weight must have a positive sum");
+    if (!(total > 0.0)) value_error("sample_weight must not be all zero (its sum must be positive)");
     return w;
 }
 

@@ -64,7 +64,7 @@ def check_sample_weight(sample_weight: Any, n: int) -> NDArray[np.float64] | Non
     if (w < 0).any():
         raise ValueError("sample_weight must be non-negative")
     if not w.sum() > 0:
-        raise ValueError("sample_weight must have a positive sum")
+        raise ValueError("sample_weight must not be all zero (its sum must be positive)")
     return w
 
 

@@ -75,8 +75,9 @@ template <class T>
 DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0, index_t r1, ChunkSums& out,
                                              double* panel) {
     const index_t d = job.d, k = job.k;
-    const double rel = margin_factor(d);
-    const double cmax = job.assign ? job.packed->max_norm : 0.0;
+    // (||x|| + max ||c||)^2 <= 2 (||x||^2 + max ||c||^2): the margin without square roots
+    const double rel2 = 2.0 * margin_factor(d);
+    const double cmax2 = job.assign ? job.packed->max_norm * job.packed->max_norm : 0.0;
     double xn[pw], best[pw], second[pw];
     long long arg[pw];
     double* sums = out.sums.data();
@@ -92,8 +93,7 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
             const T* x = job.X + i * d;
             index_t l;
             if (job.assign) {
-                const double r = std::sqrt(xn[w]) + cmax;
-                l = second[w] - best[w] > rel * (r * r) ? static_cast<index_t>(arg[w])
+                l = second[w] - best[w] > rel2 * (xn[w] + cmax2) ? static_cast<index_t>(arg[w])
                                                          : exact_nearest(x, job.centers, k, d);
                 out.changed += job.labels[i] != l;
                 job.labels[i] = l;
@@ -239,7 +239,7 @@ void check_kmeans_args(index_t n, index_t d, index_t k, const double* w) {
                 throw std::invalid_argument("sample_weight must be finite and non-negative");
             total += w[i];
         }
-        if (!(total > 0.0)) throw std::invalid_argument("sample_weight must have a positive sum");
+        if (!(total > 0.0)) throw std::invalid_argument("sample_weight must not be all zero (its sum must be positive)");
     }
 }
 

@@ -60,45 +60,91 @@ struct PlusPlusJob {
     const double* cand_sq;      // their squared norms
     index_t trials;
     const double* closest;  // (n) current D_i
-    double* out;            // (trials x n) min(D_i, d(x_i, cand_t))
+    double* const* out;     // trials rows of (n): min(D_i, d(x_i, cand_t))
     double* pots;           // (chunks x trials) chunk sums of w_i * out
+    // The triangle-inequality skip (nullptr nearest: none): a point whose nearest
+    // centre a satisfies ||c_a - cand_t||^2 >= 4 (D_i + E_i) for every t keeps D_i.
+    const index_t* nearest;  // (n) index of the nearest chosen centre
+    const double* sep;       // (centres x trials) ||c_a - cand_t||^2
+    const double* sq_norm;   // (n) ||x_i||^2
+    double norm_bound;       // max squared norm of the centres and candidates
 };
 
-// Chunk c: candidate distances, the new closest values and their chunk sums.
+// Distances of the points rows[0 .. count) (count <= 8) to the candidates, min'ed
+// with their closest values into out.
 template <class T>
-DIFFCLUST_ALWAYS_INLINE void plusplus_chunk_impl(const PlusPlusJob<T>& job, index_t c, double* panel,
-                                                 double* tile) {
-    const index_t n = job.n, d = job.d, trials = job.trials;
-    const index_t r0 = c * chunk_rows, r1 = std::min(n, r0 + chunk_rows);
-    const double rel = margin_factor(d);
+DIFFCLUST_ALWAYS_INLINE void plusplus_panel(const PlusPlusJob<T>& job, const index_t* rows, index_t count,
+                                            double* panel, double* tile) {
+    const index_t d = job.d, trials = job.trials;
+    const double rel2 = 2.0 * margin_factor(d);
+    double xn[pw], v[pw], cur[pw];
+    tiles::pack_panels(job.X, d, rows, 0, count, pw, nullptr, panel);
+    for (int w = 0; w < pw; ++w) xn[w] = 0.0, cur[w] = 0.0;
+    for (index_t t = 0; t < d; ++t) {
+#pragma GCC unroll 8
+        for (int w = 0; w < pw; ++w) xn[w] += panel[t * pw + w] * panel[t * pw + w];
+    }
+    for (index_t w = 0; w < count; ++w) cur[w] = job.closest[rows[w]];
     const index_t cpanels = tiles::ceil_div(trials, cw);
-    double* pots = job.pots + c * trials;
-    for (index_t t = 0; t < trials; ++t) pots[t] = 0.0;
-    double xn[pw];
-    for (index_t i0 = r0; i0 < r1; i0 += pw) {
-        const index_t m = std::min(pw, r1 - i0);
-        pack_points(job.X, d, i0, m, panel, xn);
-        for (index_t cp = 0; cp < cpanels; ++cp) {
-            tiles::micro_tile(tiles::Product::dot, job.cand_panels + cp * d * cw, panel, d, tile, pw);
-            const index_t rows = std::min(cw, trials - cp * cw);
-            for (index_t r = 0; r < rows; ++r) {
-                const index_t t = cp * cw + r;
-                const double cn = job.cand_sq[t];
-                double* o = job.out + t * n;
-                for (index_t w = 0; w < m; ++w) {
-                    const index_t i = i0 + w;
-                    double v = (xn[w] + cn) - 2.0 * tile[r * pw + w];
-                    const double s = std::sqrt(xn[w]) + std::sqrt(cn);
-                    if (!(v > rel * (s * s))) v = sq_distance(job.X + i * d, job.cand + t * d, d);
-                    const double cur = job.closest[i];
-                    o[i] = v < cur ? v : cur;
+    for (index_t cp = 0; cp < cpanels; ++cp) {
+        tiles::micro_tile(tiles::Product::dot, job.cand_panels + cp * d * cw, panel, d, tile, pw);
+        const index_t nrows = std::min(cw, trials - cp * cw);
+        for (index_t r = 0; r < nrows; ++r) {
+            const index_t t = cp * cw + r;
+            const double cn = job.cand_sq[t];
+            const double* DIFFCLUST_RESTRICT dot = tile + r * pw;
+            int near = 0;  // a vectorised pass; values near 0 are rare
+#pragma GCC unroll 8
+            for (int w = 0; w < pw; ++w) {
+                const double g = (xn[w] + cn) - 2.0 * dot[w];
+                near |= !(g > rel2 * (xn[w] + cn));
+                v[w] = g < cur[w] ? g : cur[w];
+            }
+            if (near) {
+                for (index_t w = 0; w < count; ++w) {
+                    const double g = (xn[w] + cn) - 2.0 * dot[w];
+                    if (!(g > rel2 * (xn[w] + cn))) {
+                        const double e = sq_distance(job.X + rows[w] * d, job.cand + t * d, d);
+                        v[w] = e < cur[w] ? e : cur[w];
+                    }
                 }
             }
+            double* DIFFCLUST_RESTRICT o = job.out[t];
+            for (index_t w = 0; w < count; ++w) o[rows[w]] = v[w];
         }
     }
+}
+
+// Chunk c: candidate distances, the new closest values and their chunk sums.
+// (s_x + s_c)^2 <= 2 (||x||^2 + ||c||^2) bounds the margin without square roots.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void plusplus_chunk_impl(const PlusPlusJob<T>& job, index_t c, double* panel, double* tile,
+                                                 index_t* rows) {
+    const index_t n = job.n, trials = job.trials;
+    const index_t r0 = c * chunk_rows, r1 = std::min(n, r0 + chunk_rows);
+    index_t m = 0;
+    if (job.nearest) {
+        const double rel2 = 2.0 * margin_factor(job.d);
+        for (index_t i = r0; i < r1; ++i) {
+            const double D = job.closest[i];
+            const double reach = 4.0 * (D + rel2 * (job.sq_norm[i] + job.norm_bound)) * (1.0 + 1e-12);
+            const double* sep = job.sep + job.nearest[i] * trials;
+            bool keep = true;
+            for (index_t t = 0; t < trials; ++t) keep &= sep[t] >= reach;
+            if (keep) {
+                for (index_t t = 0; t < trials; ++t) job.out[t][i] = D;
+            } else {
+                rows[m++] = i;
+            }
+        }
+    } else {
+        for (index_t i = r0; i < r1; ++i) rows[m++] = i;
+    }
+    for (index_t p = 0; p < m; p += pw) plusplus_panel(job, rows + p, std::min(pw, m - p), panel, tile);
     // Chunk sums in row order, one per candidate.
+    double* pots = job.pots + c * trials;
     for (index_t t = 0; t < trials; ++t) {
-        const double* o = job.out + t * n;
+        const double* o = job.out[t];
         double s = 0.0;
         if (job.w) {
             for (index_t i = r0; i < r1; ++i) s += job.w[i] * o[i];
@@ -110,13 +156,13 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_chunk_impl(const PlusPlusJob<T>& job, inde
 }
 
 [[maybe_unused]] static DIFFCLUST_TARGET_CLONES void plusplus_chunk(const PlusPlusJob<double>& job, index_t c,
-                                                                    double* panel, double* tile) {
-    plusplus_chunk_impl(job, c, panel, tile);
+                                                                    double* panel, double* tile, index_t* rows) {
+    plusplus_chunk_impl(job, c, panel, tile, rows);
 }
 
 [[maybe_unused]] static DIFFCLUST_TARGET_CLONES void plusplus_chunk(const PlusPlusJob<float>& job, index_t c,
-                                                                    double* panel, double* tile) {
-    plusplus_chunk_impl(job, c, panel, tile);
+                                                                    double* panel, double* tile, index_t* rows) {
+    plusplus_chunk_impl(job, c, panel, tile, rows);
 }
 
 // The first i whose prefix sum of w_i * v_i exceeds r (see the top of the file);
@@ -169,13 +215,28 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
         for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i) s += w ? w[i] : 1.0;
         chunk_sum[static_cast<std::size_t>(c)] = s;
     }
-    std::vector<double> out(static_cast<std::size_t>(trials * n));
+    std::vector<std::vector<double>> outs(static_cast<std::size_t>(trials), std::vector<double>(static_cast<std::size_t>(n)));
+    std::vector<double*> out(static_cast<std::size_t>(trials));
     std::vector<double> pots(static_cast<std::size_t>(chunks * trials));
     std::vector<double> cand(static_cast<std::size_t>(trials * d)), cand_sq(static_cast<std::size_t>(trials));
     std::vector<double> cand_panels;
     std::vector<index_t> ids(static_cast<std::size_t>(trials));
     std::vector<char> chosen(static_cast<std::size_t>(n), 0);
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(threads));
+    std::vector<std::vector<index_t>> row_lists(static_cast<std::size_t>(threads));
+    // For the triangle-inequality skip: each point's nearest centre, the centres,
+    // their separations from the candidates, the points' squared norms.
+    std::vector<index_t> nearest(static_cast<std::size_t>(n), 0);
+    std::vector<double> centres(static_cast<std::size_t>(k * d)), sep(static_cast<std::size_t>(k * trials));
+    std::vector<double> sq_norm(static_cast<std::size_t>(n));
+    parallel_for(chunks, threads, [&](index_t c) {
+        for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i) {
+            double s = 0.0;
+            for (index_t t = 0; t < d; ++t) s += static_cast<double>(X[i * d + t]) * static_cast<double>(X[i * d + t]);
+            sq_norm[static_cast<std::size_t>(i)] = s;
+        }
+    });
+    double norm_bound = 0.0;
     double phi = 0.0;
     for (index_t step = 0; step < k; ++step) {
         cancellation_point();
@@ -202,15 +263,25 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
                 s += v * v;
             }
             cand_sq[static_cast<std::size_t>(t)] = s;
+            norm_bound = std::max(norm_bound, s);
         }
+        for (index_t a = 0; a < step; ++a)
+            for (index_t t = 0; t < used; ++t)
+                sep[static_cast<std::size_t>(a * used + t)] =
+                    sq_distance(centres.data() + a * d, cand.data() + t * d, d);
         cand_panels.assign(static_cast<std::size_t>(tiles::ceil_div(used, cw) * cw * d), 0.0);
         tiles::pack_panels(cand.data(), d, nullptr, 0, used, cw, nullptr, cand_panels.data());
-        const PlusPlusJob<T> job{X,       w,          n,     d, cand.data(), cand_panels.data(), cand_sq.data(),
-                                 used, closest.data(), out.data(), pots.data()};
+        for (index_t t = 0; t < trials; ++t) out[static_cast<std::size_t>(t)] = outs[static_cast<std::size_t>(t)].data();
+        const PlusPlusJob<T> job{X,           w,          n,          d,
+                                 cand.data(), cand_panels.data(), cand_sq.data(), used,
+                                 closest.data(), out.data(), pots.data(), step > 0 ? nearest.data() : nullptr,
+                                 sep.data(), sq_norm.data(), norm_bound};
         parallel_for_tid(chunks, threads, [&](index_t c, int tid) {
             std::vector<double>& buf = scratch[static_cast<std::size_t>(tid)];
             if (buf.empty()) buf.resize(static_cast<std::size_t>(pw * d + cw * pw));
-            plusplus_chunk(job, c, buf.data(), buf.data() + pw * d);
+            std::vector<index_t>& rows = row_lists[static_cast<std::size_t>(tid)];
+            if (rows.empty()) rows.resize(static_cast<std::size_t>(chunk_rows));
+            plusplus_chunk(job, c, buf.data(), buf.data() + pw * d, rows.data());
         });
         // The candidate with the smallest potential (fold of chunk sums in order).
         index_t best = 0;
@@ -223,7 +294,13 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
         const index_t id = ids[static_cast<std::size_t>(best)];
         indices[step] = id;
         chosen[static_cast<std::size_t>(id)] = 1;
-        std::copy(out.begin() + best * n, out.begin() + (best + 1) * n, closest.begin());
+        std::copy(cand.begin() + best * d, cand.begin() + (best + 1) * d, centres.begin() + step * d);
+        const double* fresh = outs[static_cast<std::size_t>(best)].data();
+        parallel_for(chunks, threads, [&](index_t c) {  // points now nearest to the new centre
+            for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i)
+                if (fresh[i] < closest[static_cast<std::size_t>(i)]) nearest[static_cast<std::size_t>(i)] = step;
+        });
+        closest.swap(outs[static_cast<std::size_t>(best)]);  // the old row becomes scratch
         for (index_t c = 0; c < chunks; ++c) chunk_sum[static_cast<std::size_t>(c)] = pots[static_cast<std::size_t>(c * used + best)];
         phi = best_pot;
     }
