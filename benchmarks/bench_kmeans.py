@@ -33,7 +33,7 @@ from diffclust import _core
 
 sklearn_cluster = pytest.importorskip("sklearn.cluster")
 threadpoolctl = pytest.importorskip("threadpoolctl")
-from sklearn.cluster._kmeans import _kmeans_single_lloyd  # noqa: E402
+from sklearn.cluster._kmeans import _kmeans_single_lloyd
 
 N = 20_000 if os.environ.get("DIFFCLUST_BENCH_QUICK") else 200_000
 SHAPES = [(16, 10), (16, 100), (64, 10), (64, 100)]

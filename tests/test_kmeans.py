@@ -165,7 +165,7 @@ def test_duplicate_points(rng: np.random.Generator) -> None:
     X = base[rng.integers(0, 6, 200)]
     X[:6] = base
     for s in range(5):
-        C, idx = dc.kmeans_plusplus(X, 6, seed=s)
+        C, _ = dc.kmeans_plusplus(X, 6, seed=s)
         assert len({tuple(c) for c in C}) == 6  # six distinct points, never a duplicate
         r = dc.kmeans(X, 6, seed=s)
         assert r.inertia < 1e-20  # the mean of equal values, up to rounding
@@ -226,9 +226,9 @@ def test_kmeans_plusplus_trials_and_weights(rng: np.random.Generator) -> None:
 
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.extra.numpy import arrays  # noqa: E402
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 
 @given(

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
-from sklearn import cluster as skc  # noqa: E402
-from sklearn.utils.estimator_checks import estimator_checks_generator  # noqa: E402
+from sklearn import cluster as skc
+from sklearn.utils.estimator_checks import estimator_checks_generator
 
-from diffclust.sklearn import KMeans, MiniBatchKMeans  # noqa: E402
+from diffclust.sklearn import KMeans, MiniBatchKMeans
 
 # As for scikit-learn's own KMeans and MiniBatchKMeans (its PER_ESTIMATOR_XFAIL_CHECKS):
 # the seeding draws points by cumulative weight in row order, and the check shuffles

@@ -12,7 +12,12 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from .. import _ops_kmeans
@@ -38,9 +43,10 @@ def _init_arg(init: Any, X: NDArray[Any]) -> Any:
 def _check_n_clusters(n_clusters: Any, n: int) -> int:
     if isinstance(n_clusters, (bool, np.bool_)) or not isinstance(n_clusters, numbers.Integral):
         raise TypeError(f"n_clusters must be an integer, got {n_clusters!r}")
-    if not 1 <= n_clusters <= n:
-        raise ValueError(f"n_samples={n} should be >= n_clusters={n_clusters}.")
-    return int(n_clusters)
+    value = int(n_clusters)
+    if not 1 <= value <= n:
+        raise ValueError(f"n_samples={n} should be >= n_clusters={value}.")
+    return value
 
 
 class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):  # type: ignore[misc]
@@ -77,18 +83,21 @@ class _BaseKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixi
 
     def fit_predict(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> NDArray[np.intp]:
         """Fit, then return ``labels_``."""
-        return self.fit(X, sample_weight=sample_weight).labels_
+        labels: NDArray[np.intp] = self.fit(X, sample_weight=sample_weight).labels_
+        return labels
 
     def transform(self, X: ArrayLike) -> NDArray[Any]:
         """Euclidean distances of the samples to the cluster centres, shape (n, n_clusters)."""
         check_is_fitted(self)
         Xv = self._check_test_data(X)
         C = self.cluster_centers_.astype(Xv.dtype, copy=False)
-        return pairwise_distances(Xv, C, metric="euclidean", n_threads=self.n_threads)
+        out: NDArray[Any] = pairwise_distances(Xv, C, metric="euclidean", n_threads=self.n_threads)
+        return out
 
     def fit_transform(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> NDArray[Any]:
         """Fit, then return the distances to the centres."""
-        return self.fit(X, sample_weight=sample_weight).transform(X)
+        out: NDArray[Any] = self.fit(X, sample_weight=sample_weight).transform(X)
+        return out
 
     def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
         """The opposite of the inertia of X against the cluster centres."""
@@ -166,10 +175,9 @@ class KMeans(_BaseKMeans):
         Xv = validate_data(self, X, dtype=[np.float64, np.float32], order="C", accept_large_sparse=False)
         k = _check_n_clusters(self.n_clusters, Xv.shape[0])
         init = _init_arg(self.init, Xv)
-        if self.n_init == "auto":
+        n_init: Any = self.n_init
+        if n_init == "auto":
             n_init = 10 if isinstance(init, str) and init == "random" else 1
-        else:
-            n_init = self.n_init
         w = self._weights(sample_weight, Xv.shape[0])
         centers, labels, inertia, n_iter = _ops_kmeans.kmeans(
             Xv, k, init, n_init, self.max_iter, self.tol, w, self.algorithm if self.algorithm != "auto" else "auto",

@@ -68,38 +68,87 @@ struct LloydJob {
     bool assign;   // recompute the labels (else use the given ones)
     bool update;   // accumulate sums and weights
     bool inertia;  // accumulate sum of w * D
+    // Hamerly's bounds (nullptr: none), in distance (not squared) units: upper[i] >=
+    // d(x_i, c_{l_i}), lower[i] <= min_{j != l_i} d(x_i, c_j); half_sep[j] <= half the
+    // distance from c_j to its nearest other centre. `fresh`: no bounds yet.
+    double* upper = nullptr;
+    double* lower = nullptr;
+    const double* half_sep = nullptr;
+    bool fresh = true;
 };
 
-// Rows [r0, r1) of one chunk, in row order.
+// Relative slack that keeps the bounds rigorous under rounding (distance units):
+// a bound test passes only when it holds with this margin, far above the rounding
+// error of the directly computed distances, so a skipped point keeps exactly the
+// label the direct computation would give it.
+inline double bound_slack(index_t d) { return 4.0 * margin_factor(d); }
+
+// Labels of the points rows[0 .. m) (their bounds set when the job keeps them).
 template <class T>
-DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0, index_t r1, ChunkSums& out,
-                                             double* panel) {
+DIFFCLUST_ALWAYS_INLINE void assign_rows(const LloydJob<T>& job, const index_t* rows, index_t m, double* panel,
+                                         ChunkSums& out) {
     const index_t d = job.d, k = job.k;
     // (||x|| + max ||c||)^2 <= 2 (||x||^2 + max ||c||^2): the margin without square roots
     const double rel2 = 2.0 * margin_factor(d);
-    const double cmax2 = job.assign ? job.packed->max_norm * job.packed->max_norm : 0.0;
+    const double cmax2 = job.packed->max_norm * job.packed->max_norm;
+    const double slack = bound_slack(d);
     double xn[pw], best[pw], second[pw];
     long long arg[pw];
+    for (index_t p = 0; p < m; p += pw) {
+        const index_t cnt = std::min(pw, m - p);
+        pack_points(job.X, d, p, cnt, panel, xn, rows);
+        nearest8(panel, d, *job.packed, best, second, arg);
+        for (index_t w = 0; w < cnt; ++w) {
+            const index_t i = rows[p + w];
+            const double err = rel2 * (xn[w] + cmax2);
+            const bool clear = second[w] - best[w] > err;
+            const index_t l = clear ? static_cast<index_t>(arg[w]) : exact_nearest(job.X + i * d, job.centers, k, d);
+            out.changed += job.labels[i] != l;
+            job.labels[i] = l;
+            if (job.upper) {
+                const double hi = xn[w] + best[w] + err;
+                const double lo = (clear ? xn[w] + second[w] : xn[w] + best[w]) - err;
+                job.upper[i] = std::sqrt(hi > 0.0 ? hi : 0.0) * (1.0 + slack);
+                job.lower[i] = std::sqrt(lo > 0.0 ? lo : 0.0) * (1.0 - slack);
+            }
+        }
+    }
+}
+
+// Rows [r0, r1) of one chunk, in blocks of `block_rows` (so that the rows are still
+// in cache for the sums): labels (plain, or skipping the points whose bounds prove
+// the label unchanged), then the sums in row order.
+constexpr index_t block_rows = 128;
+
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0, index_t r1, ChunkSums& out,
+                                             double* panel, index_t* rows) {
+    const index_t d = job.d;
+    const double slack = bound_slack(d);
     double* sums = out.sums.data();
     double* weights = out.weights.data();
-    for (index_t i0 = r0; i0 < r1; i0 += pw) {
-        const index_t m = std::min(pw, r1 - i0);
+    for (index_t b0 = r0; b0 < r1; b0 += block_rows) {
+        const index_t b1 = std::min(r1, b0 + block_rows);
         if (job.assign) {
-            pack_points(job.X, d, i0, m, panel, xn);
-            nearest8(panel, d, *job.packed, best, second, arg);
-        }
-        for (index_t w = 0; w < m; ++w) {
-            const index_t i = i0 + w;
-            const T* x = job.X + i * d;
-            index_t l;
-            if (job.assign) {
-                l = second[w] - best[w] > rel2 * (xn[w] + cmax2) ? static_cast<index_t>(arg[w])
-                                                         : exact_nearest(x, job.centers, k, d);
-                out.changed += job.labels[i] != l;
-                job.labels[i] = l;
+            index_t m = 0;
+            if (job.upper && !job.fresh) {
+                for (index_t i = b0; i < b1; ++i) {
+                    const index_t a = job.labels[i];
+                    const double lim = std::max(job.half_sep[a], job.lower[i]) * (1.0 - slack);
+                    if (job.upper[i] < lim) continue;
+                    const double u = std::sqrt(sq_distance(job.X + i * d, job.centers + a * d, d)) * (1.0 + slack);
+                    job.upper[i] = u;
+                    if (u < lim) continue;
+                    rows[m++] = i;
+                }
             } else {
-                l = job.labels[i];
+                for (index_t i = b0; i < b1; ++i) rows[m++] = i;
             }
+            assign_rows(job, rows, m, panel, out);
+        }
+        for (index_t i = b0; i < b1; ++i) {
+            const T* x = job.X + i * d;
+            const index_t l = job.labels[i];
             const double wi = job.w ? job.w[i] : 1.0;
             if (job.update) {
                 double* s = sums + l * d;
@@ -116,13 +165,13 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
 }
 
 [[maybe_unused]] static DIFFCLUST_TARGET_CLONES void lloyd_rows(const LloydJob<double>& job, index_t r0, index_t r1,
-                                                                ChunkSums& out, double* panel) {
-    lloyd_rows_impl(job, r0, r1, out, panel);
+                                                                ChunkSums& out, double* panel, index_t* rows) {
+    lloyd_rows_impl(job, r0, r1, out, panel, rows);
 }
 
 [[maybe_unused]] static DIFFCLUST_TARGET_CLONES void lloyd_rows(const LloydJob<float>& job, index_t r0, index_t r1,
-                                                                ChunkSums& out, double* panel) {
-    lloyd_rows_impl(job, r0, r1, out, panel);
+                                                                ChunkSums& out, double* panel, index_t* rows) {
+    lloyd_rows_impl(job, r0, r1, out, panel, rows);
 }
 
 // The totals of one pass (fixed chunks, folded in chunk order).
@@ -147,11 +196,14 @@ PassTotals lloyd_pass(const LloydJob<T>& job, int threads) {
     const index_t wave = std::min(chunks, std::max<index_t>(2 * threads, (index_t(1) << 21) / per_chunk));
     std::vector<ChunkSums> slots(static_cast<std::size_t>(wave));
     std::vector<std::vector<double>> panels(static_cast<std::size_t>(threads));
+    std::vector<std::vector<index_t>> row_lists(static_cast<std::size_t>(threads));
     for (index_t c0 = 0; c0 < chunks; c0 += wave) {
         const index_t m = std::min(wave, chunks - c0);
         parallel_for_tid(m, threads, [&](index_t s, int tid) {
             std::vector<double>& panel = panels[static_cast<std::size_t>(tid)];
             if (panel.empty()) panel.resize(static_cast<std::size_t>(pw * d));
+            std::vector<index_t>& rows = row_lists[static_cast<std::size_t>(tid)];
+            if (rows.empty()) rows.resize(static_cast<std::size_t>(block_rows));
             ChunkSums& out = slots[static_cast<std::size_t>(s)];
             if (job.update) {
                 out.sums.assign(static_cast<std::size_t>(k * d), 0.0);
@@ -160,7 +212,7 @@ PassTotals lloyd_pass(const LloydJob<T>& job, int threads) {
             out.inertia = 0.0;
             out.changed = 0;
             const index_t c = c0 + s;
-            lloyd_rows(job, c * chunk_rows, std::min(n, (c + 1) * chunk_rows), out, panel.data());
+            lloyd_rows(job, c * chunk_rows, std::min(n, (c + 1) * chunk_rows), out, panel.data(), rows.data());
         });
         for (index_t s = 0; s < m; ++s) {
             const ChunkSums& out = slots[static_cast<std::size_t>(s)];
@@ -243,6 +295,42 @@ void check_kmeans_args(index_t n, index_t d, index_t k, const double* w) {
     }
 }
 
+
+constexpr index_t bounds_min_k = 4;
+
+// half_sep[j] = (1 - slack) * min_{j' != j} ||c_j - c_j'|| / 2 (a lower bound).
+inline void separations(const double* C, index_t k, index_t d, double slack, double* half_sep) {
+    for (index_t j = 0; j < k; ++j) half_sep[j] = inf;
+    for (index_t a = 0; a < k; ++a)
+        for (index_t b = a + 1; b < k; ++b) {
+            const double s = 0.5 * std::sqrt(sq_distance(C + a * d, C + b * d, d)) * (1.0 - slack);
+            half_sep[a] = std::min(half_sep[a], s);
+            half_sep[b] = std::min(half_sep[b], s);
+        }
+}
+
+// After the centres moved by drift[j] (upper bounds of the shifts): upper += the
+// drift of the point's centre, lower -= the largest drift of the other centres.
+inline void move_bounds(const index_t* labels, index_t n, const std::vector<double>& drift, double* upper,
+                        double* lower, int threads) {
+    index_t top = 0;
+    for (index_t j = 1; j < static_cast<index_t>(drift.size()); ++j)
+        if (drift[static_cast<std::size_t>(j)] > drift[static_cast<std::size_t>(top)]) top = j;
+    double runner = 0.0;
+    for (index_t j = 0; j < static_cast<index_t>(drift.size()); ++j)
+        if (j != top) runner = std::max(runner, drift[static_cast<std::size_t>(j)]);
+    const double first = drift[static_cast<std::size_t>(top)];
+    constexpr double up = 1.0 + 0x1p-50, down = 1.0 - 0x1p-50;
+    parallel_for(tiles::ceil_div(n, chunk_rows), threads, [&](index_t c) {
+        for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i) {
+            const index_t l = labels[i];
+            upper[i] = (upper[i] + drift[static_cast<std::size_t>(l)]) * up;
+            const double lo = (lower[i] - (l == top ? runner : first)) * down;
+            lower[i] = lo > 0.0 ? lo : 0.0;
+        }
+    });
+}
+
 }  // namespace kmeans_detail
 
 struct KMeansStats {
@@ -270,24 +358,36 @@ KMeansStats kmeans_lloyd(const T* X, index_t n, index_t d, const double* w, inde
     std::fill(labels, labels + n, index_t(-1));
     PackedCenters packed;
     KMeansStats stats;
+    // Hamerly's bounds pay once there are a few centres to skip.
+    const bool bounded = k >= bounds_min_k;
+    std::vector<double> upper(bounded ? static_cast<std::size_t>(n) : 0), lower(upper.size());
+    std::vector<double> half_sep(static_cast<std::size_t>(k)), drift(static_cast<std::size_t>(k));
+    const double slack = bound_slack(d);
     bool strict = false;
     index_t it = 0;
     for (; it < max_iter; ++it) {
         cancellation_point();
         packed.pack(C.data(), k, d);
-        const LloydJob<T> job{X, w, n, d, k, C.data(), &packed, labels, true, true, false};
+        LloydJob<T> job{X, w, n, d, k, C.data(), &packed, labels, true, true, false};
+        if (bounded) {
+            separations(C.data(), k, d, slack, half_sep.data());
+            job.upper = upper.data(), job.lower = lower.data(), job.half_sep = half_sep.data(), job.fresh = it == 0;
+        }
         PassTotals tot = lloyd_pass(job, threads);
         relocate_empty(X, w, n, d, k, C.data(), labels, tot, threads);
         double shift = 0.0;
         for (index_t j = 0; j < k; ++j) {
             const double wj = tot.weights[static_cast<std::size_t>(j)];
+            double dj = 0.0;
             for (index_t t = 0; t < d; ++t) {
                 const std::size_t e = static_cast<std::size_t>(j * d + t);
                 const double v = wj > 0.0 ? static_cast<double>(static_cast<T>(tot.sums[e] / wj)) : C[e];
                 const double delta = v - C[e];
-                shift += delta * delta;
+                dj += delta * delta;
                 Cnew[e] = v;
             }
+            shift += dj;
+            drift[static_cast<std::size_t>(j)] = std::sqrt(dj) * (1.0 + slack);
         }
         C.swap(Cnew);
         if (tot.changed == 0) {
@@ -295,6 +395,7 @@ KMeansStats kmeans_lloyd(const T* X, index_t n, index_t d, const double* w, inde
             break;
         }
         if (shift <= tol) break;
+        if (bounded) move_bounds(labels, n, drift, upper.data(), lower.data(), threads);
     }
     stats.n_iter = std::min(it + 1, max_iter);
     stats.converged = it < max_iter;

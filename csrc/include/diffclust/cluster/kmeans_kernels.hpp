@@ -64,12 +64,12 @@ struct PackedCenters {
     }
 };
 
-// Packs rows [i0, i0 + count) (count <= 8) of X into one B panel and writes
-// their squared norms (zero for padding lanes).
+// Packs rows [i0, i0 + count) (count <= 8) of X, or rows[i0 .. i0 + count) when
+// rows is given, into one B panel and writes their squared norms (zero for padding).
 template <class T>
 DIFFCLUST_ALWAYS_INLINE void pack_points(const T* X, index_t d, index_t i0, index_t count, double* panel,
-                                         double* sq_norm) {
-    tiles::pack_panels(X, d, nullptr, i0, count, pw, nullptr, panel);
+                                         double* sq_norm, const index_t* rows = nullptr) {
+    tiles::pack_panels(X, d, rows, i0, count, pw, nullptr, panel);
     double s[pw] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (index_t t = 0; t < d; ++t) {
 #pragma GCC unroll 8
