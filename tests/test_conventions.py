@@ -271,6 +271,9 @@ def _calls(dtype):
         "soft_ncut": ((W, P), lambda: dc.soft_ncut(W, P)),
         "dec_loss": ((X, X[:3].copy()), lambda: dc.dec_loss(X, X[:3])),
         "kmedoids": ((X,), lambda: dc.kmedoids(X, 3)),
+        "kmeans": ((X,), lambda: dc.kmeans(X, 3, seed=0)),
+        "kmeans_plusplus": ((X,), lambda: dc.kmeans_plusplus(X, 3, seed=0)),
+        "minibatch_kmeans": ((X,), lambda: dc.minibatch_kmeans(X, 3, seed=0)),
     }
 
 

@@ -67,7 +67,8 @@ def test_bounds_keep_exact_labels(rng: np.random.Generator) -> None:
     r = dc.kmeans(X, 30, init=C0, tol=0)
     np.testing.assert_array_equal(r.labels, brute_labels(X, r.centers))
     C, labels, n_iter = C0.copy(), np.full(len(X), -1), 0
-    for n_iter in range(1, 301):
+    for step in range(1, 301):
+        n_iter = step
         new = brute_labels(X, C)
         counts = np.bincount(new, minlength=30)
         assert counts.min() > 0  # no empty cluster on this data (the reference does not relocate)
