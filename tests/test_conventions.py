@@ -279,6 +279,9 @@ def _calls(dtype):
         "dbscan": ((X,), lambda: dc.dbscan(X, 1.5, min_samples=3)),
         "optics": ((X,), lambda: dc.optics(X, min_samples=3)),
         "mutual_reachability_distances": ((X,), lambda: dc.mutual_reachability_distances(X, min_samples=3)),
+        "kmeans": ((X,), lambda: dc.kmeans(X, 3, seed=0)),
+        "kmeans_plusplus": ((X,), lambda: dc.kmeans_plusplus(X, 3, seed=0)),
+        "minibatch_kmeans": ((X,), lambda: dc.minibatch_kmeans(X, 3, seed=0)),
     }
 
 

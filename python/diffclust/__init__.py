@@ -8,7 +8,18 @@ the classical clustering metrics and losses.
 
 from __future__ import annotations
 
-from . import _threadpool, cluster, density, distances, forests, losses, metrics, perturb  # noqa: F401
+from . import (  # noqa: F401
+    _threadpool,
+    centroids,
+    cluster,
+    density,
+    distances,
+    forests,
+    losses,
+    metrics,
+    perturb,
+)
+from .centroids import *
 from .cluster import *
 from .density import *
 from .distances import *
@@ -27,4 +38,5 @@ __all__ = [  # noqa: PLE0604
     *metrics.__all__,
     *losses.__all__,
     *density.__all__,
+    *centroids.__all__,
 ]
