@@ -152,14 +152,14 @@ def _kmedoids(
 def _kmeans(
     X: NDArray[np.float64], k: int, metric: str, seed: int, min_size: int | None = None
 ) -> Fitted:
-    res = dc.kmeans(X, k, seed=seed)  # type: ignore[attr-defined]
+    res = dc.kmeans(X, k, seed=seed)
     return Fitted(_labels(res.labels), _first(res, ("inertia", "loss")))
 
 
 def _gmm(
     X: NDArray[np.float64], k: int, metric: str, seed: int, min_size: int | None = None
 ) -> Fitted:
-    res = dc.gaussian_mixture(X, k, seed=seed)  # type: ignore[attr-defined]
+    res = dc.gaussian_mixture(X, k, seed=seed)
     labels = getattr(res, "labels", None)
     if labels is None:  # a result with responsibilities only
         labels = np.argmax(np.asarray(res.responsibilities), axis=1)
@@ -173,7 +173,7 @@ def _hdbscan(
     X: NDArray[np.float64], k: int, metric: str, seed: int, min_size: int | None = None
 ) -> Fitted:
     m = max(5, X.shape[0] // 40) if min_size is None else max(2, min_size)
-    res = dc.hdbscan(X, min_cluster_size=m, metric=metric)  # type: ignore[attr-defined]
+    res = dc.hdbscan(X, min_cluster_size=m, metric=metric)
     return Fitted(_labels(res.labels), None)
 
 

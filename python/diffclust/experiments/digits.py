@@ -146,7 +146,7 @@ class _Silent:
 
 def load_digits() -> tuple[NDArray[np.float32], NDArray[np.intp]]:
     """scikit-learn's 1797 digits, pixels scaled to [0, 1] (bundled: no download)."""
-    from sklearn.datasets import load_digits as sk_load  # type: ignore[import-untyped]
+    from sklearn.datasets import load_digits as sk_load
 
     data = sk_load()
     return (data.data / 16.0).astype(np.float32), data.target.astype(np.intp)

@@ -114,9 +114,9 @@ def probe_accuracy(
     Returns its accuracy on (Z_test, y_test), and on the test points whose class is
     in ``classes`` (NaN if ``classes`` is empty).
     """
-    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-    from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
-    from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     probe.fit(np.asarray(Z_fit, dtype=np.float64), y_fit)

@@ -10,4 +10,4 @@ from __future__ import annotations
 from ._density import DBSCAN, HDBSCAN, OPTICS
 from ._kmeans import KMeans, MiniBatchKMeans
 
-__all__ = ["DBSCAN", "HDBSCAN", "KMeans", "MiniBatchKMeans", "OPTICS"]
+__all__ = ["DBSCAN", "HDBSCAN", "OPTICS", "KMeans", "MiniBatchKMeans"]
