@@ -148,9 +148,26 @@ struct GaussianMixture {
     CovarianceType type = CovarianceType::full;
     std::vector<double> log_weights;  // (k,), -inf for zero weights
     std::vector<double> means;        // (k, d)
-    std::vector<double> factors;      // full (k, d, d) / tied (d, d): (L^-1)^T; diag (k, d) / spherical (k,): variances
+    std::vector<double> factors;      // full (k, d, d) / tied (d, d): (L^-1)^T; diag (k, d) / spherical (k,): precisions 1 / var
     std::vector<double> log_norm;     // (k,): log w - (d log(2 pi) + log det) / 2
 };
+
+namespace detail {
+
+// log_weights and log_norm = log w - (d log(2 pi) + log det Sigma) / 2 from the weights.
+inline void set_log_norms(GaussianMixture& g, const double* weights, const double* log_det) {
+    const double log_2pi = std::log(2.0 * 3.14159265358979323846);
+    g.log_weights.resize(static_cast<std::size_t>(g.k));
+    g.log_norm.resize(static_cast<std::size_t>(g.k));
+    for (index_t j = 0; j < g.k; ++j) {
+        const double w = weights[j];
+        g.log_weights[static_cast<std::size_t>(j)] = w > 0.0 ? std::log(w) : -std::numeric_limits<double>::infinity();
+        g.log_norm[static_cast<std::size_t>(j)] =
+            g.log_weights[static_cast<std::size_t>(j)] - 0.5 * (static_cast<double>(g.d) * log_2pi + log_det[j]);
+    }
+}
+
+}  // namespace detail
 
 // covariances as scikit-learn parametrises them: full (k, d, d), tied (d, d), diag (k, d),
 // spherical (k,). Throws std::invalid_argument naming the component that is not positive definite.
@@ -162,7 +179,6 @@ inline GaussianMixture make_gaussian_mixture(const double* weights, const double
     g.d = d;
     g.type = type;
     g.means.assign(means, means + k * d);
-    const double log_2pi = std::log(2.0 * 3.14159265358979323846);
     std::vector<double> log_det(static_cast<std::size_t>(k), 0.0);
     auto fail = [](const std::string& which) {
         throw std::invalid_argument("covariances" + which + " is not symmetric positive definite");
@@ -191,18 +207,52 @@ inline GaussianMixture make_gaussian_mixture(const double* weights, const double
                                                 (per > 1 ? "[" + std::to_string(t) + "]" : "") +
                                                 " must be a positive variance, got " + std::to_string(v));
                 ld += std::log(v);
+                g.factors[static_cast<std::size_t>(j * per + t)] = 1.0 / v;
             }
             log_det[static_cast<std::size_t>(j)] = per == 1 ? static_cast<double>(d) * ld : ld;
         }
     }
-    g.log_weights.resize(static_cast<std::size_t>(k));
-    g.log_norm.resize(static_cast<std::size_t>(k));
-    for (index_t j = 0; j < k; ++j) {
-        const double w = weights[j];
-        g.log_weights[static_cast<std::size_t>(j)] = w > 0.0 ? std::log(w) : -std::numeric_limits<double>::infinity();
-        g.log_norm[static_cast<std::size_t>(j)] = g.log_weights[static_cast<std::size_t>(j)] -
-                                                   0.5 * (static_cast<double>(d) * log_2pi + log_det[static_cast<std::size_t>(j)]);
+    detail::set_log_norms(g, weights, log_det.data());
+    return g;
+}
+
+// The same mixture from scikit-learn's `precisions_cholesky_` (the factors W with
+// W W^T = Sigma^-1): full (k, d, d) / tied (d, d) upper triangular (as the EM
+// M-step and precision_cholesky_from_precisions produce them), diag (k, d) /
+// spherical (k,) square roots of precisions. No check: the caller made them.
+inline GaussianMixture make_gaussian_mixture_from_precision_cholesky(const double* weights, const double* means,
+                                                                     const double* prec_chol, index_t k, index_t d,
+                                                                     CovarianceType type) {
+    check_size(k, "k"), check_size(d, "d");
+    GaussianMixture g;
+    g.k = k;
+    g.d = d;
+    g.type = type;
+    g.means.assign(means, means + k * d);
+    std::vector<double> log_det(static_cast<std::size_t>(k), 0.0);  // log det Sigma = -2 sum log W_tt
+    if (type == CovarianceType::full || type == CovarianceType::tied) {
+        const index_t m = type == CovarianceType::full ? k : 1;
+        g.factors.assign(prec_chol, prec_chol + m * d * d);
+        for (index_t j = 0; j < m; ++j) {
+            double ld = 0.0;
+            for (index_t t = 0; t < d; ++t) ld -= 2.0 * std::log(prec_chol[j * d * d + t * d + t]);
+            for (index_t c = 0; c < k; ++c)
+                if (type == CovarianceType::tied || c == j) log_det[static_cast<std::size_t>(c)] = ld;
+        }
+    } else {
+        const index_t per = type == CovarianceType::diag ? d : 1;
+        g.factors.resize(static_cast<std::size_t>(k * per));
+        for (index_t j = 0; j < k; ++j) {
+            double ld = 0.0;
+            for (index_t t = 0; t < per; ++t) {
+                const double pc = prec_chol[j * per + t];
+                g.factors[static_cast<std::size_t>(j * per + t)] = pc * pc;
+                ld -= 2.0 * std::log(pc);
+            }
+            log_det[static_cast<std::size_t>(j)] = per == 1 ? static_cast<double>(d) * ld : ld;
+        }
     }
+    detail::set_log_norms(g, weights, log_det.data());
     return g;
 }
 
@@ -236,7 +286,7 @@ static DIFFCLUST_TARGET_CLONES void block_mahalanobis(const double* DIFFCLUST_RE
     } else {
         const bool diag = type == static_cast<int>(CovarianceType::diag);
         for (index_t t = 0; t < d; ++t) {
-            const double inv = 1.0 / (diag ? factor[t] : factor[0]);
+            const double inv = diag ? factor[t] : factor[0];  // the precision 1 / var
             const double* DIFFCLUST_RESTRICT dt = diffT + t * B;
             for (index_t s = 0; s < rows; ++s) maha[s] += dt[s] * dt[s] * inv;
         }
@@ -245,17 +295,16 @@ static DIFFCLUST_TARGET_CLONES void block_mahalanobis(const double* DIFFCLUST_RE
 
 }  // namespace detail
 
-// -log p(x_s) for the `rows` (<= 64) samples starting at X into out; `scratch` holds
-// (2 d + k + 1) * 64 doubles.
+// logp (k x 64) = log(w_j N(x_s; mu_j, Sigma_j)) for the `rows` (<= 64) samples starting
+// at X; -inf for a component of weight 0. `scratch` holds (2 d + 1) * 64 doubles.
 template <class T>
-void gmm_block_nll(const GaussianMixture& g, const T* X, index_t rows, double* out, double* scratch) {
+void gmm_block_log_prob(const GaussianMixture& g, const T* X, index_t rows, double* logp, double* scratch) {
     constexpr index_t B = detail::gmm_block;
     const index_t d = g.d, k = g.k;
     const double neg_inf = -std::numeric_limits<double>::infinity();
     double* diffT = scratch;
     double* yT = diffT + d * B;
-    double* logp = yT + d * B;  // (k, B)
-    double* maha = logp + k * B;
+    double* maha = yT + d * B;
     for (index_t j = 0; j < k; ++j) {
         double* lp = logp + j * B;
         if (g.log_weights[static_cast<std::size_t>(j)] == neg_inf) {  // a component of weight 0
@@ -273,6 +322,17 @@ void gmm_block_nll(const GaussianMixture& g, const T* X, index_t rows, double* o
         const double norm = g.log_norm[static_cast<std::size_t>(j)];
         for (index_t s = 0; s < rows; ++s) lp[s] = norm - 0.5 * maha[s];
     }
+}
+
+// -log p(x_s) for the `rows` (<= 64) samples starting at X into out; `scratch` holds
+// (2 d + k + 1) * 64 doubles.
+template <class T>
+void gmm_block_nll(const GaussianMixture& g, const T* X, index_t rows, double* out, double* scratch) {
+    constexpr index_t B = detail::gmm_block;
+    const index_t d = g.d, k = g.k;
+    const double neg_inf = -std::numeric_limits<double>::infinity();
+    double* logp = scratch + (2 * d + 1) * B;  // (k, B)
+    gmm_block_log_prob(g, X, rows, logp, scratch);
     for (index_t s = 0; s < rows; ++s) {
         double top = neg_inf;
         for (index_t j = 0; j < k; ++j) top = std::max(top, logp[j * B + s]);

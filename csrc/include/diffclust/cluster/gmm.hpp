@@ -1,0 +1,454 @@
+// Gaussian mixtures fitted by EM, as scikit-learn's GaussianMixture does it:
+// full, tied, diag and spherical covariances, reg_covar on the diagonal,
+// convergence when the mean log-likelihood (scikit-learn's lower bound) changes by
+// less than tol.
+//
+// One EM iteration is one pass over X in fixed row chunks: the E-step of a block of
+// 64 rows (metrics/losses.hpp: Mahalanobis distances through the precision Cholesky
+// factor, then log-sum-exp) gives the responsibilities r_ij, which are folded at once
+// into the chunk's sufficient statistics, taken about a shift s_j (the means of the
+// E-step): n_j = sum_i r_ij, m_j = sum_i r_ij (x_i - s_j), S_j = sum_i r_ij (x_i -
+// s_j)(x_i - s_j)^T. The chunks' statistics are added in chunk order, so every
+// result is bit-identical for any thread count. The M-step then gives
+//   mu_j = s_j n_j / N_j + m_j / N_j                 (N_j = n_j + 10 eps, as scikit-learn)
+//   Sigma_j = (S_j - m_j D^T - D m_j^T + n_j D D^T) / N_j + reg I,  D = mu_j - s_j,
+// the exact centred scatter. When D is large against the spread (the first steps from
+// a poor start) the subtraction could cancel: the pass is then repeated about the new
+// means (D = 0), so the covariance is always a centred sum.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "diffclust/core/chunked.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/types.hpp"
+#include "diffclust/metrics/losses.hpp"
+
+namespace diffclust {
+
+// Number of values in a covariance (or precision Cholesky) array of each type.
+inline index_t gmm_covariance_size(CovarianceType type, index_t k, index_t d) {
+    switch (type) {
+        case CovarianceType::full: return k * d * d;
+        case CovarianceType::tied: return d * d;
+        case CovarianceType::diag: return k * d;
+        default: return k;
+    }
+}
+
+inline const char* gmm_ill_defined_message() {
+    return "Fitting the mixture model failed because some components have ill-defined empirical covariance "
+           "(for instance caused by singleton or collapsed samples). Try to decrease the number of components, "
+           "increase reg_covar, or scale the input data.";
+}
+
+// scikit-learn's precisions_cholesky_ from covariances: full/tied U = (L^-1)^T (upper
+// triangular) with L L^T = Sigma; diag/spherical 1 / sqrt(var). Throws
+// std::invalid_argument (the message above) if a covariance is not positive definite.
+inline void precision_cholesky_from_covariances(const double* cov, double* pc, CovarianceType type, index_t k,
+                                                index_t d) {
+    const index_t size = gmm_covariance_size(type, k, d);
+    std::copy(cov, cov + size, pc);
+    if (type == CovarianceType::full || type == CovarianceType::tied) {
+        const index_t m = type == CovarianceType::full ? k : 1;
+        for (index_t j = 0; j < m; ++j) {
+            double* L = pc + j * d * d;
+            if (!cholesky_lower(L, d)) throw std::invalid_argument(gmm_ill_defined_message());
+            invert_lower_transposed(L, d);
+        }
+    } else {
+        for (index_t i = 0; i < size; ++i) {
+            if (!(cov[i] > 0.0) || !std::isfinite(cov[i])) throw std::invalid_argument(gmm_ill_defined_message());
+            pc[i] = 1.0 / std::sqrt(cov[i]);
+        }
+    }
+}
+
+// Upper-triangular factors U with U U^T = P from precision matrices P (the
+// `precisions_init` of scikit-learn): the Cholesky factor of J P J (J reverses the
+// order of the axes), turned back. diag/spherical: sqrt(P). Throws
+// std::invalid_argument naming precisions_init[j] if one is not positive definite.
+inline void precision_cholesky_from_precisions(const double* P, double* pc, CovarianceType type, index_t k,
+                                               index_t d) {
+    if (type == CovarianceType::full || type == CovarianceType::tied) {
+        const index_t m = type == CovarianceType::full ? k : 1;
+        std::vector<double> A(static_cast<std::size_t>(d * d));
+        for (index_t j = 0; j < m; ++j) {
+            const double* Pj = P + j * d * d;
+            for (index_t r = 0; r < d; ++r)
+                for (index_t c = 0; c < d; ++c) A[static_cast<std::size_t>(r * d + c)] = Pj[(d - 1 - r) * d + (d - 1 - c)];
+            if (!cholesky_lower(A.data(), d))
+                throw std::invalid_argument("precisions_init" +
+                                            (type == CovarianceType::full ? "[" + std::to_string(j) + "]" : std::string()) +
+                                            " is not symmetric positive definite");
+            double* U = pc + j * d * d;
+            for (index_t r = 0; r < d; ++r)
+                for (index_t c = 0; c < d; ++c) U[r * d + c] = A[static_cast<std::size_t>((d - 1 - r) * d + (d - 1 - c))];
+        }
+    } else {
+        const index_t size = gmm_covariance_size(type, k, d);
+        for (index_t i = 0; i < size; ++i) {
+            if (!(P[i] > 0.0) || !std::isfinite(P[i]))
+                throw std::invalid_argument("precisions_init[" + std::to_string(i) + "] must be positive, got " +
+                                            std::to_string(P[i]));
+            pc[i] = std::sqrt(P[i]);
+        }
+    }
+}
+
+// The parameters of a fitted (or starting) mixture, in scikit-learn's layout.
+struct MixtureParams {
+    index_t k = 0, d = 0;
+    CovarianceType type = CovarianceType::full;
+    std::vector<double> weights;      // (k,)
+    std::vector<double> means;        // (k, d)
+    std::vector<double> covariances;  // gmm_covariance_size
+    std::vector<double> prec_chol;    // same size
+
+    GaussianMixture mixture() const {
+        return make_gaussian_mixture_from_precision_cholesky(weights.data(), means.data(), prec_chol.data(), k, d, type);
+    }
+};
+
+namespace detail {
+
+// Sufficient statistics of one chunk about the shifts s_j: n (k), m (k, d), and the
+// scatter S: full (k, d, d) upper triangle, tied (d, d) upper triangle summed over j,
+// diag and spherical (k, d) diagonals.
+struct GmmStatLayout {
+    index_t k, d, scatter;
+    GmmStatLayout(CovarianceType type, index_t k_, index_t d_) : k(k_), d(d_) {
+        scatter = type == CovarianceType::full ? k * d * d : type == CovarianceType::tied ? d * d : k * d;
+    }
+    index_t size() const { return k + k * d + scatter + 1; }  // + 1: the log-likelihood sum
+};
+
+// Adds the block's rows (weights r, (k, 64)) to the statistics `st` about `shift`.
+template <class T>
+void gmm_block_stats(const T* X, index_t rows, index_t d, index_t k, CovarianceType type, const double* r,
+                     const double* shift, bool scatter, double* st, double* diff) {
+    constexpr index_t B = gmm_block;
+    double* nk = st;
+    double* m1 = nk + k;
+    double* S = m1 + k * d;
+    const bool square = type == CovarianceType::full || type == CovarianceType::tied;
+    for (index_t j = 0; j < k; ++j) {
+        const double* rj = r + j * B;
+        const double* sj = shift + j * d;
+        double* mj = m1 + j * d;
+        double* Sj = type == CovarianceType::tied ? S : S + (square ? j * d * d : j * d);
+        for (index_t s = 0; s < rows; ++s) {
+            const double w = rj[s];
+            if (w == 0.0) continue;  // adds exactly nothing
+            nk[j] += w;
+            const T* x = X + s * d;
+            for (index_t t = 0; t < d; ++t) diff[t] = static_cast<double>(x[t]) - sj[t];
+            for (index_t t = 0; t < d; ++t) mj[t] += w * diff[t];
+            if (!scatter) continue;
+            if (square) {
+                for (index_t t = 0; t < d; ++t) {
+                    const double a = w * diff[t];
+                    double* row = Sj + t * d;
+                    for (index_t c = 0; c < d; ++c) row[c] += a * diff[c];  // whole rows vectorise; upper half used
+                }
+            } else {
+                for (index_t t = 0; t < d; ++t) Sj[t] += w * diff[t] * diff[t];
+            }
+        }
+    }
+}
+
+// E-step of a block: r (k, 64) = responsibilities from logp (in place); returns the sum
+// of log p(x_s) over the block. Throws std::overflow_error if no component has a
+// finite density at a sample (squared distances overflowing float64).
+inline double gmm_block_responsibilities(double* logp, index_t rows, index_t k, std::int64_t* labels) {
+    constexpr index_t B = gmm_block;
+    const double neg_inf = -std::numeric_limits<double>::infinity();
+    double total = 0.0;
+    for (index_t s = 0; s < rows; ++s) {
+        double top = neg_inf;
+        index_t arg = 0;
+        for (index_t j = 0; j < k; ++j) {
+            if (logp[j * B + s] > top) top = logp[j * B + s], arg = j;
+        }
+        if (top == neg_inf)
+            throw std::overflow_error("the Mahalanobis distance of a sample to every component overflows float64; "
+                                      "scale the input data");
+        if (labels) labels[s] = arg;
+        double sum = 0.0;
+        for (index_t j = 0; j < k; ++j) {
+            const double e = std::exp(logp[j * B + s] - top);
+            logp[j * B + s] = e;
+            sum += e;
+        }
+        const double inv = 1.0 / sum;
+        for (index_t j = 0; j < k; ++j) logp[j * B + s] *= inv;
+        total += top + std::log(sum);
+    }
+    return total;
+}
+
+}  // namespace detail
+
+// Where the responsibilities of an accumulation pass come from: the E-step of a
+// mixture `g`, or given responsibilities (dense (n, k) `resp`, or hard `labels` with
+// -1 for a row that belongs to no component).
+struct GmmResponsibilities {
+    const GaussianMixture* g = nullptr;
+    const double* resp = nullptr;
+    const std::int64_t* labels = nullptr;
+};
+
+// Statistics of X about `shift` (k, d), summed over fixed chunks in chunk order.
+// `out_labels` (n,), if given, receives the E-step's argmax (only with `g`).
+template <class T>
+std::vector<double> gmm_accumulate(const T* X, index_t n, index_t d, index_t k, CovarianceType type,
+                                   const GmmResponsibilities& src, const double* shift, bool scatter, int n_threads,
+                                   std::int64_t* out_labels = nullptr) {
+    constexpr index_t B = detail::gmm_block;
+    const detail::GmmStatLayout lay(type, k, d);
+    const index_t stat = lay.size();
+    const double per_sample = static_cast<double>(k) * static_cast<double>(d) *
+                              (type == CovarianceType::full || type == CovarianceType::tied ? 2.0 * static_cast<double>(d) : 3.0);
+    const int threads = useful_threads(n_threads, static_cast<double>(n) * per_sample);
+    const Chunks ch = make_chunks(n, 16 * B, stat, index_t(1) << 24);
+    std::vector<double> partial(static_cast<std::size_t>(ch.count * stat), 0.0);
+    const std::size_t per_thread = static_cast<std::size_t>((2 * d + k + 2) * B + d);
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(std::max(1, threads)));
+    parallel_for_tid(ch.count, threads, [&](index_t c, int tid) {
+        std::vector<double>& buf = scratch[static_cast<std::size_t>(tid)];
+        if (buf.empty()) buf.resize(per_thread);
+        double* r = buf.data() + (2 * d + 1) * B;  // (k, B)
+        double* diff = r + k * B;
+        double* st = partial.data() + c * stat;
+        double llh = 0.0;
+        for (index_t i0 = ch.begin(c); i0 < ch.end(c); i0 += B) {
+            const index_t rows = std::min(B, ch.end(c) - i0);
+            if (src.g) {
+                gmm_block_log_prob(*src.g, X + i0 * d, rows, r, buf.data());
+                llh += detail::gmm_block_responsibilities(r, rows, k, out_labels ? out_labels + i0 : nullptr);
+            } else if (src.resp) {
+                for (index_t j = 0; j < k; ++j)
+                    for (index_t s = 0; s < rows; ++s) r[j * B + s] = src.resp[(i0 + s) * k + j];
+            } else {
+                for (index_t j = 0; j < k; ++j)
+                    for (index_t s = 0; s < rows; ++s) r[j * B + s] = src.labels[i0 + s] == j ? 1.0 : 0.0;
+            }
+            detail::gmm_block_stats(X + i0 * d, rows, d, k, type, r, shift, scatter, st, diff);
+        }
+        st[stat - 1] = llh;
+    });
+    std::vector<double> total(static_cast<std::size_t>(stat), 0.0);
+    for (index_t c = 0; c < ch.count; ++c)
+        for (index_t e = 0; e < stat; ++e) total[static_cast<std::size_t>(e)] += partial[static_cast<std::size_t>(c * stat + e)];
+    return total;
+}
+
+namespace detail {
+
+// N_j = n_j + 10 eps (scikit-learn's guard against empty components).
+inline double guarded_count(double nk) { return nk + 10.0 * std::numeric_limits<double>::epsilon(); }
+
+// Covariances about `means` from the statistics `st` about `shift` (see the header),
+// reg on the diagonal. Returns false if the shift was so far from the means that the
+// correction may have cancelled (the caller then accumulates again about the means).
+inline bool gmm_covariances(const std::vector<double>& st, const double* shift, const double* means, index_t k,
+                            index_t d, CovarianceType type, double reg, double* cov) {
+    const double* nk = st.data();
+    const double* m1 = nk + k;
+    const double* S = m1 + k * d;
+    const bool square = type == CovarianceType::full || type == CovarianceType::tied;
+    double total = 0.0;
+    for (index_t j = 0; j < k; ++j) total += guarded_count(nk[j]);
+    std::vector<double> D(static_cast<std::size_t>(k * d));
+    for (index_t e = 0; e < k * d; ++e) D[static_cast<std::size_t>(e)] = means[e] - shift[e];
+    // exact unless some |D_t|^2 is large against the variance it is subtracted from
+    auto far = [&](index_t j, index_t t, double var) {
+        const double Dt = D[static_cast<std::size_t>(j * d + t)];
+        return Dt * Dt > 1e3 * std::max(var, 1e-300);
+    };
+    bool exact = true;
+    if (type == CovarianceType::tied) std::fill(cov, cov + d * d, 0.0);
+    for (index_t j = 0; j < k; ++j) {
+        const double N = guarded_count(nk[j]);
+        const double* mj = m1 + j * d;
+        const double* Dj = D.data() + j * d;
+        if (square) {
+            const bool tied = type == CovarianceType::tied;
+            double* Cj = tied ? cov : cov + j * d * d;
+            const double* Sj = tied ? S : S + j * d * d;
+            for (index_t t = 0; t < d; ++t)
+                for (index_t c = t; c < d; ++c) {
+                    const double corr = -mj[t] * Dj[c] - Dj[t] * mj[c] + nk[j] * Dj[t] * Dj[c];
+                    if (tied) Cj[t * d + c] += corr;  // S is summed over j already; the corrections are per j
+                    else Cj[t * d + c] = (Sj[t * d + c] + corr) / N;
+                }
+            if (!tied)
+                for (index_t t = 0; t < d; ++t) exact = exact && !far(j, t, Cj[t * d + t]);
+        } else {
+            const double* Sj = S + j * d;
+            double sum = 0.0;
+            for (index_t t = 0; t < d; ++t) {
+                const double v = (Sj[t] - 2.0 * mj[t] * Dj[t] + nk[j] * Dj[t] * Dj[t]) / N;
+                exact = exact && !far(j, t, v);
+                if (type == CovarianceType::diag) cov[j * d + t] = v + reg;
+                else sum += v;
+            }
+            if (type == CovarianceType::spherical) cov[j] = sum / static_cast<double>(d) + reg;
+        }
+    }
+    if (square) {
+        const index_t m = type == CovarianceType::full ? k : 1;
+        if (type == CovarianceType::tied) {
+            for (index_t t = 0; t < d; ++t)
+                for (index_t c = t; c < d; ++c) cov[t * d + c] = (S[t * d + c] + cov[t * d + c]) / total;
+            for (index_t j = 0; j < k; ++j)
+                for (index_t t = 0; t < d; ++t) exact = exact && !far(j, t, cov[t * d + t]);
+        }
+        for (index_t j = 0; j < m; ++j) {
+            double* Cj = cov + j * d * d;
+            for (index_t t = 0; t < d; ++t) {
+                Cj[t * d + t] += reg;
+                for (index_t c = 0; c < t; ++c) Cj[t * d + c] = Cj[c * d + t];
+            }
+        }
+    }
+    return exact;
+}
+
+}  // namespace detail
+
+// Weights, means and covariances from the statistics about `shift` (the M-step); a
+// second pass about the new means when the shift was far (see the header).
+template <class T>
+void gmm_m_step(const T* X, index_t n, const std::vector<double>& st, const GmmResponsibilities& src,
+                const double* shift, double reg, int n_threads, MixtureParams& p) {
+    const index_t k = p.k, d = p.d;
+    const double* nk = st.data();
+    const double* m1 = nk + k;
+    std::vector<double> means(static_cast<std::size_t>(k * d));
+    double total = 0.0;
+    for (index_t j = 0; j < k; ++j) total += detail::guarded_count(nk[j]);
+    for (index_t j = 0; j < k; ++j) {
+        const double N = detail::guarded_count(nk[j]);
+        p.weights[static_cast<std::size_t>(j)] = N / total;
+        for (index_t t = 0; t < d; ++t)
+            means[static_cast<std::size_t>(j * d + t)] = shift[j * d + t] * (nk[j] / N) + m1[j * d + t] / N;
+    }
+    if (!detail::gmm_covariances(st, shift, means.data(), k, d, p.type, reg, p.covariances.data())) {
+        const std::vector<double> again = gmm_accumulate(X, n, d, k, p.type, src, means.data(), true, n_threads);
+        detail::gmm_covariances(again, means.data(), means.data(), k, d, p.type, reg, p.covariances.data());
+    }
+    p.means = std::move(means);
+    precision_cholesky_from_covariances(p.covariances.data(), p.prec_chol.data(), p.type, k, d);
+}
+
+// The parameters whose responsibilities are `src.resp` (n, k) or `src.labels` (n,):
+// scikit-learn's initialisation (_initialize: means first, then the centred scatter).
+template <class T>
+MixtureParams gmm_params_from_responsibilities(const T* X, index_t n, index_t d, index_t k, CovarianceType type,
+                                               const GmmResponsibilities& src, double reg, int n_threads) {
+    check_size(n, "n"), check_size(d, "d"), check_size(k, "k");
+    MixtureParams p;
+    p.k = k, p.d = d, p.type = type;
+    p.weights.assign(static_cast<std::size_t>(k), 0.0);
+    p.covariances.assign(static_cast<std::size_t>(gmm_covariance_size(type, k, d)), 0.0);
+    p.prec_chol = p.covariances;
+    const std::vector<double> zero(static_cast<std::size_t>(k * d), 0.0);
+    const std::vector<double> first = gmm_accumulate(X, n, d, k, type, src, zero.data(), false, n_threads);
+    std::vector<double> means(static_cast<std::size_t>(k * d));
+    for (index_t j = 0; j < k; ++j)
+        for (index_t t = 0; t < d; ++t)
+            means[static_cast<std::size_t>(j * d + t)] = first[static_cast<std::size_t>(k + j * d + t)] /
+                                                         detail::guarded_count(first[static_cast<std::size_t>(j)]);
+    const std::vector<double> st = gmm_accumulate(X, n, d, k, type, src, means.data(), true, n_threads);
+    gmm_m_step(X, n, st, src, means.data(), reg, n_threads, p);
+    return p;
+}
+
+// The E-step alone: labels (argmax_j of log w_j N(x; mu_j, Sigma_j)), log p(x_i)
+// (n,) and responsibilities (n, k), each only if its pointer is non-null.
+template <class T>
+void gmm_predict(const T* X, index_t n, const MixtureParams& p, std::int64_t* labels, double* log_prob, double* resp,
+                 int n_threads) {
+    constexpr index_t B = detail::gmm_block;
+    const index_t d = p.d, k = p.k;
+    const GaussianMixture g = p.mixture();
+    const double per_sample = static_cast<double>(k) * static_cast<double>(d) *
+                              (p.type == CovarianceType::full || p.type == CovarianceType::tied ? static_cast<double>(d) : 1.0);
+    const int threads = useful_threads(n_threads, static_cast<double>(n) * per_sample);
+    const Chunks ch = make_chunks(n, 16 * B);
+    const double neg_inf = -std::numeric_limits<double>::infinity();
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(std::max(1, threads)));
+    parallel_for_tid(ch.count, threads, [&](index_t c, int tid) {
+        std::vector<double>& buf = scratch[static_cast<std::size_t>(tid)];
+        if (buf.empty()) buf.resize(static_cast<std::size_t>((2 * d + k + 1) * B));
+        double* lp = buf.data() + (2 * d + 1) * B;
+        for (index_t i0 = ch.begin(c); i0 < ch.end(c); i0 += B) {
+            const index_t rows = std::min(B, ch.end(c) - i0);
+            gmm_block_log_prob(g, X + i0 * d, rows, lp, buf.data());
+            for (index_t s = 0; s < rows; ++s) {
+                double top = neg_inf;
+                index_t arg = 0;
+                for (index_t j = 0; j < k; ++j)
+                    if (lp[j * B + s] > top) top = lp[j * B + s], arg = j;
+                if (labels) labels[i0 + s] = arg;
+                if (!log_prob && !resp) continue;
+                double sum = 0.0;
+                if (top != neg_inf)
+                    for (index_t j = 0; j < k; ++j) sum += std::exp(lp[j * B + s] - top);
+                const double lse = top == neg_inf ? neg_inf : top + std::log(sum);
+                if (log_prob) log_prob[i0 + s] = lse;
+                if (resp)
+                    for (index_t j = 0; j < k; ++j)
+                        resp[(i0 + s) * k + j] = top == neg_inf ? (j == 0 ? 1.0 : 0.0) : std::exp(lp[j * B + s] - lse);
+            }
+        }
+    });
+}
+
+struct MixtureFit {
+    MixtureParams params;
+    std::vector<std::int64_t> labels;  // (n,): argmax of the final E-step
+    double lower_bound = -std::numeric_limits<double>::infinity();  // mean log-likelihood before the last M-step
+    index_t n_iter = 0;
+    bool converged = false;
+};
+
+// EM from the parameters `p` (weights, means, prec_chol; covariances are replaced by
+// the first M-step), at most max_iter iterations; stops once the mean log-likelihood
+// changes by less than tol. Then one more E-step gives the labels.
+template <class T>
+MixtureFit gmm_fit(const T* X, index_t n, MixtureParams p, index_t max_iter, double tol, double reg, int n_threads) {
+    check_size(n, "n");
+    MixtureFit fit;
+    double lower = -std::numeric_limits<double>::infinity();
+    for (index_t it = 1; it <= max_iter; ++it) {
+        const double prev = lower;
+        const GaussianMixture g = p.mixture();
+        GmmResponsibilities src;
+        src.g = &g;
+        const std::vector<double> shift = p.means;
+        const std::vector<double> st = gmm_accumulate(X, n, p.d, p.k, p.type, src, shift.data(), true, n_threads);
+        lower = st.back() / static_cast<double>(n);
+        gmm_m_step(X, n, st, src, shift.data(), reg, n_threads, p);
+        fit.n_iter = it;
+        if (std::abs(lower - prev) < tol) {
+            fit.converged = true;
+            break;
+        }
+    }
+    fit.lower_bound = lower;
+    fit.labels.assign(static_cast<std::size_t>(n), 0);
+    gmm_predict(X, n, p, fit.labels.data(), nullptr, nullptr, n_threads);
+    fit.params = std::move(p);
+    return fit;
+}
+
+}  // namespace diffclust
