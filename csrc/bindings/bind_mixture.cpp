@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -173,7 +174,7 @@ py::array_t<double> gmm_precision_cholesky_py(const py::array& P_in, const std::
 template <class T>
 py::tuple gmm_fit_py(const py::array& X_in, const std::string& covariance_type, const py::array& weights_in,
                      const py::array& means_in, const py::array& pc_in, index_t max_iter, double tol, double reg_covar,
-                     std::int64_t n_threads) {
+                     double initial_lower_bound, std::int64_t n_threads) {
     index_t n = 0, d = 0;
     const auto X = checked_points<T>(X_in, n, d);
     const CovarianceType type = parse_covariance_type(covariance_type);
@@ -182,13 +183,15 @@ py::tuple gmm_fit_py(const py::array& X_in, const std::string& covariance_type, 
     require_at_least(max_iter, 0, "max_iter");
     require_nonnegative(tol, "tol");
     require_nonnegative(reg_covar, "reg_covar");
+    if (std::isnan(initial_lower_bound) || initial_lower_bound == std::numeric_limits<double>::infinity())
+        value_error("initial_lower_bound must be finite or -inf");
     const int threads = threads_arg(n_threads);
     ParamArrays out(type, p.k, d);
     auto labels = empty<std::int64_t>({n});
     MixtureFit fit;
     run_released([&] {
         require_finite(X.data(), n * d, "X", threads);
-        fit = gmm_fit(X.data(), n, std::move(p), max_iter, tol, reg_covar, threads);
+        fit = gmm_fit(X.data(), n, std::move(p), max_iter, tol, reg_covar, threads, initial_lower_bound);
         out.fill(fit.params);
         std::copy(fit.labels.begin(), fit.labels.end(), labels.mutable_data());
     });
@@ -229,7 +232,7 @@ void def_typed(py::module_& m, const std::string& suffix) {
           "(weights, means, covariances, precisions_cholesky) from responsibilities or hard labels.");
     m.def(("gmm_fit_" + suffix).c_str(), &gmm_fit_py<T>, py::arg("X"), py::arg("covariance_type"), py::arg("weights"),
           py::arg("means"), py::arg("precisions_cholesky"), py::arg("max_iter"), py::arg("tol"), py::arg("reg_covar"),
-          py::arg("n_threads"),
+          py::arg("initial_lower_bound"), py::arg("n_threads"),
           "EM: (weights, means, covariances, precisions_cholesky, labels, lower_bound, n_iter, converged).");
     m.def(("gmm_predict_" + suffix).c_str(), &gmm_predict_py<T>, py::arg("X"), py::arg("covariance_type"),
           py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"), py::arg("return_resp"),

@@ -9,11 +9,13 @@ the classical clustering metrics and losses.
 from __future__ import annotations
 
 from . import _threadpool, cluster, distances, forests, losses, metrics, perturb  # noqa: F401
+from . import mixture  # noqa: F401
 from .cluster import *
 from .distances import *
 from .forests import *
 from .losses import *
 from .metrics import *
+from .mixture import *
 from .perturb import *
 
 __version__ = "0.1.0"
@@ -25,4 +27,5 @@ __all__ = [  # noqa: PLE0604
     *cluster.__all__,
     *metrics.__all__,
     *losses.__all__,
+    *mixture.__all__,
 ]

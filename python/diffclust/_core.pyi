@@ -120,3 +120,31 @@ class _TestingModule:
     def philox4x32(counter: NDArray[np.uint32], key: NDArray[np.uint32]) -> tuple[int, int, int, int]: ...
 
 _testing: _TestingModule
+
+# Gaussian mixtures fitted by EM (bind_mixture.cpp)
+_F64 = NDArray[np.float64]
+def gmm_precision_cholesky(precisions: _F64, covariance_type: str, k: int, d: int) -> _F64: ...
+def gmm_init_f64(
+    X: NDArray[np.float64], k: int, covariance_type: str, resp: _F64 | None, labels: NDArray[np.int64] | None,
+    reg_covar: float, n_threads: int,
+) -> tuple[_F64, _F64, _F64, _F64]: ...
+def gmm_init_f32(
+    X: NDArray[np.float32], k: int, covariance_type: str, resp: _F64 | None, labels: NDArray[np.int64] | None,
+    reg_covar: float, n_threads: int,
+) -> tuple[_F64, _F64, _F64, _F64]: ...
+def gmm_fit_f64(
+    X: NDArray[np.float64], covariance_type: str, weights: _F64, means: _F64, precisions_cholesky: _F64,
+    max_iter: int, tol: float, reg_covar: float, initial_lower_bound: float, n_threads: int,
+) -> tuple[_F64, _F64, _F64, _F64, NDArray[np.int64], float, int, bool]: ...
+def gmm_fit_f32(
+    X: NDArray[np.float32], covariance_type: str, weights: _F64, means: _F64, precisions_cholesky: _F64,
+    max_iter: int, tol: float, reg_covar: float, initial_lower_bound: float, n_threads: int,
+) -> tuple[_F64, _F64, _F64, _F64, NDArray[np.int64], float, int, bool]: ...
+def gmm_predict_f64(
+    X: NDArray[np.float64], covariance_type: str, weights: _F64, means: _F64, precisions_cholesky: _F64,
+    return_resp: bool, n_threads: int,
+) -> tuple[NDArray[np.int64], _F64, _F64 | None]: ...
+def gmm_predict_f32(
+    X: NDArray[np.float32], covariance_type: str, weights: _F64, means: _F64, precisions_cholesky: _F64,
+    return_resp: bool, n_threads: int,
+) -> tuple[NDArray[np.int64], _F64, _F64 | None]: ...

@@ -166,9 +166,8 @@ static void test_far_start(CovarianceType type) {
     const index_t n = 600, d = 2, k = 2;
     const std::vector<double> X = blobs(n, d, 5, 1e6);
     MixtureParams p = start(X, n, d, k, type);
-    for (index_t e = 0; e < k * d; ++e) p.means[static_cast<std::size_t>(e)] = 0.0;
-    p.means[0] = 1e6 + 1.0;  // component 0 near the data, 1 far away
-    p.means[1] = 1e6 + 1.0;
+    // both components 1e6 away from the data (which lies around 1e6), on either side
+    for (index_t e = 0; e < k * d; ++e) p.means[static_cast<std::size_t>(e)] = e < d ? 0.0 : 2e6;
     MixtureParams ref = p;
     naive_step(X, n, ref, 1e-6);
     const MixtureFit one = gmm_fit(X.data(), n, p, 1, 0.0, 1e-6, 1);

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -27,6 +28,7 @@
 
 #include "diffclust/core/chunked.hpp"
 #include "diffclust/core/parallel.hpp"
+#include "diffclust/core/simd.hpp"
 #include "diffclust/core/types.hpp"
 #include "diffclust/metrics/losses.hpp"
 
@@ -129,68 +131,143 @@ struct GmmStatLayout {
     index_t size() const { return k + k * d + scatter + 1; }  // + 1: the log-likelihood sum
 };
 
-// Adds the block's rows (weights r, (k, 64)) to the statistics `st` about `shift`.
-template <class T>
-void gmm_block_stats(const T* X, index_t rows, index_t d, index_t k, CovarianceType type, const double* r,
-                     const double* shift, bool scatter, double* st, double* diff) {
+// exp(x) for x <= 0 or -inf, free of branches so that loops over it vectorise: x = m ln 2
+// + r with |r| <= ln(2)/2 (Cody-Waite), exp(r) by its Taylor polynomial of degree 13
+// (truncation below 1e-17), times 2^m built in the exponent bits; 0 below -708 (where
+// exp(x) < 3.3e-308). Within a few ulp of std::exp, and the same value on every
+// instruction set (no fused multiply-adds: the build uses -ffp-contract=off).
+static inline double exp_nonpositive(double x) {
+    const double xc = x < -708.0 ? -708.0 : x;
+    constexpr double magic = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
+    const double kd = xc * 1.4426950408889634 + magic;
+    const double m = kd - magic;
+    const double r = (xc - m * 6.93147180369123816490e-01) - m * 1.90821492927058770002e-10;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    std::uint64_t bits;
+    std::memcpy(&bits, &kd, sizeof bits);
+    const std::uint64_t e = (bits - 0x4338000000000000ULL + 1023ULL) << 52;  // 2^m, m in [-1022, 0]
+    double scale;
+    std::memcpy(&scale, &e, sizeof scale);
+    return x < -708.0 ? 0.0 : p * scale;
+}
+
+constexpr index_t lanes = 8;
+
+// sum_s a[s] (64 values) in 8 interleaved partial sums, combined pairwise.
+static inline double lane_sum(const double* DIFFCLUST_RESTRICT a) {
+    double acc[lanes] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (index_t s0 = 0; s0 < gmm_block; s0 += lanes)
+        for (index_t l = 0; l < lanes; ++l) acc[l] += a[s0 + l];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// sum_s a[s] b[s] (64 values), the same way.
+static inline double lane_dot(const double* DIFFCLUST_RESTRICT a, const double* DIFFCLUST_RESTRICT b) {
+    double acc[lanes] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (index_t s0 = 0; s0 < gmm_block; s0 += lanes)
+        for (index_t l = 0; l < lanes; ++l) acc[l] += a[s0 + l] * b[s0 + l];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// Adds a block to the statistics `st` about `shift`: XT (d x 64) the transposed block,
+// r (k x 64) its responsibilities (0 in the lanes past its rows); diffT and wdT are
+// d x 64 scratch.
+static DIFFCLUST_TARGET_CLONES void block_stats(const double* DIFFCLUST_RESTRICT XT, index_t d, index_t k, int type,
+                                                const double* DIFFCLUST_RESTRICT r,
+                                                const double* DIFFCLUST_RESTRICT shift, bool scatter,
+                                                double* DIFFCLUST_RESTRICT st, double* DIFFCLUST_RESTRICT diffT,
+                                                double* DIFFCLUST_RESTRICT wdT) {
     constexpr index_t B = gmm_block;
     double* nk = st;
     double* m1 = nk + k;
     double* S = m1 + k * d;
-    const bool square = type == CovarianceType::full || type == CovarianceType::tied;
+    const bool square = type == static_cast<int>(CovarianceType::full) || type == static_cast<int>(CovarianceType::tied);
+    const bool tied = type == static_cast<int>(CovarianceType::tied);
     for (index_t j = 0; j < k; ++j) {
-        const double* rj = r + j * B;
+        const double* DIFFCLUST_RESTRICT w = r + j * B;
+        nk[j] += lane_sum(w);
         const double* sj = shift + j * d;
-        double* mj = m1 + j * d;
-        double* Sj = type == CovarianceType::tied ? S : S + (square ? j * d * d : j * d);
-        for (index_t s = 0; s < rows; ++s) {
-            const double w = rj[s];
-            if (w == 0.0) continue;  // adds exactly nothing
-            nk[j] += w;
-            const T* x = X + s * d;
-            for (index_t t = 0; t < d; ++t) diff[t] = static_cast<double>(x[t]) - sj[t];
-            for (index_t t = 0; t < d; ++t) mj[t] += w * diff[t];
-            if (!scatter) continue;
-            if (square) {
-                for (index_t t = 0; t < d; ++t) {
-                    const double a = w * diff[t];
-                    double* row = Sj + t * d;
-                    for (index_t c = 0; c < d; ++c) row[c] += a * diff[c];  // whole rows vectorise; upper half used
-                }
-            } else {
-                for (index_t t = 0; t < d; ++t) Sj[t] += w * diff[t] * diff[t];
+        if (!square) {  // in registers: sum_s w (x - s_j) and sum_s w (x - s_j)^2 per coordinate
+            double* Sj = S + j * d;
+            for (index_t t = 0; t < d; ++t) {
+                const double m = sj[t];
+                const double* DIFFCLUST_RESTRICT xt = XT + t * B;
+                double a1[lanes] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+                double a2[lanes] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+                for (index_t s0 = 0; s0 < B; s0 += lanes)
+                    for (index_t l = 0; l < lanes; ++l) {
+                        const double v = xt[s0 + l] - m;
+                        const double wv = w[s0 + l] * v;
+                        a1[l] += wv;
+                        a2[l] += wv * v;
+                    }
+                m1[j * d + t] += ((a1[0] + a1[1]) + (a1[2] + a1[3])) + ((a1[4] + a1[5]) + (a1[6] + a1[7]));
+                if (scatter) Sj[t] += ((a2[0] + a2[1]) + (a2[2] + a2[3])) + ((a2[4] + a2[5]) + (a2[6] + a2[7]));
             }
+            continue;
+        }
+        for (index_t t = 0; t < d; ++t) {
+            const double m = sj[t];
+            for (index_t s = 0; s < B; ++s) {
+                const double v = XT[t * B + s] - m;
+                diffT[t * B + s] = v;
+                wdT[t * B + s] = w[s] * v;
+            }
+        }
+        for (index_t t = 0; t < d; ++t) m1[j * d + t] += lane_sum(wdT + t * B);
+        if (!scatter) continue;
+        {
+            double* Sj = tied ? S : S + j * d * d;
+            for (index_t t = 0; t < d; ++t)
+                for (index_t c = t; c < d; ++c) Sj[t * d + c] += lane_dot(wdT + t * B, diffT + c * B);
         }
     }
 }
 
-// E-step of a block: r (k, 64) = responsibilities from logp (in place); returns the sum
-// of log p(x_s) over the block. Throws std::overflow_error if no component has a
-// finite density at a sample (squared distances overflowing float64).
-inline double gmm_block_responsibilities(double* logp, index_t rows, index_t k, std::int64_t* labels) {
+// E-step of a block: logp (k x 64) becomes the responsibilities (0 in the lanes past
+// `rows`); returns the sum of log p(x_s) over the rows. `work` holds 2 * 64 doubles.
+// Throws std::overflow_error if no component has a finite density at a sample (squared
+// distances overflowing float64).
+static DIFFCLUST_TARGET_CLONES double block_responsibilities(double* DIFFCLUST_RESTRICT logp, index_t rows, index_t k,
+                                                             double* DIFFCLUST_RESTRICT work) {
     constexpr index_t B = gmm_block;
     const double neg_inf = -std::numeric_limits<double>::infinity();
-    double total = 0.0;
-    for (index_t s = 0; s < rows; ++s) {
-        double top = neg_inf;
-        index_t arg = 0;
-        for (index_t j = 0; j < k; ++j) {
-            if (logp[j * B + s] > top) top = logp[j * B + s], arg = j;
-        }
-        if (top == neg_inf)
-            throw std::overflow_error("the Mahalanobis distance of a sample to every component overflows float64; "
-                                      "scale the input data");
-        if (labels) labels[s] = arg;
-        double sum = 0.0;
-        for (index_t j = 0; j < k; ++j) {
-            const double e = std::exp(logp[j * B + s] - top);
+    double* top = work;
+    double* sum = work + B;
+    for (index_t s = 0; s < B; ++s) top[s] = neg_inf, sum[s] = 0.0;
+    for (index_t j = 0; j < k; ++j)
+        for (index_t s = 0; s < B; ++s) top[s] = logp[j * B + s] > top[s] ? logp[j * B + s] : top[s];
+    bool overflow = false;
+    for (index_t s = 0; s < rows; ++s) overflow = overflow || top[s] == neg_inf;
+    if (overflow)
+        throw std::overflow_error("the Mahalanobis distance of a sample to every component overflows float64; "
+                                  "scale the input data");
+    for (index_t j = 0; j < k; ++j)
+        for (index_t s = 0; s < B; ++s) {
+            const double e = exp_nonpositive(logp[j * B + s] - top[s]);
             logp[j * B + s] = e;
-            sum += e;
+            sum[s] += e;
         }
-        const double inv = 1.0 / sum;
-        for (index_t j = 0; j < k; ++j) logp[j * B + s] *= inv;
-        total += top + std::log(sum);
-    }
+    double total = 0.0;
+    for (index_t s = 0; s < rows; ++s) total += top[s] + std::log(sum[s]);
+    for (index_t s = 0; s < B; ++s) sum[s] = s < rows ? 1.0 / sum[s] : 0.0;
+    for (index_t j = 0; j < k; ++j)
+        for (index_t s = 0; s < B; ++s) logp[j * B + s] *= sum[s];
+    for (index_t j = 0; j < k; ++j)
+        for (index_t s = rows; s < B; ++s) logp[j * B + s] = 0.0;  // even where the padding was not finite
     return total;
 }
 
@@ -205,12 +282,11 @@ struct GmmResponsibilities {
     const std::int64_t* labels = nullptr;
 };
 
-// Statistics of X about `shift` (k, d), summed over fixed chunks in chunk order.
-// `out_labels` (n,), if given, receives the E-step's argmax (only with `g`).
+// Statistics of X about `shift` (k, d), summed over fixed chunks in chunk order; the
+// last entry is the sum of log p(x_i) (E-step source only).
 template <class T>
 std::vector<double> gmm_accumulate(const T* X, index_t n, index_t d, index_t k, CovarianceType type,
-                                   const GmmResponsibilities& src, const double* shift, bool scatter, int n_threads,
-                                   std::int64_t* out_labels = nullptr) {
+                                   const GmmResponsibilities& src, const double* shift, bool scatter, int n_threads) {
     constexpr index_t B = detail::gmm_block;
     const detail::GmmStatLayout lay(type, k, d);
     const index_t stat = lay.size();
@@ -219,28 +295,33 @@ std::vector<double> gmm_accumulate(const T* X, index_t n, index_t d, index_t k, 
     const int threads = useful_threads(n_threads, static_cast<double>(n) * per_sample);
     const Chunks ch = make_chunks(n, 16 * B, stat, index_t(1) << 24);
     std::vector<double> partial(static_cast<std::size_t>(ch.count * stat), 0.0);
-    const std::size_t per_thread = static_cast<std::size_t>((2 * d + k + 2) * B + d);
+    // scratch: XT, diffT (d x B each), maha (B) | r (k x B) | wdT (d x B) | work (2 B)
+    const std::size_t per_thread = static_cast<std::size_t>((3 * d + k + 3) * B);
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(std::max(1, threads)));
     parallel_for_tid(ch.count, threads, [&](index_t c, int tid) {
         std::vector<double>& buf = scratch[static_cast<std::size_t>(tid)];
         if (buf.empty()) buf.resize(per_thread);
-        double* r = buf.data() + (2 * d + 1) * B;  // (k, B)
-        double* diff = r + k * B;
+        double* XT = buf.data();
+        double* diffT = XT + d * B;
+        double* r = buf.data() + (2 * d + 1) * B;
+        double* wdT = r + k * B;
+        double* work = wdT + d * B;
         double* st = partial.data() + c * stat;
         double llh = 0.0;
         for (index_t i0 = ch.begin(c); i0 < ch.end(c); i0 += B) {
             const index_t rows = std::min(B, ch.end(c) - i0);
             if (src.g) {
                 gmm_block_log_prob(*src.g, X + i0 * d, rows, r, buf.data());
-                llh += detail::gmm_block_responsibilities(r, rows, k, out_labels ? out_labels + i0 : nullptr);
-            } else if (src.resp) {
-                for (index_t j = 0; j < k; ++j)
-                    for (index_t s = 0; s < rows; ++s) r[j * B + s] = src.resp[(i0 + s) * k + j];
+                llh += detail::block_responsibilities(r, rows, k, work);
             } else {
+                detail::transpose_block(X + i0 * d, rows, d, XT);
                 for (index_t j = 0; j < k; ++j)
-                    for (index_t s = 0; s < rows; ++s) r[j * B + s] = src.labels[i0 + s] == j ? 1.0 : 0.0;
+                    for (index_t s = 0; s < B; ++s)
+                        r[j * B + s] = s >= rows ? 0.0
+                                       : src.resp ? src.resp[(i0 + s) * k + j]
+                                                  : (src.labels[i0 + s] == j ? 1.0 : 0.0);
             }
-            detail::gmm_block_stats(X + i0 * d, rows, d, k, type, r, shift, scatter, st, diff);
+            detail::block_stats(XT, d, k, static_cast<int>(type), r, shift, scatter, st, diffT, wdT);
         }
         st[stat - 1] = llh;
     });
@@ -423,12 +504,14 @@ struct MixtureFit {
 
 // EM from the parameters `p` (weights, means, prec_chol; covariances are replaced by
 // the first M-step), at most max_iter iterations; stops once the mean log-likelihood
-// changes by less than tol. Then one more E-step gives the labels.
+// changes by less than tol (from `initial_lower_bound` at the first iteration: -inf,
+// or the previous fit's bound for a warm start). Then one more E-step gives the labels.
 template <class T>
-MixtureFit gmm_fit(const T* X, index_t n, MixtureParams p, index_t max_iter, double tol, double reg, int n_threads) {
+MixtureFit gmm_fit(const T* X, index_t n, MixtureParams p, index_t max_iter, double tol, double reg, int n_threads,
+                   double initial_lower_bound = -std::numeric_limits<double>::infinity()) {
     check_size(n, "n");
     MixtureFit fit;
-    double lower = -std::numeric_limits<double>::infinity();
+    double lower = initial_lower_bound;
     for (index_t it = 1; it <= max_iter; ++it) {
         const double prev = lower;
         const GaussianMixture g = p.mixture();

@@ -261,66 +261,94 @@ namespace detail {
 constexpr index_t gmm_block = 64;  // samples evaluated together, stored transposed (d x block)
 
 // maha[s] = squared Mahalanobis distance of sample s of the block to component (mu, factor),
-// from diffT (d x block) = (x_s - mu)^T. Inner loops run over the samples of the block, so
-// they vectorise whatever d is. full/tied: ||(x - mu)^T U||^2 with U = (L^-1)^T upper
-// triangular; diag/spherical: sum_t (x_t - mu_t)^2 / var_t.
-static DIFFCLUST_TARGET_CLONES void block_mahalanobis(const double* DIFFCLUST_RESTRICT diffT, index_t d, index_t rows,
-                                                      int type, const double* DIFFCLUST_RESTRICT factor,
-                                                      double* DIFFCLUST_RESTRICT yT, double* DIFFCLUST_RESTRICT maha) {
+// for all 64 lanes of XT (d x block), the transposed block (lanes past its rows must hold
+// finite values). full/tied: diffT (d x block) = (x_s - mu)^T, then ||(x - mu)^T U||^2
+// with U = (L^-1)^T upper triangular, each y_c = sum_{t<=c} U_tc (x_t - mu_t) kept in
+// registers for 8 samples at a time; diag/spherical: sum_t (x_t - mu_t)^2 * precision_t,
+// in registers (diffT unused). Every sum runs over t (then c) in order, so the value of
+// a sample does not depend on the instruction set.
+static DIFFCLUST_TARGET_CLONES void block_mahalanobis(const double* DIFFCLUST_RESTRICT XT,
+                                                      const double* DIFFCLUST_RESTRICT mu, index_t d, int type,
+                                                      const double* DIFFCLUST_RESTRICT factor,
+                                                      double* DIFFCLUST_RESTRICT diffT,
+                                                      double* DIFFCLUST_RESTRICT maha) {
     constexpr index_t B = gmm_block;
-    for (index_t s = 0; s < rows; ++s) maha[s] = 0.0;
+    constexpr index_t L = 8;
     if (type == static_cast<int>(CovarianceType::full) || type == static_cast<int>(CovarianceType::tied)) {
-        for (index_t e = 0; e < d * B; ++e) yT[e] = 0.0;
         for (index_t t = 0; t < d; ++t) {
-            const double* DIFFCLUST_RESTRICT dt = diffT + t * B;
-            for (index_t c = t; c < d; ++c) {
-                const double u = factor[t * d + c];
-                double* DIFFCLUST_RESTRICT yc = yT + c * B;
-                for (index_t s = 0; s < rows; ++s) yc[s] += u * dt[s];
-            }
+            const double m = mu[t];
+            for (index_t s = 0; s < B; ++s) diffT[t * B + s] = XT[t * B + s] - m;
         }
-        for (index_t c = 0; c < d; ++c) {
-            const double* DIFFCLUST_RESTRICT yc = yT + c * B;
-            for (index_t s = 0; s < rows; ++s) maha[s] += yc[s] * yc[s];
+        for (index_t s0 = 0; s0 < B; s0 += L) {
+            double m[L] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+            for (index_t c = 0; c < d; ++c) {
+                double acc[L] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+                for (index_t t = 0; t <= c; ++t) {
+                    const double u = factor[t * d + c];
+                    const double* DIFFCLUST_RESTRICT dt = diffT + t * B + s0;
+                    for (index_t l = 0; l < L; ++l) acc[l] += u * dt[l];
+                }
+                for (index_t l = 0; l < L; ++l) m[l] += acc[l] * acc[l];
+            }
+            for (index_t l = 0; l < L; ++l) maha[s0 + l] = m[l];
         }
     } else {
         const bool diag = type == static_cast<int>(CovarianceType::diag);
-        for (index_t t = 0; t < d; ++t) {
-            const double inv = diag ? factor[t] : factor[0];  // the precision 1 / var
-            const double* DIFFCLUST_RESTRICT dt = diffT + t * B;
-            for (index_t s = 0; s < rows; ++s) maha[s] += dt[s] * dt[s] * inv;
+        for (index_t s0 = 0; s0 < B; s0 += L) {
+            double m[L] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+            for (index_t t = 0; t < d; ++t) {
+                const double inv = diag ? factor[t] : factor[0];  // the precision 1 / var
+                const double mt = mu[t];
+                const double* DIFFCLUST_RESTRICT xt = XT + t * B + s0;
+                for (index_t l = 0; l < L; ++l) {
+                    const double v = xt[l] - mt;
+                    m[l] += v * v * inv;
+                }
+            }
+            for (index_t l = 0; l < L; ++l) maha[s0 + l] = m[l];
         }
     }
+}
+
+// XT (d x 64) = the block's `rows` samples of X, transposed and widened to double;
+// lanes past `rows` are 0.
+template <class T>
+void transpose_block(const T* X, index_t rows, index_t d, double* XT) {
+    constexpr index_t B = gmm_block;
+    for (index_t s = 0; s < rows; ++s)
+        for (index_t t = 0; t < d; ++t) XT[t * B + s] = static_cast<double>(X[s * d + t]);
+    for (index_t t = 0; t < d; ++t)
+        for (index_t s = rows; s < B; ++s) XT[t * B + s] = 0.0;
 }
 
 }  // namespace detail
 
 // logp (k x 64) = log(w_j N(x_s; mu_j, Sigma_j)) for the `rows` (<= 64) samples starting
-// at X; -inf for a component of weight 0. `scratch` holds (2 d + 1) * 64 doubles.
+// at X (lanes past `rows` hold values of no meaning); -inf for a component of weight 0.
+// `scratch` holds (2 d + 1) * 64 doubles and keeps the transposed block XT (d x 64) in
+// its first d * 64.
 template <class T>
 void gmm_block_log_prob(const GaussianMixture& g, const T* X, index_t rows, double* logp, double* scratch) {
     constexpr index_t B = detail::gmm_block;
     const index_t d = g.d, k = g.k;
     const double neg_inf = -std::numeric_limits<double>::infinity();
-    double* diffT = scratch;
-    double* yT = diffT + d * B;
-    double* maha = yT + d * B;
+    double* XT = scratch;
+    double* diffT = XT + d * B;
+    double* maha = diffT + d * B;
+    detail::transpose_block(X, rows, d, XT);
     for (index_t j = 0; j < k; ++j) {
         double* lp = logp + j * B;
         if (g.log_weights[static_cast<std::size_t>(j)] == neg_inf) {  // a component of weight 0
-            for (index_t s = 0; s < rows; ++s) lp[s] = neg_inf;
+            for (index_t s = 0; s < B; ++s) lp[s] = neg_inf;
             continue;
         }
-        const double* mu = g.means.data() + j * d;
-        for (index_t s = 0; s < rows; ++s)
-            for (index_t t = 0; t < d; ++t) diffT[t * B + s] = static_cast<double>(X[s * d + t]) - mu[t];
         const double* factor = g.factors.data() + (g.type == CovarianceType::full   ? j * d * d
                                                    : g.type == CovarianceType::tied ? 0
                                                    : g.type == CovarianceType::diag ? j * d
                                                                                      : j);
-        detail::block_mahalanobis(diffT, d, rows, static_cast<int>(g.type), factor, yT, maha);
+        detail::block_mahalanobis(XT, g.means.data() + j * d, d, static_cast<int>(g.type), factor, diffT, maha);
         const double norm = g.log_norm[static_cast<std::size_t>(j)];
-        for (index_t s = 0; s < rows; ++s) lp[s] = norm - 0.5 * maha[s];
+        for (index_t s = 0; s < B; ++s) lp[s] = norm - 0.5 * maha[s];
     }
 }
 
