@@ -30,7 +30,7 @@ import diffclust as dc
 
 mixture = pytest.importorskip("sklearn.mixture")
 threadpoolctl = pytest.importorskip("threadpoolctl")
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning
 
 N, D, K = 100_000, 16, 10
 COV_TYPES = ("full", "diag", "tied", "spherical")

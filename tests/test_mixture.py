@@ -12,9 +12,8 @@ import diffclust as dc
 from diffclust import _core
 
 mixture = pytest.importorskip("sklearn.mixture")
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-
-from .conftest import THREAD_COUNTS  # noqa: E402
+from conftest import THREAD_COUNTS
+from sklearn.exceptions import ConvergenceWarning
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -117,7 +116,7 @@ def test_initial_m_step_matches_numpy(rng, covariance_type, dtype):
     resp = rng.uniform(size=(500, 4))
     resp /= resp.sum(1, keepdims=True)
     fn = _core.gmm_init_f32 if dtype == np.float32 else _core.gmm_init_f64
-    w, m, c, pc = fn(X, 4, covariance_type, resp, None, 1e-4, 2)
+    w, m, c, _ = fn(X, 4, covariance_type, resp, None, 1e-4, 2)
     rw, rm, rc = numpy_parameters(X.astype(np.float64), resp, covariance_type, 1e-4)
     np.testing.assert_allclose(w, rw, rtol=1e-12)
     np.testing.assert_allclose(m, rm, rtol=1e-10, atol=1e-12)
@@ -277,7 +276,7 @@ def test_kmeans_inits(rng):
     km = dc.kmeans(X, 3, n_init=1, seed=4)
     resp = np.eye(3)[km.labels]
     w, m, c, _ = _core.gmm_init_f64(X, 3, "full", resp, None, 1e-6, 1)
-    gm, labels = sklearn_fit(X, 3, "full", w, m, np.linalg.inv(c), max_iter=100)
+    gm, _ = sklearn_fit(X, 3, "full", w, m, np.linalg.inv(c), max_iter=100)
     for init in ("k-means", "k-means++"):
         r = dc.gaussian_mixture(X, 3, init=init, seed=4)
         assert r.converged and np.isfinite(r.log_likelihood)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
-from sklearn import mixture  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn import mixture
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import diffclust as dc  # noqa: E402
-from diffclust.sklearn import GaussianMixture  # noqa: E402
+import diffclust as dc
+from diffclust.sklearn import GaussianMixture
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
 

@@ -212,7 +212,8 @@ py::tuple gmm_predict_py(const py::array& X_in, const std::string& covariance_ty
     py::object resp = py::none();
     double* r = nullptr;
     if (return_resp) {
-        auto a = empty<double>({n, static_cast<py::ssize_t>(checked_size({n, p.k}, "resp"))} );
+        checked_size({n, p.k}, "resp");
+        auto a = empty<double>({n, p.k});
         resp = a;
         r = a.mutable_data();
     }

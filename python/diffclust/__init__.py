@@ -8,8 +8,16 @@ the classical clustering metrics and losses.
 
 from __future__ import annotations
 
-from . import _threadpool, cluster, distances, forests, losses, metrics, perturb  # noqa: F401
-from . import mixture  # noqa: F401
+from . import (  # noqa: F401
+    _threadpool,
+    cluster,
+    distances,
+    forests,
+    losses,
+    metrics,
+    mixture,
+    perturb,
+)
 from .cluster import *
 from .distances import *
 from .forests import *

@@ -122,7 +122,7 @@ class _TestingModule:
 _testing: _TestingModule
 
 # Gaussian mixtures fitted by EM (bind_mixture.cpp)
-_F64 = NDArray[np.float64]
+_F64: TypeAlias = NDArray[np.float64]
 def gmm_precision_cholesky(precisions: _F64, covariance_type: str, k: int, d: int) -> _F64: ...
 def gmm_init_f64(
     X: NDArray[np.float64], k: int, covariance_type: str, resp: _F64 | None, labels: NDArray[np.int64] | None,

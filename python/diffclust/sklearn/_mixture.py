@@ -73,6 +73,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Only when X has feature names.
     """
 
+    weights_: NDArray[Any]
+    means_: NDArray[Any]
+    covariances_: NDArray[Any]
+    precisions_: NDArray[Any]
+    precisions_cholesky_: NDArray[Any]
+    converged_: bool
+    n_iter_: int
+    lower_bound_: float
+
     def __init__(
         self,
         n_components: int = 1,
@@ -287,7 +296,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
             ``-2 n score(X) + p log n`` with p free parameters.
         """
         n = np.shape(X)[0]
-        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+        return float(-2 * self.score(X) * n + self._n_parameters() * math.log(n))
 
     def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion on X (lower is better).
@@ -301,7 +310,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         float
             ``-2 n score(X) + 2 p`` with p free parameters.
         """
-        return -2 * self.score(X) * np.shape(X)[0] + 2 * self._n_parameters()
+        return float(-2 * self.score(X) * np.shape(X)[0] + 2 * self._n_parameters())
 
     def sample(self, n_samples: int = 1) -> tuple[NDArray[Any], NDArray[np.int64]]:
         """Draw samples from the fitted mixture (scikit-learn's recipe and generator).

@@ -273,16 +273,16 @@ static DIFFCLUST_TARGET_CLONES void block_mahalanobis(const double* DIFFCLUST_RE
                                                       double* DIFFCLUST_RESTRICT diffT,
                                                       double* DIFFCLUST_RESTRICT maha) {
     constexpr index_t B = gmm_block;
-    constexpr index_t L = 8;
+    constexpr index_t L = 32;  // four independent vector chains of AVX-512 (eight of AVX2)
     if (type == static_cast<int>(CovarianceType::full) || type == static_cast<int>(CovarianceType::tied)) {
         for (index_t t = 0; t < d; ++t) {
             const double m = mu[t];
             for (index_t s = 0; s < B; ++s) diffT[t * B + s] = XT[t * B + s] - m;
         }
         for (index_t s0 = 0; s0 < B; s0 += L) {
-            double m[L] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+            double m[L] = {};
             for (index_t c = 0; c < d; ++c) {
-                double acc[L] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+                double acc[L] = {};
                 for (index_t t = 0; t <= c; ++t) {
                     const double u = factor[t * d + c];
                     const double* DIFFCLUST_RESTRICT dt = diffT + t * B + s0;
@@ -294,18 +294,19 @@ static DIFFCLUST_TARGET_CLONES void block_mahalanobis(const double* DIFFCLUST_RE
         }
     } else {
         const bool diag = type == static_cast<int>(CovarianceType::diag);
-        for (index_t s0 = 0; s0 < B; s0 += L) {
-            double m[L] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        constexpr index_t L1 = 8;
+        for (index_t s0 = 0; s0 < B; s0 += L1) {
+            double m[L1] = {};
             for (index_t t = 0; t < d; ++t) {
                 const double inv = diag ? factor[t] : factor[0];  // the precision 1 / var
                 const double mt = mu[t];
                 const double* DIFFCLUST_RESTRICT xt = XT + t * B + s0;
-                for (index_t l = 0; l < L; ++l) {
+                for (index_t l = 0; l < L1; ++l) {
                     const double v = xt[l] - mt;
                     m[l] += v * v * inv;
                 }
             }
-            for (index_t l = 0; l < L; ++l) maha[s0 + l] = m[l];
+            for (index_t l = 0; l < L1; ++l) maha[s0 + l] = m[l];
         }
     }
 }
