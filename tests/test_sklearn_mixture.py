@@ -28,7 +28,10 @@ if hasattr(dc, "kmeans"):
 
 
 @parametrize_with_checks(ESTIMATORS)
-def test_sklearn_compatible(estimator, check):
+def test_sklearn_compatible(estimator, check, monkeypatch):
+    # scikit-learn >= 1.8 also runs its array-API check with NumPy input, and skips it
+    # unless SCIPY_ARRAY_API is set (the check itself only reads the variable)
+    monkeypatch.setenv("SCIPY_ARRAY_API", "1")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # as in scikit-learn's own check run
         check(estimator)
