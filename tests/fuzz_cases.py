@@ -279,9 +279,10 @@ def _core_args(
     if family in ("gmm_fit", "gmm_predict", "gmm_init", "gmm_precision_cholesky"):
         kind = str(r.choice(["full", "tied", "diag", "spherical"]))
         w, means, cov = gmm_params(r, k, d, kind)
-        pc = 1.0 / np.sqrt(cov)  # full/tied covariances of gmm_params are diagonal
-        if kind in ("full", "tied"):
-            pc = pc * np.eye(d)
+        if kind in ("full", "tied"):  # the full/tied covariances of gmm_params are diagonal
+            pc = np.where(np.eye(d, dtype=bool), 1.0 / np.sqrt(np.maximum(cov, 1e-300)), 0.0)
+        else:
+            pc = 1.0 / np.sqrt(cov)
         if family == "gmm_precision_cholesky":
             return [1.0 / cov if kind in ("diag", "spherical") else np.linalg.inv(cov), kind, k, d]
         if family == "gmm_init":
