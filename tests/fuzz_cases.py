@@ -300,6 +300,17 @@ def _core_args(
         return [*csr(affinity(r, n, dt), it), n, labels_with(r, n, k), 1]
     if family == "soft_ncut_csr":
         return [*csr(affinity(r, n, dt), it), n, soft_assignment(r, n, k), 1]
+    if family == "kmeans_lloyd":
+        X = points(r, n, d, dt)
+        w = r.uniform(0.1, 2.0, n) if r.random() < 0.5 else None
+        return [X, w, X[r.permutation(n)[:k]].copy(), 20, 1e-4, 1]
+    if family == "kmeans_plusplus":
+        w = r.uniform(0.1, 2.0, n) if r.random() < 0.5 else None
+        return [points(r, n, d, dt), w, k, 3, seed, 1]
+    if family == "kmeans_assign":
+        X = points(r, n, d, dt)
+        w = r.uniform(0.1, 2.0, n) if r.random() < 0.5 else None
+        return [X, points(r, k, d, dt), w, 1]
     if family == "_testing.edge_noise":
         return [seed, int(r.integers(0, 2**32)), n]
     if family == "_testing.normals_floor":
@@ -321,6 +332,7 @@ CORE_FAMILIES = {
     "_testing.edge_noise", "_testing.normals_floor", "_testing.philox4x32",
     "element_seeds", "perturbed_kforest_batch", "partial_fy_loss_batch", "perturbed_kforest_vjp_batch",
     "gmm_fit", "gmm_predict", "gmm_init", "gmm_precision_cholesky",
+    "kmeans_lloyd", "kmeans_plusplus", "kmeans_assign",
 }  # fmt: skip
 
 
@@ -425,6 +437,11 @@ def _public(
             points(r, k, d),
             labels_with(r, n, k) if r.random() < 0.5 else None,
         ], {}
+    if name in ("kmeans", "minibatch_kmeans"):
+        w = r.uniform(0.1, 2.0, n) if r.random() < 0.5 else None
+        return [points(r, n, d, dt), k], {"sample_weight": w, "seed": seed, "max_iter": 20}
+    if name == "kmeans_plusplus":
+        return [points(r, n, d, dt), k], {"seed": seed}
     if name in ("ncut", "ratio_cut"):
         W = affinity(r, n, dt)
         if r.random() < 0.3:
@@ -617,6 +634,14 @@ def check_result(name: str, result: Any, finite: bool = True) -> None:
         assert not (finite and hasattr(result, "medoids")) or loss >= 0
     elif family == "pam_build":
         assert len(np.unique(result)) == len(result) and (result >= 0).all()
+    elif isinstance(result, dc.KMeansResult) or family in ("kmeans_lloyd", "kmeans_assign"):
+        labels, inertia = (result.labels, result.inertia) if hasattr(result, "labels") else (
+            (result[1], result[2]) if family == "kmeans_lloyd" else (result[0], result[2]))
+        assert labels.min() >= 0
+        assert not finite or inertia >= 0
+    elif family == "kmeans_plusplus":
+        indices = result[1] if isinstance(result[0], np.ndarray) and result[0].ndim == 2 else result[0]
+        assert len(np.unique(indices)) == len(indices) and (indices >= 0).all()
     elif family in ("silhouette_samples", "silhouette_score") and finite:
         v = np.asarray(result)
         assert (np.isnan(v) | ((v >= -1 - 1e-9) & (v <= 1 + 1e-9))).all()

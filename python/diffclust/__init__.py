@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import (  # noqa: F401
     _threadpool,
+    centroids,
     cluster,
     distances,
     forests,
@@ -18,6 +19,7 @@ from . import (  # noqa: F401
     mixture,
     perturb,
 )
+from .centroids import *
 from .cluster import *
 from .distances import *
 from .forests import *
@@ -36,4 +38,5 @@ __all__ = [  # noqa: PLE0604
     *metrics.__all__,
     *losses.__all__,
     *mixture.__all__,
+    *centroids.__all__,
 ]

@@ -1,16 +1,13 @@
-"""scikit-learn estimators on diffclust's kernels (needs scikit-learn).
+"""scikit-learn estimators backed by diffclust's kernels (scikit-learn >= 1.6 required).
 
-Parameter and attribute names are scikit-learn's, and every estimator passes
-``sklearn.utils.estimator_checks.parametrize_with_checks``.
+Each estimator follows scikit-learn's parameter and attribute names and passes
+``sklearn.utils.estimator_checks.parametrize_with_checks``; results never depend
+on ``n_threads``.
 """
 
 from __future__ import annotations
 
-try:
-    import sklearn  # noqa: F401
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("diffclust.sklearn needs scikit-learn: pip install 'diffclust[sklearn]'") from exc
-
+from ._kmeans import KMeans, MiniBatchKMeans
 from ._mixture import GaussianMixture
 
-__all__ = ["GaussianMixture"]
+__all__ = ["GaussianMixture", "KMeans", "MiniBatchKMeans"]
