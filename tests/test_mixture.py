@@ -266,21 +266,28 @@ def test_errors_name_the_argument(rng):
         dc.gaussian_mixture(X, 2, init="random", seed="x")
 
 
-def test_kmeans_inits(rng):
+@pytest.mark.parametrize("init", ["k-means", "k-means++"])
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_kmeans_inits(rng, init, covariance_type):
     X = blobs(rng, n=600)
     if not hasattr(dc, "kmeans"):
-        for init in ("k-means", "k-means++"):
-            with pytest.raises(NotImplementedError, match="needs diffclust.kmeans"):
-                dc.gaussian_mixture(X, 3, init=init, seed=0)
+        with pytest.raises(NotImplementedError, match="needs diffclust.kmeans"):
+            dc.gaussian_mixture(X, 3, init=init, seed=0)
         return
-    km = dc.kmeans(X, 3, n_init=1, seed=4)
-    resp = np.eye(3)[km.labels]
-    w, m, c, _ = _core.gmm_init_f64(X, 3, "full", resp, None, 1e-6, 1)
-    gm, _ = sklearn_fit(X, 3, "full", w, m, np.linalg.inv(c), max_iter=100)
-    for init in ("k-means", "k-means++"):
-        r = dc.gaussian_mixture(X, 3, init=init, seed=4)
-        assert r.converged and np.isfinite(r.log_likelihood)
-        assert r.log_likelihood >= gm.lower_bound_ - 0.05
+    # the responsibilities scikit-learn builds for init_params="kmeans" / "k-means++",
+    # from our k-means: the labels of one k-means run, or one-hot rows at the seeds
+    seed = int(np.random.default_rng(4).integers(0, 2**63))
+    if init == "k-means":
+        resp, labels = np.eye(3)[dc.kmeans(X, 3, n_init=1, seed=seed).labels], None
+    else:
+        labels = np.full(600, -1)
+        labels[dc.kmeans_plusplus(X, 3, seed=seed)[1]] = np.arange(3)
+        resp = None
+    w, m, c, _ = _core.gmm_init_f64(X, 3, covariance_type, resp, labels, 1e-6, 1)
+    P = {"full": lambda: np.linalg.inv(c), "tied": lambda: np.linalg.inv(c)}.get(covariance_type, lambda: 1 / c)()
+    gm, expect = sklearn_fit(X, 3, covariance_type, w, m, P, max_iter=100)
+    ours = dc.gaussian_mixture(X, 3, covariance_type=covariance_type, init=init, seed=4)
+    assert_same_fit(ours, gm, expect, rtol=1e-6)
 
 
 def test_result_repr_and_ownership(rng):
