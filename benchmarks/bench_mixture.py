@@ -73,9 +73,9 @@ def theirs(X: np.ndarray, covariance_type: str, init: dict[str, np.ndarray], max
 
 
 def per_iteration(fit: Any) -> float:
-    """Seconds per EM iteration: (time of 6 iterations - time of 1) / 5, best of 3."""
+    """Seconds per EM iteration: (time of 6 iterations - time of 1) / 5, best of 2."""
     best = np.inf
-    for _ in range(3):
+    for _ in range(2):
         t0 = time.perf_counter()
         fit(1)
         t1 = time.perf_counter()
@@ -95,7 +95,7 @@ def test_em_iteration(benchmark, covariance_type):
     benchmark.extra_info["ms_per_iteration"] = us * 1e3
     benchmark.extra_info["sklearn_ms_per_iteration"] = them * 1e3
     ratio, rounds = paired_ratio(lambda: ours(X, covariance_type, init, 6, 0.0),
-                                 lambda: theirs(X, covariance_type, init, 6, 0.0), seconds=2.0, min_rounds=3)
+                                 lambda: theirs(X, covariance_type, init, 6, 0.0), seconds=1.0, min_rounds=3)
     report(benchmark, f"gmm {covariance_type} 6 iterations diffclust / scikit-learn", ratio, rounds)
     benchmark.pedantic(ours, args=(X, covariance_type, init, 1, 0.0), rounds=1)
 
@@ -119,7 +119,7 @@ def test_two_threads(benchmark, covariance_type):
     benchmark.group = f"gmm threads {covariance_type}"
     X, init = problem(covariance_type)
     ratio, rounds = paired_ratio(lambda: ours(X, covariance_type, init, 6, 0.0, n_threads=2),
-                                 lambda: ours(X, covariance_type, init, 6, 0.0, n_threads=1), seconds=2.0,
+                                 lambda: ours(X, covariance_type, init, 6, 0.0, n_threads=1), seconds=1.0,
                                  min_rounds=3)
     report(benchmark, f"gmm {covariance_type} 2 threads / 1 thread", ratio, rounds)
     benchmark.pedantic(ours, args=(X, covariance_type, init, 6, 0.0), kwargs={"n_threads": 2}, rounds=1)

@@ -158,8 +158,8 @@ def gaussian_mixture(
     >>> rng = np.random.default_rng(0)
     >>> X = np.concatenate([rng.normal(0, 1, (200, 2)), rng.normal(6, 1, (200, 2))])
     >>> gm = diffclust.gaussian_mixture(X, 2, init="random_from_data", seed=0)
-    >>> sorted(np.round(gm.means[:, 0]).tolist())
-    [0.0, 6.0]
+    >>> sorted(int(v) for v in np.round(gm.means[:, 0]))
+    [0, 6]
 
     References
     ----------
