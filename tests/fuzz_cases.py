@@ -297,6 +297,22 @@ def _core_args(
     if family == "gmm_nll":
         kind = str(r.choice(["full", "tied", "diag", "spherical"]))
         return [points(r, n, d, dt), *gmm_params(r, k, d, kind), kind, True, 1]
+    if family in ("gmm_fit", "gmm_predict", "gmm_init", "gmm_precision_cholesky"):
+        kind = str(r.choice(["full", "tied", "diag", "spherical"]))
+        w, means, cov = gmm_params(r, k, d, kind)
+        if kind in ("full", "tied"):  # the full/tied covariances of gmm_params are diagonal
+            pc = np.where(np.eye(d, dtype=bool), 1.0 / np.sqrt(np.maximum(cov, 1e-300)), 0.0)
+        else:
+            pc = 1.0 / np.sqrt(cov)
+        if family == "gmm_precision_cholesky":
+            return [1.0 / cov if kind in ("diag", "spherical") else np.linalg.inv(cov), kind, k, d]
+        if family == "gmm_init":
+            by_labels = r.random() < 0.5
+            labels = partial_labels(r, n, k) if by_labels else None
+            return [points(r, n, d, dt), k, kind, None if by_labels else soft_assignment(r, n, k), labels, 1e-3, 1]
+        if family == "gmm_fit":
+            return [points(r, n, d, dt), kind, w, means, pc, 5, 1e-3, 1e-3, -np.inf, 1]
+        return [points(r, n, d, dt), kind, w, means, pc, True, 1]
     if family == "graph_cuts_dense":
         return [affinity(r, n, dt), labels_with(r, n, k), 1]
     if family == "soft_ncut_dense":
@@ -343,6 +359,7 @@ CORE_FAMILIES = {
     "_testing.edge_noise", "_testing.normals_floor", "_testing.philox4x32",
     "element_seeds", "perturbed_kforest_batch", "partial_fy_loss_batch", "perturbed_kforest_vjp_batch",
     "core_distances", "mutual_reachability_tree",
+    "gmm_fit", "gmm_predict", "gmm_init", "gmm_precision_cholesky",
     "kmeans_lloyd", "kmeans_plusplus", "kmeans_assign",
 }  # fmt: skip
 
@@ -436,6 +453,12 @@ def _public(
     if name in ("gmm_nll", "gmm_nll_samples"):
         kind = str(r.choice(["full", "tied", "diag", "spherical"]))
         return [points(r, n, d, dt), *gmm_params(r, k, d, kind)], {"covariance_type": kind}
+    if name == "gaussian_mixture":
+        kind = str(r.choice(["full", "tied", "diag", "spherical"]))
+        return [points(r, n, d, dt), k], {
+            "covariance_type": kind, "init": str(r.choice(["random", "random_from_data"])), "max_iter": 5,
+            "reg_covar": 1e-3, "seed": seed,  # (n_init = 2**62 would run 2**62 fits: left out, as for kmeans)
+        }  # fmt: skip
     if name == "kmeans_loss":
         return [
             points(r, n, d, dt),

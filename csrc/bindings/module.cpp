@@ -18,6 +18,7 @@ void register_cluster(py::module_& m);      // bind_cluster.cpp: k-medoids
 void register_metrics(py::module_& m);      // bind_metrics.cpp: ARI/NMI/MI, Davies-Bouldin, losses, cuts, DEC
 void register_blocks(py::module_& m);       // bind_blocks.cpp: block kernels of the k-forest of points (Dask)
 void register_density(py::module_& m);      // bind_density.cpp: core distances, mutual-reachability trees
+void register_mixture(py::module_& m);      // bind_mixture.cpp: Gaussian mixtures fitted by EM
 void register_kmeans(py::module_& m);       // bind_kmeans.cpp: k-means (Lloyd), k-means++, assignment
 }  // namespace diffclust::bind
 
@@ -55,6 +56,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     diffclust::bind::register_cluster(m);
     diffclust::bind::register_metrics(m);
     diffclust::bind::register_blocks(m);
+    diffclust::bind::register_mixture(m);
     diffclust::bind::register_kmeans(m);
     diffclust::bind::register_testing(m);
     diffclust::bind::register_density(m);

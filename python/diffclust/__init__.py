@@ -17,6 +17,7 @@ from . import (  # noqa: F401
     forests,
     losses,
     metrics,
+    mixture,
     perturb,
 )
 from .centroids import *
@@ -26,6 +27,7 @@ from .distances import *
 from .forests import *
 from .losses import *
 from .metrics import *
+from .mixture import *
 from .perturb import *
 
 __version__ = "0.1.0"
@@ -38,5 +40,6 @@ __all__ = [  # noqa: PLE0604
     *metrics.__all__,
     *losses.__all__,
     *density.__all__,
+    *mixture.__all__,
     *centroids.__all__,
 ]

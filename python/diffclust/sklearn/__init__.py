@@ -9,5 +9,6 @@ from __future__ import annotations
 
 from ._density import DBSCAN, HDBSCAN, OPTICS
 from ._kmeans import KMeans, MiniBatchKMeans
+from ._mixture import GaussianMixture
 
-__all__ = ["DBSCAN", "HDBSCAN", "OPTICS", "KMeans", "MiniBatchKMeans"]
+__all__ = ["DBSCAN", "HDBSCAN", "OPTICS", "GaussianMixture", "KMeans", "MiniBatchKMeans"]
