@@ -170,29 +170,23 @@ def test_demo_every_method_in_process(tmp_path: Path, capsys: Any) -> None:
         assert row["method"] in stdout
 
 
-def test_methods_added_by_other_modules_join(monkeypatch: Any, tmp_path: Path, capsys: Any) -> None:
-    """kmeans, gaussian_mixture and hdbscan appear once diffclust has them (fakes here)."""
-    from types import SimpleNamespace
+def test_fitting_methods_in_the_demo_equal_direct_calls(tmp_path: Path, capsys: Any) -> None:
+    """The demo's k-means, Gaussian-mixture and HDBSCAN rows are those of direct calls."""
+    from sklearn.metrics import adjusted_rand_score
 
-    from diffclust.cli._methods import available_methods
-
-    def nearest_two(X: np.ndarray) -> np.ndarray:
-        return (X[:, 0] > np.median(X[:, 0])).astype(np.int64)
-
-    monkeypatch.setattr(dc, "kmeans", lambda X, k, seed=None: SimpleNamespace(
-        labels=nearest_two(X), inertia=1.5), raising=False)
-    monkeypatch.setattr(dc, "gaussian_mixture", lambda X, k, seed=None: SimpleNamespace(
-        labels=nearest_two(X), nll=2.5), raising=False)
-    monkeypatch.setattr(dc, "hdbscan", lambda X, min_cluster_size, metric: SimpleNamespace(
-        labels=np.where(np.arange(len(X)) % 10 == 0, -1, nearest_two(X))), raising=False)
-    assert list(available_methods())[-3:] == ["kmeans", "gmm", "hdbscan"]
     out = tmp_path / "d.json"
-    status, _, _ = call(capsys, "demo", "--n", "40", "--datasets", "blobs", "--methods", "kmeans,gmm,hdbscan",
+    status, _, _ = call(capsys, "demo", "--n", "60", "--datasets", "blobs", "--methods", "kmeans,gmm,hdbscan",
                         "--json", str(out))
     assert status == 0
     rows = {r["method"]: r for r in json.loads(out.read_text())["rows"]}
-    assert rows["kmeans"]["loss"] == 1.5 and rows["gmm"]["loss"] == 2.5 and rows["hdbscan"]["loss"] is None
-    assert rows["hdbscan"]["noise"] == 4
+    data = make_dataset("blobs", 60, 0)
+    X, y = data.X, data.labels
+    km = dc.kmeans(X, 3, seed=0)
+    assert rows["kmeans"]["loss"] == pytest.approx(km.inertia, rel=1e-12)
+    assert rows["kmeans"]["ari"] == pytest.approx(adjusted_rand_score(y[y >= 0], km.labels[y >= 0]))
+    gm = dc.gaussian_mixture(X, 3, seed=0)
+    assert rows["gmm"]["loss"] == pytest.approx(-gm.log_likelihood, rel=1e-12)
+    assert rows["hdbscan"]["loss"] is None
     line = error_line(capsys, "cluster", str(DATA / "bench_small.json"), "--k", "2", "--method", "kmeans",
                       "--metric", "manhattan")
     assert "method 'kmeans' supports the metric(s) euclidean only, not 'manhattan'" in line

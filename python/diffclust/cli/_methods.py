@@ -4,10 +4,8 @@ A :class:`Method` is a name, a one-line description, the metrics it accepts and 
 ``fit(X, k, metric, seed) -> Fitted`` callable returning labels and the method's own
 loss. ``demo`` runs every method, ``cluster --method NAME`` one of them.
 
-Methods that other parts of the package add (``kmeans``, ``gaussian_mixture``,
-``hdbscan``) are listed only when ``diffclust`` has them (``hasattr``), so they
-appear as soon as they are merged; their result fields are read by name with the
-design's names (``labels``; the loss as ``inertia``/``loss``, ``nll``...).
+Every fitting method of the package is here: k-forest, perturbed k-forest,
+k-medoids, k-means, Gaussian mixture and HDBSCAN.
 
 Conventions (also in the README section):
 
@@ -75,14 +73,6 @@ class Method:
 
 def _labels(x: Any) -> NDArray[np.int64]:
     return np.asarray(x, dtype=np.int64)
-
-
-def _first(result: Any, names: tuple[str, ...]) -> float | None:
-    for name in names:
-        value = getattr(result, name, None)
-        if value is not None:
-            return float(value)
-    return None
 
 
 def min_cluster_size(n: int) -> int:
@@ -153,19 +143,15 @@ def _kmeans(
     X: NDArray[np.float64], k: int, metric: str, seed: int, min_size: int | None = None
 ) -> Fitted:
     res = dc.kmeans(X, k, seed=seed)
-    return Fitted(_labels(res.labels), _first(res, ("inertia", "loss")))
+    return Fitted(_labels(res.labels), float(res.inertia))
 
 
 def _gmm(
     X: NDArray[np.float64], k: int, metric: str, seed: int, min_size: int | None = None
 ) -> Fitted:
     res = dc.gaussian_mixture(X, k, seed=seed)
-    labels = getattr(res, "labels", None)
-    if labels is None:  # a result with responsibilities only
-        labels = np.argmax(np.asarray(res.responsibilities), axis=1)
-    loss = _first(res, ("nll", "neg_log_likelihood", "loss"))
-    if loss is None and getattr(res, "log_likelihood", None) is not None:
-        loss = -float(res.log_likelihood)
+    labels = res.labels
+    loss = -float(res.log_likelihood)  # mean negative log-likelihood per point
     return Fitted(_labels(labels), loss)
 
 
@@ -183,12 +169,9 @@ def available_methods() -> dict[str, Method]:
         Method("kforest", "k-forest (single linkage)", "forest length", _kforest),
         Method("perturbed", "perturbed k-forest, labels from M_eps", "-F_eps/2", _perturbed),
         Method("kmedoids", "k-medoids (FasterPAM)", "sum d(x, medoid)", _kmedoids),
+        Method("kmeans", "k-means (k-means++)", "inertia", _kmeans, metrics=("euclidean",)),
+        Method("gmm", "Gaussian mixture (full)", "mean NLL per point", _gmm, metrics=("euclidean",)),
+        Method("hdbscan", "HDBSCAN (ignores k)", "—", _hdbscan, uses_k=False),
     ]
-    if hasattr(dc, "kmeans"):
-        methods.append(Method("kmeans", "k-means (k-means++)", "inertia", _kmeans, metrics=("euclidean",)))
-    if hasattr(dc, "gaussian_mixture"):
-        methods.append(Method("gmm", "Gaussian mixture (full)", "mean NLL per point", _gmm, metrics=("euclidean",)))
-    if hasattr(dc, "hdbscan"):
-        methods.append(Method("hdbscan", "HDBSCAN (ignores k)", "—", _hdbscan, uses_k=False))
     return {m.name: m for m in methods}
 
