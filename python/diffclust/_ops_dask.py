@@ -14,7 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _core
-from ._ops import ForestArrays, _forest
+from ._ops._common import ForestArrays
+from ._ops.forests import _forest
 from ._validation import core_fn
 
 __all__ = [

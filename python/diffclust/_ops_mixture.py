@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _core
-from ._ops import COVARIANCE_TYPES, WEIGHT_TOLERANCE, _points
+from ._ops._common import COVARIANCE_TYPES, WEIGHT_TOLERANCE, _points
 from ._validation import as_float_array, check_finite, check_int, check_k, core_fn
 
 __all__ = ["INITS", "MixtureArrays", "check_covariance_type", "gaussian_mixture", "gmm_predict"]
