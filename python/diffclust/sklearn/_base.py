@@ -6,14 +6,21 @@ from numbers import Integral
 from typing import Any
 
 try:
-    from sklearn.base import BaseEstimator, ClusterMixin
+    from sklearn.base import (
+        BaseEstimator,
+        ClassNamePrefixFeaturesOutMixin,
+        ClusterMixin,
+        TransformerMixin,
+    )
     from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 except ImportError as e:  # pragma: no cover - scikit-learn is in the test extra
     raise ImportError("diffclust.sklearn needs scikit-learn >= 1.6: pip install 'diffclust[sklearn]'") from e
 
 __all__ = [
     "BaseEstimator",
+    "ClassNamePrefixFeaturesOutMixin",
     "ClusterMixin",
+    "TransformerMixin",
     "check_is_fitted",
     "check_n_clusters",
     "check_random_state",

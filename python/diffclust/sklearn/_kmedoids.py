@@ -10,7 +10,9 @@ from numpy.typing import ArrayLike, NDArray
 from .. import cluster, distances
 from ._base import (
     BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
     ClusterMixin,
+    TransformerMixin,
     check_is_fitted,
     check_n_clusters,
     seed_from,
@@ -20,7 +22,7 @@ from ._base import (
 __all__ = ["KMedoids"]
 
 
-class KMedoids(ClusterMixin, BaseEstimator):  # type: ignore[misc]
+class KMedoids(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):  # type: ignore[misc]
     """k-medoids clustering by FasterPAM (PAM BUILD, random or k-medoids++ init).
 
     Minimises ``sum_i d(x_i, m_{z_i})``, the total dissimilarity of the points to
@@ -101,6 +103,10 @@ class KMedoids(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         tags = super().__sklearn_tags__()
         tags.input_tags.pairwise = self.metric == "precomputed"
         return tags
+
+    @property
+    def _n_features_out(self) -> int:
+        return int(self.medoid_indices_.shape[0])
 
     def fit(self, X: ArrayLike, y: Any = None) -> KMedoids:
         """Compute the medoids of X.

@@ -20,7 +20,7 @@ except ImportError as e:  # pragma: no cover - torch is in the test extra
     raise ImportError("diffclust.torch needs PyTorch: pip install 'diffclust[torch]'") from e
 
 from . import deep, functional
-from .deep import *  # noqa: F403
+from .deep import *
 from .functional import (
     dec_loss,
     gmm_nll,

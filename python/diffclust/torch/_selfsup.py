@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Sampler
 
-from ._generative import _check_matrix, _check_positive, _check_reduction, _library_fn, _reduce
+from ._generative import _check_matrix, _check_positive, _check_reduction, _library_fn
 
 __all__ = [
     "DeepClusterLoss",

@@ -27,7 +27,7 @@ initialisations, which run on the CPU through :func:`diffclust.kmeans` and
 from __future__ import annotations
 
 from . import _generative, _selfsup
-from ._generative import *  # noqa: F403
-from ._selfsup import *  # noqa: F403
+from ._generative import *
+from ._selfsup import *
 
 __all__ = [*_generative.__all__, *_selfsup.__all__]  # noqa: PLE0604
