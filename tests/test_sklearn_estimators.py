@@ -190,3 +190,20 @@ def test_forest_errors(rng):
         SpanningForestClustering(2, metric="precomputed").fit(-np.ones((3, 3)))
     with pytest.raises(ValueError, match="metric"):
         SpanningForestClustering(2, metric="chebyshev").fit(X)
+
+
+def test_forest_threshold_with_ties_equals_fcluster():
+    pytest.importorskip("hypothesis")
+    from hypothesis import given
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    @given(arrays(np.int64, st.tuples(st.integers(2, 25), st.integers(1, 3)), elements=st.integers(-3, 3)),
+           st.integers(0, 6))
+    def check(X, t):
+        X = X.astype(np.float64)  # integer grids: many equal distances
+        ours = SpanningForestClustering(None, distance_threshold=float(t), metric="manhattan").fit(X)
+        ref = fcluster(linkage(pdist(X, "cityblock"), method="single"), t, criterion="distance")
+        assert _same_partition(ours.labels_, ref)
+
+    check()

@@ -426,3 +426,22 @@ def test_swav_argument_errors(rng):
         dt.swav_loss([s, s[:, :2]])
     with pytest.raises(ValueError, match="epsilon"):
         dt.sinkhorn_knopp(s, epsilon=0.0)
+
+
+def test_sinkhorn_rows_are_distributions_for_any_finite_scores():
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import given
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    shapes = st.tuples(st.integers(1, 9), st.integers(1, 7))
+    values = st.floats(-1e6, 1e6, allow_nan=False, width=32)
+
+    @given(arrays(np.float32, shapes, elements=values), st.sampled_from([0.01, 0.05, 1.0]), st.integers(1, 5))
+    def check(scores, eps, n_iters):
+        Q = dt.sinkhorn_knopp(torch.from_numpy(scores), epsilon=eps, n_iters=n_iters)
+        assert Q.dtype == torch.float32 and torch.isfinite(Q).all() and (Q >= 0).all()
+        np.testing.assert_allclose(Q.sum(1).numpy(), 1.0, rtol=1e-4)
+
+    assert hypothesis.__version__
+    check()

@@ -327,11 +327,14 @@ def sinkhorn_knopp(scores: Tensor, *, epsilon: float = 0.05, n_iters: int = 3) -
     result is multiplied by B, so each row is a distribution over the K prototypes
     and the prototypes are used equally (exactly so as ``n_iters`` grows).
 
-    Stable in float32 whatever the scores: the scaling runs in log space, where each
-    normalisation is a log-sum-exp that subtracts its maximum before exponentiating
-    (the same iterates as the multiplicative algorithm in exact arithmetic; a sample
-    whose scores are thousands of epsilons apart gets a one-hot row, never NaN).
-    float16/bfloat16 are computed in float32. No gradient: codes are targets.
+    Stable in float32 whatever the scores: the maximum score is subtracted before
+    dividing by epsilon, and the scaling runs in log space, where each normalisation
+    is a log-sum-exp that subtracts its maximum before exponentiating (the same
+    iterates as the multiplicative algorithm in exact arithmetic; a sample whose
+    scores are thousands of epsilons apart gets a one-hot row, never NaN, where
+    ``exp(scores / epsilon)`` would overflow). The last per-sample normalisation is
+    redone in linear space, so rows sum to 1 to float rounding. float16/bfloat16
+    are computed in float32. No gradient: codes are targets.
 
     Parameters
     ----------
@@ -366,13 +369,18 @@ def sinkhorn_knopp(scores: Tensor, *, epsilon: float = 0.05, n_iters: int = 3) -
         work = work.to(torch.float32)
     if not bool(torch.isfinite(work).all()):
         raise ValueError("scores must be finite")
-    logq = work.T / eps                                         # (K, B)
+    logq = (work - work.max()).T / eps                          # (K, B); max 0: no precision lost
     logq = logq - torch.logsumexp(logq.reshape(-1), 0)
     log_k, log_b = math.log(K), math.log(B)
     for _ in range(it):
-        logq = logq - (torch.logsumexp(logq, dim=1, keepdim=True) + log_k)
-        logq = logq - (torch.logsumexp(logq, dim=0, keepdim=True) + log_b)
-    return torch.exp(logq + log_b).T.to(scores.dtype)
+        logq = logq - torch.logsumexp(logq, dim=1, keepdim=True) - log_k
+        logq = logq - torch.logsumexp(logq, dim=0, keepdim=True) - log_b
+    if it == 0:
+        return torch.exp(logq + log_b).T.to(scores.dtype)
+    # the last sample normalisation once more in linear space: a log-sum-exp of large
+    # magnitude is rounded to its ulp (2.4e-4 at 4000 in float32), a sum of q <= 1 is not
+    q = torch.exp(logq)
+    return (q / q.sum(0, keepdim=True)).T.to(scores.dtype)
 
 
 def _views(scores: Tensor | Sequence[Tensor]) -> list[Tensor]:
