@@ -207,3 +207,13 @@ def test_forest_threshold_with_ties_equals_fcluster():
         assert _same_partition(ours.labels_, ref)
 
     check()
+
+
+def test_docstring_examples():
+    import doctest
+
+    from diffclust.sklearn import _forest, _kmedoids
+
+    for module in (_forest, _kmedoids):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0

@@ -79,7 +79,7 @@ class KMedoids(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, 
     >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0], [10.0, 2.0]])
     >>> km = KMedoids(n_clusters=2).fit(X)
     >>> km.labels_.tolist(), km.medoid_indices_.tolist(), km.inertia_
-    ([0, 0, 1, 1, 1], [0, 3], 3.0)
+    ([1, 1, 0, 0, 0], [3, 0], 3.0)
     """
 
     def __init__(
