@@ -150,6 +150,20 @@ def test_vade_loss_matches_numpy(rng, kind):
                                rtol=1e-10)
 
 
+def test_vade_kl_term_by_monte_carlo(rng):
+    """The closed-form KL(q(z, c | x) || p(z, c)), with q(c | x) = gamma, against sampling z."""
+    x, xr, z, zm, zlv, wl, mu, lv = _vade_inputs(rng, n=1, d=2, k=3)
+    out = dt.vade_loss(*map(_t, (x, x, z, zm, zlv, wl, mu, lv)), reconstruction="gaussian").item()
+    kl = out - 0.5 * x.size * np.log(2 * np.pi)  # x_recon = x: log p(x|z) = -D/2 log(2 pi)
+    gamma = dt.vade_responsibilities(_t(z), _t(wl), _t(mu), _t(lv)).numpy()[0]
+    pi = np_softmax(wl)
+    zs = zm[0] + np.exp(zlv[0] / 2) * rng.normal(size=(400_000, 2))
+    log_q = multivariate_normal(zm[0], np.diag(np.exp(zlv[0]))).logpdf(zs)
+    log_p = np.stack([multivariate_normal(mu[c], np.diag(np.exp(lv[c]))).logpdf(zs) for c in range(3)], 1)
+    samples = (gamma * (log_q[:, None] + np.log(gamma / pi) - log_p)).sum(1)
+    assert abs(samples.mean() - kl) < 5 * samples.std() / np.sqrt(samples.size)
+
+
 def test_vade_gaussian_recon_logvar(rng):
     args = _vade_inputs(rng)
     rlv = 0.4 * rng.normal(size=args[0].shape)
