@@ -226,8 +226,10 @@ def test_vade_init_from_gmm(rng):
     gm = GaussianMixture(2, covariance_type="diag", random_state=0).fit(Z)
     order = np.argsort(loss.means.detach().numpy()[:, 0])
     ref = np.argsort(gm.means_[:, 0])
-    np.testing.assert_allclose(loss.means.detach().numpy()[order], gm.means_[ref], atol=1e-3)
-    np.testing.assert_allclose(loss.weights.detach().numpy()[order], gm.weights_[ref], atol=1e-3)
+    # both EM fits converge to the same separated-blob optimum (up to their stopping rules)
+    np.testing.assert_allclose(loss.means.detach().numpy()[order], gm.means_[ref], atol=1e-2)
+    np.testing.assert_allclose(loss.weights.detach().numpy()[order], gm.weights_[ref], atol=1e-2)
+    np.testing.assert_allclose(np.exp(loss.log_vars.detach().numpy())[order], gm.covariances_[ref], rtol=2e-2)
 
 
 # ---------------------------------------------------------------------------------- ClusterGAN
