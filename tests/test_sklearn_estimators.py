@@ -67,6 +67,20 @@ def test_kmedoids_matches_kmedoids_package(rng, metric):
                                rtol=1e-9)
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "precomputed"])
+def test_kmedoids_matches_kmedoids_estimator(rng, metric):
+    kmedoids = pytest.importorskip("kmedoids")
+    X = _blobs(rng, 90, centers=5)
+    data = cdist(X, X) if metric == "precomputed" else X
+    ref = kmedoids.KMedoids(5, metric=metric, init="build", max_iter=100).fit(data)
+    ours = KMedoids(5, metric=metric, init="build", max_iter=100).fit(data)
+    np.testing.assert_allclose(ours.inertia_, ref.inertia_, rtol=1e-9)
+    np.testing.assert_array_equal(np.sort(ours.medoid_indices_), np.sort(ref.medoid_indices_))
+    assert _same_partition(ours.labels_, np.asarray(ref.labels_))
+    if metric != "precomputed":
+        np.testing.assert_array_equal(np.sort(ours.cluster_centers_, 0), np.sort(ref.cluster_centers_, 0))
+
+
 def test_kmedoids_precomputed_predict_and_transform(rng):
     X = _blobs(rng, 50)
     D = squareform(pdist(X))
