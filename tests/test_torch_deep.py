@@ -461,3 +461,22 @@ def test_sinkhorn_rows_are_distributions_for_any_finite_scores():
 
     assert hypothesis.__version__
     check()
+
+
+def test_losses_compile_to_one_graph(rng):
+    """fullgraph=True: no graph break (the eager backend checks the capture, fast)."""
+    vade = [_t(a) for a in _vade_inputs(rng)]
+    zn, en, logits = _t(rng.normal(size=(5, 3))), _t(rng.normal(size=(5, 3))), _t(rng.normal(size=(5, 4)))
+    lab = torch.tensor(rng.integers(0, 4, 5))
+    views = _t(rng.normal(size=(3, 8, 5)))
+    Z, C = _t(rng.normal(size=(7, 3))), _t(rng.normal(size=(2, 3)))
+    cases = [
+        (lambda *a: dt.vade_loss(*a), vade),
+        (lambda *a: dt.clustergan_loss(*a), [zn, lab, en, logits]),
+        (lambda v: dt.swav_loss(v, assign_views=(0, 2)), [views]),
+        (lambda z, c: dt.dec_target_distribution(dt.student_t_assignment(z, c)), [Z, C]),
+    ]
+    for fn, args in cases:
+        torch._dynamo.reset()
+        compiled = torch.compile(fn, fullgraph=True, backend="eager")
+        torch.testing.assert_close(compiled(*args), fn(*args))
