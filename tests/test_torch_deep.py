@@ -152,7 +152,7 @@ def test_vade_loss_matches_numpy(rng, kind):
 
 def test_vade_kl_term_by_monte_carlo(rng):
     """The closed-form KL(q(z, c | x) || p(z, c)), with q(c | x) = gamma, against sampling z."""
-    x, xr, z, zm, zlv, wl, mu, lv = _vade_inputs(rng, n=1, d=2, k=3)
+    x, _xr, z, zm, zlv, wl, mu, lv = _vade_inputs(rng, n=1, d=2, k=3)
     out = dt.vade_loss(*map(_t, (x, x, z, zm, zlv, wl, mu, lv)), reconstruction="gaussian").item()
     kl = out - 0.5 * x.size * np.log(2 * np.pi)  # x_recon = x: log p(x|z) = -D/2 log(2 pi)
     gamma = dt.vade_responsibilities(_t(z), _t(wl), _t(mu), _t(lv)).numpy()[0]
@@ -480,3 +480,42 @@ def test_losses_compile_to_one_graph(rng):
         torch._dynamo.reset()
         compiled = torch.compile(fn, fullgraph=True, backend="eager")
         torch.testing.assert_close(compiled(*args), fn(*args))
+
+
+def test_float32_in_float32_out(rng):
+    f32 = [torch.tensor(a, dtype=torch.float32) for a in _vade_inputs(rng)]
+    assert dt.vade_loss(*f32).dtype == torch.float32
+    Z, C = f32[2], f32[6]
+    assert dt.student_t_assignment(Z, C).dtype == torch.float32
+    assert dt.swav_loss([f32[2], f32[3]]).dtype == torch.float32
+    assert dt.sinkhorn_knopp(Z).dtype == torch.float32
+    z_n, z_c, _ = dt.clustergan_prior(4, 2, 3)
+    assert z_n.dtype == z_c.dtype == torch.get_default_dtype()
+
+
+def test_argument_errors_name_the_argument(rng):
+    x, xr, z, zm, zlv, wl, mu, lv = map(_t, _vade_inputs(rng))
+    with pytest.raises(ValueError, match="log_vars"):
+        dt.vade_loss(x, xr, z, zm, zlv, wl, mu, lv[:, :2])
+    with pytest.raises(ValueError, match="weight_logits"):
+        dt.vade_loss(x, xr, z, zm, zlv, wl[:2], mu, lv)
+    with pytest.raises(ValueError, match="z_mean"):
+        dt.vade_loss(x, xr, z, zm[:2], zlv, wl, mu, lv)
+    with pytest.raises(ValueError, match="x_recon"):
+        dt.vade_loss(x, xr[:, :2], z, zm, zlv, wl, mu, lv)
+    with pytest.raises(ValueError, match="reconstruction"):
+        dt.vade_loss(x, xr, z, zm, zlv, wl, mu, lv, reconstruction="poisson")
+    with pytest.raises(ValueError, match="reduction"):
+        dt.vade_loss(x, xr, z, zm, zlv, wl, mu, lv, reduction="max")
+    with pytest.raises(ValueError, match="centers must have 3 columns"):
+        dt.student_t_assignment(z, mu[:, :2])
+    with pytest.raises(ValueError, match="alpha"):
+        dt.student_t_assignment(z, mu, alpha=0.0)
+    with pytest.raises(TypeError, match="Z must be a torch.Tensor"):
+        dt.student_t_assignment(z.numpy(), mu)
+    with pytest.raises(TypeError, match="labels must hold integers"):
+        dt.uniform_label_indices(torch.zeros(3), 3)
+    with pytest.raises(ValueError, match="beta_n"):
+        dt.ClusterGANLoss(beta_n=-1.0)
+    with pytest.raises(ValueError, match="n_clusters"):
+        dt.deepcluster_pseudo_labels(z, 0)
