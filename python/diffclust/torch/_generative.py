@@ -297,7 +297,7 @@ def vade_loss(
 
     With ``q(z|x) = N(mu~, diag sigma~^2)``, ``p(c) = pi``, ``p(z|c) = N(mu_c, diag
     sigma_c^2)`` and ``gamma = q(c|x) = p(c|z)`` (:func:`vade_responsibilities`, at
-    the sample z), the ELBO of each point is (Jiang et al., equation 12)::
+    the sample z), the ELBO of each point is (Jiang et al., section 3)::
 
         log p(x|z)
         - 1/2 sum_c gamma_c sum_j (log sigma_cj^2 + sigma~_j^2 / sigma_cj^2
@@ -564,7 +564,7 @@ def clustergan_loss(
 
     References
     ----------
-    Mukherjee, Asnani, Lin, Kannan. ClusterGAN. AAAI 2019 (equation 4).
+    Mukherjee, Asnani, Lin, Kannan. ClusterGAN. AAAI 2019 (the clustering loss of the joint objective).
     """
     _check_reduction(reduction)
     _check_matrix(z_n, "z_n")

@@ -255,7 +255,7 @@ def deepcluster_loss(logits: Tensor, pseudo_labels: Tensor, reduction: str = "me
 
     References
     ----------
-    Caron, Bojanowski, Joulin, Douze. ECCV 2018 (equation 1).
+    Caron, Bojanowski, Joulin, Douze. ECCV 2018.
     """
     _check_reduction(reduction)
     _check_matrix(logits, "logits")
@@ -433,7 +433,7 @@ def swav_loss(
 
     References
     ----------
-    Caron, Misra, Mairal, Goyal, Bojanowski, Joulin. NeurIPS 2020 (equations 1-3).
+    Caron, Misra, Mairal, Goyal, Bojanowski, Joulin. NeurIPS 2020 (the swapped prediction problem).
     """
     views = _views(scores)
     V = len(views)
