@@ -297,7 +297,7 @@ def vade_loss(
 
     With ``q(z|x) = N(mu~, diag sigma~^2)``, ``p(c) = pi``, ``p(z|c) = N(mu_c, diag
     sigma_c^2)`` and ``gamma = q(c|x) = p(c|z)`` (:func:`vade_responsibilities`, at
-    the sample z), the ELBO of each point is (Jiang et al., section 3)::
+    the sample z), the ELBO of each point is (Jiang et al.)::
 
         log p(x|z)
         - 1/2 sum_c gamma_c sum_j (log sigma_cj^2 + sigma~_j^2 / sigma_cj^2

@@ -82,7 +82,7 @@ def reassign_empty_clusters(
     References
     ----------
     M. Caron, P. Bojanowski, A. Joulin, M. Douze. Deep clustering for unsupervised
-    learning of visual features. ECCV 2018 (section 3.3, "empty clusters").
+    learning of visual features. ECCV 2018 ("avoiding trivial solutions": empty clusters).
     """
     X = _check_matrix(features, "features").detach().to(device="cpu", dtype=torch.float64)
     C = _check_matrix(centers, "centers", X.shape[1]).detach().to(device="cpu", dtype=torch.float64).clone()
