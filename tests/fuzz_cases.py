@@ -276,6 +276,22 @@ def _core_args(
     if family == "gmm_nll":
         kind = str(r.choice(["full", "tied", "diag", "spherical"]))
         return [points(r, n, d, dt), *gmm_params(r, k, d, kind), kind, True, 1]
+    if family in ("gmm_fit", "gmm_predict", "gmm_init", "gmm_precision_cholesky"):
+        kind = str(r.choice(["full", "tied", "diag", "spherical"]))
+        w, means, cov = gmm_params(r, k, d, kind)
+        if kind in ("full", "tied"):  # the full/tied covariances of gmm_params are diagonal
+            pc = np.where(np.eye(d, dtype=bool), 1.0 / np.sqrt(np.maximum(cov, 1e-300)), 0.0)
+        else:
+            pc = 1.0 / np.sqrt(cov)
+        if family == "gmm_precision_cholesky":
+            return [1.0 / cov if kind in ("diag", "spherical") else np.linalg.inv(cov), kind, k, d]
+        if family == "gmm_init":
+            by_labels = r.random() < 0.5
+            labels = partial_labels(r, n, k) if by_labels else None
+            return [points(r, n, d, dt), k, kind, None if by_labels else soft_assignment(r, n, k), labels, 1e-3, 1]
+        if family == "gmm_fit":
+            return [points(r, n, d, dt), kind, w, means, pc, 5, 1e-3, 1e-3, -np.inf, 1]
+        return [points(r, n, d, dt), kind, w, means, pc, True, 1]
     if family == "graph_cuts_dense":
         return [affinity(r, n, dt), labels_with(r, n, k), 1]
     if family == "soft_ncut_dense":
@@ -284,6 +300,17 @@ def _core_args(
         return [*csr(affinity(r, n, dt), it), n, labels_with(r, n, k), 1]
     if family == "soft_ncut_csr":
         return [*csr(affinity(r, n, dt), it), n, soft_assignment(r, n, k), 1]
+    if family == "kmeans_lloyd":
+        X = points(r, n, d, dt)
+        w = r.uniform(0.1, 2.0, n) if r.random() < 0.5 else None
+        return [X, w, X[r.permutation(n)[:k]].copy(), 20, 1e-4, 1]
+    if family == "kmeans_plusplus":
+        w = r.uniform(0.1, 2.0, n) if r.random() < 0.5 else None
+        return [points(r, n, d, dt), w, k, 3, seed, 1]
+    if family == "kmeans_assign":
+        X = points(r, n, d, dt)
+        w = r.uniform(0.1, 2.0, n) if r.random() < 0.5 else None
+        return [X, points(r, k, d, dt), w, 1]
     if family == "_testing.edge_noise":
         return [seed, int(r.integers(0, 2**32)), n]
     if family == "_testing.normals_floor":
@@ -304,6 +331,8 @@ CORE_FAMILIES = {
     "gmm_nll", "graph_cuts_dense", "soft_ncut_dense", "graph_cuts_csr", "soft_ncut_csr",
     "_testing.edge_noise", "_testing.normals_floor", "_testing.philox4x32",
     "element_seeds", "perturbed_kforest_batch", "partial_fy_loss_batch", "perturbed_kforest_vjp_batch",
+    "gmm_fit", "gmm_predict", "gmm_init", "gmm_precision_cholesky",
+    "kmeans_lloyd", "kmeans_plusplus", "kmeans_assign",
 }  # fmt: skip
 
 
@@ -396,12 +425,23 @@ def _public(
     if name in ("gmm_nll", "gmm_nll_samples"):
         kind = str(r.choice(["full", "tied", "diag", "spherical"]))
         return [points(r, n, d, dt), *gmm_params(r, k, d, kind)], {"covariance_type": kind}
+    if name == "gaussian_mixture":
+        kind = str(r.choice(["full", "tied", "diag", "spherical"]))
+        return [points(r, n, d, dt), k], {
+            "covariance_type": kind, "init": str(r.choice(["random", "random_from_data"])), "max_iter": 5,
+            "reg_covar": 1e-3, "n_init": 1, "seed": seed,
+        }  # fmt: skip
     if name == "kmeans_loss":
         return [
             points(r, n, d, dt),
             points(r, k, d),
             labels_with(r, n, k) if r.random() < 0.5 else None,
         ], {}
+    if name in ("kmeans", "minibatch_kmeans"):
+        w = r.uniform(0.1, 2.0, n) if r.random() < 0.5 else None
+        return [points(r, n, d, dt), k], {"sample_weight": w, "seed": seed, "max_iter": 20}
+    if name == "kmeans_plusplus":
+        return [points(r, n, d, dt), k], {"seed": seed}
     if name in ("ncut", "ratio_cut"):
         W = affinity(r, n, dt)
         if r.random() < 0.3:
@@ -594,6 +634,14 @@ def check_result(name: str, result: Any, finite: bool = True) -> None:
         assert not (finite and hasattr(result, "medoids")) or loss >= 0
     elif family == "pam_build":
         assert len(np.unique(result)) == len(result) and (result >= 0).all()
+    elif isinstance(result, dc.KMeansResult) or family in ("kmeans_lloyd", "kmeans_assign"):
+        labels, inertia = (result.labels, result.inertia) if hasattr(result, "labels") else (
+            (result[1], result[2]) if family == "kmeans_lloyd" else (result[0], result[2]))
+        assert labels.min() >= 0
+        assert not finite or inertia >= 0
+    elif family == "kmeans_plusplus":
+        indices = result[1] if isinstance(result[0], np.ndarray) and result[0].ndim == 2 else result[0]
+        assert len(np.unique(indices)) == len(indices) and (indices >= 0).all()
     elif family in ("silhouette_samples", "silhouette_score") and finite:
         v = np.asarray(result)
         assert (np.isnan(v) | ((v >= -1 - 1e-9) & (v <= 1 + 1e-9))).all()

@@ -271,6 +271,7 @@ def _calls(dtype):
         "soft_ncut": ((W, P), lambda: dc.soft_ncut(W, P)),
         "dec_loss": ((X, X[:3].copy()), lambda: dc.dec_loss(X, X[:3])),
         "kmedoids": ((X,), lambda: dc.kmedoids(X, 3)),
+        "gaussian_mixture": ((X,), lambda: dc.gaussian_mixture(X, 3, init="random_from_data", seed=0)),
     }
 
 

@@ -90,6 +90,11 @@ KERNELS = {
         "C = np.broadcast_to(np.eye(48), (40, 48, 48)).copy()"),
         "dc.gmm_nll(X, w, m, C)",
     ),
+    "gaussian_mixture": (
+        ("X = rng.standard_normal((100_000, 16)); w = np.full(10, 0.1); m = X[:10]; "
+        "P = np.broadcast_to(np.eye(16), (10, 16, 16)).copy()"),  # 20 000 EM iterations: minutes
+        "dc.gaussian_mixture(X, 10, weights_init=w, means_init=m, precisions_init=P, max_iter=20_000, tol=0.0)",
+    ),
     "perturbed_kforest": (
         "S = rng.standard_normal((400, 400))",
         "dc.perturbed_kforest(S, 3, sigma=0.1, n_samples=1_000_000, seed=0)",

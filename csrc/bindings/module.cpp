@@ -16,6 +16,8 @@ void register_testing(py::module_& m);      // bind_testing.cpp: the private _te
 void register_distances(py::module_& m);    // bind_distances.cpp: pairwise distances, silhouette
 void register_cluster(py::module_& m);      // bind_cluster.cpp: k-medoids
 void register_metrics(py::module_& m);      // bind_metrics.cpp: ARI/NMI/MI, Davies-Bouldin, losses, cuts, DEC
+void register_mixture(py::module_& m);      // bind_mixture.cpp: Gaussian mixtures fitted by EM
+void register_kmeans(py::module_& m);       // bind_kmeans.cpp: k-means (Lloyd), k-means++, assignment
 }  // namespace diffclust::bind
 
 // An exported C symbol by which threadpoolctl recognises this library among the
@@ -51,5 +53,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     diffclust::bind::register_distances(m);
     diffclust::bind::register_cluster(m);
     diffclust::bind::register_metrics(m);
+    diffclust::bind::register_mixture(m);
+    diffclust::bind::register_kmeans(m);
     diffclust::bind::register_testing(m);
 }

@@ -8,12 +8,24 @@ the classical clustering metrics and losses.
 
 from __future__ import annotations
 
-from . import _threadpool, cluster, distances, forests, losses, metrics, perturb  # noqa: F401
+from . import (  # noqa: F401
+    _threadpool,
+    centroids,
+    cluster,
+    distances,
+    forests,
+    losses,
+    metrics,
+    mixture,
+    perturb,
+)
+from .centroids import *
 from .cluster import *
 from .distances import *
 from .forests import *
 from .losses import *
 from .metrics import *
+from .mixture import *
 from .perturb import *
 
 __version__ = "0.1.0"
@@ -25,4 +37,6 @@ __all__ = [  # noqa: PLE0604
     *cluster.__all__,
     *metrics.__all__,
     *losses.__all__,
+    *mixture.__all__,
+    *centroids.__all__,
 ]

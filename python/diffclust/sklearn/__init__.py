@@ -1,12 +1,15 @@
-"""scikit-learn estimators over diffclust's kernels (needs ``pip install 'diffclust[sklearn]'``).
+"""scikit-learn estimators backed by diffclust's kernels (``pip install 'diffclust[sklearn]'``).
 
-Parameter and attribute names are scikit-learn's; every estimator passes
-``sklearn.utils.estimator_checks.parametrize_with_checks``.
+Each estimator follows scikit-learn's parameter and attribute names and passes
+``sklearn.utils.estimator_checks.parametrize_with_checks``; results never depend
+on ``n_threads``.
 """
 
 from __future__ import annotations
 
 from ._forest import SpanningForestClustering
+from ._kmeans import KMeans, MiniBatchKMeans
 from ._kmedoids import KMedoids
+from ._mixture import GaussianMixture
 
-__all__ = ["KMedoids", "SpanningForestClustering"]
+__all__ = ["GaussianMixture", "KMeans", "KMedoids", "MiniBatchKMeans", "SpanningForestClustering"]

@@ -148,9 +148,26 @@ struct GaussianMixture {
     CovarianceType type = CovarianceType::full;
     std::vector<double> log_weights;  // (k,), -inf for zero weights
     std::vector<double> means;        // (k, d)
-    std::vector<double> factors;      // full (k, d, d) / tied (d, d): (L^-1)^T; diag (k, d) / spherical (k,): variances
+    std::vector<double> factors;      // full (k, d, d) / tied (d, d): (L^-1)^T; diag (k, d) / spherical (k,): precisions 1 / var
     std::vector<double> log_norm;     // (k,): log w - (d log(2 pi) + log det) / 2
 };
+
+namespace detail {
+
+// log_weights and log_norm = log w - (d log(2 pi) + log det Sigma) / 2 from the weights.
+inline void set_log_norms(GaussianMixture& g, const double* weights, const double* log_det) {
+    const double log_2pi = std::log(2.0 * 3.14159265358979323846);
+    g.log_weights.resize(static_cast<std::size_t>(g.k));
+    g.log_norm.resize(static_cast<std::size_t>(g.k));
+    for (index_t j = 0; j < g.k; ++j) {
+        const double w = weights[j];
+        g.log_weights[static_cast<std::size_t>(j)] = w > 0.0 ? std::log(w) : -std::numeric_limits<double>::infinity();
+        g.log_norm[static_cast<std::size_t>(j)] =
+            g.log_weights[static_cast<std::size_t>(j)] - 0.5 * (static_cast<double>(g.d) * log_2pi + log_det[j]);
+    }
+}
+
+}  // namespace detail
 
 // covariances as scikit-learn parametrises them: full (k, d, d), tied (d, d), diag (k, d),
 // spherical (k,). Throws std::invalid_argument naming the component that is not positive definite.
@@ -162,7 +179,6 @@ inline GaussianMixture make_gaussian_mixture(const double* weights, const double
     g.d = d;
     g.type = type;
     g.means.assign(means, means + k * d);
-    const double log_2pi = std::log(2.0 * 3.14159265358979323846);
     std::vector<double> log_det(static_cast<std::size_t>(k), 0.0);
     auto fail = [](const std::string& which) {
         throw std::invalid_argument("covariances" + which + " is not symmetric positive definite");
@@ -191,18 +207,52 @@ inline GaussianMixture make_gaussian_mixture(const double* weights, const double
                                                 (per > 1 ? "[" + std::to_string(t) + "]" : "") +
                                                 " must be a positive variance, got " + std::to_string(v));
                 ld += std::log(v);
+                g.factors[static_cast<std::size_t>(j * per + t)] = 1.0 / v;
             }
             log_det[static_cast<std::size_t>(j)] = per == 1 ? static_cast<double>(d) * ld : ld;
         }
     }
-    g.log_weights.resize(static_cast<std::size_t>(k));
-    g.log_norm.resize(static_cast<std::size_t>(k));
-    for (index_t j = 0; j < k; ++j) {
-        const double w = weights[j];
-        g.log_weights[static_cast<std::size_t>(j)] = w > 0.0 ? std::log(w) : -std::numeric_limits<double>::infinity();
-        g.log_norm[static_cast<std::size_t>(j)] = g.log_weights[static_cast<std::size_t>(j)] -
-                                                   0.5 * (static_cast<double>(d) * log_2pi + log_det[static_cast<std::size_t>(j)]);
+    detail::set_log_norms(g, weights, log_det.data());
+    return g;
+}
+
+// The same mixture from scikit-learn's `precisions_cholesky_` (the factors W with
+// W W^T = Sigma^-1): full (k, d, d) / tied (d, d) upper triangular (as the EM
+// M-step and precision_cholesky_from_precisions produce them), diag (k, d) /
+// spherical (k,) square roots of precisions. No check: the caller made them.
+inline GaussianMixture make_gaussian_mixture_from_precision_cholesky(const double* weights, const double* means,
+                                                                     const double* prec_chol, index_t k, index_t d,
+                                                                     CovarianceType type) {
+    check_size(k, "k"), check_size(d, "d");
+    GaussianMixture g;
+    g.k = k;
+    g.d = d;
+    g.type = type;
+    g.means.assign(means, means + k * d);
+    std::vector<double> log_det(static_cast<std::size_t>(k), 0.0);  // log det Sigma = -2 sum log W_tt
+    if (type == CovarianceType::full || type == CovarianceType::tied) {
+        const index_t m = type == CovarianceType::full ? k : 1;
+        g.factors.assign(prec_chol, prec_chol + m * d * d);
+        for (index_t j = 0; j < m; ++j) {
+            double ld = 0.0;
+            for (index_t t = 0; t < d; ++t) ld -= 2.0 * std::log(prec_chol[j * d * d + t * d + t]);
+            for (index_t c = 0; c < k; ++c)
+                if (type == CovarianceType::tied || c == j) log_det[static_cast<std::size_t>(c)] = ld;
+        }
+    } else {
+        const index_t per = type == CovarianceType::diag ? d : 1;
+        g.factors.resize(static_cast<std::size_t>(k * per));
+        for (index_t j = 0; j < k; ++j) {
+            double ld = 0.0;
+            for (index_t t = 0; t < per; ++t) {
+                const double pc = prec_chol[j * per + t];
+                g.factors[static_cast<std::size_t>(j * per + t)] = pc * pc;
+                ld -= 2.0 * std::log(pc);
+            }
+            log_det[static_cast<std::size_t>(j)] = per == 1 ? static_cast<double>(d) * ld : ld;
+        }
     }
+    detail::set_log_norms(g, weights, log_det.data());
     return g;
 }
 
@@ -211,39 +261,97 @@ namespace detail {
 constexpr index_t gmm_block = 64;  // samples evaluated together, stored transposed (d x block)
 
 // maha[s] = squared Mahalanobis distance of sample s of the block to component (mu, factor),
-// from diffT (d x block) = (x_s - mu)^T. Inner loops run over the samples of the block, so
-// they vectorise whatever d is. full/tied: ||(x - mu)^T U||^2 with U = (L^-1)^T upper
-// triangular; diag/spherical: sum_t (x_t - mu_t)^2 / var_t.
-static DIFFCLUST_TARGET_CLONES void block_mahalanobis(const double* DIFFCLUST_RESTRICT diffT, index_t d, index_t rows,
-                                                      int type, const double* DIFFCLUST_RESTRICT factor,
-                                                      double* DIFFCLUST_RESTRICT yT, double* DIFFCLUST_RESTRICT maha) {
+// for all 64 lanes of XT (d x block), the transposed block (lanes past its rows must hold
+// finite values). full/tied: diffT (d x block) = (x_s - mu)^T, then ||(x - mu)^T U||^2
+// with U = (L^-1)^T upper triangular, each y_c = sum_{t<=c} U_tc (x_t - mu_t) kept in
+// registers for 8 samples at a time; diag/spherical: sum_t (x_t - mu_t)^2 * precision_t,
+// in registers (diffT unused). Every sum runs over t (then c) in order, so the value of
+// a sample does not depend on the instruction set.
+static DIFFCLUST_TARGET_CLONES void block_mahalanobis(const double* DIFFCLUST_RESTRICT XT,
+                                                      const double* DIFFCLUST_RESTRICT mu, index_t d, int type,
+                                                      const double* DIFFCLUST_RESTRICT factor,
+                                                      double* DIFFCLUST_RESTRICT diffT,
+                                                      double* DIFFCLUST_RESTRICT maha) {
     constexpr index_t B = gmm_block;
-    for (index_t s = 0; s < rows; ++s) maha[s] = 0.0;
+    constexpr index_t L = 32;  // four independent vector chains of AVX-512 (eight of AVX2)
     if (type == static_cast<int>(CovarianceType::full) || type == static_cast<int>(CovarianceType::tied)) {
-        for (index_t e = 0; e < d * B; ++e) yT[e] = 0.0;
         for (index_t t = 0; t < d; ++t) {
-            const double* DIFFCLUST_RESTRICT dt = diffT + t * B;
-            for (index_t c = t; c < d; ++c) {
-                const double u = factor[t * d + c];
-                double* DIFFCLUST_RESTRICT yc = yT + c * B;
-                for (index_t s = 0; s < rows; ++s) yc[s] += u * dt[s];
-            }
+            const double m = mu[t];
+            for (index_t s = 0; s < B; ++s) diffT[t * B + s] = XT[t * B + s] - m;
         }
-        for (index_t c = 0; c < d; ++c) {
-            const double* DIFFCLUST_RESTRICT yc = yT + c * B;
-            for (index_t s = 0; s < rows; ++s) maha[s] += yc[s] * yc[s];
+        for (index_t s0 = 0; s0 < B; s0 += L) {
+            double m[L] = {};
+            for (index_t c = 0; c < d; ++c) {
+                double acc[L] = {};
+                for (index_t t = 0; t <= c; ++t) {
+                    const double u = factor[t * d + c];
+                    const double* DIFFCLUST_RESTRICT dt = diffT + t * B + s0;
+                    for (index_t l = 0; l < L; ++l) acc[l] += u * dt[l];
+                }
+                for (index_t l = 0; l < L; ++l) m[l] += acc[l] * acc[l];
+            }
+            for (index_t l = 0; l < L; ++l) maha[s0 + l] = m[l];
         }
     } else {
         const bool diag = type == static_cast<int>(CovarianceType::diag);
-        for (index_t t = 0; t < d; ++t) {
-            const double inv = 1.0 / (diag ? factor[t] : factor[0]);
-            const double* DIFFCLUST_RESTRICT dt = diffT + t * B;
-            for (index_t s = 0; s < rows; ++s) maha[s] += dt[s] * dt[s] * inv;
+        constexpr index_t L1 = 8;
+        for (index_t s0 = 0; s0 < B; s0 += L1) {
+            double m[L1] = {};
+            for (index_t t = 0; t < d; ++t) {
+                const double inv = diag ? factor[t] : factor[0];  // the precision 1 / var
+                const double mt = mu[t];
+                const double* DIFFCLUST_RESTRICT xt = XT + t * B + s0;
+                for (index_t l = 0; l < L1; ++l) {
+                    const double v = xt[l] - mt;
+                    m[l] += v * v * inv;
+                }
+            }
+            for (index_t l = 0; l < L1; ++l) maha[s0 + l] = m[l];
         }
     }
 }
 
+// XT (d x 64) = the block's `rows` samples of X, transposed and widened to double;
+// lanes past `rows` are 0.
+template <class T>
+void transpose_block(const T* X, index_t rows, index_t d, double* XT) {
+    constexpr index_t B = gmm_block;
+    for (index_t s = 0; s < rows; ++s)
+        for (index_t t = 0; t < d; ++t) XT[t * B + s] = static_cast<double>(X[s * d + t]);
+    for (index_t t = 0; t < d; ++t)
+        for (index_t s = rows; s < B; ++s) XT[t * B + s] = 0.0;
+}
+
 }  // namespace detail
+
+// logp (k x 64) = log(w_j N(x_s; mu_j, Sigma_j)) for the `rows` (<= 64) samples starting
+// at X (lanes past `rows` hold values of no meaning); -inf for a component of weight 0.
+// `scratch` holds (2 d + 1) * 64 doubles and keeps the transposed block XT (d x 64) in
+// its first d * 64.
+template <class T>
+void gmm_block_log_prob(const GaussianMixture& g, const T* X, index_t rows, double* logp, double* scratch) {
+    constexpr index_t B = detail::gmm_block;
+    const index_t d = g.d, k = g.k;
+    const double neg_inf = -std::numeric_limits<double>::infinity();
+    double* XT = scratch;
+    double* diffT = XT + d * B;
+    double* maha = diffT + d * B;
+    detail::transpose_block(X, rows, d, XT);
+    for (index_t j = 0; j < k; ++j) {
+        double* lp = logp + j * B;
+        if (g.log_weights[static_cast<std::size_t>(j)] == neg_inf) {  // a component of weight 0
+            for (index_t s = 0; s < B; ++s) lp[s] = neg_inf;
+            continue;
+        }
+        const double* factor = g.factors.data() + (g.type == CovarianceType::full   ? j * d * d
+                                                   : g.type == CovarianceType::tied ? 0
+                                                   : g.type == CovarianceType::diag ? j * d
+                                                                                     : j);
+        detail::block_mahalanobis(XT, g.means.data() + j * d, d, static_cast<int>(g.type), factor, diffT, maha);
+        const double norm = g.log_norm[static_cast<std::size_t>(j)];
+        for (index_t s = 0; s < B; ++s) lp[s] = norm - 0.5 * maha[s];
+    }
+}
 
 // -log p(x_s) for the `rows` (<= 64) samples starting at X into out; `scratch` holds
 // (2 d + k + 1) * 64 doubles.
@@ -252,27 +360,8 @@ void gmm_block_nll(const GaussianMixture& g, const T* X, index_t rows, double* o
     constexpr index_t B = detail::gmm_block;
     const index_t d = g.d, k = g.k;
     const double neg_inf = -std::numeric_limits<double>::infinity();
-    double* diffT = scratch;
-    double* yT = diffT + d * B;
-    double* logp = yT + d * B;  // (k, B)
-    double* maha = logp + k * B;
-    for (index_t j = 0; j < k; ++j) {
-        double* lp = logp + j * B;
-        if (g.log_weights[static_cast<std::size_t>(j)] == neg_inf) {  // a component of weight 0
-            for (index_t s = 0; s < rows; ++s) lp[s] = neg_inf;
-            continue;
-        }
-        const double* mu = g.means.data() + j * d;
-        for (index_t s = 0; s < rows; ++s)
-            for (index_t t = 0; t < d; ++t) diffT[t * B + s] = static_cast<double>(X[s * d + t]) - mu[t];
-        const double* factor = g.factors.data() + (g.type == CovarianceType::full   ? j * d * d
-                                                   : g.type == CovarianceType::tied ? 0
-                                                   : g.type == CovarianceType::diag ? j * d
-                                                                                     : j);
-        detail::block_mahalanobis(diffT, d, rows, static_cast<int>(g.type), factor, yT, maha);
-        const double norm = g.log_norm[static_cast<std::size_t>(j)];
-        for (index_t s = 0; s < rows; ++s) lp[s] = norm - 0.5 * maha[s];
-    }
+    double* logp = scratch + (2 * d + 1) * B;  // (k, B)
+    gmm_block_log_prob(g, X, rows, logp, scratch);
     for (index_t s = 0; s < rows; ++s) {
         double top = neg_inf;
         for (index_t j = 0; j < k; ++j) top = std::max(top, logp[j * B + s]);

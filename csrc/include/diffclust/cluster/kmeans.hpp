@@ -1,0 +1,458 @@
+// k-means by Lloyd's algorithm, bit-identical for any number of threads.
+//
+// One iteration assigns every point to its nearest centre (kmeans_kernels.hpp:
+// the register-tiled Gram-trick kernel proposes, a direct computation decides
+// near ties, ties go to the smallest centre index) and, fused in the same pass,
+// accumulates the weighted sum of the points of each cluster. The rows are cut
+// into fixed chunks of `chunk_rows` rows, independent of the thread count; each
+// chunk sums its rows in row order into its own buffer, and the chunk buffers
+// are folded into the totals one after the other in chunk order. The new centre
+// is the weighted mean (a division, rounded to the input's float type, so that
+// the centres used and returned are exactly representable in it).
+//
+// Like scikit-learn's Lloyd iterations:
+// - stop when the labels did not change (strict convergence), or when the sum
+//   over centres of the squared centre shift is <= tol (an absolute value; the
+//   Python layer scales it by the mean per-feature variance of X, as
+//   scikit-learn does), or after max_iter iterations; without strict
+//   convergence, a last assignment makes the labels match the returned centres;
+// - a cluster whose weight is 0 (an empty cluster) is relocated: the points are
+//   ordered by their squared distance to their own (old) centre, largest first,
+//   ties by smaller index, among the points of positive weight whose removal
+//   would not empty their own cluster; the empty clusters, by increasing index,
+//   take them in that order: the point's weighted coordinates move from its
+//   cluster's sum to the empty cluster's (its label changes at the next
+//   assignment). An empty cluster left without a candidate keeps its centre.
+// - the inertia is sum_i w_i ||x_i - c_{l_i}||^2, computed directly (never by
+//   the Gram trick), summed in fixed chunks like everything else.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "diffclust/cluster/kmeans_kernels.hpp"
+#include "diffclust/core/cancel.hpp"
+#include "diffclust/core/chunked.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/simd.hpp"
+#include "diffclust/core/types.hpp"
+
+namespace diffclust {
+
+namespace kmeans_detail {
+
+// Rows per reduction chunk: fixed, so that partial sums never depend on threads.
+constexpr index_t chunk_rows = 2048;
+
+// What one pass over a chunk produces.
+struct ChunkSums {
+    std::vector<double> sums;     // k x d weighted coordinate sums (update passes)
+    std::vector<double> weights;  // k cluster weights (update passes)
+    double inertia = 0.0;         // sum of w * D (inertia passes)
+    index_t changed = 0;          // labels that changed
+    index_t computed = 0;         // points compared with every centre
+};
+
+template <class T>
+struct LloydJob {
+    const T* X;
+    const double* w;  // nullptr: unit weights
+    index_t n, d, k;
+    const double* centers;  // k x d
+    const PackedCenters* packed;
+    index_t* labels;
+    bool assign;   // recompute the labels (else use the given ones)
+    bool update;   // accumulate sums and weights
+    bool inertia;  // accumulate sum of w * D
+    // Hamerly's bounds (nullptr: none), in distance (not squared) units: upper[i] >=
+    // d(x_i, c_{l_i}), lower[i] <= min_{j != l_i} d(x_i, c_j); half_sep[j] <= half the
+    // distance from c_j to its nearest other centre. `fresh`: no bounds yet.
+    double* upper = nullptr;
+    double* lower = nullptr;
+    const double* half_sep = nullptr;
+    bool fresh = true;
+};
+
+// Relative slack that keeps the bounds rigorous under rounding (distance units):
+// a bound test passes only when it holds with this margin, far above the rounding
+// error of the directly computed distances, so a skipped point keeps exactly the
+// label the direct computation would give it.
+inline double bound_slack(index_t d) { return 4.0 * margin_factor(d); }
+
+// Labels of the points rows[0 .. m) (their bounds set when the job keeps them).
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void assign_rows(const LloydJob<T>& job, const index_t* rows, index_t m, double* panel,
+                                         ChunkSums& out) {
+    const index_t d = job.d, k = job.k;
+    // (||x|| + max ||c||)^2 <= 2 (||x||^2 + max ||c||^2): the margin without square roots
+    const double rel2 = 2.0 * margin_factor(d);
+    const double cmax2 = job.packed->max_norm * job.packed->max_norm;
+    const double slack = bound_slack(d);
+    double xn[pw], best[pw], second[pw], hi[pw], lo[pw];
+    long long arg[pw];
+    out.computed += m;
+    for (index_t p = 0; p < m; p += pw) {
+        const index_t cnt = std::min(pw, m - p);
+        pack_points(job.X, d, p, cnt, panel, xn, rows);
+        nearest8(panel, d, *job.packed, best, second, arg);
+        for (index_t w = 0; w < cnt; ++w) {
+            const index_t i = rows[p + w];
+            const double err = rel2 * (xn[w] + cmax2);
+            const bool clear = second[w] - best[w] > err;
+            const index_t l = clear ? static_cast<index_t>(arg[w]) : exact_nearest(job.X + i * d, job.centers, k, d);
+            out.changed += job.labels[i] != l;
+            job.labels[i] = l;
+            if (!clear) second[w] = best[w];  // the smallest g bounds every other centre
+        }
+        if (job.upper) {  // vectorised over the 8 lanes
+#pragma GCC unroll 8
+            for (int w = 0; w < pw; ++w) {
+                const double err = rel2 * (xn[w] + cmax2);
+                const double h = xn[w] + best[w] + err, l = xn[w] + second[w] - err;
+                hi[w] = std::sqrt(h > 0.0 ? h : 0.0) * (1.0 + slack);
+                lo[w] = std::sqrt(l > 0.0 ? l : 0.0) * (1.0 - slack);
+            }
+            for (index_t w = 0; w < cnt; ++w) job.upper[rows[p + w]] = hi[w], job.lower[rows[p + w]] = lo[w];
+        }
+    }
+}
+
+// Rows [r0, r1) of one chunk, in blocks of `block_rows` (so that the rows are still
+// in cache for the sums): labels (plain, or skipping the points whose bounds prove
+// the label unchanged), then the sums in row order.
+constexpr index_t block_rows = 128;
+
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0, index_t r1, ChunkSums& out,
+                                             double* panel, index_t* rows) {
+    const index_t d = job.d;
+    const double slack = bound_slack(d);
+    double* sums = out.sums.data();
+    double* weights = out.weights.data();
+    for (index_t b0 = r0; b0 < r1; b0 += block_rows) {
+        const index_t b1 = std::min(r1, b0 + block_rows);
+        if (job.assign) {
+            index_t m = 0;
+            if (job.upper && !job.fresh) {
+                for (index_t i = b0; i < b1; ++i) {
+                    const index_t a = job.labels[i];
+                    const double lim = std::max(job.half_sep[a], job.lower[i]) * (1.0 - slack);
+                    if (job.upper[i] < lim) continue;
+                    const double u = std::sqrt(sq_distance(job.X + i * d, job.centers + a * d, d)) * (1.0 + slack);
+                    job.upper[i] = u;
+                    if (u < lim) continue;
+                    rows[m++] = i;
+                }
+            } else {
+                for (index_t i = b0; i < b1; ++i) rows[m++] = i;
+            }
+            assign_rows(job, rows, m, panel, out);
+        }
+        for (index_t i = b0; i < b1; ++i) {
+            const T* x = job.X + i * d;
+            const index_t l = job.labels[i];
+            const double wi = job.w ? job.w[i] : 1.0;
+            if (job.update) {
+                double* s = sums + l * d;
+                if (job.w) {
+                    for (index_t t = 0; t < d; ++t) s[t] += wi * static_cast<double>(x[t]);
+                } else {
+                    for (index_t t = 0; t < d; ++t) s[t] += static_cast<double>(x[t]);
+                }
+                weights[l] += wi;
+            }
+            if (job.inertia) out.inertia += wi * sq_distance(x, job.centers + l * d, d);
+        }
+    }
+}
+
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES void lloyd_rows(const LloydJob<double>& job, index_t r0, index_t r1,
+                                                                ChunkSums& out, double* panel, index_t* rows) {
+    lloyd_rows_impl(job, r0, r1, out, panel, rows);
+}
+
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES void lloyd_rows(const LloydJob<float>& job, index_t r0, index_t r1,
+                                                                ChunkSums& out, double* panel, index_t* rows) {
+    lloyd_rows_impl(job, r0, r1, out, panel, rows);
+}
+
+// The totals of one pass (fixed chunks, folded in chunk order).
+struct PassTotals {
+    std::vector<double> sums, weights;
+    double inertia = 0.0;
+    index_t changed = 0;
+    index_t computed = 0;
+};
+
+template <class T>
+PassTotals lloyd_pass(const LloydJob<T>& job, int threads) {
+    const index_t n = job.n, k = job.k, d = job.d;
+    const index_t chunks = tiles::ceil_div(n, chunk_rows);
+    PassTotals tot;
+    if (job.update) {
+        tot.sums.assign(static_cast<std::size_t>(k * d), 0.0);
+        tot.weights.assign(static_cast<std::size_t>(k), 0.0);
+    }
+    // A wave of chunks runs in parallel, then is folded in order; the wave size
+    // (memory only) never changes the result: the fold is always in chunk order.
+    const index_t per_chunk = job.update ? k * d + k : 1;
+    const index_t wave = std::min(chunks, std::max<index_t>(2 * threads, (index_t(1) << 21) / per_chunk));
+    std::vector<ChunkSums> slots(static_cast<std::size_t>(wave));
+    std::vector<std::vector<double>> panels(static_cast<std::size_t>(threads));
+    std::vector<std::vector<index_t>> row_lists(static_cast<std::size_t>(threads));
+    for (index_t c0 = 0; c0 < chunks; c0 += wave) {
+        const index_t m = std::min(wave, chunks - c0);
+        parallel_for_tid(m, threads, [&](index_t s, int tid) {
+            std::vector<double>& panel = panels[static_cast<std::size_t>(tid)];
+            if (panel.empty()) panel.resize(static_cast<std::size_t>(pw * d));
+            std::vector<index_t>& rows = row_lists[static_cast<std::size_t>(tid)];
+            if (rows.empty()) rows.resize(static_cast<std::size_t>(block_rows));
+            ChunkSums& out = slots[static_cast<std::size_t>(s)];
+            if (job.update) {
+                out.sums.assign(static_cast<std::size_t>(k * d), 0.0);
+                out.weights.assign(static_cast<std::size_t>(k), 0.0);
+            }
+            out.inertia = 0.0;
+            out.changed = 0;
+            out.computed = 0;
+            const index_t c = c0 + s;
+            lloyd_rows(job, c * chunk_rows, std::min(n, (c + 1) * chunk_rows), out, panel.data(), rows.data());
+        });
+        for (index_t s = 0; s < m; ++s) {
+            const ChunkSums& out = slots[static_cast<std::size_t>(s)];
+            if (job.update) {
+                for (std::size_t e = 0; e < tot.sums.size(); ++e) tot.sums[e] += out.sums[e];
+                for (std::size_t e = 0; e < tot.weights.size(); ++e) tot.weights[e] += out.weights[e];
+            }
+            tot.inertia += out.inertia;
+            tot.changed += out.changed;
+            tot.computed += out.computed;
+        }
+    }
+    return tot;
+}
+
+// Squared distance of every point to its labelled centre (for relocation).
+template <class T>
+std::vector<double> distances_to_labelled(const T* X, index_t n, index_t d, const double* C, const index_t* labels,
+                                          int threads) {
+    std::vector<double> out(static_cast<std::size_t>(n));
+    parallel_for(tiles::ceil_div(n, chunk_rows), threads, [&](index_t c) {
+        for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i)
+            out[static_cast<std::size_t>(i)] = sq_distance(X + i * d, C + labels[i] * d, d);
+    });
+    return out;
+}
+
+// The empty-cluster relocation described at the top of this file; `C` holds the
+// centres the labels were computed against.
+template <class T>
+void relocate_empty(const T* X, const double* w, index_t n, index_t d, index_t k, const double* C,
+                    const index_t* labels, PassTotals& tot, int threads) {
+    std::vector<index_t> empty;
+    for (index_t j = 0; j < k; ++j)
+        if (!(tot.weights[static_cast<std::size_t>(j)] > 0.0)) empty.push_back(j);
+    if (empty.empty()) return;
+    const std::vector<double> dist = distances_to_labelled(X, n, d, C, labels, threads);
+    std::vector<index_t> order;
+    order.reserve(static_cast<std::size_t>(n));
+    for (index_t i = 0; i < n; ++i)
+        if (!w || w[i] > 0.0) order.push_back(i);
+    std::sort(order.begin(), order.end(), [&](index_t a, index_t b) {
+        const double da = dist[static_cast<std::size_t>(a)], db = dist[static_cast<std::size_t>(b)];
+        return da != db ? da > db : a < b;
+    });
+    std::size_t next = 0;
+    for (const index_t e : empty) {
+        for (; next < order.size(); ++next) {
+            const index_t i = order[next];
+            const index_t o = labels[i];
+            const double wi = w ? w[i] : 1.0;
+            if (o == e || !(tot.weights[static_cast<std::size_t>(o)] - wi > 0.0)) continue;
+            const T* x = X + i * d;
+            double* so = tot.sums.data() + o * d;
+            double* se = tot.sums.data() + e * d;
+            for (index_t t = 0; t < d; ++t) {
+                so[t] -= wi * static_cast<double>(x[t]);
+                se[t] = wi * static_cast<double>(x[t]);
+            }
+            tot.weights[static_cast<std::size_t>(o)] -= wi;
+            tot.weights[static_cast<std::size_t>(e)] = wi;
+            ++next;
+            break;
+        }
+    }
+}
+
+template <class T>
+void check_kmeans_args(index_t n, index_t d, index_t k, const double* w) {
+    if (n < 1 || d < 1) throw std::invalid_argument("X must have at least one row and one column");
+    if (k < 1 || k > n)
+        throw std::invalid_argument("k must be in [1, n] = [1, " + std::to_string(n) + "], got " + std::to_string(k));
+    if (w) {
+        double total = 0.0;
+        for (index_t i = 0; i < n; ++i) {
+            if (!(w[i] >= 0.0) || !std::isfinite(w[i]))
+                throw std::invalid_argument("sample_weight must be finite and non-negative");
+            total += w[i];
+        }
+        if (!(total > 0.0)) throw std::invalid_argument("sample_weight must not be all zero (its sum must be positive)");
+    }
+}
+
+
+constexpr index_t bounds_min_k = 4;
+
+// half_sep[j] = (1 - slack) * min_{j' != j} ||c_j - c_j'|| / 2 (a lower bound).
+inline void separations(const double* C, index_t k, index_t d, double slack, double* half_sep) {
+    for (index_t j = 0; j < k; ++j) half_sep[j] = inf;
+    for (index_t a = 0; a < k; ++a)
+        for (index_t b = a + 1; b < k; ++b) {
+            const double s = 0.5 * std::sqrt(sq_distance(C + a * d, C + b * d, d)) * (1.0 - slack);
+            half_sep[a] = std::min(half_sep[a], s);
+            half_sep[b] = std::min(half_sep[b], s);
+        }
+}
+
+// After the centres moved by drift[j] (upper bounds of the shifts): upper += the
+// drift of the point's centre, lower -= the largest drift of the other centres.
+inline void move_bounds(const index_t* labels, index_t n, const std::vector<double>& drift, double* upper,
+                        double* lower, int threads) {
+    index_t top = 0;
+    for (index_t j = 1; j < static_cast<index_t>(drift.size()); ++j)
+        if (drift[static_cast<std::size_t>(j)] > drift[static_cast<std::size_t>(top)]) top = j;
+    double runner = 0.0;
+    for (index_t j = 0; j < static_cast<index_t>(drift.size()); ++j)
+        if (j != top) runner = std::max(runner, drift[static_cast<std::size_t>(j)]);
+    const double first = drift[static_cast<std::size_t>(top)];
+    constexpr double up = 1.0 + 0x1p-50, down = 1.0 - 0x1p-50;
+    parallel_for(tiles::ceil_div(n, chunk_rows), threads, [&](index_t c) {
+        for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i) {
+            const index_t l = labels[i];
+            upper[i] = (upper[i] + drift[static_cast<std::size_t>(l)]) * up;
+            const double lo = (lower[i] - (l == top ? runner : first)) * down;
+            lower[i] = lo > 0.0 ? lo : 0.0;
+        }
+    });
+}
+
+}  // namespace kmeans_detail
+
+struct KMeansStats {
+    double inertia = 0.0;
+    index_t n_iter = 0;
+    bool converged = false;  // stopped by strict convergence or by tol (not by max_iter)
+};
+
+// Lloyd's algorithm on X (n x d, row-major) with weights w (nullptr: all 1).
+// centers (k x d): the initial centres on entry, the final ones on exit.
+// labels (n): written. tol: absolute threshold on the summed squared centre
+// shift. max_iter >= 1. Bit-identical for any n_threads.
+template <class T>
+KMeansStats kmeans_lloyd(const T* X, index_t n, index_t d, const double* w, index_t k, T* centers, index_t* labels,
+                         index_t max_iter, double tol, int n_threads) {
+    using namespace kmeans_detail;
+    check_kmeans_args<T>(n, d, k, w);
+    if (max_iter < 1) throw std::invalid_argument("max_iter must be at least 1");
+    if (!(tol >= 0.0)) throw std::invalid_argument("tol must be non-negative");
+    const int threads = useful_threads(n_threads, static_cast<double>(n) * static_cast<double>(d) *
+                                                      static_cast<double>(k + 2),
+                                       double(1 << 17));
+    std::vector<double> C(static_cast<std::size_t>(k * d)), Cnew(C.size());
+    for (std::size_t e = 0; e < C.size(); ++e) C[e] = static_cast<double>(centers[e]);
+    std::fill(labels, labels + n, index_t(-1));
+    PackedCenters packed;
+    KMeansStats stats;
+    // Hamerly's bounds pay once there are a few centres to skip.
+    const bool bounded = k >= bounds_min_k;
+    std::vector<double> upper(bounded ? static_cast<std::size_t>(n) : 0), lower(upper.size());
+    std::vector<double> half_sep(static_cast<std::size_t>(k)), drift(static_cast<std::size_t>(k));
+    const double slack = bound_slack(d);
+    bool strict = false;
+    // After a bound test that spared less than a third of the points, the tests are
+    // skipped (all points computed, bounds reset) for 1, 2, 4, then 8 iterations;
+    // the labels are the same either way.
+    index_t wait = 0, backoff = 1;
+    index_t it = 0;
+    for (; it < max_iter; ++it) {
+        cancellation_point();
+        packed.pack(C.data(), k, d);
+        LloydJob<T> job{X, w, n, d, k, C.data(), &packed, labels, true, true, false};
+        if (bounded) {
+            separations(C.data(), k, d, slack, half_sep.data());
+            job.upper = upper.data(), job.lower = lower.data(), job.half_sep = half_sep.data();
+            job.fresh = it == 0 || wait > 0;
+        }
+        PassTotals tot = lloyd_pass(job, threads);
+        if (bounded && it > 0) {
+            if (wait > 0) {
+                --wait;
+            } else if (3 * tot.computed >= 2 * n) {
+                wait = backoff;
+                backoff = std::min<index_t>(2 * backoff, 8);
+            } else {
+                backoff = 1;
+            }
+        }
+        relocate_empty(X, w, n, d, k, C.data(), labels, tot, threads);
+        double shift = 0.0;
+        for (index_t j = 0; j < k; ++j) {
+            const double wj = tot.weights[static_cast<std::size_t>(j)];
+            double dj = 0.0;
+            for (index_t t = 0; t < d; ++t) {
+                const std::size_t e = static_cast<std::size_t>(j * d + t);
+                const double v = wj > 0.0 ? static_cast<double>(static_cast<T>(tot.sums[e] / wj)) : C[e];
+                const double delta = v - C[e];
+                dj += delta * delta;
+                Cnew[e] = v;
+            }
+            shift += dj;
+            drift[static_cast<std::size_t>(j)] = std::sqrt(dj) * (1.0 + slack);
+        }
+        C.swap(Cnew);
+        if (tot.changed == 0) {
+            strict = true;
+            break;
+        }
+        if (shift <= tol) break;
+        if (bounded) move_bounds(labels, n, drift, upper.data(), lower.data(), threads);
+    }
+    stats.n_iter = std::min(it + 1, max_iter);
+    stats.converged = it < max_iter;
+    // The labels of the returned centres (unless they already are) and the inertia.
+    packed.pack(C.data(), k, d);
+    const LloydJob<T> last{X, w, n, d, k, C.data(), &packed, labels, !strict, false, true};
+    stats.inertia = lloyd_pass(last, threads).inertia;
+    for (std::size_t e = 0; e < C.size(); ++e) centers[e] = static_cast<T>(C[e]);
+    return stats;
+}
+
+// Nearest centre of every point (labels) and the inertia sum_i w_i ||x_i - c_{l_i}||^2,
+// with the labels and sums defined as in kmeans_lloyd. Bit-identical for any n_threads.
+template <class T>
+double kmeans_assign(const T* X, index_t n, index_t d, const double* w, const T* centers, index_t k, index_t* labels,
+                     double* distances, int n_threads) {
+    using namespace kmeans_detail;
+    if (n < 1 || d < 1 || k < 1) throw std::invalid_argument("kmeans_assign: empty input");
+    const int threads = useful_threads(n_threads, static_cast<double>(n) * static_cast<double>(d) *
+                                                      static_cast<double>(k + 1),
+                                       double(1 << 17));
+    std::vector<double> C(static_cast<std::size_t>(k * d));
+    for (std::size_t e = 0; e < C.size(); ++e) C[e] = static_cast<double>(centers[e]);
+    PackedCenters packed;
+    packed.pack(C.data(), k, d);
+    const LloydJob<T> job{X, w, n, d, k, C.data(), &packed, labels, true, false, true};
+    const double inertia = lloyd_pass(job, threads).inertia;
+    if (distances) {
+        const std::vector<double> dist = distances_to_labelled(X, n, d, C.data(), labels, threads);
+        std::copy(dist.begin(), dist.end(), distances);
+    }
+    return inertia;
+}
+
+}  // namespace diffclust

@@ -1,0 +1,175 @@
+// The inner kernels of k-means and k-means++ (kmeans.hpp, kmeans_plusplus.hpp).
+//
+// Points are packed eight at a time into tiles.hpp's B panels (panel[t * 8 + w]
+// = x_w[t], as double) and centres six at a time into A panels; the fused
+// kernel `nearest8` runs the register tile of tiles.hpp (6 centres x 8 points
+// in 12 vector registers, each dot product summed over t in increasing order)
+// and keeps, per point, the best and second-best value of
+//     g_j = ||c_j||^2 - 2 <x, c_j>      (= ||x - c_j||^2 - ||x||^2, the Gram trick)
+// with the centre index of the best (strict <, so ties go to the smaller index).
+//
+// The Gram trick only proposes. A label is defined as the argmin over j of the
+// squared distance computed directly, D_j = sum_t (x_t - c_jt)^2 summed in
+// increasing t in double, ties to the smallest j (`exact_nearest`). When the
+// gap between the best and the second-best g exceeds `margin` (a bound on the
+// rounding error of both computations, see below), the proposal is that argmin;
+// otherwise the point is decided by `exact_nearest`. A label is therefore a pure
+// function of the point and the centres: it does not depend on blocking,
+// threads or on which path decided it.
+//
+// Error bound: |fl(g_j) - (D_j - ||x||^2)| and |fl(D_j) - D_j| are both at most
+// about (d + 2) u (||x|| + ||c_j||)^2 (u = 2^-53, all sums in double), so a gap
+// larger than margin = 8 (d + 4) u (||x|| + max_j ||c_j||)^2 orders the directly
+// computed distances the same way.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "diffclust/core/simd.hpp"
+#include "diffclust/core/tiles.hpp"
+#include "diffclust/core/types.hpp"
+
+namespace diffclust::kmeans_detail {
+
+constexpr index_t pw = tiles::nr;  // points per B panel (8)
+constexpr index_t cw = tiles::mr;  // centres per A panel (6)
+constexpr double inf = std::numeric_limits<double>::infinity();
+
+// The relative factor of the margin above for d features.
+inline double margin_factor(index_t d) { return 8.0 * static_cast<double>(d + 4) * 0x1p-53; }
+
+// Centres (k x d, double) packed into ceil(k / 6) A panels, their squared norms
+// padded with +inf (a padded centre never wins), and the largest norm.
+struct PackedCenters {
+    std::vector<double> panels, sq_norms;
+    double max_norm = 0.0;
+    index_t count = 0;  // panels
+
+    void pack(const double* C, index_t k, index_t d) {
+        count = tiles::ceil_div(k, cw);
+        panels.assign(static_cast<std::size_t>(count * cw * d), 0.0);
+        sq_norms.assign(static_cast<std::size_t>(count * cw), inf);
+        tiles::pack_panels(C, d, nullptr, 0, k, cw, nullptr, panels.data());
+        max_norm = 0.0;
+        for (index_t j = 0; j < k; ++j) {
+            double s = 0.0;
+            for (index_t t = 0; t < d; ++t) s += C[j * d + t] * C[j * d + t];
+            sq_norms[static_cast<std::size_t>(j)] = s;
+            max_norm = std::max(max_norm, std::sqrt(s));
+        }
+    }
+};
+
+// Packs rows [i0, i0 + count) (count <= 8) of X, or rows[i0 .. i0 + count) when
+// rows is given, into one B panel and writes their squared norms (zero for padding).
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void pack_points(const T* X, index_t d, index_t i0, index_t count, double* panel,
+                                         double* sq_norm, const index_t* rows = nullptr) {
+    tiles::pack_panels(X, d, rows, i0, count, pw, nullptr, panel);
+    double s[pw] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (index_t t = 0; t < d; ++t) {
+#pragma GCC unroll 8
+        for (int w = 0; w < pw; ++w) s[w] += panel[t * pw + w] * panel[t * pw + w];
+    }
+    for (int w = 0; w < pw; ++w) sq_norm[w] = s[w];
+}
+
+// sum_t (x_t - c_t)^2 in increasing t, in double.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE double sq_distance(const T* x, const double* c, index_t d) {
+    double s = 0.0;
+    for (index_t t = 0; t < d; ++t) {
+        const double v = static_cast<double>(x[t]) - c[t];
+        s += v * v;
+    }
+    return s;
+}
+
+// The argmin of sq_distance(x, c_j) over j in [0, k), ties to the smallest j.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE index_t exact_nearest(const T* x, const double* C, index_t k, index_t d) {
+    index_t best = 0;
+    double bd = inf;
+    for (index_t j = 0; j < k; ++j) {
+        const double v = sq_distance(x, C + j * d, d);
+        if (v < bd) bd = v, best = j;
+    }
+    return best;
+}
+
+// For the 8 points of B panel P: best[w], second[w] = the two smallest g_j and
+// arg[w] = the j of best[w] (the first one on ties), over all packed centres.
+#if DIFFCLUST_VECTOR_EXTENSIONS
+DIFFCLUST_ALWAYS_INLINE void nearest8(const double* DIFFCLUST_RESTRICT P, index_t d, const PackedCenters& pc,
+                                      double* best, double* second, long long* arg) {
+    using tiles::vec4;
+    using tiles::vec4i;
+    const vec4 vinf = {inf, inf, inf, inf};
+    vec4 b[2] = {vinf, vinf}, s[2] = {vinf, vinf};
+    vec4i a[2] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
+    const double* DIFFCLUST_RESTRICT panels = pc.panels.data();
+    for (index_t cp = 0; cp < pc.count; ++cp) {
+        const double* DIFFCLUST_RESTRICT A = panels + cp * d * cw;
+        vec4 acc[cw][2] = {};
+        for (index_t t = 0; t < d; ++t) {
+            vec4 b0, b1;
+            std::memcpy(&b0, P + t * pw, sizeof b0);
+            std::memcpy(&b1, P + t * pw + 4, sizeof b1);
+            const double* a_t = A + t * cw;
+#pragma GCC unroll 8
+            for (int r = 0; r < cw; ++r) {
+                acc[r][0] += b0 * a_t[r];
+                acc[r][1] += b1 * a_t[r];
+            }
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < cw; ++r) {
+            const double cn = pc.sq_norms[static_cast<std::size_t>(cp * cw + r)];
+            const long long j = static_cast<long long>(cp * cw + r);
+            const vec4i vj = {j, j, j, j};
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; ++h) {
+                const vec4 g = cn - (acc[r][h] + acc[r][h]);
+                const vec4i lt = g < b[h];
+                const vec4i lt2 = g < s[h];
+                s[h] = lt ? b[h] : (lt2 ? g : s[h]);
+                b[h] = lt ? g : b[h];
+                a[h] = lt ? vj : a[h];
+            }
+        }
+    }
+    std::memcpy(best, &b[0], sizeof b[0]);
+    std::memcpy(best + 4, &b[1], sizeof b[1]);
+    std::memcpy(second, &s[0], sizeof s[0]);
+    std::memcpy(second + 4, &s[1], sizeof s[1]);
+    std::memcpy(arg, &a[0], sizeof a[0]);
+    std::memcpy(arg + 4, &a[1], sizeof a[1]);
+}
+#else
+DIFFCLUST_ALWAYS_INLINE void nearest8(const double* P, index_t d, const PackedCenters& pc, double* best,
+                                      double* second, long long* arg) {
+    for (int w = 0; w < pw; ++w) best[w] = inf, second[w] = inf, arg[w] = 0;
+    for (index_t cp = 0; cp < pc.count; ++cp) {
+        const double* A = pc.panels.data() + cp * d * cw;
+        for (int r = 0; r < cw; ++r) {
+            const double cn = pc.sq_norms[static_cast<std::size_t>(cp * cw + r)];
+            for (int w = 0; w < pw; ++w) {
+                double acc = 0.0;
+                for (index_t t = 0; t < d; ++t) acc += P[t * pw + w] * A[t * cw + r];
+                const double g = cn - (acc + acc);
+                if (g < best[w]) {
+                    second[w] = best[w], best[w] = g, arg[w] = cp * cw + r;
+                } else if (g < second[w]) {
+                    second[w] = g;
+                }
+            }
+        }
+    }
+}
+#endif
+
+}  // namespace diffclust::kmeans_detail

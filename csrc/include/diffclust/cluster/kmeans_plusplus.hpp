@@ -1,0 +1,310 @@
+// Greedy k-means++ seeding (Arthur & Vassilvitskii 2007; the greedy variant of
+// scikit-learn: 2 + floor(ln k) candidates per centre, keep the one that lowers
+// the potential most), bit-identical for any number of threads.
+//
+// Potential: phi = sum_i w_i D_i, D_i the squared distance of x_i to its
+// nearest centre so far. The first centre is drawn with probability w_i / sum w;
+// each next one draws `trials` candidates with probability w_i D_i / phi and
+// keeps the candidate whose addition gives the smallest potential (the first
+// on ties). A draw is a uniform u (Philox4x32-10 on the counter (trial, step,
+// "kmpp", 0) with the 64-bit seed as key, so the stream differs from NumPy's)
+// scaled by phi, and the chosen point is the first i whose prefix sum of w_i D_i
+// exceeds it: a point with w_i D_i = 0 (an already chosen point or a duplicate
+// of one, a zero weight) is never drawn. Prefix sums are taken over fixed
+// chunks (kmeans_detail::chunk_rows rows, summed in row order) combined in
+// chunk order, like every sum here. When phi is 0 (every point coincides with a
+// chosen centre), the next centre is the first point not chosen yet.
+//
+// Distances use the Gram trick ||x||^2 + ||c||^2 - 2 <x, c> on the register
+// tile of tiles.hpp (candidates as A panels, points as B panels), clamped at 0;
+// a value within the rounding margin of 0 (kmeans_kernels.hpp) is recomputed
+// directly, so a duplicate of a centre is at distance exactly 0.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "diffclust/cluster/kmeans.hpp"
+#include "diffclust/cluster/kmeans_kernels.hpp"
+#include "diffclust/core/cancel.hpp"
+#include "diffclust/core/chunked.hpp"
+#include "diffclust/core/parallel.hpp"
+#include "diffclust/core/rng.hpp"
+#include "diffclust/core/simd.hpp"
+#include "diffclust/core/tiles.hpp"
+#include "diffclust/core/types.hpp"
+
+namespace diffclust {
+
+namespace kmeans_detail {
+
+constexpr u32 kmpp_tag = 0x6b6d7070u;  // "kmpp"
+
+inline double kmpp_uniform(u64 seed, index_t step, index_t trial) {
+    const auto b = Philox4x32::block({static_cast<u32>(trial), static_cast<u32>(step), kmpp_tag, 0u},
+                                     static_cast<u32>(seed), static_cast<u32>(seed >> 32));
+    return uniform52(static_cast<u64>(b[0]) | (static_cast<u64>(b[1]) << 32));
+}
+
+template <class T>
+struct PlusPlusJob {
+    const T* X;
+    const double* w;
+    index_t n, d;
+    const double* cand;         // trials x d candidate coordinates
+    const double* cand_panels;  // packed as A panels
+    const double* cand_sq;      // their squared norms
+    index_t trials;
+    const double* closest;  // (n) current D_i
+    double* const* out;     // trials rows of (n): min(D_i, d(x_i, cand_t))
+    double* pots;           // (chunks x trials) chunk sums of w_i * out
+    // The triangle-inequality skip (nullptr nearest: none): a point whose nearest
+    // centre a satisfies ||c_a - cand_t||^2 >= 4 (D_i + E_i) for every t keeps D_i.
+    const index_t* nearest;  // (n) index of the nearest chosen centre
+    const double* sep;       // (centres x trials) ||c_a - cand_t||^2
+    const double* sq_norm;   // (n) ||x_i||^2
+    double norm_bound;       // max squared norm of the centres and candidates
+};
+
+// Distances of the points rows[0 .. count) (count <= 8) to the candidates, min'ed
+// with their closest values into out.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void plusplus_panel(const PlusPlusJob<T>& job, const index_t* rows, index_t count,
+                                            double* panel, double* tile) {
+    const index_t d = job.d, trials = job.trials;
+    const double rel2 = 2.0 * margin_factor(d);
+    double xn[pw], v[pw], cur[pw];
+    tiles::pack_panels(job.X, d, rows, 0, count, pw, nullptr, panel);
+    for (int w = 0; w < pw; ++w) xn[w] = 0.0, cur[w] = 0.0;
+    for (index_t t = 0; t < d; ++t) {
+#pragma GCC unroll 8
+        for (int w = 0; w < pw; ++w) xn[w] += panel[t * pw + w] * panel[t * pw + w];
+    }
+    for (index_t w = 0; w < count; ++w) cur[w] = job.closest[rows[w]];
+    const index_t cpanels = tiles::ceil_div(trials, cw);
+    for (index_t cp = 0; cp < cpanels; ++cp) {
+        tiles::micro_tile(tiles::Product::dot, job.cand_panels + cp * d * cw, panel, d, tile, pw);
+        const index_t nrows = std::min(cw, trials - cp * cw);
+        for (index_t r = 0; r < nrows; ++r) {
+            const index_t t = cp * cw + r;
+            const double cn = job.cand_sq[t];
+            const double* DIFFCLUST_RESTRICT dot = tile + r * pw;
+            int near = 0;  // a vectorised pass; values near 0 are rare
+#pragma GCC unroll 8
+            for (int w = 0; w < pw; ++w) {
+                const double g = (xn[w] + cn) - 2.0 * dot[w];
+                near |= !(g > rel2 * (xn[w] + cn));
+                v[w] = g < cur[w] ? g : cur[w];
+            }
+            if (near) {
+                for (index_t w = 0; w < count; ++w) {
+                    const double g = (xn[w] + cn) - 2.0 * dot[w];
+                    if (!(g > rel2 * (xn[w] + cn))) {
+                        const double e = sq_distance(job.X + rows[w] * d, job.cand + t * d, d);
+                        v[w] = e < cur[w] ? e : cur[w];
+                    }
+                }
+            }
+            double* DIFFCLUST_RESTRICT o = job.out[t];
+            for (index_t w = 0; w < count; ++w) o[rows[w]] = v[w];
+        }
+    }
+}
+
+// Chunk c: candidate distances, the new closest values and their chunk sums.
+// (s_x + s_c)^2 <= 2 (||x||^2 + ||c||^2) bounds the margin without square roots.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void plusplus_chunk_impl(const PlusPlusJob<T>& job, index_t c, double* panel, double* tile,
+                                                 index_t* rows) {
+    const index_t n = job.n, trials = job.trials;
+    const index_t r0 = c * chunk_rows, r1 = std::min(n, r0 + chunk_rows);
+    index_t m = 0;
+    if (job.nearest) {
+        const double rel2 = 2.0 * margin_factor(job.d);
+        for (index_t i = r0; i < r1; ++i) {
+            const double D = job.closest[i];
+            const double reach = 4.0 * (D + rel2 * (job.sq_norm[i] + job.norm_bound)) * (1.0 + 1e-12);
+            const double* sep = job.sep + job.nearest[i] * trials;
+            bool keep = true;
+            for (index_t t = 0; t < trials; ++t) keep &= sep[t] >= reach;
+            if (keep) {
+                for (index_t t = 0; t < trials; ++t) job.out[t][i] = D;
+            } else {
+                rows[m++] = i;
+            }
+        }
+    } else {
+        for (index_t i = r0; i < r1; ++i) rows[m++] = i;
+    }
+    for (index_t p = 0; p < m; p += pw) plusplus_panel(job, rows + p, std::min(pw, m - p), panel, tile);
+    // Chunk sums in row order, one per candidate.
+    double* pots = job.pots + c * trials;
+    for (index_t t = 0; t < trials; ++t) {
+        const double* o = job.out[t];
+        double s = 0.0;
+        if (job.w) {
+            for (index_t i = r0; i < r1; ++i) s += job.w[i] * o[i];
+        } else {
+            for (index_t i = r0; i < r1; ++i) s += o[i];
+        }
+        pots[t] = s;
+    }
+}
+
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES void plusplus_chunk(const PlusPlusJob<double>& job, index_t c,
+                                                                    double* panel, double* tile, index_t* rows) {
+    plusplus_chunk_impl(job, c, panel, tile, rows);
+}
+
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES void plusplus_chunk(const PlusPlusJob<float>& job, index_t c,
+                                                                    double* panel, double* tile, index_t* rows) {
+    plusplus_chunk_impl(job, c, panel, tile, rows);
+}
+
+// The first i whose prefix sum of w_i * v_i exceeds r (see the top of the file);
+// chunk_sum[c] is the row-order sum of chunk c. Falls back to the last point of
+// positive mass if rounding leaves r at or above the total.
+inline index_t search_prefix(const double* w, const double* v, index_t n, const std::vector<double>& chunk_sum,
+                             double r) {
+    double acc = 0.0;
+    const index_t chunks = static_cast<index_t>(chunk_sum.size());
+    for (index_t c = 0; c < chunks; ++c) {
+        const double next = acc + chunk_sum[static_cast<std::size_t>(c)];
+        if (next > r) {
+            double s = 0.0;
+            const index_t r0 = c * chunk_rows, r1 = std::min(n, r0 + chunk_rows);
+            for (index_t i = r0; i < r1; ++i) {
+                s += w ? w[i] * v[i] : v[i];
+                if (acc + s > r) return i;
+            }
+        }
+        acc = next;
+    }
+    for (index_t i = n - 1; i > 0; --i)
+        if ((w ? w[i] * v[i] : v[i]) > 0.0) return i;
+    return 0;
+}
+
+}  // namespace kmeans_detail
+
+// 2 + floor(ln k), scikit-learn's number of candidates per centre.
+inline index_t default_plusplus_trials(index_t k) {
+    return 2 + static_cast<index_t>(std::floor(std::log(static_cast<double>(k))));
+}
+
+// Greedy k-means++: writes the k chosen row indices to `indices` and returns
+// the final potential. w: weights (nullptr: all 1). trials >= 1.
+template <class T>
+double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_t k, index_t trials, u64 seed,
+                       index_t* indices, int n_threads) {
+    using namespace kmeans_detail;
+    check_kmeans_args<T>(n, d, k, w);
+    if (trials < 1) throw std::invalid_argument("n_local_trials must be at least 1");
+    const int threads = useful_threads(n_threads, static_cast<double>(n) * static_cast<double>(d) *
+                                                      static_cast<double>(trials),
+                                       double(1 << 17));
+    const index_t chunks = tiles::ceil_div(n, chunk_rows);
+    std::vector<double> closest(static_cast<std::size_t>(n), 1.0);  // step 0 draws by weight alone
+    std::vector<double> chunk_sum(static_cast<std::size_t>(chunks));
+    for (index_t c = 0; c < chunks; ++c) {
+        double s = 0.0;
+        for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i) s += w ? w[i] : 1.0;
+        chunk_sum[static_cast<std::size_t>(c)] = s;
+    }
+    std::vector<std::vector<double>> outs(static_cast<std::size_t>(trials), std::vector<double>(static_cast<std::size_t>(n)));
+    std::vector<double*> out(static_cast<std::size_t>(trials));
+    std::vector<double> pots(static_cast<std::size_t>(chunks * trials));
+    std::vector<double> cand(static_cast<std::size_t>(trials * d)), cand_sq(static_cast<std::size_t>(trials));
+    std::vector<double> cand_panels;
+    std::vector<index_t> ids(static_cast<std::size_t>(trials));
+    std::vector<char> chosen(static_cast<std::size_t>(n), 0);
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(threads));
+    std::vector<std::vector<index_t>> row_lists(static_cast<std::size_t>(threads));
+    // For the triangle-inequality skip: each point's nearest centre, the centres,
+    // their separations from the candidates, the points' squared norms.
+    std::vector<index_t> nearest(static_cast<std::size_t>(n), 0);
+    std::vector<double> centres(static_cast<std::size_t>(k * d)), sep(static_cast<std::size_t>(k * trials));
+    std::vector<double> sq_norm(static_cast<std::size_t>(n));
+    parallel_for(chunks, threads, [&](index_t c) {
+        for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i) {
+            double s = 0.0;
+            for (index_t t = 0; t < d; ++t) s += static_cast<double>(X[i * d + t]) * static_cast<double>(X[i * d + t]);
+            sq_norm[static_cast<std::size_t>(i)] = s;
+        }
+    });
+    double norm_bound = 0.0;
+    double phi = 0.0;
+    for (index_t step = 0; step < k; ++step) {
+        cancellation_point();
+        phi = 0.0;
+        for (const double s : chunk_sum) phi += s;
+        const index_t m = step == 0 ? 1 : trials;
+        if (step > 0 && !(phi > 0.0)) {  // every point is a centre already
+            index_t i = 0;
+            while (chosen[static_cast<std::size_t>(i)]) ++i;
+            ids[0] = i;
+        } else {
+            for (index_t t = 0; t < m; ++t)
+                ids[static_cast<std::size_t>(t)] =
+                    search_prefix(w, closest.data(), n, chunk_sum, kmpp_uniform(seed, step, t) * phi);
+        }
+        const index_t used = step > 0 && !(phi > 0.0) ? 1 : m;
+        if (step == 0) std::fill(closest.begin(), closest.end(), inf);
+        for (index_t t = 0; t < used; ++t) {
+            const T* x = X + ids[static_cast<std::size_t>(t)] * d;
+            double s = 0.0;
+            for (index_t j = 0; j < d; ++j) {
+                const double v = static_cast<double>(x[j]);
+                cand[static_cast<std::size_t>(t * d + j)] = v;
+                s += v * v;
+            }
+            cand_sq[static_cast<std::size_t>(t)] = s;
+            norm_bound = std::max(norm_bound, s);
+        }
+        for (index_t a = 0; a < step; ++a)
+            for (index_t t = 0; t < used; ++t)
+                sep[static_cast<std::size_t>(a * used + t)] =
+                    sq_distance(centres.data() + a * d, cand.data() + t * d, d);
+        cand_panels.assign(static_cast<std::size_t>(tiles::ceil_div(used, cw) * cw * d), 0.0);
+        tiles::pack_panels(cand.data(), d, nullptr, 0, used, cw, nullptr, cand_panels.data());
+        for (index_t t = 0; t < trials; ++t) out[static_cast<std::size_t>(t)] = outs[static_cast<std::size_t>(t)].data();
+        const PlusPlusJob<T> job{X,           w,          n,          d,
+                                 cand.data(), cand_panels.data(), cand_sq.data(), used,
+                                 closest.data(), out.data(), pots.data(), step > 0 ? nearest.data() : nullptr,
+                                 sep.data(), sq_norm.data(), norm_bound};
+        parallel_for_tid(chunks, threads, [&](index_t c, int tid) {
+            std::vector<double>& buf = scratch[static_cast<std::size_t>(tid)];
+            if (buf.empty()) buf.resize(static_cast<std::size_t>(pw * d + cw * pw));
+            std::vector<index_t>& rows = row_lists[static_cast<std::size_t>(tid)];
+            if (rows.empty()) rows.resize(static_cast<std::size_t>(chunk_rows));
+            plusplus_chunk(job, c, buf.data(), buf.data() + pw * d, rows.data());
+        });
+        // The candidate with the smallest potential (fold of chunk sums in order).
+        index_t best = 0;
+        double best_pot = inf;
+        for (index_t t = 0; t < used; ++t) {
+            double p = 0.0;
+            for (index_t c = 0; c < chunks; ++c) p += pots[static_cast<std::size_t>(c * used + t)];
+            if (p < best_pot) best_pot = p, best = t;
+        }
+        const index_t id = ids[static_cast<std::size_t>(best)];
+        indices[step] = id;
+        chosen[static_cast<std::size_t>(id)] = 1;
+        std::copy(cand.begin() + best * d, cand.begin() + (best + 1) * d, centres.begin() + step * d);
+        const double* fresh = outs[static_cast<std::size_t>(best)].data();
+        parallel_for(chunks, threads, [&](index_t c) {  // points now nearest to the new centre
+            for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i)
+                if (fresh[i] < closest[static_cast<std::size_t>(i)]) nearest[static_cast<std::size_t>(i)] = step;
+        });
+        closest.swap(outs[static_cast<std::size_t>(best)]);  // the old row becomes scratch
+        for (index_t c = 0; c < chunks; ++c) chunk_sum[static_cast<std::size_t>(c)] = pots[static_cast<std::size_t>(c * used + best)];
+        phi = best_pot;
+    }
+    return phi;
+}
+
+}  // namespace diffclust

@@ -1,0 +1,310 @@
+"""k-means, k-means++ and mini-batch k-means (diffclust.centroids) against
+scikit-learn, NumPy formulas and brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import THREAD_COUNTS
+
+import diffclust as dc
+from diffclust import _ops_kmeans
+
+sklearn_cluster = pytest.importorskip("sklearn.cluster")
+
+
+def blobs(rng: np.random.Generator, n: int, d: int, centres: int, spread: float = 8.0) -> np.ndarray:
+    C = spread * rng.standard_normal((centres, d))
+    return C[rng.integers(0, centres, n)] + rng.standard_normal((n, d))
+
+
+def brute_labels(X: np.ndarray, C: np.ndarray) -> np.ndarray:
+    D = ((X[:, None, :].astype(np.float64) - C[None, :, :].astype(np.float64)) ** 2).sum(axis=2)
+    return np.argmin(D, axis=1)  # first index on ties
+
+
+def inertia_of(X: np.ndarray, C: np.ndarray, labels: np.ndarray, w: np.ndarray | None = None) -> float:
+    D = ((X.astype(np.float64) - C[labels].astype(np.float64)) ** 2).sum(axis=1)
+    return float(D.sum() if w is None else (w * D).sum())
+
+
+# --------------------------------------------------------------------------- against scikit-learn
+
+
+@pytest.mark.parametrize(("n", "d", "k"), [(500, 2, 3), (3000, 5, 8), (6000, 16, 20), (400, 3, 1)])
+def test_same_init_as_sklearn(rng: np.random.Generator, n: int, d: int, k: int) -> None:
+    X = blobs(rng, n, d, max(k, 2))
+    C0 = X[rng.choice(n, k, replace=False)]
+    sk = sklearn_cluster.KMeans(n_clusters=k, init=C0, n_init=1, algorithm="lloyd").fit(X)
+    r = dc.kmeans(X, k, init=C0)
+    np.testing.assert_array_equal(r.labels, sk.labels_)
+    np.testing.assert_allclose(r.centers, sk.cluster_centers_, rtol=1e-9, atol=1e-9)
+    assert r.inertia == pytest.approx(sk.inertia_, rel=1e-9)
+    assert r.n_iter == sk.n_iter_
+    assert r.labels.dtype == np.intp and r.centers.dtype == np.float64
+
+
+def test_same_init_as_sklearn_not_converged(rng: np.random.Generator) -> None:
+    # max_iter reached: both reassign once at the end, so labels match the centres
+    X = blobs(rng, 2000, 4, 6, spread=2.0)
+    C0 = X[:6]
+    sk = sklearn_cluster.KMeans(n_clusters=6, init=C0, n_init=1, algorithm="lloyd", max_iter=3).fit(X)
+    r = dc.kmeans(X, 6, init=C0, max_iter=3)
+    np.testing.assert_array_equal(r.labels, sk.labels_)
+    np.testing.assert_allclose(r.centers, sk.cluster_centers_, rtol=1e-9, atol=1e-9)
+    assert r.n_iter == sk.n_iter_ == 3
+    np.testing.assert_array_equal(r.labels, brute_labels(X, r.centers))
+
+
+def test_sample_weight_as_sklearn(rng: np.random.Generator) -> None:
+    X = blobs(rng, 1500, 3, 5)
+    w = rng.uniform(0.1, 3.0, 1500)
+    C0 = X[rng.choice(1500, 5, replace=False)]
+    sk = sklearn_cluster.KMeans(n_clusters=5, init=C0, n_init=1, algorithm="lloyd").fit(X, sample_weight=w)
+    r = dc.kmeans(X, 5, init=C0, sample_weight=w)
+    np.testing.assert_array_equal(r.labels, sk.labels_)
+    np.testing.assert_allclose(r.centers, sk.cluster_centers_, rtol=1e-9, atol=1e-9)
+    assert r.inertia == pytest.approx(sk.inertia_, rel=1e-9)
+    assert r.inertia == pytest.approx(inertia_of(X, r.centers, r.labels, w), rel=1e-12)
+
+
+def test_integer_weights_equal_repeated_rows(rng: np.random.Generator) -> None:
+    X = blobs(rng, 300, 2, 4)
+    w = rng.integers(1, 4, 300)
+    C0 = X[:4]
+    a = dc.kmeans(X, 4, init=C0, sample_weight=w, tol=0)
+    b = dc.kmeans(np.repeat(X, w, axis=0), 4, init=C0, tol=0)
+    np.testing.assert_array_equal(np.repeat(a.labels, w), b.labels)
+    np.testing.assert_allclose(a.centers, b.centers, rtol=1e-12)
+    assert a.inertia == pytest.approx(b.inertia, rel=1e-12)
+
+
+def test_float32_as_sklearn(rng: np.random.Generator) -> None:
+    X = blobs(rng, 4000, 8, 6).astype(np.float32)
+    C0 = X[rng.choice(4000, 6, replace=False)]
+    sk = sklearn_cluster.KMeans(n_clusters=6, init=C0, n_init=1, algorithm="lloyd").fit(X)
+    r = dc.kmeans(X, 6, init=C0)
+    assert r.centers.dtype == np.float32
+    np.testing.assert_array_equal(r.labels, sk.labels_)
+    np.testing.assert_allclose(r.centers, sk.cluster_centers_, rtol=1e-5, atol=1e-5)
+    assert r.inertia == pytest.approx(sk.inertia_, rel=1e-5)
+    # the labels are the exact nearest float32 centres
+    np.testing.assert_array_equal(r.labels, brute_labels(X, r.centers))
+    assert r.inertia == pytest.approx(inertia_of(X, r.centers, r.labels), rel=1e-12)
+
+
+def test_kmeans_plusplus_potential_like_sklearn(rng: np.random.Generator) -> None:
+    # different random streams, the same distribution: compare mean potentials over seeds
+    X = blobs(rng, 1000, 3, 12, spread=4.0)
+    ours, theirs = [], []
+    for s in range(40):
+        C, idx = dc.kmeans_plusplus(X, 12, seed=s)
+        np.testing.assert_array_equal(C, X[idx])
+        ours.append(inertia_of(X, C, brute_labels(X, C)))
+        Cs, _ = sklearn_cluster.kmeans_plusplus(X, 12, random_state=s)
+        theirs.append(inertia_of(X, Cs, brute_labels(X, Cs)))
+    a, b = np.array(ours), np.array(theirs)
+    se = np.sqrt(a.var() / a.size + b.var() / b.size)
+    assert abs(a.mean() - b.mean()) < 4 * se + 1e-9
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_threads_bit_identical(rng: np.random.Generator, dtype: type) -> None:
+    X = blobs(rng, 9000, 7, 30).astype(dtype)
+    w = rng.uniform(0, 2, 9000)
+    ref = dc.kmeans(X, 25, sample_weight=w, seed=3, n_threads=1, tol=0)
+    pp_ref = dc.kmeans_plusplus(X, 25, sample_weight=w, seed=5, n_threads=1)
+    mb_ref = dc.minibatch_kmeans(X, 10, seed=2, n_threads=1, batch_size=3000)
+    for t in THREAD_COUNTS[1:]:
+        r = dc.kmeans(X, 25, sample_weight=w, seed=3, n_threads=t, tol=0)
+        assert r.centers.tobytes() == ref.centers.tobytes()
+        np.testing.assert_array_equal(r.labels, ref.labels)
+        assert r.inertia == ref.inertia and r.n_iter == ref.n_iter
+        pp = dc.kmeans_plusplus(X, 25, sample_weight=w, seed=5, n_threads=t)
+        np.testing.assert_array_equal(pp[1], pp_ref[1])
+        mb = dc.minibatch_kmeans(X, 10, seed=2, n_threads=t, batch_size=3000)
+        assert mb.centers.tobytes() == mb_ref.centers.tobytes()
+
+
+def test_same_seed_same_output(rng: np.random.Generator) -> None:
+    X = blobs(rng, 800, 3, 5)
+    a, b = dc.kmeans(X, 5, seed=11, n_init=3), dc.kmeans(X, 5, seed=11, n_init=3)
+    assert a.centers.tobytes() == b.centers.tobytes()
+    g1, g2 = np.random.default_rng(4), np.random.default_rng(4)
+    np.testing.assert_array_equal(dc.kmeans(X, 5, seed=g1).labels, dc.kmeans(X, 5, seed=g2).labels)
+
+
+def test_n_init_keeps_the_best(rng: np.random.Generator) -> None:
+    X = blobs(rng, 600, 2, 9, spread=3.0)
+    best = dc.kmeans(X, 9, n_init=6, seed=0, init="random")
+    seeds = np.random.default_rng(0).integers(0, 2**63, size=6, dtype=np.int64)
+    singles = [dc.kmeans(X, 9, init=_ops_kmeans.initial_centers(X, 9, "random", None, int(s), 1)) for s in seeds]
+    assert len({r.inertia for r in singles}) > 1  # the runs differ
+    assert best.inertia == min(r.inertia for r in singles)
+
+
+def test_empty_cluster_relocated_like_sklearn() -> None:
+    # a centre far from every point gets no point in the first iteration; it moves to
+    # the point farthest from its centre, as in scikit-learn
+    X = np.array([[0.0, 0], [1, 0], [0, 1], [10, 0], [11, 0], [10, 1], [30, 3]])
+    C0 = np.array([[0.0, 0], [10, 0], [500, 500]])
+    sk = sklearn_cluster.KMeans(n_clusters=3, init=C0, n_init=1, algorithm="lloyd", max_iter=1).fit(X)
+    r = dc.kmeans(X, 3, init=C0, max_iter=1)
+    np.testing.assert_allclose(r.centers, sk.cluster_centers_, rtol=1e-12)
+    np.testing.assert_array_equal(r.labels, sk.labels_)
+    full = dc.kmeans(X, 3, init=C0)
+    np.testing.assert_allclose(full.centers[2], [30, 3])
+    assert np.bincount(full.labels, minlength=3).min() >= 1
+
+
+def test_duplicate_points(rng: np.random.Generator) -> None:
+    base = rng.standard_normal((6, 3))
+    X = base[rng.integers(0, 6, 200)]
+    X[:6] = base
+    for s in range(5):
+        C, _ = dc.kmeans_plusplus(X, 6, seed=s)
+        assert len({tuple(c) for c in C}) == 6  # six distinct points, never a duplicate
+        r = dc.kmeans(X, 6, seed=s)
+        assert r.inertia < 1e-20  # the mean of equal values, up to rounding
+
+
+def test_k_equals_one_and_n(rng: np.random.Generator) -> None:
+    X = rng.standard_normal((50, 4))
+    w = rng.uniform(0.5, 2, 50)
+    r = dc.kmeans(X, 1, sample_weight=w)
+    mean = (w[:, None] * X).sum(0) / w.sum()
+    np.testing.assert_allclose(r.centers[0], mean, rtol=1e-12)
+    assert (r.labels == 0).all()
+    assert r.inertia == pytest.approx((w * ((X - mean) ** 2).sum(1)).sum(), rel=1e-12)
+    full = dc.kmeans(X, 50, seed=1)
+    assert full.inertia == 0.0
+    assert sorted(full.labels.tolist()) == list(range(50))
+
+
+def test_result_type(rng: np.random.Generator) -> None:
+    X = rng.standard_normal((30, 2))
+    r = dc.kmeans(X, 3, seed=0)
+    centers, labels, inertia, n_iter = r
+    assert centers is r.centers and labels is r.labels and inertia == r.inertia and n_iter == r.n_iter
+    text = repr(r)
+    assert text.startswith("KMeansResult(n=30, k=3") and "float64[3, 2]" in text
+    centers[0, 0] = 5.0  # ordinary writable arrays
+
+
+def test_input_not_modified(rng: np.random.Generator) -> None:
+    X = rng.standard_normal((100, 3))
+    C0 = X[:4].copy()
+    X_copy, C_copy = X.copy(), C0.copy()
+    dc.kmeans(X, 4, init=C0)
+    np.testing.assert_array_equal(X, X_copy)
+    np.testing.assert_array_equal(C0, C_copy)
+
+
+def test_kmeans_plusplus_first_centre_by_weight() -> None:
+    X = np.arange(5, dtype=np.float64)[:, None]
+    w = np.array([1.0, 2.0, 3.0, 4.0, 0.0])
+    counts = np.zeros(5)
+    trials = 2000
+    for s in range(trials):
+        _, idx = dc.kmeans_plusplus(X, 1, sample_weight=w, seed=s)
+        counts[idx[0]] += 1
+    p = w / w.sum()
+    assert counts[4] == 0
+    sd = np.sqrt(trials * p * (1 - p))
+    assert (np.abs(counts - trials * p) <= 5 * sd + 1e-9).all()
+
+
+def test_kmeans_plusplus_trials_and_weights(rng: np.random.Generator) -> None:
+    X = blobs(rng, 400, 2, 8)
+    w = np.zeros(400)
+    w[[3, 50, 77, 120]] = 1.0
+    _, idx = dc.kmeans_plusplus(X, 4, sample_weight=w, seed=0, n_local_trials=1)
+    assert sorted(idx.tolist()) == [3, 50, 77, 120]  # zero-weight points are never drawn
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+
+@given(
+    X=arrays(np.float64, st.tuples(st.integers(1, 40), st.integers(1, 4)),
+             elements=st.floats(-100, 100, allow_nan=False).map(lambda v: round(v, 1))),
+    k=st.integers(1, 6),
+    seed=st.integers(0, 2**32),
+)
+def test_invariants(X: np.ndarray, k: int, seed: int) -> None:
+    k = min(k, X.shape[0])
+    r = dc.kmeans(X, k, seed=seed)
+    # labels are the nearest returned centres (ties: smallest index), inertia the direct sum
+    np.testing.assert_array_equal(r.labels, brute_labels(X, r.centers))
+    assert r.inertia == pytest.approx(inertia_of(X, r.centers, r.labels), rel=1e-12, abs=1e-12)
+    # a populated centre is the mean of its points when the run converged strictly
+    C, idx = dc.kmeans_plusplus(X, k, seed=seed)
+    assert len(set(idx.tolist())) == k
+    if len({tuple(x) for x in X}) >= k:
+        assert len({tuple(c) for c in C}) == k
+
+
+# --------------------------------------------------------------------------- mini-batch
+
+
+def test_minibatch_close_to_full(rng: np.random.Generator) -> None:
+    X = blobs(rng, 5000, 4, 6)
+    C0 = dc.kmeans_plusplus(X, 6, seed=1)[0]
+    full = dc.kmeans(X, 6, init=C0)
+    mb = dc.minibatch_kmeans(X, 6, init=C0, batch_size=256, seed=0)
+    assert mb.inertia <= 1.1 * full.inertia
+    np.testing.assert_array_equal(mb.labels, brute_labels(X, mb.centers))
+    sk = sklearn_cluster.MiniBatchKMeans(n_clusters=6, init=C0, n_init=1, batch_size=256, random_state=0).fit(X)
+    assert mb.inertia <= 1.1 * sk.inertia_
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"k": 0}, "k must be"),
+        ({"k": 11}, "k must be"),
+        ({"init": np.zeros((3, 2))}, "init must have shape"),
+        ({"init": "kmeans"}, "init must be"),
+        ({"n_init": 0}, "n_init"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"tol": -1.0}, "tol"),
+        ({"sample_weight": -np.ones(10)}, "sample_weight"),
+        ({"sample_weight": np.ones(9)}, "sample_weight"),
+        ({"sample_weight": np.zeros(10)}, "sample_weight"),
+        ({"algorithm": "full"}, "algorithm"),
+    ],
+)
+def test_errors(kwargs: dict[str, object], match: str) -> None:
+    X = np.random.default_rng(0).standard_normal((10, 3))
+    args = {"k": 2, **kwargs}
+    k = args.pop("k")
+    with pytest.raises(ValueError, match=match):
+        dc.kmeans(X, k, **args)  # type: ignore[arg-type]
+
+
+def test_errors_nan_and_types() -> None:
+    X = np.ones((5, 2))
+    X[1, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        dc.kmeans(X, 2)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        dc.kmeans_plusplus(X, 2)
+    with pytest.raises(ValueError, match="init contains NaN"):
+        dc.kmeans(np.ones((5, 2)), 2, init=np.array([[0.0, 0], [np.inf, 0]]))
+    with pytest.raises(TypeError, match="k must be an integer"):
+        dc.kmeans(np.ones((5, 2)), 2.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="X must have 2 dimensions"):
+        dc.kmeans(np.ones(5), 2)
+    with pytest.raises(ValueError, match="n_local_trials"):
+        dc.kmeans_plusplus(np.ones((5, 2)), 2, n_local_trials=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        dc.minibatch_kmeans(np.ones((5, 2)), 2, batch_size=0)
