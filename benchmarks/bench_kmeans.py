@@ -79,7 +79,7 @@ def test_lloyd_iteration(benchmark, shape, dtype):
     report(benchmark, f"lloyd iteration {dtype} d={d} k={k} (ours / sklearn)", ratio, rounds)
     labels_ours = ours()[1]
     labels_theirs = theirs()[0]
-    assert (labels_ours == labels_theirs).mean() > 0.999
+    assert (labels_ours == labels_theirs).mean() > (0.99 if dtype == "float32" else 0.999)
     benchmark.pedantic(ours, rounds=1, iterations=1)
 
 

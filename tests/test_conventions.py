@@ -272,6 +272,9 @@ def _calls(dtype):
         "dec_loss": ((X, X[:3].copy()), lambda: dc.dec_loss(X, X[:3])),
         "kmedoids": ((X,), lambda: dc.kmedoids(X, 3)),
         "gaussian_mixture": ((X,), lambda: dc.gaussian_mixture(X, 3, init="random_from_data", seed=0)),
+        "kmeans": ((X,), lambda: dc.kmeans(X, 3, seed=0)),
+        "kmeans_plusplus": ((X,), lambda: dc.kmeans_plusplus(X, 3, seed=0)),
+        "minibatch_kmeans": ((X,), lambda: dc.minibatch_kmeans(X, 3, seed=0)),
     }
 
 

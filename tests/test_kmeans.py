@@ -31,7 +31,7 @@ def inertia_of(X: np.ndarray, C: np.ndarray, labels: np.ndarray, w: np.ndarray |
 # --------------------------------------------------------------------------- against scikit-learn
 
 
-@pytest.mark.parametrize(("n", "d", "k"), [(500, 2, 3), (3000, 5, 8), (6000, 16, 20), (400, 3, 1)])
+@pytest.mark.parametrize(("n", "d", "k"), [(500, 2, 3), (3000, 5, 8), (6000, 16, 20), (8000, 6, 40), (400, 3, 1)])
 def test_same_init_as_sklearn(rng: np.random.Generator, n: int, d: int, k: int) -> None:
     X = blobs(rng, n, d, max(k, 2))
     C0 = X[rng.choice(n, k, replace=False)]
@@ -54,6 +54,31 @@ def test_same_init_as_sklearn_not_converged(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(r.centers, sk.cluster_centers_, rtol=1e-9, atol=1e-9)
     assert r.n_iter == sk.n_iter_ == 3
     np.testing.assert_array_equal(r.labels, brute_labels(X, r.centers))
+
+
+def test_bounds_keep_exact_labels(rng: np.random.Generator) -> None:
+    # k >= 24 runs Hamerly's bounds; on a grid with many equidistant points the labels
+    # must still be the exact nearest centres (ties: smallest index), iteration after
+    # iteration: a NumPy Lloyd with brute-force labels is the reference. (scikit-learn's
+    # Gram-trick argmin breaks such exact ties differently.)
+    X = rng.integers(0, 12, (4000, 2)).astype(np.float64)
+    grid = np.unique(X, axis=0)
+    C0 = grid[rng.choice(len(grid), 30, replace=False)]
+    r = dc.kmeans(X, 30, init=C0, tol=0)
+    np.testing.assert_array_equal(r.labels, brute_labels(X, r.centers))
+    C, labels, n_iter = C0.copy(), np.full(len(X), -1), 0
+    for step in range(1, 301):
+        n_iter = step
+        new = brute_labels(X, C)
+        counts = np.bincount(new, minlength=30)
+        assert counts.min() > 0  # no empty cluster on this data (the reference does not relocate)
+        C = np.stack([X[new == j].mean(0) for j in range(30)])
+        if (new == labels).all():
+            break
+        labels = new
+    np.testing.assert_array_equal(r.labels, labels)
+    np.testing.assert_allclose(r.centers, C, rtol=1e-12, atol=1e-12)
+    assert r.n_iter == n_iter
 
 
 def test_sample_weight_as_sklearn(rng: np.random.Generator) -> None:

@@ -93,7 +93,8 @@ static KMeansStats reference_lloyd(const std::vector<double>& X, index_t n, inde
 
 static void test_against_reference() {
     for (const index_t d : {1, 3, 16, 37}) {
-        const index_t n = 5000 + d, k = 13;
+      for (const index_t k : {13, 40}) {  // plain panels; Hamerly's bounds (k >= 24)
+        const index_t n = 5000 + d;
         const std::vector<double> X = blobs(n, d, 9, static_cast<unsigned>(d));
         std::vector<double> C(X.begin(), X.begin() + k * d);  // the first k points
         std::vector<double> Cref = C;
@@ -106,6 +107,7 @@ static void test_against_reference() {
         double err = 0.0;
         for (std::size_t e = 0; e < C.size(); ++e) err = std::max(err, std::fabs(C[e] - Cref[e]));
         CHECK(err < 1e-9);
+      }
     }
 }
 

@@ -134,8 +134,10 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
     const double slack = bound_slack(d);
     double* sums = out.sums.data();
     double* weights = out.weights.data();
-    for (index_t b0 = r0; b0 < r1; b0 += block_rows) {
-        const index_t b1 = std::min(r1, b0 + block_rows);
+    // Without bounds, a block is one panel of 8 rows: labels and sums while in L1.
+    const index_t step = job.upper ? block_rows : pw;
+    for (index_t b0 = r0; b0 < r1; b0 += step) {
+        const index_t b1 = std::min(r1, b0 + step);
         if (job.assign) {
             index_t m = 0;
             if (job.upper && !job.fresh) {
@@ -306,7 +308,7 @@ void check_kmeans_args(index_t n, index_t d, index_t k, const double* w) {
 }
 
 
-constexpr index_t bounds_min_k = 4;
+constexpr index_t bounds_min_k = 24;  // below, the bookkeeping costs more than it spares
 
 // half_sep[j] = (1 - slack) * min_{j' != j} ||c_j - c_j'|| / 2 (a lower bound).
 inline void separations(const double* C, index_t k, index_t d, double slack, double* half_sep) {
