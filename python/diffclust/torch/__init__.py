@@ -6,7 +6,9 @@ torch; ``import diffclust.torch`` does.
 Functions (:mod:`diffclust.torch.functional`): :func:`perturbed_kforest`,
 :func:`partial_fy_loss`, :func:`kforest`, :func:`soft_ncut`, :func:`dec_loss`,
 :func:`kmeans_loss`, :func:`gmm_nll`, :func:`similarity`. Modules:
-:class:`PartialFYLoss`, :class:`DECLoss`, :class:`SoftNcutLoss`. The operators
+:class:`PartialFYLoss`, :class:`DECLoss`, :class:`SoftNcutLoss`. The survey's deep
+clustering losses (DEC's clustering layer, VaDE, ClusterGAN, DeepCluster, SwAV) are in
+:mod:`diffclust.torch.deep`, re-exported here. The operators
 themselves are registered as ``torch.ops.diffclust.*``.
 """
 
@@ -17,7 +19,8 @@ try:
 except ImportError as e:  # pragma: no cover - torch is in the test extra
     raise ImportError("diffclust.torch needs PyTorch: pip install 'diffclust[torch]'") from e
 
-from . import functional
+from . import deep, functional
+from .deep import *
 from .functional import (
     dec_loss,
     gmm_nll,
@@ -30,11 +33,13 @@ from .functional import (
 )
 from .modules import DECLoss, PartialFYLoss, SoftNcutLoss
 
-__all__ = [
+__all__ = [  # noqa: PLE0604
+    *deep.__all__,
     "DECLoss",
     "PartialFYLoss",
     "SoftNcutLoss",
     "dec_loss",
+    "deep",
     "functional",
     "gmm_nll",
     "kforest",
