@@ -350,26 +350,26 @@ DIFFCLUST_ALWAYS_INLINE PrimCandidate<double> point_step_impl(const double* DIFF
 }  // namespace detail
 
 // Runtime-dispatched entry points (non-template, so target_clones applies).
-static DIFFCLUST_TARGET_CLONES PrimCandidate<double> prim_dense_step_f64(const double* row, double* key,
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES PrimCandidate<double> prim_dense_step_f64(const double* row, double* key,
                                                                          std::int64_t* par, index_t v, index_t lo,
                                                                          index_t hi, double* check) {
     return detail::dense_step_impl<double, true>(row, key, par, v, lo, hi, *check);
 }
 
-static DIFFCLUST_TARGET_CLONES PrimCandidate<float> prim_dense_step_f32(const float* row, float* key,
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES PrimCandidate<float> prim_dense_step_f32(const float* row, float* key,
                                                                         std::int32_t* par, index_t v, index_t lo,
                                                                         index_t hi, float* check) {
     return detail::dense_step_impl<float, true>(row, key, par, v, lo, hi, *check);
 }
 
-static DIFFCLUST_TARGET_CLONES PrimCandidate<double> prim_dense_step_checked_f64(const double* row, double* key,
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES PrimCandidate<double> prim_dense_step_checked_f64(const double* row, double* key,
                                                                                  std::int64_t* par, index_t v,
                                                                                  index_t lo, index_t hi) {
     double unused = 0.0;
     return detail::dense_step_impl<double, false>(row, key, par, v, lo, hi, unused);
 }
 
-static DIFFCLUST_TARGET_CLONES PrimCandidate<float> prim_dense_step_checked_f32(const float* row, float* key,
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES PrimCandidate<float> prim_dense_step_checked_f32(const float* row, float* key,
                                                                                 std::int32_t* par, index_t v,
                                                                                 index_t lo, index_t hi) {
     float unused = 0.0f;
@@ -388,7 +388,7 @@ inline PrimCandidate<float> prim_dense_step(const float* row, float* key, std::i
                  : prim_dense_step_checked_f32(row, key, par, v, lo, hi);
 }
 
-static DIFFCLUST_TARGET_CLONES PrimCandidate<double> prim_point_step(const double* cols, index_t stride, index_t d,
+[[maybe_unused]] static DIFFCLUST_TARGET_CLONES PrimCandidate<double> prim_point_step(const double* cols, index_t stride, index_t d,
                                                                      const double* x, int metric, double* key,
                                                                      std::int64_t* par, const std::int64_t* ids,
                                                                      double* wbuf, index_t v, index_t m_pad) {
