@@ -15,6 +15,7 @@ import pytest
 
 import diffclust as dc
 from diffclust import _core, _ops
+from diffclust._validation import check_constraints
 
 MASK32 = 0xFFFFFFFF
 
@@ -247,7 +248,7 @@ def test_loss_2d_unchanged(rng):
     y = per_element_labels(rng, 1, 10, 3)[0]
     r = dc.partial_fy_loss(S, 3, y, sigma=0.5, n_samples=7, seed=4)
     assert isinstance(r.loss, float) and r.grad.shape == (10, 10)
-    lab = _ops.check_constraints(10, y, None, None)[0]
+    lab = check_constraints(10, y, None, None)[0]
     loss, grad, _ = _core.partial_fy_loss_f64(S, 3, 0.5, 7, 4, lab, None, None, True, 1)
     assert r.loss == loss
     np.testing.assert_array_equal(r.grad, grad)

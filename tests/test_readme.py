@@ -20,7 +20,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def _examples() -> list[str]:
     if not README.exists():  # the tests run from an installed wheel without the README
         return []
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
     return [b for b in blocks if b.lstrip().startswith(("import ", "from "))]
 
 
