@@ -34,6 +34,10 @@ def paired_ratio(numerator: Callable[[], Any], denominator: Callable[[], Any], s
 
 
 def report(benchmark: Any, what: str, ratio: float, rounds: int) -> None:
+    """Record a paired ratio: under its description ``what`` (a test may report several;
+    the report's table of recorded values names them) and as the test's ``ratio_median``
+    (the last one reported)."""
+    benchmark.extra_info[what] = round(ratio, 4)
     benchmark.extra_info["ratio_median"] = ratio
     benchmark.extra_info["rounds"] = rounds
     print(f"\n{what}: {ratio:.3f} (median of {rounds} paired rounds)")

@@ -1,16 +1,27 @@
-"""diffclust.dask.kforest_from_points against the in-memory call, on one machine.
+"""diffclust.dask against the in-memory calls and fastcluster, on one machine.
 
-n = 20 000 points in d = 8, the dask array cut into 4 row blocks (4 block trees,
-6 pair tasks, Kruskal merges), run by Dask's default threaded scheduler; the
-in-memory call uses every core too. The paired ratio (benchmarks/_paired.py)
-is time(dask) / time(in memory); both give the same forest bit for bit, which
-the benchmark asserts.
+- ``kforest_from_points`` via Dask (threaded scheduler; LocalCluster of 1 and of
+  2 single-threaded worker processes) against the in-memory call, and against
+  fastcluster's ``linkage_vector(method="single")``, the best anchor that can do
+  single linkage of points at all without an n x n matrix;
+- the per-task overhead: many tiny tasks against one task on the same data;
+- k-means via Dask against the in-memory ``diffclust.kmeans`` from the same
+  initial centres.
+
+Every Dask result is asserted equal, bit for bit, to the in-memory one. Ratios
+are paired (benchmarks/_paired.py). The brief's n = 200 000 (d = 16) costs
+2 x 10^10 distance evaluations, minutes per call on a loaded 2-core machine:
+set DIFFCLUST_BENCH_DASK_N to run it; the default n keeps the file under two
+minutes, and docs/dask.md scales the measured rates to n = 200 000 with the cost
+model (work n^2 / 2).
 
 Run: ``pytest benchmarks/bench_dask.py --benchmark-only -s``
 """
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
 import numpy as np
@@ -21,21 +32,117 @@ import diffclust as dc
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
+distributed = pytest.importorskip("distributed")
 ddc = pytest.importorskip("diffclust.dask")
 
-N, D, K, BLOCKS = 20_000, 8, 10, 4
+N = int(os.environ.get("DIFFCLUST_BENCH_DASK_N", "10000"))
+D, K, BLOCKS = 16, 10, 4
+N_FASTCLUSTER = min(N, 6000)  # fastcluster is single-threaded and slower: a smaller n, same d
+N_KMEANS = 200_000
 
 
-def test_dask_vs_in_memory(benchmark: Any) -> None:
+def points(n: int) -> np.ndarray:
+    return np.random.default_rng(0).standard_normal((n, D))
+
+
+def same_forest(a: Any, b: Any) -> bool:
+    return (np.array_equal(a.edges, b.edges) and np.array_equal(a.labels, b.labels)
+            and a.weights.tobytes() == b.weights.tobytes() and a.value == b.value)
+
+
+def seconds(fn: Any) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def test_kforest_threads_vs_in_memory(benchmark: Any) -> None:
     benchmark.group = f"dask kforest_from_points n={N} d={D}"
-    X = np.random.default_rng(0).standard_normal((N, D))
+    X = points(N)
     dX = da.from_array(X, chunks=(N // BLOCKS, D))
     with dask.config.set(scheduler="threads"):
-        got = ddc.kforest_from_points(dX, K)
-        expected = dc.kforest_from_points(X, K)
-        assert np.array_equal(got.edges, expected.edges) and np.array_equal(got.labels, expected.labels)
-        assert got.weights.tobytes() == expected.weights.tobytes() and got.value == expected.value
+        assert same_forest(ddc.kforest_from_points(dX, K), dc.kforest_from_points(X, K))
         ratio, rounds = paired_ratio(lambda: ddc.kforest_from_points(dX, K),
-                                     lambda: dc.kforest_from_points(X, K), seconds=20.0, min_rounds=5)
-        report(benchmark, f"dask ({BLOCKS} row blocks, threads) / in memory", ratio, rounds)
-        benchmark.pedantic(lambda: ddc.kforest_from_points(dX, K), rounds=1, iterations=1)
+                                     lambda: dc.kforest_from_points(X, K), seconds=4.0, min_rounds=3)
+    report(benchmark, f"dask ({BLOCKS} row blocks, threads) / in memory", ratio, rounds)
+    t = seconds(lambda: dc.kforest_from_points(X, K))
+    print(f"in memory: {t:.2f} s = {N * (N - 1) / 2 / t:.3g} distance evaluations/s (2 threads)")
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+
+
+def test_kforest_vs_fastcluster(benchmark: Any) -> None:
+    fastcluster = pytest.importorskip("fastcluster")
+    benchmark.group = f"dask kforest_from_points n={N_FASTCLUSTER} d={D}"
+    X = points(N_FASTCLUSTER)
+    dX = da.from_array(X, chunks=(N_FASTCLUSTER // BLOCKS, D))
+    # the same single-linkage merge heights: fastcluster's are Euclidean distances
+    Z = fastcluster.linkage_vector(X, method="single")
+    forest = ddc.kforest_from_points(dX, 1, metric="euclidean")
+    assert np.allclose(np.sort(Z[:, 2]), np.sort(-forest.weights), rtol=1e-12)
+    with dask.config.set(scheduler="threads"):
+        ratio, rounds = paired_ratio(lambda: ddc.kforest_from_points(dX, 1, metric="euclidean"),
+                                     lambda: fastcluster.linkage_vector(X, method="single"), seconds=4.0,
+                                     min_rounds=3)
+    report(benchmark, "dask (threads) / fastcluster.linkage_vector(single)", ratio, rounds)
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+
+
+def test_kforest_local_cluster_scaling(benchmark: Any) -> None:
+    benchmark.group = f"dask kforest_from_points n={N} d={D} LocalCluster"
+    X = points(N)
+    dX = da.from_array(X, chunks=(N // BLOCKS, D))
+    expected = dc.kforest_from_points(X, K)
+    kwargs = {"threads_per_worker": 1, "processes": True, "dashboard_address": ":0", "silence_logs": 50,
+              "memory_limit": 0}
+    with (
+        distributed.LocalCluster(n_workers=1, **kwargs) as one, distributed.Client(one, set_as_default=False) as c1,
+        distributed.LocalCluster(n_workers=2, **kwargs) as two, distributed.Client(two, set_as_default=False) as c2,
+    ):
+        def run(client: Any) -> Any:
+            with dask.config.set(scheduler=client):
+                return ddc.kforest_from_points(dX, K)
+
+        assert same_forest(run(c1), expected) and same_forest(run(c2), expected)
+        ratio, rounds = paired_ratio(lambda: run(c2), lambda: run(c1), seconds=4.0, min_rounds=3)
+        report(benchmark, "LocalCluster 2 workers / 1 worker", ratio, rounds)
+        ratio, rounds = paired_ratio(lambda: run(c2), lambda: dc.kforest_from_points(X, K), seconds=4.0,
+                                     min_rounds=3)
+        report(benchmark, "LocalCluster 2 workers / in memory (2 threads)", ratio, rounds)
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+
+
+def test_task_overhead(benchmark: Any) -> None:
+    benchmark.group = "dask per-task overhead"
+    n = 400
+    X = points(n)
+    many = da.from_array(X, chunks=(8, D))  # 50 blocks: 50 trees + 1225 pairs + merges
+    one = da.from_array(X, chunks=(n, D))
+    blocks = n // 8
+    tasks = blocks + blocks * (blocks - 1) // 2
+    with dask.config.set(scheduler="threads"):
+        ratio, rounds = paired_ratio(lambda: ddc.kforest_from_points(many, K),
+                                     lambda: ddc.kforest_from_points(one, K), seconds=4.0, min_rounds=3)
+        report(benchmark, f"{tasks} tiny tasks / 1 task (n={n})", ratio, rounds)
+        t_many = min(seconds(lambda: ddc.kforest_from_points(many, K)) for _ in range(2))
+        t_one = min(seconds(lambda: ddc.kforest_from_points(one, K)) for _ in range(2))
+    print(f"overhead per task (threads): {(t_many - t_one) / tasks * 1e3:.2f} ms")
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+
+
+def test_kmeans_dask_vs_in_memory(benchmark: Any) -> None:
+    benchmark.group = f"dask kmeans n={N_KMEANS} d={D}"
+    X = points(N_KMEANS)
+    C0 = X[:8].copy()
+    dX = da.from_array(X, chunks=(N_KMEANS // BLOCKS, D))
+    kw = {"init": C0, "max_iter": 30, "tol": 0.0}  # 30 Lloyd iterations exactly
+    with dask.config.set(scheduler="threads"):
+        got = ddc.kmeans(dX, 8, **kw)
+        expected = dc.kmeans(X, 8, **kw)
+        assert got.centers.tobytes() == expected.centers.tobytes() and np.array_equal(got.labels, expected.labels)
+        assert got.inertia == expected.inertia and got.n_iter == expected.n_iter == 30
+        ratio, rounds = paired_ratio(lambda: ddc.kmeans(dX, 8, **kw), lambda: dc.kmeans(X, 8, **kw),
+                                     seconds=4.0, min_rounds=3)
+        t = seconds(lambda: dc.kmeans(X, 8, **kw))
+    report(benchmark, f"dask kmeans ({BLOCKS} blocks, threads, 30 iterations) / in memory", ratio, rounds)
+    print(f"in memory: {t / 30 * 1e3:.1f} ms per iteration; Dask: {ratio * t / 30 * 1e3:.1f} ms")
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)

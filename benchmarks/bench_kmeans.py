@@ -14,7 +14,11 @@ threadpoolctl and diffclust run with n_threads=1, unless the test says otherwise
   algorithm="lloyd").fit`` on clustered data, with diffclust's inertia checked
   to be at most scikit-learn's (1e-9 relative);
 - k-means++: ``diffclust.kmeans_plusplus`` against ``sklearn.cluster.kmeans_plusplus``;
-- threads: diffclust with 2 threads against itself with 1 (whole fit).
+- threads: diffclust with 2 threads against itself with 1 (whole fit);
+- faiss (float32, only collected when ``faiss`` imports: ``pip install faiss-cpu``):
+  ``faiss.Kmeans(niter=3, max_points_per_centroid=huge)`` trained from the same
+  centres, plus one ``index.search`` for the final labels, one OpenMP thread,
+  against the same per-iteration call of diffclust.
 
 n = 200 000 (DIFFCLUST_BENCH_QUICK=1: 20 000), d in {16, 64}, k in {10, 100},
 float64 and float32 (per-iteration), float64 (the rest). The whole fits are long
@@ -36,6 +40,11 @@ from diffclust import _core
 sklearn_cluster = pytest.importorskip("sklearn.cluster")
 threadpoolctl = pytest.importorskip("threadpoolctl")
 from sklearn.cluster._kmeans import _kmeans_single_lloyd
+
+try:
+    import faiss
+except ImportError:  # the faiss anchor is optional: its test is then not collected
+    faiss = None
 
 N = 20_000 if os.environ.get("DIFFCLUST_BENCH_QUICK") else 200_000
 SHAPES = [(16, 10), (16, 100), (64, 10), (64, 100)]
@@ -113,3 +122,30 @@ def test_kmeans_plusplus(benchmark, shape):
     ratio, rounds = paired_ratio(ours, theirs, seconds=0.5, min_rounds=1)
     report(benchmark, f"k-means++ d={d} k={k} (ours / sklearn)", ratio, rounds)
     benchmark.pedantic(ours, rounds=1, iterations=1)
+
+
+def _faiss_lloyd(X: np.ndarray, C0: np.ndarray):  # type: ignore[no-untyped-def]
+    def run():  # type: ignore[no-untyped-def]
+        km = faiss.Kmeans(X.shape[1], C0.shape[0], niter=3, max_points_per_centroid=1 << 30, seed=1, verbose=False)
+        km.train(X, init_centroids=C0)
+        _, labels = km.index.search(X, 1)
+        return labels[:, 0]
+
+    return run
+
+
+if faiss is not None:
+
+    @pytest.mark.parametrize("shape", SHAPES, ids=ids)
+    def test_lloyd_iteration_faiss(benchmark, shape):
+        d, k = shape
+        benchmark.group = f"kmeans iteration float32 d={d} k={k}"
+        faiss.omp_set_num_threads(1)
+        X = data("gauss", d, "float32")
+        C0 = X[np.random.default_rng(0).choice(N, k, replace=False)].copy()
+        ours = lambda: _core.kmeans_lloyd_f32(X, None, C0, 3, 0.0, 1)
+        theirs = _faiss_lloyd(X, C0)
+        ratio, rounds = paired_ratio(ours, theirs, seconds=0.5, min_rounds=3)
+        report(benchmark, f"lloyd iteration float32 d={d} k={k} (ours / faiss)", ratio, rounds)
+        assert (ours()[1] == theirs()).mean() > 0.99
+        benchmark.pedantic(ours, rounds=1, iterations=1)

@@ -80,6 +80,14 @@ def dissimilarity(r: np.random.Generator, n: int, dt: Any = F64) -> np.ndarray:
     return np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)).astype(dt)
 
 
+def random_tree(r: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A random spanning tree of n points: edges (u, v) and sorted weights (with ties)."""
+    v = np.arange(1, n, dtype=np.int64)
+    u = (r.random(n - 1) * v).astype(np.int64)
+    w = np.sort(r.integers(0, 4, n - 1).astype(np.float64))
+    return u, v, w
+
+
 def labels_with(r: np.random.Generator, n: int, k: int) -> np.ndarray:
     """n labels in [0, k), each of 0..k-1 present (k <= n)."""
     y = r.integers(0, k, n)
@@ -172,12 +180,9 @@ def _core_args(
         e = all_pairs(n)
         return [e, r.standard_normal(len(e)).astype(dt), n, k]
     if family == "kforest_from_points":
-        return [
-            points(r, n, d, dt),
-            k,
-            str(r.choice(["sqeuclidean", "euclidean", "manhattan", "cosine"])),
-            1,
-        ]
+        metric = str(r.choice(["sqeuclidean", "euclidean", "manhattan", "cosine"]))
+        method = int(r.choice([0, 2])) if metric == "cosine" else int(r.integers(0, 3))
+        return [points(r, n, d, dt), k, metric, 1, method]
     if family == "kforest_constrained":
         return [similarity(r, n, dt), k, *constraints(r, n, k), True, 1]
     if family == "block_tree_points":
@@ -325,6 +330,17 @@ def _core_args(
         return [points(r, n, d, dt), int(r.integers(1, n + 1)), "euclidean", int(r.integers(0, 3)), 1]
     if family == "mutual_reachability_tree":
         return [points(r, n, d, dt), int(r.integers(1, n + 1)), "euclidean", bool(r.random() < 0.5), 0, 1]
+    if family == "single_linkage_from_edges":
+        u, v, w = random_tree(r, n)
+        return [n, u, v, w]
+    if family == "condense_tree":
+        u, v, w = random_tree(r, n)
+        return [_core.single_linkage_from_edges(n, u, v, w), int(r.integers(2, n + 3))]
+    if family == "mutual_reachability_tree_from_core":
+        return [points(r, n, d, dt), np.abs(r.standard_normal(n)), "euclidean", bool(r.random() < 0.5), 1]
+    if family == "mutual_reachability_edges":
+        metric = str(r.choice(["euclidean", "manhattan", "sqeuclidean"]))
+        return [points(r, n, d, dt), int(r.integers(1, n + 1)), metric, int(r.integers(0, 3)), 1]
     if family == "kmeans_lloyd":
         X = points(r, n, d, dt)
         w = r.uniform(0.1, 2.0, n) if r.random() < 0.5 else None
@@ -336,6 +352,22 @@ def _core_args(
         X = points(r, n, d, dt)
         w = r.uniform(0.1, 2.0, n) if r.random() < 0.5 else None
         return [X, points(r, k, d, dt), w, 1]
+    if family == "perturbed_spanning_trees":
+        return [similarity(r, n, dt), 0.5, 3, seed, 1]
+    if family == "weighted_noise_matrix":
+        return [n, seed, r.standard_normal(3), 0.5, 1]
+    if family == "kmeans_block_pass":
+        X = points(r, n, d, dt)
+        w = r.uniform(0.0, 2.0, n) if r.random() < 0.5 else None
+        lab = r.integers(0, k, n) if r.random() < 0.7 else None
+        assign = lab is None or r.random() < 0.5
+        return [X, w, points(r, k, d, dt), lab, assign, bool(r.random() < 0.5), bool(r.random() < 0.5),
+                bool(r.random() < 0.5)]
+    if family == "silhouette_pair":
+        XI = points(r, n, d, dt)
+        li = np.sort(r.integers(0, k, n))
+        metric = str(r.choice(["sqeuclidean", "euclidean", "manhattan", "cosine"]))
+        return [XI, li, XI, li, 768, metric, True]
     if family == "_testing.edge_noise":
         return [seed, int(r.integers(0, 2**32)), n]
     if family == "_testing.normals_floor":
@@ -358,9 +390,10 @@ CORE_FAMILIES = {
     "gmm_nll", "graph_cuts_dense", "soft_ncut_dense", "graph_cuts_csr", "soft_ncut_csr",
     "_testing.edge_noise", "_testing.normals_floor", "_testing.philox4x32",
     "element_seeds", "perturbed_kforest_batch", "partial_fy_loss_batch", "perturbed_kforest_vjp_batch",
-    "core_distances", "mutual_reachability_tree",
+    "core_distances", "mutual_reachability_tree", "perturbed_spanning_trees", "weighted_noise_matrix",
+    "single_linkage_from_edges", "condense_tree", "mutual_reachability_tree_from_core", "mutual_reachability_edges",
     "gmm_fit", "gmm_predict", "gmm_init", "gmm_precision_cholesky",
-    "kmeans_lloyd", "kmeans_plusplus", "kmeans_assign",
+    "kmeans_lloyd", "kmeans_plusplus", "kmeans_assign", "kmeans_block_pass", "silhouette_pair",
 }  # fmt: skip
 
 
@@ -485,9 +518,32 @@ def _public(
             "cluster_selection_method": str(r.choice(["eom", "leaf"])),
             "cluster_selection_epsilon": float(r.choice([0.0, 0.5])),
             "allow_single_cluster": bool(r.random() < 0.5),
+            "max_cluster_size": None if r.random() < 0.5 else int(r.integers(1, max(n, 2) + 1)),
+            "alpha": float(r.choice([1.0, 1.5])),
+            "sample_weight": None if r.random() < 0.5 else r.uniform(1.0, 2.0, max(n, 2)),
+        }  # fmt: skip
+    if name in ("perturbed_hdbscan", "perturbed_hdbscan_vjp"):
+        m = max(n, 2)
+        kw: dict[str, Any] = {
+            "min_cluster_size": 2, "min_samples": int(r.integers(1, m + 1)), "n_samples": 3, "seed": seed,
+            "cluster_selection_method": str(r.choice(["eom", "leaf"])), "sigma_scale": "absolute",
+        }  # fmt: skip
+        if name == "perturbed_hdbscan_vjp":
+            return [points(r, m, d, dt), r.standard_normal((m, m)), r.standard_normal(m)], kw
+        return [points(r, m, d, dt)], kw
+    if name == "partial_fy_loss_from_points":
+        return [points(r, n, d, dt), k, labels_with(r, n, k)], {
+            "min_samples": int(r.integers(1, n + 1)), "sigma": 0.5, "n_samples": 3, "seed": seed,
         }  # fmt: skip
     if name == "dbscan":
-        return [points(r, n, d, dt), 0.5], {"min_samples": int(r.integers(1, n + 1))}
+        return [points(r, n, d, dt), 0.5], {
+            "min_samples": int(r.integers(1, n + 1)), "attach_border": bool(r.random() < 0.5)
+        }  # fmt: skip
+    if name == "dbcv_score":
+        m = max(n, 4)
+        y = np.arange(m) % 2
+        y[4:][r.random(m - 4) < 0.3] = -1
+        return [points(r, m, d, dt), y], {}
     if name in ("optics", "mutual_reachability_distances"):
         return [points(r, n, d, dt)], {"min_samples": int(r.integers(1, n + 1))}
     raise KeyError(name)
@@ -657,6 +713,10 @@ def check_result(name: str, result: Any, finite: bool = True) -> None:
             _check_unit_matrix(M)
         if kept[0] is not None:
             _check_forest(*kept)
+    elif family == "mutual_reachability_edges":
+        i, j = result[1], result[2]
+        n = len(result[0])
+        assert i.shape == j.shape == (max(n - 1, 0),) and ((i >= 0) & (i < j) & (j < n)).all()
     elif family == "mutual_reachability_tree":
         order, parent = result[1], result[2]
         n = len(order)

@@ -396,6 +396,61 @@ def test_report_generator_on_fixture() -> None:
     assert "### paired" not in report
 
 
+def test_report_sections_per_file_with_descriptions_and_recorded_values() -> None:
+    data = json.loads((DATA / "bench_small.json").read_text())
+    data["diffclust_bench"]["files"] = {"bench_forest": "Exact k-forests, described."}
+    data["benchmarks"][0]["extra_info"]["peak_extra_kib"] = 1234
+    data["benchmarks"][0]["extra_info"]["loss"] = 0.123456789
+    report = render_report(data)
+    section = report.index("## bench_forest")
+    assert report.index("Exact k-forests, described.") > section
+    assert report.index("### dense") > section
+    row = f"| {data['benchmarks'][0]['name']} | peak_extra_kib = 1234, loss = 0.1235 |"
+    assert row in report.split("### Recorded values", 1)[1]
+
+
+def test_bench_merges_runs_of_several_files(tmp_path: Path, capsys: Any) -> None:
+    data = json.loads((DATA / "bench_small.json").read_text())
+    forest = dict(data, benchmarks=[b for b in data["benchmarks"] if "bench_forest" in b["fullname"]],
+                  datetime="2026-12-01T01:00:00")
+    forest["diffclust_bench"] = dict(data["diffclust_bench"], load_average={"before": [0.1, 0.2, 0.3],
+                                                                            "after": [0.4, 0.5, 0.6]})
+    rest = dict(data, benchmarks=[b for b in data["benchmarks"] if "bench_forest" not in b["fullname"]],
+                datetime="2026-12-01T02:00:00")
+    assert forest["benchmarks"] and rest["benchmarks"]
+    paths = []
+    for i, part in enumerate((forest, rest)):
+        paths.append(tmp_path / f"part{i}.json")
+        paths[-1].write_text(json.dumps(part))
+    out = tmp_path / "merged.md"
+    status, stdout, _ = call(capsys, "bench", "--from-json", *map(str, paths), "--out", str(out))
+    assert status == 0 and f"report of {len(data['benchmarks'])} benchmarks" in stdout
+    text = out.read_text()
+    for block in _expected_tables()[:3]:  # the same tables as from the single document
+        assert block in text, block
+    assert ("- run of bench_forest: 2026-12-01T01:00:00; load average (1, 5, 15 min) before the run: "
+            "0.10, 0.20, 0.30; after: 0.40, 0.50, 0.60") in text
+    assert "- run of bench_perturbed" in text and "2026-12-01T02:00:00" in text
+    merged = json.loads(out.with_suffix(".json").read_text())
+    assert len(merged["benchmarks"]) == len(data["benchmarks"])
+
+
+def test_bench_describe_keeps_prose_not_commands(tmp_path: Path) -> None:
+    from diffclust.cli.bench import describe
+
+    f = tmp_path / "bench_x.py"
+    f.write_text('"""Title line.\n\nSecond paragraph\nwrapped.\n\nThird.\n"""\n')
+    assert describe(f) == "Title line.\n\nSecond paragraph wrapped."
+    f.write_text('"""Title.\n\npytest benchmarks/bench_x.py --benchmark-only\n"""\n')
+    assert describe(f) == "Title."
+    f.write_text('"""Title.\n\nThree parts:\n\n- a\n"""\n')
+    assert describe(f) == "Title."
+    f.write_text('"""Title.\n\n- one item\n  wrapped;\n- two.\n"""\n')
+    assert describe(f) == "Title.\n\n- one item wrapped;\n- two."
+    f.write_text("x = (")
+    assert describe(f) == ""
+
+
 def test_bench_from_json(tmp_path: Path, capsys: Any) -> None:
     out = tmp_path / "report.md"
     status, stdout, _ = call(capsys, "bench", "--from-json", str(DATA / "bench_small.json"), "--out", str(out))

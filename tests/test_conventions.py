@@ -52,6 +52,10 @@ METRIC_FUNCTIONS = {
     "dbscan": lambda X, m: dc.dbscan(X, 2.0, min_samples=3, metric=m).labels,
     "optics": lambda X, m: dc.optics(X, min_samples=3, metric=m).reachability,
     "mutual_reachability_distances": lambda X, m: dc.mutual_reachability_distances(X, min_samples=3, metric=m),
+    "perturbed_hdbscan": lambda X, m: dc.perturbed_hdbscan(X, min_samples=3, metric=m, n_samples=3, seed=1).co_clustering,
+    "partial_fy_loss_from_points": lambda X, m: dc.partial_fy_loss_from_points(
+        X, 3, np.r_[0, 1, 2, [-1] * (len(X) - 3)], min_samples=3, metric=m, n_samples=3, seed=1
+    ).grad_X,
 }
 
 
@@ -279,6 +283,9 @@ def _calls(dtype):
         "dbscan": ((X,), lambda: dc.dbscan(X, 1.5, min_samples=3)),
         "optics": ((X,), lambda: dc.optics(X, min_samples=3)),
         "mutual_reachability_distances": ((X,), lambda: dc.mutual_reachability_distances(X, min_samples=3)),
+        "perturbed_hdbscan": ((X,), lambda: dc.perturbed_hdbscan(X, min_cluster_size=3, min_samples=3, keep_samples=True, **kw)),
+        "perturbed_hdbscan_vjp": ((X, V), lambda: dc.perturbed_hdbscan_vjp(X, V, V[0], min_cluster_size=3, min_samples=3, **kw)),
+        "partial_fy_loss_from_points": ((X,), lambda: dc.partial_fy_loss_from_points(X, 3, y, min_samples=3, **kw)),
         "kmeans": ((X,), lambda: dc.kmeans(X, 3, seed=0)),
         "kmeans_plusplus": ((X,), lambda: dc.kmeans_plusplus(X, 3, seed=0)),
         "minibatch_kmeans": ((X,), lambda: dc.minibatch_kmeans(X, 3, seed=0)),
@@ -321,7 +328,7 @@ def test_every_public_function_is_classified():
     """A new public function must be added to the lists above (or here, if it returns no array)."""
     no_arrays = {
         "adjusted_rand_score", "davies_bouldin_score", "gmm_nll", "kmeans_loss", "mutual_info_score",
-        "ncut", "normalized_mutual_info_score", "ratio_cut", "silhouette_score",
+        "ncut", "normalized_mutual_info_score", "ratio_cut", "silhouette_score", "dbcv_score",
         "element_seeds",  # integer seeds from an int: no float array in or out
     }
     covered = {c.split("_batched")[0].split("_constrained")[0].split("_zero")[0] for c in CALLS}

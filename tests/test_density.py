@@ -8,7 +8,7 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial.distance import cdist
 
 import diffclust
-from diffclust import _ops_density
+from diffclust._ops import density as _ops_density
 
 sklearn_cluster = pytest.importorskip("sklearn.cluster")
 sklearn_datasets = pytest.importorskip("sklearn.datasets")

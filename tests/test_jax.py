@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from jax.test_util import check_grads
 
 import diffclust as dc
 import diffclust.jax as dj
+from diffclust import _core
 
 K, SIGMA, B = 2, 0.5, 16
 
@@ -99,9 +101,11 @@ def test_jit_vmap_grad_equals_loop_and_numpy(x64):
 
 
 def test_grad_of_F_is_A_and_skips_the_score_estimator(x64, monkeypatch):
-    calls = []
-    real = dj._ops.perturbed_kforest_vjp
-    monkeypatch.setattr(dj._ops, "perturbed_kforest_vjp", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    calls: list[Any] = []
+    for name in ("perturbed_kforest_vjp_f32", "perturbed_kforest_vjp_f64", "perturbed_kforest_vjp_batch_f32",
+                 "perturbed_kforest_vjp_batch_f64"):  # the operators call the compiled kernels directly
+        real = getattr(_core, name)
+        monkeypatch.setattr(_core, name, lambda S, *a, _real=real: calls.append(S.shape) or _real(S, *a))
     S = jnp.asarray(_sym(np.random.default_rng(2), 2, 8))
     key = jax.random.key(0)
     g = jax.jit(jax.grad(lambda S: dj.perturbed_kforest(S, 3, key, sigma=SIGMA, n_samples=B).value.sum()))(S)
@@ -109,7 +113,7 @@ def test_grad_of_F_is_A_and_skips_the_score_estimator(x64, monkeypatch):
     np.testing.assert_array_equal(_np(g), _np(A))
     assert calls == []
     jax.grad(lambda S: dj.perturbed_kforest(S, 3, key, sigma=SIGMA, n_samples=B).adjacency[0, 0, 1])(S)
-    assert len(calls) == 1  # element 1's cotangents are zero: only element 0 runs the estimator
+    assert calls == [(1, 8, 8)]  # element 1's cotangents are zero: only element 0 runs the estimator
 
 
 def test_partial_fy_loss_jit_vmap_grad_equals_loop_and_numpy(x64):
@@ -349,3 +353,23 @@ def test_traced_infeasible_labels_are_a_runtime_error(x64):
     f = jax.jit(lambda S, y: dj.partial_fy_loss(S, 2, y, jax.random.key(0), sigma=1.0, n_samples=4))
     with pytest.raises(RuntimeError, match="label"):
         f(jnp.zeros((5, 5)), jnp.asarray([0, 1, 2, -1, -1])).block_until_ready()
+
+
+def test_unnumbered_traced_labels_equal_numpy(x64):
+    """Labels with gaps and large values, traced (so first seen in the callback), are
+    numbered there as the NumPy API numbers them; one matrix and a batch."""
+    rng = np.random.default_rng(21)
+    y = jnp.asarray([7, 7, 100, -1, 5000, -1, 100, -1])
+    key = jax.random.key(3)
+    for shape in [(8,), (3, 8)]:
+        S = jnp.asarray(_sym(rng, *shape))
+        f = jax.jit(jax.value_and_grad(lambda S, y: dj.partial_fy_loss(S, 3, y, key, sigma=SIGMA, n_samples=B).sum()))
+        _, grad = f(S, y)
+        A = jax.jit(lambda S, y: dj.perturbed_kforest(S, 3, key, sigma=SIGMA, n_samples=B, known_labels=y))(S, y)[0]
+        seeds = dj.seeds(key, shape[:-1]).reshape(-1)
+        S2, g2, A2 = (_np(x).reshape(-1, 8, 8) for x in (S, grad, A))
+        for t, s in enumerate(seeds):
+            ref = dc.partial_fy_loss(S2[t], 3, _np(y), sigma=SIGMA, n_samples=B, seed=int(s))
+            np.testing.assert_array_equal(g2[t], ref.grad)
+            ref_A = dc.perturbed_kforest(S2[t], 3, sigma=SIGMA, n_samples=B, seed=int(s), known_labels=_np(y))
+            np.testing.assert_array_equal(A2[t], ref_A.adjacency)

@@ -8,7 +8,7 @@ import pytest
 from conftest import THREAD_COUNTS
 
 import diffclust as dc
-from diffclust import _ops_kmeans
+from diffclust._ops import kmeans as _ops_kmeans
 
 sklearn_cluster = pytest.importorskip("sklearn.cluster")
 

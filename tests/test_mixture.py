@@ -270,10 +270,6 @@ def test_errors_name_the_argument(rng):
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
 def test_kmeans_inits(rng, init, covariance_type):
     X = blobs(rng, n=600)
-    if not hasattr(dc, "kmeans"):
-        with pytest.raises(NotImplementedError, match="needs diffclust.kmeans"):
-            dc.gaussian_mixture(X, 3, init=init, seed=0)
-        return
     # the responsibilities scikit-learn builds for init_params="kmeans" / "k-means++",
     # from our k-means: the labels of one k-means run, or one-hot rows at the seeds
     seed = int(np.random.default_rng(4).integers(0, 2**63))

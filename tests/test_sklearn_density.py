@@ -62,10 +62,10 @@ def test_dbscan_core_points_and_components() -> None:
 
 def test_optics_dbscan_extraction_matches_sklearn() -> None:
     X = data()
-    est = OPTICS(min_samples=5, eps=0.5).fit(X)
+    est = OPTICS(min_samples=5, eps=0.5, cluster_method="dbscan").fit(X)
     ref = skc.OPTICS(min_samples=5, max_eps=np.inf, cluster_method="dbscan", eps=0.5).fit(X)
     np.testing.assert_array_equal(est.ordering_, ref.ordering_)
     np.testing.assert_allclose(est.reachability_, ref.reachability_, rtol=1e-12)
     np.testing.assert_array_equal(est.labels_, ref.labels_)
-    with pytest.raises(NotImplementedError, match="xi"):
-        OPTICS(cluster_method="xi").fit(X)
+    with pytest.raises(ValueError, match="cluster_method"):
+        OPTICS(cluster_method="dbscan*").fit(X)

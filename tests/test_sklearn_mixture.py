@@ -3,6 +3,7 @@ fit and the same methods' values as sklearn.mixture.GaussianMixture from the sam
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -127,3 +128,60 @@ def test_float32_threads_and_errors(rng):
         GaussianMixture(covariance_type="round", init_params="random").fit(X)
     with pytest.raises(ValueError, match="n_samples"):
         fits[0].sample(0)
+
+
+def _masked(text):
+    # the time lapses differ from run to run, the printed changes may differ in the last
+    # digit (or in the sign of a zero); everything else must be scikit-learn's
+    return re.sub(r"ll change \S+", "ll change C", re.sub(r"time lapse [0-9.]+s", "time lapse Ts", text))
+
+
+def _changes(text):
+    return [float(v) for v in re.findall(r"ll change (\S+)", text)]
+
+
+@pytest.mark.parametrize("verbose", [0, 1, 2])
+def test_lower_bounds_and_verbose_like_sklearn(rng, capsys, verbose):
+    X = data(rng)
+    init = start(rng, X, 3, "diag")
+    ours, ref = both("diag", init, max_iter=200, tol=1e-8, verbose=verbose, verbose_interval=3)
+    ours.fit(X)
+    out_ours = capsys.readouterr().out
+    ref.fit(X)
+    out_ref = capsys.readouterr().out
+    assert len(ours.lower_bounds_) == len(ref.lower_bounds_) == ours.n_iter_ > 3
+    np.testing.assert_allclose(ours.lower_bounds_, ref.lower_bounds_, rtol=1e-10)
+    assert ours.lower_bounds_[-1] == ours.lower_bound_
+    assert np.all(np.diff(ours.lower_bounds_) > -1e-9)  # EM never lowers the likelihood
+    assert _masked(out_ours) == _masked(out_ref)
+    np.testing.assert_allclose(_changes(out_ours), _changes(out_ref), atol=2e-5)
+    assert (out_ours == "") == (verbose == 0)
+    # a warm start continues from the fitted bound: its first change is against it
+    ours.set_params(warm_start=True, max_iter=4, tol=0.0)
+    ref.set_params(warm_start=True, max_iter=4, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X)
+        out_ours = capsys.readouterr().out
+        ref.fit(X)
+        out_ref = capsys.readouterr().out
+    np.testing.assert_allclose(ours.lower_bounds_, ref.lower_bounds_, rtol=1e-10)
+    assert _masked(out_ours) == _masked(out_ref)
+    np.testing.assert_allclose(_changes(out_ours), _changes(out_ref), atol=2e-5)
+
+
+def test_lower_bounds_max_iter_zero_and_verbose_errors(rng):
+    X = data(rng, n=60)
+    # (scikit-learn cannot take max_iter=0 with precisions_init: no covariances_ then)
+    ours, ref = both("full", {"init_params": "random_from_data"}, max_iter=0, verbose=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X)
+        ref.fit(X)
+    assert ours.lower_bounds_ == ref.lower_bounds_ == []
+    with pytest.raises(ValueError, match="verbose_interval"):
+        GaussianMixture(verbose_interval=0, init_params="random").fit(X)
+    with pytest.raises(ValueError, match="verbose"):
+        GaussianMixture(verbose=-1, init_params="random").fit(X)
+    with pytest.raises(TypeError, match="verbose"):
+        GaussianMixture(verbose="loud", init_params="random").fit(X)

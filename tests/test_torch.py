@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ torch = pytest.importorskip("torch")  # in the test extra: never skipped in CI
 
 import diffclust
 import diffclust.torch as dt
-from diffclust import _ops
+from diffclust import _core, _ops
 
 opcheck = torch.library.opcheck
 DTYPES = (torch.float32, torch.float64)
@@ -29,6 +30,15 @@ def _similarity(rng: np.random.Generator, *shape: int, dtype: torch.dtype = torc
     S = -((X[..., :, None, :] - X[..., None, :, :]) ** 2).sum(-1)
     assert S.shape[-1] == n
     return torch.tensor(S, dtype=dtype)
+
+
+def _spy_kernels(monkeypatch: Any, calls: list[Any], families: tuple[str, ...]) -> None:
+    """Record the S argument of every call of the compiled kernels of these families
+    (2-D and batched, float32 and float64): the operators call ``_core`` directly."""
+    for family in families:
+        for name in (f"{family}_f32", f"{family}_f64", f"{family}_batch_f32", f"{family}_batch_f64"):
+            real = getattr(_core, name)
+            monkeypatch.setattr(_core, name, lambda S, *a, _real=real: calls.append(S) or _real(S, *a))
 
 
 def _u64(seed: torch.Tensor) -> list[int]:
@@ -244,8 +254,7 @@ def test_vjp_matches_central_differences_of_the_expectation(rng, which):
 
 def test_vjp_is_skipped_when_only_the_value_gets_a_gradient(rng, monkeypatch):
     calls = []
-    real = _ops.perturbed_kforest_vjp
-    monkeypatch.setattr(_ops, "perturbed_kforest_vjp", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    _spy_kernels(monkeypatch, calls, ("perturbed_kforest_vjp",))
     S = _similarity(rng, 3, 6).requires_grad_()
     A, M, F = dt.perturbed_kforest(S, 2, sigma=0.5, n_samples=8, seed=torch.tensor([1, 2, 3]))
     F.sum().backward(retain_graph=True)
@@ -260,9 +269,8 @@ def test_vjp_is_skipped_when_only_the_value_gets_a_gradient(rng, monkeypatch):
 def test_loss_backward_calls_no_kernel(rng, monkeypatch):
     S = _similarity(rng, 2, 6).requires_grad_()
     loss = dt.partial_fy_loss(S, 2, torch.tensor([0, 1, -1, -1, 0, -1]), sigma=0.5, n_samples=8)
-    calls = []
-    for name in ("partial_fy_loss", "perturbed_kforest", "perturbed_kforest_vjp"):
-        monkeypatch.setattr(_ops, name, lambda *a, **kw: calls.append(1))
+    calls: list[Any] = []
+    _spy_kernels(monkeypatch, calls, ("partial_fy_loss", "perturbed_kforest", "perturbed_kforest_vjp"))
     loss.sum().backward()  # the gradient was computed by the forward and kept
     assert calls == [] and torch.isfinite(S.grad).all()
 
@@ -332,13 +340,15 @@ def test_manual_seed_reproduces_and_generator_is_used(rng):
 
 
 def test_float32_cpu_tensors_reach_the_kernel_without_a_copy(rng, monkeypatch):
-    seen = []
-    real = _ops.perturbed_kforest
-    monkeypatch.setattr(_ops, "perturbed_kforest", lambda S, *a, **kw: seen.append(S) or real(S, *a, **kw))
+    seen: list[Any] = []
+    _spy_kernels(monkeypatch, seen, ("perturbed_kforest",))
     for dtype in DTYPES:
         S = _similarity(rng, 2, 5, dtype=dtype)
         dt.perturbed_kforest(S, 2, sigma=0.1, n_samples=2, seed=torch.tensor([0, 1]))
         assert len(seen) == 1 and np.shares_memory(seen[0], S.numpy())  # one batched call on the tensor's memory
+        seen.clear()
+        dt.perturbed_kforest(S[1], 2, sigma=0.1, n_samples=2, seed=1)  # one matrix: the 2-D kernel, no copy
+        assert len(seen) == 1 and seen[0].shape == (5, 5) and np.shares_memory(seen[0], S.numpy())
         seen.clear()
 
 
@@ -512,3 +522,73 @@ def test_compiled_training_step_one_graph_across_seeds(rng):
     torch.manual_seed(5)
     assert torch.equal(a, step(x, y))
     assert counter.frame_count == 2  # plus one graph taking a seed tensor, for every seed
+
+
+# --------------------------------------------------------------------------- the lean path
+
+
+def test_kernel_labels_number_rows_as_the_numpy_api():
+    """``_ops.kernel_labels`` (the operators' label numbering) against ``check_constraints``."""
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    from diffclust._validation import check_constraints
+
+    @hypothesis.settings(max_examples=200, deadline=None)
+    @hypothesis.given(st.lists(st.lists(st.sampled_from([-1, 0, 1, 2, 3, 7, 2**40]), min_size=6, max_size=6),
+                               min_size=1, max_size=4))
+    def check(rows):
+        y = np.array(rows, dtype=np.int64)
+        out = _ops.kernel_labels(y)
+        assert out.dtype == np.int64 and out.shape == y.shape and out.flags.c_contiguous
+        for t in range(y.shape[0]):
+            np.testing.assert_array_equal(out[t], check_constraints(6, y[t], None, None)[0])
+
+    check()
+    numbered = np.array([0, 1, -1, 1, 2], dtype=np.int64)
+    assert _ops.kernel_labels(numbered) is numbered  # already numbered: passed as it is
+    with pytest.raises(ValueError, match=">= -1"):
+        _ops.kernel_labels(np.array([0, -2, 1]))
+
+
+@pytest.mark.parametrize("batch", [(), (1,), (3,)])
+def test_unnumbered_labels_equal_the_numpy_api(rng, batch):
+    """Labels with gaps and large values are numbered inside the op as the NumPy API does."""
+    n = 8
+    S = _similarity(rng, *batch, n).requires_grad_()
+    labels = torch.tensor([7, 7, 100, -1, 2**40, -1, 100, -1])
+    seed = torch.arange(int(np.prod(batch)), dtype=torch.int64).reshape(batch) + 5
+    loss = dt.partial_fy_loss(S, 3, labels, sigma=0.5, n_samples=10, seed=seed)
+    A = dt.perturbed_kforest(S.detach(), 3, sigma=0.5, n_samples=10, seed=seed, known_labels=labels)[0]
+    loss.sum().backward()
+    S2, A2, g2 = (x.reshape(-1, n, n) for x in (S.detach(), A, S.grad))
+    for t, s in enumerate(_u64(seed)):
+        ref = diffclust.partial_fy_loss(S2[t].numpy(), 3, labels.numpy(), sigma=0.5, n_samples=10, seed=s)
+        assert loss.reshape(-1)[t].item() == ref.loss
+        np.testing.assert_array_equal(g2[t].numpy(), ref.grad)
+        ref_A = diffclust.perturbed_kforest(S2[t].numpy(), 3, sigma=0.5, n_samples=10, seed=s,
+                                            known_labels=labels.numpy()).adjacency
+        np.testing.assert_array_equal(A2[t].numpy(), ref_A)
+
+
+def test_direct_operator_calls_with_bad_arguments_raise(rng):
+    """The front end checks once; a direct ``torch.ops.diffclust`` call skips it, and the
+    bindings' checks answer with clear errors (never a crash)."""
+    S = _similarity(rng, 6)
+    y = torch.tensor([0, 1, -1, -1, 0, 1])
+    ops = torch.ops.diffclust
+    with pytest.raises(ValueError, match="k"):
+        ops.partial_fy_loss(S, 9, y, 0.5, 4, torch.tensor(1))
+    with pytest.raises(ValueError, match="sigma"):
+        ops.partial_fy_loss(S, 2, y, -1.0, 4, torch.tensor(1))
+    with pytest.raises(ValueError, match="n_samples"):
+        ops.perturbed_kforest(S, 2, 0.5, 0, torch.tensor(1), None)
+    with pytest.raises(ValueError, match="labels"):
+        ops.partial_fy_loss(S, 2, torch.tensor([0, 1, 2, -1, -1, -1]), 0.5, 4, torch.tensor(1))  # 3 labels, k = 2
+    with pytest.raises(ValueError, match="labels"):
+        ops.partial_fy_loss(S, 2, torch.tensor([0, -3, 1, -1, -1, -1]), 0.5, 4, torch.tensor(1))
+    with pytest.raises(ValueError, match="seed"):
+        ops.perturbed_kforest(S, 2, 0.5, 4, torch.tensor([1, 2]), None)
+    bad = S.clone()
+    bad[0, 1] = float("nan")
+    with pytest.raises(ValueError, match="NaN|finite"):
+        ops.perturbed_kforest(bad, 2, 0.5, 4, torch.tensor(1), None)

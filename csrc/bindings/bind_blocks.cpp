@@ -2,10 +2,14 @@
 // of the exact k-forest of points (forest/blocks.hpp) and the perturbed
 // k-forest over a range of samples (perturb/ranges.hpp). Edge lists travel as
 // an int64 (m, 2) array of global indices and a float64 (m,) array of weights.
+// Also one Lloyd pass of k-means over a row block (cluster/kmeans.hpp), with the
+// per-chunk partial sums that diffclust.dask folds in chunk order.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,7 +17,9 @@
 
 #include "constraint_args.hpp"
 #include "convert.hpp"
+#include "diffclust/cluster/kmeans.hpp"
 #include "diffclust/forest/blocks.hpp"
+#include "diffclust/metrics/silhouette.hpp"
 #include "diffclust/perturb/ranges.hpp"
 
 namespace diffclust::bind {
@@ -208,9 +214,227 @@ py::array_t<double> perturbed_vjp_rows_py(u64 seed, index_t n, index_t row0, ind
     return out;
 }
 
+// One k-means pass over a row block X whose first row is a multiple of
+// kmeans_detail::chunk_rows: the labels (assigned against C by kmeans_assign, or
+// the given ones), then per chunk of chunk_rows rows, exactly as kmeans_lloyd
+// sums them (row order, w_i * x_i or x_i without weights): the coordinate sums
+// (c, k, d), the weights (c, k), the inertia sum_i w_i D_i (c,), and D_i, the
+// squared distance of each point to its labelled centre.
+template <class T>
+py::tuple kmeans_block_pass_py(const py::array& X_in, const opt_array& w_in, const py::array& C_in,
+                               const opt_array& labels_in, bool assign, bool want_sums, bool want_inertia,
+                               bool want_distances) {
+    auto X = as_real<T>(X_in, "X");
+    require_points(X, "X");
+    const index_t n = X.shape(0), d = X.shape(1);
+    {
+        const T* p = X.data();
+        released guard;
+        require_finite(p, n * d, "X", 1);
+    }
+    auto C = as_real<T>(C_in, "centers");
+    require_shape(C, {-1, d}, "centers");
+    const index_t k = C.shape(0);
+    require_at_least(k, 1, "the number of centers");
+    for (py::ssize_t e = 0; e < C.size(); ++e) {
+        if (!std::isfinite(static_cast<double>(C.data()[e]))) value_error("centers contains NaN or infinity");
+    }
+    auto w = as_real<double>(w_in, "sample_weight");
+    if (w) {
+        require_shape(*w, {n}, "sample_weight");
+        for (index_t i = 0; i < n; ++i) {
+            const double v = w->data()[i];
+            if (!std::isfinite(v) || v < 0.0) value_error("sample_weight must be finite and non-negative");
+        }
+    }
+    auto given = as_index(labels_in, "labels");
+    if (given) {
+        require_shape(*given, {n}, "labels");
+        require_index_range(*given, 0, k, "labels", "[0, k)");
+    } else if (!assign) {
+        value_error("labels are required when assign is False");
+    }
+    const index_t chunk = kmeans_detail::chunk_rows;
+    const index_t chunks = (n + chunk - 1) / chunk;
+    auto labels = empty<std::int64_t>({n});
+    const bool need_dist = want_inertia || want_distances;
+    auto dist = empty<double>({need_dist ? n : 0});
+    auto sums = empty<double>({want_sums ? chunks : 0, k, d});
+    auto weights = empty<double>({want_sums ? chunks : 0, k});
+    auto inertia = empty<double>({want_inertia ? chunks : 0});
+    index_t changed = 0;
+    const T* x = X.data();
+    const double* wp = w ? w->data() : nullptr;
+    const std::int64_t* gp = given ? given->data() : nullptr;
+    const T* cp = C.data();
+    std::int64_t* l = labels.mutable_data();
+    double* dp = dist.mutable_data();
+    double* sp = sums.mutable_data();
+    double* wsp = weights.mutable_data();
+    double* ip = inertia.mutable_data();
+    run_released([&] {
+        if (assign && want_sums && !need_dist) {
+            // The kernel's own fused pass (labels, then the sums in row order), one
+            // chunk at a time: each chunk's totals are its sums (0.0 + the chunk).
+            std::vector<double> C64(static_cast<std::size_t>(k * d));
+            for (std::size_t e = 0; e < C64.size(); ++e) C64[e] = static_cast<double>(cp[e]);
+            kmeans_detail::PackedCenters packed;
+            packed.pack(C64.data(), k, d);
+            if (gp) {
+                std::copy(gp, gp + n, l);
+            } else {
+                std::fill(l, l + n, std::int64_t(-1));  // as the kernel's first iteration
+            }
+            for (index_t c = 0; c < chunks; ++c) {
+                cancellation_point();
+                const index_t r0 = c * chunk, m = std::min(n, r0 + chunk) - r0;
+                const kmeans_detail::LloydJob<T> job{x + r0 * d, wp ? wp + r0 : nullptr, m, d, k, C64.data(), &packed,
+                                                     l + r0, true, true, false};
+                const kmeans_detail::PassTotals tot = kmeans_detail::lloyd_pass(job, 1);
+                std::copy(tot.sums.begin(), tot.sums.end(), sp + c * k * d);
+                std::copy(tot.weights.begin(), tot.weights.end(), wsp + c * k);
+                changed += tot.changed;
+            }
+            return;
+        }
+        if (assign) {
+            kmeans_assign(x, n, d, wp, cp, k, l, need_dist ? dp : nullptr, 1);
+            if (gp) {
+                for (index_t i = 0; i < n; ++i) changed += l[i] != gp[i];
+            } else {
+                changed = n;  // the kernel's labels start at -1
+            }
+        } else {
+            std::copy(gp, gp + n, l);
+            if (need_dist) {
+                std::vector<double> C64(static_cast<std::size_t>(k * d));
+                for (std::size_t e = 0; e < C64.size(); ++e) C64[e] = static_cast<double>(cp[e]);
+                const std::vector<double> D = kmeans_detail::distances_to_labelled(x, n, d, C64.data(), l, 1);
+                std::copy(D.begin(), D.end(), dp);
+            }
+        }
+        for (index_t c = 0; c < chunks; ++c) {
+            cancellation_point();
+            const index_t r0 = c * chunk, r1 = std::min(n, r0 + chunk);
+            if (want_sums) {
+                double* s = sp + c * k * d;
+                double* ws = wsp + c * k;
+                std::fill(s, s + k * d, 0.0);
+                std::fill(ws, ws + k, 0.0);
+                for (index_t i = r0; i < r1; ++i) {
+                    const T* xi = x + i * d;
+                    double* si = s + l[i] * d;
+                    const double wi = wp ? wp[i] : 1.0;
+                    if (wp) {
+                        for (index_t t = 0; t < d; ++t) si[t] += wi * static_cast<double>(xi[t]);
+                    } else {
+                        for (index_t t = 0; t < d; ++t) si[t] += static_cast<double>(xi[t]);
+                    }
+                    ws[l[i]] += wi;
+                }
+            }
+            if (want_inertia) {
+                double acc = 0.0;
+                for (index_t i = r0; i < r1; ++i) acc += (wp ? wp[i] : 1.0) * dp[i];
+                ip[c] = acc;
+            }
+        }
+    });
+    py::object d_out = want_distances ? py::object(dist) : py::object(py::none());
+    py::object s_out = want_sums ? py::object(sums) : py::object(py::none());
+    py::object w_out = want_sums ? py::object(weights) : py::object(py::none());
+    py::object i_out = want_inertia ? py::object(inertia) : py::object(py::none());
+    return py::make_tuple(labels, changed, s_out, w_out, i_out, d_out);
+}
+
+// Cluster runs of one block of silhouette positions (labels sorted by cluster),
+// positions counted from `offset`.
+std::vector<detail::Run> silhouette_runs(const std::int64_t* lab, index_t m, index_t offset, const char* name) {
+    std::vector<detail::Run> runs;
+    for (index_t p = 0; p < m;) {
+        index_t q = p + 1;
+        while (q < m && lab[q] == lab[p]) ++q;
+        if (q < m && lab[q] < lab[p]) value_error(std::string(name) + " must be sorted (positions ordered by cluster)");
+        runs.push_back(detail::Run{lab[p], offset + p, offset + q});
+        p = q;
+    }
+    return runs;
+}
+
+// The pair (I, J), I <= J, of blocks of silhouette positions, exactly as
+// silhouette_samples computes it: XI, XJ the points of the two blocks in position
+// order (positions sorted by cluster), labels_i, labels_j their clusters, bs the
+// block size of the whole problem (detail::silhouette_block(n)); `same` when I == J
+// (then XJ and labels_j are ignored). Returns the partial sums rows(I) x runs(J)
+// and, when I < J, rows(J) x runs(I) (None otherwise).
+template <class T>
+py::tuple silhouette_pair_py(const py::array& XI_in, const py::array& labels_i_in, const py::array& XJ_in,
+                             const py::array& labels_j_in, index_t block_size, const std::string& metric, bool same) {
+    const Metric parsed = parse_metric(metric);
+    const auto XI = as_real<T>(XI_in, "XI");
+    const auto XJ = as_real<T>(XJ_in, "XJ");
+    require_points(XI, "XI");
+    require_points(XJ, "XJ");
+    const index_t bi = XI.shape(0), d = XI.shape(1), bj = same ? 0 : XJ.shape(0);
+    if (!same) require_shape(XJ, {-1, d}, "XJ");
+    const auto li = as_index(labels_i_in, "labels_i");
+    const auto lj = as_index(labels_j_in, "labels_j");
+    require_shape(li, {bi}, "labels_i");
+    if (!same) require_shape(lj, {bj}, "labels_j");
+    require_between(bi, 1, block_size, "the rows of XI");
+    if (!same && bi != block_size) value_error("XI must hold a whole block (block_size rows) when I < J");
+    if (block_size % tiles::mc != 0 || block_size % tiles::nc != 0 || block_size % tiles::nr != 0)
+        value_error("block_size must be a multiple of the tile sizes");
+    require_between(bj, 0, block_size, "the rows of XJ");
+    const index_t n = bi + bj, nb = same ? 1 : 2;
+    std::vector<T> Xl(static_cast<std::size_t>(n * d));
+    std::copy(XI.data(), XI.data() + bi * d, Xl.begin());
+    if (!same) std::copy(XJ.data(), XJ.data() + bj * d, Xl.begin() + bi * d);
+    std::vector<std::vector<detail::Run>> runs(static_cast<std::size_t>(nb));
+    runs[0] = silhouette_runs(li.data(), bi, 0, "labels_i");
+    if (!same) runs[1] = silhouette_runs(lj.data(), bj, block_size, "labels_j");
+    const index_t nri = static_cast<index_t>(runs[0].size());
+    const index_t nrj = same ? nri : static_cast<index_t>(runs[1].size());
+    std::vector<index_t> slot(static_cast<std::size_t>(nb * nb), 0);
+    if (!same) slot[2] = bi * nrj;  // pair (J, I) after pair (I, J)
+    std::vector<double> partial(static_cast<std::size_t>(bi * nrj + bj * nri), 0.0);
+    std::vector<index_t> order(static_cast<std::size_t>(n));
+    for (index_t p = 0; p < n; ++p) order[static_cast<std::size_t>(p)] = p;
+    run_released([&] {
+        const std::vector<double> norms = detail::row_norms_for(Xl.data(), n, d, parsed, 1);
+        const std::vector<double> packed = detail::pack_all(Xl.data(), n, d, order.data(),
+                                                            parsed == Metric::cosine ? norms.data() : nullptr, 1);
+        const detail::SilhouetteJob<T> job{Xl.data(), n, d, block_size, nb, parsed, order.data(), norms.data(),
+                                           norms.data(), packed.data(), runs.data(), slot.data(), partial.data()};
+        std::vector<double> buf(static_cast<std::size_t>(tiles::mc * d + tiles::mc * tiles::nc + tiles::nc));
+        detail::silhouette_tile(job, 0, same ? 0 : 1, buf.data(), buf.data() + tiles::mc * d,
+                                buf.data() + tiles::mc * d + tiles::mc * tiles::nc);
+    });
+    auto rows = empty<double>({bi, nrj});
+    std::copy(partial.begin(), partial.begin() + bi * nrj, rows.mutable_data());
+    if (same) return py::make_tuple(rows, py::none());
+    auto cols = empty<double>({bj, nri});
+    std::copy(partial.begin() + bi * nrj, partial.end(), cols.mutable_data());
+    return py::make_tuple(rows, cols);
+}
+
 }  // namespace
 
 void register_blocks(py::module_& m) {
+    m.def("silhouette_pair_f64", &silhouette_pair_py<double>, py::arg("XI"), py::arg("labels_i"), py::arg("XJ"),
+          py::arg("labels_j"), py::arg("block_size"), py::arg("metric"), py::arg("same"),
+          "Partial silhouette sums of a pair of position blocks of float64 points (as silhouette_samples).");
+    m.def("silhouette_pair_f32", &silhouette_pair_py<float>, py::arg("XI"), py::arg("labels_i"), py::arg("XJ"),
+          py::arg("labels_j"), py::arg("block_size"), py::arg("metric"), py::arg("same"),
+          "Partial silhouette sums of a pair of position blocks of float32 points (as silhouette_samples).");
+    m.def("kmeans_block_pass_f64", &kmeans_block_pass_py<double>, py::arg("X"), py::arg("sample_weight"),
+          py::arg("centers"), py::arg("labels"), py::arg("assign"), py::arg("want_sums"), py::arg("want_inertia"),
+          py::arg("want_distances"),
+          "One k-means pass over a float64 row block: labels, changed, per-chunk sums, weights, inertia; distances.");
+    m.def("kmeans_block_pass_f32", &kmeans_block_pass_py<float>, py::arg("X"), py::arg("sample_weight"),
+          py::arg("centers"), py::arg("labels"), py::arg("assign"), py::arg("want_sums"), py::arg("want_inertia"),
+          py::arg("want_distances"),
+          "One k-means pass over a float32 row block: labels, changed, per-chunk sums, weights, inertia; distances.");
     m.def("block_tree_points_f64", &block_tree_points_py<double>, py::arg("X"), py::arg("offset"),
           py::arg("metric"), "Maximum spanning tree of one row block of float64 points (global indices).");
     m.def("block_tree_points_f32", &block_tree_points_py<float>, py::arg("X"), py::arg("offset"),

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "convert.hpp"
+#include "diffclust/density/boruvka.hpp"
 #include "diffclust/density/core_distances.hpp"
 #include "diffclust/density/mr_prim.hpp"
 
@@ -24,6 +25,8 @@ void require_finite_points(const carray<T>& X) {
         if (!std::isfinite(static_cast<double>(p[t]))) value_error("X contains NaN or infinity");
     }
 }
+
+enum class TreeMethod : int { automatic = 0, boruvka = 1, prim = 2 };
 
 CoreMethod method_arg(std::int64_t method) {
     if (method < 0 || method > 2) value_error("method must be 0 (automatic), 1 (kd-tree) or 2 (brute force), got " + std::to_string(method));
@@ -75,6 +78,56 @@ py::tuple mutual_reachability_tree_py(const py::array& X_in, index_t min_samples
     return py::make_tuple(core, order, parent, dist);
 }
 
+TreeMethod tree_method_arg(std::int64_t method, Metric metric) {
+    if (method < 0 || method > 2) value_error("tree method must be 0 (automatic), 1 (Boruvka) or 2 (Prim), got " + std::to_string(method));
+    if (method == 1 && !boruvka_supports(metric)) value_error("the Boruvka tree supports the euclidean, sqeuclidean and manhattan metrics");
+    return static_cast<TreeMethod>(method);
+}
+
+// (core (n,), i (n - 1,), j (n - 1,), distance (n - 1,)): the edges of the
+// mutual-reachability spanning tree, i < j, lightest first (ties by the pair),
+// by kd-tree Borůvka or Prim (the same tree, bit for bit).
+template <class T>
+py::tuple mutual_reachability_edges_py(const py::array& X_in, index_t min_samples, const std::string& metric,
+                                       std::int64_t method, std::int64_t n_threads) {
+    const auto X = as_real<T>(X_in, "X");
+    const index_t n = require_points(X, "X"), d = X.shape(1);
+    require_between(min_samples, 1, n, "min_samples");
+    const Metric parsed = parse_metric(metric);
+    TreeMethod how = tree_method_arg(method, parsed);
+    const int threads = threads_arg(n_threads);
+    require_finite_points(X);
+    checked_size({n, d + 8}, "the working arrays of n points");
+    if (how == TreeMethod::automatic) how = prefer_boruvka(n, d, parsed, min_samples) ? TreeMethod::boruvka : TreeMethod::prim;
+    auto core = empty<double>({n});
+    auto ei = empty<index_t>({n - 1});
+    auto ej = empty<index_t>({n - 1});
+    auto dist = empty<double>({n - 1});
+    run_released([&] {
+        double* c = core.mutable_data();
+        std::vector<density::MrEdge> edges;
+        if (how == TreeMethod::boruvka) {
+            edges = mutual_reachability_boruvka(X.data(), n, d, parsed, min_samples, threads, c);
+        } else {
+            core_distances(X.data(), n, d, parsed, min_samples, threads, c);
+            std::vector<index_t> order(static_cast<std::size_t>(n)), parent(static_cast<std::size_t>(n));
+            std::vector<double> w(static_cast<std::size_t>(n));
+            mutual_reachability_tree(X.data(), n, d, parsed, c, threads, order.data(), parent.data(), w.data());
+            edges.resize(static_cast<std::size_t>(n - 1));
+            for (std::size_t e = 0; e + 1 < static_cast<std::size_t>(n); ++e) {
+                edges[e] = density::MrEdge{w[e], std::min(order[e], parent[e]), std::max(order[e], parent[e])};
+            }
+            std::sort(edges.begin(), edges.end(), density::mr_lighter);
+        }
+        for (std::size_t e = 0; e < edges.size(); ++e) {
+            ei.mutable_data()[e] = edges[e].i;
+            ej.mutable_data()[e] = edges[e].j;
+            dist.mutable_data()[e] = edges[e].d;
+        }
+    });
+    return py::make_tuple(core, ei, ej, dist);
+}
+
 }  // namespace
 
 void register_density(py::module_& m) {
@@ -88,6 +141,12 @@ void register_density(py::module_& m) {
     m.def("mutual_reachability_tree_f32", &mutual_reachability_tree_py<float>, py::arg("X"), py::arg("min_samples"),
           py::arg("metric"), py::arg("asymmetric"), py::arg("method"), py::arg("n_threads"),
           "Core distances and Prim's mutual-reachability spanning tree of float32 points.");
+    m.def("mutual_reachability_edges_f64", &mutual_reachability_edges_py<double>, py::arg("X"), py::arg("min_samples"),
+          py::arg("metric"), py::arg("method"), py::arg("n_threads"),
+          "Core distances and the mutual-reachability spanning tree's edges (lightest first) of float64 points.");
+    m.def("mutual_reachability_edges_f32", &mutual_reachability_edges_py<float>, py::arg("X"), py::arg("min_samples"),
+          py::arg("metric"), py::arg("method"), py::arg("n_threads"),
+          "Core distances and the mutual-reachability spanning tree's edges (lightest first) of float32 points.");
 }
 
 }  // namespace diffclust::bind

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "convert.hpp"
+#include "diffclust/density/boruvka.hpp"
 #include "diffclust/forest/spanning_forest.hpp"
 
 namespace diffclust::bind {
@@ -62,7 +63,7 @@ py::tuple kforest_from_edges_py(const py::array& edges_in, const py::array& weig
 
 template <class T>
 py::tuple kforest_from_points_py(const py::array& X_in, index_t k, const std::string& metric,
-                                 std::int64_t n_threads) {
+                                 std::int64_t n_threads, std::int64_t method) {
     const auto X = as_real<T>(X_in, "X");
     const index_t n = require_points(X, "X"), d = X.shape(1);
     require_k(k, n);
@@ -73,7 +74,16 @@ py::tuple kforest_from_points_py(const py::array& X_in, index_t k, const std::st
     auto weights = empty<double>({n - k});
     double value = 0.0;
     ForestOut<double> out{labels.mutable_data(), edges.mutable_data(), weights.mutable_data(), &value};
-    run_released([&] { kforest_points(X.data(), n, d, k, parsed, out, threads); });
+    if (method < 0 || method > 2) value_error("method must be 0 (automatic), 1 (Boruvka) or 2 (Prim), got " + std::to_string(method));
+    if (method == 1 && !boruvka_supports(parsed)) value_error("the Boruvka tree supports the euclidean, sqeuclidean and manhattan metrics");
+    const bool boruvka = method == 1 || (method == 0 && prefer_boruvka(n, d, parsed, 1));
+    run_released([&] {
+        if (boruvka) {
+            kforest_points_boruvka(X.data(), n, d, k, parsed, out, threads);
+        } else {
+            kforest_points(X.data(), n, d, k, parsed, out, threads);
+        }
+    });
     return py::make_tuple(labels, edges, weights, value);
 }
 
@@ -89,9 +99,11 @@ void register_graph(py::module_& m) {
     m.def("kforest_from_edges_f32", &kforest_from_edges_py<float>, py::arg("edges"), py::arg("weights"),
           py::arg("n"), py::arg("k"), "Kruskal k-forest of an edge list with float32 weights.");
     m.def("kforest_from_points_f64", &kforest_from_points_py<double>, py::arg("X"), py::arg("k"),
-          py::arg("metric"), py::arg("n_threads"), "Exact k-forest of float64 points, S = -d(x_i, x_j).");
+          py::arg("metric"), py::arg("n_threads"), py::arg("method") = 0,
+          "Exact k-forest of float64 points, S = -d(x_i, x_j) (method: 0 automatic, 1 Boruvka, 2 Prim).");
     m.def("kforest_from_points_f32", &kforest_from_points_py<float>, py::arg("X"), py::arg("k"),
-          py::arg("metric"), py::arg("n_threads"), "Exact k-forest of float32 points, S = -d(x_i, x_j).");
+          py::arg("metric"), py::arg("n_threads"), py::arg("method") = 0,
+          "Exact k-forest of float32 points, S = -d(x_i, x_j) (method: 0 automatic, 1 Boruvka, 2 Prim).");
 }
 
 }  // namespace diffclust::bind

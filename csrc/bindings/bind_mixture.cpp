@@ -195,8 +195,12 @@ py::tuple gmm_fit_py(const py::array& X_in, const std::string& covariance_type, 
         out.fill(fit.params);
         std::copy(fit.labels.begin(), fit.labels.end(), labels.mutable_data());
     });
+    auto history = empty<double>({static_cast<index_t>(fit.lower_bounds.size())});
+    auto seconds = empty<double>({static_cast<index_t>(fit.seconds.size())});
+    std::copy(fit.lower_bounds.begin(), fit.lower_bounds.end(), history.mutable_data());
+    std::copy(fit.seconds.begin(), fit.seconds.end(), seconds.mutable_data());
     return py::make_tuple(out.weights, out.means, out.covariances, out.prec_chol, labels, fit.lower_bound, fit.n_iter,
-                          fit.converged);
+                          fit.converged, history, seconds);
 }
 
 template <class T>
@@ -234,7 +238,8 @@ void def_typed(py::module_& m, const std::string& suffix) {
     m.def(("gmm_fit_" + suffix).c_str(), &gmm_fit_py<T>, py::arg("X"), py::arg("covariance_type"), py::arg("weights"),
           py::arg("means"), py::arg("precisions_cholesky"), py::arg("max_iter"), py::arg("tol"), py::arg("reg_covar"),
           py::arg("initial_lower_bound"), py::arg("n_threads"),
-          "EM: (weights, means, covariances, precisions_cholesky, labels, lower_bound, n_iter, converged).");
+          "EM: (weights, means, covariances, precisions_cholesky, labels, lower_bound, n_iter, converged, "
+          "lower_bounds, seconds).");
     m.def(("gmm_predict_" + suffix).c_str(), &gmm_predict_py<T>, py::arg("X"), py::arg("covariance_type"),
           py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"), py::arg("return_resp"),
           py::arg("n_threads"), "E-step: (labels, log p(x_i), responsibilities or None).");

@@ -18,8 +18,10 @@ void register_cluster(py::module_& m);      // bind_cluster.cpp: k-medoids
 void register_metrics(py::module_& m);      // bind_metrics.cpp: ARI/NMI/MI, Davies-Bouldin, losses, cuts, DEC
 void register_blocks(py::module_& m);       // bind_blocks.cpp: block kernels of the k-forest of points (Dask)
 void register_density(py::module_& m);      // bind_density.cpp: core distances, mutual-reachability trees
+void register_condense(py::module_& m);     // bind_condense.cpp: HDBSCAN* single-linkage and condensed trees
 void register_mixture(py::module_& m);      // bind_mixture.cpp: Gaussian mixtures fitted by EM
 void register_kmeans(py::module_& m);       // bind_kmeans.cpp: k-means (Lloyd), k-means++, assignment
+void register_density_perturb(py::module_& m);  // bind_density_perturb.cpp: perturbed HDBSCAN trees, noise sums
 }  // namespace diffclust::bind
 
 // An exported C symbol by which threadpoolctl recognises this library among the
@@ -60,4 +62,6 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     diffclust::bind::register_kmeans(m);
     diffclust::bind::register_testing(m);
     diffclust::bind::register_density(m);
+    diffclust::bind::register_density_perturb(m);
+    diffclust::bind::register_condense(m);
 }

@@ -13,6 +13,7 @@ from . import (  # noqa: F401
     centroids,
     cluster,
     density,
+    density_perturbed,
     distances,
     forests,
     losses,
@@ -23,6 +24,7 @@ from . import (  # noqa: F401
 from .centroids import *
 from .cluster import *
 from .density import *
+from .density_perturbed import *
 from .distances import *
 from .forests import *
 from .losses import *
@@ -40,6 +42,7 @@ __all__ = [  # noqa: PLE0604
     *metrics.__all__,
     *losses.__all__,
     *density.__all__,
+    *density_perturbed.__all__,
     *mixture.__all__,
     *centroids.__all__,
 ]

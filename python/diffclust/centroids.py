@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _ops_kmeans
+from ._ops import kmeans as _ops_kmeans
 from ._results import TupleResult
 from ._validation import resolve_seed, resolve_threads
 

@@ -31,15 +31,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import _dbcv
 from . import _density_tree as dt
-from . import _ops_density as ops
+from . import _density_weights as dw
+from ._ops import density as ops
 from ._results import Result
-from ._validation import resolve_threads
+from ._validation import check_int, core_fn, resolve_metric, resolve_threads
 
 __all__ = [
     "DbscanResult",
     "DensityResult",
     "OpticsResult",
+    "dbcv_score",
     "dbscan",
     "hdbscan",
     "mutual_reachability_distances",
@@ -80,6 +83,10 @@ class DensityResult(Result):
         The condensed-tree labels of the selected clusters (label c is cluster_ids[c]).
     stabilities : ndarray of float, shape (k,)
         The stability of each selected cluster (after the "eom" propagation).
+    persistence : ndarray of float, shape (k,)
+        Cluster persistence: stability / (points in the cluster * the largest
+        lambda of the condensed tree), 1 where that lambda is 0 or inf (the
+        hdbscan package's ``cluster_persistence_``).
     """
 
     labels: NDArray[np.intp]
@@ -92,9 +99,37 @@ class DensityResult(Result):
     condensed_tree: NDArray[Any]
     cluster_ids: NDArray[np.intp]
     stabilities: NDArray[np.floating[Any]]
+    persistence: NDArray[np.floating[Any]]
 
     def _repr_head(self) -> dict[str, Any]:
         return {"n": self.labels.shape[0], "n_clusters": int(self.cluster_ids.shape[0])}
+
+    def dbscan_clustering(self, cut_distance: float, min_cluster_size: int = 5) -> NDArray[np.intp]:
+        """DBSCAN* labels at ``cut_distance`` from this result's single-linkage tree.
+
+        The components of the tree's edges with d_mr strictly below the cut
+        (scikit-learn's ``HDBSCAN.dbscan_clustering``); components with fewer
+        than ``min_cluster_size`` points are noise (-1). Clusters are numbered
+        0, 1, ... by their smallest point.
+
+        Parameters
+        ----------
+        cut_distance : float
+            The mutual-reachability distance of the cut (> 0).
+        min_cluster_size : int, default 5
+            Smallest component that is a cluster (>= 1).
+
+        Returns
+        -------
+        ndarray of int, shape (n,)
+            Labels, -1 for noise.
+        """
+        cut = ops.check_nonnegative(cut_distance, "cut_distance", positive=True)
+        mcs = check_int(min_cluster_size, "min_cluster_size")
+        if mcs < 1:
+            raise ValueError(f"min_cluster_size must be at least 1, got {mcs}")
+        Z = np.asarray(self.single_linkage, dtype=np.float64)
+        return dt.labelling_at_cut(Z, self.labels.shape[0], cut, mcs)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -162,6 +197,9 @@ def hdbscan(
     cluster_selection_method: str = "eom",
     cluster_selection_epsilon: float = 0.0,
     allow_single_cluster: bool = False,
+    max_cluster_size: int | None = None,
+    alpha: float = 1.0,
+    sample_weight: ArrayLike | None = None,
     n_threads: int | None = None,
 ) -> DensityResult:
     """HDBSCAN*: hierarchical density-based clustering, exact and deterministic.
@@ -185,6 +223,23 @@ def hdbscan(
         at it (Malzer and Baum 2020).
     allow_single_cluster : bool, default False
         Whether the root may be selected, giving a single cluster.
+    max_cluster_size : int or None, default None
+        With "eom", a cluster born with more points than this is never selected
+        (its descendants are, as in scikit-learn; ``cluster_selection_epsilon``
+        may still merge them back). None: no limit. Ignored by "leaf".
+    alpha : float, default 1.0
+        Distance scaling of robust single linkage (Chaudhuri and Dasgupta
+        2010): d_mr = max(core_i, core_j, d_ij / alpha), core distances
+        unscaled (scikit-learn's definition). Not available for "cosine".
+    sample_weight : array_like of shape (n,) or None, default None
+        Non-negative weights entering the core distances only: core(i) is the
+        smallest r such that the points within r of x_i (x_i included) weigh
+        at least ``min_samples`` in total -- the core condition of
+        scikit-learn's ``DBSCAN(sample_weight=)``, so that DBSCAN* at eps is
+        still the cut of the tree at eps. Cluster sizes (``min_cluster_size``,
+        stabilities) still count points. Integer weights give the core
+        distances of X with rows repeated. The weights must sum to at least
+        ``min_samples``. Cost: O(n^2 log n) time (blocked brute force).
     n_threads : int or None
         Threads (None: ``DIFFCLUST_NUM_THREADS``, ``OMP_NUM_THREADS`` or the
         usable cores). The result never depends on it.
@@ -207,8 +262,15 @@ def hdbscan(
     -----
     Labels and probabilities agree with ``sklearn.cluster.HDBSCAN`` for the same
     parameters (up to the numbering of clusters, which scikit-learn leaves to its
-    traversal order); ties between equal mutual-reachability distances are
-    broken by the pair order, so results never depend on the thread count.
+    traversal order) wherever scikit-learn's own result does not depend on the
+    order of equal mutual-reachability distances. With ``min_samples > 1`` such
+    ties are common even on continuous data (the edges leaving a point whose
+    core distance is the largest around it all weigh that core distance);
+    where several tied merges meet at one level the condensed tree depends on
+    their order. scikit-learn orders them by its Prim's visit order and an
+    unstable ``np.argsort``; here the tree edges are sorted by (d_mr, i, j)
+    with i < j, the package's strict edge order, so the result is one fixed
+    function of X, the same for any thread count and any tree algorithm.
 
     References
     ----------
@@ -240,12 +302,20 @@ def hdbscan(
         )
     eps = ops.check_nonnegative(cluster_selection_epsilon, "cluster_selection_epsilon")
     single = _check_flag(allow_single_cluster, "allow_single_cluster")
+    biggest = _check_max_cluster_size(max_cluster_size)
+    a = ops.check_nonnegative(alpha, "alpha", positive=True)
     threads = resolve_threads(n_threads)
-    core, order, parent, dist = ops.mutual_reachability_tree(Xa, ms, metric, threads)
-    i, j, w = dt.sorted_edges(order, parent, dist)
+    if sample_weight is not None:
+        core, order, parent, dist = _weighted_tree(Xa, ms, metric, a, dw.check_weights(sample_weight, n, ms), threads)
+        i, j, w = dt.sorted_edges(order, parent, dist)
+    elif a == 1.0:
+        core, i, j, w = ops.mutual_reachability_edges(Xa, ms, metric, threads)
+    else:
+        core, order, parent, dist = _alpha_tree(Xa, ms, metric, a, threads)
+        i, j, w = dt.sorted_edges(order, parent, dist)
     Z = dt.single_linkage(n, i, j, w)
     tree = dt.condense(Z, n, mcs)
-    labels, probs, clusters, stab = dt.select_clusters(tree, n, cluster_selection_method, eps, single)
+    labels, probs, clusters, stab = dt.select_clusters(tree, n, cluster_selection_method, eps, single, biggest)
     f = Xa.dtype  # float32 in, float32 out (computed in float64)
     return DensityResult(
         labels=labels,
@@ -258,11 +328,60 @@ def hdbscan(
         condensed_tree=tree,
         cluster_ids=np.asarray(clusters, dtype=np.intp),
         stabilities=stab.astype(f, copy=False),
+        persistence=dt.persistence(tree, labels, stab).astype(f, copy=False),
     )
 
 
+def _check_max_cluster_size(value: Any) -> int | None:
+    if value is None:
+        return None
+    v = check_int(value, "max_cluster_size")
+    if v < 1:
+        raise ValueError(f"max_cluster_size must be None or at least 1, got {v}")
+    return v
+
+
+def _weighted_tree(
+    Xa: NDArray[Any], ms: int, metric: str, alpha: float, w: NDArray[np.float64], threads: int
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """The tree of max(core_i, core_j, d_ij / alpha) over weighted core distances."""
+    name = resolve_metric(metric)
+    if alpha != 1.0 and name == "cosine":
+        raise NotImplementedError("alpha != 1 is not implemented for metric='cosine' (a scale-free distance)")
+    core = dw.weighted_core(Xa, ms, name, w, threads)
+    scale = np.sqrt(alpha) if name == "sqeuclidean" else alpha
+    Xs = np.ascontiguousarray(Xa / Xa.dtype.type(scale)) if alpha != 1.0 else Xa
+    order, parent, dist = core_fn("mutual_reachability_tree_from_core", Xa.dtype)(Xs, core, name, False, threads)
+    if dist.size and not np.isfinite(dist).all():
+        raise ValueError("a distance between points of X overflows float64; rescale X")
+    return core, order, parent, dist
+
+
+def _alpha_tree(
+    Xa: NDArray[Any], ms: int, metric: str, alpha: float, threads: int
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """The tree of max(core_i, core_j, d_ij / alpha): the kernel on X scaled so that its
+    distances are d / alpha, over the core distances of the unscaled X."""
+    name = resolve_metric(metric)
+    if name == "cosine":
+        raise NotImplementedError("alpha != 1 is not implemented for metric='cosine' (a scale-free distance)")
+    core = ops.core_distances(Xa, ms, name, threads)
+    scale = np.sqrt(alpha) if name == "sqeuclidean" else alpha
+    Xs = np.ascontiguousarray(Xa / Xa.dtype.type(scale))
+    order, parent, dist = core_fn("mutual_reachability_tree_from_core", Xa.dtype)(Xs, core, name, False, threads)
+    if dist.size and not np.isfinite(dist).all():
+        raise ValueError("a distance between points of X overflows float64; rescale X")
+    return core, order, parent, dist
+
+
 def dbscan(
-    X: ArrayLike, eps: float, *, min_samples: int = 5, metric: str = "euclidean", n_threads: int | None = None
+    X: ArrayLike,
+    eps: float,
+    *,
+    min_samples: int = 5,
+    metric: str = "euclidean",
+    attach_border: bool = False,
+    n_threads: int | None = None,
 ) -> DbscanResult:
     """DBSCAN*: the clusters of the core points at scale ``eps``.
 
@@ -281,14 +400,21 @@ def dbscan(
         Neighbours of a core point, the point itself included (as scikit-learn).
     metric : {"euclidean", "sqeuclidean", "manhattan", "cosine"} or an alias
         Distance between points.
+    attach_border : bool, default False
+        False: DBSCAN*, every non-core point is noise. True: DBSCAN (Ester et
+        al. 1996) as scikit-learn runs it, each *border* point (not core, within
+        ``eps`` of a core point) joins the cluster of smallest label among its
+        core neighbours within ``eps``; the labels then equal
+        ``sklearn.cluster.DBSCAN``'s exactly. Costs a scan of the non-core
+        points against the core points (O(non-core x core x d)).
     n_threads : int or None
         Threads; the result never depends on it.
 
     Returns
     -------
     DbscanResult
-        Labels (clusters numbered by their first point; -1 for non-core points),
-        the core points' indices and the core distances.
+        Labels (clusters numbered by their first point; -1 for noise), the core
+        points' indices and the core distances.
 
     Raises
     ------
@@ -299,50 +425,78 @@ def dbscan(
     -----
     On core points the labels equal scikit-learn's ``DBSCAN`` exactly (same
     numbering: scikit-learn too numbers clusters by their first core point).
-    scikit-learn also attaches each *border* point (not core, within eps of a
-    core point) to the cluster of a core neighbour -- which one depends on the
-    visit order; DBSCAN* (Campello et al. 2013) leaves border points as noise,
-    so that the result does not depend on the order of the points.
+    scikit-learn grows one cluster at a time, in the order of the clusters'
+    smallest core point, and a border point keeps the first label it gets: so
+    a border point within eps of several clusters joins the one with the
+    smallest label, which is what ``attach_border=True`` does. That rule
+    depends on the order of the points (permuting X may move a border point
+    to another cluster); DBSCAN* (Campello et al. 2013, the default) leaves
+    border points as noise, a function of the set of points alone.
     """
     Xa = ops.points(X)
     e = ops.check_nonnegative(eps, "eps", positive=True)
+    border = _check_flag(attach_border, "attach_border")
     threads = resolve_threads(n_threads)
     n = Xa.shape[0]
     ms = ops.check_min_samples(min_samples, n)
-    core, order, parent, dist = ops.mutual_reachability_tree(Xa, ms, metric, threads)
+    core, ei, ej, dist = ops.mutual_reachability_edges(Xa, ms, metric, threads)
     is_core = core <= e
     keep = dist <= e
-    root = np.arange(n)
-    child = order[1:][keep].tolist()
-    par = parent[keep].tolist()
-    rl = root.tolist()
-    for a, b in zip(child, par):
-        while rl[a] != a:
-            rl[a] = rl[rl[a]]
-            a = rl[a]
-        while rl[b] != b:
-            rl[b] = rl[rl[b]]
-            b = rl[b]
-        if a != b:
-            if a < b:
-                rl[b] = a
-            else:
-                rl[a] = b
-    comp = np.asarray(rl, dtype=np.intp)
-    while True:  # flatten
-        nxt = comp[comp]
-        if np.array_equal(nxt, comp):
-            break
-        comp = nxt
+    comp = _components(n, ei[keep], ej[keep])
     labels = np.full(n, -1, dtype=np.intp)
     cores = np.flatnonzero(is_core)
     if cores.size:
         # every component's representative is its smallest point, a core point
         _, first = np.unique(comp[cores], return_inverse=True)
         labels[cores] = first.reshape(-1)
+        if border:
+            _attach_border(Xa, labels, cores, e, metric, threads)
     return DbscanResult(
         labels=labels, core_sample_indices=cores.astype(np.intp), core_distances=core.astype(Xa.dtype, copy=False)
     )
+
+
+def _components(n: int, a: NDArray[Any], b: NDArray[Any]) -> NDArray[np.intp]:
+    """Each point's component in the graph of edges (a, b), as the component's smallest point.
+
+    Vectorised min-hooking with pointer jumping: ``comp[i] <= i`` always holds, so the
+    final root of a component is its smallest point; a few rounds at most log-many.
+    """
+    comp = np.arange(n, dtype=np.intp)
+    a = np.asarray(a, dtype=np.intp)
+    b = np.asarray(b, dtype=np.intp)
+    while a.size:
+        ca, cb = comp[a], comp[b]
+        if np.array_equal(ca, cb):
+            break
+        np.minimum.at(comp, ca, cb)  # hook each root onto the smaller neighbouring root
+        np.minimum.at(comp, cb, ca)
+        while True:  # pointer jumping until every point names its root
+            nxt = comp[comp]
+            if np.array_equal(nxt, comp):
+                break
+            comp = nxt
+    return comp
+
+
+def _attach_border(
+    Xa: NDArray[Any], labels: NDArray[np.intp], cores: NDArray[np.intp], eps: float, metric: str, threads: int
+) -> None:
+    """Give each non-core point within eps of a core point the smallest such core label."""
+    from . import _ops
+
+    name = resolve_metric(metric)
+    rest = np.flatnonzero(labels < 0)
+    C = np.ascontiguousarray(Xa[cores])
+    core_lab = labels[cores]
+    block = max(1, min(rest.shape[0], (1 << 22) // max(cores.shape[0], 1)))
+    for s in range(0, rest.shape[0], block):
+        idx = rest[s : s + block]
+        D = np.asarray(_ops.pairwise_distances(np.ascontiguousarray(Xa[idx]), C, name, threads), dtype=np.float64)
+        near = D <= eps
+        hit = near.any(axis=1)
+        lab = np.where(near, core_lab[None, :], np.iinfo(np.intp).max).min(axis=1)
+        labels[idx[hit]] = lab[hit]
 
 
 def optics(
@@ -375,11 +529,18 @@ def optics(
     Notes
     -----
     scikit-learn's ``OPTICS(max_eps=np.inf)`` defines the same ordering and
-    reachability; where several points share the smallest reachability it takes
-    the smallest index, while this kernel takes the strict pair order of the
-    package (the smaller pair (predecessor, point)), so orderings may differ
-    among exactly tied points. Reachability is OPTICS's asymmetric distance, not
-    d_mr: the mutual-reachability version is max(core(p), reachability(p)).
+    reachability, and the kernel follows its tie rules: among equal
+    reachabilities the smallest point comes next, and a point's reachability
+    and predecessor change only on a strict improvement. The ordering,
+    reachability and predecessors are then scikit-learn's, ties and duplicate
+    points included (tested); they may differ only where two distances agree
+    to the last bits in one computation and not in the other (scikit-learn
+    computes d with SciPy's cdist, this kernel with its own formula).
+    OPTICS's reachability max(core(q), d(q, p)) is asymmetric: it is not
+    d_mr, whose tree (:func:`hdbscan`) is symmetric; the mutual-reachability
+    version of a step is max(core(p), reachability(p)). ``max_eps`` (a
+    radius limit) is not offered: it only speeds up scikit-learn's search and
+    turns far points into inf.
     """
     Xa = ops.points(X)
     threads = resolve_threads(n_threads)
@@ -434,3 +595,67 @@ def mutual_reachability_distances(
     Xa = ops.points(X)
     M = ops.mutual_reachability_matrix(Xa, min_samples, metric, resolve_threads(n_threads))
     return M.astype(Xa.dtype, copy=False)
+
+
+def dbcv_score(
+    X: ArrayLike, labels: ArrayLike, *, metric: str = "euclidean", n_threads: int | None = None
+) -> float:
+    """Density-Based Clustering Validation (DBCV) of a clustering, in [-1, 1].
+
+    The index of Moulavi, Jaskowiak, Campello, Zimek and Sander (2014), exact:
+    all-points core distances a(o) inside each cluster, the minimum spanning
+    tree of max(a(o), a(x), d(o, x)) of each cluster, its density sparseness
+    (largest internal edge) and the density separation between clusters
+    (smallest mutual reachability between internal nodes); noise points count
+    in n but belong to no cluster. Larger is better.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Points.
+    labels : array_like of int, shape (n,)
+        Cluster labels, -1 for noise; at least 2 clusters of at least 2 points.
+    metric : {"euclidean", "sqeuclidean", "manhattan", "cosine"} or an alias
+        Distance between points.
+    n_threads : int or None
+        Threads for the distances; the result never depends on it.
+
+    Returns
+    -------
+    float
+        DBCV = sum over clusters C of |C| / n * V(C).
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 clusters, a cluster of one point, labels of the wrong
+        length or below -1, NaN or inf in X.
+
+    Notes
+    -----
+    This is the paper's index, not the hdbscan package's ``relative_validity_``
+    (a fast approximation read from HDBSCAN's own tree). The all-points core
+    distance uses d = the number of features, as the paper; a duplicate
+    point (distance 0) gives a(o) = 0, the limit of the formula. Where the
+    paper leaves a case open the authors' MATLAB code decides: a cluster
+    tree with no internal node (two points) takes all its nodes as internal,
+    one with no internal edge all its edges. Cost: O(sum |C|^2 d) time,
+    O(n d) memory plus blocks of 1024 rows of distances.
+
+    References
+    ----------
+    Moulavi, Jaskowiak, Campello, Zimek, Sander, "Density-Based Clustering
+    Validation", SDM 2014.
+    """
+    Xa = ops.points(X)
+    lab = np.asarray(labels)
+    if lab.ndim != 1 or lab.shape[0] != Xa.shape[0]:
+        raise ValueError(f"labels must have shape ({Xa.shape[0]},), got {lab.shape}")
+    if lab.size and not np.issubdtype(lab.dtype, np.integer):
+        raise TypeError(f"labels must be integers, got dtype {lab.dtype}")
+    lab = lab.astype(np.intp)
+    if lab.size and lab.min() < -1:
+        raise ValueError("labels must be -1 (noise) or non-negative cluster labels")
+    name = resolve_metric(metric)
+    score, _ = _dbcv.dbcv(Xa, lab, name, resolve_threads(n_threads))
+    return score

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _ops_mixture
+from ._ops import mixture as _ops_mixture
 from ._results import Result
 from ._validation import resolve_seed, resolve_threads
 
@@ -138,8 +138,6 @@ def gaussian_mixture(
         fit (increase ``reg_covar``). Each message names the argument.
     TypeError
         Non-real input, or a non-integer ``k``/``max_iter``/``n_init``.
-    NotImplementedError
-        ``init="k-means"``/``"k-means++"`` while :func:`kmeans` is not available.
 
     Notes
     -----
@@ -169,7 +167,7 @@ def gaussian_mixture(
     threads = resolve_threads(n_threads)
     everything_given = weights_init is not None and means_init is not None and precisions_init is not None
     rng = np.random.default_rng(0 if everything_given else resolve_seed(seed))
-    out = _ops_mixture.gaussian_mixture(
+    out, _ = _ops_mixture.gaussian_mixture(
         X, k, covariance_type, init, max_iter, tol, reg_covar, n_init, weights_init, means_init,
         precisions_init, rng, threads,
     )

@@ -327,7 +327,7 @@ def perturbed_kforest_from_points(
     """
     used_seed = resolve_seed(seed)
     if min_samples is not None:
-        from . import _ops_density
+        from ._ops import density as _ops_density
 
         threads = resolve_threads(n_threads)
         Xa = _ops_density.points(X)

@@ -93,7 +93,7 @@ static KMeansStats reference_lloyd(const std::vector<double>& X, index_t n, inde
 
 static void test_against_reference() {
     for (const index_t d : {1, 3, 16, 37}) {
-      for (const index_t k : {13, 40}) {  // plain panels; Hamerly's bounds (k >= 24)
+      for (const index_t k : {1, 4, 7, 10, 12, 13, 40}) {  // small-k kernel (k <= 12); plain panels; Hamerly (k >= 24)
         const index_t n = 5000 + d;
         const std::vector<double> X = blobs(n, d, 9, static_cast<unsigned>(d));
         std::vector<double> C(X.begin(), X.begin() + k * d);  // the first k points
@@ -108,6 +108,39 @@ static void test_against_reference() {
         for (std::size_t e = 0; e < C.size(); ++e) err = std::max(err, std::fabs(C[e] - Cref[e]));
         CHECK(err < 1e-9);
       }
+    }
+}
+
+// The small-k kernel on float32 data (d not a multiple of 4, row counts not a
+// multiple of 4) against brute-force labels on the widened values, any threads.
+static void test_small_k_float32() {
+    const index_t n = 9003, d = 6;
+    const std::vector<double> Xd = blobs(n, d, 7, 3);
+    const std::vector<float> X(Xd.begin(), Xd.end());
+    for (const index_t k : {3, 9, 11}) {
+        const std::vector<float> C(X.begin() + 5 * d, X.begin() + (5 + k) * d);
+        std::vector<index_t> ref(static_cast<std::size_t>(n));
+        double ref_inertia = 0.0;
+        for (index_t i = 0; i < n; ++i) {
+            double bd = INFINITY;
+            for (index_t j = 0; j < k; ++j) {
+                double v = 0.0;
+                for (index_t t = 0; t < d; ++t) {
+                    const double e = static_cast<double>(X[static_cast<std::size_t>(i * d + t)]) -
+                                     static_cast<double>(C[static_cast<std::size_t>(j * d + t)]);
+                    v += e * e;
+                }
+                if (v < bd) bd = v, ref[static_cast<std::size_t>(i)] = j;
+            }
+            ref_inertia += bd;
+        }
+        for (const int threads : {1, 3}) {
+            std::vector<index_t> labels(static_cast<std::size_t>(n));
+            const double inertia =
+                kmeans_assign(X.data(), n, d, nullptr, C.data(), k, labels.data(), nullptr, threads);
+            CHECK(labels == ref);
+            CHECK(std::fabs(inertia - ref_inertia) <= 1e-10 * ref_inertia);
+        }
     }
 }
 
@@ -174,6 +207,7 @@ static void test_plusplus_properties() {
 int main() {
     test_against_reference();
     test_threads_identical();
+    test_small_k_float32();
     test_empty_cluster();
     test_plusplus_properties();
     TEST_MAIN_END();

@@ -19,6 +19,10 @@ see ``batch_seeds``), an ``int`` n_threads >= 1 (see ``_validation.resolve_threa
 The NumPy API (``forests``, ``perturb``, ``distances``, ``cluster``, ``metrics``,
 ``losses``) wraps these tuples in its result types; the torch, JAX,
 scikit-learn and Dask front ends call these functions directly.
+
+The layers of the fitting and density kernels and of the Dask blocks
+(``kmeans``, ``mixture``, ``density``, ``dask``) are submodules imported by name
+(``from diffclust._ops import kmeans``); they are not re-exported here.
 """
 
 from __future__ import annotations

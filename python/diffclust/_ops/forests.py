@@ -69,11 +69,22 @@ def kforest_from_edges(edges: Any, weights: Any, n: int, k: int) -> ForestArrays
     return _forest(core_fn("kforest_from_edges", w.dtype)(e, w, n, k), w.dtype)
 
 
-def kforest_from_points(X: Any, k: int, metric: str, n_threads: int) -> ForestArrays:
-    """(labels, edges, weights, value) of the k-forest of points, ``S_ij = -d(x_i, x_j)``."""
+# the tree methods of kforest_from_points (the same forest, bit for bit)
+POINT_TREE_METHODS = {"auto": 0, "boruvka": 1, "prim": 2}
+
+
+def kforest_from_points(X: Any, k: int, metric: str, n_threads: int, method: str = "auto") -> ForestArrays:
+    """(labels, edges, weights, value) of the k-forest of points, ``S_ij = -d(x_i, x_j)``.
+
+    ``method``: "auto" (kd-tree Borůvka at low dimension for the box metrics, Prim
+    otherwise), "boruvka" or "prim".
+    """
     X = _points(X, "X")
     k = check_k(k, X.shape[0])
     name = resolve_metric(metric)
-    return _forest(core_fn("kforest_from_points", X.dtype)(X, k, name, n_threads), X.dtype)
+    if method not in POINT_TREE_METHODS:
+        raise ValueError(f"method must be one of {tuple(POINT_TREE_METHODS)}, got {method!r}")
+    fn = core_fn("kforest_from_points", X.dtype)
+    return _forest(fn(X, k, name, n_threads, POINT_TREE_METHODS[method]), X.dtype)
 
 

@@ -26,7 +26,7 @@ from .._validation import (
 from ._common import Array, PerturbedArrays, _as, _check_seed, _points
 from .distances import check_allocation
 
-__all__ = ["batch_seeds", "check_off_diagonal_finite", "check_working_memory", "element_seeds", "partial_fy_loss", "perturbed_kforest", "perturbed_kforest_from_points", "perturbed_kforest_vjp"]
+__all__ = ["batch_seeds", "check_off_diagonal_finite", "check_working_memory", "element_seeds", "kernel_labels", "partial_fy_loss", "partial_fy_loss_prechecked", "perturbed_kforest", "perturbed_kforest_from_points", "perturbed_kforest_prechecked", "perturbed_kforest_vjp", "perturbed_kforest_vjp_prechecked"]
 
 
 def _perturbation(sigma: float, n_samples: int, seed: int) -> tuple[float, int, int]:
@@ -121,6 +121,41 @@ def _batch_labels(known_labels: Any, b: int, n: int) -> NDArray[np.int64] | None
         row[known] = np.unique(y[known], return_inverse=True)[1]
         out[t] = row
     return out
+
+
+def kernel_labels(labels: Any) -> NDArray[np.int64]:
+    """Integer label rows (..., n) numbered for the kernels as the NumPy API numbers them.
+
+    For the torch and JAX operators, whose front ends check the labels' dtype and shape
+    (values are only seen here, inside the operator): each row's known labels become
+    0..L-1 in increasing order of value, -1 stays unknown (what ``check_constraints``
+    and ``_batch_labels`` do). Rows already numbered so (every value from 0 to the
+    row's largest) are returned as they are, as C-contiguous int64 (no copy of such an
+    array); the test runs on Python sets (a few microseconds for a row of 64, where
+    each small NumPy call costs as much). Values below -1 are a ``ValueError``; more
+    distinct labels than k is the kernel's ``ValueError``.
+    """
+    y = np.ascontiguousarray(labels, dtype=np.int64)
+    if y.ndim < 1:
+        raise ValueError(f"labels must have shape (..., n), got {y.shape}")
+    rows = y.reshape(-1, y.shape[-1])
+    numbered = True
+    for values_of_row in rows.tolist():
+        values = set(values_of_row)
+        if not values:
+            continue
+        low = min(values)
+        if low < -1:
+            raise ValueError(f"labels must be >= -1 (-1 = unknown), got {low}")
+        values.discard(-1)
+        numbered = numbered and (not values or max(values) == len(values) - 1)
+    if numbered:
+        return y
+    out = np.full(rows.shape, -1, dtype=np.int64)
+    for t in range(rows.shape[0]):
+        known = rows[t] >= 0
+        out[t, known] = np.unique(rows[t, known], return_inverse=True)[1]
+    return out.reshape(y.shape)
 
 
 def _constraints(
@@ -285,3 +320,93 @@ def partial_fy_loss(
     return (float(loss), _as(grad, S.dtype), *rest)
 
 
+# --------------------------------------------------------------------------- prechecked calls
+#
+# For the torch and JAX operators, whose front ends check every argument once (S's shape
+# and dtype, k, sigma, n_samples, the seeds' and labels' shapes and dtypes): the operator
+# bodies call the kernels through these functions, without a second round of checks. The
+# bindings still check everything that could crash (shapes, ranges, finiteness, labels),
+# so bad arguments are a clear error, never a crash. Arguments: one matrix S (n, n)
+# (C-contiguous float32/float64) with an int seed in [0, 2**64) and labels (n,), or a
+# stack S (b, n, n) with uint64 seeds (b,) and label rows (b, n); labels numbered by
+# :func:`kernel_labels`; n_threads from ``resolve_threads``. Element t of a stack equals
+# the 2-D call on S[t] with seed ``seeds[t]``, bit for bit (send a stack of one to the
+# 2-D kernels: less per-call work).
+
+
+def _kernel(name: str, dtype: np.dtype[Any]) -> Any:
+    return getattr(_core, f"{name}_{'f32' if dtype == np.float32 else 'f64'}")
+
+
+_MEMORY_CHECKED: set[tuple[int, int, bool, str]] = set()  # the memory limit is read once per process
+
+
+def _check_memory_once(n: int, n_threads: int, constrained: bool, what: str) -> None:
+    """``check_working_memory``, remembered once passed (the bound depends on these alone)."""
+    key = (n, n_threads, constrained, what)
+    if key not in _MEMORY_CHECKED:
+        check_working_memory(n, n_threads, constrained, what)
+        _MEMORY_CHECKED.add(key)
+
+
+def perturbed_kforest_prechecked(
+    S: Array, k: int, sigma: float, n_samples: int, seeds: Any, labels: NDArray[np.int64] | None, n_threads: int
+) -> tuple[Array, Array, Any]:
+    """(A, M) of S's shape and F: a float for one matrix, a (b,) array in S's dtype for a stack."""
+    _check_memory_once(S.shape[-1], n_threads, labels is not None, "perturbed_kforest")
+    if S.ndim == 2:
+        A, M, F, *_ = _kernel("perturbed_kforest", S.dtype)(
+            S, k, sigma, n_samples, seeds, labels, None, None, True, True, True, False, n_threads)
+        return A, M, F
+    A, M, F, *_ = _kernel("perturbed_kforest_batch", S.dtype)(
+        S, k, sigma, n_samples, seeds, labels, None, None, True, True, True, False, n_threads)
+    return A, M, F.astype(S.dtype, copy=False)
+
+
+def perturbed_kforest_vjp_prechecked(
+    S: Array, k: int, sigma: float, n_samples: int, seeds: Any, labels: NDArray[np.int64] | None,
+    grad_adjacency: Array | None, grad_connectivity: Array | None, control_variate: bool, n_threads: int,
+) -> Array:
+    """The score-function VJP g (S's shape) of A and M for the cotangents (None = zero, in S's
+    dtype and shape). In a stack, only the elements whose A or M cotangent is not zero are
+    solved; the others get 0 (so does one matrix whose cotangents are both zero)."""
+    _check_memory_once(S.shape[-1], n_threads, labels is not None, "perturbed_kforest_vjp")
+    if S.ndim == 2:
+        VA = None if grad_adjacency is None or not grad_adjacency.any() else grad_adjacency
+        VM = None if grad_connectivity is None or not grad_connectivity.any() else grad_connectivity
+        if VA is None and VM is None:
+            return np.zeros_like(S)
+        g: Array = _kernel("perturbed_kforest_vjp", S.dtype)(
+            S, k, VA, VM, sigma, n_samples, seeds, labels, None, None, True, control_variate, None, None, n_threads)
+        return g
+    b = S.shape[0]
+    used = [V.reshape(b, -1).any(axis=1) if V is not None else np.zeros(b, bool)
+            for V in (grad_adjacency, grad_connectivity)]
+    live = np.flatnonzero(used[0] | used[1])
+    if live.size == 0:
+        return np.zeros_like(S)
+    fn = _kernel("perturbed_kforest_vjp_batch", S.dtype)
+    if live.size == b:
+        VA, VM = (V if u.any() else None for V, u in zip((grad_adjacency, grad_connectivity), used))
+        out: Array = fn(S, k, VA, VM, sigma, n_samples, seeds, labels, None, None, True, control_variate, None,
+                        None, n_threads)
+        return out
+    g = np.zeros_like(S)
+    VA, VM = (V[live] if V is not None and u.any() else None for V, u in zip((grad_adjacency, grad_connectivity), used))
+    g[live] = fn(np.ascontiguousarray(S[live]), k, VA, VM, sigma, n_samples, seeds[live],
+                 None if labels is None else labels[live], None, None, True, control_variate, None, None, n_threads)
+    return g
+
+
+def partial_fy_loss_prechecked(
+    S: Array, k: int, sigma: float, n_samples: int, seeds: Any, labels: NDArray[np.int64], n_threads: int
+) -> tuple[Any, Array]:
+    """(loss, dloss/dS of S's shape): a float loss for one matrix, a (b,) array in S's dtype for a stack."""
+    _check_memory_once(S.shape[-1], n_threads, True, "partial_fy_loss")
+    if S.ndim == 2:
+        value, grad, _ = _kernel("partial_fy_loss", S.dtype)(
+            S, k, sigma, n_samples, seeds, labels, None, None, True, n_threads)
+        return value, grad
+    values, grad, _ = _kernel("partial_fy_loss_batch", S.dtype)(
+        S, k, sigma, n_samples, seeds, labels, None, None, True, n_threads)
+    return values.astype(S.dtype, copy=False), grad

@@ -19,9 +19,13 @@ How a benchmark becomes a table cell:
 - cell: the median time in ms (3 significant digits);
 - ratios: ``anchor median / best diffclust median`` of the row (so 5.0x means
   diffclust is five times faster), the best over diffclust's columns except
-  "floor" benchmarks (the cost of drawing the noise alone, shown for reference);
+  "floor" benchmarks (the cost of drawing the noise alone) and those marked
+  ``extra_info["reference"]`` (the forward beside the loss), shown for reference;
 - paired ratios (``extra_info["ratio_median"]``, from benchmarks/_paired.py) are
-  listed in a table of their own.
+  listed in a table of their own, and any other ``extra_info`` value (peak memory,
+  losses, per-iteration times) in a table of recorded values;
+- everything is grouped by benchmark file, each file introduced by its module
+  docstring's first paragraphs when the JSON carries them.
 
 :func:`plot_series` picks the log-log series (time against n) of the forest,
 perturbed-forest and silhouette benchmarks (by file: bench_forest.py,
@@ -34,11 +38,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["PLOT_FAMILIES", "format_ms", "format_ratio", "parse_benchmark", "plot_series", "render_report"]
+__all__ = ["PLOT_FAMILIES", "format_ms", "format_ratio", "merge_runs", "parse_benchmark", "plot_series",
+           "render_report"]
 
 KNOWN_LIBRARIES = ("diffclust", "scipy", "fastcluster", "sklearn", "kmedoids", "numpy", "jaxclust",
                    "torch", "jax")
-PLOT_FAMILIES = {"forest": "bench_forest", "perturbed": "bench_perturbed", "silhouette": "bench_silhouette"}
+PLOT_FAMILIES = {"forest": "bench_forest", "perturbed": "bench_perturbed", "silhouette": "bench_silhouette",
+                 "density": "bench_density"}
+# extra_info keys that place a benchmark in a table; any other key is a recorded value
+_LAYOUT_KEYS = frozenset({"library", "n", "n_threads", "n_cpu", "ratio_median", "rounds", "reference"})
 _N_TOKEN = re.compile(r"(?:^|\s)n=([0-9][0-9.e+]*)(?=[\s,]|$)")
 
 
@@ -59,6 +67,11 @@ def format_ms(seconds: float) -> str:
 def format_ratio(ratio: float) -> str:
     """``6.2×`` (one decimal from 1 up), ``0.85×`` below 1."""
     return f"{ratio:.1f}×" if ratio >= 1 else f"{ratio:.2f}×"
+
+
+def _value(value: Any) -> str:
+    """A recorded extra_info value: floats with 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _number(text: str) -> int | float:
@@ -93,8 +106,10 @@ def parse_benchmark(bench: Mapping[str, Any]) -> dict[str, Any]:
     fullname = str(bench.get("fullname", ""))
     file = fullname.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py") if "::" in fullname else ""
     return {"kernel": kernel, "n": n, "library": str(library), "function": function, "variant": variant,
-            "file": file, "floor": "floor" in tokens, "median": float(bench["stats"]["median"]),
-            "ratio_median": extra.get("ratio_median"), "rounds": extra.get("rounds"), "name": name}
+            "file": file, "floor": "floor" in tokens or bool(extra.get("reference")),
+            "median": float(bench["stats"]["median"]),
+            "ratio_median": extra.get("ratio_median"), "rounds": extra.get("rounds"), "name": name,
+            "values": {k: v for k, v in extra.items() if k not in _LAYOUT_KEYS}}
 
 
 def _label(entry: dict[str, Any], ambiguous: bool) -> str:
@@ -141,6 +156,50 @@ def _kernel_table(kernel: str, entries: list[dict[str, Any]]) -> list[str]:
     return lines + [""]
 
 
+def _run_files(data: Mapping[str, Any]) -> list[str]:
+    files = []
+    for bench in data.get("benchmarks", []):
+        file = parse_benchmark(bench)["file"]
+        if file and file not in files:
+            files.append(file)
+    return files
+
+
+def merge_runs(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """One report document from several ``diffclust bench`` JSON documents.
+
+    The benchmarks are concatenated in the order given; the machine description,
+    core count and versions are the first document's; each document becomes a
+    run in ``diffclust_bench["runs"]`` (its command, date, load average and the
+    benchmark files it holds), which :func:`render_report` lists under Machine.
+    """
+    first = parts[0]
+    meta = dict(first.get("diffclust_bench") or {})
+    runs: list[dict[str, Any]] = []
+    files: dict[str, str] = {}
+    versions: dict[str, str] = {}
+    for part in parts:
+        extra = part.get("diffclust_bench") or {}
+        runs.append({"command": extra.get("command"), "datetime": part.get("datetime"),
+                     "load_average": extra.get("load_average"), "files": _run_files(part)})
+        files.update(extra.get("files") or {})
+        versions.update(extra.get("versions") or {})
+    stems = " ".join(stem for run in runs for stem in run["files"])
+    command = (f"for f in {stems}; do\n  diffclust bench -k $f --out parts/$f.md --json parts/$f.json --no-plots\n"
+               "done\ndiffclust bench --from-json " + " ".join(f"parts/{stem}.json" for stem in stems.split())
+               + " --out benchmarks/README.md")
+    meta.update(runs=runs, files=files, versions=versions, command=command)
+    meta.pop("load_average", None)
+    return {"machine_info": first.get("machine_info"), "version": first.get("version"),
+            "diffclust_bench": meta,
+            "benchmarks": [bench for part in parts for bench in part.get("benchmarks", [])]}
+
+
+def _load_text(load: Mapping[str, Any]) -> str:
+    return ("load average (1, 5, 15 min) before the run: " + ", ".join(f"{v:.2f}" for v in load.get("before", []))
+            + "; after: " + ", ".join(f"{v:.2f}" for v in load.get("after", [])))
+
+
 def _machine(data: Mapping[str, Any]) -> list[str]:
     info = data.get("machine_info") or {}
     cpu = info.get("cpu") or {}
@@ -150,9 +209,7 @@ def _machine(data: Mapping[str, Any]) -> list[str]:
     lines.append(f"- CPU: {cpu.get('brand_raw') or info.get('processor') or 'unknown'}, "
                  f"{extra.get('cores') or cpu.get('count') or '?'} cores")
     if load:
-        lines.append("- load average (1, 5, 15 min) before the run: "
-                     + ", ".join(f"{v:.2f}" for v in load.get("before", []))
-                     + "; after: " + ", ".join(f"{v:.2f}" for v in load.get("after", [])))
+        lines.append("- " + _load_text(load))
     system = " ".join(str(info.get(key, "")) for key in ("system", "release", "machine")).strip()
     if system:
         lines.append(f"- system: {system}")
@@ -164,6 +221,12 @@ def _machine(data: Mapping[str, Any]) -> list[str]:
         lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     if data.get("datetime"):
         lines.append(f"- run: {data['datetime']}")
+    for run in extra.get("runs") or []:
+        where = ", ".join(run.get("files") or []) or "no benchmark"
+        text = f"- run of {where}: {run.get('datetime') or 'date unknown'}"
+        if run.get("load_average"):
+            text += "; " + _load_text(run["load_average"])
+        lines.append(text)
     return lines + [""]
 
 
@@ -176,7 +239,7 @@ def render_report(data: Mapping[str, Any], plots: Mapping[str, str] | None = Non
         The parsed JSON of ``pytest --benchmark-json`` (``machine_info``,
         ``datetime``, ``benchmarks``), optionally with ``diffclust_bench``:
         ``{"load_average": {"before": [..3], "after": [..3]}, "cores": int,
-        "versions": {name: version}, "command": str}``.
+        "versions": {name: version}, "command": str, "files": {stem: description}}``.
     plots : mapping of str to str, optional
         Family ("forest", "perturbed", "silhouette") -> image path, linked under
         "Growth with n".
@@ -184,32 +247,52 @@ def render_report(data: Mapping[str, Any], plots: Mapping[str, str] | None = Non
     Returns
     -------
     str
-        Markdown: title, how to reproduce, machine, one table per kernel (in the
-        order the benchmarks ran), paired ratios, plots.
+        Markdown: title, how to reproduce, machine; then a section per benchmark
+        file (in the order they ran; its description from ``diffclust_bench["files"]``
+        when present) with one table per kernel, the paired ratios and the other
+        recorded ``extra_info`` values; then the plots.
     """
     entries = [parse_benchmark(b) for b in data.get("benchmarks", [])]
-    command = (data.get("diffclust_bench") or {}).get("command", "diffclust bench")
+    extra = data.get("diffclust_bench") or {}
+    command = extra.get("command", "diffclust bench")
+    descriptions: Mapping[str, str] = extra.get("files") or {}
     intro = ("Generated by `diffclust bench` from the pytest-benchmark suites in this directory: each "
              "table times diffclust beside the anchors installed on the machine, on the same data "
              "in the same run.")
     lines = ["# Benchmarks", "", intro, "",
-             "## Reproduce", "", "```bash", "pip install '.[bench,cli]'", command, "```", ""]
+             "## Reproduce", "", "```bash", "pip install '.[bench,cli]'", command, "```", "",
+             ("One file only: `diffclust bench -k bench_forest` (a pytest `-k` expression); a report from "
+             "a kept run: `diffclust bench --from-json FILE.json`. Anchors missing from the machine are "
+             "left out of the tables; how to install the one that is not on PyPI (jaxclust): "
+             "[docs/cli.md](../docs/cli.md#diffclust-bench)."), ""]
     lines += _machine(data)
-    kernels: dict[str, list[dict[str, Any]]] = {}
+    files: dict[str, list[dict[str, Any]]] = {}
     for e in entries:
-        if e["ratio_median"] is None:
-            kernels.setdefault(e["kernel"], []).append(e)
-    if kernels:
-        lines += ["## Tables", ""]
-    for kernel, es in kernels.items():
-        lines += _kernel_table(kernel, es)
-    paired = [e for e in entries if e["ratio_median"] is not None]
-    if paired:
-        note = ("Each round times both calls back to back (benchmarks/_paired.py); the median of the "
-                "per-round ratios.")
-        lines += ["## Paired ratios", "", note, "", "| benchmark | ratio | rounds |", "|---|---|---|"]
-        lines += [f"| {e['name']} | {e['ratio_median']:.3f} | {e['rounds'] or '–'} |" for e in paired]
-        lines.append("")
+        files.setdefault(e["file"] or "other", []).append(e)
+    for file, file_entries in files.items():
+        lines += [f"## {file}", ""]
+        if descriptions.get(file):
+            lines += [descriptions[file], ""]
+        kernels: dict[str, list[dict[str, Any]]] = {}
+        for e in file_entries:
+            if e["ratio_median"] is None:
+                kernels.setdefault(e["kernel"], []).append(e)
+        for kernel, es in kernels.items():
+            lines += _kernel_table(kernel, es)
+        paired = [e for e in file_entries if e["ratio_median"] is not None]
+        if paired:
+            note = ("Each round times both calls back to back (benchmarks/_paired.py); the median of the "
+                    "per-round ratios (first call's time / second call's; the test's docstring says which "
+                    "calls).")
+            lines += ["### Paired ratios", "", note, "", "| benchmark | ratio | rounds |", "|---|---|---|"]
+            lines += [f"| {e['name']} | {e['ratio_median']:.3f} | {e['rounds'] or '–'} |" for e in paired]
+            lines.append("")
+        recorded = [e for e in file_entries if e["values"]]
+        if recorded:
+            lines += ["### Recorded values", "", "| benchmark | values |", "|---|---|"]
+            lines += [f"| {e['name']} | " + ", ".join(f"{k} = {_value(v)}" for k, v in e["values"].items())
+                      + " |" for e in recorded]
+            lines.append("")
     if plots:
         lines += ["## Growth with n", "", "Median time against n, log-log.", ""]
         lines += [f"![{family}]({path})" for family, path in plots.items()]

@@ -10,6 +10,10 @@ function :func:`diffclust.cli._report.render_report`; log-log plots of time agai
 n (forest, perturbed-forest and silhouette files) are written beside the report
 when matplotlib is installed.
 
+``--from-json`` also takes several JSON files, runs of different files (e.g. one
+``-k`` selection per file, each on a quiet moment): :func:`diffclust.cli._report.merge_runs`
+joins them and the report gives each run's date and load average.
+
 ``--quick`` runs a tiny subset (the smallest size of the forest and perturbed
 files, one thread count) for a smoke test; ``--from-json`` re-renders a report from
 a kept JSON file without running anything (how the lead rebuilds
@@ -23,6 +27,7 @@ directory and above the installed package (an editable install), or takes
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import json
 import os
@@ -36,14 +41,15 @@ from typing import Any
 
 from ._errors import UsageError
 from ._output import progress, pyplot, save_figure
-from ._report import plot_series, render_report
+from ._report import merge_runs, plot_series, render_report
 
-__all__ = ["find_suite", "register", "run"]
+__all__ = ["describe", "find_suite", "register", "run"]
 
 QUICK_FILES = ("bench_forest.py", "bench_perturbed.py")
 QUICK_SELECTION = "(dense and 1000] and not 2-1000]) or (forward and 64-100] and not 2-64)"
 VERSIONED = ("diffclust", "numpy", "scipy", "scikit-learn", "fastcluster", "kmedoids", "jax", "jaxclust",
              "torch", "pytest-benchmark")
+COMMAND_STARTS = (" ", "\t", "pytest ", "python ", "pip ", "diffclust ", "```", "$ ")
 _PERCENT = re.compile(r"\[\s*(\d+)%\]\s*$")
 
 
@@ -60,7 +66,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("-k", dest="select", metavar="EXPR", help="pytest -k selection within the suite")
     parser.add_argument("--out", default="benchmark-report.md", help="report path (default %(default)s)")
     parser.add_argument("--json", metavar="FILE", help="keep the raw JSON here (default: beside --out)")
-    parser.add_argument("--from-json", metavar="FILE", help="render a report from a kept JSON; run nothing")
+    parser.add_argument("--from-json", metavar="FILE", nargs="+",
+                        help="render a report from kept JSON files (several: runs of different files, merged "
+                        "in the order given; the merged JSON is written to --json); run nothing")
     parser.add_argument("--no-plots", action="store_true", help="no log-log plots")
     parser.set_defaults(func=run)
 
@@ -78,6 +86,37 @@ def find_suite(explicit: str | None) -> Path:
             return candidate
     raise UsageError("no benchmarks/ directory found (it is not in the wheel): "
                      "run from a source checkout or pass --suite DIR")
+
+
+def describe(path: Path, paragraphs: int = 2) -> str:
+    """The first paragraphs of a benchmark file's module docstring, each on one line.
+
+    Stops before a command block (indented, or starting with pytest, python, pip, ...)
+    and drops a last paragraph that only leads into a list; empty when the
+    file has no docstring or does not parse.
+    """
+    try:
+        doc = ast.get_docstring(ast.parse(path.read_text()))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    kept: list[str] = []
+    for block in (doc or "").split("\n\n"):
+        if len(kept) == paragraphs or not block.strip() or block.startswith(COMMAND_STARTS):
+            break
+        lines = [line.strip() for line in block.splitlines()]
+        if any(line.startswith("- ") for line in lines):  # a list: one item per line
+            items: list[str] = []
+            for line in lines:
+                if line.startswith("- ") or not items:
+                    items.append(line)
+                else:
+                    items[-1] += " " + line
+            kept.append("\n".join(items))
+        else:
+            kept.append(" ".join(lines))
+    if len(kept) > 1 and kept[-1].endswith(":"):  # the lead-in of a list left out
+        kept.pop()
+    return "\n\n".join(kept)
 
 
 def _versions() -> dict[str, str]:
@@ -104,8 +143,12 @@ def _load() -> list[float]:
         return []
 
 
+def _files(suite: Path, args: argparse.Namespace) -> list[Path]:
+    return [suite / f for f in QUICK_FILES] if args.quick else sorted(suite.glob("bench_*.py"))
+
+
 def _run_suite(suite: Path, args: argparse.Namespace, json_path: Path) -> tuple[int, str]:
-    files = [suite / f for f in QUICK_FILES] if args.quick else sorted(suite.glob("bench_*.py"))
+    files = _files(suite, args)
     selection = [s for s in (QUICK_SELECTION if args.quick else None, args.select) if s]
     command = [sys.executable, "-m", "pytest", *map(str, files), "--benchmark-only",
                f"--benchmark-json={json_path}", "-v", "-p", "no:randomly", "-p", "no:cacheprovider",
@@ -156,6 +199,20 @@ def _plots(data: dict[str, Any], out: Path) -> dict[str, str]:
     return written
 
 
+def _refresh_descriptions(data: dict[str, Any], suite_arg: str | None) -> None:
+    """Re-read the files' descriptions from the suite, when it is found, for a re-rendered report."""
+    try:
+        suite = find_suite(suite_arg)
+    except UsageError:
+        return
+    meta = data.setdefault("diffclust_bench", {})
+    files = dict(meta.get("files") or {})
+    for stem in list(files) or [p.stem for p in suite.glob("bench_*.py")]:
+        if (suite / f"{stem}.py").exists():
+            files[stem] = describe(suite / f"{stem}.py")
+    meta["files"] = files
+
+
 def _mkdir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -168,10 +225,22 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     status = 0
     if args.from_json:
-        try:
-            data = json.loads(Path(args.from_json).read_text())
-        except (OSError, ValueError) as err:
-            raise UsageError(f"cannot read {args.from_json}: {err}") from None
+        parts = []
+        for name in args.from_json:
+            try:
+                parts.append(json.loads(Path(name).read_text()))
+            except (OSError, ValueError) as err:
+                raise UsageError(f"cannot read {name}: {err}") from None
+        data = parts[0]
+        if len(parts) > 1:
+            data = merge_runs(parts)
+            json_path = Path(args.json) if args.json else out.with_suffix(".json")
+            _mkdir(json_path.parent)
+            try:
+                json_path.write_text(json.dumps(data, indent=1))
+            except OSError as err:
+                raise UsageError(f"cannot write {json_path}: {err.strerror}") from None
+        _refresh_descriptions(data, args.suite)
     else:
         if importlib.util.find_spec("pytest_benchmark") is None:
             raise UsageError("diffclust bench needs pytest-benchmark: pip install 'diffclust[bench]'")
@@ -192,7 +261,8 @@ def run(args: argparse.Namespace) -> int:
         words = ["diffclust bench"] + (["--quick"] if args.quick else []) + (
             ["-k", repr(args.select)] if args.select else []) + ["--out", str(out)]
         data["diffclust_bench"] = {"load_average": {"before": before, "after": _load()},
-                                   "cores": _cores(), "versions": _versions(), "command": " ".join(words)}
+                                   "cores": _cores(), "versions": _versions(), "command": " ".join(words),
+                                   "files": {f.stem: describe(f) for f in _files(suite, args)}}
         try:
             json_path.write_text(json.dumps(data, indent=1))
         except OSError as err:

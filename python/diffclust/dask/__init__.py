@@ -2,12 +2,12 @@
 
 Install with ``pip install 'diffclust[dask]'``. ``import diffclust`` never imports
 Dask; ``import diffclust.dask`` does. Every function builds a graph of plain
-NumPy tasks (the block functions of ``diffclust._ops_dask``) and computes it with
+NumPy tasks (the block functions of ``diffclust._ops.dask``) and computes it with
 whichever scheduler is active (the default threaded one, or a
 ``distributed.Client`` the caller created): the library never creates a Client.
-The forests, perturbed forests, their VJP and ARI/MI/NMI equal the in-memory
-calls bit for bit; the silhouette, Davies-Bouldin and the k-means loss equal
-them to rounding (blocks are summed in their own order).
+Every result equals the in-memory call bit for bit: the forests, perturbed
+forests and their VJP, k-means, and every metric (the tasks return partial sums
+in the kernels' own chunking, combined in the kernels' order).
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ try:
 except ImportError as e:  # pragma: no cover - dask is in the test extra
     raise ImportError("diffclust.dask needs Dask: pip install 'diffclust[dask]'") from e
 
-from ._estimator import SpanningForestClustering
+from ._estimator import KMeans, SpanningForestClustering
 from ._forest import kforest_from_points
+from ._kmeans import kmeans
 from ._metrics import (
     adjusted_rand_score,
     davies_bouldin_score,
+    gmm_nll,
     kmeans_loss,
     mutual_info_score,
     normalized_mutual_info_score,
@@ -32,10 +34,13 @@ from ._metrics import (
 from ._perturb import perturbed_kforest, perturbed_kforest_vjp
 
 __all__ = [
+    "KMeans",
     "SpanningForestClustering",
     "adjusted_rand_score",
     "davies_bouldin_score",
+    "gmm_nll",
     "kforest_from_points",
+    "kmeans",
     "kmeans_loss",
     "mutual_info_score",
     "normalized_mutual_info_score",

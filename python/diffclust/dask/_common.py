@@ -8,6 +8,8 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
+from .._validation import check_finite
+
 __all__ = ["as_dask_points", "check_fan_in", "row_blocks"]
 
 
@@ -31,7 +33,14 @@ def as_dask_points(X: Any, name: str = "X") -> da.Array:
         raise ValueError(f"{name} is empty (shape {X.shape})")
     if X.numblocks[1] > 1:
         X = X.rechunk({1: -1})
-    return X
+    # every task that reads a block first checks it, as the in-memory functions check X
+    return X.map_blocks(_finite_block, what=name, dtype=X.dtype)
+
+
+def _finite_block(block: Any, what: str) -> Any:
+    """The block itself, after the in-memory functions' finiteness check (ValueError)."""
+    check_finite(block, what)
+    return block
 
 
 def row_blocks(X: da.Array) -> list[tuple[Any, int, int]]:

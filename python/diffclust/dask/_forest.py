@@ -7,7 +7,7 @@ from typing import Any
 import dask
 import numpy as np
 
-from .._ops_dask import block_tree, finish_forest, merge_edges, pair_edges
+from .._ops.dask import block_tree, finish_forest, merge_edges, pair_edges
 from .._validation import check_k, resolve_metric
 from ..forests import Forest
 from ._common import as_dask_points, check_fan_in, row_blocks

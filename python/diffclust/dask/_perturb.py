@@ -9,7 +9,7 @@ import dask.array as da
 import numpy as np
 
 from .. import _ops
-from .._ops_dask import add_ranges, finish_perturbed, perturbed_range, vjp_coefficients, vjp_rows
+from .._ops.dask import add_ranges, finish_perturbed, perturbed_range, vjp_coefficients, vjp_rows
 from .._validation import (
     as_float_array,
     check_int,

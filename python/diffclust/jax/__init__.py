@@ -69,6 +69,7 @@ except ImportError as exc:  # pragma: no cover - jax is installed by the test ex
 
 from .. import _ops as _ops  # the kernels layer, for tests and tools
 from ._host import seeds
+from .density import mr_distances, mr_similarity
 from .forests import PerturbedForest, kforest, partial_fy_loss, perturbed_kforest
 from .losses import dec_loss, gmm_nll, kmeans_loss, soft_ncut
 
@@ -78,6 +79,8 @@ __all__ = [
     "gmm_nll",
     "kforest",
     "kmeans_loss",
+    "mr_distances",
+    "mr_similarity",
     "partial_fy_loss",
     "perturbed_kforest",
     "seeds",

@@ -97,6 +97,25 @@ def _seed_ints(words: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.uint6
     return out
 
 
+def _pack_ints(words: Array, labels: Array | None) -> Array:
+    """The integer operands of a callback as ONE int32 array (..., 2 [+ n]): the two seed
+    words (their bits) then the labels. Every callback operand costs a device transfer
+    (about as much as a small kernel call), so the forest callbacks take two: S and this."""
+    w = jax.lax.bitcast_convert_type(words, jnp.int32)
+    return w if labels is None else jnp.concatenate([w, labels.astype(jnp.int32)], axis=-1)
+
+
+def _unpack_ints(ints: Any, b: int) -> tuple[Any, np.ndarray[Any, Any] | None]:
+    """(seeds, labels (b, n) or None) from the packed operand: for one matrix (b = 1) an int
+    seed and labels (1, n); else uint64 seeds (b,)."""
+    a = np.asarray(ints).reshape(b, -1)
+    labels = a[:, 2:] if a.shape[1] > 2 else None
+    if b == 1:
+        hi, lo = a[0, :2].tolist()
+        return ((hi & 0xFFFFFFFF) << 32) | (lo & 0xFFFFFFFF), labels
+    return _seed_ints(np.ascontiguousarray(a[:, :2]).view(np.uint32)), labels
+
+
 # --------------------------------------------------------------------------- the host side
 
 
@@ -108,69 +127,59 @@ class _Perturbation(NamedTuple):
 
 
 def _batched(
-    op: str, cfg: _Perturbation, S: np.ndarray[Any, Any], seed: np.ndarray[Any, Any] | None,
-    labels: np.ndarray[Any, Any] | None, VA: np.ndarray[Any, Any] | None = None,
-    VM: np.ndarray[Any, Any] | None = None,
+    op: str, cfg: _Perturbation, S: np.ndarray[Any, Any], seed: Any, labels: np.ndarray[Any, Any] | None,
+    VA: np.ndarray[Any, Any] | None = None, VM: np.ndarray[Any, Any] | None = None,
 ) -> tuple[Any, ...]:
-    """``op`` on S (b, n, n) with per-element uint64 seeds (b,), labels (b, n) and
-    cotangents (b, n, n), as one batched ``_ops`` call; returns arrays with a leading b.
-    Element t uses ``seed[t]``, so it equals the NumPy API on S[t] with that seed."""
+    """``op`` on one matrix S (n, n) with an int seed and labels (n,), or on a stack S
+    (b, n, n) with uint64 seeds (b,), labels (b, n) and cotangents (b, n, n): one direct
+    kernel call (``_ops``' prechecked calls: the arguments were checked at trace time, the
+    bindings check the rest). Element t uses ``seed[t]``, so it equals the NumPy API on
+    S[t] with that seed. Results: those of the ``_ops`` prechecked call."""
     n_threads = resolve_threads(None)
-    b = S.shape[0]
     if op == "kforest":  # no randomness: seed is None; labels per element need one call each
         if labels is None:
             return (_ops.kforest(S, cfg.k, n_threads)[0],)
-        return (np.stack([_ops.kforest(S[t], cfg.k, n_threads, known_labels=labels[t])[0] for t in range(b)]),)
-    assert seed is not None
-    if b == 1:  # the 2-D calls: less per-call work, the same numbers (element 0 with its seed)
-        y = None if labels is None else labels[0]
-        if op == "perturbed_kforest":
-            A, M, F = _ops.perturbed_kforest(S[0], cfg.k, cfg.sigma, cfg.n_samples, int(seed[0]), n_threads,
-                                             known_labels=y)[:3]
-            return A[None], M[None], np.full(1, F)
-        if op == "partial_fy_loss":
-            loss, grad = _ops.partial_fy_loss(S[0], cfg.k, y, cfg.sigma, cfg.n_samples, int(seed[0]), n_threads)[:2]
-            return np.full(1, loss), grad[None]
+        return (np.stack([_ops.kforest(S[t], cfg.k, n_threads, known_labels=labels[t])[0]
+                          for t in range(S.shape[0])]),)
+    y = None if labels is None else _ops.kernel_labels(labels)
     if op == "perturbed_kforest":
-        A, M, F = _ops.perturbed_kforest(S, cfg.k, cfg.sigma, cfg.n_samples, seed, n_threads, known_labels=labels)[:3]
-        return A, M, np.asarray(F)
+        return _ops.perturbed_kforest_prechecked(S, cfg.k, cfg.sigma, cfg.n_samples, seed, y, n_threads)
     if op == "perturbed_kforest_vjp":
-        assert VA is not None and VM is not None
-        g = np.zeros_like(S)
-        has_a, has_m = VA.reshape(b, -1).any(axis=1), VM.reshape(b, -1).any(axis=1)
-        live = np.flatnonzero(has_a | has_m)  # elements whose A or M is used: the others need no solve
-        if live.size:
-            g[live] = _ops.perturbed_kforest_vjp(
-                S[live], cfg.k, VA[live] if has_a.any() else None, VM[live] if has_m.any() else None, cfg.sigma,
-                cfg.n_samples, seed[live], n_threads, control_variate=cfg.control_variate,
-                known_labels=None if labels is None else labels[live],
-            )
-        return (g,)
+        return (_ops.perturbed_kforest_vjp_prechecked(S, cfg.k, cfg.sigma, cfg.n_samples, seed, y, VA, VM,
+                                                      cfg.control_variate, n_threads),)
     if op == "partial_fy_loss":
-        loss, grad = _ops.partial_fy_loss(S, cfg.k, labels, cfg.sigma, cfg.n_samples, seed, n_threads)[:2]
-        return np.asarray(loss), grad
+        assert y is not None
+        return _ops.partial_fy_loss_prechecked(S, cfg.k, cfg.sigma, cfg.n_samples, seed, y, n_threads)
     raise AssertionError(op)
 
 
 def _host(op: str, cfg: _Perturbation, dtype: Any) -> Callable[..., Any]:
-    """The pure_callback body: flatten the leading axes, run ``_batched``, restore them."""
+    """The pure_callback body: S (..., n, n), the packed integers (..., 2 [+ n]) and the
+    cotangents (..., n, n) to one ``_batched`` call (one matrix: the 2-D kernels); the
+    results come back with the leading axes of S, in its dtype."""
 
-    def call(S: Any, words: Any, labels: Any, *cotangents: Any) -> Any:
+    def call(S: Any, ints: Any, *cotangents: Any) -> Any:
         S = np.asarray(S)
         lead, n = S.shape[:-2], S.shape[-1]
-        S3 = np.ascontiguousarray(S.reshape(-1, n, n))
-        y = None if labels is None else np.asarray(labels).reshape(-1, n)
-        V = [np.asarray(c).reshape(-1, n, n) for c in cotangents]
-        out = _batched(op, cfg, S3, _seed_ints(words), y, *V)
-        return tuple(np.asarray(o, dtype=dtype).reshape((*lead, *o.shape[1:])) for o in out)
+        b = S.size // (n * n)
+        seeds, labels = _unpack_ints(ints, b)
+        shape = (n, n) if b == 1 else (b, n, n)
+        X = np.ascontiguousarray(S.reshape(shape))
+        y = None if labels is None else (labels[0] if b == 1 else labels)
+        V = [np.ascontiguousarray(np.asarray(c).reshape(shape), dtype=X.dtype) for c in cotangents]
+        out = _batched(op, cfg, X, seeds, y, *V)
+        return tuple(np.asarray(o, dtype=dtype).reshape(lead if np.ndim(o) < 2 else S.shape) for o in out)
 
     return call
 
 
-def _callback(op: str, cfg: _Perturbation, shapes: list[tuple[int, ...]], S: Array, words: Array,
-              labels: Array | None, *cotangents: Array) -> tuple[Array, ...]:
+def _callback(op: str, cfg: _Perturbation, S: Array, words: Array, labels: Array | None,
+              *cotangents: Array) -> tuple[Array, ...]:
+    """The host call of a perturbed op on S (..., n, n): (A, M, F), (loss, grad) or (g,), in
+    the dtype of S. Two operands: S and the seed words and labels packed in one array."""
+    lead = S.shape[:-2]
+    shapes = {"perturbed_kforest": [S.shape, S.shape, lead], "partial_fy_loss": [lead, S.shape]}.get(op, [S.shape])
     result = tuple(_sds(s, S.dtype) for s in shapes)
-    out: tuple[Array, ...] = jax.pure_callback(
-        _host(op, cfg, S.dtype), result, S, words, labels, *cotangents, vmap_method=_VMAP
-    )
+    out: tuple[Array, ...] = jax.pure_callback(_host(op, cfg, S.dtype), result, S, _pack_ints(words, labels),
+                                               *cotangents, vmap_method=_VMAP)
     return out

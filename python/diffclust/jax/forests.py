@@ -40,18 +40,18 @@ class PerturbedForest(NamedTuple):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _perturbed(cfg: _Perturbation, S: Array, words: Array, labels: Array | None) -> tuple[Array, ...]:
-    return _callback("perturbed_kforest", cfg, [S.shape, S.shape, S.shape[:-2]], S, words, labels)
+    return _callback("perturbed_kforest", cfg, S, words, labels)
 
 
 def _perturbed_fwd(cfg: _Perturbation, S: Array, words: Array, labels: Array | None) -> Any:
-    A, M, F = _callback("perturbed_kforest", cfg, [S.shape, S.shape, S.shape[:-2]], S, words, labels)
+    A, M, F = _callback("perturbed_kforest", cfg, S, words, labels)
     return (A, M, F), (S, words, labels, A)
 
 
 def _perturbed_bwd(cfg: _Perturbation, res: Any, g: Any) -> Any:
     S, words, labels, A = res
     gA, gM, gF = g
-    (score,) = _callback("perturbed_kforest_vjp", cfg, [S.shape], S, words, labels, gA, gM)
+    (score,) = _callback("perturbed_kforest_vjp", cfg, S, words, labels, gA, gM)
     return gF[..., None, None] * A + score, None, None
 
 
@@ -119,11 +119,11 @@ def perturbed_kforest(
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _fy(cfg: _Perturbation, S: Array, words: Array, labels: Array) -> Array:
-    return _callback("partial_fy_loss", cfg, [S.shape[:-2], S.shape], S, words, labels)[0]
+    return _callback("partial_fy_loss", cfg, S, words, labels)[0]
 
 
 def _fy_fwd(cfg: _Perturbation, S: Array, words: Array, labels: Array) -> Any:
-    loss, grad = _callback("partial_fy_loss", cfg, [S.shape[:-2], S.shape], S, words, labels)
+    loss, grad = _callback("partial_fy_loss", cfg, S, words, labels)
     return loss, grad
 
 

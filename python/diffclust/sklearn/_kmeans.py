@@ -20,7 +20,7 @@ from sklearn.base import (
 )
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
-from .. import _ops_kmeans
+from .._ops import kmeans as _ops_kmeans
 from .._validation import resolve_threads
 from ..distances import pairwise_distances
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import time
 import warnings
 from typing import Any
 
@@ -14,12 +15,55 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .. import _ops_mixture
+from .._ops import mixture as _ops_mixture
 from .._validation import resolve_threads
 
 __all__ = ["GaussianMixture"]
 
 _INIT_PARAMS = {"kmeans": "k-means", "k-means++": "k-means++", "random": "random", "random_from_data": "random_from_data"}
+
+
+def _verbosity(verbose: Any, interval: Any) -> tuple[int, int]:
+    """Checked (verbose, verbose_interval), with scikit-learn's constraints."""
+    if isinstance(verbose, (bool, np.bool_)):
+        verbose = int(verbose)
+    if not isinstance(verbose, numbers.Integral):
+        raise TypeError(f"verbose must be an integer, got {verbose!r}")
+    if verbose < 0:
+        raise ValueError(f"verbose must be non-negative, got {verbose}")
+    if isinstance(interval, (bool, np.bool_)) or not isinstance(interval, numbers.Integral):
+        raise TypeError(f"verbose_interval must be an integer, got {interval!r}")
+    if interval < 1:
+        raise ValueError(f"verbose_interval must be at least 1, got {interval}")
+    return int(verbose), int(interval)
+
+
+def _printer(verbose: int, interval: int, initial_bound: float) -> _ops_mixture.InitReport:
+    """scikit-learn's verbose messages for one initialisation, from its EM history."""
+
+    def report(index: int, history: NDArray[np.float64], seconds: NDArray[np.float64], converged: bool,
+               total: float) -> None:
+        print(f"Initialization {index}")
+        lapse = total - float(np.sum(seconds))  # the initialisation before the first iteration
+        prev = initial_bound
+        for it, (bound, sec) in enumerate(zip(history.tolist(), seconds.tolist()), start=1):
+            lapse += sec
+            if it % interval == 0:
+                if verbose == 1:
+                    print(f"  Iteration {it}")
+                else:
+                    print(f"  Iteration {it}\t time lapse {lapse:.5f}s\t ll change {bound - prev:.5f}")
+                lapse = 0.0
+            prev = bound
+        msg = "converged" if converged else "did not converge"
+        if len(history) == 0:
+            return  # max_iter = 0: scikit-learn prints no end message either
+        if verbose == 1:
+            print(f"Initialization {msg}.")
+        else:
+            print(f"Initialization {msg}. time lapse {total:.5f}s\t lower bound {float(history[-1]):.5f}.")
+
+    return report
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
@@ -55,8 +99,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         Seeds the initialisation and :meth:`sample`.
     warm_start : bool, default False
         If True, a later ``fit`` starts from the fitted parameters (one initialisation).
-    verbose, verbose_interval : int
-        Accepted for compatibility with scikit-learn; nothing is printed.
+    verbose : int, default 0
+        1: print the initialisations and every ``verbose_interval``-th iteration;
+        2 and more: also the time lapses, the log-likelihood changes and the final
+        lower bound (scikit-learn's messages; printed after each initialisation's EM,
+        which runs in C++).
+    verbose_interval : int, default 10
+        Iterations between two messages.
     n_threads : int, optional
         Threads of the kernels (None: diffclust's default).
 
@@ -68,6 +117,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     n_iter_ : int
     lower_bound_ : float
         Mean log-likelihood of the best fit at its last E-step.
+    lower_bounds_ : list of float
+        The lower bound at every EM iteration of the best fit.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X has feature names.
@@ -81,6 +132,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     converged_: bool
     n_iter_: int
     lower_bound_: float
+    lower_bounds_: list[float]
 
     def __init__(
         self,
@@ -167,17 +219,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
                 f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
                 f"n_samples = {X.shape[0]}"
             )
+        verbose, interval = _verbosity(self.verbose, self.verbose_interval)
         threads = resolve_threads(self.n_threads)
         warm = bool(self.warm_start) and hasattr(self, "converged_")
         if warm:
-            out = self._warm_fit(X, threads)
+            out, history = self._warm_fit(X, threads, verbose, interval)
         else:
             rng = check_random_state(self.random_state)
             seed = np.random.default_rng(int(rng.randint(np.iinfo(np.int32).max)))
-            out = _ops_mixture.gaussian_mixture(
+            out, history = _ops_mixture.gaussian_mixture(
                 X, self.n_components, self.covariance_type, _INIT_PARAMS[self.init_params], self.max_iter,
                 self.tol, self.reg_covar, self.n_init, self.weights_init, self.means_init, self.precisions_init,
-                seed, threads,
+                seed, threads, _printer(verbose, interval, -np.inf) if verbose else None,
             )
         weights, means, covariances, prec_chol, labels, bound, n_iter, converged = out
         if not converged and self.max_iter > 0:
@@ -195,23 +248,31 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self.converged_ = converged
         self.n_iter_ = n_iter
         self.lower_bound_ = bound
+        self.lower_bounds_ = [float(v) for v in history]
         return labels
 
-    def _warm_fit(self, X: NDArray[Any], threads: int) -> _ops_mixture.MixtureArrays:
+    def _warm_fit(
+        self, X: NDArray[Any], threads: int, verbose: int, interval: int
+    ) -> tuple[_ops_mixture.MixtureArrays, NDArray[np.float64]]:
         from .._validation import core_fn
 
         _ops_mixture.check_covariance_type(self.covariance_type)
+        start = time.perf_counter()
         out = core_fn("gmm_fit", X.dtype)(
             np.ascontiguousarray(X), self.covariance_type, np.asarray(self.weights_, dtype=np.float64),
             np.asarray(self.means_, dtype=np.float64), np.asarray(self.precisions_cholesky_, dtype=np.float64),
             int(self.max_iter), float(self.tol), float(self.reg_covar), float(self.lower_bound_), threads,
         )
-        w, mu, c, p, lab, bound, n_iter, converged = out
+        w, mu, c, p, lab, bound, n_iter, converged, history, seconds = out
+        if verbose:
+            _printer(verbose, interval, float(self.lower_bound_))(
+                0, history, seconds, bool(converged), time.perf_counter() - start
+            )
         if self.max_iter == 0:
             c = self.covariances_
         dt = X.dtype
         return (w.astype(dt), mu.astype(dt), np.asarray(c).astype(dt), p.astype(dt), lab, float(bound),
-                int(n_iter), bool(converged))
+                int(n_iter), bool(converged)), history
 
     # ------------------------------------------------------------------ evaluation
 

@@ -21,6 +21,7 @@ except ImportError as e:  # pragma: no cover - torch is in the test extra
 
 from . import deep, functional
 from .deep import *
+from .density import mr_distances, mr_similarity
 from .functional import (
     dec_loss,
     gmm_nll,
@@ -44,6 +45,8 @@ __all__ = [  # noqa: PLE0604
     "gmm_nll",
     "kforest",
     "kmeans_loss",
+    "mr_distances",
+    "mr_similarity",
     "partial_fy_loss",
     "perturbed_kforest",
     "similarity",

@@ -7,7 +7,7 @@ kernel of :func:`diffclust.torch.dec_loss`). Re-exported by :mod:`diffclust.torc
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, cast
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,19 +64,6 @@ def _check_positive(value: Any, name: str) -> float:
     if not v > 0 or not math.isfinite(v):
         raise ValueError(f"{name} must be positive and finite, got {value}")
     return v
-
-
-def _library_fn(name: str, issue: str) -> Callable[..., Any]:
-    """``diffclust.<name>``, imported lazily; NotImplementedError when this build lacks it."""
-    import diffclust
-
-    fn = getattr(diffclust, name, None)
-    if fn is None:
-        raise NotImplementedError(
-            f"this initialisation needs diffclust.{name} ({issue}), which this build of diffclust "
-            "does not have yet"
-        )
-    return cast(Callable[..., Any], fn)
 
 
 def _sqdist(Z: Tensor, centers: Tensor) -> Tensor:
@@ -166,14 +153,10 @@ def dec_init_centers(
     -------
     Tensor, shape (k, d)
         The centers, in the dtype and on the device of Z.
-
-    Raises
-    ------
-    NotImplementedError
-        If this build of diffclust has no :func:`diffclust.kmeans`.
     """
+    from ..centroids import kmeans
+
     _check_matrix(Z, "Z")
-    kmeans = _library_fn("kmeans", "issue 11, k-means fitting")
     X = Z.detach().to(device="cpu", dtype=torch.float64).numpy()
     res = kmeans(X, int(n_clusters), n_init=n_init, max_iter=max_iter, seed=seed, n_threads=n_threads)
     return torch.from_numpy(np.asarray(res.centers, dtype=np.float64)).to(dtype=Z.dtype, device=Z.device)
@@ -461,11 +444,10 @@ class VaDELoss(nn.Module):
     def init_from_gmm(self, Z: Tensor, *, seed: int | None = None, **kwargs: Any) -> None:
         """Fit a diagonal Gaussian mixture to embeddings Z (:func:`diffclust.gaussian_mixture`)
         and set the prior from it; ``kwargs`` go to the fit (``max_iter``, ``reg_covar``, ...).
-
-        Raises NotImplementedError if this build has no :func:`diffclust.gaussian_mixture`.
         """
+        from ..mixture import gaussian_mixture as fit
+
         _check_matrix(Z, "Z", self.means.shape[1])
-        fit = _library_fn("gaussian_mixture", "issue 11, Gaussian-mixture fitting")
         X = Z.detach().to(device="cpu", dtype=torch.float64).numpy()
         res = fit(X, self.means.shape[0], covariance_type="diag", seed=seed, **kwargs)
         self.init_from_mixture(res.weights, res.means, res.covariances)

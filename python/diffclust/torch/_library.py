@@ -14,7 +14,7 @@ arguments and draw the seeds, not these operators.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -32,10 +32,16 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 # --------------------------------------------------------------------------- conversions
 
 
+_FAST = (torch.float32, torch.float64)
+_U64 = 2**64
+
+
 def to_numpy(x: Tensor) -> NDArray[Any]:
     """A NumPy view of ``x`` (a copy only if it is not a contiguous CPU float32/float64 tensor)."""
     x = x.detach()
-    if x.device.type != "cpu":
+    if x.is_cpu and x.dtype in _FAST and x.is_contiguous() and not (x.is_conj() or x.is_neg()):
+        return x.numpy()
+    if not x.is_cpu:
         x = x.cpu()
     if x.dtype in _LOW_PRECISION:
         x = x.float()
@@ -52,29 +58,74 @@ def from_numpy(a: Any, like: Tensor, shape: Any = None, dtype: torch.dtype | Non
         a = a.reshape(shape)  # NumPy's reshape: a view, and cheaper than torch's
     out = torch.from_numpy(a if a.flags.c_contiguous else np.ascontiguousarray(a))
     dtype = like.dtype if dtype is None else dtype
-    if out.dtype is not dtype or like.device.type != "cpu":
+    if out.dtype is not dtype or not like.is_cpu:
         out = out.to(device=like.device, dtype=dtype)
     return out
 
 
+def _scalars(value: float, like: Tensor, shape: tuple[int, ...], compute: np.dtype[Any]) -> Tensor:
+    """A float of the kernel (a double) as a tensor of ``shape`` (one element) in the dtype of
+    ``like``, rounded through the compute dtype as the NumPy API rounds it."""
+    out = torch.from_numpy(np.array(value, dtype=compute).reshape(shape))
+    if out.dtype is not like.dtype or not like.is_cpu:
+        out = out.to(device=like.device, dtype=like.dtype)
+    return out
+
+
 def _seeds(seed: Tensor, batch: tuple[int, ...]) -> NDArray[np.uint64]:
+    """The seeds (b,) uint64 of a stack (int64 tensor of shape ``batch``, read as uint64)."""
+    _check_seed(seed, batch)
+    if not seed.is_cpu:
+        seed = seed.cpu()
+    return np.ascontiguousarray(seed.detach().numpy()).reshape(-1).view(np.uint64)
+
+
+def _seed(seed: Tensor, batch: tuple[int, ...]) -> int:
+    """The seed in [0, 2**64) of one matrix (an int64 tensor of shape ``batch``, one element)."""
+    _check_seed(seed, batch)
+    return int(seed) % _U64
+
+
+def _check_seed(seed: Tensor, batch: tuple[int, ...]) -> None:
     if tuple(seed.shape) != batch:
         raise ValueError(f"seed must have shape S.shape[:-2] = {batch}, got {tuple(seed.shape)}")
     if seed.dtype != torch.int64:
         raise TypeError(f"seed must be an int64 tensor, got {seed.dtype}")
-    if seed.device.type != "cpu":
-        seed = seed.cpu()
-    return seed.numpy().reshape(-1).view(np.uint64)
 
 
-def _labels(labels: Tensor | None, shape: tuple[int, ...], name: str) -> NDArray[np.int64] | None:
+def _labels(labels: Tensor | None, shape: tuple[int, ...], name: str, one: bool) -> NDArray[np.int64] | None:
+    """Label rows (b, n) for the kernels (a row (n,) if ``one``), numbered as the NumPy API numbers them."""
     if labels is None:
         return None
     if tuple(labels.shape) != shape:
         raise ValueError(f"{name} must have shape S.shape[:-1] = {shape}, got {tuple(labels.shape)}")
     if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
         raise TypeError(f"{name} must be an integer tensor, got {labels.dtype}")
-    return labels.detach().cpu().to(torch.int64).contiguous().numpy().reshape(-1, shape[-1])
+    labels = labels.detach()
+    if not labels.is_cpu or labels.dtype != torch.int64:
+        labels = labels.to(device="cpu", dtype=torch.int64)
+    return _batch.labels_for_kernel(labels.numpy().reshape((-1, shape[-1]) if not one else (shape[-1],)))
+
+
+class _Host(NamedTuple):
+    """The NumPy side of a perturbed operator's tensors: S as one matrix (n, n) with an int
+    seed and labels (n,) when it holds one matrix, else as a stack (b, n, n) with seeds (b,)
+    and labels (b, n)."""
+
+    S: NDArray[Any]
+    seeds: int | NDArray[np.uint64]
+    labels: NDArray[np.int64] | None
+    batch: tuple[int, ...]
+    one: bool
+
+
+def _host(S: Tensor, seed: Tensor, labels: Tensor | None, name: str) -> _Host:
+    batch, n = _square(S)
+    X = to_numpy(S)
+    one = X.size == n * n
+    if one:
+        return _Host(X.reshape(n, n), _seed(seed, batch), _labels(labels, (*batch, n), name, True), batch, True)
+    return _Host(X.reshape(-1, n, n), _seeds(seed, batch), _labels(labels, (*batch, n), name, False), batch, False)
 
 
 def _square(S: Tensor) -> tuple[tuple[int, ...], int]:
@@ -136,11 +187,10 @@ def perturbed_kforest(
     S: Tensor, k: int, sigma: float, n_samples: int, seed: Tensor, known_labels: Tensor | None
 ) -> tuple[Tensor, Tensor, Tensor]:
     """(A_eps, M_eps, F_eps) of S (..., n, n); seed (...) int64, one per matrix."""
-    batch, n = _square(S)
-    S3 = to_numpy(S).reshape(-1, n, n)
-    labels = _labels(known_labels, (*batch, n), "known_labels")
-    A, M, F = _batch.perturbed("forward", S3, k, sigma, n_samples, _seeds(seed, batch), labels)
-    return from_numpy(A, S, S.shape), from_numpy(M, S, S.shape), from_numpy(F, S, batch)
+    h = _host(S, seed, known_labels, "known_labels")
+    A, M, F = _batch.forward(h.S, k, sigma, n_samples, h.seeds, h.labels)
+    F = _scalars(F, S, h.batch, h.S.dtype) if h.one else from_numpy(F, S, h.batch)
+    return from_numpy(A, S, S.shape), from_numpy(M, S, S.shape), F
 
 
 @perturbed_kforest.register_fake
@@ -154,28 +204,22 @@ def perturbed_kforest_vjp(
     sigma: float, n_samples: int, seed: Tensor, known_labels: Tensor | None, control_variate: bool,
 ) -> Tensor:
     """The score-function VJP of (A_eps, M_eps) at S for the cotangents (None or zeros: skipped)."""
-    batch, n = _square(S)
+    _square(S)
     VA = None if _is_zero(grad_adjacency) else grad_adjacency
     VM = None if _is_zero(grad_connectivity) else grad_connectivity
     if VA is None and VM is None:
         return torch.zeros(S.shape, dtype=S.dtype, device=S.device)
-    S3 = to_numpy(S)
-    compute = S3.dtype
-    S3 = S3.reshape(-1, n, n)
+    h = _host(S, seed, known_labels, "known_labels")
 
     def cotangent(V: Tensor | None, name: str) -> NDArray[Any] | None:
         if V is None:
             return None
         if tuple(V.shape) != tuple(S.shape):
             raise ValueError(f"{name} must have the shape of S {tuple(S.shape)}, got {tuple(V.shape)}")
-        return np.ascontiguousarray(to_numpy(V), dtype=compute).reshape(-1, n, n)
+        return np.ascontiguousarray(to_numpy(V), dtype=h.S.dtype).reshape(h.S.shape)
 
-    labels = _labels(known_labels, (*batch, n), "known_labels")
-    (g,) = _batch.perturbed(
-        "vjp", S3, k, sigma, n_samples, _seeds(seed, batch), labels,
-        grad_adjacency=cotangent(VA, "grad_adjacency"), grad_connectivity=cotangent(VM, "grad_connectivity"),
-        control_variate=control_variate,
-    )
+    g = _batch.vjp(h.S, k, sigma, n_samples, h.seeds, h.labels, cotangent(VA, "grad_adjacency"),
+                   cotangent(VM, "grad_connectivity"), bool(control_variate))
     return from_numpy(g, S, S.shape)
 
 
@@ -197,7 +241,7 @@ def _forest_backward(ctx: Any, grad_A: Tensor | None, grad_M: Tensor | None, gra
     k, sigma, n_samples = ctx.params
     grad: Tensor | None = None
     if grad_F is not None:
-        grad = grad_F[..., None, None] * A  # dF_eps/dS = A_eps
+        grad = _scale(grad_F, A)  # dF_eps/dS = A_eps
     if grad_A is not None or grad_M is not None:
         g = perturbed_kforest_vjp(S, grad_A, grad_M, k, sigma, n_samples, seed, known_labels, True)
         grad = g if grad is None else grad + g
@@ -231,11 +275,11 @@ def partial_fy_loss(
     S: Tensor, k: int, known_labels: Tensor, sigma: float, n_samples: int, seed: Tensor
 ) -> tuple[Tensor, Tensor]:
     """(loss (...), dloss/dS (..., n, n)) of the partial Fenchel-Young loss, per matrix."""
-    batch, n = _square(S)
-    S3 = to_numpy(S).reshape(-1, n, n)
-    labels = _labels(known_labels, (*batch, n), "known_labels")
-    loss, grad = _batch.perturbed("loss", S3, k, sigma, n_samples, _seeds(seed, batch), labels)
-    return from_numpy(loss, S, batch), from_numpy(grad, S, S.shape)
+    h = _host(S, seed, known_labels, "known_labels")
+    assert h.labels is not None  # known_labels is a Tensor (the schema says so)
+    loss, grad = _batch.loss(h.S, k, sigma, n_samples, h.seeds, h.labels)
+    loss = _scalars(loss, S, h.batch, h.S.dtype) if h.one else from_numpy(loss, S, h.batch)
+    return loss, from_numpy(grad, S, S.shape)
 
 
 @partial_fy_loss.register_fake
@@ -245,13 +289,18 @@ def _(S: Tensor, k: int, known_labels: Tensor, sigma: float, n_samples: int, see
 
 def _loss_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
     ctx.set_materialize_grads(False)
+    ctx.mark_non_differentiable(output[1])  # internal: with the noise fixed, dloss/dS is piecewise constant
     ctx.save_for_backward(output[1])
 
 
+def _scale(g: Tensor, grad: Tensor) -> Tensor:
+    """g (...) times grad (..., n, n), matrix by matrix."""
+    return grad * (g if g.dim() == 0 else g[..., None, None])
+
+
 def _loss_backward(ctx: Any, grad_loss: Tensor | None, grad_grad: Tensor | None) -> Any:
-    # grad_grad is dropped: with the noise fixed, dloss/dS is piecewise constant in S
     (grad,) = ctx.saved_tensors
-    g = None if grad_loss is None else grad_loss[..., None, None] * grad
+    g = None if grad_loss is None else _scale(grad_loss, grad)
     return g, None, None, None, None, None
 
 

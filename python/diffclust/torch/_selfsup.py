@@ -15,7 +15,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Sampler
 
-from ._generative import _check_matrix, _check_positive, _check_reduction, _library_fn
+from ..centroids import kmeans
+from ._generative import _check_matrix, _check_positive, _check_reduction
 
 __all__ = [
     "DeepClusterLoss",
@@ -145,11 +146,6 @@ def deepcluster_pseudo_labels(
     centers : Tensor, shape (k, d)
         In the dtype and on the device of features.
 
-    Raises
-    ------
-    NotImplementedError
-        If this build of diffclust has no :func:`diffclust.kmeans`.
-
     References
     ----------
     Caron, Bojanowski, Joulin, Douze. Deep clustering for unsupervised learning of
@@ -159,7 +155,6 @@ def deepcluster_pseudo_labels(
     k = int(n_clusters)
     if not 1 <= k <= features.shape[0]:
         raise ValueError(f"n_clusters must be in [1, n] = [1, {features.shape[0]}], got {n_clusters}")
-    kmeans = _library_fn("kmeans", "issue 11, k-means fitting")
     if seed is None:
         seed = int(torch.randint(0, 2**62, (), generator=generator))
     X = features.detach().to(device="cpu")

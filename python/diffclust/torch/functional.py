@@ -19,6 +19,8 @@ batched S, matrix t uses the per-element seed the batched NumPy call derives fro
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 import torch
@@ -52,6 +54,26 @@ def _check_S(S: Any) -> tuple[int, ...]:
     return tuple(S.shape[:-2])
 
 
+def _perturbation(S: Tensor, k: Any, sigma: Any, n_samples: Any) -> tuple[int, float, int]:
+    """The checked (k, sigma, n_samples) of a perturbed call on S: checked here once (in
+    plain Python, which ``torch.compile`` traces without a break), and the operator
+    hands them to the kernel as they are."""
+    n = int(S.shape[-1])
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k must be an integer, got {k!r}")
+    if not 1 <= int(k) <= n:
+        raise ValueError(f"k must be in [1, n] = [1, {n}], got {int(k)}")
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
+        raise TypeError(f"sigma must be a positive real number, got {sigma!r}")
+    if not (math.isfinite(float(sigma)) and float(sigma) > 0):
+        raise ValueError(f"sigma must be a finite number > 0, got {float(sigma)}")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
+        raise TypeError(f"n_samples must be an integer, got {n_samples!r}")
+    if not 1 <= int(n_samples) < 2**32:
+        raise ValueError(f"n_samples must be in [1, 2**32), got {int(n_samples)}")
+    return int(k), float(sigma), int(n_samples)
+
+
 def resolve_seed(seed: Any, generator: torch.Generator | None, batch: tuple[int, ...]) -> Tensor:
     """The int64 seed tensor of shape ``batch`` for ``seed`` (None, int or integer tensor)."""
     if seed is None:
@@ -70,6 +92,8 @@ def resolve_seed(seed: Any, generator: torch.Generator | None, batch: tuple[int,
         if tuple(seed.shape) != batch:
             raise ValueError(f"seed must have shape S.shape[:-2] = {batch} (one seed per matrix), got "
                              f"{tuple(seed.shape)}")
+        if seed.dtype == torch.int64 and seed.is_cpu:
+            return seed
         return seed.to(device="cpu", dtype=torch.int64)
     value = _validation.check_int(seed, "seed")
     if not 0 <= value < 2**64:
@@ -89,6 +113,9 @@ def _labels_for(labels: Any, S: Tensor, name: str) -> Tensor:
     if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
         raise TypeError(f"{name} must hold integers (-1 for unknown), got {labels.dtype}")
     shape = tuple(S.shape[:-1])
+    if labels.dtype == torch.int64 and labels.is_cpu and tuple(labels.shape) == shape:
+        same: Tensor = labels
+        return same
     if labels.dim() == 0 or labels.shape[-1] != S.shape[-1]:
         raise ValueError(f"{name} must have shape (..., n) with n = {S.shape[-1]}, got {tuple(labels.shape)}")
     try:
@@ -145,9 +172,10 @@ def perturbed_kforest(
     A CUDA tensor is computed on the CPU and the results are returned on its device.
     """
     batch = _check_S(S)
+    k, sigma, n_samples = _perturbation(S, k, sigma, n_samples)
     seeds = resolve_seed(seed, generator, batch)
     labels = None if known_labels is None else _labels_for(known_labels, S, "known_labels")
-    A, M, F = _library.perturbed_kforest(S, int(k), float(sigma), int(n_samples), seeds, labels)
+    A, M, F = _library.perturbed_kforest(S, k, sigma, n_samples, seeds, labels)
     return A, M, F
 
 
@@ -187,9 +215,10 @@ def partial_fy_loss(
     A CUDA tensor is computed on the CPU and the result is returned on its device.
     """
     batch = _check_S(S)
+    k, sigma, n_samples = _perturbation(S, k, sigma, n_samples)
     seeds = resolve_seed(seed, generator, batch)
     lab = _labels_for(labels, S, "labels")
-    loss: Tensor = _library.partial_fy_loss(S, int(k), lab, float(sigma), int(n_samples), seeds)[0]
+    loss: Tensor = _library.partial_fy_loss(S, k, lab, sigma, n_samples, seeds)[0]
     return loss
 
 

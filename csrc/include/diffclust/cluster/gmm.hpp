@@ -18,6 +18,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -517,6 +518,8 @@ struct MixtureFit {
     double lower_bound = -std::numeric_limits<double>::infinity();  // mean log-likelihood before the last M-step
     index_t n_iter = 0;
     bool converged = false;
+    std::vector<double> lower_bounds;  // the mean log-likelihood of every iteration (scikit-learn's lower_bounds_)
+    std::vector<double> seconds;       // the wall time of every iteration (verbose output only)
 };
 
 // EM from the parameters `p` (weights, means, prec_chol; covariances are replaced by
@@ -530,6 +533,7 @@ MixtureFit gmm_fit(const T* X, index_t n, MixtureParams p, index_t max_iter, dou
     MixtureFit fit;
     double lower = initial_lower_bound;
     for (index_t it = 1; it <= max_iter; ++it) {
+        const auto start = std::chrono::steady_clock::now();
         const double prev = lower;
         const GaussianMixture g = p.mixture();
         GmmResponsibilities src;
@@ -539,6 +543,8 @@ MixtureFit gmm_fit(const T* X, index_t n, MixtureParams p, index_t max_iter, dou
         lower = st.back() / static_cast<double>(n);
         gmm_m_step(X, n, st, src, shift.data(), reg, n_threads, p);
         fit.n_iter = it;
+        fit.lower_bounds.push_back(lower);
+        fit.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         if (std::abs(lower - prev) < tol) {
             fit.converged = true;
             break;

@@ -76,6 +76,8 @@ struct LloydJob {
     double* lower = nullptr;
     const double* half_sep = nullptr;
     bool fresh = true;
+    // The small-k kernel's centres (nullptr: the packed kernel); never with bounds.
+    const SmallCenters* small = nullptr;
 };
 
 // Relative slack that keeps the bounds rigorous under rounding (distance units):
@@ -122,6 +124,28 @@ DIFFCLUST_ALWAYS_INLINE void assign_rows(const LloydJob<T>& job, const index_t* 
     }
 }
 
+// Labels of the rows [b0, b1) by the small-k kernel (same labels as assign_rows).
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void assign_rows_small(const LloydJob<T>& job, index_t b0, index_t b1, ChunkSums& out) {
+    const index_t d = job.d, k = job.k;
+    const double rel2 = 2.0 * margin_factor(d);
+    const double cmax2 = job.small->max_sq;
+    double xn[small_rows], best[small_rows], second[small_rows];
+    long long arg[small_rows];
+    out.computed += b1 - b0;
+    for (index_t p = b0; p < b1; p += small_rows) {
+        const index_t cnt = std::min(small_rows, b1 - p);
+        nearest_small(job.X, d, p, cnt, *job.small, best, second, arg, xn);
+        for (index_t w = 0; w < cnt; ++w) {
+            const index_t i = p + w;
+            const bool clear = second[w] - best[w] > rel2 * (xn[w] + cmax2);
+            const index_t l = clear ? static_cast<index_t>(arg[w]) : exact_nearest(job.X + i * d, job.centers, k, d);
+            out.changed += job.labels[i] != l;
+            job.labels[i] = l;
+        }
+    }
+}
+
 // Rows [r0, r1) of one chunk, in blocks of `block_rows` (so that the rows are still
 // in cache for the sums): labels (plain, or skipping the points whose bounds prove
 // the label unchanged), then the sums in row order.
@@ -138,7 +162,9 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
     const index_t step = job.upper ? block_rows : pw;
     for (index_t b0 = r0; b0 < r1; b0 += step) {
         const index_t b1 = std::min(r1, b0 + step);
-        if (job.assign) {
+        if (job.assign && job.small) {
+            assign_rows_small(job, b0, b1, out);
+        } else if (job.assign) {
             index_t m = 0;
             if (job.upper && !job.fresh) {
                 for (index_t i = b0; i < b1; ++i) {
@@ -369,6 +395,8 @@ KMeansStats kmeans_lloyd(const T* X, index_t n, index_t d, const double* w, inde
     for (std::size_t e = 0; e < C.size(); ++e) C[e] = static_cast<double>(centers[e]);
     std::fill(labels, labels + n, index_t(-1));
     PackedCenters packed;
+    SmallCenters small;
+    const bool use_small = small_kernel_available && k <= small_k_max;
     KMeansStats stats;
     // Hamerly's bounds pay once there are a few centres to skip.
     const bool bounded = k >= bounds_min_k;
@@ -383,8 +411,13 @@ KMeansStats kmeans_lloyd(const T* X, index_t n, index_t d, const double* w, inde
     index_t it = 0;
     for (; it < max_iter; ++it) {
         cancellation_point();
-        packed.pack(C.data(), k, d);
+        if (use_small) {
+            small.pack(C.data(), k, d);
+        } else {
+            packed.pack(C.data(), k, d);
+        }
         LloydJob<T> job{X, w, n, d, k, C.data(), &packed, labels, true, true, false};
+        if (use_small) job.small = &small;
         if (bounded) {
             separations(C.data(), k, d, slack, half_sep.data());
             job.upper = upper.data(), job.lower = lower.data(), job.half_sep = half_sep.data();
@@ -427,8 +460,13 @@ KMeansStats kmeans_lloyd(const T* X, index_t n, index_t d, const double* w, inde
     stats.n_iter = std::min(it + 1, max_iter);
     stats.converged = it < max_iter;
     // The labels of the returned centres (unless they already are) and the inertia.
-    packed.pack(C.data(), k, d);
-    const LloydJob<T> last{X, w, n, d, k, C.data(), &packed, labels, !strict, false, true};
+    if (use_small) {
+        small.pack(C.data(), k, d);
+    } else {
+        packed.pack(C.data(), k, d);
+    }
+    LloydJob<T> last{X, w, n, d, k, C.data(), &packed, labels, !strict, false, true};
+    if (use_small) last.small = &small;
     stats.inertia = lloyd_pass(last, threads).inertia;
     for (std::size_t e = 0; e < C.size(); ++e) centers[e] = static_cast<T>(C[e]);
     return stats;
@@ -447,8 +485,14 @@ double kmeans_assign(const T* X, index_t n, index_t d, const double* w, const T*
     std::vector<double> C(static_cast<std::size_t>(k * d));
     for (std::size_t e = 0; e < C.size(); ++e) C[e] = static_cast<double>(centers[e]);
     PackedCenters packed;
-    packed.pack(C.data(), k, d);
-    const LloydJob<T> job{X, w, n, d, k, C.data(), &packed, labels, true, false, true};
+    SmallCenters small;
+    LloydJob<T> job{X, w, n, d, k, C.data(), &packed, labels, true, false, true};
+    if (small_kernel_available && k <= small_k_max) {
+        small.pack(C.data(), k, d);
+        job.small = &small;
+    } else {
+        packed.pack(C.data(), k, d);
+    }
     const double inertia = lloyd_pass(job, threads).inertia;
     if (distances) {
         const std::vector<double> dist = distances_to_labelled(X, n, d, C.data(), labels, threads);

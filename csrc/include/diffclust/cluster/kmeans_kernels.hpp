@@ -27,6 +27,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "diffclust/core/simd.hpp"
@@ -64,12 +65,50 @@ struct PackedCenters {
     }
 };
 
+// tiles::pack_panels for one B panel (the same values), inlined in the caller's
+// instruction set: a full panel is transposed 4 x 4 in registers.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void pack8(const T* X, index_t d, const index_t* rows, index_t i0, index_t count,
+                                   double* panel) {
+#if DIFFCLUST_VECTOR_EXTENSIONS
+    if (count == pw) {
+        using tiles::vec4;
+        using tiles::vec4i;
+        const T* r[pw];
+        for (index_t w = 0; w < pw; ++w) r[w] = X + (rows ? rows[i0 + w] : i0 + w) * d;
+        const vec4i lo_even = {0, 4, 2, 6}, lo_odd = {1, 5, 3, 7}, low = {0, 1, 4, 5}, high = {2, 3, 6, 7};
+        index_t t = 0;
+        for (; t + 4 <= d; t += 4) {
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; ++h) {
+                vec4 a, b, c, e;
+                tiles::load4(r[4 * h] + t, a), tiles::load4(r[4 * h + 1] + t, b);
+                tiles::load4(r[4 * h + 2] + t, c), tiles::load4(r[4 * h + 3] + t, e);
+                const vec4 t0 = __builtin_shuffle(a, b, lo_even), t1 = __builtin_shuffle(a, b, lo_odd);
+                const vec4 t2 = __builtin_shuffle(c, e, lo_even), t3 = __builtin_shuffle(c, e, lo_odd);
+                const vec4 x0 = __builtin_shuffle(t0, t2, low), x1 = __builtin_shuffle(t1, t3, low);
+                const vec4 x2 = __builtin_shuffle(t0, t2, high), x3 = __builtin_shuffle(t1, t3, high);
+                double* o = panel + t * pw + 4 * h;
+                std::memcpy(o, &x0, sizeof x0);
+                std::memcpy(o + pw, &x1, sizeof x1);
+                std::memcpy(o + 2 * pw, &x2, sizeof x2);
+                std::memcpy(o + 3 * pw, &x3, sizeof x3);
+            }
+        }
+        for (; t < d; ++t)
+            for (index_t w = 0; w < pw; ++w) panel[t * pw + w] = static_cast<double>(r[w][t]);
+        return;
+    }
+#endif
+    tiles::pack_panels(X, d, rows, i0, count, pw, nullptr, panel);
+}
+
 // Packs rows [i0, i0 + count) (count <= 8) of X, or rows[i0 .. i0 + count) when
 // rows is given, into one B panel and writes their squared norms (zero for padding).
 template <class T>
 DIFFCLUST_ALWAYS_INLINE void pack_points(const T* X, index_t d, index_t i0, index_t count, double* panel,
                                          double* sq_norm, const index_t* rows = nullptr) {
-    tiles::pack_panels(X, d, rows, i0, count, pw, nullptr, panel);
+    pack8(X, d, rows, i0, count, panel);
     double s[pw] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (index_t t = 0; t < d; ++t) {
 #pragma GCC unroll 8
@@ -170,6 +209,118 @@ DIFFCLUST_ALWAYS_INLINE void nearest8(const double* P, index_t d, const PackedCe
         }
     }
 }
+#endif
+
+
+// The small-k kernel (k <= small_k_max): no packing of the points. Four rows are
+// read in place and transposed in registers, 4 features at a time, so that a vector
+// holds feature t of the four points; the centres are stored transposed
+// (ct[t * kb + j] = c_j[t], kb = k rounded up to even, padded centres with squared
+// norm +inf) and broadcast. Each point stays in one lane, so the best and second g
+// are kept without any horizontal step, as in nearest8, and the dot products are
+// summed over t in increasing order.
+constexpr index_t small_k_max = 12;
+constexpr index_t small_rows = 4;
+
+struct SmallCenters {
+    std::vector<double> ct, sq_norms;  // d x kb, kb
+    double max_sq = 0.0;               // the largest squared norm
+    index_t kb = 0;
+
+    void pack(const double* C, index_t k, index_t d) {
+        kb = (k + 1) / 2 * 2;
+        ct.assign(static_cast<std::size_t>(d * kb), 0.0);
+        sq_norms.assign(static_cast<std::size_t>(kb), inf);
+        max_sq = 0.0;
+        for (index_t j = 0; j < k; ++j) {
+            double s = 0.0;
+            for (index_t t = 0; t < d; ++t) {
+                ct[static_cast<std::size_t>(t * kb + j)] = C[j * d + t];
+                s += C[j * d + t] * C[j * d + t];
+            }
+            sq_norms[static_cast<std::size_t>(j)] = s;
+            max_sq = std::max(max_sq, s);
+        }
+    }
+};
+
+#if DIFFCLUST_VECTOR_EXTENSIONS
+constexpr bool small_kernel_available = true;
+
+template <int KB>
+DIFFCLUST_ALWAYS_INLINE void small_step(tiles::vec4* acc, tiles::vec4& xn, const tiles::vec4& x,
+                                        const double* DIFFCLUST_RESTRICT c) {
+    xn += x * x;
+#pragma GCC unroll 12
+    for (int j = 0; j < KB; ++j) acc[j] += x * c[j];
+}
+
+// best/second/arg/sq_norm of the rows r[0..4) (d values each), KB centres.
+template <int KB, class T>
+DIFFCLUST_ALWAYS_INLINE void nearest_small4(const T* const* r, index_t d, const SmallCenters& sc, double* best,
+                                            double* second, long long* arg, double* sq_norm) {
+    using tiles::vec4;
+    using tiles::vec4i;
+    const double* DIFFCLUST_RESTRICT ct = sc.ct.data();
+    vec4 acc[KB] = {};
+    vec4 xn = {0.0, 0.0, 0.0, 0.0};
+    const vec4i lo_even = {0, 4, 2, 6}, lo_odd = {1, 5, 3, 7}, low = {0, 1, 4, 5}, high = {2, 3, 6, 7};
+    index_t t = 0;
+    for (; t + 4 <= d; t += 4) {
+        vec4 a, b, c, e;
+        tiles::load4(r[0] + t, a), tiles::load4(r[1] + t, b), tiles::load4(r[2] + t, c), tiles::load4(r[3] + t, e);
+        const vec4 t0 = __builtin_shuffle(a, b, lo_even), t1 = __builtin_shuffle(a, b, lo_odd);
+        const vec4 t2 = __builtin_shuffle(c, e, lo_even), t3 = __builtin_shuffle(c, e, lo_odd);
+        small_step<KB>(acc, xn, __builtin_shuffle(t0, t2, low), ct + t * KB);
+        small_step<KB>(acc, xn, __builtin_shuffle(t1, t3, low), ct + (t + 1) * KB);
+        small_step<KB>(acc, xn, __builtin_shuffle(t0, t2, high), ct + (t + 2) * KB);
+        small_step<KB>(acc, xn, __builtin_shuffle(t1, t3, high), ct + (t + 3) * KB);
+    }
+    for (; t < d; ++t) {
+        const vec4 x = {static_cast<double>(r[0][t]), static_cast<double>(r[1][t]), static_cast<double>(r[2][t]),
+                        static_cast<double>(r[3][t])};
+        small_step<KB>(acc, xn, x, ct + t * KB);
+    }
+    const vec4 vinf = {inf, inf, inf, inf};
+    vec4 b = vinf, s = vinf;
+    vec4i a = {0, 0, 0, 0};
+#pragma GCC unroll 12
+    for (int j = 0; j < KB; ++j) {
+        const vec4 g = sc.sq_norms[static_cast<std::size_t>(j)] - (acc[j] + acc[j]);
+        const vec4i vj = {j, j, j, j};
+        const vec4i lt = g < b;
+        const vec4i lt2 = g < s;
+        s = lt ? b : (lt2 ? g : s);
+        b = lt ? g : b;
+        a = lt ? vj : a;
+    }
+    std::memcpy(best, &b, sizeof b);
+    std::memcpy(second, &s, sizeof s);
+    std::memcpy(arg, &a, sizeof a);
+    std::memcpy(sq_norm, &xn, sizeof xn);
+}
+
+// Rows i0 .. i0 + cnt (cnt <= 4) of X (padding repeats the last row).
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void nearest_small(const T* X, index_t d, index_t i0, index_t cnt, const SmallCenters& sc,
+                                           double* best, double* second, long long* arg, double* sq_norm) {
+    const T* r[small_rows];
+    for (index_t q = 0; q < small_rows; ++q) r[q] = X + (i0 + std::min(q, cnt - 1)) * d;
+    switch (sc.kb) {
+        case 2: nearest_small4<2>(r, d, sc, best, second, arg, sq_norm); break;
+        case 4: nearest_small4<4>(r, d, sc, best, second, arg, sq_norm); break;
+        case 6: nearest_small4<6>(r, d, sc, best, second, arg, sq_norm); break;
+        case 8: nearest_small4<8>(r, d, sc, best, second, arg, sq_norm); break;
+        case 10: nearest_small4<10>(r, d, sc, best, second, arg, sq_norm); break;
+        default: nearest_small4<12>(r, d, sc, best, second, arg, sq_norm); break;
+    }
+}
+#else
+constexpr bool small_kernel_available = false;
+
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void nearest_small(const T*, index_t, index_t, index_t, const SmallCenters&, double*, double*,
+                                           long long*, double*) {}
 #endif
 
 }  // namespace diffclust::kmeans_detail

@@ -78,7 +78,7 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_panel(const PlusPlusJob<T>& job, const ind
     const index_t d = job.d, trials = job.trials;
     const double rel2 = 2.0 * margin_factor(d);
     double xn[pw], v[pw], cur[pw];
-    tiles::pack_panels(job.X, d, rows, 0, count, pw, nullptr, panel);
+    pack8(job.X, d, rows, 0, count, panel);
     for (int w = 0; w < pw; ++w) xn[w] = 0.0, cur[w] = 0.0;
     for (index_t t = 0; t < d; ++t) {
 #pragma GCC unroll 8

@@ -27,6 +27,7 @@
 #include <cmath>
 #include <limits>
 #include <queue>
+#include <utility>
 #include <stdexcept>
 #include <vector>
 
@@ -100,7 +101,72 @@ public:
     // The raw sum of the (k)-th smallest distance from point q (excluded) to the
     // other points, k >= 1; uses `heap` as scratch.
     double kth_raw(index_t q, index_t k, Metric m, std::vector<double>& heap, std::vector<index_t>& stack) const {
-        const double* x = rows_ + q * d_;
+        return kth_raw_from(rows_ + q * d_, q, k, m, heap, stack);
+    }
+
+    // The same for the point at tree position t (better locality: queries in
+    // tree order walk the same paths one after the other).
+    double kth_raw_at(index_t t, index_t k, Metric m, std::vector<double>& heap, std::vector<index_t>& stack) const {
+        return kth_raw_from(pts_.data() + t * d_, perm_[static_cast<std::size_t>(t)], k, m, heap, stack);
+    }
+
+    // The k nearest other points of the point at tree position t: `heap` holds
+    // (raw, tree position) of k of them (by raw; which of several tied at the
+    // k-th raw is unspecified), `outside_min` a lower bound of the raw of every
+    // point not kept (+inf if none): the points searched and dropped, and the
+    // box bounds of the pruned nodes.
+    // Returns the k-th raw, equal to kth_raw_at's (the same comparisons on raw).
+    double knn_at(index_t t, index_t k, Metric m, std::vector<std::pair<double, index_t>>& heap,
+                  std::vector<index_t>& stack, double& outside_min) const {
+        const double* x = pts_.data() + t * d_;
+        auto less = [](const std::pair<double, index_t>& a, const std::pair<double, index_t>& b) { return a.first < b.first; };
+        heap.clear();
+        outside_min = std::numeric_limits<double>::infinity();
+        auto worst = [&]() { return static_cast<index_t>(heap.size()) < k ? std::numeric_limits<double>::infinity() : heap.front().first; };
+        stack.clear();
+        stack.push_back(0);
+        while (!stack.empty()) {
+            const index_t node = stack.back();
+            stack.pop_back();
+            const Node& nd = nodes_[static_cast<std::size_t>(node)];
+            const double box = box_raw(nd, x, m);
+            if (box > worst()) {
+                outside_min = std::min(outside_min, box);  // a lower bound of its points
+                continue;
+            }
+            if (nd.left < 0) {
+                for (index_t s = nd.lo; s < nd.hi; ++s) {
+                    if (s == t) continue;
+                    const double r = raw_distance(pts_.data() + s * d_, x, d_, m);
+                    if (static_cast<index_t>(heap.size()) < k) {
+                        heap.emplace_back(r, s);
+                        std::push_heap(heap.begin(), heap.end(), less);
+                    } else if (r < heap.front().first) {
+                        outside_min = std::min(outside_min, heap.front().first);
+                        std::pop_heap(heap.begin(), heap.end(), less);
+                        heap.back() = {r, s};
+                        std::push_heap(heap.begin(), heap.end(), less);
+                    } else {
+                        outside_min = std::min(outside_min, r);
+                    }
+                }
+                continue;
+            }
+            const Node& l = nodes_[static_cast<std::size_t>(nd.left)];
+            const bool left_first = x[nd.dim] <= l.hi_box(nd.dim, d_, boxes_);
+            if (left_first) {
+                stack.push_back(nd.right);
+                stack.push_back(nd.left);
+            } else {
+                stack.push_back(nd.left);
+                stack.push_back(nd.right);
+            }
+        }
+        return heap.front().first;
+    }
+
+    double kth_raw_from(const double* x, index_t q, index_t k, Metric m, std::vector<double>& heap,
+                        std::vector<index_t>& stack) const {
         heap.clear();
         auto worst = [&]() { return static_cast<index_t>(heap.size()) < k ? std::numeric_limits<double>::infinity() : heap.front(); };
         stack.clear();
@@ -140,7 +206,6 @@ public:
         return heap.front();
     }
 
-private:
     struct Node {
         index_t lo, hi, left, right, dim, box;  // box: offset of 2 d doubles (min, max)
         double hi_box(index_t c, index_t d, const std::vector<double>& boxes) const {
@@ -148,6 +213,21 @@ private:
         }
     };
 
+    // Read access for the other users of the tree (density/boruvka.hpp). Nodes
+    // are numbered in preorder (children after their parent); node 0 is the
+    // root; node.lo/hi index the tree order: point perm()[t] is at points() + t d.
+    const std::vector<Node>& nodes() const { return nodes_; }
+    const std::vector<index_t>& perm() const { return perm_; }
+    const double* points() const { return pts_.data(); }
+    const std::vector<double>& boxes() const { return boxes_; }
+    index_t dims() const { return d_; }
+    index_t size() const { return n_; }
+    // A lower bound of the raw distance from x to any point of node `node`.
+    double lower_raw(index_t node, const double* x, Metric m) const {
+        return box_raw(nodes_[static_cast<std::size_t>(node)], x, m);
+    }
+
+private:
     index_t build(index_t lo, index_t hi) {
         const index_t id = static_cast<index_t>(nodes_.size());
         const index_t box = static_cast<index_t>(boxes_.size());
@@ -215,6 +295,23 @@ private:
     std::vector<Node> nodes_;
 };
 
+// core[i] for every point of a built kd-tree (min_samples >= 2; see core_distances).
+inline void core_distances_kdtree(const KdTree& tree, Metric metric, index_t min_samples, int n_threads, double* core) {
+    const index_t n = tree.size(), k = min_samples - 1;
+    constexpr index_t block = 64;
+    const index_t blocks = (n + block - 1) / block;
+    const int team = std::max(1, n_threads);
+    std::vector<std::vector<double>> heaps(static_cast<std::size_t>(team));
+    std::vector<std::vector<index_t>> stacks(static_cast<std::size_t>(team));
+    parallel_for_tid(blocks, team, [&](index_t b, int tid) {
+        auto& heap = heaps[static_cast<std::size_t>(tid)];
+        auto& stack = stacks[static_cast<std::size_t>(tid)];
+        for (index_t t = b * block; t < std::min(n, (b + 1) * block); ++t) {
+            core[tree.perm()[static_cast<std::size_t>(t)]] = finish_distance(tree.kth_raw_at(t, k, metric, heap, stack), metric);
+        }
+    });
+}
+
 }  // namespace density
 
 // Which exact method core_distances uses: 0 = automatic, 1 = kd-tree, 2 = brute force.
@@ -241,15 +338,7 @@ void core_distances(const T* X, index_t n, index_t d, Metric metric, index_t min
     const int team = std::max(1, n_threads);
     if (method == CoreMethod::kdtree) {
         const density::KdTree tree(rows.data(), n, d);
-        std::vector<std::vector<double>> heaps(static_cast<std::size_t>(team));
-        std::vector<std::vector<index_t>> stacks(static_cast<std::size_t>(team));
-        parallel_for_tid(blocks, team, [&](index_t b, int tid) {
-            auto& heap = heaps[static_cast<std::size_t>(tid)];
-            auto& stack = stacks[static_cast<std::size_t>(tid)];
-            for (index_t i = b * block; i < std::min(n, (b + 1) * block); ++i) {
-                core[i] = density::finish_distance(tree.kth_raw(i, k, metric, heap, stack), metric);
-            }
-        });
+        density::core_distances_kdtree(tree, metric, min_samples, n_threads, core);
         return;
     }
     // brute force: column-major copy, all distances of a query, then a selection

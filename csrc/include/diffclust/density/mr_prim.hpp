@@ -33,6 +33,7 @@
 #include "diffclust/density/core_distances.hpp"
 #include "diffclust/forest/prim.hpp"
 #include "diffclust/forest/prim_kernels.hpp"
+#include "diffclust/forest/prim_sources.hpp"
 
 namespace diffclust {
 
@@ -242,18 +243,10 @@ public:
         : n_(n), d_(d), metric_(metric), chunk_(std::max<index_t>(chunk, 1)), regions_(std::max(1, regions)),
           asymmetric_(asymmetric), rows_(density::metric_rows(X, n, d, metric)), core_of_(core) {
         constexpr index_t L = PrimLanes<double>::L;
-        const index_t nchunks = (n + chunk_ - 1) / chunk_;
-        offs_.assign(static_cast<std::size_t>(regions_) + 1, 0);
-        caps_.assign(static_cast<std::size_t>(regions_), 0);
+        const RegionLayout layout(n, regions_, chunk_, L);  // shared with PointRegions
+        offs_ = layout.offs;
+        caps_ = layout.caps;
         live_.assign(static_cast<std::size_t>(regions_) * 8, 0);  // a cache line each
-        for (int t = 0; t < regions_; ++t) {
-            index_t count = 0;
-            for (index_t ch = t; ch < nchunks; ch += regions_) count += std::min(n, (ch + 1) * chunk_) - ch * chunk_;
-            if (t == 0 && count > 0) --count;
-            const std::size_t s = static_cast<std::size_t>(t);
-            caps_[s] = std::max<index_t>(detail::round_up(count, L), L);
-            offs_[s + 1] = offs_[s] + caps_[s];
-        }
         const index_t total = offs_.back();
         cols_.resize(static_cast<std::size_t>(total * std::max<index_t>(d, 1)));
         key_.resize(static_cast<std::size_t>(total));
@@ -273,19 +266,15 @@ public:
 
     void fill(int t) {
         const index_t off = offs_[static_cast<std::size_t>(t)], cap = caps_[static_cast<std::size_t>(t)];
-        const index_t nchunks = (n_ + chunk_ - 1) / chunk_;
         double* tcols = cols_.data() + off * d_;
-        index_t slot = 0;
-        for (index_t ch = t; ch < nchunks; ch += regions_) {
-            for (index_t u = std::max<index_t>(ch * chunk_, 1); u < std::min(n_, (ch + 1) * chunk_); ++u, ++slot) {
-                for (index_t c = 0; c < d_; ++c) tcols[c * cap + slot] = rows_[static_cast<std::size_t>(u * d_ + c)];
-                const std::size_t p = static_cast<std::size_t>(off + slot);
-                key_[p] = -std::numeric_limits<double>::infinity();
-                core_[p] = asymmetric_ ? 0.0 : core_of_[u];
-                par_[p] = 0;
-                ids_[p] = u;
-            }
-        }
+        index_t slot = RegionLayout(n_, regions_, chunk_, 1).for_each(t, [&](index_t sl, index_t u) {
+            for (index_t c = 0; c < d_; ++c) tcols[c * cap + sl] = rows_[static_cast<std::size_t>(u * d_ + c)];
+            const std::size_t p = static_cast<std::size_t>(off + sl);
+            key_[p] = -std::numeric_limits<double>::infinity();
+            core_[p] = asymmetric_ ? 0.0 : core_of_[u];
+            par_[p] = 0;
+            ids_[p] = u;
+        });
         live_[static_cast<std::size_t>(t) * 8] = slot;
         for (; slot < cap; ++slot) {
             for (index_t c = 0; c < d_; ++c) tcols[c * cap + slot] = 0.0;

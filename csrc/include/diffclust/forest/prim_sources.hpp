@@ -72,6 +72,44 @@ private:
     int regions_ = 1;
 };
 
+// The layout of the point sources' regions (PointRegions here,
+// MutualReachabilityRegions in density/mr_prim.hpp): vertices 1..n-1 dealt to
+// `regions` regions in chunks of `chunk` (round robin); region t owns the slots
+// [offs[t], offs[t] + caps[t]), its capacity rounded up to the lane count.
+struct RegionLayout {
+    index_t n, chunk;
+    int regions;
+    std::vector<index_t> offs, caps;
+
+    RegionLayout(index_t n_, int regions_, index_t chunk_, index_t lanes)
+        : n(n_), chunk(std::max<index_t>(chunk_, 1)), regions(std::max(1, regions_)) {
+        const index_t nchunks = (n + chunk - 1) / chunk;
+        offs.assign(static_cast<std::size_t>(regions) + 1, 0);
+        caps.assign(static_cast<std::size_t>(regions), 0);
+        for (int t = 0; t < regions; ++t) {
+            index_t count = 0;
+            for (index_t ch = t; ch < nchunks; ch += regions) count += std::min(n, (ch + 1) * chunk) - ch * chunk;
+            if (t == 0 && count > 0) --count;
+            const std::size_t s = static_cast<std::size_t>(t);
+            caps[s] = std::max<index_t>(detail::round_up(count, lanes), lanes);
+            offs[s + 1] = offs[s] + caps[s];
+        }
+    }
+
+    index_t total() const { return offs.back(); }
+
+    // f(slot, u) for the vertices u of region t, slots from 0; returns the count.
+    template <class F>
+    index_t for_each(int t, F&& f) const {
+        const index_t nchunks = (n + chunk - 1) / chunk;
+        index_t slot = 0;
+        for (index_t ch = t; ch < nchunks; ch += regions) {
+            for (index_t u = std::max<index_t>(ch * chunk, 1); u < std::min(n, (ch + 1) * chunk); ++u, ++slot) f(slot, u);
+        }
+        return slot;
+    }
+};
+
 // Points X (n x d) with w(u, v) = -d(x_u, x_v) in double precision (cosine:
 // on the normalised points). Vertices are dealt to the regions in chunks of
 // `chunk` (round robin, so any order of removal stays balanced); each region
@@ -97,18 +135,10 @@ public:
             for (index_t c = 0; c < d; ++c) rows_[static_cast<std::size_t>(i * d + c)] = static_cast<double>(X[i * d + c]) * scale;
         }
         // Region t holds the vertices of chunks c with c % regions == t (vertex 0 excluded).
-        const index_t nchunks = (n + chunk_ - 1) / chunk_;
-        offs_.assign(static_cast<std::size_t>(regions_) + 1, 0);
-        caps_.assign(static_cast<std::size_t>(regions_), 0);
+        const RegionLayout layout(n, regions_, chunk_, L);
+        offs_ = layout.offs;
+        caps_ = layout.caps;
         live_.assign(static_cast<std::size_t>(regions_) * 8, 0);  // a cache line each
-        for (int t = 0; t < regions_; ++t) {
-            index_t count = 0;
-            for (index_t ch = t; ch < nchunks; ch += regions_) count += std::min(n, (ch + 1) * chunk_) - ch * chunk_;
-            if (t == 0 && count > 0) --count;
-            const std::size_t s = static_cast<std::size_t>(t);
-            caps_[s] = std::max<index_t>(detail::round_up(count, L), L);
-            offs_[s + 1] = offs_[s] + caps_[s];
-        }
         const index_t total = offs_.back();
         cols_.resize(static_cast<std::size_t>(total * std::max<index_t>(d, 1)));
         key_.resize(static_cast<std::size_t>(total));
@@ -121,17 +151,13 @@ public:
 
     void fill(int t) {
         const index_t off = offs_[static_cast<std::size_t>(t)], cap = caps_[static_cast<std::size_t>(t)];
-        const index_t nchunks = (n_ + chunk_ - 1) / chunk_;
         double* tcols = cols_.data() + off * d_;
-        index_t slot = 0;
-        for (index_t ch = t; ch < nchunks; ch += regions_) {
-            for (index_t u = std::max<index_t>(ch * chunk_, 1); u < std::min(n_, (ch + 1) * chunk_); ++u, ++slot) {
-                for (index_t c = 0; c < d_; ++c) tcols[c * cap + slot] = rows_[static_cast<std::size_t>(u * d_ + c)];
-                key_[static_cast<std::size_t>(off + slot)] = -std::numeric_limits<double>::infinity();
-                par_[static_cast<std::size_t>(off + slot)] = 0;
-                ids_[static_cast<std::size_t>(off + slot)] = u;
-            }
-        }
+        index_t slot = RegionLayout(n_, regions_, chunk_, 1).for_each(t, [&](index_t sl, index_t u) {
+            for (index_t c = 0; c < d_; ++c) tcols[c * cap + sl] = rows_[static_cast<std::size_t>(u * d_ + c)];
+            key_[static_cast<std::size_t>(off + sl)] = -std::numeric_limits<double>::infinity();
+            par_[static_cast<std::size_t>(off + sl)] = 0;
+            ids_[static_cast<std::size_t>(off + sl)] = u;
+        });
         live_[static_cast<std::size_t>(t) * 8] = slot;
         for (; slot < cap; ++slot) {
             for (index_t c = 0; c < d_; ++c) tcols[c * cap + slot] = 0.0;

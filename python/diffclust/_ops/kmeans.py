@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validation import as_float_array, check_finite, check_int, check_k, core_fn
+from .._validation import as_float_array, check_finite, check_int, check_k, core_fn
 
 __all__ = [
     "ALGORITHMS",
@@ -30,6 +30,7 @@ __all__ = [
     "minibatch_kmeans",
     "minibatch_step",
     "points",
+    "random_init_rows",
     "run_seeds",
     "tolerance",
 ]
@@ -114,21 +115,25 @@ def kmeans_plusplus(
     return Xa[indices].copy(), indices
 
 
+def random_init_rows(n: int, k: int, w: NDArray[np.float64] | None, seed: int) -> NDArray[np.intp]:
+    """The sorted rows of ``init="random"``: k distinct rows, drawn by weight when weighted."""
+    rng = np.random.default_rng(seed)
+    if w is None:
+        idx = rng.choice(n, size=k, replace=False)
+    else:
+        if np.count_nonzero(w) < k:
+            raise ValueError("init='random' needs at least k points with a positive sample_weight")
+        idx = rng.choice(n, size=k, replace=False, p=w / w.sum())
+    return np.sort(idx)
+
+
 def initial_centers(
     Xa: Array, k: int, init: Any, w: NDArray[np.float64] | None, seed: int, n_threads: int
 ) -> Array:
     if isinstance(init, str):
         if init == "k-means++":
             return kmeans_plusplus(Xa, k, w, None, seed, n_threads)[0]
-        n = Xa.shape[0]
-        rng = np.random.default_rng(seed)
-        if w is None:
-            idx = rng.choice(n, size=k, replace=False)
-        else:
-            if np.count_nonzero(w) < k:
-                raise ValueError("init='random' needs at least k points with a positive sample_weight")
-            idx = rng.choice(n, size=k, replace=False, p=w / w.sum())
-        return Xa[np.sort(idx)].copy()
+        return Xa[random_init_rows(Xa.shape[0], k, w, seed)].copy()
     return np.ascontiguousarray(init, dtype=Xa.dtype)
 
 

@@ -8,24 +8,28 @@ part), runs EM in ``_core`` once per initialisation and keeps the best lower bou
 
 from __future__ import annotations
 
-import importlib
 import numbers
-from typing import Any
+import time
+from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _core
-from ._ops._common import COVARIANCE_TYPES, WEIGHT_TOLERANCE, _points
-from ._validation import as_float_array, check_finite, check_int, check_k, core_fn
+from .. import _core
+from .._validation import as_float_array, check_finite, check_int, check_k, core_fn
+from ._common import COVARIANCE_TYPES, WEIGHT_TOLERANCE, _points
+from .kmeans import kmeans, kmeans_plusplus
 
-__all__ = ["INITS", "MixtureArrays", "check_covariance_type", "gaussian_mixture", "gmm_predict"]
+__all__ = ["INITS", "InitReport", "MixtureArrays", "check_covariance_type", "gaussian_mixture", "gmm_predict"]
 
 INITS = ("k-means", "k-means++", "random", "random_from_data")
 
 Array = NDArray[Any]
 # weights, means, covariances, precisions_cholesky, labels, lower_bound, n_iter, converged
 MixtureArrays = tuple[Array, Array, Array, Array, NDArray[np.int64], float, int, bool]
+# Called after each initialisation's EM with (init index, lower bound of every
+# iteration, wall seconds of every iteration, converged, seconds of the whole init).
+InitReport = Callable[[int, NDArray[np.float64], NDArray[np.float64], bool, float], None]
 
 
 def check_covariance_type(covariance_type: Any) -> str:
@@ -85,20 +89,15 @@ def _initial_responsibilities(
         labels = np.full(n, -1, dtype=np.int64)
         labels[rng.choice(n, size=k, replace=False)] = np.arange(k)
         return None, labels
-    # the k-means kernels (diffclust.kmeans, diffclust.kmeans_plusplus) come from their own module
-    package = importlib.import_module(__package__ or "diffclust")
-    name = "kmeans_plusplus" if init == "k-means++" else "kmeans"
-    fn = getattr(package, name, None)
-    if fn is None:
-        raise NotImplementedError(f"init={init!r} needs diffclust.{name} (branch kmeans), which is not merged yet")
     seed = int(rng.integers(0, 2**63))
     if init == "k-means++":
-        _, indices = fn(Xa, k, seed=seed, n_threads=n_threads)
+        _, indices = kmeans_plusplus(Xa, k, None, None, seed, n_threads)
         labels = np.full(n, -1, dtype=np.int64)
-        labels[np.asarray(indices, dtype=np.int64)] = np.arange(k)
+        labels[indices] = np.arange(k)
         return None, labels
-    result = fn(Xa, k, n_init=1, seed=seed, n_threads=n_threads)
-    return None, np.ascontiguousarray(result.labels, dtype=np.int64)
+    # diffclust.kmeans(Xa, k, seed=seed) with its defaults
+    _, km_labels, _, _ = kmeans(Xa, k, "k-means++", 1, 300, 1e-4, None, "auto", seed, n_threads)
+    return None, np.ascontiguousarray(km_labels, dtype=np.int64)
 
 
 def _given_covariances(P: NDArray[np.float64], covariance_type: str) -> NDArray[np.float64]:
@@ -111,8 +110,9 @@ def _given_covariances(P: NDArray[np.float64], covariance_type: str) -> NDArray[
 def gaussian_mixture(
     X: Any, k: Any, covariance_type: Any, init: Any, max_iter: Any, tol: Any, reg_covar: Any, n_init: Any,
     weights_init: Any, means_init: Any, precisions_init: Any, rng: np.random.Generator, n_threads: int,
-) -> MixtureArrays:
-    """EM fit; float arrays in the dtype of X."""
+    on_init: InitReport | None = None,
+) -> tuple[MixtureArrays, NDArray[np.float64]]:
+    """EM fit (float arrays in the dtype of X) and the lower bounds of the kept fit's iterations."""
     covariance_type = check_covariance_type(covariance_type)
     Xa = _points(X, "X")
     n, d = Xa.shape
@@ -136,7 +136,9 @@ def gaussian_mixture(
     fit = core_fn("gmm_fit", Xa.dtype)
     best: MixtureArrays | None = None
     best_bound = -np.inf
-    for _ in range(n_init):
+    best_history = np.empty(0)
+    for init_index in range(n_init):
+        start = time.perf_counter()
         if given:
             assert w0 is not None and m0 is not None and pc0 is not None and P0 is not None
             weights, means, cov, pc = w0, m0, _given_covariances(P0, covariance_type), pc0
@@ -149,16 +151,19 @@ def gaussian_mixture(
             means = means if m0 is None else m0
             pc = pc if pc0 is None else pc0
         out = fit(Xa, covariance_type, weights, means, pc, max_iter, tol, reg_covar, -np.inf, n_threads)
-        w, mu, c, p, lab, bound, n_iter, converged = out
+        w, mu, c, p, lab, bound, n_iter, converged, history, seconds = out
+        if on_init is not None:
+            on_init(init_index, history, seconds, bool(converged), time.perf_counter() - start)
         if max_iter == 0:
             c = cov
         if best is None or bound > best_bound or best_bound == -np.inf:
             best_bound = float(bound)
             best = (w, mu, c, p, lab, float(bound), int(n_iter), bool(converged))
+            best_history = history
     assert best is not None
     w, mu, c, p, lab, bound, n_iter, converged = best
     dt = Xa.dtype
-    return (w.astype(dt), mu.astype(dt), c.astype(dt), p.astype(dt), lab, bound, n_iter, converged)
+    return (w.astype(dt), mu.astype(dt), c.astype(dt), p.astype(dt), lab, bound, n_iter, converged), best_history
 
 
 def gmm_predict(

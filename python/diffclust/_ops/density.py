@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validation import as_float_array, check_finite, check_int, core_fn, resolve_metric
+from .._validation import as_float_array, check_finite, check_int, core_fn, resolve_metric
 
 __all__ = [
     "check_min_cluster_size",
     "check_min_samples",
     "check_nonnegative",
     "core_distances",
+    "mutual_reachability_edges",
     "mutual_reachability_tree",
     "points",
 ]
@@ -31,6 +32,8 @@ __all__ = [
 Array = NDArray[Any]
 # the kernels' core-distance methods
 METHODS = {"auto": 0, "kd_tree": 1, "brute": 2}
+# the kernels' spanning-tree methods (the same tree, bit for bit)
+TREE_METHODS = {"auto": 0, "boruvka": 1, "prim": 2}
 
 
 def points(X: Any) -> Array:
@@ -99,6 +102,27 @@ def mutual_reachability_tree(
     return core, order, parent, dist
 
 
+def mutual_reachability_edges(
+    X: Any, min_samples: Any, metric: Any, n_threads: int, *, method: str = "auto"
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """(core, i, j, distance): the mutual-reachability spanning tree as sorted edges.
+
+    The n - 1 edges (i < j) come lightest first, ties by the pair (i, j): the
+    package's strict order, under which the tree is unique. ``method``: "boruvka"
+    (kd-tree Borůvka: euclidean, sqeuclidean, manhattan), "prim", or "auto" (Borůvka
+    at low dimension); every method gives the same arrays bit for bit.
+    """
+    X = points(X)
+    ms = check_min_samples(min_samples, X.shape[0])
+    name = resolve_metric(metric)
+    if method not in TREE_METHODS:
+        raise ValueError(f"method must be one of {tuple(TREE_METHODS)}, got {method!r}")
+    core, i, j, dist = core_fn("mutual_reachability_edges", X.dtype)(X, ms, name, TREE_METHODS[method], n_threads)
+    if dist.size and not np.isfinite(dist).all():
+        raise ValueError("a distance between points of X overflows float64; rescale X")
+    return core, i, j, dist
+
+
 def mutual_reachability_matrix(X: Any, min_samples: Any, metric: Any, n_threads: int) -> NDArray[np.float64]:
     """The dense (n, n) float64 mutual-reachability distances, zero diagonal.
 
@@ -106,7 +130,7 @@ def mutual_reachability_matrix(X: Any, min_samples: Any, metric: Any, n_threads:
     matrix (the ``min_samples``-th smallest of each row, the zero diagonal included),
     so the matrix is consistent with itself bit for bit.
     """
-    from . import _ops
+    from .. import _ops
 
     X = points(X)
     n = X.shape[0]

@@ -1,0 +1,101 @@
+"""diffclust.jax.mr_similarity: differentiable mutual-reachability similarities in JAX.
+
+References: the NumPy mutual_reachability_distances (to rounding), finite differences
+(check_grads, x64), and the NumPy gradient of partial_fy_loss_from_points (the same
+seed: diffclust.jax.seeds(key)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp
+from jax.test_util import check_grads
+
+import diffclust as dc
+import diffclust.jax as dj
+
+METRICS = ("euclidean", "sqeuclidean", "manhattan", "cosine")
+
+
+@pytest.fixture(params=[True, False], ids=["x64", "x32"])
+def x64(request):  # type: ignore[no-untyped-def]
+    old = bool(jax.config.read("jax_enable_x64"))
+    jax.config.update("jax_enable_x64", request.param)
+    yield request.param
+    jax.config.update("jax_enable_x64", old)
+
+
+def _points(rng: np.random.Generator, n: int = 15, d: int = 3) -> np.ndarray:
+    C = 3 * rng.standard_normal((3, d))
+    return C[rng.integers(0, 3, n)] + rng.standard_normal((n, d))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_equals_numpy_to_rounding(rng: np.random.Generator, x64: bool, metric: str) -> None:
+    X = _points(rng)
+    tol = {"rtol": 1e-12, "atol": 1e-12} if x64 else {"rtol": 1e-5, "atol": 1e-5}
+    for ms in (1, 2, 5):
+        ref = dc.mutual_reachability_distances(X, min_samples=ms, metric=metric)
+        fn = jax.jit(lambda Z, m=ms: dj.mr_distances(Z, m, metric=metric)) if ms == 2 else (
+            lambda Z, m=ms: dj.mr_distances(Z, m, metric=metric))
+        got = fn(jnp.asarray(X))
+        assert got.dtype == (jnp.float64 if x64 else jnp.float32)
+        np.testing.assert_allclose(np.asarray(got), ref, **tol)
+        if ms == 5:
+            S = dj.mr_similarity(jnp.asarray(X), ms, metric=metric)
+            np.testing.assert_array_equal(np.asarray(S), -np.asarray(got))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_grad_by_finite_differences(rng: np.random.Generator, metric: str) -> None:
+    jax.config.update("jax_enable_x64", True)
+    try:
+        X = jnp.asarray(_points(rng, 6))
+        V = jnp.asarray(rng.standard_normal((6, 6)))
+        fn = jax.jit(lambda Z: (dj.mr_similarity(Z, 3, metric=metric) * V).sum())
+        check_grads(fn, (X,), order=1, modes=["rev"], eps=1e-6)
+    finally:
+        jax.config.update("jax_enable_x64", False)
+
+
+def test_vmap(rng: np.random.Generator) -> None:
+    X = np.stack([_points(rng), _points(rng)]).astype(np.float32)
+    out = jax.vmap(lambda Z: dj.mr_distances(Z, 3))(jnp.asarray(X))
+    for t in range(2):
+        np.testing.assert_allclose(np.asarray(out[t]), dc.mutual_reachability_distances(X[t].astype(np.float64), min_samples=3), rtol=1e-5, atol=1e-5)
+
+
+def test_partial_fy_loss_trains_through_density_like_numpy(rng: np.random.Generator) -> None:
+    jax.config.update("jax_enable_x64", True)
+    try:
+        n, ms = 14, 3
+        Xn = _points(rng, n, 2)
+        y = np.full(n, -1)
+        y[:4] = [0, 0, 1, 1]
+        key = jax.random.key(3)
+
+        def loss(Z):  # type: ignore[no-untyped-def]
+            return dj.partial_fy_loss(dj.mr_similarity(Z, ms), 3, jnp.asarray(y), key, sigma=0.4, n_samples=20)
+
+        value, grad = jax.jit(jax.value_and_grad(loss))(jnp.asarray(Xn))
+        seed = int(dj.seeds(key)[()])
+        ref = dc.partial_fy_loss_from_points(Xn, 3, y, min_samples=ms, sigma=0.4, n_samples=20, seed=seed)
+        assert float(value) == pytest.approx(ref.loss, rel=1e-12)
+        np.testing.assert_allclose(np.asarray(grad), ref.grad_X, rtol=1e-9, atol=1e-12)
+    finally:
+        jax.config.update("jax_enable_x64", False)
+
+
+def test_errors() -> None:
+    X = jnp.zeros((5, 2))
+    with pytest.raises(TypeError, match="floating"):
+        dj.mr_similarity(jnp.zeros((5, 2), dtype=jnp.int32), 2)
+    with pytest.raises(ValueError, match="min_samples"):
+        dj.mr_similarity(X, 6)
+    with pytest.raises(ValueError, match="metric"):
+        dj.mr_similarity(X, 2, metric="chebyshev")
+    with pytest.raises(ValueError, match="shape"):
+        dj.mr_similarity(jnp.zeros(5), 1)
