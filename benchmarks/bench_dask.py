@@ -15,7 +15,14 @@ set DIFFCLUST_BENCH_DASK_N to run it; the default n keeps the file under two
 minutes, and docs/dask.md scales the measured rates to n = 200 000 with the cost
 model (work n^2 / 2).
 
+``test_kforest_large_n`` is the brief's size, n = 200 000 (2 x 10^10 distance
+evaluations; about 25 minutes in all, fastcluster most of it): each contender is
+timed once on the same data, beside the cost model's prediction from kernel rates
+measured at the start of the same run. It runs only when DIFFCLUST_BENCH_DASK_LARGE_N
+is set (e.g. 200000); the other tests keep the default n.
+
 Run: ``pytest benchmarks/bench_dask.py --benchmark-only -s``
+and  ``DIFFCLUST_BENCH_DASK_LARGE_N=200000 pytest benchmarks/bench_dask.py --benchmark-only -s -k large_n``
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ N = int(os.environ.get("DIFFCLUST_BENCH_DASK_N", "10000"))
 D, K, BLOCKS = 16, 10, 4
 N_FASTCLUSTER = min(N, 6000)  # fastcluster is single-threaded and slower: a smaller n, same d
 N_KMEANS = 200_000
+N_LARGE = int(os.environ.get("DIFFCLUST_BENCH_DASK_LARGE_N", "0"))
 
 
 def points(n: int) -> np.ndarray:
@@ -145,4 +153,92 @@ def test_kmeans_dask_vs_in_memory(benchmark: Any) -> None:
         t = seconds(lambda: dc.kmeans(X, 8, **kw))
     report(benchmark, f"dask kmeans ({BLOCKS} blocks, threads, 30 iterations) / in memory", ratio, rounds)
     print(f"in memory: {t / 30 * 1e3:.1f} ms per iteration; Dask: {ratio * t / 30 * 1e3:.1f} ms")
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+
+
+def _local_cluster(workers: int) -> Any:
+    return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                    dashboard_address=":0", silence_logs=50, memory_limit=0)
+
+
+@pytest.mark.skipif(N_LARGE == 0, reason="set DIFFCLUST_BENCH_DASK_LARGE_N (e.g. 200000) to run")
+def test_kforest_large_n(benchmark: Any) -> None:
+    """The brief's size: every contender once on the same data, beside the cost model.
+
+    The model's inputs are rates measured first, on small inputs of the same d, in
+    this run: the one-thread rate of the block-tree kernel (b = 10 000, its Prim),
+    of the pair kernel (two blocks of 10 000), the in-memory call's two-thread rate
+    (n = 20 000), and fastcluster's time at n = 20 000 scaled by n^2.
+    """
+    from diffclust._ops.dask import block_tree, pair_edges
+
+    fastcluster = pytest.importorskip("fastcluster")
+    n, p = N_LARGE, BLOCKS
+    b = n // p
+    benchmark.group = f"dask kforest_from_points n={n} d={D} (one timing each)"
+    small = points(20_000)
+    tree_b = small[:10_000]
+    other_b = small[10_000:]
+    t_tree = seconds(lambda: block_tree(tree_b, 0, "sqeuclidean"))
+    ta, tb = block_tree(tree_b, 0, "sqeuclidean"), block_tree(other_b, 10_000, "sqeuclidean")
+    t_pair = seconds(lambda: pair_edges(tree_b, 0, other_b, 10_000, "sqeuclidean", ta, tb, 19_999))
+    r_tree = 10_000 * 9_999 / 2 / t_tree
+    r_pair = 10_000 ** 2 / t_pair
+    t_mem20 = seconds(lambda: dc.kforest_from_points(small, K))
+    r_mem = 20_000 * 19_999 / 2 / t_mem20
+    t_fc20 = seconds(lambda: fastcluster.linkage_vector(small, method="single"))
+    work_trees = p * b * (b - 1) / 2 / r_tree
+    work_pairs = p * (p - 1) / 2 * b * b / r_pair
+    model = {
+        "in memory (2 threads)": n * (n - 1) / 2 / r_mem,
+        "Dask, threads (2)": max((work_trees + work_pairs) / 2, b * b / r_pair),
+        "Dask, LocalCluster 1 worker": work_trees + work_pairs,
+        "Dask, LocalCluster 2 workers": max((work_trees + work_pairs) / 2, b * b / r_pair),
+        "fastcluster linkage_vector (1 thread)": t_fc20 * (n / 20_000) ** 2,
+    }
+    print(f"\nrates, one thread: block tree {r_tree:.3g}/s, pair {r_pair:.3g}/s; "
+          f"in memory, 2 threads: {r_mem:.3g}/s; fastcluster n=20000: {t_fc20:.2f} s")
+
+    X = points(n)
+    dX = da.from_array(X, chunks=(b, D))
+    measured: dict[str, float] = {}
+    t0 = time.perf_counter()
+    expected = dc.kforest_from_points(X, K)
+    measured["in memory (2 threads)"] = time.perf_counter() - t0
+    with dask.config.set(scheduler="threads"):
+        t0 = time.perf_counter()
+        got = ddc.kforest_from_points(dX, K)
+        measured["Dask, threads (2)"] = time.perf_counter() - t0
+    assert same_forest(got, expected)
+    for workers in (2, 1):
+        name = f"Dask, LocalCluster {workers} worker" + ("s" if workers > 1 else "")
+        with _local_cluster(workers) as cluster, distributed.Client(cluster, set_as_default=False) as client:
+            client.wait_for_workers(workers)
+            with dask.config.set(scheduler=client):
+                t0 = time.perf_counter()
+                got = ddc.kforest_from_points(dX, K)
+                measured[name] = time.perf_counter() - t0
+        assert same_forest(got, expected)
+    t0 = time.perf_counter()
+    Z = fastcluster.linkage_vector(X, method="single")
+    measured["fastcluster linkage_vector (1 thread)"] = time.perf_counter() - t0
+    # the same merge heights: the k-forest's n - k edges are the n - k lowest of
+    # fastcluster's (Euclidean) heights, squared
+    assert np.allclose(np.sort(Z[:, 2])[: n - K] ** 2, np.sort(-expected.weights), rtol=1e-9)
+    tasks = p + p * (p - 1) // 2
+    print(f"n={n}, d={D}, {p} row blocks, {tasks} kernel tasks; seconds (model):")
+    for name, t in measured.items():
+        print(f"  {name:40s} {t:8.1f} s   (model {model[name]:8.1f} s)")
+        benchmark.extra_info[f"{name} [s]"] = round(t, 2)
+        benchmark.extra_info[f"{name}, model [s]"] = round(model[name], 2)
+    base = measured["in memory (2 threads)"]
+    ratios = {
+        "Dask threads / in memory": measured["Dask, threads (2)"] / base,
+        "Dask threads / fastcluster": measured["Dask, threads (2)"] / measured["fastcluster linkage_vector (1 thread)"],
+        "LocalCluster 2 workers / 1 worker":
+            measured["Dask, LocalCluster 2 workers"] / measured["Dask, LocalCluster 1 worker"],
+        "LocalCluster 2 workers / in memory": measured["Dask, LocalCluster 2 workers"] / base,
+    }
+    for what, r in ratios.items():
+        report(benchmark, what, r, 1)
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
