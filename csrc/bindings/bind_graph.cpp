@@ -8,6 +8,7 @@
 
 #include "convert.hpp"
 #include "diffclust/density/boruvka.hpp"
+#include "diffclust/forest/blocks.hpp"
 #include "diffclust/forest/spanning_forest.hpp"
 
 namespace diffclust::bind {
@@ -63,7 +64,7 @@ py::tuple kforest_from_edges_py(const py::array& edges_in, const py::array& weig
 
 template <class T>
 py::tuple kforest_from_points_py(const py::array& X_in, index_t k, const std::string& metric,
-                                 std::int64_t n_threads, std::int64_t method) {
+                                 std::int64_t n_threads, std::int64_t method, index_t block) {
     const auto X = as_real<T>(X_in, "X");
     const index_t n = require_points(X, "X"), d = X.shape(1);
     require_k(k, n);
@@ -74,12 +75,18 @@ py::tuple kforest_from_points_py(const py::array& X_in, index_t k, const std::st
     auto weights = empty<double>({n - k});
     double value = 0.0;
     ForestOut<double> out{labels.mutable_data(), edges.mutable_data(), weights.mutable_data(), &value};
-    if (method < 0 || method > 2) value_error("method must be 0 (automatic), 1 (Boruvka) or 2 (Prim), got " + std::to_string(method));
+    if (method < 0 || method > 3) {
+        value_error("method must be 0 (automatic), 1 (Boruvka), 2 (Prim) or 3 (row blocks), got " + std::to_string(method));
+    }
     if (method == 1 && !boruvka_supports(parsed)) value_error("the Boruvka tree supports the euclidean, sqeuclidean and manhattan metrics");
     const bool boruvka = method == 1 || (method == 0 && prefer_boruvka(n, d, parsed, 1));
+    if (block < 0) value_error("block must be >= 0 (0: sized for the cache), got " + std::to_string(block));
+    const bool blocks = method == 3 || (method == 0 && !boruvka && prefer_point_blocks(n, d));
     run_released([&] {
         if (boruvka) {
             kforest_points_boruvka(X.data(), n, d, k, parsed, out, threads);
+        } else if (blocks) {
+            kforest_points_blocked(X.data(), n, d, k, parsed, out, threads, block > 0 ? block : cache_block_points(d));
         } else {
             kforest_points(X.data(), n, d, k, parsed, out, threads);
         }
@@ -99,11 +106,13 @@ void register_graph(py::module_& m) {
     m.def("kforest_from_edges_f32", &kforest_from_edges_py<float>, py::arg("edges"), py::arg("weights"),
           py::arg("n"), py::arg("k"), "Kruskal k-forest of an edge list with float32 weights.");
     m.def("kforest_from_points_f64", &kforest_from_points_py<double>, py::arg("X"), py::arg("k"),
-          py::arg("metric"), py::arg("n_threads"), py::arg("method") = 0,
-          "Exact k-forest of float64 points, S = -d(x_i, x_j) (method: 0 automatic, 1 Boruvka, 2 Prim).");
+          py::arg("metric"), py::arg("n_threads"), py::arg("method") = 0, py::arg("block") = 0,
+          "Exact k-forest of float64 points, S = -d(x_i, x_j) (method: 0 automatic, 1 Boruvka, 2 Prim, "
+          "3 row blocks of `block` points, 0: sized for the cache).");
     m.def("kforest_from_points_f32", &kforest_from_points_py<float>, py::arg("X"), py::arg("k"),
-          py::arg("metric"), py::arg("n_threads"), py::arg("method") = 0,
-          "Exact k-forest of float32 points, S = -d(x_i, x_j) (method: 0 automatic, 1 Boruvka, 2 Prim).");
+          py::arg("metric"), py::arg("n_threads"), py::arg("method") = 0, py::arg("block") = 0,
+          "Exact k-forest of float32 points, S = -d(x_i, x_j) (method: 0 automatic, 1 Boruvka, 2 Prim, "
+          "3 row blocks of `block` points, 0: sized for the cache).");
 }
 
 }  // namespace diffclust::bind

@@ -216,7 +216,13 @@ def kforest_from_points(
     """Maximum-weight k-forest of points with ``S_ij = -d(x_i, x_j)`` (single linkage).
 
     Distances are computed inside Prim's algorithm, so memory is O(n d), never
-    n x n.
+    n x n. The spanning tree comes from the method that is fastest for the shape:
+    kd-tree Borůvka at low dimension (euclidean, sqeuclidean, manhattan); row
+    blocks once the n points outgrow the cache (n (d + 4) doubles beyond about
+    4.5 MB, d >= 12: block trees and the cross edges of every pair of blocks as
+    independent tasks, then Kruskal); Prim over all points otherwise. Every method
+    gives the same forest bit for bit (the edge order is strict, so the tree is
+    unique).
 
     Parameters
     ----------
@@ -231,8 +237,8 @@ def kforest_from_points(
     n_threads : int, optional
         Threads that split each of Prim's steps (used when every thread gets
         at least 2048 points; a team that keeps waiting for a busy core
-        finishes on one thread). None as in :func:`kforest`. The result never
-        depends on it.
+        finishes on one thread), or share the row blocks' tasks. None as in
+        :func:`kforest`. The result never depends on it.
 
     Returns
     -------

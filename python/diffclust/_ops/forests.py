@@ -70,14 +70,17 @@ def kforest_from_edges(edges: Any, weights: Any, n: int, k: int) -> ForestArrays
 
 
 # the tree methods of kforest_from_points (the same forest, bit for bit)
-POINT_TREE_METHODS = {"auto": 0, "boruvka": 1, "prim": 2}
+POINT_TREE_METHODS = {"auto": 0, "boruvka": 1, "prim": 2, "blocks": 3}
 
 
-def kforest_from_points(X: Any, k: int, metric: str, n_threads: int, method: str = "auto") -> ForestArrays:
+def kforest_from_points(X: Any, k: int, metric: str, n_threads: int, method: str = "auto",
+                        block: int = 0) -> ForestArrays:
     """(labels, edges, weights, value) of the k-forest of points, ``S_ij = -d(x_i, x_j)``.
 
-    ``method``: "auto" (kd-tree Borůvka at low dimension for the box metrics, Prim
-    otherwise), "boruvka" or "prim".
+    ``method``: "auto" (kd-tree Borůvka at low dimension for the box metrics; row
+    blocks once n points outgrow the cache; Prim otherwise), "boruvka", "prim" or
+    "blocks" (``block`` points per row block, 0: sized for the cache). Every method
+    returns the same forest, bit for bit.
     """
     X = _points(X, "X")
     k = check_k(k, X.shape[0])
@@ -85,6 +88,6 @@ def kforest_from_points(X: Any, k: int, metric: str, n_threads: int, method: str
     if method not in POINT_TREE_METHODS:
         raise ValueError(f"method must be one of {tuple(POINT_TREE_METHODS)}, got {method!r}")
     fn = core_fn("kforest_from_points", X.dtype)
-    return _forest(fn(X, k, name, n_threads, POINT_TREE_METHODS[method]), X.dtype)
+    return _forest(fn(X, k, name, n_threads, POINT_TREE_METHODS[method], block), X.dtype)
 
 
