@@ -37,6 +37,8 @@ import pytest
 from _paired import paired_ratio, report
 
 import diffclust as dc
+from diffclust import _core, _ops
+from diffclust.forests import Forest
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -166,47 +168,69 @@ def _local_cluster(workers: int) -> Any:
 def test_kforest_large_n(benchmark: Any) -> None:
     """The brief's size: every contender once on the same data, beside the cost model.
 
-    The model's inputs are rates measured first, on small inputs of the same d, in
-    this run: the one-thread rate of the block-tree kernel (b = 10 000, its Prim),
-    of the pair kernel (two blocks of 10 000), the in-memory call's two-thread rate
-    (n = 20 000), and fastcluster's time at n = 20 000 scaled by n^2.
+    The model's inputs are one-thread rates measured first, in this run, on points
+    of the same d: the block-tree kernel (its Prim) and the pair kernel at the Dask
+    block size b = n / 4 and at the in-memory call's cache-sized blocks, the
+    whole-array Prim at n = 20 000 (in cache), and fastcluster's time at n = 20 000
+    scaled by n^2. Work is n^2 / 2 distances split as p b^2 / 2 in block trees and
+    p (p - 1) / 2 b^2 in pairs; two threads or workers halve it, but no schedule
+    ends before its longest task.
     """
     from diffclust._ops.dask import block_tree, pair_edges
 
     fastcluster = pytest.importorskip("fastcluster")
     n, p = N_LARGE, BLOCKS
     b = n // p
+    b_cache = int(_core.cache_block_points(D))
     benchmark.group = f"dask kforest_from_points n={n} d={D} (one timing each)"
+
+    def rates(size: int) -> tuple[float, float]:
+        """(block-tree, pair) distance evaluations per second, one thread, blocks of `size`."""
+        Y = points(2 * size)
+        t_tree = seconds(lambda: block_tree(Y[:size], 0, "sqeuclidean"))
+        ta, tb = block_tree(Y[:size], 0, "sqeuclidean"), block_tree(Y[size:], size, "sqeuclidean")
+        t_pair = seconds(lambda: pair_edges(Y[:size], 0, Y[size:], size, "sqeuclidean", ta, tb, 2 * size - 1))
+        return size * (size - 1) / 2 / t_tree, size**2 / t_pair
+
+    def blocks_model(size: int, r_tree: float, r_pair: float, workers: int) -> float:
+        count = -(-n // size)
+        trees = count * size * (size - 1) / 2 / r_tree
+        pairs = count * (count - 1) / 2 * size * size / r_pair
+        return max((trees + pairs) / workers, size * size / r_pair)
+
+    r_tree, r_pair = rates(b)
+    rc_tree, rc_pair = rates(b_cache)
     small = points(20_000)
-    tree_b = small[:10_000]
-    other_b = small[10_000:]
-    t_tree = seconds(lambda: block_tree(tree_b, 0, "sqeuclidean"))
-    ta, tb = block_tree(tree_b, 0, "sqeuclidean"), block_tree(other_b, 10_000, "sqeuclidean")
-    t_pair = seconds(lambda: pair_edges(tree_b, 0, other_b, 10_000, "sqeuclidean", ta, tb, 19_999))
-    r_tree = 10_000 * 9_999 / 2 / t_tree
-    r_pair = 10_000 ** 2 / t_pair
-    t_mem20 = seconds(lambda: dc.kforest_from_points(small, K))
-    r_mem = 20_000 * 19_999 / 2 / t_mem20
+    r_prim = 20_000 * 19_999 / 2 / seconds(lambda: _ops.kforest_from_points(small, K, "sqeuclidean", 1, "prim"))
     t_fc20 = seconds(lambda: fastcluster.linkage_vector(small, method="single"))
-    work_trees = p * b * (b - 1) / 2 / r_tree
-    work_pairs = p * (p - 1) / 2 * b * b / r_pair
     model = {
-        "in memory (2 threads)": n * (n - 1) / 2 / r_mem,
-        "Dask, threads (2)": max((work_trees + work_pairs) / 2, b * b / r_pair),
-        "Dask, LocalCluster 1 worker": work_trees + work_pairs,
-        "Dask, LocalCluster 2 workers": max((work_trees + work_pairs) / 2, b * b / r_pair),
+        "in memory, row blocks (2 threads)": blocks_model(b_cache, rc_tree, rc_pair, 2),
+        "in memory, Prim (2 threads)": n * (n - 1) / 2 / (2 * r_prim),
+        "Dask, threads (2)": blocks_model(b, r_tree, r_pair, 2),
+        "Dask, LocalCluster 1 worker": blocks_model(b, r_tree, r_pair, 1),
+        "Dask, LocalCluster 2 workers": blocks_model(b, r_tree, r_pair, 2),
         "fastcluster linkage_vector (1 thread)": t_fc20 * (n / 20_000) ** 2,
     }
-    print(f"\nrates, one thread: block tree {r_tree:.3g}/s, pair {r_pair:.3g}/s; "
-          f"in memory, 2 threads: {r_mem:.3g}/s; fastcluster n=20000: {t_fc20:.2f} s")
+    print(f"\none-thread rates (distances/s): blocks of {b}: tree {r_tree:.3g}, pair {r_pair:.3g}; "
+          f"blocks of {b_cache}: tree {rc_tree:.3g}, pair {rc_pair:.3g}; Prim, n = 20000 (in cache): "
+          f"{r_prim:.3g}; fastcluster n=20000: {t_fc20:.2f} s", flush=True)
+    for name, value in [("rate block tree b=n/4", r_tree), ("rate pair b=n/4", r_pair),
+                        (f"rate block tree b={b_cache}", rc_tree), (f"rate pair b={b_cache}", rc_pair),
+                        ("rate Prim n=20000", r_prim)]:
+        benchmark.extra_info[name] = float(f"{value:.3g}")
 
     X = points(n)
     dX = da.from_array(X, chunks=(b, D))
     measured: dict[str, float] = {}
     t0 = time.perf_counter()
     expected = dc.kforest_from_points(X, K)
-    measured["in memory (2 threads)"] = time.perf_counter() - t0
-    print(f"in memory: {measured['in memory (2 threads)']:.1f} s", flush=True)
+    measured["in memory, row blocks (2 threads)"] = time.perf_counter() - t0
+    print(f"in memory, row blocks: {measured['in memory, row blocks (2 threads)']:.1f} s", flush=True)
+    t0 = time.perf_counter()
+    prim = _ops.kforest_from_points(X, K, "sqeuclidean", 2, "prim")
+    measured["in memory, Prim (2 threads)"] = time.perf_counter() - t0
+    print(f"in memory, Prim: {measured['in memory, Prim (2 threads)']:.1f} s", flush=True)
+    assert same_forest(Forest(*prim), expected)
     with dask.config.set(scheduler="threads"):
         t0 = time.perf_counter()
         got = ddc.kforest_from_points(dX, K)
@@ -242,8 +266,9 @@ def test_kforest_large_n(benchmark: Any) -> None:
         print(f"  {name:40s} {t:8.1f} s   (model {model[name]:8.1f} s)")
         benchmark.extra_info[f"{name} [s]"] = round(t, 2)
         benchmark.extra_info[f"{name}, model [s]"] = round(model[name], 2)
-    base = measured["in memory (2 threads)"]
+    base = measured["in memory, row blocks (2 threads)"]
     ratios = {
+        "in memory: row blocks / Prim": base / measured["in memory, Prim (2 threads)"],
         "Dask threads / in memory": measured["Dask, threads (2)"] / base,
         "Dask threads / fastcluster": measured["Dask, threads (2)"] / measured["fastcluster linkage_vector (1 thread)"],
         "LocalCluster 2 workers / 1 worker":

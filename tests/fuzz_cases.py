@@ -181,8 +181,8 @@ def _core_args(
         return [e, r.standard_normal(len(e)).astype(dt), n, k]
     if family == "kforest_from_points":
         metric = str(r.choice(["sqeuclidean", "euclidean", "manhattan", "cosine"]))
-        method = int(r.choice([0, 2])) if metric == "cosine" else int(r.integers(0, 3))
-        return [points(r, n, d, dt), k, metric, 1, method]
+        method = int(r.choice([0, 2, 3])) if metric == "cosine" else int(r.integers(0, 4))
+        return [points(r, n, d, dt), k, metric, 1, method, int(r.integers(0, 5))]
     if family == "kforest_constrained":
         return [similarity(r, n, dt), k, *constraints(r, n, k), True, 1]
     if family == "block_tree_points":
@@ -372,6 +372,8 @@ def _core_args(
         return [seed, int(r.integers(0, 2**32)), n]
     if family == "_testing.normals_floor":
         return [seed, 3, n]
+    if family == "cache_block_points":
+        return [d]
     if family == "_testing.philox4x32":
         return [
             r.integers(0, 2**32, 4).astype(np.uint32),
@@ -394,6 +396,7 @@ CORE_FAMILIES = {
     "single_linkage_from_edges", "condense_tree", "mutual_reachability_tree_from_core", "mutual_reachability_edges",
     "gmm_fit", "gmm_predict", "gmm_init", "gmm_precision_cholesky",
     "kmeans_lloyd", "kmeans_plusplus", "kmeans_assign", "kmeans_block_pass", "silhouette_pair",
+    "cache_block_points",
 }  # fmt: skip
 
 

@@ -101,6 +101,10 @@ void register_graph(py::module_& m) {
           "Exact max-weight k-forest of a dense (n, n) or (b, n, n) float64 similarity.");
     m.def("kforest_f32", &kforest_dense_py<float>, py::arg("S"), py::arg("k"), py::arg("n_threads"),
           "Exact max-weight k-forest of a dense (n, n) or (b, n, n) float32 similarity.");
+    m.def("cache_block_points", [](index_t d) {
+              if (d < 1) value_error("d must be at least 1, got " + std::to_string(d));
+              return cache_block_points(d);
+          }, py::arg("d"), "Points per row block of kforest_from_points' method 3 (block = 0) for d coordinates.");
     m.def("kforest_from_edges_f64", &kforest_from_edges_py<double>, py::arg("edges"), py::arg("weights"),
           py::arg("n"), py::arg("k"), "Kruskal k-forest of an edge list with float64 weights.");
     m.def("kforest_from_edges_f32", &kforest_from_edges_py<float>, py::arg("edges"), py::arg("weights"),
