@@ -340,7 +340,7 @@ def _core_args(
         return [points(r, n, d, dt), np.abs(r.standard_normal(n)), "euclidean", bool(r.random() < 0.5), 1]
     if family == "mutual_reachability_edges":
         metric = str(r.choice(["euclidean", "manhattan", "sqeuclidean"]))
-        return [points(r, n, d, dt), int(r.integers(1, n + 1)), metric, int(r.integers(0, 3)), 1]
+        return [points(r, n, d, dt), int(r.integers(1, n + 1)), metric, int(r.integers(0, 4)), 1, int(r.integers(0, 5))]
     if family == "kmeans_lloyd":
         X = points(r, n, d, dt)
         w = r.uniform(0.1, 2.0, n) if r.random() < 0.5 else None

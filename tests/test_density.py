@@ -114,6 +114,23 @@ def test_core_distances_match_sklearn_neighbors() -> None:
     np.testing.assert_allclose(r.core_distances, ref, rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["blobs", "isotropic"])
+def test_automatic_core_method_on_both_sides_of_its_pilot(kind: str) -> None:
+    # n >= 2048: the automatic choice runs a pilot of kd-tree searches; on blobs they
+    # visit few points (kd-tree), on one isotropic Gaussian at d = 24 nearly all
+    # (brute force). Either way: the forced methods' bits, and scikit-learn's values.
+    rng = np.random.default_rng(21)
+    if kind == "blobs":
+        X = np.concatenate([rng.normal(10.0 * c, 0.5, (300, 24)) for c in range(8)])
+    else:
+        X = rng.standard_normal((2400, 24))
+    auto = _ops_density.core_distances(X, 8, "euclidean", 2, "auto")
+    for method in ("kd_tree", "brute"):
+        assert auto.tobytes() == _ops_density.core_distances(X, 8, "euclidean", 2, method).tobytes()
+    ref = NearestNeighbors(n_neighbors=8).fit(X).kneighbors(X)[0][:, -1]
+    np.testing.assert_allclose(auto, ref, rtol=1e-12)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_tree_on_ties_and_duplicates(dtype: type) -> None:
     for X in (grid_ties(0), with_duplicates(1)):

@@ -78,8 +78,8 @@ def test_edges_match_brute_force_on_grids(metric: str, n: int, d: int, min_sampl
     rng = np.random.default_rng(n * 31 + d)
     X = grid(rng, n, d)
     ri, rj, rd = brute_tree(X, min_samples, metric)
-    for method in ("boruvka", "prim"):
-        _core, i, j, dist = dens.mutual_reachability_edges(X, min_samples, metric, 2, method=method)
+    for method, block in (("boruvka", 0), ("prim", 0), ("blocks", 7), ("blocks", 64)):
+        _core, i, j, dist = dens.mutual_reachability_edges(X, min_samples, metric, 2, method=method, block=block)
         assert np.array_equal(i, ri) and np.array_equal(j, rj)
         assert np.array_equal(dist, rd)  # integer grids: every distance is exact
 
@@ -107,6 +107,27 @@ def test_boruvka_equals_prim_bit_for_bit(name: str, X: np.ndarray, metric: str, 
         got = dens.mutual_reachability_edges(X, min_samples, metric, threads, method="boruvka")
         for a, b in zip(got, ref):
             assert same_bits(a, b), (name, threads)
+
+
+@pytest.mark.parametrize("name, X", _cases(), ids=[c[0] for c in _cases()])
+@pytest.mark.parametrize("metric", (*METRICS, "cosine"))
+@pytest.mark.parametrize("min_samples", [1, 5])
+def test_row_blocks_equal_prim_bit_for_bit(name: str, X: np.ndarray, metric: str, min_samples: int) -> None:
+    ref = dens.mutual_reachability_edges(X, min_samples, metric, 1, method="prim")
+    for block, threads in ((1, 1), (37, 2), (128, 3), (256, 7), (10_000, 2)):
+        got = dens.mutual_reachability_edges(X, min_samples, metric, threads, method="blocks", block=block)
+        for a, b in zip(got, ref):
+            assert same_bits(a, b), (name, block, threads)
+
+
+def test_hdbscan_at_a_size_where_auto_takes_the_row_blocks() -> None:
+    # n (d + 4) * 8 bytes >= 4.5 MB at d >= 12: the automatic tree is the row blocks'
+    rng = np.random.default_rng(12)
+    X = np.concatenate([rng.normal(c, 1.0, (4_000, 32)) for c in (0.0, 6.0, 12.0, 18.0)])
+    ref = dens.mutual_reachability_edges(X, 10, "euclidean", 2, method="prim")
+    auto = dens.mutual_reachability_edges(X, 10, "euclidean", 2)
+    for a, b in zip(auto, ref):
+        assert same_bits(a, b)
 
 
 def test_float32_input_gives_the_float64_kernels_answer_on_the_same_values() -> None:

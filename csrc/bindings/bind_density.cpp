@@ -11,6 +11,7 @@
 
 #include "convert.hpp"
 #include "diffclust/density/boruvka.hpp"
+#include "diffclust/density/mr_blocks.hpp"
 #include "diffclust/density/core_distances.hpp"
 #include "diffclust/density/mr_prim.hpp"
 
@@ -26,7 +27,7 @@ void require_finite_points(const carray<T>& X) {
     }
 }
 
-enum class TreeMethod : int { automatic = 0, boruvka = 1, prim = 2 };
+enum class TreeMethod : int { automatic = 0, boruvka = 1, prim = 2, blocks = 3 };
 
 CoreMethod method_arg(std::int64_t method) {
     if (method < 0 || method > 2) value_error("method must be 0 (automatic), 1 (kd-tree) or 2 (brute force), got " + std::to_string(method));
@@ -79,7 +80,9 @@ py::tuple mutual_reachability_tree_py(const py::array& X_in, index_t min_samples
 }
 
 TreeMethod tree_method_arg(std::int64_t method, Metric metric) {
-    if (method < 0 || method > 2) value_error("tree method must be 0 (automatic), 1 (Boruvka) or 2 (Prim), got " + std::to_string(method));
+    if (method < 0 || method > 3) {
+        value_error("tree method must be 0 (automatic), 1 (Boruvka), 2 (Prim) or 3 (row blocks), got " + std::to_string(method));
+    }
     if (method == 1 && !boruvka_supports(metric)) value_error("the Boruvka tree supports the euclidean, sqeuclidean and manhattan metrics");
     return static_cast<TreeMethod>(method);
 }
@@ -89,16 +92,21 @@ TreeMethod tree_method_arg(std::int64_t method, Metric metric) {
 // by kd-tree Borůvka or Prim (the same tree, bit for bit).
 template <class T>
 py::tuple mutual_reachability_edges_py(const py::array& X_in, index_t min_samples, const std::string& metric,
-                                       std::int64_t method, std::int64_t n_threads) {
+                                       std::int64_t method, std::int64_t n_threads, index_t block) {
     const auto X = as_real<T>(X_in, "X");
     const index_t n = require_points(X, "X"), d = X.shape(1);
     require_between(min_samples, 1, n, "min_samples");
     const Metric parsed = parse_metric(metric);
     TreeMethod how = tree_method_arg(method, parsed);
     const int threads = threads_arg(n_threads);
+    if (block < 0) value_error("block must be >= 0 (0: sized for the cache), got " + std::to_string(block));
     require_finite_points(X);
     checked_size({n, d + 8}, "the working arrays of n points");
-    if (how == TreeMethod::automatic) how = prefer_boruvka(n, d, parsed, min_samples) ? TreeMethod::boruvka : TreeMethod::prim;
+    if (how == TreeMethod::automatic) {
+        how = prefer_boruvka(n, d, parsed, min_samples) ? TreeMethod::boruvka
+              : prefer_point_blocks(n, d)              ? TreeMethod::blocks
+                                                       : TreeMethod::prim;
+    }
     auto core = empty<double>({n});
     auto ei = empty<index_t>({n - 1});
     auto ej = empty<index_t>({n - 1});
@@ -108,6 +116,9 @@ py::tuple mutual_reachability_edges_py(const py::array& X_in, index_t min_sample
         std::vector<density::MrEdge> edges;
         if (how == TreeMethod::boruvka) {
             edges = mutual_reachability_boruvka(X.data(), n, d, parsed, min_samples, threads, c);
+        } else if (how == TreeMethod::blocks) {
+            core_distances(X.data(), n, d, parsed, min_samples, threads, c);
+            edges = mutual_reachability_blocked(X.data(), n, d, parsed, c, threads, block > 0 ? block : cache_block_points(d));
         } else {
             core_distances(X.data(), n, d, parsed, min_samples, threads, c);
             std::vector<index_t> order(static_cast<std::size_t>(n)), parent(static_cast<std::size_t>(n));
@@ -142,10 +153,10 @@ void register_density(py::module_& m) {
           py::arg("metric"), py::arg("asymmetric"), py::arg("method"), py::arg("n_threads"),
           "Core distances and Prim's mutual-reachability spanning tree of float32 points.");
     m.def("mutual_reachability_edges_f64", &mutual_reachability_edges_py<double>, py::arg("X"), py::arg("min_samples"),
-          py::arg("metric"), py::arg("method"), py::arg("n_threads"),
+          py::arg("metric"), py::arg("method"), py::arg("n_threads"), py::arg("block") = 0,
           "Core distances and the mutual-reachability spanning tree's edges (lightest first) of float64 points.");
     m.def("mutual_reachability_edges_f32", &mutual_reachability_edges_py<float>, py::arg("X"), py::arg("min_samples"),
-          py::arg("metric"), py::arg("method"), py::arg("n_threads"),
+          py::arg("metric"), py::arg("method"), py::arg("n_threads"), py::arg("block") = 0,
           "Core distances and the mutual-reachability spanning tree's edges (lightest first) of float32 points.");
 }
 

@@ -33,7 +33,7 @@ Array = NDArray[Any]
 # the kernels' core-distance methods
 METHODS = {"auto": 0, "kd_tree": 1, "brute": 2}
 # the kernels' spanning-tree methods (the same tree, bit for bit)
-TREE_METHODS = {"auto": 0, "boruvka": 1, "prim": 2}
+TREE_METHODS = {"auto": 0, "boruvka": 1, "prim": 2, "blocks": 3}
 
 
 def points(X: Any) -> Array:
@@ -103,21 +103,25 @@ def mutual_reachability_tree(
 
 
 def mutual_reachability_edges(
-    X: Any, min_samples: Any, metric: Any, n_threads: int, *, method: str = "auto"
+    X: Any, min_samples: Any, metric: Any, n_threads: int, *, method: str = "auto", block: int = 0
 ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """(core, i, j, distance): the mutual-reachability spanning tree as sorted edges.
 
     The n - 1 edges (i < j) come lightest first, ties by the pair (i, j): the
     package's strict order, under which the tree is unique. ``method``: "boruvka"
-    (kd-tree Borůvka: euclidean, sqeuclidean, manhattan), "prim", or "auto" (Borůvka
-    at low dimension); every method gives the same arrays bit for bit.
+    (kd-tree Borůvka: euclidean, sqeuclidean, manhattan), "prim", "blocks" (row
+    blocks sized for the cache: block trees, every pair's cross edges, Kruskal), or
+    "auto" (Borůvka at low dimension, blocks once the points outgrow the cache,
+    Prim otherwise); every method gives the same arrays bit for bit. ``block``: points
+    per row block for "blocks" (0: sized for the cache).
     """
     X = points(X)
     ms = check_min_samples(min_samples, X.shape[0])
     name = resolve_metric(metric)
     if method not in TREE_METHODS:
         raise ValueError(f"method must be one of {tuple(TREE_METHODS)}, got {method!r}")
-    core, i, j, dist = core_fn("mutual_reachability_edges", X.dtype)(X, ms, name, TREE_METHODS[method], n_threads)
+    core, i, j, dist = core_fn("mutual_reachability_edges", X.dtype)(X, ms, name, TREE_METHODS[method], n_threads,
+                                                                     block)
     if dist.size and not np.isfinite(dist).all():
         raise ValueError("a distance between points of X overflows float64; rescale X")
     return core, i, j, dist

@@ -100,6 +100,20 @@ std::vector<WeightedEdge<double>> block_tree_points(const T* X, index_t b, index
     return tree;
 }
 
+// A Prim step kernel over points with core distances (density/mr_prim.hpp's
+// prim_mr_step): weights -max(core_v, core_u, d(x_v, x_u)).
+using MrStepFn = PrimCandidate<double> (*)(const double* cols, index_t stride, index_t d, const double* x,
+                                           double core_v, int metric, double* key, std::int64_t* par,
+                                           const std::int64_t* ids, const double* core, index_t v, index_t m_pad);
+
+// Core distances of the two blocks of a pair and the step that uses them (all
+// null: plain distances).
+struct PairCores {
+    const double* a = nullptr;
+    const double* b = nullptr;
+    MrStepFn step = nullptr;
+};
+
 namespace detail {
 
 // One side of the bipartite Prim: the points not yet in the tree, compact in
@@ -117,6 +131,10 @@ struct BipartiteSide {
     bool reached = false;  // relaxed at least once: every live slot has a parent
     std::vector<double> rows, cols, key, wbuf, gmax;
     std::vector<std::int64_t> par, ids;
+    // Mutual reachability (density/mr_blocks.hpp): the core distances by slot and
+    // by local row, and the step kernel that folds them in; empty: plain distances.
+    std::vector<double> core, core_rows;
+    MrStepFn mr_step = nullptr;
 
     template <class T>
     BipartiteSide(const T* X, index_t b, index_t d_, index_t offset, Metric metric)
@@ -131,6 +149,14 @@ struct BipartiteSide {
             ids[static_cast<std::size_t>(s)] = offset + s;
         }
         gmax.assign(static_cast<std::size_t>((cap + group - 1) / group), -std::numeric_limits<double>::infinity());
+    }
+
+    // Mutual-reachability weights: core distances c (this block's rows) and the step.
+    void set_core(const double* c, MrStepFn step) {
+        core_rows.assign(c, c + m);
+        core.assign(static_cast<std::size_t>(cap), 0.0);
+        std::copy(c, c + m, core.begin());
+        mr_step = step;
     }
 
     // gmax of group g over its live slots (-inf if none).
@@ -159,6 +185,7 @@ struct BipartiteSide {
         key[l] = std::numeric_limits<double>::quiet_NaN();
         par[l] = 0;
         ids[l] = 0;
+        if (!core.empty()) core[p] = core[l], core[l] = 0.0;
         regroup(s / group);
         if (last / group != s / group) regroup(last / group);
         return local;
@@ -167,14 +194,22 @@ struct BipartiteSide {
     // The edges (v, u) from the new tree vertex v (row x, global id g) to every
     // live slot u fold into the keys (strict order on global pairs); returns
     // this side's best candidate (u < 0: none).
-    PrimCandidate<double> relax(const double* x, index_t g) {
+    // core_v: the core distance of the new tree vertex (mutual reachability only).
+    // With core distances, an overflowing distance shows as a live key still at
+    // -inf (the step kernel skips distances it does not need, so no buffer holds
+    // them all).
+    PrimCandidate<double> relax(const double* x, index_t g, double core_v = 0.0) {
         reached = true;
         if (m == 0) return PrimCandidate<double>{-std::numeric_limits<double>::infinity(), -1, -1, -1};
+        const index_t m_pad = detail::round_up(m, PrimLanes<double>::L);
         const PrimCandidate<double> c =
-            prim_point_step(cols.data(), cap, d, x, metric_code, key.data(), par.data(), ids.data(), wbuf.data(), g,
-                            detail::round_up(m, PrimLanes<double>::L));
+            mr_step ? mr_step(cols.data(), cap, d, x, core_v, metric_code, key.data(), par.data(), ids.data(),
+                              core.data(), g, m_pad)
+                    : prim_point_step(cols.data(), cap, d, x, metric_code, key.data(), par.data(), ids.data(),
+                                      wbuf.data(), g, m_pad);
+        const double* seen = mr_step ? key.data() : wbuf.data();
         bool overflow = false;
-        for (index_t s = 0; s < m; ++s) overflow = overflow || wbuf[static_cast<std::size_t>(s)] == -std::numeric_limits<double>::infinity();
+        for (index_t s = 0; s < m; ++s) overflow = overflow || seen[static_cast<std::size_t>(s)] == -std::numeric_limits<double>::infinity();
         if (overflow) distance_overflow();
         for (index_t g = 0; g * group < m; ++g) regroup(g);
         return c;
@@ -212,7 +247,8 @@ struct BipartiteSide {
 // point, in O((a + b) d) memory; every distance is evaluated at most once.
 template <class T>
 std::vector<WeightedEdge<double>> bipartite_forest_points(const T* XA, index_t a, index_t oa, const T* XB, index_t b,
-                                                          index_t ob, index_t d, Metric metric) {
+                                                          index_t ob, index_t d, Metric metric,
+                                                          const PairCores& cores = {}) {
     if (a < 1 || b < 1 || d < 1) throw std::invalid_argument("each block needs at least one point and one coordinate");
     detail::require_offset(oa, a, "offset_a");
     detail::require_offset(ob, b, "offset_b");
@@ -220,6 +256,13 @@ std::vector<WeightedEdge<double>> bipartite_forest_points(const T* XA, index_t a
     detail::require_finite_points(XA, a * d, "XA");
     detail::require_finite_points(XB, b * d, "XB");
     detail::BipartiteSide A(XA, a, d, oa, metric), B(XB, b, d, ob, metric);
+    if (cores.step) {
+        A.set_core(cores.a, cores.step);
+        B.set_core(cores.b, cores.step);
+    }
+    auto core_of = [](const detail::BipartiteSide& side, index_t local) {
+        return side.core_rows.empty() ? 0.0 : side.core_rows[static_cast<std::size_t>(local)];
+    };
     std::vector<WeightedEdge<double>> tree;
     tree.reserve(static_cast<std::size_t>(a + b - 1));
     // XA's first point starts the tree: relax XB from it.
@@ -229,10 +272,10 @@ std::vector<WeightedEdge<double>> bipartite_forest_points(const T* XA, index_t a
     for (index_t step = 0; step < a + b - 1; ++step) {
         PrimCandidate<double> ca, cb;
         if (in_a) {
-            cb = B.relax(A.rows.data() + local * d, oa + local);
+            cb = B.relax(A.rows.data() + local * d, oa + local, core_of(A, local));
             ca = A.best();
         } else {
-            ca = A.relax(B.rows.data() + local * d, ob + local);
+            ca = A.relax(B.rows.data() + local * d, ob + local, core_of(B, local));
             cb = B.best();
         }
         const bool take_a = candidate_better(ca, cb);
@@ -300,8 +343,8 @@ std::vector<WeightedEdge<double>> pair_cross_edges(const T* XA, index_t a, index
                                                    index_t ob, index_t d, Metric metric,
                                                    const std::vector<WeightedEdge<double>>& tree_a,
                                                    const std::vector<WeightedEdge<double>>& tree_b,
-                                                   index_t max_edges) {
-    std::vector<WeightedEdge<double>> all = bipartite_forest_points(XA, a, oa, XB, b, ob, d, metric);
+                                                   index_t max_edges, const PairCores& cores = {}) {
+    std::vector<WeightedEdge<double>> all = bipartite_forest_points(XA, a, oa, XB, b, ob, d, metric, cores);
     auto in = [](index_t v, index_t lo, index_t len) { return v >= lo && v < lo + len; };
     for (const auto* tree : {&tree_a, &tree_b}) {
         const index_t lo = tree == &tree_a ? oa : ob, len = tree == &tree_a ? a : b;
