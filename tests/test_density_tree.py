@@ -121,9 +121,9 @@ def test_row_blocks_equal_prim_bit_for_bit(name: str, X: np.ndarray, metric: str
 
 
 def test_hdbscan_at_a_size_where_auto_takes_the_row_blocks() -> None:
-    # n (d + 4) * 8 bytes >= 4.5 MB at d >= 12: the automatic tree is the row blocks'
+    # n (d + 4) * 8 bytes >= 5.2 MB at d >= 12: the automatic tree is the row blocks'
     rng = np.random.default_rng(12)
-    X = np.concatenate([rng.normal(c, 1.0, (4_000, 32)) for c in (0.0, 6.0, 12.0, 18.0)])
+    X = np.concatenate([rng.normal(c, 1.0, (5_000, 32)) for c in (0.0, 6.0, 12.0, 18.0)])
     ref = dens.mutual_reachability_edges(X, 10, "euclidean", 2, method="prim")
     auto = dens.mutual_reachability_edges(X, 10, "euclidean", 2)
     for a, b in zip(auto, ref):

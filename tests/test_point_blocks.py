@@ -91,7 +91,7 @@ def test_blocks_against_brute_force_on_a_grid() -> None:
 
 
 def test_auto_uses_blocks_where_they_win_and_gives_prims_forest() -> None:
-    # n (d + 4) * 8 bytes >= 4.5 MB at d >= 12: the automatic choice is the blocks
+    # n (d + 4) * 8 bytes >= 5.2 MB at d >= 12: the automatic choice is the blocks
     X = np.random.default_rng(7).standard_normal((20_000, 32))
     ref = _ops.kforest_from_points(X, 10, "sqeuclidean", 2, method="prim")
     auto = dc.kforest_from_points(X, 10)

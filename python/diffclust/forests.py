@@ -219,7 +219,7 @@ def kforest_from_points(
     n x n. The spanning tree comes from the method that is fastest for the shape:
     kd-tree Borůvka at low dimension (euclidean, sqeuclidean, manhattan); row
     blocks once the n points outgrow the cache (n (d + 4) doubles beyond about
-    4.5 MB, d >= 12: block trees and the cross edges of every pair of blocks as
+    5.2 MB, d >= 12: block trees and the cross edges of every pair of blocks as
     independent tasks, then Kruskal); Prim over all points otherwise. Every method
     gives the same forest bit for bit (the edge order is strict, so the tree is
     unique).

@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <utility>
 #include <vector>
 
 #include "diffclust/core/parallel.hpp"
@@ -37,11 +36,9 @@ std::vector<density::MrEdge> mutual_reachability_blocked(const T* X, index_t n, 
     if (block < 1) throw std::invalid_argument("block must be at least 1");
     if (n <= 1) return {};
     const index_t p = (n + block - 1) / block;
-    auto first = [&](index_t i) { return i * block; };
-    auto rows = [&](index_t i) { return std::min(n, (i + 1) * block) - i * block; };
     std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(p));
     parallel_for(p, n_threads, [&](index_t i) {
-        const index_t b = rows(i), o = first(i);
+        const index_t o = i * block, b = std::min(n, o + block) - o;
         if (b < 2) return;
         std::vector<index_t> order(static_cast<std::size_t>(b)), parent(static_cast<std::size_t>(b));
         std::vector<double> dist(static_cast<std::size_t>(b));
@@ -54,26 +51,8 @@ std::vector<density::MrEdge> mutual_reachability_blocked(const T* X, index_t n, 
             tree.push_back(WeightedEdge<double>{-dist[s], o + std::min(order[s], parent[s]), o + std::max(order[s], parent[s])});
         }
     });
-    std::vector<std::pair<index_t, index_t>> pairs;
-    pairs.reserve(static_cast<std::size_t>(p * (p - 1) / 2));
-    for (index_t i = 0; i < p; ++i)
-        for (index_t j = i + 1; j < p; ++j) pairs.emplace_back(i, j);
-    std::vector<std::vector<WeightedEdge<double>>> cross(pairs.size());
-    parallel_for(static_cast<index_t>(pairs.size()), n_threads, [&](index_t t) {
-        const auto [i, j] = pairs[static_cast<std::size_t>(t)];
-        const PairCores cores{core + first(i), core + first(j), &prim_mr_step};
-        cross[static_cast<std::size_t>(t)] =
-            pair_cross_edges(X + first(i) * d, rows(i), first(i), X + first(j) * d, rows(j), first(j), d, metric,
-                             trees[static_cast<std::size_t>(i)], trees[static_cast<std::size_t>(j)], n - 1, cores);
-    });
-    std::vector<WeightedEdge<double>> all;
-    for (auto* part : {&trees, &cross}) {
-        for (auto& piece : *part) {
-            all.insert(all.end(), piece.begin(), piece.end());
-            std::vector<WeightedEdge<double>>().swap(piece);
-        }
-    }
-    const std::vector<WeightedEdge<double>> kept = kruskal_edges(std::move(all), n - 1);
+    const std::vector<WeightedEdge<double>> kept =
+        merge_block_trees(X, n, d, metric, n_threads, block, std::move(trees), n - 1, core, &prim_mr_step);
     std::vector<density::MrEdge> edges(kept.size());
     for (std::size_t e = 0; e < kept.size(); ++e) edges[e] = density::MrEdge{-kept[e].w, kept[e].i, kept[e].j};
     std::sort(edges.begin(), edges.end(), density::mr_lighter);

@@ -377,40 +377,31 @@ inline index_t cache_block_points(index_t d) {
 // Whether kforest_points_blocked beats the whole-array Prim: once the arrays one
 // Prim step streams (n (d + 4) doubles) outgrow two cores' L2 caches, Prim is
 // bound by memory and no longer gains from a second thread, while the blocks stay
-// in cache. Measured on a 2-core Xeon (2 MB of L2 per core; min of 2 runs, 2
-// threads, blocks / Prim): d = 16: 0.80 at n = 30 000 (4.8 MB), 0.51 at 40 000,
-// 0.49 at 50 000; d = 12, n = 40 000: 0.78; d = 10, n = 40 000: 0.96 (1.23 on one
-// thread); d = 32, n = 20 000: 0.40; d = 64, n = 10 000: 0.54; d = 4, n = 80 000:
-// 1.06 (a step of the bipartite Prim costs more than d = 4 distances: low d is
-// Borůvka's anyway).
+// in cache. Measured on a 2-core Xeon (2 MB of L2 per core; 2 threads, blocks /
+// Prim): d = 16: 0.8-1.2 at n = 30 000 (4.8 MB: a tie), 0.59 at 35 000 (5.6 MB),
+// 0.51 at 40 000, 0.49 at 50 000; d = 32: 1.1 at n = 16 000 (4.6 MB), 0.40-0.50
+// at 20 000 (5.8 MB); d = 12, n = 40 000: 0.78; d = 10, n = 40 000: 0.96 (1.23 on
+// one thread); d = 64, n = 10 000: 0.54; d = 4, n = 80 000: 1.06 (a step of the
+// bipartite Prim costs more than d = 4 distances: low d is Borůvka's anyway).
 inline bool prefer_point_blocks(index_t n, index_t d) {
     const double bytes = static_cast<double>(n) * static_cast<double>(d + 4) * 8.0;
-    return (d >= 12 && bytes >= 4.5e6) || (d >= 9 && bytes >= 9e6);
+    return (d >= 12 && bytes >= 5.2e6) || (d >= 9 && bytes >= 9e6);
 }
 
-// The exact k-forest of points X (n x d), as kforest_points returns it, bit for
-// bit, computed in memory by the block decomposition at the top of this file:
-// the trees of the row blocks of `block` points (the last one shorter), then the
-// cross edges of every pair of blocks, each an independent task on the pool
-// (results stored per task, so neither the thread count nor the order in which
-// tasks finish matters), then Kruskal over all of them in a fixed order. The
-// whole-array Prim streams all n points through the cache at each of its n - 1
-// steps; here a task's working set is two blocks. Work: about n^2 / 2 distances
-// as Prim, plus O(n^2 / block) cross edges sorted by the final Kruskal.
+// The heaviest max_edges edges (heaviest first) of the maximum spanning tree of
+// points X (n x d) cut into row blocks of `block` points, given the tree of each
+// block (`trees`, global indices; consumed): the cross edges of every pair of blocks
+// as independent tasks on the pool (results stored per task, so neither the thread
+// count nor the order in which tasks finish matters), then Kruskal over the trees
+// and all cross edges in a fixed order. `core` (n) and `step`: mutual reachability
+// (each block with its slice of core); null: plain distances.
 template <class T>
-void kforest_points_blocked(const T* X, index_t n, index_t d, index_t k, Metric metric, ForestOut<double>& out,
-                            int n_threads, index_t block) {
-    check_k(n, k);
-    check_size(d, "d");
-    if (block < 1) throw std::invalid_argument("block must be at least 1");
-    detail::require_finite_points(X, n * d, "X");
-    const index_t p = (n + block - 1) / block;
-    auto first = [&](index_t i) { return i * block; };
+std::vector<WeightedEdge<double>> merge_block_trees(const T* X, index_t n, index_t d, Metric metric, int n_threads,
+                                                    index_t block, std::vector<std::vector<WeightedEdge<double>>> trees,
+                                                    index_t max_edges, const double* core = nullptr,
+                                                    MrStepFn step = nullptr) {
+    const index_t p = static_cast<index_t>(trees.size());
     auto rows = [&](index_t i) { return std::min(n, (i + 1) * block) - i * block; };
-    std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(p));
-    parallel_for(p, n_threads, [&](index_t i) {
-        trees[static_cast<std::size_t>(i)] = block_tree_points(X + first(i) * d, rows(i), d, first(i), metric);
-    });
     std::vector<std::pair<index_t, index_t>> pairs;
     pairs.reserve(static_cast<std::size_t>(p * (p - 1) / 2));
     for (index_t i = 0; i < p; ++i)
@@ -418,9 +409,11 @@ void kforest_points_blocked(const T* X, index_t n, index_t d, index_t k, Metric 
     std::vector<std::vector<WeightedEdge<double>>> cross(pairs.size());
     parallel_for(static_cast<index_t>(pairs.size()), n_threads, [&](index_t t) {
         const auto [i, j] = pairs[static_cast<std::size_t>(t)];
+        const index_t oi = i * block, oj = j * block;
+        const PairCores cores = step ? PairCores{core + oi, core + oj, step} : PairCores{};
         cross[static_cast<std::size_t>(t)] =
-            pair_cross_edges(X + first(i) * d, rows(i), first(i), X + first(j) * d, rows(j), first(j), d, metric,
-                             trees[static_cast<std::size_t>(i)], trees[static_cast<std::size_t>(j)], n - k);
+            pair_cross_edges(X + oi * d, rows(i), oi, X + oj * d, rows(j), oj, d, metric,
+                             trees[static_cast<std::size_t>(i)], trees[static_cast<std::size_t>(j)], max_edges, cores);
     });
     std::size_t total = 0;
     for (const auto& t : trees) total += t.size();
@@ -433,7 +426,30 @@ void kforest_points_blocked(const T* X, index_t n, index_t d, index_t k, Metric 
             std::vector<WeightedEdge<double>>().swap(piece);
         }
     }
-    std::vector<WeightedEdge<double>> kept = kruskal_edges(std::move(all), n - k);
+    return kruskal_edges(std::move(all), max_edges);
+}
+
+// The exact k-forest of points X (n x d), as kforest_points returns it, bit for
+// bit, computed in memory by the block decomposition at the top of this file: the
+// trees of the row blocks of `block` points (the last one shorter), then
+// merge_block_trees. The whole-array Prim streams all n points through the cache
+// at each of its n - 1 steps; here a task's working set is two blocks. Work: about
+// n^2 / 2 distances as Prim, plus O(n^2 / block) cross edges sorted by the final
+// Kruskal.
+template <class T>
+void kforest_points_blocked(const T* X, index_t n, index_t d, index_t k, Metric metric, ForestOut<double>& out,
+                            int n_threads, index_t block) {
+    check_k(n, k);
+    check_size(d, "d");
+    if (block < 1) throw std::invalid_argument("block must be at least 1");
+    detail::require_finite_points(X, n * d, "X");
+    const index_t p = (n + block - 1) / block;
+    std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(p));
+    parallel_for(p, n_threads, [&](index_t i) {
+        const index_t o = i * block;
+        trees[static_cast<std::size_t>(i)] = block_tree_points(X + o * d, std::min(n, o + block) - o, d, o, metric);
+    });
+    std::vector<WeightedEdge<double>> kept = merge_block_trees(X, n, d, metric, n_threads, block, std::move(trees), n - k);
     kforest_from_tree(n, k, kept, out);
     double value = 0.0;
     for (index_t e = 0; e < n - k; ++e) value += 2.0 * out.weights[e];
