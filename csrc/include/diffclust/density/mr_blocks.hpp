@@ -35,6 +35,7 @@ std::vector<density::MrEdge> mutual_reachability_blocked(const T* X, index_t n, 
                                                          const double* core, int n_threads, index_t block) {
     if (block < 1) throw std::invalid_argument("block must be at least 1");
     if (n <= 1) return {};
+    block = std::min(block, n);  // one block at most (and no overflow below)
     const index_t p = (n + block - 1) / block;
     std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(p));
     parallel_for(p, n_threads, [&](index_t i) {

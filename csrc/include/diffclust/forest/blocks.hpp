@@ -370,8 +370,8 @@ std::vector<WeightedEdge<double>> pair_cross_edges(const T* XA, index_t a, index
 // weights: (d + 4) doubles per point) for the two blocks of a pair stays within
 // about 1.5 MB, a core's L2 cache, clamped to [1024, 16384].
 inline index_t cache_block_points(index_t d) {
-    const index_t per_point = 2 * (d + 4) * static_cast<index_t>(sizeof(double));
-    return std::clamp<index_t>((index_t(3) << 19) / per_point, 1024, 16384);
+    const double per_point = 2.0 * (static_cast<double>(std::max<index_t>(d, 0)) + 4.0) * 8.0;  // no overflow for any d
+    return static_cast<index_t>(std::clamp(static_cast<double>(index_t(3) << 19) / per_point, 1024.0, 16384.0));
 }
 
 // Whether kforest_points_blocked beats the whole-array Prim: once the arrays one
@@ -443,6 +443,7 @@ void kforest_points_blocked(const T* X, index_t n, index_t d, index_t k, Metric 
     check_size(d, "d");
     if (block < 1) throw std::invalid_argument("block must be at least 1");
     detail::require_finite_points(X, n * d, "X");
+    block = std::min(block, n);  // one block at most (and no overflow below)
     const index_t p = (n + block - 1) / block;
     std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(p));
     parallel_for(p, n_threads, [&](index_t i) {
