@@ -67,9 +67,11 @@ def test_blocks_equal_prim(metric: str, dtype: Any) -> None:
     )
     for X in inputs:
         X = X.astype(dtype)
+        # block = 1 (every point its own block: n^2 / 2 pair tasks) on the small input only
+        blocks = (1, 7, 64, 10_000) if len(X) <= 50 else (7, 64, 10_000)
         for k in (1, 7, len(X)):
             ref = _ops.kforest_from_points(X, k, metric, 1, method="prim")
-            for block in (1, 7, 64, 10_000):
+            for block in blocks:
                 for threads in THREADS:
                     got = _ops.kforest_from_points(X, k, metric, threads, method="blocks", block=block)
                     assert same(got, ref), (X.shape, k, block, threads)
@@ -92,7 +94,7 @@ def test_blocks_against_brute_force_on_a_grid() -> None:
 
 def test_auto_uses_blocks_where_they_win_and_gives_prims_forest() -> None:
     # n (d + 4) * 8 bytes >= 5.2 MB at d >= 12: the automatic choice is the blocks
-    X = np.random.default_rng(7).standard_normal((20_000, 32))
+    X = np.random.default_rng(7).standard_normal((10_000, 64))
     ref = _ops.kforest_from_points(X, 10, "sqeuclidean", 2, method="prim")
     auto = dc.kforest_from_points(X, 10)
     assert same((auto.labels, auto.edges, auto.weights, auto.value), ref)
