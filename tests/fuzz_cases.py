@@ -374,6 +374,8 @@ def _core_args(
         return [seed, 3, n]
     if family == "cache_block_points":
         return [d]
+    if family == "_testing.kmeans_portable_kernels":
+        return [False]  # the default: a fuzz call leaves the process as it found it
     if family == "_testing.philox4x32":
         return [
             r.integers(0, 2**32, 4).astype(np.uint32),
@@ -390,7 +392,7 @@ CORE_FAMILIES = {
     "silhouette_samples", "davies_bouldin_score", "check_dissimilarity", "pam_build", "fasterpam",
     "adjusted_rand_score", "mutual_info_score", "normalized_mutual_info_score", "dec_loss", "kmeans_loss",
     "gmm_nll", "graph_cuts_dense", "soft_ncut_dense", "graph_cuts_csr", "soft_ncut_csr",
-    "_testing.edge_noise", "_testing.normals_floor", "_testing.philox4x32",
+    "_testing.edge_noise", "_testing.normals_floor", "_testing.philox4x32", "_testing.kmeans_portable_kernels",
     "element_seeds", "perturbed_kforest_batch", "partial_fy_loss_batch", "perturbed_kforest_vjp_batch",
     "core_distances", "mutual_reachability_tree", "perturbed_spanning_trees", "weighted_noise_matrix",
     "single_linkage_from_edges", "condense_tree", "mutual_reachability_tree_from_core", "mutual_reachability_edges",

@@ -133,6 +133,81 @@ def test_kmeans_plusplus_potential_like_sklearn(rng: np.random.Generator) -> Non
     assert abs(a.mean() - b.mean()) < 4 * se + 1e-9
 
 
+# --------------------------------------------------------------------------- kernels
+# On a CPU with AVX-512 a float32 tier proposes the labels and hands the points
+# within its margin to a float64 tier, then to the direct computation; elsewhere
+# (or with _testing.kmeans_portable_kernels(True)) the portable kernels run. The
+# labels are the exact nearest centres either way.
+
+
+@pytest.fixture
+def portable():  # type: ignore[no-untyped-def]
+    """Runs the body's calls on the portable kernels, whatever the CPU."""
+    from diffclust._core import _testing
+
+    def switch(on: bool) -> None:
+        _testing.kmeans_portable_kernels(on)
+
+    yield switch
+    _testing.kmeans_portable_kernels(False)
+
+
+# Powers of two keep the scaled integer grid's squared distances exact in double,
+# so brute force has the exact ties too; 2^-460 vanishes in float32, 2^-140 is in
+# its subnormal range, 2^60 is past the float tier's limit of 2^50 per coordinate.
+SCALES = [2.0**-460, 2.0**-140, 2.0**-60, 1.0, 2.0**60, 2.0**460]
+
+
+@pytest.mark.parametrize("scale", SCALES, ids=lambda v: f"2^{int(np.log2(v))}")
+@pytest.mark.parametrize(("d", "k"), [(1, 3), (3, 13), (16, 40)])
+def test_exact_labels_at_every_scale(rng: np.random.Generator, scale: float, d: int, k: int, portable) -> None:
+    grid = rng.integers(-6, 7, (3000, d)).astype(np.float64)
+    X = scale * (grid + rng.integers(0, 2, (3000, 1)) * rng.standard_normal((3000, d)))  # half on the grid
+    C = scale * grid[rng.choice(3000, k, replace=False)]
+    for on in (False, True):
+        portable(on)
+        labels, dist, _ = _ops_kmeans.kmeans_assign(X, C, None, 1)
+        np.testing.assert_array_equal(labels, brute_labels(X, C))
+        # the distances summed in increasing feature order (cumsum: sequential)
+        np.testing.assert_array_equal(dist, np.cumsum((X - C[labels]) ** 2, axis=1)[:, -1])
+    runs = []
+    for on in (False, True):
+        portable(on)
+        runs.append(dc.kmeans(X, k, init=C, tol=0, max_iter=20))
+        np.testing.assert_array_equal(runs[-1].labels, brute_labels(X, runs[-1].centers))
+    assert runs[0].centers.tobytes() == runs[1].centers.tobytes() and runs[0].inertia == runs[1].inertia
+
+
+def test_points_past_the_float_tier(rng: np.random.Generator, portable) -> None:
+    # a few points far out (2^55: their squared norm is past the float tier's 2^100)
+    # among ordinary ones, against ordinary centres: they go to the double tier
+    X = rng.standard_normal((5000, 6))
+    X[rng.choice(5000, 40, replace=False)] *= 2.0**55
+    C = rng.standard_normal((30, 6))
+    for on in (False, True):
+        portable(on)
+        labels, _, _ = _ops_kmeans.kmeans_assign(X, C, None, 1)
+        np.testing.assert_array_equal(labels, brute_labels(X, C))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("d", "k"), [(1, 1), (2, 2), (5, 7), (16, 10), (3, 12), (33, 13), (7, 25), (16, 100)])
+def test_portable_kernels_same_fit(rng: np.random.Generator, dtype: type, d: int, k: int, portable) -> None:
+    # every kernel (tier) gives the same labels, so the same fit to the last bit
+    X = blobs(rng, 4000, d, max(k, 2), spread=3.0).astype(dtype)
+    w = rng.uniform(0.5, 2.0, 4000)
+    C0 = X[rng.choice(4000, k, replace=False)]
+    fits = []
+    for on in (False, True):
+        portable(on)
+        fits.append(dc.kmeans(X, k, init=C0, sample_weight=w, tol=0, max_iter=50))
+    a, b = fits
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.centers.tobytes() == b.centers.tobytes()
+    assert a.inertia == b.inertia and a.n_iter == b.n_iter
+    np.testing.assert_array_equal(a.labels, brute_labels(X, a.centers))
+
+
 # --------------------------------------------------------------------------- properties
 
 

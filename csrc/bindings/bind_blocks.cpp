@@ -278,8 +278,8 @@ py::tuple kmeans_block_pass_py(const py::array& X_in, const opt_array& w_in, con
             // chunk at a time: each chunk's totals are its sums (0.0 + the chunk).
             std::vector<double> C64(static_cast<std::size_t>(k * d));
             for (std::size_t e = 0; e < C64.size(); ++e) C64[e] = static_cast<double>(cp[e]);
-            kmeans_detail::PackedCenters packed;
-            packed.pack(C64.data(), k, d);
+            kmeans_detail::LloydCenters centres(k);
+            centres.pack(C64.data(), k, d);
             if (gp) {
                 std::copy(gp, gp + n, l);
             } else {
@@ -288,8 +288,8 @@ py::tuple kmeans_block_pass_py(const py::array& X_in, const opt_array& w_in, con
             for (index_t c = 0; c < chunks; ++c) {
                 cancellation_point();
                 const index_t r0 = c * chunk, m = std::min(n, r0 + chunk) - r0;
-                const kmeans_detail::LloydJob<T> job{x + r0 * d, wp ? wp + r0 : nullptr, m, d, k, C64.data(), &packed,
-                                                     l + r0, true, true, false};
+                const kmeans_detail::LloydJob<T> job =
+                    centres.job(x + r0 * d, wp ? wp + r0 : nullptr, m, d, k, C64.data(), l + r0, true, true, false);
                 const kmeans_detail::PassTotals tot = kmeans_detail::lloyd_pass(job, 1);
                 std::copy(tot.sums.begin(), tot.sums.end(), sp + c * k * d);
                 std::copy(tot.weights.begin(), tot.weights.end(), wsp + c * k);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "convert.hpp"
+#include "diffclust/cluster/kmeans_kernels.hpp"
 #include "diffclust/core/rng.hpp"
 
 namespace diffclust::bind {
@@ -72,6 +73,9 @@ void register_testing(py::module_& m) {
           "The symmetric (n, n) standard normal noise of one sample (zero diagonal).");
     t.def("normals_floor", &normals_floor, py::arg("seed"), py::arg("n_samples"), py::arg("n"),
           "Draw the normals of n_samples samples of an n-point graph (benchmark floor).");
+    t.def(
+        "kmeans_portable_kernels", [](bool on) { kmeans_detail::wide_kernel_disabled().store(on); }, py::arg("on"),
+        "Tests only: run the k-means passes on the portable kernels instead of the AVX-512 ones.");
     t.def("philox4x32", &philox4x32, py::arg("counter"), py::arg("key"), "One Philox4x32-10 block (for tests).");
 }
 

@@ -78,6 +78,8 @@ struct LloydJob {
     bool fresh = true;
     // The small-k kernel's centres (nullptr: the packed kernel); never with bounds.
     const SmallCenters* small = nullptr;
+    // The AVX-512 kernel's centres (nullptr: the two above); set only on a CPU that has it.
+    const WideCenters* wide = nullptr;
 };
 
 // Relative slack that keeps the bounds rigorous under rounding (distance units):
@@ -86,22 +88,32 @@ struct LloydJob {
 // label the direct computation would give it.
 inline double bound_slack(index_t d) { return 4.0 * margin_factor(d); }
 
-// Labels of the points rows[0 .. m) (their bounds set when the job keeps them).
-template <class T>
+// Labels of the points rows[0 .. m) (their bounds set when the job keeps them),
+// 8 points per call of nearest8, or 16 per call of the AVX-512 second tier (Wide).
+template <bool Wide, class T>
 DIFFCLUST_ALWAYS_INLINE void assign_rows(const LloydJob<T>& job, const index_t* rows, index_t m, double* panel,
                                          ChunkSums& out) {
+    constexpr index_t lanes = Wide ? wide2_rows : pw;
     const index_t d = job.d, k = job.k;
     // (||x|| + max ||c||)^2 <= 2 (||x||^2 + max ||c||^2): the margin without square roots
     const double rel2 = 2.0 * margin_factor(d);
-    const double cmax2 = job.packed->max_norm * job.packed->max_norm;
+    const double cmax = Wide ? job.wide->max_norm : job.packed->max_norm;
+    const double cmax2 = cmax * cmax;
     const double slack = bound_slack(d);
-    double xn[pw], best[pw], second[pw], hi[pw], lo[pw];
-    long long arg[pw];
+    double xn[lanes], best[lanes], second[lanes], hi[lanes], lo[lanes];
+    long long arg[lanes];
     out.computed += m;
-    for (index_t p = 0; p < m; p += pw) {
-        const index_t cnt = std::min(pw, m - p);
-        pack_points(job.X, d, p, cnt, panel, xn, rows);
-        nearest8(panel, d, *job.packed, best, second, arg);
+    for (index_t p = 0; p < m; p += lanes) {
+        const index_t cnt = std::min(lanes, m - p);
+        if constexpr (Wide) {
+            const index_t c0 = std::min(pw, cnt);
+            pack8(job.X, d, rows, p, c0, panel);
+            pack8(job.X, d, rows, p + c0, cnt - c0, panel + d * pw);
+            nearest16_avx512(panel, d, *job.wide, best, second, arg, xn);
+        } else {
+            pack_points(job.X, d, p, cnt, panel, xn, rows);
+            nearest8(panel, d, *job.packed, best, second, arg);
+        }
         for (index_t w = 0; w < cnt; ++w) {
             const index_t i = rows[p + w];
             const double err = rel2 * (xn[w] + cmax2);
@@ -111,9 +123,9 @@ DIFFCLUST_ALWAYS_INLINE void assign_rows(const LloydJob<T>& job, const index_t* 
             job.labels[i] = l;
             if (!clear) second[w] = best[w];  // the smallest g bounds every other centre
         }
-        if (job.upper) {  // vectorised over the 8 lanes
-#pragma GCC unroll 8
-            for (int w = 0; w < pw; ++w) {
+        if (job.upper) {  // vectorised over the lanes
+#pragma GCC unroll 16
+            for (int w = 0; w < lanes; ++w) {
                 const double err = rel2 * (xn[w] + cmax2);
                 const double h = xn[w] + best[w] + err, l = xn[w] + second[w] - err;
                 hi[w] = std::sqrt(h > 0.0 ? h : 0.0) * (1.0 + slack);
@@ -121,6 +133,66 @@ DIFFCLUST_ALWAYS_INLINE void assign_rows(const LloydJob<T>& job, const index_t* 
             }
             for (index_t w = 0; w < cnt; ++w) job.upper[rows[p + w]] = hi[w], job.lower[rows[p + w]] = lo[w];
         }
+    }
+}
+
+// Per-thread buffers of a pass.
+struct LloydScratch {
+    std::vector<double> panel;            // wide_rows x d: B panels
+    std::vector<float> panel_f;           // wide_rows x d: the first tier's float panels
+    std::vector<index_t> rows, deferred;  // block_rows each
+};
+
+// Labels of the points rows[0 .. m) (m <= block_rows) by the AVX-512 tiers: the
+// float tier decides the points whose gap clears its margin, the others go to the
+// double tier (and from there, if need be, to exact_nearest).
+// [ahead, ahead_end): memory the kernel prefetches while it computes (the rows
+// that come next, when they are known).
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void assign_rows_wide(const LloydJob<T>& job, const index_t* rows, index_t m,
+                                              LloydScratch& scratch, ChunkSums& out, const char* ahead = nullptr,
+                                              const char* ahead_end = nullptr) {
+    const WideCenters& wc = *job.wide;
+    double* panel = scratch.panel.data();
+    if (!wc.float_ok) {
+        assign_rows<true>(job, rows, m, panel, out);
+        return;
+    }
+    const index_t d = job.d;
+    const double rel2 = 2.0 * margin_factor_f(d), floor = margin_floor_f(d);
+    const double cmax2 = wc.max_norm * wc.max_norm;
+    const double slack = bound_slack(d);
+    double xn[wide_rows];
+    float best[wide_rows], second[wide_rows];
+    int arg[wide_rows];
+    index_t* deferred = scratch.deferred.data();
+    index_t undecided = 0;
+    out.computed += m;
+    for (index_t p = 0; p < m; p += wide_rows) {
+        const index_t cnt = std::min(wide_rows, m - p);
+        for (index_t q = 0; q * pw < cnt; ++q) pack8(job.X, d, rows, p + q * pw, std::min(pw, cnt - q * pw), panel + q * d * pw);
+        nearest32f_avx512(panel, d, wc, scratch.panel_f.data(), best, second, arg, xn, ahead, ahead_end);
+        for (index_t w = 0; w < cnt; ++w) {
+            const index_t i = rows[p + w];
+            const double err = rel2 * (xn[w] + cmax2) + floor;
+            const double bw = best[w], sw = second[w];
+            if (!(xn[w] <= wide_f_limit && sw - bw > err)) {
+                deferred[undecided++] = i;
+                continue;
+            }
+            const index_t l = arg[w];
+            out.changed += job.labels[i] != l;
+            job.labels[i] = l;
+            if (job.upper) {
+                const double h = xn[w] + bw + err, lo = xn[w] + sw - err;
+                job.upper[i] = std::sqrt(h > 0.0 ? h : 0.0) * (1.0 + slack);
+                job.lower[i] = std::sqrt(lo > 0.0 ? lo : 0.0) * (1.0 - slack);
+            }
+        }
+    }
+    if (undecided > 0) {
+        assign_rows<true>(job, deferred, undecided, panel, out);
+        out.computed -= undecided;
     }
 }
 
@@ -153,39 +225,62 @@ constexpr index_t block_rows = 128;
 
 template <class T>
 DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0, index_t r1, ChunkSums& out,
-                                             double* panel, index_t* rows) {
+                                             LloydScratch& scratch) {
+    double* panel = scratch.panel.data();
+    index_t* rows = scratch.rows.data();
     const index_t d = job.d;
     const double slack = bound_slack(d);
     double* sums = out.sums.data();
     double* weights = out.weights.data();
-    // Without bounds, a block is one panel of 8 rows: labels and sums while in L1.
-    const index_t step = job.upper ? block_rows : pw;
+    // Without bounds, a block is one call of the kernel: labels and sums while in L1.
+    const index_t step = job.upper ? block_rows : job.wide ? wide_rows : pw;
     for (index_t b0 = r0; b0 < r1; b0 += step) {
         const index_t b1 = std::min(r1, b0 + step);
-        if (job.assign && job.small) {
+        if (job.assign && job.wide && !job.upper) {
+            // the next block's rows, on their way while this one is computed
+            const char* next = reinterpret_cast<const char*>(job.X + b1 * d);
+            const char* end = reinterpret_cast<const char*>(job.X + std::min(job.n, b1 + step) * d);
+            for (index_t i = b0; i < b1; ++i) rows[i - b0] = i;
+            assign_rows_wide(job, rows, b1 - b0, scratch, out, next, end);
+        } else if (job.assign && job.small) {
             assign_rows_small(job, b0, b1, out);
         } else if (job.assign) {
             index_t m = 0;
             if (job.upper && !job.fresh) {
+                // the points whose bounds fail: their upper bound tightened to the
+                // distance to their centre (eight at a time), then tested again
+                index_t* check = scratch.deferred.data();
+                index_t nc = 0;
                 for (index_t i = b0; i < b1; ++i) {
                     const index_t a = job.labels[i];
-                    const double lim = std::max(job.half_sep[a], job.lower[i]) * (1.0 - slack);
-                    if (job.upper[i] < lim) continue;
-                    const double u = std::sqrt(sq_distance(job.X + i * d, job.centers + a * d, d)) * (1.0 + slack);
-                    job.upper[i] = u;
-                    if (u < lim) continue;
-                    rows[m++] = i;
+                    if (job.upper[i] >= std::max(job.half_sep[a], job.lower[i]) * (1.0 - slack)) check[nc++] = i;
+                }
+                double dist[pw];
+                for (index_t q = 0; q < nc; q += pw) {
+                    const index_t cnt = std::min(pw, nc - q);
+                    sq_distances_labelled8(job.X, d, check, q, cnt, job.centers, job.labels, panel, dist);
+                    for (index_t w = 0; w < cnt; ++w) {
+                        const index_t i = check[q + w], a = job.labels[i];
+                        const double lim = std::max(job.half_sep[a], job.lower[i]) * (1.0 - slack);
+                        const double u = std::sqrt(dist[w]) * (1.0 + slack);
+                        job.upper[i] = u;
+                        if (u >= lim) rows[m++] = i;
+                    }
                 }
             } else {
                 for (index_t i = b0; i < b1; ++i) rows[m++] = i;
             }
-            assign_rows(job, rows, m, panel, out);
+            if (job.wide) {
+                assign_rows_wide(job, rows, m, scratch, out);
+            } else {
+                assign_rows<false>(job, rows, m, panel, out);
+            }
         }
-        for (index_t i = b0; i < b1; ++i) {
-            const T* x = job.X + i * d;
-            const index_t l = job.labels[i];
-            const double wi = job.w ? job.w[i] : 1.0;
-            if (job.update) {
+        if (job.update) {
+            for (index_t i = b0; i < b1; ++i) {
+                const T* x = job.X + i * d;
+                const index_t l = job.labels[i];
+                const double wi = job.w ? job.w[i] : 1.0;
                 double* s = sums + l * d;
                 if (job.w) {
                     for (index_t t = 0; t < d; ++t) s[t] += wi * static_cast<double>(x[t]);
@@ -194,20 +289,57 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
                 }
                 weights[l] += wi;
             }
-            if (job.inertia) out.inertia += wi * sq_distance(x, job.centers + l * d, d);
+        }
+        if (job.inertia) {  // summed in row order
+            double dist[pw];
+            for (index_t i = b0; i < b1; i += pw) {
+                const index_t cnt = std::min(pw, b1 - i);
+                sq_distances_labelled8(job.X, d, nullptr, i, cnt, job.centers, job.labels, panel, dist);
+                for (index_t w = 0; w < cnt; ++w) out.inertia += (job.w ? job.w[i + w] : 1.0) * dist[w];
+            }
         }
     }
 }
 
 [[maybe_unused]] static DIFFCLUST_TARGET_CLONES void lloyd_rows(const LloydJob<double>& job, index_t r0, index_t r1,
-                                                                ChunkSums& out, double* panel, index_t* rows) {
-    lloyd_rows_impl(job, r0, r1, out, panel, rows);
+                                                                ChunkSums& out, LloydScratch& scratch) {
+    lloyd_rows_impl(job, r0, r1, out, scratch);
 }
 
 [[maybe_unused]] static DIFFCLUST_TARGET_CLONES void lloyd_rows(const LloydJob<float>& job, index_t r0, index_t r1,
-                                                                ChunkSums& out, double* panel, index_t* rows) {
-    lloyd_rows_impl(job, r0, r1, out, panel, rows);
+                                                                ChunkSums& out, LloydScratch& scratch) {
+    lloyd_rows_impl(job, r0, r1, out, scratch);
 }
+
+// The centres of a pass in the layout of the kernel this CPU runs: the AVX-512
+// kernel when the CPU has it, else the small-k kernel for k <= small_k_max, else
+// nearest8. Every kernel gives the same labels (see kmeans_kernels.hpp).
+struct LloydCenters {
+    PackedCenters packed;
+    SmallCenters small;
+    WideCenters wide;
+    bool use_wide, use_small;
+
+    explicit LloydCenters(index_t k)
+        : use_wide(use_wide_kernel()), use_small(!use_wide && small_kernel_available && k <= small_k_max) {}
+    void pack(const double* C, index_t k, index_t d) {
+        if (use_wide) {
+            wide.pack(C, k, d);
+        } else if (use_small) {
+            small.pack(C, k, d);
+        } else {
+            packed.pack(C, k, d);
+        }
+    }
+    template <class T>
+    LloydJob<T> job(const T* X, const double* w, index_t n, index_t d, index_t k, const double* C, index_t* labels,
+                    bool assign, bool update, bool inertia) const {
+        LloydJob<T> j{X, w, n, d, k, C, &packed, labels, assign, update, inertia};
+        if (use_wide) j.wide = &wide;
+        if (use_small) j.small = &small;
+        return j;
+    }
+};
 
 // The totals of one pass (fixed chunks, folded in chunk order).
 struct PassTotals {
@@ -231,15 +363,17 @@ PassTotals lloyd_pass(const LloydJob<T>& job, int threads) {
     const index_t per_chunk = job.update ? k * d + k : 1;
     const index_t wave = std::min(chunks, std::max<index_t>(2 * threads, (index_t(1) << 21) / per_chunk));
     std::vector<ChunkSums> slots(static_cast<std::size_t>(wave));
-    std::vector<std::vector<double>> panels(static_cast<std::size_t>(threads));
-    std::vector<std::vector<index_t>> row_lists(static_cast<std::size_t>(threads));
+    std::vector<LloydScratch> scratch(static_cast<std::size_t>(threads));
     for (index_t c0 = 0; c0 < chunks; c0 += wave) {
         const index_t m = std::min(wave, chunks - c0);
         parallel_for_tid(m, threads, [&](index_t s, int tid) {
-            std::vector<double>& panel = panels[static_cast<std::size_t>(tid)];
-            if (panel.empty()) panel.resize(static_cast<std::size_t>(pw * d));
-            std::vector<index_t>& rows = row_lists[static_cast<std::size_t>(tid)];
-            if (rows.empty()) rows.resize(static_cast<std::size_t>(block_rows));
+            LloydScratch& sc = scratch[static_cast<std::size_t>(tid)];
+            if (sc.panel.empty()) {
+                sc.panel.resize(static_cast<std::size_t>(wide_rows * d));
+                if (job.wide) sc.panel_f.resize(static_cast<std::size_t>(wide_rows * d));
+                sc.rows.resize(static_cast<std::size_t>(block_rows));
+                sc.deferred.resize(static_cast<std::size_t>(block_rows));
+            }
             ChunkSums& out = slots[static_cast<std::size_t>(s)];
             if (job.update) {
                 out.sums.assign(static_cast<std::size_t>(k * d), 0.0);
@@ -249,7 +383,7 @@ PassTotals lloyd_pass(const LloydJob<T>& job, int threads) {
             out.changed = 0;
             out.computed = 0;
             const index_t c = c0 + s;
-            lloyd_rows(job, c * chunk_rows, std::min(n, (c + 1) * chunk_rows), out, panel.data(), rows.data());
+            lloyd_rows(job, c * chunk_rows, std::min(n, (c + 1) * chunk_rows), out, sc);
         });
         for (index_t s = 0; s < m; ++s) {
             const ChunkSums& out = slots[static_cast<std::size_t>(s)];
@@ -394,9 +528,7 @@ KMeansStats kmeans_lloyd(const T* X, index_t n, index_t d, const double* w, inde
     std::vector<double> C(static_cast<std::size_t>(k * d)), Cnew(C.size());
     for (std::size_t e = 0; e < C.size(); ++e) C[e] = static_cast<double>(centers[e]);
     std::fill(labels, labels + n, index_t(-1));
-    PackedCenters packed;
-    SmallCenters small;
-    const bool use_small = small_kernel_available && k <= small_k_max;
+    LloydCenters centres(k);
     KMeansStats stats;
     // Hamerly's bounds pay once there are a few centres to skip.
     const bool bounded = k >= bounds_min_k;
@@ -411,13 +543,8 @@ KMeansStats kmeans_lloyd(const T* X, index_t n, index_t d, const double* w, inde
     index_t it = 0;
     for (; it < max_iter; ++it) {
         cancellation_point();
-        if (use_small) {
-            small.pack(C.data(), k, d);
-        } else {
-            packed.pack(C.data(), k, d);
-        }
-        LloydJob<T> job{X, w, n, d, k, C.data(), &packed, labels, true, true, false};
-        if (use_small) job.small = &small;
+        centres.pack(C.data(), k, d);
+        LloydJob<T> job = centres.job(X, w, n, d, k, C.data(), labels, true, true, false);
         if (bounded) {
             separations(C.data(), k, d, slack, half_sep.data());
             job.upper = upper.data(), job.lower = lower.data(), job.half_sep = half_sep.data();
@@ -460,13 +587,8 @@ KMeansStats kmeans_lloyd(const T* X, index_t n, index_t d, const double* w, inde
     stats.n_iter = std::min(it + 1, max_iter);
     stats.converged = it < max_iter;
     // The labels of the returned centres (unless they already are) and the inertia.
-    if (use_small) {
-        small.pack(C.data(), k, d);
-    } else {
-        packed.pack(C.data(), k, d);
-    }
-    LloydJob<T> last{X, w, n, d, k, C.data(), &packed, labels, !strict, false, true};
-    if (use_small) last.small = &small;
+    centres.pack(C.data(), k, d);
+    const LloydJob<T> last = centres.job(X, w, n, d, k, C.data(), labels, !strict, false, true);
     stats.inertia = lloyd_pass(last, threads).inertia;
     for (std::size_t e = 0; e < C.size(); ++e) centers[e] = static_cast<T>(C[e]);
     return stats;
@@ -484,15 +606,9 @@ double kmeans_assign(const T* X, index_t n, index_t d, const double* w, const T*
                                        double(1 << 17));
     std::vector<double> C(static_cast<std::size_t>(k * d));
     for (std::size_t e = 0; e < C.size(); ++e) C[e] = static_cast<double>(centers[e]);
-    PackedCenters packed;
-    SmallCenters small;
-    LloydJob<T> job{X, w, n, d, k, C.data(), &packed, labels, true, false, true};
-    if (small_kernel_available && k <= small_k_max) {
-        small.pack(C.data(), k, d);
-        job.small = &small;
-    } else {
-        packed.pack(C.data(), k, d);
-    }
+    LloydCenters centres(k);
+    centres.pack(C.data(), k, d);
+    const LloydJob<T> job = centres.job(X, w, n, d, k, C.data(), labels, true, false, true);
     const double inertia = lloyd_pass(job, threads).inertia;
     if (distances) {
         const std::vector<double> dist = distances_to_labelled(X, n, d, C.data(), labels, threads);

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -126,6 +127,31 @@ DIFFCLUST_ALWAYS_INLINE double sq_distance(const T* x, const double* c, index_t 
         s += v * v;
     }
     return s;
+}
+
+// out[w] = sq_distance(x_i, C + labels[i] * d) for the points i = rows[i0 + w]
+// (rows null: i0 + w), w < count <= 8: the eight sums side by side, each in
+// increasing t as in sq_distance (bit-identical to it), on two B panels (panel:
+// 16 d doubles), so that they run at the adder's throughput, not its latency.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void sq_distances_labelled8(const T* X, index_t d, const index_t* rows, index_t i0,
+                                                    index_t count, const double* C, const index_t* labels,
+                                                    double* panel, double* out) {
+    index_t lab[pw];
+    for (index_t w = 0; w < count; ++w) lab[w] = labels[rows ? rows[i0 + w] : i0 + w];
+    double* xp = panel;
+    double* cp = panel + pw * d;
+    pack8(X, d, rows, i0, count, xp);
+    pack8(C, d, lab, 0, count, cp);
+    double acc[pw] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (index_t t = 0; t < d; ++t) {
+#pragma GCC unroll 8
+        for (int w = 0; w < pw; ++w) {
+            const double v = xp[t * pw + w] - cp[t * pw + w];
+            acc[w] += v * v;
+        }
+    }
+    for (index_t w = 0; w < count; ++w) out[w] = acc[w];
 }
 
 // The argmin of sq_distance(x, c_j) over j in [0, k), ties to the smallest j.
@@ -322,5 +348,248 @@ template <class T>
 DIFFCLUST_ALWAYS_INLINE void nearest_small(const T*, index_t, index_t, index_t, const SmallCenters&, double*, double*,
                                            long long*, double*) {}
 #endif
+
+
+// The AVX-512 kernels (any k, used whenever the CPU has AVX-512), two tiers.
+//
+// First tier, float32 (16 lanes): 32 points (four B panels, converted to float
+// in two 16-lane panels) against groups of up to 12 centres (float copies of
+// the centres, wide_f[t * r + j] for the group's r centres, the last group
+// rounded up to even), the centre value broadcast into fused multiply-adds: 24
+// accumulators, one per centre and panel. Best, second and arg are kept as in
+// nearest8 (strict <, first on ties). Its error: with u = 2^-24 and the inputs
+// rounded to float, |fl(g_j) - (D_j - ||x||^2)| <= (d + 3) u (||x|| + ||c_j||)^2
+// (the conversions of x, c and ||c||^2, the d fused steps and the last
+// subtraction), plus absolute terms below 2^-140 d from float's subnormal range;
+// the first tier's margin is margin_factor_f(d) (twice that bound for both
+// values, times 4) plus d 2^-140. The float values cannot overflow while
+// ||x||^2 and max ||c||^2 are at most 2^100 (then |x_t c_t| <= 2^100): a point
+// above that, or a pass whose centres are, is left to the second tier.
+//
+// Second tier, float64 (8 lanes): the points the first tier left undecided (a
+// gap within its margin), 16 at a time, on double panels and double centres
+// with the margin of nearest8; what is still undecided goes to exact_nearest.
+// Either way the label is the exact argmin, as for every other kernel.
+constexpr index_t wide_rows = 4 * pw;   // points per first-tier call (32)
+constexpr index_t wide2_rows = 2 * pw;  // points per second-tier call (16)
+constexpr index_t wide_group = 12;      // centres per group
+constexpr double wide_f_limit = 0x1p100;  // largest ||x||^2 and ||c||^2 for the float tier
+
+inline double margin_factor_f(index_t d) { return 8.0 * static_cast<double>(d + 4) * 0x1p-24; }
+inline double margin_floor_f(index_t d) { return static_cast<double>(d) * 0x1p-140; }
+
+struct WideCenters {
+    std::vector<double> groups, sq_norms;  // per group d x wide_group (the last d x last_r), norms padded +inf
+    std::vector<float> groups_f, sq_norms_f;
+    double max_norm = 0.0;
+    index_t count = 0, last_r = 0;  // groups, centres in the last group (even)
+    bool float_ok = false;          // max ||c||^2 <= wide_f_limit
+
+    void pack(const double* C, index_t k, index_t d) {
+        count = tiles::ceil_div(k, wide_group);
+        last_r = (k - (count - 1) * wide_group + 1) / 2 * 2;
+        groups.assign(static_cast<std::size_t>(count * wide_group * d), 0.0);
+        sq_norms.assign(static_cast<std::size_t>(count * wide_group), inf);
+        max_norm = 0.0;
+        for (index_t j = 0; j < k; ++j) {
+            const index_t g = j / wide_group, r = g + 1 < count ? wide_group : last_r;
+            double* A = groups.data() + g * wide_group * d;
+            double s = 0.0;
+            for (index_t t = 0; t < d; ++t) {
+                A[t * r + j % wide_group] = C[j * d + t];
+                s += C[j * d + t] * C[j * d + t];
+            }
+            sq_norms[static_cast<std::size_t>(j)] = s;
+            max_norm = std::max(max_norm, std::sqrt(s));
+        }
+        float_ok = max_norm * max_norm <= wide_f_limit;
+        groups_f.assign(groups.begin(), groups.end());
+        sq_norms_f.resize(sq_norms.size());
+        for (std::size_t j = 0; j < sq_norms.size(); ++j)
+            sq_norms_f[j] = float_ok ? static_cast<float>(sq_norms[j]) : std::numeric_limits<float>::infinity();
+    }
+};
+
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see rng.hpp
+#endif
+// One group of R centres, float32: acc = <x, c> for 2 x 16 points, then the
+// running best, second and arg.
+// [ahead, ahead_end): memory to prefetch into L2 while computing, four lines a
+// step (the next block's rows: spread over the compute, the prefetches overlap
+// it instead of stalling in a burst).
+template <int R>
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void wide_f_group(const float* DIFFCLUST_RESTRICT P, index_t d,
+                                                           const float* DIFFCLUST_RESTRICT A, const float* cn, int j0,
+                                                           __m512* b, __m512* s, __m512i* a, const char*& ahead,
+                                                           const char* ahead_end) {
+    __m512 acc0[R], acc1[R];
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) acc0[r] = _mm512_setzero_ps(), acc1[r] = _mm512_setzero_ps();
+    for (index_t t = 0; t < d; ++t) {
+        if (ahead < ahead_end) {
+            for (int q = 0; q < 4; ++q) _mm_prefetch(ahead + 64 * q, _MM_HINT_T1);
+            ahead += 256;
+        }
+        const __m512 x0 = _mm512_loadu_ps(P + t * 16), x1 = _mm512_loadu_ps(P + (d + t) * 16);
+        const float* a_t = A + t * R;
+#pragma GCC unroll 12
+        for (int r = 0; r < R; ++r) {
+            const __m512 c = _mm512_set1_ps(a_t[r]);
+            acc0[r] = _mm512_fmadd_ps(x0, c, acc0[r]);
+            acc1[r] = _mm512_fmadd_ps(x1, c, acc1[r]);
+        }
+    }
+    const __m512 two = _mm512_set1_ps(2.0f);
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) {
+        const __m512 c = _mm512_set1_ps(cn[r]);
+        const __m512i vj = _mm512_set1_epi32(j0 + r);
+        for (int h = 0; h < 2; ++h) {
+            const __m512 g = _mm512_fnmadd_ps(two, h == 0 ? acc0[r] : acc1[r], c);  // cn - 2 acc
+            const __mmask16 lt = _mm512_cmp_ps_mask(g, b[h], _CMP_LT_OQ);
+            s[h] = _mm512_mask_mov_ps(_mm512_min_ps(g, s[h]), lt, b[h]);
+            b[h] = _mm512_mask_mov_ps(b[h], lt, g);
+            a[h] = _mm512_mask_mov_epi32(a[h], lt, vj);
+        }
+    }
+}
+
+// First tier: the 32 points of the four consecutive double B panels at P (4 x d
+// x 8) over every centre of wc: best, second (as float), arg and the squared
+// norms (double, summed in increasing t with fused multiply-adds). Pf: scratch
+// of 32 d floats.
+DIFFCLUST_AVX512 __attribute__((noinline)) inline void nearest32f_avx512(const double* P, index_t d,
+                                                                        const WideCenters& wc, float* Pf, float* best,
+                                                                        float* second, int* arg, double* sq_norm,
+                                                                        const char* ahead, const char* ahead_end) {
+    __m512d xn[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
+    for (int h = 0; h < 2; ++h) {
+        const double* lo = P + 2 * h * d * pw;
+        const double* hi = lo + d * pw;
+        for (index_t t = 0; t < d; ++t) {
+            const __m512d l = _mm512_loadu_pd(lo + t * pw), u = _mm512_loadu_pd(hi + t * pw);
+            xn[2 * h] = _mm512_fmadd_pd(l, l, xn[2 * h]);
+            xn[2 * h + 1] = _mm512_fmadd_pd(u, u, xn[2 * h + 1]);
+            const __m512 f = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(l)), _mm512_cvtpd_ps(u), 1);
+            _mm512_storeu_ps(Pf + (h * d + t) * 16, f);
+        }
+    }
+    for (int q = 0; q < 4; ++q) _mm512_storeu_pd(sq_norm + 8 * q, xn[q]);
+    const __m512 vinf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+    __m512 b[2] = {vinf, vinf}, s[2] = {vinf, vinf};
+    __m512i a[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+    for (index_t g = 0; g < wc.count; ++g) {
+        const float* A = wc.groups_f.data() + g * wide_group * d;
+        const float* cn = wc.sq_norms_f.data() + g * wide_group;
+        const int j0 = static_cast<int>(g * wide_group);
+        switch (g + 1 < wc.count ? wide_group : wc.last_r) {
+            case 2: wide_f_group<2>(Pf, d, A, cn, j0, b, s, a, ahead, ahead_end); break;
+            case 4: wide_f_group<4>(Pf, d, A, cn, j0, b, s, a, ahead, ahead_end); break;
+            case 6: wide_f_group<6>(Pf, d, A, cn, j0, b, s, a, ahead, ahead_end); break;
+            case 8: wide_f_group<8>(Pf, d, A, cn, j0, b, s, a, ahead, ahead_end); break;
+            case 10: wide_f_group<10>(Pf, d, A, cn, j0, b, s, a, ahead, ahead_end); break;
+            default: wide_f_group<12>(Pf, d, A, cn, j0, b, s, a, ahead, ahead_end); break;
+        }
+    }
+    for (int h = 0; h < 2; ++h) {
+        _mm512_storeu_ps(best + 16 * h, b[h]);
+        _mm512_storeu_ps(second + 16 * h, s[h]);
+        _mm512_storeu_si512(arg + 16 * h, a[h]);
+    }
+}
+
+// One group of R centres, float64, for the second tier.
+template <int R>
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void wide_d_group(const double* DIFFCLUST_RESTRICT P, index_t d,
+                                                           const double* DIFFCLUST_RESTRICT A, const double* cn,
+                                                           long long j0, __m512d* b, __m512d* s, __m512i* a,
+                                                           __m512d* xn) {
+    __m512d acc0[R], acc1[R];
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) acc0[r] = _mm512_setzero_pd(), acc1[r] = _mm512_setzero_pd();
+    for (index_t t = 0; t < d; ++t) {
+        const __m512d x0 = _mm512_loadu_pd(P + t * pw), x1 = _mm512_loadu_pd(P + (d + t) * pw);
+        if (j0 == 0) xn[0] = _mm512_fmadd_pd(x0, x0, xn[0]), xn[1] = _mm512_fmadd_pd(x1, x1, xn[1]);
+        const double* a_t = A + t * R;
+#pragma GCC unroll 12
+        for (int r = 0; r < R; ++r) {
+            const __m512d c = _mm512_set1_pd(a_t[r]);
+            acc0[r] = _mm512_fmadd_pd(x0, c, acc0[r]);
+            acc1[r] = _mm512_fmadd_pd(x1, c, acc1[r]);
+        }
+    }
+    const __m512d two = _mm512_set1_pd(2.0);
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) {
+        const __m512d c = _mm512_set1_pd(cn[r]);
+        const __m512i vj = _mm512_set1_epi64(j0 + r);
+        for (int h = 0; h < 2; ++h) {
+            const __m512d g = _mm512_fnmadd_pd(two, h == 0 ? acc0[r] : acc1[r], c);  // cn - 2 acc, one rounding
+            const __mmask8 lt = _mm512_cmp_pd_mask(g, b[h], _CMP_LT_OQ);
+            s[h] = _mm512_mask_mov_pd(_mm512_min_pd(g, s[h]), lt, b[h]);
+            b[h] = _mm512_mask_mov_pd(b[h], lt, g);
+            a[h] = _mm512_mask_mov_epi64(a[h], lt, vj);
+        }
+    }
+}
+
+// Second tier: best/second/arg and the squared norms (16 entries each) of the
+// points of the two consecutive double B panels at P (2 x d x 8) over every
+// centre of wc, in double (the rounding of g is within nearest8's margin: a
+// fused sum rounds no worse).
+DIFFCLUST_AVX512 __attribute__((noinline)) inline void nearest16_avx512(const double* P, index_t d,
+                                                                       const WideCenters& wc, double* best,
+                                                                       double* second, long long* arg,
+                                                                       double* sq_norm) {
+    __m512d b[2] = {_mm512_set1_pd(inf), _mm512_set1_pd(inf)}, s[2] = {b[0], b[0]};
+    __m512i a[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+    __m512d xn[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+    for (index_t g = 0; g < wc.count; ++g) {
+        const double* A = wc.groups.data() + g * wide_group * d;
+        const double* cn = wc.sq_norms.data() + g * wide_group;
+        const long long j0 = static_cast<long long>(g * wide_group);
+        switch (g + 1 < wc.count ? wide_group : wc.last_r) {
+            case 2: wide_d_group<2>(P, d, A, cn, j0, b, s, a, xn); break;
+            case 4: wide_d_group<4>(P, d, A, cn, j0, b, s, a, xn); break;
+            case 6: wide_d_group<6>(P, d, A, cn, j0, b, s, a, xn); break;
+            case 8: wide_d_group<8>(P, d, A, cn, j0, b, s, a, xn); break;
+            case 10: wide_d_group<10>(P, d, A, cn, j0, b, s, a, xn); break;
+            default: wide_d_group<12>(P, d, A, cn, j0, b, s, a, xn); break;
+        }
+    }
+    for (int h = 0; h < 2; ++h) {
+        _mm512_storeu_pd(sq_norm + 8 * h, xn[h]);
+        _mm512_storeu_pd(best + 8 * h, b[h]);
+        _mm512_storeu_pd(second + 8 * h, s[h]);
+        _mm512_storeu_si512(arg + 8 * h, a[h]);
+    }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#else
+inline void nearest32f_avx512(const double*, index_t, const WideCenters&, float*, float*, float*, int*, double*,
+                              const char*, const char*) {}
+inline void nearest16_avx512(const double*, index_t, const WideCenters&, double*, double*, long long*, double*) {}
+#endif
+
+// Tests only: true makes every later pass use the portable kernels (the labels
+// are the same either way; the tests check that they are).
+inline std::atomic<bool>& wide_kernel_disabled() {
+    static std::atomic<bool> disabled{false};
+    return disabled;
+}
+
+// Whether this CPU runs the AVX-512 kernels.
+inline bool use_wide_kernel() {
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+    return cpu_has_avx512() && !wide_kernel_disabled().load(std::memory_order_relaxed);
+#else
+    return false;
+#endif
+}
 
 }  // namespace diffclust::kmeans_detail

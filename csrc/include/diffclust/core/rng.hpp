@@ -17,10 +17,6 @@
 #include "diffclust/core/simd.hpp"
 #include "diffclust/core/types.hpp"
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(DIFFCLUST_NO_AVX512)
-#include <immintrin.h>
-#define DIFFCLUST_HAVE_AVX512_PATH 1
-#endif
 
 namespace diffclust {
 
@@ -226,8 +222,6 @@ static DIFFCLUST_TARGET_CLONES int normals_block_generic(const u32* DIFFCLUST_RE
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-
-#define DIFFCLUST_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl")))
 
 // Lanes of z the fast path rejected (bits of `bad`), finished exactly on the
 // scalar path from their Philox words (~1.5% of lanes; out of line, so that
@@ -444,11 +438,6 @@ DIFFCLUST_AVX512 static void pair_normals_avx512(u64 seed, u32 sample, const u32
 #pragma GCC diagnostic pop
 #endif
 
-inline bool cpu_has_avx512() noexcept {
-    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                             __builtin_cpu_supports("avx512vl");
-    return has;
-}
 #endif
 
 // out[r] = base[r] + scale * Z(seed, sample, {v, u_r}) for r in [0, len), with

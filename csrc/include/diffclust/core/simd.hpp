@@ -13,8 +13,28 @@
 #define DIFFCLUST_ALWAYS_INLINE inline __attribute__((always_inline))
 #define DIFFCLUST_RESTRICT __restrict__
 #define DIFFCLUST_PREFETCH(address) __builtin_prefetch(address)
+// Into L2 only (prefetcht1): a burst of these ahead of a streaming pass keeps
+// the line-fill buffers free for the loads of the current block.
+#define DIFFCLUST_PREFETCH_L2(address) __builtin_prefetch(address, 0, 2)
 #else
 #define DIFFCLUST_ALWAYS_INLINE inline
 #define DIFFCLUST_RESTRICT
 #define DIFFCLUST_PREFETCH(address) ((void)(address))
+#define DIFFCLUST_PREFETCH_L2(address) ((void)(address))
+#endif
+
+// Hand-written AVX-512 kernels (intrinsics in functions marked DIFFCLUST_AVX512),
+// called only when cpu_has_avx512() says the CPU runs them.
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(DIFFCLUST_NO_AVX512)
+#include <immintrin.h>
+#define DIFFCLUST_HAVE_AVX512_PATH 1
+#define DIFFCLUST_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl")))
+
+namespace diffclust {
+inline bool cpu_has_avx512() noexcept {
+    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                             __builtin_cpu_supports("avx512vl");
+    return has;
+}
+}  // namespace diffclust
 #endif
