@@ -30,6 +30,7 @@
 #include "diffclust/core/chunked.hpp"
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/simd.hpp"
+#include "diffclust/core/tiles.hpp"
 #include "diffclust/core/types.hpp"
 #include "diffclust/metrics/losses.hpp"
 
@@ -217,7 +218,39 @@ static DIFFCLUST_TARGET_CLONES void block_stats(const double* DIFFCLUST_RESTRICT
         const double* sj = shift + j * d;
         if (!square) {  // in registers: sum_s w (x - s_j) and sum_s w (x - s_j)^2 per coordinate
             double* Sj = S + j * d;
-            for (index_t t = 0; t < d; ++t) {
+            // four coordinates at a time in vector registers (each coordinate's sums
+            // in the same order as one at a time: lane l over s0 ascending)
+            index_t t = 0;
+#if DIFFCLUST_VECTOR_EXTENSIONS
+            using tiles::vec4;
+            for (; t + 4 <= d; t += 4) {
+                vec4 a1[4][2] = {}, a2[4][2] = {};
+                for (index_t s0 = 0; s0 < B; s0 += lanes) {
+                    vec4 w0, w1;
+                    tiles::load4(w + s0, w0), tiles::load4(w + s0 + 4, w1);
+#pragma GCC unroll 4
+                    for (index_t q = 0; q < 4; ++q) {
+                        const double m = sj[t + q];
+                        const double* DIFFCLUST_RESTRICT xt = XT + (t + q) * B + s0;
+                        vec4 x0, x1;
+                        tiles::load4(xt, x0), tiles::load4(xt + 4, x1);
+                        const vec4 v0 = x0 - m, v1 = x1 - m;
+                        const vec4 wv0 = w0 * v0, wv1 = w1 * v1;
+                        a1[q][0] += wv0, a1[q][1] += wv1;
+                        a2[q][0] += wv0 * v0, a2[q][1] += wv1 * v1;
+                    }
+                }
+                for (index_t q = 0; q < 4; ++q) {
+                    const vec4 *b1 = a1[q], *b2 = a2[q];
+                    m1[j * d + t + q] += ((b1[0][0] + b1[0][1]) + (b1[0][2] + b1[0][3])) +
+                                         ((b1[1][0] + b1[1][1]) + (b1[1][2] + b1[1][3]));
+                    if (scatter)
+                        Sj[t + q] += ((b2[0][0] + b2[0][1]) + (b2[0][2] + b2[0][3])) +
+                                     ((b2[1][0] + b2[1][1]) + (b2[1][2] + b2[1][3]));
+                }
+            }
+#endif
+            for (; t < d; ++t) {
                 const double m = sj[t];
                 const double* DIFFCLUST_RESTRICT xt = XT + t * B;
                 double a1[lanes] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};

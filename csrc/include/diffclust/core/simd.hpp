@@ -13,14 +13,10 @@
 #define DIFFCLUST_ALWAYS_INLINE inline __attribute__((always_inline))
 #define DIFFCLUST_RESTRICT __restrict__
 #define DIFFCLUST_PREFETCH(address) __builtin_prefetch(address)
-// Into L2 only (prefetcht1): a burst of these ahead of a streaming pass keeps
-// the line-fill buffers free for the loads of the current block.
-#define DIFFCLUST_PREFETCH_L2(address) __builtin_prefetch(address, 0, 2)
 #else
 #define DIFFCLUST_ALWAYS_INLINE inline
 #define DIFFCLUST_RESTRICT
 #define DIFFCLUST_PREFETCH(address) ((void)(address))
-#define DIFFCLUST_PREFETCH_L2(address) ((void)(address))
 #endif
 
 // Hand-written AVX-512 kernels (intrinsics in functions marked DIFFCLUST_AVX512),

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -13,6 +14,7 @@
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/simd.hpp"
 #include "diffclust/core/checks.hpp"
+#include "diffclust/core/tiles.hpp"
 #include "diffclust/core/types.hpp"
 
 namespace diffclust {
@@ -293,20 +295,37 @@ static DIFFCLUST_TARGET_CLONES void block_mahalanobis(const double* DIFFCLUST_RE
             for (index_t l = 0; l < L; ++l) maha[s0 + l] = m[l];
         }
     } else {
-        const bool diag = type == static_cast<int>(CovarianceType::diag);
-        constexpr index_t L1 = 8;
-        for (index_t s0 = 0; s0 < B; s0 += L1) {
-            double m[L1] = {};
+        const index_t step = type == static_cast<int>(CovarianceType::diag) ? 1 : 0;  // precisions 1 / var
+        for (index_t s0 = 0; s0 < B; s0 += L) {  // L lanes: independent chains, at the adder's throughput
+#if DIFFCLUST_VECTOR_EXTENSIONS
+            using tiles::vec4;
+            vec4 m[L / 4] = {};
             for (index_t t = 0; t < d; ++t) {
-                const double inv = diag ? factor[t] : factor[0];  // the precision 1 / var
+                const double inv = factor[t * step];
                 const double mt = mu[t];
                 const double* DIFFCLUST_RESTRICT xt = XT + t * B + s0;
-                for (index_t l = 0; l < L1; ++l) {
+#pragma GCC unroll 8
+                for (index_t q = 0; q < L / 4; ++q) {
+                    vec4 x;
+                    tiles::load4(xt + 4 * q, x);
+                    const vec4 v = x - mt;
+                    m[q] += v * v * inv;
+                }
+            }
+            std::memcpy(maha + s0, m, sizeof m);
+#else
+            double m[L] = {};
+            for (index_t t = 0; t < d; ++t) {
+                const double inv = factor[t * step];
+                const double mt = mu[t];
+                const double* DIFFCLUST_RESTRICT xt = XT + t * B + s0;
+                for (index_t l = 0; l < L; ++l) {
                     const double v = xt[l] - mt;
                     m[l] += v * v * inv;
                 }
             }
-            for (index_t l = 0; l < L1; ++l) maha[s0 + l] = m[l];
+            for (index_t l = 0; l < L; ++l) maha[s0 + l] = m[l];
+#endif
         }
     }
 }
