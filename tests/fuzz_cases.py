@@ -374,6 +374,8 @@ def _core_args(
         return [seed, 3, n]
     if family == "cache_block_points":
         return [d]
+    if family == "column_variances":
+        return [points(r, n, d, dt), 1]
     if family == "_testing.kmeans_portable_kernels":
         return [False]  # the default: a fuzz call leaves the process as it found it
     if family == "_testing.philox4x32":
@@ -397,7 +399,7 @@ CORE_FAMILIES = {
     "core_distances", "mutual_reachability_tree", "perturbed_spanning_trees", "weighted_noise_matrix",
     "single_linkage_from_edges", "condense_tree", "mutual_reachability_tree_from_core", "mutual_reachability_edges",
     "gmm_fit", "gmm_predict", "gmm_init", "gmm_precision_cholesky",
-    "kmeans_lloyd", "kmeans_plusplus", "kmeans_assign", "kmeans_block_pass", "silhouette_pair",
+    "kmeans_lloyd", "kmeans_plusplus", "kmeans_assign", "column_variances", "kmeans_block_pass", "silhouette_pair",
     "cache_block_points",
 }  # fmt: skip
 

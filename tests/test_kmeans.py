@@ -208,6 +208,26 @@ def test_portable_kernels_same_fit(rng: np.random.Generator, dtype: type, d: int
     np.testing.assert_array_equal(a.labels, brute_labels(X, a.centers))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_tolerance_is_numpy_variance(rng: np.random.Generator, dtype: type) -> None:
+    # the compiled column variances add the rows in NumPy's order: the same bits
+    from diffclust import _core
+
+    for n, d in [(1, 2), (3, 2), (100, 5), (5000, 16), (70000, 3), (2000, 130)]:
+        X = (rng.standard_normal((n, d)) * 30 + rng.uniform(-1e3, 1e3, d)).astype(dtype)
+        fn = _core.column_variances_f64 if dtype == np.float64 else _core.column_variances_f32
+        np.testing.assert_array_equal(fn(X, 1), np.var(X, axis=0, dtype=np.float64))
+        for tol in (0.0, 1e-4):
+            assert _ops_kmeans.tolerance(X, tol) == float(np.mean(np.var(X, axis=0, dtype=np.float64)) * tol)
+    X = rng.standard_normal((50, 1)).astype(dtype)  # one column: NumPy's pairwise sum, by NumPy
+    assert _ops_kmeans.tolerance(X, 1e-4) == float(np.mean(np.var(X, axis=0, dtype=np.float64)) * 1e-4)
+    X = np.full((10, 3), 1e308, dtype=np.float64)  # finite, but the sums overflow: no error
+    assert _core.column_variances_f64(X, 1).tolist() == [np.inf] * 3
+    X[4, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        dc.kmeans(X, 2)
+
+
 # --------------------------------------------------------------------------- properties
 
 

@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -122,8 +123,33 @@ py::tuple kmeans_assign_py(const py::array& X_in, const py::array& C_in, const o
     return py::make_tuple(labels, distances, inertia);
 }
 
+// np.var(X, axis=0) of finite points X: one pass for the sums, which also serve as the
+// finiteness check (a finite sum means finite values); only when a sum is not finite
+// does the exact scan run, to tell NaN or infinity (an error) from an overflow.
+template <class T>
+py::array_t<double> column_variances_py(const py::array& X_in, std::int64_t n_threads) {
+    const int threads = threads_arg(n_threads);
+    auto X = as_real<T>(X_in, "X");
+    require_points(X, "X");
+    const index_t n = X.shape(0), d = X.shape(1);
+    auto var = empty<double>({d});
+    double* v = var.mutable_data();
+    bool finite = true;
+    run_released([&] { finite = column_variances(X.data(), n, d, v); });
+    if (!finite) {
+        {
+            released guard;
+            require_finite(X.data(), static_cast<index_t>(X.size()), "X", threads);
+        }
+        std::fill(v, v + d, std::numeric_limits<double>::infinity());  // finite values whose sums overflow
+    }
+    return var;
+}
+
 template <class T>
 void def_typed(py::module_& m, const std::string& suffix) {
+    m.def(("column_variances_" + suffix).c_str(), &column_variances_py<T>, py::arg("X"), py::arg("n_threads"),
+          "np.var(X, axis=0) of finite points X (the same sums in the same order); ValueError on NaN or infinity.");
     m.def(("kmeans_lloyd_" + suffix).c_str(), &kmeans_lloyd_py<T>, py::arg("X"), py::arg("sample_weight"),
           py::arg("init"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads"),
           "(centers, labels, inertia, n_iter, converged) of Lloyd's k-means from the given centers.");

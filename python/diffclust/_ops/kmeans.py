@@ -86,10 +86,13 @@ def _check_tol(tol: Any) -> float:
 
 
 def tolerance(X: Array, tol: float) -> float:
-    """scikit-learn's absolute tolerance: ``tol`` times the mean per-feature variance of X."""
-    if tol == 0:
-        return 0.0
-    return float(np.mean(np.var(X, axis=0, dtype=np.float64)) * tol)
+    """scikit-learn's absolute tolerance: ``tol`` times the mean per-feature variance of X
+    (``np.mean(np.var(X, axis=0))``; the variances by the compiled two-pass loop that adds
+    the rows in NumPy's order, without NumPy's (n, d) temporary). Checks that X is finite."""
+    if tol == 0 or X.shape[1] == 1:  # one column: NumPy sums it pairwise, so NumPy it is
+        check_finite(X, "X")
+        return 0.0 if tol == 0 else float(np.mean(np.var(X, axis=0, dtype=np.float64)) * tol)
+    return float(np.mean(core_fn("column_variances", X.dtype)(X, 1)) * tol)
 
 
 def run_seeds(seed: int, n_runs: int) -> list[int]:
@@ -157,13 +160,13 @@ def kmeans(
 ) -> tuple[Array, NDArray[np.int64], float, int]:
     """(centers, labels, inertia, n_iter) of the best of ``n_init`` Lloyd runs (smallest
     inertia, the first run on ties)."""
-    Xa = points(X)
+    Xa = as_float_array(X, "X", ndims=(2,))
+    tol_abs = tolerance(Xa, _check_tol(tol))  # and X's finiteness check
     n, d = Xa.shape
     k = check_k(k, n)
     init = check_init(init, k, d)
     n_init = _check_positive_int(n_init, "n_init")
     max_iter = _check_positive_int(max_iter, "max_iter")
-    tol_abs = tolerance(Xa, _check_tol(tol))
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     w = check_sample_weight(sample_weight, n)
