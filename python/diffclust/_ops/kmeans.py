@@ -104,7 +104,7 @@ def kmeans_plusplus(
     X: Any, k: int, sample_weight: Any, n_local_trials: Any, seed: int, n_threads: int
 ) -> tuple[Array, NDArray[np.int64]]:
     """(centers (k, d) in X's dtype, indices (k,)) of greedy k-means++."""
-    Xa = points(X)
+    Xa = as_float_array(X, "X", ndims=(2,))  # finiteness: the compiled call checks it
     n = Xa.shape[0]
     k = check_k(k, n)
     w = check_sample_weight(sample_weight, n)
