@@ -121,14 +121,7 @@ py::tuple mutual_reachability_edges_py(const py::array& X_in, index_t min_sample
             edges = mutual_reachability_blocked(X.data(), n, d, parsed, c, threads, block > 0 ? block : cache_block_points(d));
         } else {
             core_distances(X.data(), n, d, parsed, min_samples, threads, c);
-            std::vector<index_t> order(static_cast<std::size_t>(n)), parent(static_cast<std::size_t>(n));
-            std::vector<double> w(static_cast<std::size_t>(n));
-            mutual_reachability_tree(X.data(), n, d, parsed, c, threads, order.data(), parent.data(), w.data());
-            edges.resize(static_cast<std::size_t>(n - 1));
-            for (std::size_t e = 0; e + 1 < static_cast<std::size_t>(n); ++e) {
-                edges[e] = density::MrEdge{w[e], std::min(order[e], parent[e]), std::max(order[e], parent[e])};
-            }
-            std::sort(edges.begin(), edges.end(), density::mr_lighter);
+            edges = mutual_reachability_prim_edges(X.data(), n, d, parsed, c, threads);
         }
         for (std::size_t e = 0; e < edges.size(); ++e) {
             ei.mutable_data()[e] = edges[e].i;

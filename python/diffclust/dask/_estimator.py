@@ -14,7 +14,52 @@ from ._forest import kforest_from_points
 __all__ = ["SpanningForestClustering"]
 
 
-class SpanningForestClustering:
+class _Params:
+    """scikit-learn's parameter protocol for the estimators below: the constructor's
+    keyword parameters, named in ``_params``, stored unchanged."""
+
+    _params: tuple[str, ...] = ()
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters of the estimator (scikit-learn's protocol).
+
+        Parameters
+        ----------
+        deep : bool, default True
+            Ignored (no nested estimators).
+
+        Returns
+        -------
+        dict
+            The constructor's parameters.
+        """
+        return {key: getattr(self, key) for key in self._params}
+
+    def set_params(self, **params: Any) -> Any:
+        """Set parameters (scikit-learn's protocol).
+
+        Parameters
+        ----------
+        **params
+            Any of the constructor's parameters.
+
+        Returns
+        -------
+        estimator
+            self.
+        """
+        for key, value in params.items():
+            if key not in self._params:
+                raise ValueError(f"invalid parameter {key!r} for {type(self).__name__}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={getattr(self, key)!r}" for key in self._params)
+        return f"{type(self).__name__}({args})"
+
+
+class SpanningForestClustering(_Params):
     """Single-linkage clustering (maximum-weight k-forest) of a dask array, fitted exactly.
 
     As in dask-ml, parameters are stored unchanged by ``__init__``, ``fit``
@@ -42,44 +87,12 @@ class SpanningForestClustering:
         Number of columns of X.
     """
 
+    _params = ("n_clusters", "metric", "fan_in")
+
     def __init__(self, n_clusters: int = 2, *, metric: str = "sqeuclidean", fan_in: int = 8) -> None:
         self.n_clusters = n_clusters
         self.metric = metric
         self.fan_in = fan_in
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Parameters of the estimator (scikit-learn's protocol).
-
-        Parameters
-        ----------
-        deep : bool, default True
-            Ignored (no nested estimators).
-
-        Returns
-        -------
-        dict
-            ``n_clusters``, ``metric`` and ``fan_in``.
-        """
-        return {"n_clusters": self.n_clusters, "metric": self.metric, "fan_in": self.fan_in}
-
-    def set_params(self, **params: Any) -> SpanningForestClustering:
-        """Set parameters (scikit-learn's protocol).
-
-        Parameters
-        ----------
-        **params
-            Any of ``n_clusters``, ``metric``, ``fan_in``.
-
-        Returns
-        -------
-        SpanningForestClustering
-            self.
-        """
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ValueError(f"invalid parameter {key!r} for SpanningForestClustering")
-            setattr(self, key, value)
-        return self
 
     def fit(self, X: Any, y: Any = None) -> SpanningForestClustering:
         """Compute the k-forest of X.
@@ -121,14 +134,8 @@ class SpanningForestClustering:
         """
         return self.fit(X).labels_
 
-    def __repr__(self) -> str:
-        return (
-            f"SpanningForestClustering(n_clusters={self.n_clusters!r}, metric={self.metric!r}, "
-            f"fan_in={self.fan_in!r})"
-        )
 
-
-class KMeans:
+class KMeans(_Params):
     """k-means (Lloyd) of a row-chunked dask array, fitted exactly as :func:`diffclust.kmeans`.
 
     In dask-ml's style: parameters stored unchanged by ``__init__``, ``fit``
@@ -180,40 +187,6 @@ class KMeans:
         self.tol = tol
         self.random_state = random_state
         self.block_rows = block_rows
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Parameters of the estimator (scikit-learn's protocol).
-
-        Parameters
-        ----------
-        deep : bool, default True
-            Ignored (no nested estimators).
-
-        Returns
-        -------
-        dict
-            The constructor's parameters.
-        """
-        return {key: getattr(self, key) for key in self._params}
-
-    def set_params(self, **params: Any) -> KMeans:
-        """Set parameters (scikit-learn's protocol).
-
-        Parameters
-        ----------
-        **params
-            Any of the constructor's parameters.
-
-        Returns
-        -------
-        KMeans
-            self.
-        """
-        for key, value in params.items():
-            if key not in self._params:
-                raise ValueError(f"invalid parameter {key!r} for KMeans")
-            setattr(self, key, value)
-        return self
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> KMeans:
         """Compute k-means clustering of X.
@@ -289,7 +262,3 @@ class KMeans:
             ``labels_``.
         """
         return self.fit(X, sample_weight=sample_weight).labels_
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{key}={getattr(self, key)!r}" for key in self._params)
-        return f"KMeans({args})"

@@ -36,6 +36,16 @@ inline void check_positive(double v, const char* name) {
     }
 }
 
+// Finite values X[0 .. m) (points), naming `name` otherwise.
+template <class T>
+void require_finite_points(const T* X, index_t m, const char* name) {
+    for (index_t t = 0; t < m; ++t) {
+        if (!std::isfinite(static_cast<double>(X[t]))) {
+            throw std::invalid_argument(std::string(name) + " contains NaN or infinity");
+        }
+    }
+}
+
 // sigma > 0 and finite; 1 <= n_samples <= 2^32 (samples are numbered by a
 // 32-bit counter, core/rng.hpp).
 inline void check_perturbation(double sigma, index_t n_samples) {

@@ -116,14 +116,67 @@ public:
     // k-th raw is unspecified), `outside_min` a lower bound of the raw of every
     // point not kept (+inf if none): the points searched and dropped, and the
     // box bounds of the pruned nodes.
-    // Returns the k-th raw, equal to kth_raw_at's (the same comparisons on raw).
+    // Returns the k-th raw, equal to kth_raw_at's (the same search, the same
+    // comparisons on raw).
     double knn_at(index_t t, index_t k, Metric m, std::vector<std::pair<double, index_t>>& heap,
                   std::vector<index_t>& stack, double& outside_min) const {
-        const double* x = pts_.data() + t * d_;
         auto less = [](const std::pair<double, index_t>& a, const std::pair<double, index_t>& b) { return a.first < b.first; };
         heap.clear();
         outside_min = std::numeric_limits<double>::infinity();
-        auto worst = [&]() { return static_cast<index_t>(heap.size()) < k ? std::numeric_limits<double>::infinity() : heap.front().first; };
+        struct Kept {
+            std::vector<std::pair<double, index_t>>& heap;
+            double& outside_min;
+            index_t k;
+            decltype(less) order;
+            double worst() const { return static_cast<index_t>(heap.size()) < k ? std::numeric_limits<double>::infinity() : heap.front().first; }
+            void pruned(double box) { outside_min = std::min(outside_min, box); }  // a lower bound of its points
+            void offer(double r, index_t s) {
+                if (static_cast<index_t>(heap.size()) < k) {
+                    heap.emplace_back(r, s);
+                    std::push_heap(heap.begin(), heap.end(), order);
+                } else if (r < heap.front().first) {
+                    outside_min = std::min(outside_min, heap.front().first);
+                    std::pop_heap(heap.begin(), heap.end(), order);
+                    heap.back() = {r, s};
+                    std::push_heap(heap.begin(), heap.end(), order);
+                } else {
+                    outside_min = std::min(outside_min, r);
+                }
+            }
+        } kept{heap, outside_min, k, less};
+        search(pts_.data() + t * d_, perm_[static_cast<std::size_t>(t)], m, kept, stack, nullptr);
+        return heap.front().first;
+    }
+
+    double kth_raw_from(const double* x, index_t q, index_t k, Metric m, std::vector<double>& heap,
+                        std::vector<index_t>& stack, index_t* evaluated = nullptr) const {
+        heap.clear();
+        struct Kept {
+            std::vector<double>& heap;
+            index_t k;
+            double worst() const { return static_cast<index_t>(heap.size()) < k ? std::numeric_limits<double>::infinity() : heap.front(); }
+            void pruned(double) {}
+            void offer(double r, index_t) {
+                if (static_cast<index_t>(heap.size()) < k) {
+                    heap.push_back(r);
+                    std::push_heap(heap.begin(), heap.end());
+                } else if (r < heap.front()) {
+                    std::pop_heap(heap.begin(), heap.end());
+                    heap.back() = r;
+                    std::push_heap(heap.begin(), heap.end());
+                }
+            }
+        } kept{heap, k};
+        search(x, q, m, kept, stack, evaluated);
+        return heap.front();
+    }
+
+    // The depth-first search both queries share: the nearer child first, a node
+    // pruned when its box is farther than the current k-th (kept.worst()), every
+    // point of a visited leaf but point q offered to `kept` (raw, tree position).
+    template <class Kept>
+    void search(const double* x, index_t q, Metric m, Kept& kept, std::vector<index_t>& stack,
+                index_t* evaluated) const {
         stack.clear();
         stack.push_back(0);
         while (!stack.empty()) {
@@ -131,73 +184,21 @@ public:
             stack.pop_back();
             const Node& nd = nodes_[static_cast<std::size_t>(node)];
             const double box = box_raw(nd, x, m);
-            if (box > worst()) {
-                outside_min = std::min(outside_min, box);  // a lower bound of its points
+            if (box > kept.worst()) {
+                kept.pruned(box);
                 continue;
             }
-            if (nd.left < 0) {
-                for (index_t s = nd.lo; s < nd.hi; ++s) {
-                    if (s == t) continue;
-                    const double r = raw_distance(pts_.data() + s * d_, x, d_, m);
-                    if (static_cast<index_t>(heap.size()) < k) {
-                        heap.emplace_back(r, s);
-                        std::push_heap(heap.begin(), heap.end(), less);
-                    } else if (r < heap.front().first) {
-                        outside_min = std::min(outside_min, heap.front().first);
-                        std::pop_heap(heap.begin(), heap.end(), less);
-                        heap.back() = {r, s};
-                        std::push_heap(heap.begin(), heap.end(), less);
-                    } else {
-                        outside_min = std::min(outside_min, r);
-                    }
-                }
-                continue;
-            }
-            const Node& l = nodes_[static_cast<std::size_t>(nd.left)];
-            const bool left_first = x[nd.dim] <= l.hi_box(nd.dim, d_, boxes_);
-            if (left_first) {
-                stack.push_back(nd.right);
-                stack.push_back(nd.left);
-            } else {
-                stack.push_back(nd.left);
-                stack.push_back(nd.right);
-            }
-        }
-        return heap.front().first;
-    }
-
-    double kth_raw_from(const double* x, index_t q, index_t k, Metric m, std::vector<double>& heap,
-                        std::vector<index_t>& stack, index_t* evaluated = nullptr) const {
-        heap.clear();
-        auto worst = [&]() { return static_cast<index_t>(heap.size()) < k ? std::numeric_limits<double>::infinity() : heap.front(); };
-        stack.clear();
-        stack.push_back(0);
-        while (!stack.empty()) {
-            const index_t node = stack.back();
-            stack.pop_back();
-            const Node& nd = nodes_[static_cast<std::size_t>(node)];
-            if (box_raw(nd, x, m) > worst()) continue;
             if (nd.left < 0) {
                 if (evaluated) *evaluated += nd.hi - nd.lo;
                 for (index_t t = nd.lo; t < nd.hi; ++t) {
                     if (perm_[static_cast<std::size_t>(t)] == q) continue;
-                    const double r = raw_distance(pts_.data() + t * d_, x, d_, m);
-                    if (static_cast<index_t>(heap.size()) < k) {
-                        heap.push_back(r);
-                        std::push_heap(heap.begin(), heap.end());
-                    } else if (r < heap.front()) {
-                        std::pop_heap(heap.begin(), heap.end());
-                        heap.back() = r;
-                        std::push_heap(heap.begin(), heap.end());
-                    }
+                    kept.offer(raw_distance(pts_.data() + t * d_, x, d_, m), t);
                 }
                 continue;
             }
             // nearer child last (popped first)
             const Node& l = nodes_[static_cast<std::size_t>(nd.left)];
-            const double xs = x[nd.dim];
-            const bool left_first = xs <= l.hi_box(nd.dim, d_, boxes_);
-            if (left_first) {
+            if (x[nd.dim] <= l.hi_box(nd.dim, d_, boxes_)) {
                 stack.push_back(nd.right);
                 stack.push_back(nd.left);
             } else {
@@ -205,7 +206,6 @@ public:
                 stack.push_back(nd.right);
             }
         }
-        return heap.front();
     }
 
     struct Node {

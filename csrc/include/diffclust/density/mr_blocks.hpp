@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "diffclust/core/parallel.hpp"
@@ -26,6 +27,23 @@
 #include "diffclust/forest/blocks.hpp"
 
 namespace diffclust {
+
+// The mutual-reachability spanning tree of X (n x d) with core distances `core` by
+// the whole-array Prim (mr_prim.hpp), as its n - 1 edges (i < j, global indices
+// offset + local), lightest first (density::mr_lighter).
+template <class T>
+std::vector<density::MrEdge> mutual_reachability_prim_edges(const T* X, index_t n, index_t d, Metric metric,
+                                                           const double* core, int n_threads, index_t offset = 0) {
+    if (n <= 1) return {};
+    std::vector<index_t> order(static_cast<std::size_t>(n)), parent(static_cast<std::size_t>(n));
+    std::vector<double> dist(static_cast<std::size_t>(n));
+    mutual_reachability_tree(X, n, d, metric, core, n_threads, order.data(), parent.data(), dist.data());
+    std::vector<density::MrEdge> edges(static_cast<std::size_t>(n - 1));
+    for (std::size_t e = 0; e < edges.size(); ++e)
+        edges[e] = density::MrEdge{dist[e], offset + std::min(order[e], parent[e]), offset + std::max(order[e], parent[e])};
+    std::sort(edges.begin(), edges.end(), density::mr_lighter);
+    return edges;
+}
 
 // The n - 1 edges of the mutual-reachability spanning tree of X (n x d) with core
 // distances `core` (n), lightest first (density::mr_lighter), from row blocks of
@@ -40,16 +58,10 @@ std::vector<density::MrEdge> mutual_reachability_blocked(const T* X, index_t n, 
     std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(p));
     parallel_for(p, n_threads, [&](index_t i) {
         const index_t o = i * block, b = std::min(n, o + block) - o;
-        if (b < 2) return;
-        std::vector<index_t> order(static_cast<std::size_t>(b)), parent(static_cast<std::size_t>(b));
-        std::vector<double> dist(static_cast<std::size_t>(b));
-        mutual_reachability_tree(X + o * d, b, d, metric, core + o, 1, order.data(), parent.data(), dist.data());
         auto& tree = trees[static_cast<std::size_t>(i)];
-        tree.reserve(static_cast<std::size_t>(b - 1));
-        for (index_t e = 0; e < b - 1; ++e) {
-            const std::size_t s = static_cast<std::size_t>(e);
-            if (!(dist[s] < std::numeric_limits<double>::infinity())) detail::distance_overflow();
-            tree.push_back(WeightedEdge<double>{-dist[s], o + std::min(order[s], parent[s]), o + std::max(order[s], parent[s])});
+        for (const density::MrEdge& e : mutual_reachability_prim_edges(X + o * d, b, d, metric, core + o, 1, o)) {
+            if (!(e.d < std::numeric_limits<double>::infinity())) detail::distance_overflow();
+            tree.push_back(WeightedEdge<double>{-e.d, e.i, e.j});
         }
     });
     const std::vector<WeightedEdge<double>> kept =

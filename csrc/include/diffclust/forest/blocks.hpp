@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "diffclust/core/cancel.hpp"
+#include "diffclust/core/checks.hpp"
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/point_metrics.hpp"
 #include "diffclust/core/sort.hpp"
@@ -43,15 +44,6 @@
 namespace diffclust {
 
 namespace detail {
-
-template <class T>
-void require_finite_points(const T* X, index_t m, const char* name) {
-    for (index_t t = 0; t < m; ++t) {
-        if (!std::isfinite(static_cast<double>(X[t]))) {
-            throw std::invalid_argument(std::string(name) + " contains NaN or infinity");
-        }
-    }
-}
 
 // Global indices must fit with room to spare: offset + rows <= 2^62.
 inline void require_offset(index_t offset, index_t rows, const char* name) {
@@ -88,7 +80,7 @@ template <class T>
 std::vector<WeightedEdge<double>> block_tree_points(const T* X, index_t b, index_t d, index_t offset, Metric metric) {
     if (b < 1 || d < 1) throw std::invalid_argument("a block needs at least one point and one coordinate");
     detail::require_offset(offset, b, "offset");
-    detail::require_finite_points(X, b * d, "X");
+    require_finite_points(X, b * d, "X");
     std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(b - 1));
     prim_max_tree_points(X, b, d, metric, 1, tree.data());
     for (auto& e : tree) {
@@ -253,8 +245,8 @@ std::vector<WeightedEdge<double>> bipartite_forest_points(const T* XA, index_t a
     detail::require_offset(oa, a, "offset_a");
     detail::require_offset(ob, b, "offset_b");
     if (oa < ob + b && ob < oa + a) throw std::invalid_argument("the two blocks' index ranges overlap");
-    detail::require_finite_points(XA, a * d, "XA");
-    detail::require_finite_points(XB, b * d, "XB");
+    require_finite_points(XA, a * d, "XA");
+    require_finite_points(XB, b * d, "XB");
     detail::BipartiteSide A(XA, a, d, oa, metric), B(XB, b, d, ob, metric);
     if (cores.step) {
         A.set_core(cores.a, cores.step);
@@ -442,7 +434,7 @@ void kforest_points_blocked(const T* X, index_t n, index_t d, index_t k, Metric 
     check_k(n, k);
     check_size(d, "d");
     if (block < 1) throw std::invalid_argument("block must be at least 1");
-    detail::require_finite_points(X, n * d, "X");
+    require_finite_points(X, n * d, "X");
     block = std::min(block, n);  // one block at most (and no overflow below)
     const index_t p = (n + block - 1) / block;
     std::vector<std::vector<WeightedEdge<double>>> trees(static_cast<std::size_t>(p));
@@ -451,10 +443,7 @@ void kforest_points_blocked(const T* X, index_t n, index_t d, index_t k, Metric 
         trees[static_cast<std::size_t>(i)] = block_tree_points(X + o * d, std::min(n, o + block) - o, d, o, metric);
     });
     std::vector<WeightedEdge<double>> kept = merge_block_trees(X, n, d, metric, n_threads, block, std::move(trees), n - k);
-    kforest_from_tree(n, k, kept, out);
-    double value = 0.0;
-    for (index_t e = 0; e < n - k; ++e) value += 2.0 * out.weights[e];
-    *out.value = value;
+    kforest_points_from_tree(n, k, kept, out);
 }
 
 }  // namespace diffclust

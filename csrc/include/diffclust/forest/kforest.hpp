@@ -112,15 +112,10 @@ void kforest_points(const T* X, index_t n, index_t d, index_t k, Metric metric, 
                     int n_threads = 1) {
     check_k(n, k);
     check_size(d, "d");
-    for (index_t t = 0; t < n * d; ++t) {
-        if (!std::isfinite(static_cast<double>(X[t]))) throw std::invalid_argument("X contains NaN or infinity");
-    }
+    require_finite_points(X, n * d, "X");
     std::vector<WeightedEdge<double>> tree(static_cast<std::size_t>(n > 0 ? n - 1 : 0));
     prim_max_tree_points(X, n, d, metric, n_threads, tree.data());
-    kforest_from_tree(n, k, tree, out);
-    double value = 0.0;
-    for (index_t e = 0; e < n - k; ++e) value += 2.0 * out.weights[e];
-    *out.value = value;
+    kforest_points_from_tree(n, k, tree, out);
 }
 
 }  // namespace diffclust

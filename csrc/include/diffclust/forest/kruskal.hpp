@@ -53,6 +53,17 @@ void kforest_from_tree(index_t n, index_t k, std::vector<WeightedEdge<T>>& tree,
     uf.first_appearance_labels(out.labels);
 }
 
+// The k-forest of points from the maximum spanning tree of their similarities
+// -d(x_i, x_j): kforest_from_tree, and value = 2 * the sum of the kept weights
+// (S summed over both orientations of each kept edge).
+inline void kforest_points_from_tree(index_t n, index_t k, std::vector<WeightedEdge<double>>& tree,
+                                     ForestOut<double>& out) {
+    kforest_from_tree(n, k, tree, out);
+    double value = 0.0;
+    for (index_t e = 0; e < n - k; ++e) value += 2.0 * out.weights[e];
+    *out.value = value;
+}
+
 // The edge sort (heaviest first, core/sort.hpp's order) for long lists, with
 // a cancellation point every 65536 edges: runs of 32768 sorted, then merged
 // bottom-up. The order is strict (pair_less breaks every tie of weight), so

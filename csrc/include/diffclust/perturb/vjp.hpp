@@ -10,6 +10,7 @@
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/rng.hpp"
 #include "diffclust/perturb/accumulate.hpp"
+#include "diffclust/perturb/noise_matrix.hpp"
 #include "diffclust/perturb/sample.hpp"
 #include "diffclust/core/checks.hpp"
 
@@ -53,9 +54,6 @@ struct EdgeCotangent {
         return total;
     }
 };
-
-// Edges per task of the VJP's noise regeneration.
-constexpr index_t vjp_edge_chunk = 256;
 
 // Vector-Jacobian product of (A_eps, M_eps) by the Gaussian score estimator:
 //   g_ij = 1 / (2 B sigma) sum_s (<A_s - A_ref, VA> + <M_s - M_ref, VM>) Z_s,ij  (i != j)
@@ -129,38 +127,8 @@ void perturbed_kforest_vjp(const T* S, index_t n, index_t k, const PerturbSpec& 
 
     // Phase 2: g_ij = scale * sum_s c_s Z_s,ij, edge-major in fixed chunks of the
     // upper triangle (each edge's sum runs in sample order on one thread).
-    const double scale = 1.0 / (2.0 * static_cast<double>(B) * spec.sigma);
-    for (index_t i = 0; i < n; ++i) grad[i * n + i] = T(0);
-    const index_t n_edges = n * (n - 1) / 2;
-    const index_t n_chunks = (n_edges + vjp_edge_chunk - 1) / vjp_edge_chunk;
-    const int edge_team = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_chunks)));
-    std::vector<std::vector<u32>> los(static_cast<std::size_t>(edge_team)), his(static_cast<std::size_t>(edge_team));
-    std::vector<std::vector<double>> sums(static_cast<std::size_t>(edge_team));
-    parallel_for_tid(n_chunks, edge_team, [&](index_t chunk, int tid) {
-        const std::size_t t = static_cast<std::size_t>(tid);
-        const index_t e0 = chunk * vjp_edge_chunk, m = std::min(vjp_edge_chunk, n_edges - e0);
-        auto& lo = los[t];
-        auto& hi = his[t];
-        auto& sum = sums[t];
-        lo.resize(static_cast<std::size_t>(m));
-        hi.resize(static_cast<std::size_t>(m));
-        sum.resize(static_cast<std::size_t>(m));
-        // the first edge (i, j) of the chunk in row-major order of the upper triangle
-        index_t i = 0, before = 0;
-        while (before + (n - 1 - i) <= e0) before += n - 1 - i++;
-        index_t j = i + 1 + (e0 - before);
-        for (index_t e = 0; e < m; ++e) {
-            lo[static_cast<std::size_t>(e)] = static_cast<u32>(i);
-            hi[static_cast<std::size_t>(e)] = static_cast<u32>(j);
-            if (++j == n) j = ++i + 1;
-        }
-        weighted_noise_sum(spec.seed, lo.data(), hi.data(), m, coef.data(), B, sum.data());
-        for (index_t e = 0; e < m; ++e) {
-            const index_t a = lo[static_cast<std::size_t>(e)], b = hi[static_cast<std::size_t>(e)];
-            grad[a * n + b] = grad[b * n + a] = static_cast<T>(sum[static_cast<std::size_t>(e)] * scale);
-        }
-        cancellation_point();
-    });
+    weighted_noise_matrix(n, spec.seed, coef.data(), B, 1.0 / (2.0 * static_cast<double>(B) * spec.sigma), n_threads,
+                          grad);
 }
 
 // The batched VJP: element t of S (b x n x n) with seed seeds[t], constraints
