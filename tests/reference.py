@@ -68,3 +68,28 @@ def random_forest_value(S: np.ndarray, k: int, rng: np.random.Generator) -> floa
             total += 2 * W[iu[e], ju[e]]
             count += 1
     return total
+
+
+def kruskal_pairs(n: int, w: np.ndarray, max_edges: int | None = None) -> list[tuple[int, int, float]]:
+    """Brute-force Kruskal over all pairs i < j of n points: ``w`` the weights of the
+    pairs in ``np.triu_indices(n, 1)`` order, lightest first, ties by (i, j) (the
+    package's strict edge order); (i, j, w) of the kept edges, at most ``max_edges``."""
+    ii, jj = np.triu_indices(n, 1)
+    root = list(range(n))
+
+    def find(a: int) -> int:
+        while root[a] != a:
+            root[a] = root[root[a]]
+            a = root[a]
+        return a
+
+    kept: list[tuple[int, int, float]] = []
+    limit = n - 1 if max_edges is None else max_edges
+    for t in np.lexsort((jj, ii, w)).tolist():
+        if len(kept) >= limit:
+            break
+        a, b = find(int(ii[t])), find(int(jj[t]))
+        if a != b:
+            root[a] = b
+            kept.append((int(ii[t]), int(jj[t]), float(w[t])))
+    return kept

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import kruskal_pairs
 
 import diffclust as dc
 from diffclust import _ops
@@ -36,22 +37,7 @@ def brute_tree(X: np.ndarray, min_samples: int, metric: str) -> tuple[np.ndarray
     core = np.sort(D, axis=1)[:, min_samples - 1]
     M = np.maximum(D, np.maximum(core[:, None], core[None, :]))
     ii, jj = np.triu_indices(n, 1)
-    w = M[ii, jj]
-    idx = np.lexsort((jj, ii, w))
-    root = list(range(n))
-
-    def find(a: int) -> int:
-        while root[a] != a:
-            root[a] = root[root[a]]
-            a = root[a]
-        return a
-
-    out: list[tuple[int, int, float]] = []
-    for t in idx.tolist():
-        a, b = find(int(ii[t])), find(int(jj[t]))
-        if a != b:
-            root[a] = b
-            out.append((int(ii[t]), int(jj[t]), float(w[t])))
+    out = kruskal_pairs(n, M[ii, jj])
     if not out:
         return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0)
     i, j, d = zip(*out)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import kruskal_pairs
 
 import diffclust as dc
 from diffclust import _ops
@@ -36,24 +37,8 @@ def brute_kforest_edges(X: np.ndarray, k: int) -> np.ndarray:
     n = len(X)
     D = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
     ii, jj = np.triu_indices(n, 1)
-    order = np.lexsort((jj, ii, D[ii, jj]))
-    parent = list(range(n))
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    kept = []
-    for e in order:
-        a, b = find(int(ii[e])), find(int(jj[e]))
-        if a != b:
-            parent[a] = b
-            kept.append((ii[e], jj[e]))
-            if len(kept) == n - k:
-                break
-    return np.array(kept, dtype=np.int64).reshape(-1, 2)
+    kept = kruskal_pairs(n, D[ii, jj], n - k)
+    return np.array([(i, j) for i, j, _ in kept], dtype=np.int64).reshape(-1, 2)
 
 
 @pytest.mark.parametrize("metric", METRICS)
