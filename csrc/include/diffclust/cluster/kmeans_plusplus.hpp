@@ -80,11 +80,8 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_panel(const PlusPlusJob<T>& job, const ind
     double xn[pw], v[pw], cur[pw];
     pack8(job.X, d, rows, 0, count, panel);
     for (int w = 0; w < pw; ++w) xn[w] = 0.0, cur[w] = 0.0;
-    for (index_t t = 0; t < d; ++t) {
-#pragma GCC unroll 8
-        for (int w = 0; w < pw; ++w) xn[w] += panel[t * pw + w] * panel[t * pw + w];
-    }
-    for (index_t w = 0; w < count; ++w) cur[w] = job.closest[rows[w]];
+    // the squared norms computed once (the same sums in the same order as over the panel)
+    for (index_t w = 0; w < count; ++w) xn[w] = job.sq_norm[rows[w]], cur[w] = job.closest[rows[w]];
     const index_t cpanels = tiles::ceil_div(trials, cw);
     for (index_t cp = 0; cp < cpanels; ++cp) {
         tiles::micro_tile(tiles::Product::dot, job.cand_panels + cp * d * cw, panel, d, tile, pw);
