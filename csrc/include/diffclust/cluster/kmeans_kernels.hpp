@@ -415,44 +415,138 @@ struct WideCenters {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see rng.hpp
 #endif
-// One group of R centres, float32: acc = <x, c> for 2 x 16 points, then the
-// running best, second and arg.
-// [ahead, ahead_end): memory to prefetch into L2 while computing, four lines a
-// step (the next block's rows: spread over the compute, the prefetches overlap
-// it instead of stalling in a burst).
-template <int R>
-DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void wide_f_group(const float* DIFFCLUST_RESTRICT P, index_t d,
-                                                           const float* DIFFCLUST_RESTRICT A, const float* cn, int j0,
-                                                           __m512* b, __m512* s, __m512i* a, const char*& ahead,
-                                                           const char* ahead_end) {
-    __m512 acc0[R], acc1[R];
+// The two tiers' lanes: float32 (16 per register) and float64 (8), with the
+// index of the best centre in an integer lane of the same width.
+struct LanesF32 {
+    using T = float;
+    using V = __m512;
+    using M = __mmask16;
+    using J = int;
+    static constexpr index_t width = 16;
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V zero() { return _mm512_setzero_ps(); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V set1(T v) { return _mm512_set1_ps(v); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V load(const T* p) { return _mm512_loadu_ps(p); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V min(V a, V b) { return _mm512_min_ps(a, b); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE M less(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V pick(V a, M m, V b) { return _mm512_mask_mov_ps(a, m, b); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE __m512i index(J j) { return _mm512_set1_epi32(j); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE __m512i pick(__m512i a, M m, __m512i b) {
+        return _mm512_mask_mov_epi32(a, m, b);
+    }
+};
+
+struct LanesF64 {
+    using T = double;
+    using V = __m512d;
+    using M = __mmask8;
+    using J = long long;
+    static constexpr index_t width = 8;
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V zero() { return _mm512_setzero_pd(); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V set1(T v) { return _mm512_set1_pd(v); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V load(const T* p) { return _mm512_loadu_pd(p); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V fnmadd(V a, V b, V c) { return _mm512_fnmadd_pd(a, b, c); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V min(V a, V b) { return _mm512_min_pd(a, b); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE M less(V a, V b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE V pick(V a, M m, V b) { return _mm512_mask_mov_pd(a, m, b); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE __m512i index(J j) { return _mm512_set1_epi64(j); }
+    DIFFCLUST_AVX512 static DIFFCLUST_ALWAYS_INLINE __m512i pick(__m512i a, M m, __m512i b) {
+        return _mm512_mask_mov_epi64(a, m, b);
+    }
+};
+
+// The running best, second and arg of two panels of points (one register each)
+// over the centres seen so far.
+template <class W>
+struct WideBest {
+    typename W::V b[2], s[2];
+    __m512i a[2];
+};
+
+// One group of R centres (A: d x R, cn: their squared norms, j0: the first one's
+// index) against the two panels at P (2 x d x W::width): acc = <x, c> by fused
+// multiply-adds, then g = cn - 2 acc into the running best (strict <: the first
+// centre on ties). With Norms, xn (float64 lanes) also sums x * x. [ahead,
+// ahead_end): memory to prefetch into L2 meanwhile, four lines a step (the next
+// block's rows: spread over the compute, the prefetches overlap it instead of
+// stalling in a burst).
+template <class W, int R, bool Norms>
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void wide_group_step(const typename W::T* DIFFCLUST_RESTRICT P, index_t d,
+                                                              const typename W::T* DIFFCLUST_RESTRICT A,
+                                                              const typename W::T* cn, typename W::J j0,
+                                                              WideBest<W>& st, typename W::V* xn, const char*& ahead,
+                                                              const char* ahead_end) {
+    using V = typename W::V;
+    constexpr index_t L = W::width;
+    V acc0[R], acc1[R];
 #pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) acc0[r] = _mm512_setzero_ps(), acc1[r] = _mm512_setzero_ps();
+    for (int r = 0; r < R; ++r) acc0[r] = W::zero(), acc1[r] = W::zero();
     for (index_t t = 0; t < d; ++t) {
         if (ahead < ahead_end) {
             for (int q = 0; q < 4; ++q) _mm_prefetch(ahead + 64 * q, _MM_HINT_T1);
             ahead += 256;
         }
-        const __m512 x0 = _mm512_loadu_ps(P + t * 16), x1 = _mm512_loadu_ps(P + (d + t) * 16);
-        const float* a_t = A + t * R;
+        const V x0 = W::load(P + t * L), x1 = W::load(P + (d + t) * L);
+        if constexpr (Norms) xn[0] = W::fmadd(x0, x0, xn[0]), xn[1] = W::fmadd(x1, x1, xn[1]);
+        const typename W::T* a_t = A + t * R;
 #pragma GCC unroll 12
         for (int r = 0; r < R; ++r) {
-            const __m512 c = _mm512_set1_ps(a_t[r]);
-            acc0[r] = _mm512_fmadd_ps(x0, c, acc0[r]);
-            acc1[r] = _mm512_fmadd_ps(x1, c, acc1[r]);
+            const V c = W::set1(a_t[r]);
+            acc0[r] = W::fmadd(x0, c, acc0[r]);
+            acc1[r] = W::fmadd(x1, c, acc1[r]);
         }
     }
-    const __m512 two = _mm512_set1_ps(2.0f);
+    const V two = W::set1(2);
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
-        const __m512 c = _mm512_set1_ps(cn[r]);
-        const __m512i vj = _mm512_set1_epi32(j0 + r);
+        const V c = W::set1(cn[r]);
+        const __m512i vj = W::index(j0 + r);
         for (int h = 0; h < 2; ++h) {
-            const __m512 g = _mm512_fnmadd_ps(two, h == 0 ? acc0[r] : acc1[r], c);  // cn - 2 acc
-            const __mmask16 lt = _mm512_cmp_ps_mask(g, b[h], _CMP_LT_OQ);
-            s[h] = _mm512_mask_mov_ps(_mm512_min_ps(g, s[h]), lt, b[h]);
-            b[h] = _mm512_mask_mov_ps(b[h], lt, g);
-            a[h] = _mm512_mask_mov_epi32(a[h], lt, vj);
+            const V g = W::fnmadd(two, h == 0 ? acc0[r] : acc1[r], c);  // cn - 2 acc, one rounding
+            const typename W::M lt = W::less(g, st.b[h]);
+            st.s[h] = W::pick(W::min(g, st.s[h]), lt, st.b[h]);
+            st.b[h] = W::pick(st.b[h], lt, g);
+            st.a[h] = W::pick(st.a[h], lt, vj);
+        }
+    }
+}
+
+// wide_group_step for a run-time R (even, 2 to 12). No lambdas here: a lambda's
+// body would not carry the AVX-512 target the steps need to be inlined.
+template <class W, bool Norms>
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void wide_group_any(index_t r, const typename W::T* P, index_t d,
+                                                             const typename W::T* A, const typename W::T* cn,
+                                                             typename W::J j0, WideBest<W>& st, typename W::V* xn,
+                                                             const char*& ahead, const char* ahead_end) {
+    switch (r) {
+        case 2: wide_group_step<W, 2, Norms>(P, d, A, cn, j0, st, xn, ahead, ahead_end); break;
+        case 4: wide_group_step<W, 4, Norms>(P, d, A, cn, j0, st, xn, ahead, ahead_end); break;
+        case 6: wide_group_step<W, 6, Norms>(P, d, A, cn, j0, st, xn, ahead, ahead_end); break;
+        case 8: wide_group_step<W, 8, Norms>(P, d, A, cn, j0, st, xn, ahead, ahead_end); break;
+        case 10: wide_group_step<W, 10, Norms>(P, d, A, cn, j0, st, xn, ahead, ahead_end); break;
+        default: wide_group_step<W, 12, Norms>(P, d, A, cn, j0, st, xn, ahead, ahead_end); break;
+    }
+}
+
+// Every group of wc (the centres of W's type: the last group's R is even, up to
+// 12) against the two panels at P; the norms (with Norms) over the first group.
+template <class W, bool Norms>
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void wide_groups(const typename W::T* P, index_t d,
+                                                          const typename W::T* groups, const typename W::T* sq_norms,
+                                                          index_t count, index_t last_r, WideBest<W>& st,
+                                                          typename W::V* xn, const char* ahead,
+                                                          const char* ahead_end) {
+    for (index_t g = 0; g < count; ++g) {
+        const typename W::T* A = groups + g * wide_group * d;
+        const typename W::T* cn = sq_norms + g * wide_group;
+        const auto j0 = static_cast<typename W::J>(g * wide_group);
+        const index_t r = g + 1 < count ? wide_group : last_r;
+        if (g == 0) {
+            wide_group_any<W, Norms>(r, P, d, A, cn, j0, st, xn, ahead, ahead_end);
+        } else {
+            wide_group_any<W, false>(r, P, d, A, cn, j0, st, xn, ahead, ahead_end);
         }
     }
 }
@@ -479,60 +573,13 @@ DIFFCLUST_AVX512 __attribute__((noinline)) inline void nearest32f_avx512(const d
     }
     for (int q = 0; q < 4; ++q) _mm512_storeu_pd(sq_norm + 8 * q, xn[q]);
     const __m512 vinf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
-    __m512 b[2] = {vinf, vinf}, s[2] = {vinf, vinf};
-    __m512i a[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
-    for (index_t g = 0; g < wc.count; ++g) {
-        const float* A = wc.groups_f.data() + g * wide_group * d;
-        const float* cn = wc.sq_norms_f.data() + g * wide_group;
-        const int j0 = static_cast<int>(g * wide_group);
-        switch (g + 1 < wc.count ? wide_group : wc.last_r) {
-            case 2: wide_f_group<2>(Pf, d, A, cn, j0, b, s, a, ahead, ahead_end); break;
-            case 4: wide_f_group<4>(Pf, d, A, cn, j0, b, s, a, ahead, ahead_end); break;
-            case 6: wide_f_group<6>(Pf, d, A, cn, j0, b, s, a, ahead, ahead_end); break;
-            case 8: wide_f_group<8>(Pf, d, A, cn, j0, b, s, a, ahead, ahead_end); break;
-            case 10: wide_f_group<10>(Pf, d, A, cn, j0, b, s, a, ahead, ahead_end); break;
-            default: wide_f_group<12>(Pf, d, A, cn, j0, b, s, a, ahead, ahead_end); break;
-        }
-    }
+    WideBest<LanesF32> st{{vinf, vinf}, {vinf, vinf}, {_mm512_setzero_si512(), _mm512_setzero_si512()}};
+    wide_groups<LanesF32, false>(Pf, d, wc.groups_f.data(), wc.sq_norms_f.data(), wc.count, wc.last_r, st, nullptr,
+                                 ahead, ahead_end);
     for (int h = 0; h < 2; ++h) {
-        _mm512_storeu_ps(best + 16 * h, b[h]);
-        _mm512_storeu_ps(second + 16 * h, s[h]);
-        _mm512_storeu_si512(arg + 16 * h, a[h]);
-    }
-}
-
-// One group of R centres, float64, for the second tier.
-template <int R>
-DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void wide_d_group(const double* DIFFCLUST_RESTRICT P, index_t d,
-                                                           const double* DIFFCLUST_RESTRICT A, const double* cn,
-                                                           long long j0, __m512d* b, __m512d* s, __m512i* a,
-                                                           __m512d* xn) {
-    __m512d acc0[R], acc1[R];
-#pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) acc0[r] = _mm512_setzero_pd(), acc1[r] = _mm512_setzero_pd();
-    for (index_t t = 0; t < d; ++t) {
-        const __m512d x0 = _mm512_loadu_pd(P + t * pw), x1 = _mm512_loadu_pd(P + (d + t) * pw);
-        if (j0 == 0) xn[0] = _mm512_fmadd_pd(x0, x0, xn[0]), xn[1] = _mm512_fmadd_pd(x1, x1, xn[1]);
-        const double* a_t = A + t * R;
-#pragma GCC unroll 12
-        for (int r = 0; r < R; ++r) {
-            const __m512d c = _mm512_set1_pd(a_t[r]);
-            acc0[r] = _mm512_fmadd_pd(x0, c, acc0[r]);
-            acc1[r] = _mm512_fmadd_pd(x1, c, acc1[r]);
-        }
-    }
-    const __m512d two = _mm512_set1_pd(2.0);
-#pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) {
-        const __m512d c = _mm512_set1_pd(cn[r]);
-        const __m512i vj = _mm512_set1_epi64(j0 + r);
-        for (int h = 0; h < 2; ++h) {
-            const __m512d g = _mm512_fnmadd_pd(two, h == 0 ? acc0[r] : acc1[r], c);  // cn - 2 acc, one rounding
-            const __mmask8 lt = _mm512_cmp_pd_mask(g, b[h], _CMP_LT_OQ);
-            s[h] = _mm512_mask_mov_pd(_mm512_min_pd(g, s[h]), lt, b[h]);
-            b[h] = _mm512_mask_mov_pd(b[h], lt, g);
-            a[h] = _mm512_mask_mov_epi64(a[h], lt, vj);
-        }
+        _mm512_storeu_ps(best + 16 * h, st.b[h]);
+        _mm512_storeu_ps(second + 16 * h, st.s[h]);
+        _mm512_storeu_si512(arg + 16 * h, st.a[h]);
     }
 }
 
@@ -544,27 +591,16 @@ DIFFCLUST_AVX512 __attribute__((noinline)) inline void nearest16_avx512(const do
                                                                        const WideCenters& wc, double* best,
                                                                        double* second, long long* arg,
                                                                        double* sq_norm) {
-    __m512d b[2] = {_mm512_set1_pd(inf), _mm512_set1_pd(inf)}, s[2] = {b[0], b[0]};
-    __m512i a[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+    const __m512d vinf = _mm512_set1_pd(inf);
+    WideBest<LanesF64> st{{vinf, vinf}, {vinf, vinf}, {_mm512_setzero_si512(), _mm512_setzero_si512()}};
     __m512d xn[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
-    for (index_t g = 0; g < wc.count; ++g) {
-        const double* A = wc.groups.data() + g * wide_group * d;
-        const double* cn = wc.sq_norms.data() + g * wide_group;
-        const long long j0 = static_cast<long long>(g * wide_group);
-        switch (g + 1 < wc.count ? wide_group : wc.last_r) {
-            case 2: wide_d_group<2>(P, d, A, cn, j0, b, s, a, xn); break;
-            case 4: wide_d_group<4>(P, d, A, cn, j0, b, s, a, xn); break;
-            case 6: wide_d_group<6>(P, d, A, cn, j0, b, s, a, xn); break;
-            case 8: wide_d_group<8>(P, d, A, cn, j0, b, s, a, xn); break;
-            case 10: wide_d_group<10>(P, d, A, cn, j0, b, s, a, xn); break;
-            default: wide_d_group<12>(P, d, A, cn, j0, b, s, a, xn); break;
-        }
-    }
+    wide_groups<LanesF64, true>(P, d, wc.groups.data(), wc.sq_norms.data(), wc.count, wc.last_r, st, xn, nullptr,
+                                nullptr);
     for (int h = 0; h < 2; ++h) {
         _mm512_storeu_pd(sq_norm + 8 * h, xn[h]);
-        _mm512_storeu_pd(best + 8 * h, b[h]);
-        _mm512_storeu_pd(second + 8 * h, s[h]);
-        _mm512_storeu_si512(arg + 8 * h, a[h]);
+        _mm512_storeu_pd(best + 8 * h, st.b[h]);
+        _mm512_storeu_pd(second + 8 * h, st.s[h]);
+        _mm512_storeu_si512(arg + 8 * h, st.a[h]);
     }
 }
 #if defined(__GNUC__) && !defined(__clang__)
