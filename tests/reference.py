@@ -49,31 +49,17 @@ def random_forest_value(S: np.ndarray, k: int, rng: np.random.Generator) -> floa
     n = S.shape[0]
     W = (S + S.T) / 2
     iu, ju = np.triu_indices(n, 1)
-    order = rng.permutation(len(iu))
-    parent = list(range(n))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    total, count = 0.0, 0
-    for e in order:
-        if count == n - k:
-            break
-        a, b = find(int(iu[e])), find(int(ju[e]))
-        if a != b:
-            parent[a] = b
-            total += 2 * W[iu[e], ju[e]]
-            count += 1
-    return total
+    kept = kruskal_pairs(n, W[iu, ju], n - k, order=rng.permutation(len(iu)))
+    return float(sum(2 * w for _, _, w in kept))
 
 
-def kruskal_pairs(n: int, w: np.ndarray, max_edges: int | None = None) -> list[tuple[int, int, float]]:
+def kruskal_pairs(
+    n: int, w: np.ndarray, max_edges: int | None = None, order: np.ndarray | None = None
+) -> list[tuple[int, int, float]]:
     """Brute-force Kruskal over all pairs i < j of n points: ``w`` the weights of the
     pairs in ``np.triu_indices(n, 1)`` order, lightest first, ties by (i, j) (the
-    package's strict edge order); (i, j, w) of the kept edges, at most ``max_edges``."""
+    package's strict edge order), or in the given ``order`` of the pairs (a greedy);
+    (i, j, w) of the kept edges, at most ``max_edges``."""
     ii, jj = np.triu_indices(n, 1)
     root = list(range(n))
 
@@ -85,7 +71,7 @@ def kruskal_pairs(n: int, w: np.ndarray, max_edges: int | None = None) -> list[t
 
     kept: list[tuple[int, int, float]] = []
     limit = n - 1 if max_edges is None else max_edges
-    for t in np.lexsort((jj, ii, w)).tolist():
+    for t in (np.lexsort((jj, ii, w)) if order is None else order).tolist():
         if len(kept) >= limit:
             break
         a, b = find(int(ii[t])), find(int(jj[t]))

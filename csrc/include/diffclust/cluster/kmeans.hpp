@@ -88,6 +88,16 @@ struct LloydJob {
 // label the direct computation would give it.
 inline double bound_slack(index_t d) { return 4.0 * margin_factor(d); }
 
+// Hamerly's bounds of point i from its kernel values: its best and second-best g
+// (||c||^2 - 2 <x, c>), its squared norm xn and the rounding bound err of those.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void set_bounds(const LloydJob<T>& job, index_t i, double xn, double best, double second,
+                                        double err, double slack) {
+    const double h = xn + best + err, l = xn + second - err;
+    job.upper[i] = std::sqrt(h > 0.0 ? h : 0.0) * (1.0 + slack);
+    job.lower[i] = std::sqrt(l > 0.0 ? l : 0.0) * (1.0 - slack);
+}
+
 // Labels of the points rows[0 .. m) (their bounds set when the job keeps them),
 // 8 points per call of nearest8, or 16 per call of the AVX-512 second tier (Wide).
 template <bool Wide, class T>
@@ -100,7 +110,7 @@ DIFFCLUST_ALWAYS_INLINE void assign_rows(const LloydJob<T>& job, const index_t* 
     const double cmax = Wide ? job.wide->max_norm : job.packed->max_norm;
     const double cmax2 = cmax * cmax;
     const double slack = bound_slack(d);
-    double xn[lanes], best[lanes], second[lanes], hi[lanes], lo[lanes];
+    double xn[lanes], best[lanes], second[lanes];
     long long arg[lanes];
     out.computed += m;
     for (index_t p = 0; p < m; p += lanes) {
@@ -122,16 +132,7 @@ DIFFCLUST_ALWAYS_INLINE void assign_rows(const LloydJob<T>& job, const index_t* 
             out.changed += job.labels[i] != l;
             job.labels[i] = l;
             if (!clear) second[w] = best[w];  // the smallest g bounds every other centre
-        }
-        if (job.upper) {  // vectorised over the lanes
-#pragma GCC unroll 16
-            for (int w = 0; w < lanes; ++w) {
-                const double err = rel2 * (xn[w] + cmax2);
-                const double h = xn[w] + best[w] + err, l = xn[w] + second[w] - err;
-                hi[w] = std::sqrt(h > 0.0 ? h : 0.0) * (1.0 + slack);
-                lo[w] = std::sqrt(l > 0.0 ? l : 0.0) * (1.0 - slack);
-            }
-            for (index_t w = 0; w < cnt; ++w) job.upper[rows[p + w]] = hi[w], job.lower[rows[p + w]] = lo[w];
+            if (job.upper) set_bounds(job, i, xn[w], best[w], second[w], err, slack);
         }
     }
 }
@@ -183,11 +184,7 @@ DIFFCLUST_ALWAYS_INLINE void assign_rows_wide(const LloydJob<T>& job, const inde
             const index_t l = arg[w];
             out.changed += job.labels[i] != l;
             job.labels[i] = l;
-            if (job.upper) {
-                const double h = xn[w] + bw + err, lo = xn[w] + sw - err;
-                job.upper[i] = std::sqrt(h > 0.0 ? h : 0.0) * (1.0 + slack);
-                job.lower[i] = std::sqrt(lo > 0.0 ? lo : 0.0) * (1.0 - slack);
-            }
+            if (job.upper) set_bounds(job, i, xn[w], bw, sw, err, slack);
         }
     }
     if (undecided > 0) {
