@@ -114,6 +114,22 @@ def test_core_distances_match_sklearn_neighbors() -> None:
     np.testing.assert_allclose(r.core_distances, ref, rtol=1e-12)
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "sqeuclidean"])
+@pytest.mark.parametrize("d", [1, 3, 8, 13, 33])
+def test_kdtree_core_distances_equal_brute_force_bit_for_bit(metric: str, d: int) -> None:
+    # The kd-tree searches a leaf's points together and computes the distances to a
+    # leaf as one vectorised tile: the same sums in the same order as the brute
+    # force's, so the same bits, for any leaf width (odd n, duplicates beyond a
+    # leaf), any k (beyond a leaf's size too) and any thread count.
+    rng = np.random.default_rng(d)
+    X = np.concatenate([rng.normal(size=(613, d)), np.repeat(rng.normal(size=(3, d)), 41, axis=0)])
+    for min_samples in (2, 9, 60):
+        ref = _ops_density.core_distances(X, min_samples, metric, 1, "brute")
+        for threads in (1, 2, 3, 7):
+            got = _ops_density.core_distances(X, min_samples, metric, threads, "kd_tree")
+            assert got.tobytes() == ref.tobytes(), (min_samples, threads)
+
+
 @pytest.mark.parametrize("kind", ["blobs", "isotropic"])
 def test_automatic_core_method_on_both_sides_of_its_pilot(kind: str) -> None:
     # n >= 2048: the automatic choice runs a pilot of kd-tree searches; on blobs they

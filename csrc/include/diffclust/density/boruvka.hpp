@@ -353,18 +353,25 @@ std::vector<density::MrEdge> mutual_reachability_boruvka(const T* X, index_t n, 
     } else {
         // core distances (as core_distances_kdtree: the same k-th raw) and each
         // point's k nearest, which seed Borůvka's first round
-        constexpr index_t block = 64;
+        constexpr index_t block = 4;  // leaves per task
         const int team = std::max(1, n_threads);
-        std::vector<std::vector<std::pair<double, index_t>>> heaps(static_cast<std::size_t>(team));
-        std::vector<std::vector<index_t>> stacks(static_cast<std::size_t>(team));
+        std::vector<density::KdTree::LeafKnn> scratch(static_cast<std::size_t>(team));
         const auto& perm = tree.perm();
-        parallel_for_tid((n + block - 1) / block, team, [&](index_t b, int tid) {
-            auto& heap = heaps[static_cast<std::size_t>(tid)];
-            auto& stack = stacks[static_cast<std::size_t>(tid)];
-            for (index_t t = b * block; t < std::min(n, (b + 1) * block); ++t) {
-                const double kth = tree.knn_at(t, k, metric, heap, stack, outside[static_cast<std::size_t>(t)]);
-                core[perm[static_cast<std::size_t>(t)]] = density::finish_distance(kth, metric);
-                for (index_t e = 0; e < k; ++e) nbr[static_cast<std::size_t>(t * k + e)] = heap[static_cast<std::size_t>(e)].second;
+        const auto& leaves = tree.leaves();
+        const index_t count = static_cast<index_t>(leaves.size());
+        parallel_for_tid((count + block - 1) / block, team, [&](index_t b, int tid) {
+            auto& sc = scratch[static_cast<std::size_t>(tid)];
+            for (index_t e = b * block; e < std::min(count, (b + 1) * block); ++e) {
+                const index_t leaf = leaves[static_cast<std::size_t>(e)];
+                tree.knn_leaf<true>(leaf, k, metric, sc);
+                const auto& nd = tree.nodes()[static_cast<std::size_t>(leaf)];
+                for (index_t t = nd.lo; t < nd.hi; ++t) {
+                    const std::size_t i = static_cast<std::size_t>(t - nd.lo);
+                    const auto& heap = sc.heaps[i];
+                    core[perm[static_cast<std::size_t>(t)]] = density::finish_distance(heap.front().first, metric);
+                    outside[static_cast<std::size_t>(t)] = sc.outside[i];
+                    for (index_t j = 0; j < k; ++j) nbr[static_cast<std::size_t>(t * k + j)] = heap[static_cast<std::size_t>(j)].second;
+                }
             }
         });
     }

@@ -35,6 +35,7 @@
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/point_metrics.hpp"
 #include "diffclust/core/types.hpp"
+#include "diffclust/density/leaf_tiles.hpp"
 
 namespace diffclust {
 
@@ -95,6 +96,25 @@ public:
         for (index_t t = 0; t < n; ++t) {
             const index_t i = perm_[static_cast<std::size_t>(t)];
             for (index_t c = 0; c < d; ++c) pts_[static_cast<std::size_t>(t * d + c)] = rows[i * d + c];
+        }
+        // every leaf's points again as a panel (leaf_tiles.hpp), for the batched searches
+        panel_at_.assign(nodes_.size(), -1);
+        index_t total = 0;
+        for (std::size_t a = 0; a < nodes_.size(); ++a) {
+            if (nodes_[a].left >= 0) continue;
+            panel_at_[a] = total;
+            total += panel_width(nodes_[a]) * d;
+        }
+        panels_.assign(static_cast<std::size_t>(total), std::numeric_limits<double>::infinity());
+        for (std::size_t a = 0; a < nodes_.size(); ++a) {
+            const Node& nd = nodes_[a];
+            if (nd.left >= 0) continue;
+            const index_t w = panel_width(nd);
+            double* panel = panels_.data() + panel_at_[a];
+            for (index_t t = nd.lo; t < nd.hi; ++t) {
+                for (index_t c = 0; c < d; ++c) panel[c * w + (t - nd.lo)] = pts_[static_cast<std::size_t>(t * d + c)];
+            }
+            leaves_.push_back(static_cast<index_t>(a));
         }
     }
 
@@ -215,6 +235,107 @@ public:
         }
     };
 
+    // Scratch of knn_leaf, one per thread.
+    struct LeafKnn {
+        std::vector<std::vector<std::pair<double, index_t>>> heaps;  // per query: (raw, tree position), a max-heap
+        std::vector<double> worst, outside, tile, rowmin;
+        std::vector<std::pair<index_t, double>> stack;  // (node, lower bound)
+    };
+
+    // The k nearest other points of every point of the leaf `leaf` (a node),
+    // searched together: one traversal for the leaf's queries, a node pruned when
+    // its box is farther from the leaf's box than every query's current k-th, the
+    // distances to a visited leaf computed as one tile (leaf_tiles.hpp, equal to
+    // raw_distance's bit for bit). For query i (tree position lo + i):
+    // sc.heaps[i] holds (raw, tree position) of k of its nearest (which of several
+    // tied at the k-th raw is unspecified), sc.heaps[i].front() the k-th raw,
+    // which equals kth_raw_at's (the k-th smallest of the same values: every
+    // pruned point is farther); with Outside, sc.outside[i] is a lower bound of
+    // the raw of every point not kept (as knn_at's outside_min). 1 <= k < n.
+    template <bool Outside>
+    void knn_leaf(index_t leaf, index_t k, Metric m, LeafKnn& sc) const {
+        const Node& L = nodes_[static_cast<std::size_t>(leaf)];
+        const index_t nq = L.hi - L.lo;
+        const double inf = std::numeric_limits<double>::infinity();
+        auto less = [](const std::pair<double, index_t>& a, const std::pair<double, index_t>& b) { return a.first < b.first; };
+        if (static_cast<index_t>(sc.heaps.size()) < nq) sc.heaps.resize(static_cast<std::size_t>(nq));
+        for (index_t i = 0; i < nq; ++i) sc.heaps[static_cast<std::size_t>(i)].clear();
+        sc.worst.assign(static_cast<std::size_t>(nq), inf);
+        sc.outside.assign(static_cast<std::size_t>(nq), inf);
+        double W = inf;  // the largest k-th so far (inf until every heap is full)
+        const double* q = pts_.data() + L.lo * d_;
+        sc.stack.clear();
+        sc.stack.emplace_back(0, box_box_raw(L, nodes_[0], m));
+        while (!sc.stack.empty()) {
+            const auto [a, bound] = sc.stack.back();
+            sc.stack.pop_back();
+            if (bound > W) {
+                if constexpr (Outside) {
+                    for (index_t i = 0; i < nq; ++i) sc.outside[static_cast<std::size_t>(i)] = std::min(sc.outside[static_cast<std::size_t>(i)], bound);
+                }
+                continue;
+            }
+            const Node& nd = nodes_[static_cast<std::size_t>(a)];
+            if (nd.left >= 0) {
+                const index_t l = nd.left, r = nd.right;
+                const double bl = box_box_raw(L, nodes_[static_cast<std::size_t>(l)], m);
+                const double br = box_box_raw(L, nodes_[static_cast<std::size_t>(r)], m);
+                if (bl <= br) {  // nearer child last (popped first)
+                    sc.stack.emplace_back(r, br);
+                    sc.stack.emplace_back(l, bl);
+                } else {
+                    sc.stack.emplace_back(l, bl);
+                    sc.stack.emplace_back(r, br);
+                }
+                continue;
+            }
+            const index_t w = panel_width(nd), cnt = nd.hi - nd.lo;
+            if (static_cast<index_t>(sc.tile.size()) < nq * w) sc.tile.resize(static_cast<std::size_t>(nq * w));
+            sc.rowmin.resize(static_cast<std::size_t>(nq));
+            leaf_tile_raw(q, nq, d_, panels_.data() + panel_at_[static_cast<std::size_t>(a)], w, static_cast<int>(m),
+                          sc.tile.data(), w, sc.rowmin.data());
+            W = 0.0;
+            for (index_t i = 0; i < nq; ++i) {
+                auto& heap = sc.heaps[static_cast<std::size_t>(i)];
+                double worst = sc.worst[static_cast<std::size_t>(i)];
+                double out = sc.outside[static_cast<std::size_t>(i)];
+                const double least = sc.rowmin[static_cast<std::size_t>(i)];
+                if (!(least < worst) && a != leaf) {  // no value of the row is kept
+                    if constexpr (Outside) sc.outside[static_cast<std::size_t>(i)] = std::min(out, least);
+                    W = std::max(W, worst);
+                    continue;
+                }
+                const double* row = sc.tile.data() + i * w;
+                const index_t self = a == leaf ? i : -1;
+                for (index_t s = 0; s < cnt; ++s) {
+                    const double r = row[s];
+                    if (r < worst) {
+                        if (s == self) continue;
+                        if (static_cast<index_t>(heap.size()) < k) {
+                            heap.emplace_back(r, nd.lo + s);
+                            std::push_heap(heap.begin(), heap.end(), less);
+                            if (static_cast<index_t>(heap.size()) == k) worst = heap.front().first;
+                        } else {
+                            if constexpr (Outside) out = std::min(out, heap.front().first);
+                            std::pop_heap(heap.begin(), heap.end(), less);
+                            heap.back() = {r, nd.lo + s};
+                            std::push_heap(heap.begin(), heap.end(), less);
+                            worst = heap.front().first;
+                        }
+                    } else if constexpr (Outside) {
+                        if (s != self) out = std::min(out, r);
+                    }
+                }
+                sc.worst[static_cast<std::size_t>(i)] = worst;
+                if constexpr (Outside) sc.outside[static_cast<std::size_t>(i)] = out;
+                W = std::max(W, worst);
+            }
+        }
+    }
+
+    // The leaves (node indices) in tree order.
+    const std::vector<index_t>& leaves() const { return leaves_; }
+
     // Read access for the other users of the tree (density/boruvka.hpp). Nodes
     // are numbered in preorder (children after their parent); node 0 is the
     // root; node.lo/hi index the tree order: point perm()[t] is at points() + t d.
@@ -272,6 +393,28 @@ private:
         return id;
     }
 
+    static index_t panel_width(const Node& nd) {
+        return std::max<index_t>(1, (nd.hi - nd.lo + leaf_panel_lanes - 1) / leaf_panel_lanes) * leaf_panel_lanes;
+    }
+
+    // A lower bound of the raw distance between any point of box a and any point
+    // of box b: per coordinate the gap between the boxes (0 where they overlap),
+    // never above |y_c - x_c| (the subtraction is monotone), its terms summed in
+    // coordinate order as raw_distance's: never above a true raw distance.
+    double box_box_raw(const Node& a, const Node& b, Metric m) const {
+        const double* amn = boxes_.data() + a.box;
+        const double* amx = amn + d_;
+        const double* bmn = boxes_.data() + b.box;
+        const double* bmx = bmn + d_;
+        double acc = 0.0;
+        for (index_t c = 0; c < d_; ++c) {
+            const double g1 = bmn[c] - amx[c], g2 = amn[c] - bmx[c];
+            const double t = g1 > 0.0 ? g1 : (g2 > 0.0 ? g2 : 0.0);
+            acc += m == Metric::manhattan ? t : t * t;
+        }
+        return acc;
+    }
+
     // A lower bound of the raw distance from x to any point of the node's box.
     double box_raw(const Node& nd, const double* x, Metric m) const {
         const double* mn = boxes_.data() + nd.box;
@@ -293,23 +436,33 @@ private:
     const double* rows_;
     index_t n_, d_, leaf_;
     std::vector<index_t> perm_;
-    std::vector<double> pts_, boxes_;
+    std::vector<double> pts_, boxes_, panels_;
     std::vector<Node> nodes_;
+    std::vector<index_t> panel_at_, leaves_;
 };
 
 // core[i] for every point of a built kd-tree (min_samples >= 2; see core_distances).
+// The leaves' batched searches (KdTree::knn_leaf) run in blocks of leaves on the
+// pool; each leaf is searched by one thread, so the result does not depend on
+// the thread count.
 inline void core_distances_kdtree(const KdTree& tree, Metric metric, index_t min_samples, int n_threads, double* core) {
-    const index_t n = tree.size(), k = min_samples - 1;
-    constexpr index_t block = 64;
-    const index_t blocks = (n + block - 1) / block;
+    const index_t k = min_samples - 1;
+    const auto& leaves = tree.leaves();
+    const auto& nodes = tree.nodes();
+    constexpr index_t block = 4;
+    const index_t count = static_cast<index_t>(leaves.size());
     const int team = std::max(1, n_threads);
-    std::vector<std::vector<double>> heaps(static_cast<std::size_t>(team));
-    std::vector<std::vector<index_t>> stacks(static_cast<std::size_t>(team));
-    parallel_for_tid(blocks, team, [&](index_t b, int tid) {
-        auto& heap = heaps[static_cast<std::size_t>(tid)];
-        auto& stack = stacks[static_cast<std::size_t>(tid)];
-        for (index_t t = b * block; t < std::min(n, (b + 1) * block); ++t) {
-            core[tree.perm()[static_cast<std::size_t>(t)]] = finish_distance(tree.kth_raw_at(t, k, metric, heap, stack), metric);
+    std::vector<KdTree::LeafKnn> scratch(static_cast<std::size_t>(team));
+    parallel_for_tid((count + block - 1) / block, team, [&](index_t b, int tid) {
+        auto& sc = scratch[static_cast<std::size_t>(tid)];
+        for (index_t e = b * block; e < std::min(count, (b + 1) * block); ++e) {
+            const index_t leaf = leaves[static_cast<std::size_t>(e)];
+            tree.knn_leaf<false>(leaf, k, metric, sc);
+            const auto& nd = nodes[static_cast<std::size_t>(leaf)];
+            for (index_t t = nd.lo; t < nd.hi; ++t) {
+                core[tree.perm()[static_cast<std::size_t>(t)]] =
+                    finish_distance(sc.heaps[static_cast<std::size_t>(t - nd.lo)].front().first, metric);
+            }
         }
     });
 }
