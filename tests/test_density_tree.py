@@ -81,6 +81,11 @@ def _cases() -> list[tuple[str, np.ndarray]]:
         ("duplicates", np.repeat(rng.standard_normal((60, 3)), 7, axis=0)),
         ("all-equal", np.full((300, 2), 1.5)),
         ("line", np.arange(500, dtype=np.float64)[:, None]),
+        # high d: the kd-tree's boxes separate little, the last pass over pairs of
+        # components does most of the work; grids: ties everywhere
+        ("normal-24d", rng.standard_normal((400, 24))),
+        ("blobs-40d", np.concatenate([rng.normal(c, 1.0, (130, 40)) for c in (0.0, 3.0, 8.0, 20.0)])),
+        ("grid-12d", grid(rng, 500, 12, levels=3)),
     ]
 
 

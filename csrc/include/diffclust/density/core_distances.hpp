@@ -12,14 +12,16 @@
 // d_mr = max(core_i, core_j, d_ij) is consistent everywhere.
 //
 // Two exact methods, chosen by the caller (core_distances picks one):
-//   kd-tree  (euclidean, sqeuclidean, manhattan; low d): k nearest neighbours
-//            with box bounds. The bound of a box is computed with the same
-//            operations, in the same order, on per-coordinate terms that are
-//            never larger than the true ones, so (rounding being monotone) it
-//            never exceeds a true distance: the pruning is exact.
-//   brute    (any metric): all distances of a query by column_block_distances,
-//            then a selection.
-// Queries are independent and each is computed by one thread, so the result is
+//   kd-tree  (euclidean, sqeuclidean, manhattan; the automatic choice for
+//            them): k nearest neighbours with box bounds, the points of a leaf
+//            searched together. The bound between two boxes is computed with
+//            the same operations, in the same order, on per-coordinate terms
+//            that are never larger than the true ones, so (rounding being
+//            monotone) it never exceeds a true distance: the pruning is exact.
+//   brute    (any metric; cosine): all distances of a query by
+//            column_block_distances, then a selection.
+// A query's k-th smallest distance is a property of all the values, whatever
+// was pruned; each leaf of queries is computed by one thread: the result is
 // bit-identical for any thread count.
 #pragma once
 
@@ -118,121 +120,8 @@ public:
         }
     }
 
-    // The raw sum of the (k)-th smallest distance from point q (excluded) to the
-    // other points, k >= 1; uses `heap` as scratch.
-    double kth_raw(index_t q, index_t k, Metric m, std::vector<double>& heap, std::vector<index_t>& stack) const {
-        return kth_raw_from(rows_ + q * d_, q, k, m, heap, stack);
-    }
-
-    // The same for the point at tree position t (better locality: queries in
-    // tree order walk the same paths one after the other).
-    double kth_raw_at(index_t t, index_t k, Metric m, std::vector<double>& heap, std::vector<index_t>& stack,
-                      index_t* evaluated = nullptr) const {
-        return kth_raw_from(pts_.data() + t * d_, perm_[static_cast<std::size_t>(t)], k, m, heap, stack, evaluated);
-    }
-
-    // The k nearest other points of the point at tree position t: `heap` holds
-    // (raw, tree position) of k of them (by raw; which of several tied at the
-    // k-th raw is unspecified), `outside_min` a lower bound of the raw of every
-    // point not kept (+inf if none): the points searched and dropped, and the
-    // box bounds of the pruned nodes.
-    // Returns the k-th raw, equal to kth_raw_at's (the same search, the same
-    // comparisons on raw).
-    double knn_at(index_t t, index_t k, Metric m, std::vector<std::pair<double, index_t>>& heap,
-                  std::vector<index_t>& stack, double& outside_min) const {
-        auto less = [](const std::pair<double, index_t>& a, const std::pair<double, index_t>& b) { return a.first < b.first; };
-        heap.clear();
-        outside_min = std::numeric_limits<double>::infinity();
-        struct Kept {
-            std::vector<std::pair<double, index_t>>& heap;
-            double& outside_min;
-            index_t k;
-            decltype(less) order;
-            double worst() const { return static_cast<index_t>(heap.size()) < k ? std::numeric_limits<double>::infinity() : heap.front().first; }
-            void pruned(double box) { outside_min = std::min(outside_min, box); }  // a lower bound of its points
-            void offer(double r, index_t s) {
-                if (static_cast<index_t>(heap.size()) < k) {
-                    heap.emplace_back(r, s);
-                    std::push_heap(heap.begin(), heap.end(), order);
-                } else if (r < heap.front().first) {
-                    outside_min = std::min(outside_min, heap.front().first);
-                    std::pop_heap(heap.begin(), heap.end(), order);
-                    heap.back() = {r, s};
-                    std::push_heap(heap.begin(), heap.end(), order);
-                } else {
-                    outside_min = std::min(outside_min, r);
-                }
-            }
-        } kept{heap, outside_min, k, less};
-        search(pts_.data() + t * d_, perm_[static_cast<std::size_t>(t)], m, kept, stack, nullptr);
-        return heap.front().first;
-    }
-
-    double kth_raw_from(const double* x, index_t q, index_t k, Metric m, std::vector<double>& heap,
-                        std::vector<index_t>& stack, index_t* evaluated = nullptr) const {
-        heap.clear();
-        struct Kept {
-            std::vector<double>& heap;
-            index_t k;
-            double worst() const { return static_cast<index_t>(heap.size()) < k ? std::numeric_limits<double>::infinity() : heap.front(); }
-            void pruned(double) {}
-            void offer(double r, index_t) {
-                if (static_cast<index_t>(heap.size()) < k) {
-                    heap.push_back(r);
-                    std::push_heap(heap.begin(), heap.end());
-                } else if (r < heap.front()) {
-                    std::pop_heap(heap.begin(), heap.end());
-                    heap.back() = r;
-                    std::push_heap(heap.begin(), heap.end());
-                }
-            }
-        } kept{heap, k};
-        search(x, q, m, kept, stack, evaluated);
-        return heap.front();
-    }
-
-    // The depth-first search both queries share: the nearer child first, a node
-    // pruned when its box is farther than the current k-th (kept.worst()), every
-    // point of a visited leaf but point q offered to `kept` (raw, tree position).
-    template <class Kept>
-    void search(const double* x, index_t q, Metric m, Kept& kept, std::vector<index_t>& stack,
-                index_t* evaluated) const {
-        stack.clear();
-        stack.push_back(0);
-        while (!stack.empty()) {
-            const index_t node = stack.back();
-            stack.pop_back();
-            const Node& nd = nodes_[static_cast<std::size_t>(node)];
-            const double box = box_raw(nd, x, m);
-            if (box > kept.worst()) {
-                kept.pruned(box);
-                continue;
-            }
-            if (nd.left < 0) {
-                if (evaluated) *evaluated += nd.hi - nd.lo;
-                for (index_t t = nd.lo; t < nd.hi; ++t) {
-                    if (perm_[static_cast<std::size_t>(t)] == q) continue;
-                    kept.offer(raw_distance(pts_.data() + t * d_, x, d_, m), t);
-                }
-                continue;
-            }
-            // nearer child last (popped first)
-            const Node& l = nodes_[static_cast<std::size_t>(nd.left)];
-            if (x[nd.dim] <= l.hi_box(nd.dim, d_, boxes_)) {
-                stack.push_back(nd.right);
-                stack.push_back(nd.left);
-            } else {
-                stack.push_back(nd.left);
-                stack.push_back(nd.right);
-            }
-        }
-    }
-
     struct Node {
         index_t lo, hi, left, right, dim, box;  // box: offset of 2 d doubles (min, max)
-        double hi_box(index_t c, index_t d, const std::vector<double>& boxes) const {
-            return boxes[static_cast<std::size_t>(box + d + c)];
-        }
     };
 
     // Scratch of knn_leaf, one per thread.
@@ -251,7 +140,8 @@ public:
     // tied at the k-th raw is unspecified), sc.heaps[i].front() the k-th raw,
     // which equals kth_raw_at's (the k-th smallest of the same values: every
     // pruned point is farther); with Outside, sc.outside[i] is a lower bound of
-    // the raw of every point not kept (as knn_at's outside_min). 1 <= k < n.
+    // the raw of every other point not kept: the points evaluated and dropped,
+    // and the box bounds of the pruned nodes. 1 <= k < n.
     template <bool Outside>
     void knn_leaf(index_t leaf, index_t k, Metric m, LeafKnn& sc) const {
         const Node& L = nodes_[static_cast<std::size_t>(leaf)];
@@ -335,6 +225,9 @@ public:
 
     // The leaves (node indices) in tree order.
     const std::vector<index_t>& leaves() const { return leaves_; }
+    // A leaf's panel (leaf_tiles.hpp) and its width.
+    const double* panel(index_t leaf) const { return panels_.data() + panel_at_[static_cast<std::size_t>(leaf)]; }
+    index_t panel_width(index_t leaf) const { return panel_width(nodes_[static_cast<std::size_t>(leaf)]); }
 
     // Read access for the other users of the tree (density/boruvka.hpp). Nodes
     // are numbered in preorder (children after their parent); node 0 is the
@@ -345,9 +238,9 @@ public:
     const std::vector<double>& boxes() const { return boxes_; }
     index_t dims() const { return d_; }
     index_t size() const { return n_; }
-    // A lower bound of the raw distance from x to any point of node `node`.
-    double lower_raw(index_t node, const double* x, Metric m) const {
-        return box_raw(nodes_[static_cast<std::size_t>(node)], x, m);
+    // A lower bound of the raw distance between any point of node a and any point of node b.
+    double lower_raw_between(index_t a, index_t b, Metric m) const {
+        return box_box_raw(nodes_[static_cast<std::size_t>(a)], nodes_[static_cast<std::size_t>(b)], m);
     }
 
 private:
@@ -415,24 +308,6 @@ private:
         return acc;
     }
 
-    // A lower bound of the raw distance from x to any point of the node's box.
-    double box_raw(const Node& nd, const double* x, Metric m) const {
-        const double* mn = boxes_.data() + nd.box;
-        const double* mx = mn + d_;
-        double acc = 0.0;
-        for (index_t c = 0; c < d_; ++c) {
-            // the slot coordinate nearest to x within [mn, mx]
-            const double s = x[c] < mn[c] ? mn[c] : (x[c] > mx[c] ? mx[c] : x[c]);
-            if (m == Metric::manhattan) {
-                acc += std::fabs(s - x[c]);
-            } else {
-                const double t = s - x[c];
-                acc += t * t;
-            }
-        }
-        return acc;
-    }
-
     const double* rows_;
     index_t n_, d_, leaf_;
     std::vector<index_t> perm_;
@@ -467,19 +342,6 @@ inline void core_distances_kdtree(const KdTree& tree, Metric metric, index_t min
     });
 }
 
-// The mean number of points whose distance the kd-tree search evaluates per
-// query, over `pilots` queries at fixed tree positions spread over the tree (a
-// deterministic estimate: it depends on the data only).
-inline double kdtree_evaluations_per_query(const KdTree& tree, Metric metric, index_t min_samples, index_t pilots) {
-    const index_t n = tree.size(), k = min_samples - 1;
-    pilots = std::max<index_t>(1, std::min(pilots, n));
-    std::vector<double> heap;
-    std::vector<index_t> stack;
-    index_t evaluated = 0;
-    for (index_t p = 0; p < pilots; ++p) tree.kth_raw_at(p * n / pilots, k, metric, heap, stack, &evaluated);
-    return static_cast<double>(evaluated) / static_cast<double>(pilots);
-}
-
 }  // namespace density
 
 // Which exact method core_distances uses: 0 = automatic, 1 = kd-tree, 2 = brute force.
@@ -497,29 +359,19 @@ void core_distances(const T* X, index_t n, index_t d, Metric metric, index_t min
         for (index_t i = 0; i < n; ++i) core[i] = 0.0;
         return;
     }
-    if (method == CoreMethod::kdtree && metric == Metric::cosine) method = CoreMethod::brute;
-    if (method == CoreMethod::automatic && (metric == Metric::cosine || n < 2048)) {
-        method = metric == Metric::cosine || d > 12 ? CoreMethod::brute : CoreMethod::kdtree;
+    // Automatic: the kd-tree for its box metrics. Its searches go a leaf of
+    // queries at a time with vectorised tiles (KdTree::knn_leaf), so that even
+    // where its boxes prune little it is faster than the brute force below.
+    // Measured (2 threads, min_samples = 10): one isotropic Gaussian, kd-tree /
+    // brute force 0.77 / 1.30 s at n = 20 000, d = 32, 1.53 / 2.01 s at d = 64,
+    // 0.80 / 1.14 s at n = 10 000, d = 128, 0.34 / 0.69 s at n = 20 000, d = 12.
+    if (metric == Metric::cosine) method = CoreMethod::brute;
+    if (method != CoreMethod::brute) {
+        const density::KdTree tree(rows.data(), n, d);
+        density::core_distances_kdtree(tree, metric, min_samples, n_threads, core);
+        return;
     }
     const int team = std::max(1, n_threads);
-    if (method != CoreMethod::brute) {
-        // Automatic: the kd-tree unless its searches evaluate more than a quarter
-        // of the points per query (a pilot of 64 searches; the fraction depends on
-        // the data, not on d alone), where the blocked brute force below, which
-        // evaluates all n at about a quarter of the cost per distance, is faster.
-        // Measured (2 threads, n = 20 000 to 50 000, d = 8 to 64, min_samples =
-        // 10): a kd-tree distance costs 2.9 to 4.8 brute-force ones; 10 Gaussian
-        // blobs: the searches evaluate 5-11% of the points at every d (kd-tree
-        // 2.9 s, brute force 9.3 s at n = 50 000, d = 32); one isotropic Gaussian:
-        // 12% at d = 8 (kd-tree 0.30 s, brute 0.64 s), 28% at d = 12, n = 50 000
-        // (5.5 s, 4.0 s), all of them at d = 32 (33.9 s, 8.5 s).
-        const density::KdTree tree(rows.data(), n, d);
-        if (method == CoreMethod::kdtree ||
-            density::kdtree_evaluations_per_query(tree, metric, min_samples, 64) <= 0.25 * static_cast<double>(n)) {
-            density::core_distances_kdtree(tree, metric, min_samples, n_threads, core);
-            return;
-        }
-    }
     // brute force, blocked: a block of queries against chunks of the column-major
     // copy small enough to stay in a core's cache (the whole copy is n d doubles:
     // streaming it per query made this memory-bound), each query keeping the k
