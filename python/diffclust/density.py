@@ -20,7 +20,9 @@ d_mr first, then the smaller pair (i, j)): the same for any thread count.
   OPTICS's asymmetric reachability max(core(p), d(p, q)).
 
 Core distances are exact: a kd-tree for euclidean, sqeuclidean and manhattan
-up to 12 dimensions, blocked brute force otherwise.
+(at every dimension: its leaves are searched as vectorised tiles), blocked brute
+force for cosine. The tree is kd-tree Borůvka for the box metrics, Prim or Prim's
+row blocks for cosine; every method gives the same tree bit for bit.
 """
 
 from __future__ import annotations

@@ -111,9 +111,10 @@ def mutual_reachability_edges(
     package's strict order, under which the tree is unique. ``method``: "boruvka"
     (kd-tree Borůvka: euclidean, sqeuclidean, manhattan), "prim", "blocks" (row
     blocks sized for the cache: block trees, every pair's cross edges, Kruskal), or
-    "auto" (Borůvka at low dimension, blocks once the points outgrow the cache,
-    Prim otherwise); every method gives the same arrays bit for bit. ``block``: points
-    per row block for "blocks" (0: sized for the cache).
+    "auto" (Borůvka for the box metrics when min_samples >= 2, at any dimension;
+    otherwise blocks once the points outgrow the cache, Prim below); every method
+    gives the same arrays bit for bit. ``block``: points per row block for "blocks"
+    (0: sized for the cache).
     """
     X = points(X)
     ms = check_min_samples(min_samples, X.shape[0])

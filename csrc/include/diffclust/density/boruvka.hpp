@@ -245,9 +245,53 @@ private:
     static constexpr index_t pair_components = 16;
 
     struct PairTask {
-        double lb;
+        double lb;  // the squared distance between the two centroids (the order of the tasks)
         index_t a, b;
     };
+
+    // A lower bound of the distance (in the metric's units) between any point of
+    // node a and any point of node b, from their projections on the line through
+    // the centroids ca and cb: |<u, x - y>| <= ||x - y||_2 <= ||x - y||_1 for a
+    // unit u. Computed in double with generous margins (1e-9 relative) for the
+    // rounding of the projections and of the distances; 0 when the projections
+    // overlap.
+    double projection_bound(index_t a, index_t b, const double* ca, const double* cb) const {
+        const auto& nodes = tree_.nodes();
+        const double* pts = tree_.points();
+        const index_t d = d_;
+        std::vector<double> u(static_cast<std::size_t>(d));
+        double norm2 = 0.0;
+        for (index_t k = 0; k < d; ++k) {
+            u[static_cast<std::size_t>(k)] = cb[k] - ca[k];
+            norm2 += u[static_cast<std::size_t>(k)] * u[static_cast<std::size_t>(k)];
+        }
+        if (!(norm2 > 0.0) || !std::isfinite(norm2)) return 0.0;
+        const double inv = 1.0 / std::sqrt(norm2);
+        for (auto& v : u) v *= inv;
+        auto range = [&](index_t node, double& lo, double& hi, double& mag) {
+            const auto& nd = nodes[static_cast<std::size_t>(node)];
+            lo = std::numeric_limits<double>::infinity();
+            hi = -lo;
+            mag = 0.0;
+            for (index_t t = nd.lo; t < nd.hi; ++t) {
+                double p = 0.0, m = 0.0;
+                for (index_t k = 0; k < d; ++k) {
+                    p += u[static_cast<std::size_t>(k)] * pts[t * d + k];
+                    m += std::fabs(u[static_cast<std::size_t>(k)] * pts[t * d + k]);
+                }
+                lo = std::min(lo, p);
+                hi = std::max(hi, p);
+                mag = std::max(mag, m);
+            }
+        };
+        double alo, ahi, amag, blo, bhi, bmag;
+        range(a, alo, ahi, amag);
+        range(b, blo, bhi, bmag);
+        const double gap = std::max(blo - ahi, alo - bhi);
+        const double bound = gap * (1.0 - 1e-9) - 1e-9 * (amag + bmag);
+        if (!(bound > 0.0)) return 0.0;
+        return metric_ == Metric::sqeuclidean ? bound * bound * (1.0 - 1e-9) : bound;
+    }
 
     bool finish_by_pairs(UnionFind& uf, int team, std::vector<MrEdge>& out) {
         const std::size_t n = static_cast<std::size_t>(n_);
@@ -294,13 +338,36 @@ private:
                 }
             }
         }
+        // the subtrees' centroids: tasks run nearest centroids first (in high d the
+        // boxes say little about which pairs are near), and a task's points are
+        // projected on the line through its two centroids (projection_bound)
+        const index_t d = d_;
+        const double* pts = tree_.points();
+        std::vector<double> centroid(nodes.size() * static_cast<std::size_t>(d), 0.0);  // by node
+        for (std::size_t a = nodes.size(); a-- > 0;) {  // children after parents: bottom-up
+            const auto& nd = nodes[a];
+            double* c = centroid.data() + a * static_cast<std::size_t>(d);
+            if (nd.left < 0) {
+                for (index_t t = nd.lo; t < nd.hi; ++t) {
+                    for (index_t k = 0; k < d; ++k) c[k] += pts[t * d + k];
+                }
+                for (index_t k = 0; k < d; ++k) c[k] /= static_cast<double>(nd.hi - nd.lo);
+            } else {
+                const auto& l = nodes[static_cast<std::size_t>(nd.left)];
+                const double* cl = centroid.data() + static_cast<std::size_t>(nd.left) * static_cast<std::size_t>(d);
+                const double* cr = centroid.data() + static_cast<std::size_t>(nd.right) * static_cast<std::size_t>(d);
+                const double fl = static_cast<double>(l.hi - l.lo) / static_cast<double>(nd.hi - nd.lo);
+                for (index_t k = 0; k < d; ++k) c[k] = fl * cl[k] + (1.0 - fl) * cr[k];
+            }
+        }
+        auto centre = [&](index_t a) { return centroid.data() + static_cast<std::size_t>(a) * static_cast<std::size_t>(d); };
         std::vector<PairTask> tasks;
         for (std::size_t u = 0; u < front.size(); ++u) {
             for (std::size_t v = u; v < front.size(); ++v) {
                 const index_t a = front[u], b = front[v];
                 const std::uint64_t ma = mask[static_cast<std::size_t>(a)], mb = mask[static_cast<std::size_t>(b)];
                 if (ma == mb && (ma & (ma - 1)) == 0) continue;  // one component
-                tasks.push_back(PairTask{lower(a, b), a, b});
+                tasks.push_back(PairTask{raw_distance(centre(a), centre(b), d, Metric::sqeuclidean), a, b});
             }
         }
         std::sort(tasks.begin(), tasks.end(), [](const PairTask& x, const PairTask& y) {
@@ -356,8 +423,6 @@ private:
             }
             return false;
         };
-        const double* pts = tree_.points();
-        const index_t d = d_;
         parallel_for_tid(static_cast<index_t>(tasks.size()), team, [&](index_t task, int tid) {
             std::vector<MrEdge>& best = tables[static_cast<std::size_t>(tid)];
             Scratch& sc = scratch[static_cast<std::size_t>(tid)];
@@ -397,8 +462,14 @@ private:
                 }
             };
             refresh(sc);
+            const PairTask& job = tasks[static_cast<std::size_t>(task)];
+            if (job.a != job.b) {
+                const double lb = std::max(std::max(min_core_[static_cast<std::size_t>(job.a)], min_core_[static_cast<std::size_t>(job.b)]),
+                                           projection_bound(job.a, job.b, centre(job.a), centre(job.b)));
+                if (!open(sc, mask[static_cast<std::size_t>(job.a)], mask[static_cast<std::size_t>(job.b)], lb)) return;
+            }
             sc.stack.clear();
-            sc.stack.emplace_back(tasks[static_cast<std::size_t>(task)].a, tasks[static_cast<std::size_t>(task)].b);
+            sc.stack.emplace_back(job.a, job.b);
             while (!sc.stack.empty()) {
                 const auto [a, b] = sc.stack.back();
                 sc.stack.pop_back();
@@ -407,6 +478,14 @@ private:
                 if (!open(sc, ma, mb, lower(a, b))) continue;
                 const auto& na = nodes[static_cast<std::size_t>(a)];
                 const auto& nb = nodes[static_cast<std::size_t>(b)];
+                // big pairs in high d (where boxes bound little): the projection
+                // bound too (it costs a pass over their points; at d = 8 it does not
+                // pay: 50 000 points, 10 blobs 452 -> 480 ms; at d = 32 3.6 -> 1.7 s)
+                if (a != b && d >= 12 && na.hi - na.lo >= 48 && nb.hi - nb.lo >= 48 &&
+                    !open(sc, ma, mb, std::max(std::max(min_core_[static_cast<std::size_t>(a)], min_core_[static_cast<std::size_t>(b)]),
+                                               projection_bound(a, b, centre(a), centre(b))))) {
+                    continue;
+                }
                 if (a == b) {
                     if (na.left < 0) {
                         leaves(a, a);
