@@ -130,6 +130,17 @@ def test_kdtree_core_distances_equal_brute_force_bit_for_bit(metric: str, d: int
             assert got.tobytes() == ref.tobytes(), (min_samples, threads)
 
 
+def test_kdtree_core_distances_with_overflowing_distances() -> None:
+    # distances beyond float64 (raw sums of +inf) still fill the k nearest: the same
+    # values as the brute force, no crash
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    X[::7] *= 1e200
+    for min_samples in (2, 30):
+        ref = _ops_density.core_distances(X, min_samples, "euclidean", 1, "brute")
+        got = _ops_density.core_distances(X, min_samples, "euclidean", 2, "kd_tree")
+        assert np.isinf(got).any() and got.tobytes() == ref.tobytes()
+
+
 @pytest.mark.parametrize("kind", ["blobs", "isotropic"])
 def test_automatic_core_method_on_both_sides_of_its_pilot(kind: str) -> None:
     # n >= 2048: the automatic choice runs a pilot of kd-tree searches; on blobs they

@@ -99,3 +99,68 @@ def test_errors() -> None:
         dj.mr_similarity(X, 2, metric="chebyshev")
     with pytest.raises(ValueError, match="shape"):
         dj.mr_similarity(jnp.zeros(5), 1)
+
+
+# --------------------------------------------------------------------------- perturbed HDBSCAN*
+
+
+def _grid_blobs(seed: int = 0) -> np.ndarray:
+    # integer coordinates: jax's similarity and the NumPy one are the same bits
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 7, (36, 2)).astype(np.float64)
+    X[12:24] += 5.0
+    X[24:] += (11.0, 2.0)
+    return X
+
+
+def test_perturbed_hdbscan_equals_numpy_and_its_vjp(x64: bool) -> None:
+    X = _grid_blobs()
+    key = jax.random.key(5)
+    seed = int(dj.seeds(key)[()])
+    kw = {"min_cluster_size": 5, "sigma": 0.6, "n_samples": 30}
+    C, noise = jax.jit(lambda Z, k: dj.perturbed_hdbscan(Z, k, **kw))(jnp.asarray(X), key)
+    Xn = X if x64 else X.astype(np.float32)
+    ref = dc.perturbed_hdbscan(Xn, seed=seed, **kw)
+    assert C.dtype == (jnp.float64 if x64 else jnp.float32) and C.shape == (36, 36) and noise.shape == (36,)
+    np.testing.assert_array_equal(np.asarray(C), ref.co_clustering)
+    np.testing.assert_array_equal(np.asarray(noise), ref.noise_probability)
+    # the gradient with respect to S is the NumPy VJP's
+    rng = np.random.default_rng(1)
+    VC, vn = rng.standard_normal((36, 36)), rng.standard_normal(36)
+    from diffclust.jax import density as jd
+
+    S = dj.mr_similarity(jnp.asarray(X), 5)
+    cfg = jd._Hdbscan(5, 0.6, "median_edge", 30, ("eom", 0.0, False))
+
+    def f(S):  # type: ignore[no-untyped-def]
+        C, noise = jd._hdbscan(cfg, S, jd._words(key, ()))
+        return (C * VC).sum() + (noise * vn).sum()
+
+    g = np.asarray(jax.jit(jax.grad(f))(S))
+    want = dc.perturbed_hdbscan_vjp(Xn, VC, vn, seed=seed, **kw)
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(g, want, rtol=1e-6 if not x64 else 1e-12, atol=1e-6 if not x64 else 1e-12)
+    # on to X, and vmap equals a loop
+    gx = jax.grad(lambda Z: dj.perturbed_hdbscan(Z, key, **kw)[1].sum())(jnp.asarray(X))
+    assert gx.shape == X.shape and np.isfinite(np.asarray(gx)).all()
+    keys = jax.random.split(key, 2)
+    Xs = jnp.stack([jnp.asarray(X), jnp.asarray(_grid_blobs(2))])
+    batched = jax.vmap(lambda Z, k: dj.perturbed_hdbscan(Z, k, **kw))(Xs, keys)
+    for t in range(2):
+        one = dj.perturbed_hdbscan(Xs[t], keys[t], **kw)
+        np.testing.assert_array_equal(np.asarray(batched[0][t]), np.asarray(one[0]))
+        np.testing.assert_array_equal(np.asarray(batched[1][t]), np.asarray(one[1]))
+
+
+def test_perturbed_hdbscan_errors() -> None:
+    X, key = jnp.zeros((10, 2)), jax.random.key(0)
+    with pytest.raises(ValueError, match="shape"):
+        dj.perturbed_hdbscan(jnp.zeros((2, 10, 2)), key)
+    with pytest.raises(ValueError, match="sigma"):
+        dj.perturbed_hdbscan(X, key, sigma=0.0)
+    with pytest.raises(ValueError, match="sigma_scale"):
+        dj.perturbed_hdbscan(X, key, sigma_scale="median")
+    with pytest.raises(ValueError, match="cluster_selection_method"):
+        dj.perturbed_hdbscan(X, key, cluster_selection_method="excess")
+    with pytest.raises(ValueError, match="min_cluster_size"):
+        dj.perturbed_hdbscan(X, key, min_cluster_size=1)

@@ -97,3 +97,79 @@ def test_errors() -> None:
         dt.mr_similarity(X, 2, metric="chebyshev")
     with pytest.raises(ValueError, match="shape"):
         dt.mr_similarity(torch.zeros(5), 1)
+
+
+# --------------------------------------------------------------------------- perturbed HDBSCAN*
+
+
+def _grid_blobs(rng: np.random.Generator) -> np.ndarray:
+    # integer coordinates: every distance is the sqrt of an integer, rounded once, so
+    # torch's similarity and the NumPy one are the same bits
+    X = rng.integers(0, 7, (36, 2)).astype(np.float64)
+    X[12:24] += 5.0
+    X[24:] += (11.0, 2.0)
+    return X
+
+
+def test_perturbed_hdbscan_equals_numpy(rng: np.random.Generator) -> None:
+    X = _grid_blobs(rng)
+    for kw in ({}, {"sigma": 0.5, "cluster_selection_method": "leaf"}, {"min_samples": 3, "allow_single_cluster": True}):
+        C, noise = dt.perturbed_hdbscan(torch.tensor(X), min_cluster_size=5, n_samples=25, seed=11, **kw)
+        ref = dc.perturbed_hdbscan(X, min_cluster_size=5, n_samples=25, seed=11, **kw)
+        assert C.dtype == torch.float64 and C.shape == (36, 36) and noise.shape == (36,)
+        np.testing.assert_array_equal(C.numpy(), ref.co_clustering)
+        np.testing.assert_array_equal(noise.numpy(), ref.noise_probability)
+
+
+def test_perturbed_hdbscan_gradient_is_the_numpy_vjp(rng: np.random.Generator) -> None:
+    X = _grid_blobs(rng)
+    VC, vn = rng.standard_normal((36, 36)), rng.standard_normal(36)
+    kw = {"min_cluster_size": 5, "sigma": 0.6, "n_samples": 40}
+    S = dt.mr_similarity(torch.tensor(X), 5).requires_grad_()
+    from diffclust.torch import _library
+
+    C, noise = _library.perturbed_hdbscan(S, 5, 0.6, "median_edge", 40, torch.tensor(7), "eom", 0.0, False)
+    (g,) = torch.autograd.grad((C * torch.tensor(VC)).sum() + (noise * torch.tensor(vn)).sum(), S)
+    ref = dc.perturbed_hdbscan_vjp(X, VC, vn, seed=7, **kw)
+    assert np.abs(ref).max() > 0  # the samples do differ: a real test
+    np.testing.assert_allclose(g.numpy(), ref, rtol=1e-12, atol=1e-12)
+    # and on to X through the similarity
+    Xt = torch.tensor(X, requires_grad=True)
+    C, noise = dt.perturbed_hdbscan(Xt, seed=7, **kw)  # type: ignore[arg-type]
+    ((C * torch.tensor(VC)).sum() + (noise * torch.tensor(vn)).sum()).backward()
+    assert Xt.grad is not None and torch.isfinite(Xt.grad).all() and Xt.grad.abs().max() > 0
+    # only the noise probabilities used: no gradient through C needed, same VJP formula
+    S2 = dt.mr_similarity(torch.tensor(X), 5).requires_grad_()
+    _, noise2 = _library.perturbed_hdbscan(S2, 5, 0.6, "median_edge", 40, torch.tensor(7), "eom", 0.0, False)
+    (g2,) = torch.autograd.grad((noise2 * torch.tensor(vn)).sum(), S2)
+    np.testing.assert_allclose(g2.numpy(), dc.perturbed_hdbscan_vjp(X, None, vn, seed=7, **kw), rtol=1e-12, atol=1e-12)
+
+
+def test_perturbed_hdbscan_opcheck_and_seeds(rng: np.random.Generator) -> None:
+    X = _grid_blobs(rng)
+    S = dt.mr_similarity(torch.tensor(X), 5).requires_grad_()
+    args = (S, 5, 0.5, "median_edge", 10, torch.tensor(3), "eom", 0.0, False)
+    torch.library.opcheck(torch.ops.diffclust.perturbed_hdbscan.default, args)
+    torch.manual_seed(0)
+    a = dt.perturbed_hdbscan(torch.tensor(X), min_cluster_size=5, sigma=0.5, n_samples=10)
+    torch.manual_seed(0)
+    b = dt.perturbed_hdbscan(torch.tensor(X), min_cluster_size=5, sigma=0.5, n_samples=10)
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
+
+
+def test_perturbed_hdbscan_errors() -> None:
+    X = torch.randn(10, 2)
+    with pytest.raises(ValueError, match="shape"):
+        dt.perturbed_hdbscan(torch.randn(2, 10, 2))
+    with pytest.raises(ValueError, match="sigma"):
+        dt.perturbed_hdbscan(X, sigma=0.0)
+    with pytest.raises(ValueError, match="sigma_scale"):
+        dt.perturbed_hdbscan(X, sigma_scale="median")
+    with pytest.raises(ValueError, match="cluster_selection_method"):
+        dt.perturbed_hdbscan(X, cluster_selection_method="excess")
+    with pytest.raises(ValueError, match="min_cluster_size"):
+        dt.perturbed_hdbscan(X, min_cluster_size=1)
+    with pytest.raises(ValueError, match="min_samples"):
+        dt.perturbed_hdbscan(X, min_samples=11)
+    with pytest.raises(ValueError, match="n_samples"):
+        dt.perturbed_hdbscan(X, n_samples=0)

@@ -163,18 +163,83 @@ def _sample_labels(
     check_sigma(sigma)
     used_seed = resolve_seed(seed)
     _, S = _similarity(Xa, ms, metric, threads)
+    labels, reference, scale = _labels_of_similarity(S, mcs, sigma, sigma_scale, B, used_seed, sel, threads, solve)
+    return labels, reference, scale, used_seed, S, threads
+
+
+def _labels_of_similarity(
+    S: NDArray[Any], mcs: int, sigma: Any, sigma_scale: str, B: int, seed: int, sel: tuple[str, float, bool],
+    threads: int, solve: int | None = None,
+) -> tuple[NDArray[np.int64], NDArray[np.intp], float]:
+    """(labels (B, n) of the perturbed samples, reference labels of the unperturbed tree,
+    noise scale) for a mutual-reachability similarity S = -d_mr (n, n)."""
+    n = S.shape[0]
     i0, j0, d0 = _exact_tree_edges(S, threads)
     scale = _noise_scale(sigma, sigma_scale, d0)
     reference = ops.hdbscan_labels_from_tree(n, i0, j0, np.maximum(d0, 0.0), mcs, *sel)
     B = B if solve is None else min(B, solve)
-    edges, weights = ops.perturbed_spanning_trees(S, scale, B, used_seed, threads)
+    edges, weights = ops.perturbed_spanning_trees(S, scale, B, seed, threads)
     labels = np.empty((B, n), dtype=np.int64)
     for s in range(B):
         e = edges[s].astype(np.intp, copy=False)
         # perturbed distance d_mr - sigma Z; below 0 an edge joins at lambda = inf, as duplicates do
         dist = np.maximum(-weights[s], 0.0)
         labels[s] = ops.hdbscan_labels_from_tree(n, e[:, 0], e[:, 1], dist, mcs, *sel)
-    return labels, reference, scale, used_seed, S, threads
+    return labels, reference, scale
+
+
+def _estimates(labels: NDArray[np.int64], dtype: Any) -> tuple[NDArray[Any], NDArray[Any], float]:
+    """(co-clustering (n, n), noise probability (n,), mean number of clusters) of sampled labels."""
+    B, n = labels.shape
+    counts = np.zeros((n, n), dtype=np.int64)
+    n_clusters = 0
+    for s in range(B):
+        ops.co_clustering_counts(labels[s], counts)
+        n_clusters += int(labels[s].max(initial=-1)) + 1
+    return (counts / B).astype(dtype, copy=False), ((labels < 0).sum(axis=0) / B).astype(dtype, copy=False), n_clusters / B
+
+
+def _score_vjp(
+    labels: NDArray[np.int64], reference: NDArray[np.intp], scale: float, seed: int, VC: NDArray[np.float64] | None,
+    vn: NDArray[np.float64] | None, control_variate: bool, threads: int,
+) -> NDArray[np.float64]:
+    """The score-function VJP with respect to S of the estimates of ``labels`` (B, n)."""
+    B, n = labels.shape
+    if VC is None and vn is None:
+        return np.zeros((n, n))
+    ref = _labelling_dot(reference.astype(np.int64), VC, vn) if control_variate else 0.0
+    coef = np.array([_labelling_dot(labels[s], VC, vn) - ref for s in range(B)])
+    out: NDArray[np.float64] = ops.weighted_noise_matrix(n, seed, coef, 1.0 / (2.0 * B * scale), threads)
+    return out
+
+
+def hdbscan_of_similarity(
+    S: NDArray[Any], min_cluster_size: int, sigma: float, sigma_scale: str, n_samples: int, seed: int,
+    selection: tuple[str, float, bool], threads: int,
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """(co_clustering, noise_probability) of :func:`perturbed_hdbscan` from its similarity
+    S = -d_mr (n, n) instead of the points (the torch and JAX operators; arguments checked
+    by the caller)."""
+    labels, _, _ = _labels_of_similarity(S, min_cluster_size, sigma, sigma_scale, n_samples, seed, selection, threads)
+    C, noise, _ = _estimates(labels, S.dtype)
+    return C, noise
+
+
+def hdbscan_of_similarity_vjp(
+    S: NDArray[Any], grad_co_clustering: NDArray[Any] | None, grad_noise_probability: NDArray[Any] | None,
+    min_cluster_size: int, sigma: float, sigma_scale: str, n_samples: int, seed: int,
+    selection: tuple[str, float, bool], threads: int,
+) -> NDArray[Any]:
+    """The VJP of :func:`hdbscan_of_similarity` with respect to S (:func:`perturbed_hdbscan_vjp`'s
+    estimator, control variate on), in S's dtype."""
+    n = S.shape[0]
+    VC = None if grad_co_clustering is None else _cotangent(grad_co_clustering, (n, n), "grad_co_clustering")
+    vn = None if grad_noise_probability is None else _cotangent(grad_noise_probability, (n,), "grad_noise_probability")
+    if VC is None and vn is None:
+        return np.zeros((n, n), dtype=S.dtype)
+    labels, reference, scale = _labels_of_similarity(S, min_cluster_size, sigma, sigma_scale, n_samples, seed,
+                                                     selection, threads)
+    return _score_vjp(labels, reference, scale, seed, VC, vn, True, threads).astype(S.dtype, copy=False)
 
 
 def perturbed_hdbscan(
@@ -260,16 +325,11 @@ def perturbed_hdbscan(
         X, min_cluster_size, min_samples, metric, sigma, sigma_scale, n_samples, seed,
         cluster_selection_method, cluster_selection_epsilon, allow_single_cluster, n_threads,
     )
-    B, n = labels.shape
-    counts = np.zeros((n, n), dtype=np.int64)
-    n_clusters = 0
-    for s in range(B):
-        ops.co_clustering_counts(labels[s], counts)
-        n_clusters += int(labels[s].max(initial=-1)) + 1
+    C, noise, n_clusters = _estimates(labels, S.dtype)
     return PerturbedDensity(
-        co_clustering=(counts / B).astype(S.dtype, copy=False),
-        noise_probability=((labels < 0).sum(axis=0) / B).astype(S.dtype, copy=False),
-        n_clusters=n_clusters / B,
+        co_clustering=C,
+        noise_probability=noise,
+        n_clusters=n_clusters,
         noise_scale=scale,
         seed=used_seed,
         labels=labels if keep_samples else None,
@@ -381,14 +441,12 @@ cluster_selection_epsilon, allow_single_cluster, n_threads
     )
     if samples is not None:
         labels = _kept_labels(samples, labels, int(n_samples))
-    B, n = labels.shape
+    n = labels.shape[1]
     VC = None if grad_co_clustering is None else _cotangent(grad_co_clustering, (n, n), "grad_co_clustering")
     vn = None if grad_noise_probability is None else _cotangent(grad_noise_probability, (n,), "grad_noise_probability")
     if VC is None and vn is None:
         return np.zeros((n, n), dtype=S.dtype)
-    ref = _labelling_dot(reference.astype(np.int64), VC, vn) if control_variate else 0.0
-    coef = np.array([_labelling_dot(labels[s], VC, vn) - ref for s in range(B)])
-    g = ops.weighted_noise_matrix(n, used_seed, coef, 1.0 / (2.0 * B * scale), threads)
+    g = _score_vjp(labels, reference, scale, used_seed, VC, vn, bool(control_variate), threads)
     return g.astype(S.dtype, copy=False)
 
 

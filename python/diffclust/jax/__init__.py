@@ -49,6 +49,9 @@ What is differentiable
   are piecewise constant.
 - Reverse mode only (``grad``, ``vjp``, ``jacrev``), first order: forward mode
   (``jvp``, ``jacfwd``, ``hessian``) raises JAX's error for callbacks.
+- :func:`perturbed_hdbscan`: in X, through ``mr_similarity`` and the score estimator
+  of :func:`diffclust.perturbed_hdbscan_vjp` (the samples are solved again in the
+  backward pass; one host call per element under ``vmap``).
 - :func:`gmm_nll` and :func:`kforest`: not differentiable (``gmm_nll`` raises a
   ``TypeError`` when differentiated; ``kforest`` returns integer labels).
 
@@ -69,7 +72,7 @@ except ImportError as exc:  # pragma: no cover - jax is installed by the test ex
 
 from .. import _ops as _ops  # the kernels layer, for tests and tools
 from ._host import seeds
-from .density import mr_distances, mr_similarity
+from .density import mr_distances, mr_similarity, perturbed_hdbscan
 from .forests import PerturbedForest, kforest, partial_fy_loss, perturbed_kforest
 from .losses import dec_loss, gmm_nll, kmeans_loss, soft_ncut
 
@@ -82,6 +85,7 @@ __all__ = [
     "mr_distances",
     "mr_similarity",
     "partial_fy_loss",
+    "perturbed_hdbscan",
     "perturbed_kforest",
     "seeds",
     "soft_ncut",

@@ -6,18 +6,24 @@ nearest point, **the point itself included** (:func:`diffclust.hdbscan`'s
 convention). It is plain ``jax.numpy`` (pairwise differences, a sort, maxima), so
 ``jit``, ``grad`` and ``vmap`` work and gradients flow to X almost everywhere: feed it
 to :func:`diffclust.jax.perturbed_kforest` or :func:`diffclust.jax.partial_fy_loss`.
-``min_samples`` and ``metric`` are static.
+``min_samples`` and ``metric`` are static. :func:`perturbed_hdbscan` runs HDBSCAN* on
+the perturbed trees of that similarity (expected co-clustering and noise
+probabilities), differentiable in X through it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
-from .._validation import check_int, resolve_metric
+from .._validation import check_int, check_n_samples, check_sigma, resolve_metric, resolve_threads
+from ._host import _float_input, _sds, _seed_ints, _words
 
-__all__ = ["mr_distances", "mr_similarity"]
+__all__ = ["mr_distances", "mr_similarity", "perturbed_hdbscan"]
 
 
 def _pairwise(X: Any, metric: str) -> Any:
@@ -80,3 +86,115 @@ def mr_similarity(X: Any, min_samples: int = 5, *, metric: str = "euclidean") ->
     mr_similarity(X, m), k, key, ...)`` trains X through density clustering.
     """
     return -mr_distances(X, min_samples, metric=metric)
+
+
+# --------------------------------------------------------------------------- perturbed HDBSCAN*
+
+
+class _Hdbscan(NamedTuple):  # the static arguments (hashable)
+    min_cluster_size: int
+    sigma: float
+    sigma_scale: str
+    n_samples: int
+    selection: tuple[str, float, bool]
+
+
+def _hdbscan_host(cfg: _Hdbscan, S: Any, words: Any) -> Any:
+    from .. import density_perturbed as dp
+
+    S = np.asarray(S)
+    C, noise = dp.hdbscan_of_similarity(S, cfg.min_cluster_size, cfg.sigma, cfg.sigma_scale, cfg.n_samples,
+                                        int(_seed_ints(words)[0]), cfg.selection, resolve_threads(None))
+    return C, noise
+
+
+def _hdbscan_vjp_host(cfg: _Hdbscan, S: Any, words: Any, gC: Any, gn: Any) -> Any:
+    from .. import density_perturbed as dp
+
+    S = np.asarray(S)
+    VC, vn = np.asarray(gC), np.asarray(gn)
+    return dp.hdbscan_of_similarity_vjp(S, None if not VC.any() else VC, None if not vn.any() else vn,
+                                        cfg.min_cluster_size, cfg.sigma, cfg.sigma_scale, cfg.n_samples,
+                                        int(_seed_ints(words)[0]), cfg.selection, resolve_threads(None))
+
+
+def _hdbscan_call(cfg: _Hdbscan, S: Any, words: Any) -> Any:
+    n = S.shape[-1]
+    shapes = (_sds((n, n), S.dtype), _sds((n,), S.dtype))
+    return jax.pure_callback(functools.partial(_hdbscan_host, cfg), shapes, S, words, vmap_method="sequential")
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _hdbscan(cfg: _Hdbscan, S: Any, words: Any) -> Any:
+    return _hdbscan_call(cfg, S, words)
+
+
+def _hdbscan_fwd(cfg: _Hdbscan, S: Any, words: Any) -> Any:
+    return _hdbscan_call(cfg, S, words), (S, words)
+
+
+def _hdbscan_bwd(cfg: _Hdbscan, res: Any, g: Any) -> Any:
+    S, words = res
+    gC, gn = g
+    grad = jax.pure_callback(functools.partial(_hdbscan_vjp_host, cfg), _sds(S.shape, S.dtype), S, words,
+                             gC.astype(S.dtype), gn.astype(S.dtype), vmap_method="sequential")
+    return grad, None
+
+
+_hdbscan.defvjp(_hdbscan_fwd, _hdbscan_bwd)
+
+
+def perturbed_hdbscan(
+    X: Any,
+    key: Any,
+    *,
+    min_cluster_size: int = 5,
+    min_samples: int | None = None,
+    metric: str = "euclidean",
+    sigma: float = 0.1,
+    sigma_scale: str = "median_edge",
+    n_samples: int = 100,
+    cluster_selection_method: str = "eom",
+    cluster_selection_epsilon: float = 0.0,
+    allow_single_cluster: bool = False,
+) -> tuple[Any, Any]:
+    """Perturbed HDBSCAN*: expected co-clustering and noise probabilities, differentiable in X.
+
+    :func:`diffclust.perturbed_hdbscan` as a JAX function: sample s takes the maximum
+    spanning tree of ``S + noise_scale Z_s`` with ``S = mr_similarity(X, min_samples)``
+    and runs HDBSCAN*'s condensing and selection on it. Reverse-mode gradients reach S
+    through the score-function estimator of :func:`diffclust.perturbed_hdbscan_vjp`
+    (control variate on, noise scale held fixed; the samples are solved again in the
+    backward pass) and X through ``mr_similarity``. Works under ``jit``, ``grad`` and
+    ``vmap`` (one host call per element), with x64 on or off.
+
+    Parameters
+    ----------
+    X : jax array, shape (n, d)
+        Points.
+    key : jax.random key
+        Seeds as in :func:`diffclust.jax.perturbed_kforest`: the NumPy function with
+        ``seed=int(seeds(key)[()])`` gives the same result on the same similarity.
+    min_cluster_size, min_samples, metric, sigma, sigma_scale, n_samples, cluster_selection_method, \
+cluster_selection_epsilon, allow_single_cluster
+        As in :func:`diffclust.perturbed_hdbscan` (static).
+
+    Returns
+    -------
+    (co_clustering (n, n), noise_probability (n,)) in X's dtype.
+    """
+    from .. import density_perturbed as dp
+    from .._ops import density as ops_density
+
+    X, out_dtype = _float_input(X, "X", 2)
+    if X.ndim != 2:
+        raise ValueError(f"X must have shape (n, d) (vmap for batches), got {X.shape}")
+    n = int(X.shape[0])
+    mcs = ops_density.check_min_cluster_size(min_cluster_size, n)
+    S = mr_similarity(X, mcs if min_samples is None else min_samples, metric=metric)
+    if sigma_scale not in dp.SIGMA_SCALES:
+        raise ValueError(f"sigma_scale must be one of {dp.SIGMA_SCALES}, got {sigma_scale!r}")
+    cfg = _Hdbscan(mcs, check_sigma(sigma), sigma_scale, check_n_samples(n_samples),
+                   dp._check_selection(cluster_selection_method, cluster_selection_epsilon, allow_single_cluster))
+    C, noise = _hdbscan(cfg, S, _words(key, ()))
+    return C.astype(out_dtype), noise.astype(out_dtype)

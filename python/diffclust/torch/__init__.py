@@ -5,7 +5,8 @@ torch; ``import diffclust.torch`` does.
 
 Functions (:mod:`diffclust.torch.functional`): :func:`perturbed_kforest`,
 :func:`partial_fy_loss`, :func:`kforest`, :func:`soft_ncut`, :func:`dec_loss`,
-:func:`kmeans_loss`, :func:`gmm_nll`, :func:`similarity`. Modules:
+:func:`kmeans_loss`, :func:`gmm_nll`, :func:`similarity`; density
+(:mod:`diffclust.torch.density`): :func:`mr_similarity`, :func:`perturbed_hdbscan`. Modules:
 :class:`PartialFYLoss`, :class:`DECLoss`, :class:`SoftNcutLoss`. The survey's deep
 clustering losses (DEC's clustering layer, VaDE, ClusterGAN, DeepCluster, SwAV) are in
 :mod:`diffclust.torch.deep`, re-exported here. The operators
@@ -21,7 +22,7 @@ except ImportError as e:  # pragma: no cover - torch is in the test extra
 
 from . import deep, functional
 from .deep import *
-from .density import mr_distances, mr_similarity
+from .density import mr_distances, mr_similarity, perturbed_hdbscan
 from .functional import (
     dec_loss,
     gmm_nll,
@@ -48,6 +49,7 @@ __all__ = [  # noqa: PLE0604
     "mr_distances",
     "mr_similarity",
     "partial_fy_loss",
+    "perturbed_hdbscan",
     "perturbed_kforest",
     "similarity",
     "soft_ncut",

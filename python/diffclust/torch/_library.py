@@ -483,3 +483,89 @@ def _gmm_backward(ctx: Any, grad: Tensor) -> Any:
 
 gmm_nll.register_autograd(_gmm_backward, setup_context=_inputs_setup)
 gmm_nll.register_vmap(_loop_vmap_rule(gmm_nll))
+
+
+# --------------------------------------------------------------------------- perturbed HDBSCAN*
+
+
+def _hdbscan_host(S: Tensor, seed: Tensor) -> tuple[NDArray[Any], int]:
+    batch, _ = _square(S)
+    if batch:
+        raise ValueError(f"S must have shape (n, n) (one matrix), got {tuple(S.shape)}")
+    return to_numpy(S), _seed(seed, ())
+
+
+@torch.library.custom_op(f"{LIB}::perturbed_hdbscan", mutates_args=())
+def perturbed_hdbscan(
+    S: Tensor, min_cluster_size: int, sigma: float, sigma_scale: str, n_samples: int, seed: Tensor,
+    cluster_selection_method: str, cluster_selection_epsilon: float, allow_single_cluster: bool,
+) -> tuple[Tensor, Tensor]:
+    """(co_clustering (n, n), noise_probability (n,)) of HDBSCAN* on the perturbed trees of S = -d_mr."""
+    from .. import density_perturbed
+
+    Sn, s = _hdbscan_host(S, seed)
+    C, noise = density_perturbed.hdbscan_of_similarity(
+        Sn, min_cluster_size, sigma, sigma_scale, n_samples, s,
+        (cluster_selection_method, cluster_selection_epsilon, allow_single_cluster), resolve_threads(None))
+    return from_numpy(C, S, S.shape), from_numpy(noise, S, S.shape[:-1])
+
+
+@perturbed_hdbscan.register_fake
+def _(S: Tensor, min_cluster_size: int, sigma: float, sigma_scale: str, n_samples: int, seed: Tensor,
+      cluster_selection_method: str, cluster_selection_epsilon: float, allow_single_cluster: bool) -> Any:
+    return _empty(S.shape, S), _empty(S.shape[:-1], S)
+
+
+@torch.library.custom_op(f"{LIB}::perturbed_hdbscan_vjp", mutates_args=())
+def perturbed_hdbscan_vjp(
+    S: Tensor, grad_co_clustering: Tensor | None, grad_noise_probability: Tensor | None, min_cluster_size: int,
+    sigma: float, sigma_scale: str, n_samples: int, seed: Tensor, cluster_selection_method: str,
+    cluster_selection_epsilon: float, allow_single_cluster: bool,
+) -> Tensor:
+    """The score-function VJP of perturbed_hdbscan's outputs at S (cotangents None or zeros: skipped)."""
+    from .. import density_perturbed
+
+    VC = None if _is_zero(grad_co_clustering) else grad_co_clustering
+    vn = None if _is_zero(grad_noise_probability) else grad_noise_probability
+    if VC is None and vn is None:
+        return torch.zeros(S.shape, dtype=S.dtype, device=S.device)
+    Sn, s = _hdbscan_host(S, seed)
+    g = density_perturbed.hdbscan_of_similarity_vjp(
+        Sn, None if VC is None else to_numpy(VC), None if vn is None else to_numpy(vn), min_cluster_size, sigma,
+        sigma_scale, n_samples, s, (cluster_selection_method, cluster_selection_epsilon, allow_single_cluster),
+        resolve_threads(None))
+    return from_numpy(g, S, S.shape)
+
+
+@perturbed_hdbscan_vjp.register_fake
+def _(S: Tensor, grad_co_clustering: Tensor | None, grad_noise_probability: Tensor | None, min_cluster_size: int,
+      sigma: float, sigma_scale: str, n_samples: int, seed: Tensor, cluster_selection_method: str,
+      cluster_selection_epsilon: float, allow_single_cluster: bool) -> Tensor:
+    return _empty(S.shape, S)
+
+
+def _hdbscan_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+    ctx.set_materialize_grads(False)
+    ctx.save_for_backward(inputs[0], inputs[5])
+    ctx.params = inputs[1:5] + inputs[6:]
+
+
+def _hdbscan_backward(ctx: Any, grad_C: Tensor | None, grad_noise: Tensor | None) -> Any:
+    S, seed = ctx.saved_tensors
+    mcs, sigma, sigma_scale, n_samples, method, epsilon, single = ctx.params
+    grad = None
+    if grad_C is not None or grad_noise is not None:
+        grad = perturbed_hdbscan_vjp(S, grad_C, grad_noise, mcs, sigma, sigma_scale, n_samples, seed, method,
+                                     epsilon, single)
+    return grad, None, None, None, None, None, None, None, None
+
+
+def _hdbscan_vjp_backward(ctx: Any, grad: Tensor) -> Any:
+    raise NotImplementedError(
+        "diffclust.torch: second derivatives of the perturbed HDBSCAN* are not implemented (the "
+        "first-order VJP is a score-function estimate)"
+    )
+
+
+perturbed_hdbscan.register_autograd(_hdbscan_backward, setup_context=_hdbscan_setup)
+perturbed_hdbscan_vjp.register_autograd(_hdbscan_vjp_backward, setup_context=_vjp_setup)

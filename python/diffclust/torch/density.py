@@ -1,4 +1,4 @@
-"""Differentiable mutual-reachability similarities on torch tensors.
+"""Differentiable mutual-reachability similarities and perturbed HDBSCAN* on torch tensors.
 
 ``mr_similarity(X, min_samples)`` is ``S = -d_mr`` with ``d_mr(i, j) = max(core_i,
 core_j, d(x_i, x_j))`` and the core distance the distance to the ``min_samples``-th
@@ -6,17 +6,22 @@ nearest point, **the point itself included** (:func:`diffclust.hdbscan`'s
 convention), built from plain torch ops (pairwise differences, ``kthvalue``,
 ``maximum``), so that autograd differentiates it almost everywhere: feed it to
 :func:`diffclust.torch.perturbed_kforest` or :func:`diffclust.torch.partial_fy_loss`
-to train through density clustering.
+to train through density clustering. :func:`perturbed_hdbscan` is HDBSCAN* on the
+perturbed trees of that similarity (expected co-clustering and noise probabilities),
+differentiable in X through the same similarity.
 """
 
 from __future__ import annotations
+
+import math
+import numbers
 
 import torch
 from torch import Tensor
 
 from .._validation import check_int, resolve_metric
 
-__all__ = ["mr_distances", "mr_similarity"]
+__all__ = ["mr_distances", "mr_similarity", "perturbed_hdbscan"]
 
 
 def _pairwise(X: Tensor, metric: str) -> Tensor:
@@ -97,3 +102,84 @@ def mr_similarity(X: Tensor, min_samples: int = 5, *, metric: str = "euclidean")
     torch.Size([12, 2])
     """
     return -mr_distances(X, min_samples, metric=metric)
+
+
+def perturbed_hdbscan(
+    X: Tensor,
+    *,
+    min_cluster_size: int = 5,
+    min_samples: int | None = None,
+    metric: str = "euclidean",
+    sigma: float = 0.1,
+    sigma_scale: str = "median_edge",
+    n_samples: int = 100,
+    cluster_selection_method: str = "eom",
+    cluster_selection_epsilon: float = 0.0,
+    allow_single_cluster: bool = False,
+    seed: int | Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Perturbed HDBSCAN*: expected co-clustering and noise probabilities, differentiable in X.
+
+    :func:`diffclust.perturbed_hdbscan` as a torch operator: sample s takes the maximum
+    spanning tree of ``S + noise_scale Z_s`` with ``S = mr_similarity(X, min_samples)``
+    and runs HDBSCAN*'s condensing and selection on it. Gradients reach S through the
+    score-function estimator of :func:`diffclust.perturbed_hdbscan_vjp` (unperturbed
+    labels as control variate; the B samples are solved again in the backward), and X
+    through ``mr_similarity``. The noise scale is held fixed in the gradient.
+
+    Parameters
+    ----------
+    X : Tensor, shape (n, d)
+        Points (floating point).
+    min_cluster_size, min_samples, metric, sigma, sigma_scale, n_samples, cluster_selection_method, \
+cluster_selection_epsilon, allow_single_cluster
+        As in :func:`diffclust.perturbed_hdbscan` (``min_samples`` None: ``min_cluster_size``).
+    seed : int, int64 scalar Tensor or None
+        None draws one from ``generator`` (default: torch's default generator, so
+        ``torch.manual_seed`` makes runs reproducible). The same seed gives the NumPy
+        function's result on the same similarity.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    co_clustering : Tensor, shape (n, n)
+    noise_probability : Tensor, shape (n,)
+        In X's dtype, on X's device (a CUDA tensor is computed on the CPU).
+
+    Examples
+    --------
+    >>> import torch, diffclust.torch as dct
+    >>> X = torch.cat([torch.randn(15, 2) * 0.3, torch.randn(15, 2) * 0.3 + 4]).double().requires_grad_()
+    >>> C, noise = dct.perturbed_hdbscan(X, min_cluster_size=5, n_samples=20, seed=0)
+    >>> (C[:15, :15].mean() > 0.9).item(), C.shape
+    (True, torch.Size([30, 30]))
+    >>> (C[:15, 15:].sum() + noise.sum()).backward()
+    >>> X.grad.shape
+    torch.Size([30, 2])
+    """
+    from .. import density_perturbed as dp
+    from .._ops import density as ops_density
+    from . import _library
+    from .functional import resolve_seed
+
+    if not isinstance(X, Tensor):
+        raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
+    if X.dim() != 2:
+        raise ValueError(f"X must have shape (n, d), got {tuple(X.shape)}")
+    n = int(X.shape[0])
+    mcs = ops_density.check_min_cluster_size(min_cluster_size, n)
+    ms = mcs if min_samples is None else min_samples
+    S = mr_similarity(X, ms, metric=metric)
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not (math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
+    if sigma_scale not in dp.SIGMA_SCALES:
+        raise ValueError(f"sigma_scale must be one of {dp.SIGMA_SCALES}, got {sigma_scale!r}")
+    B = check_int(n_samples, "n_samples")
+    if not 1 <= B < 2**32:
+        raise ValueError(f"n_samples must be in [1, 2**32), got {B}")
+    method, eps, single = dp._check_selection(cluster_selection_method, cluster_selection_epsilon,
+                                              allow_single_cluster)
+    seeds = resolve_seed(seed, generator, ())
+    C, noise = _library.perturbed_hdbscan(S, mcs, float(sigma), sigma_scale, B, seeds, method, eps, single)
+    return C, noise

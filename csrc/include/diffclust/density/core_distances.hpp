@@ -190,7 +190,8 @@ public:
                 double worst = sc.worst[static_cast<std::size_t>(i)];
                 double out = sc.outside[static_cast<std::size_t>(i)];
                 const double least = sc.rowmin[static_cast<std::size_t>(i)];
-                if (!(least < worst) && a != leaf) {  // no value of the row is kept
+                const bool full = static_cast<index_t>(heap.size()) == k;
+                if (full && !(least < worst) && a != leaf) {  // no value of the row is kept
                     if constexpr (Outside) sc.outside[static_cast<std::size_t>(i)] = std::min(out, least);
                     W = std::max(W, worst);
                     continue;
@@ -199,7 +200,9 @@ public:
                 const index_t self = a == leaf ? i : -1;
                 for (index_t s = 0; s < cnt; ++s) {
                     const double r = row[s];
-                    if (r < worst) {
+                    // (a heap not yet full takes every value, +inf too: X may hold
+                    // coordinates whose distances overflow, which the callers report)
+                    if (r < worst || static_cast<index_t>(heap.size()) < k) {
                         if (s == self) continue;
                         if (static_cast<index_t>(heap.size()) < k) {
                             heap.emplace_back(r, nd.lo + s);
