@@ -328,6 +328,9 @@ def _core_args(
         return [*csr(affinity(r, n, dt), it), n, soft_assignment(r, n, k), 1]
     if family == "core_distances":
         return [points(r, n, d, dt), int(r.integers(1, n + 1)), "euclidean", int(r.integers(0, 3)), 1]
+    if family == "weighted_core_distances":
+        w = np.abs(r.standard_normal(n)) + 1.0
+        return [points(r, n, d, dt), w, int(r.integers(1, n + 1)), str(r.choice(["euclidean", "manhattan"])), 1]
     if family == "mutual_reachability_tree":
         return [points(r, n, d, dt), int(r.integers(1, n + 1)), "euclidean", bool(r.random() < 0.5), 0, 1]
     if family == "single_linkage_from_edges":
@@ -397,6 +400,7 @@ CORE_FAMILIES = {
     "_testing.edge_noise", "_testing.normals_floor", "_testing.philox4x32", "_testing.kmeans_portable_kernels",
     "element_seeds", "perturbed_kforest_batch", "partial_fy_loss_batch", "perturbed_kforest_vjp_batch",
     "core_distances", "mutual_reachability_tree", "perturbed_spanning_trees", "weighted_noise_matrix",
+    "weighted_core_distances",
     "single_linkage_from_edges", "condense_tree", "mutual_reachability_tree_from_core", "mutual_reachability_edges",
     "gmm_fit", "gmm_predict", "gmm_init", "gmm_precision_cholesky",
     "kmeans_lloyd", "kmeans_plusplus", "kmeans_assign", "column_variances", "kmeans_block_pass", "silhouette_pair",

@@ -457,6 +457,34 @@ def test_sample_weight_core_distances(seed: int, ms: int) -> None:
         np.testing.assert_array_equal(np.flatnonzero(r.core_distances <= eps), ref.core_sample_indices_)
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "manhattan"])
+@pytest.mark.parametrize("d", [2, 7, 20])
+def test_weighted_core_kdtree(metric: str, d: int) -> None:
+    # The compiled kd-tree search keeps, per point, the fewest nearest points that
+    # weigh min_samples. References: the unweighted core distances (unit weights,
+    # the same bits), X with rows repeated (integer weights, the same bits), and
+    # every distance sorted (any weights, zeros included: to rounding, its
+    # distances come from another kernel); any thread count, the same bits.
+    from diffclust import _density_weights as dw
+    from diffclust._ops import density as dens
+
+    rng = np.random.default_rng(d)
+    duplicates = np.repeat(rng.normal(size=(2, d)), 30, axis=0)
+    X = np.concatenate([rng.normal(size=(400, d)), rng.normal(size=(250, d)) + 4.0, duplicates])
+    n = len(X)
+    for ms in (1, 4, 19):
+        ones = dw.weighted_core(X, ms, metric, np.ones(n), 2)
+        assert ones.tobytes() == dens.core_distances(X, ms, metric, 2, "kd_tree").tobytes()
+        k = rng.integers(1, 4, n)
+        rep = dens.core_distances(np.repeat(X, k, axis=0), ms, metric, 2, "kd_tree")
+        assert dw.weighted_core(X, ms, metric, k.astype(np.float64), 2).tobytes() == rep[np.cumsum(k) - k].tobytes()
+        w = rng.uniform(0.0, 2.0, n) * (rng.random(n) < 0.8)
+        got = dw.weighted_core(X, ms, metric, w, 1)
+        np.testing.assert_allclose(got, dw.weighted_core_blocks(X, ms, metric, w, 1), rtol=1e-12, atol=1e-12)
+        for threads in (2, 3, 7):
+            assert dw.weighted_core(X, ms, metric, w, threads).tobytes() == got.tobytes()
+
+
 def test_new_parameters_errors() -> None:
     X = moons(0)
     with pytest.raises(ValueError, match="sample_weight"):

@@ -49,6 +49,38 @@ py::array core_distances_py(const py::array& X_in, index_t min_samples, const st
     return core;
 }
 
+// Weighted core distances (n,) by the kd-tree: the smallest distance at which the
+// points around x_i (x_i included) weigh min_samples (box metrics).
+template <class T>
+py::array weighted_core_distances_py(const py::array& X_in, const py::array& w_in, index_t min_samples,
+                                     const std::string& metric, std::int64_t n_threads) {
+    const auto X = as_real<T>(X_in, "X");
+    const index_t n = require_points(X, "X"), d = X.shape(1);
+    const auto w = as_real<double>(w_in, "weights");
+    require_shape(w, {static_cast<py::ssize_t>(n)}, "weights");
+    if (min_samples < 1) value_error("min_samples must be >= 1, got " + std::to_string(min_samples));
+    const Metric parsed = parse_metric(metric);
+    if (parsed == Metric::cosine) value_error("weighted core distances by kd-tree need a box metric, got cosine");
+    const int threads = threads_arg(n_threads);
+    require_finite_points(X);
+    const double* wp = w.data();
+    double total = 0.0;
+    for (index_t i = 0; i < n; ++i) {
+        if (!(wp[i] >= 0.0) || !std::isfinite(wp[i])) value_error("weights must be finite and non-negative");
+        total += wp[i];
+    }
+    if (!(total >= static_cast<double>(min_samples) * (1.0 - 1e-12))) {
+        value_error("weights must sum to at least min_samples = " + std::to_string(min_samples));
+    }
+    checked_size({n, d + 8}, "the working arrays of n points");
+    auto core = empty<double>({n});
+    run_released([&] {
+        weighted_core_distances(X.data(), n, d, parsed, static_cast<double>(min_samples), wp, threads,
+                                core.mutable_data());
+    });
+    return core;
+}
+
 // (core (n,), order (n,), parent (n - 1,), distance (n - 1,)): Prim's visit
 // order from vertex 0; step e joins order[e + 1] through parent[e] at
 // distance[e] = d_mr (symmetric: max(core_p, core_u, d); asymmetric, OPTICS's
@@ -139,6 +171,12 @@ void register_density(py::module_& m) {
           py::arg("method"), py::arg("n_threads"), "Exact core distances of float64 points (min_samples counts the point).");
     m.def("core_distances_f32", &core_distances_py<float>, py::arg("X"), py::arg("min_samples"), py::arg("metric"),
           py::arg("method"), py::arg("n_threads"), "Exact core distances of float32 points (min_samples counts the point).");
+    m.def("weighted_core_distances_f64", &weighted_core_distances_py<double>, py::arg("X"), py::arg("weights"),
+          py::arg("min_samples"), py::arg("metric"), py::arg("n_threads"),
+          "Weighted core distances of float64 points by kd-tree (the point itself included).");
+    m.def("weighted_core_distances_f32", &weighted_core_distances_py<float>, py::arg("X"), py::arg("weights"),
+          py::arg("min_samples"), py::arg("metric"), py::arg("n_threads"),
+          "Weighted core distances of float32 points by kd-tree (the point itself included).");
     m.def("mutual_reachability_tree_f64", &mutual_reachability_tree_py<double>, py::arg("X"), py::arg("min_samples"),
           py::arg("metric"), py::arg("asymmetric"), py::arg("method"), py::arg("n_threads"),
           "Core distances and Prim's mutual-reachability spanning tree of float64 points.");

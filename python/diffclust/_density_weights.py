@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from . import _ops
 
-__all__ = ["check_weights", "weighted_core"]
+__all__ = ["check_weights", "weighted_core", "weighted_core_blocks"]
 
 
 def check_weights(sample_weight: Any, n: int, ms: int) -> NDArray[np.float64]:
@@ -32,7 +32,20 @@ def check_weights(sample_weight: Any, n: int, ms: int) -> NDArray[np.float64]:
 
 
 def weighted_core(Xa: NDArray[Any], ms: int, name: str, w: NDArray[np.float64], threads: int) -> NDArray[np.float64]:
-    """Smallest r with sum of w over {j : d(i, j) <= r} >= ms, by blocks of rows."""
+    """Smallest r with sum of w over {j : d(i, j) <= r} >= ms: the compiled kd-tree
+    search for the box metrics, blocks of rows (all distances, sorted) for cosine."""
+    if name != "cosine":
+        from ._validation import core_fn
+
+        out: NDArray[np.float64] = core_fn("weighted_core_distances", Xa.dtype)(Xa, w, ms, name, threads)
+        return out
+    return weighted_core_blocks(Xa, ms, name, w, threads)
+
+
+def weighted_core_blocks(
+    Xa: NDArray[Any], ms: int, name: str, w: NDArray[np.float64], threads: int
+) -> NDArray[np.float64]:
+    """The same by blocks of rows: every distance, sorted (O(n^2 log n); any metric)."""
     n = Xa.shape[0]
     core = np.empty(n, dtype=np.float64)
     block = max(1, (1 << 21) // n)

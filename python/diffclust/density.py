@@ -241,7 +241,9 @@ def hdbscan(
         still the cut of the tree at eps. Cluster sizes (``min_cluster_size``,
         stabilities) still count points. Integer weights give the core
         distances of X with rows repeated. The weights must sum to at least
-        ``min_samples``. Cost: O(n^2 log n) time (blocked brute force).
+        ``min_samples``. Computed by the kd-tree search of the core distances
+        (each point keeps the fewest nearest points that weigh ``min_samples``);
+        for "cosine" by blocks of all distances, sorted (O(n^2 log n)).
     n_threads : int or None
         Threads (None: ``DIFFCLUST_NUM_THREADS``, ``OMP_NUM_THREADS`` or the
         usable cores). The result never depends on it.

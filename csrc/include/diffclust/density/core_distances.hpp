@@ -226,6 +226,95 @@ public:
         }
     }
 
+    // The weighted k-th of every point of the leaf `leaf`: the smallest raw r such
+    // that the points within r (the point itself included, at 0) weigh at least
+    // `need` (> 0), with w_t the weights by tree position (>= 0, summing to at least
+    // need). The same traversal and tiles as knn_leaf; each query keeps the fewest
+    // nearest points whose weight reaches `need` (a max-heap: the top leaves while the
+    // others still reach it), so that its top raw is the answer and the current
+    // bound. sc.heaps[i].front().first is query i's answer.
+    void weighted_knn_leaf(index_t leaf, const double* w_t, double need, Metric m, LeafKnn& sc) const {
+        const Node& L = nodes_[static_cast<std::size_t>(leaf)];
+        const index_t nq = L.hi - L.lo;
+        const double inf = std::numeric_limits<double>::infinity();
+        auto less = [](const std::pair<double, index_t>& a, const std::pair<double, index_t>& b) { return a.first < b.first; };
+        if (static_cast<index_t>(sc.heaps.size()) < nq) sc.heaps.resize(static_cast<std::size_t>(nq));
+        for (index_t i = 0; i < nq; ++i) sc.heaps[static_cast<std::size_t>(i)].clear();
+        sc.worst.assign(static_cast<std::size_t>(nq), inf);
+        sc.outside.assign(static_cast<std::size_t>(nq), 0.0);  // the heap's total weight
+        // the total of a heap, summed afresh (a running total drifts by rounding)
+        auto total_of = [&](const std::vector<std::pair<double, index_t>>& heap) {
+            double t = 0.0;
+            for (const auto& e : heap) t += w_t[static_cast<std::size_t>(e.second)];
+            return t;
+        };
+        // after an insertion: drop the top while the rest still weighs `need`
+        auto settle = [&](std::vector<std::pair<double, index_t>>& heap, double& total) {
+            while (heap.size() > 1) {
+                const double rest = total - w_t[static_cast<std::size_t>(heap.front().second)];
+                if (std::fabs(rest - need) <= 1e-9 * need) {  // near the threshold: exact sums
+                    const double fresh = total_of(heap) - w_t[static_cast<std::size_t>(heap.front().second)];
+                    if (!(fresh >= need)) break;
+                } else if (!(rest >= need)) {
+                    break;
+                }
+                std::pop_heap(heap.begin(), heap.end(), less);
+                heap.pop_back();
+                total = total_of(heap);
+            }
+        };
+        double W = inf;
+        const double* q = pts_.data() + L.lo * d_;
+        sc.stack.clear();
+        sc.stack.emplace_back(0, box_box_raw(L, nodes_[0], m));
+        while (!sc.stack.empty()) {
+            const auto [a, bound] = sc.stack.back();
+            sc.stack.pop_back();
+            if (bound > W) continue;
+            const Node& nd = nodes_[static_cast<std::size_t>(a)];
+            if (nd.left >= 0) {
+                const index_t l = nd.left, r = nd.right;
+                const double bl = box_box_raw(L, nodes_[static_cast<std::size_t>(l)], m);
+                const double br = box_box_raw(L, nodes_[static_cast<std::size_t>(r)], m);
+                if (bl <= br) {
+                    sc.stack.emplace_back(r, br);
+                    sc.stack.emplace_back(l, bl);
+                } else {
+                    sc.stack.emplace_back(l, bl);
+                    sc.stack.emplace_back(r, br);
+                }
+                continue;
+            }
+            const index_t w = panel_width(nd), cnt = nd.hi - nd.lo;
+            if (static_cast<index_t>(sc.tile.size()) < nq * w) sc.tile.resize(static_cast<std::size_t>(nq * w));
+            sc.rowmin.resize(static_cast<std::size_t>(nq));
+            leaf_tile_raw(q, nq, d_, panels_.data() + panel_at_[static_cast<std::size_t>(a)], w, static_cast<int>(m),
+                          sc.tile.data(), w, sc.rowmin.data());
+            W = 0.0;
+            for (index_t i = 0; i < nq; ++i) {
+                auto& heap = sc.heaps[static_cast<std::size_t>(i)];
+                double& worst = sc.worst[static_cast<std::size_t>(i)];
+                double& total = sc.outside[static_cast<std::size_t>(i)];
+                if (!(sc.rowmin[static_cast<std::size_t>(i)] < worst) && worst < inf) {
+                    W = std::max(W, worst);
+                    continue;
+                }
+                const double* row = sc.tile.data() + i * w;
+                for (index_t s = 0; s < cnt; ++s) {
+                    const double r = row[s];
+                    // the point itself too (its raw is 0); a bound of inf takes every value
+                    if (!(r < worst) && worst < inf) continue;
+                    heap.emplace_back(r, nd.lo + s);
+                    std::push_heap(heap.begin(), heap.end(), less);
+                    total += w_t[static_cast<std::size_t>(nd.lo + s)];
+                    settle(heap, total);
+                    worst = total >= need ? heap.front().first : inf;
+                }
+                W = std::max(W, worst);
+            }
+        }
+    }
+
     // The leaves (node indices) in tree order.
     const std::vector<index_t>& leaves() const { return leaves_; }
     // A leaf's panel (leaf_tiles.hpp) and its width.
@@ -346,6 +435,42 @@ inline void core_distances_kdtree(const KdTree& tree, Metric metric, index_t min
 }
 
 }  // namespace density
+
+// Weighted core distances (box metrics, kd-tree): core[i] = the smallest
+// distance r such that the points within r of x_i, x_i included, weigh at least
+// min_samples (1 - 1e-12) in total (scikit-learn's DBSCAN core condition with
+// sample_weight; the tolerance absorbs the order of the sum). weights: (n,),
+// finite, >= 0, summing to at least min_samples. Each leaf of queries is searched
+// by one thread: the result does not depend on the thread count.
+template <class T>
+void weighted_core_distances(const T* X, index_t n, index_t d, Metric metric, double min_samples,
+                             const double* weights, int n_threads, double* core) {
+    if (metric == Metric::cosine) throw std::invalid_argument("weighted core distances by kd-tree need a box metric");
+    const std::vector<double> rows = density::metric_rows(X, n, d, metric);
+    const density::KdTree tree(rows.data(), n, d);
+    const auto& perm = tree.perm();
+    std::vector<double> w_t(static_cast<std::size_t>(n));
+    for (index_t t = 0; t < n; ++t) w_t[static_cast<std::size_t>(t)] = weights[perm[static_cast<std::size_t>(t)]];
+    const double need = min_samples * (1.0 - 1e-12);
+    const auto& leaves = tree.leaves();
+    const auto& nodes = tree.nodes();
+    constexpr index_t block = 4;
+    const index_t count = static_cast<index_t>(leaves.size());
+    const int team = std::max(1, n_threads);
+    std::vector<density::KdTree::LeafKnn> scratch(static_cast<std::size_t>(team));
+    parallel_for_tid((count + block - 1) / block, team, [&](index_t b, int tid) {
+        auto& sc = scratch[static_cast<std::size_t>(tid)];
+        for (index_t e = b * block; e < std::min(count, (b + 1) * block); ++e) {
+            const index_t leaf = leaves[static_cast<std::size_t>(e)];
+            tree.weighted_knn_leaf(leaf, w_t.data(), need, metric, sc);
+            const auto& nd = nodes[static_cast<std::size_t>(leaf)];
+            for (index_t t = nd.lo; t < nd.hi; ++t) {
+                core[perm[static_cast<std::size_t>(t)]] =
+                    density::finish_distance(sc.heaps[static_cast<std::size_t>(t - nd.lo)].front().first, metric);
+            }
+        }
+    });
+}
 
 // Which exact method core_distances uses: 0 = automatic, 1 = kd-tree, 2 = brute force.
 enum class CoreMethod : int { automatic = 0, kdtree = 1, brute = 2 };
