@@ -158,17 +158,18 @@ def test_max_cluster_size_matches_sklearn(name: str, biggest: int, single: bool)
 
 @pytest.mark.parametrize("alpha", [0.7, 1.5, 3.0])
 @pytest.mark.parametrize("ms", [1, 5])
-@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "sqeuclidean"])
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "sqeuclidean", "cosine"])
 def test_alpha_tree_is_the_mst_of_scaled_mutual_reachability(alpha: float, ms: int, metric: str) -> None:
-    X = blobs_with_noise(2, 120, 3)
-    D = cdist(X, X, {"manhattan": "cityblock"}.get(metric, metric))
+    X = blobs_with_noise(2, 120, 3) + (3.0 if metric == "cosine" else 0.0)
+    D = np.maximum(cdist(X, X, {"manhattan": "cityblock"}.get(metric, metric)), 0.0)
     core = np.sort(D, axis=1)[:, ms - 1]
     M = np.maximum(D / alpha, np.maximum(core[:, None], core[None, :]))
     np.fill_diagonal(M, 0.0)
     r = diffclust.hdbscan(X, min_cluster_size=5, min_samples=ms, alpha=alpha, metric=metric)
     np.testing.assert_allclose(r.weights.sum(), mst_total(M), rtol=1e-10)
-    np.testing.assert_allclose(r.weights, M[r.edges[:, 0], r.edges[:, 1]], rtol=1e-12)
-    np.testing.assert_allclose(r.core_distances, core, rtol=1e-12)
+    # (cosine: 1 - <x, y> / (|x| |y|) by scipy, 1 - <x/|x|, y/|y|> here: equal to ~1e-16)
+    np.testing.assert_allclose(r.weights, M[r.edges[:, 0], r.edges[:, 1]], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(r.core_distances, core, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("name", ["blobs_noise", "moons", "anisotropic"])
@@ -495,8 +496,6 @@ def test_new_parameters_errors() -> None:
         diffclust.hdbscan(X, min_samples=5, sample_weight=np.full(len(X), 0.01))
     with pytest.raises(TypeError, match="sample_weight"):
         diffclust.hdbscan(X, sample_weight=np.array(["a"] * len(X)))
-    with pytest.raises(NotImplementedError, match="cosine"):
-        diffclust.hdbscan(X + 3, alpha=2.0, metric="cosine")
     with pytest.raises(ValueError, match="alpha"):
         diffclust.hdbscan(X, alpha=0.0)
     with pytest.raises(ValueError, match="max_cluster_size"):

@@ -232,7 +232,7 @@ def hdbscan(
     alpha : float, default 1.0
         Distance scaling of robust single linkage (Chaudhuri and Dasgupta
         2010): d_mr = max(core_i, core_j, d_ij / alpha), core distances
-        unscaled (scikit-learn's definition). Not available for "cosine".
+        unscaled (scikit-learn's definition for its tree algorithms).
     sample_weight : array_like of shape (n,) or None, default None
         Non-negative weights entering the core distances only: core(i) is the
         smallest r such that the points within r of x_i (x_i included) weigh
@@ -350,32 +350,39 @@ def _weighted_tree(
 ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """The tree of max(core_i, core_j, d_ij / alpha) over weighted core distances."""
     name = resolve_metric(metric)
-    if alpha != 1.0 and name == "cosine":
-        raise NotImplementedError("alpha != 1 is not implemented for metric='cosine' (a scale-free distance)")
     core = dw.weighted_core(Xa, ms, name, w, threads)
-    scale = np.sqrt(alpha) if name == "sqeuclidean" else alpha
-    Xs = np.ascontiguousarray(Xa / Xa.dtype.type(scale)) if alpha != 1.0 else Xa
-    order, parent, dist = core_fn("mutual_reachability_tree_from_core", Xa.dtype)(Xs, core, name, False, threads)
-    if dist.size and not np.isfinite(dist).all():
-        raise ValueError("a distance between points of X overflows float64; rescale X")
-    return core, order, parent, dist
+    return (core, *_scaled_tree(Xa, core, name, alpha, threads))
 
 
 def _alpha_tree(
     Xa: NDArray[Any], ms: int, metric: str, alpha: float, threads: int
 ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """The tree of max(core_i, core_j, d_ij / alpha): the kernel on X scaled so that its
-    distances are d / alpha, over the core distances of the unscaled X."""
+    """The tree of max(core_i, core_j, d_ij / alpha) over the core distances of X."""
     name = resolve_metric(metric)
-    if name == "cosine":
-        raise NotImplementedError("alpha != 1 is not implemented for metric='cosine' (a scale-free distance)")
     core = ops.core_distances(Xa, ms, name, threads)
-    scale = np.sqrt(alpha) if name == "sqeuclidean" else alpha
-    Xs = np.ascontiguousarray(Xa / Xa.dtype.type(scale))
-    order, parent, dist = core_fn("mutual_reachability_tree_from_core", Xa.dtype)(Xs, core, name, False, threads)
+    return (core, *_scaled_tree(Xa, core, name, alpha, threads))
+
+
+def _scaled_tree(
+    Xa: NDArray[Any], core: NDArray[np.float64], name: str, alpha: float, threads: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """(order, parent, distance) of the tree of max(core_i, core_j, d_ij / alpha). The
+    distances d / alpha: for the scalable metrics those of X / alpha (X / sqrt(alpha)
+    for sqeuclidean); cosine does not scale with X, so there the tree is that of
+    max(alpha core_i, alpha core_j, d_ij), the same order of the edges, and its
+    distances are divided by alpha."""
+    tree = core_fn("mutual_reachability_tree_from_core", Xa.dtype)
+    if alpha == 1.0:
+        order, parent, dist = tree(Xa, core, name, False, threads)
+    elif name == "cosine":
+        order, parent, dist = tree(Xa, core * alpha, name, False, threads)
+        dist = dist / alpha
+    else:
+        scale = np.sqrt(alpha) if name == "sqeuclidean" else alpha
+        order, parent, dist = tree(np.ascontiguousarray(Xa / Xa.dtype.type(scale)), core, name, False, threads)
     if dist.size and not np.isfinite(dist).all():
         raise ValueError("a distance between points of X overflows float64; rescale X")
-    return core, order, parent, dist
+    return order, parent, dist
 
 
 def dbscan(
