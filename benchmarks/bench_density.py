@@ -12,6 +12,8 @@ it, so they get min_samples = 9 for the same core distances), min_cluster_size =
   Every cell checks that the partitions agree (ARI >= 0.9: tied mutual-reachability
   distances may order equal merges differently, see tests/test_density.py). Above
   d = 30 fast_hdbscan's neighbours are approximate, ours stay exact.
+- ``test_hdbscan_one_thread_ratio``: the same with one thread each (the issue's
+  second goal: never slower than the fastest anchor on one thread).
 - ``test_tree_ratio``: our exact mutual-reachability tree alone (kd-tree Borůvka at
   low d, Prim above: ``method="auto"``) against Prim, at d = 2 and 8.
 - ``test_hdbscan_time``: plain timings for the log-log plot of time against n
@@ -126,6 +128,45 @@ def test_hdbscan_ratio(benchmark: Any, n: int, d: int, anchor: str) -> None:
     benchmark.group = f"hdbscan n={n} d={d}"
     report(benchmark, f"diffclust / {anchor} (n={n}, d={d})", ratio, rounds)
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)  # the ratio above is the result
+
+
+ONE_THREAD = [(n, d, a) for n, d, a in ((10_000, 2, "fast_hdbscan"), (50_000, 2, "fast_hdbscan"),
+                                         (10_000, 8, "fast_hdbscan"), (10_000, 8, "hdbscan"), (50_000, 8, "hdbscan"))
+              if a in ANCHORS]
+
+
+@pytest.mark.parametrize("n,d,anchor", ONE_THREAD)
+def test_hdbscan_one_thread_ratio(benchmark: Any, n: int, d: int, anchor: str) -> None:
+    """One thread each: ours with n_threads=1 / the anchor with numba's threads set to 1
+    (fast_hdbscan) or core_dist_n_jobs=1 (hdbscan)."""
+    X = blobs(n, d)
+
+    def one() -> np.ndarray:
+        return dc.hdbscan(X, min_cluster_size=MIN_CLUSTER_SIZE, min_samples=MIN_SAMPLES, n_threads=1).labels
+
+    if anchor == "fast_hdbscan":
+        import fast_hdbscan
+        import numba
+
+        def other() -> np.ndarray:
+            before = numba.get_num_threads()
+            numba.set_num_threads(1)
+            try:
+                return fast_hdbscan.HDBSCAN(min_cluster_size=MIN_CLUSTER_SIZE, min_samples=MIN_SAMPLES - 1).fit(X).labels_
+            finally:
+                numba.set_num_threads(before)
+    else:
+        import hdbscan
+
+        def other() -> np.ndarray:
+            return hdbscan.HDBSCAN(min_cluster_size=MIN_CLUSTER_SIZE, min_samples=MIN_SAMPLES - 1,
+                                   core_dist_n_jobs=1).fit(X).labels_
+
+    assert sklearn_metrics.adjusted_rand_score(one(), other()) >= 0.9
+    ratio, rounds = paired_ratio(one, other, seconds=0.0, min_rounds=3)
+    benchmark.group = f"hdbscan one thread n={n} d={d}"
+    report(benchmark, f"diffclust / {anchor}, one thread each (n={n}, d={d})", ratio, rounds)
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
 
 
 @pytest.mark.parametrize("n,d", [(10_000, 2), (50_000, 2), (10_000, 8), (50_000, 8)])

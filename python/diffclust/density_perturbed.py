@@ -145,6 +145,20 @@ def _check_selection(method: Any, epsilon: Any, allow_single: Any) -> tuple[str,
     return str(method), eps, bool(allow_single)
 
 
+def check_arguments(
+    n: int, min_cluster_size: Any, min_samples: Any, sigma: Any, sigma_scale: Any, n_samples: Any, method: Any,
+    epsilon: Any, allow_single: Any,
+) -> tuple[int, int, float, int, tuple[str, float, bool]]:
+    """(min_cluster_size, min_samples, sigma, n_samples, selection) checked for n points
+    (the NumPy, torch and JAX perturbed HDBSCAN* share it)."""
+    mcs = ops_density.check_min_cluster_size(min_cluster_size, n)
+    ms = ops_density.check_min_samples(mcs if min_samples is None else min_samples, n,
+                                       "min_samples (None: min_cluster_size)" if min_samples is None else "min_samples")
+    if sigma_scale not in SIGMA_SCALES:
+        raise ValueError(f"sigma_scale must be one of {SIGMA_SCALES}, got {sigma_scale!r}")
+    return mcs, ms, check_sigma(sigma), check_n_samples(n_samples), _check_selection(method, epsilon, allow_single)
+
+
 def _sample_labels(
     X: ArrayLike, min_cluster_size: Any, min_samples: Any, metric: str, sigma: Any, sigma_scale: str,
     n_samples: Any, seed: Any, method: Any, epsilon: Any, allow_single: Any, n_threads: Any,
@@ -154,13 +168,8 @@ def _sample_labels(
     with ``solve``, only the first ``solve`` samples are solved (labels (solve, n))."""
     threads = resolve_threads(n_threads)
     Xa = ops_density.points(X)
-    n = Xa.shape[0]
-    mcs = ops_density.check_min_cluster_size(min_cluster_size, n)
-    ms = ops_density.check_min_samples(mcs if min_samples is None else min_samples, n,
-                                       "min_samples (None: min_cluster_size)" if min_samples is None else "min_samples")
-    sel = _check_selection(method, epsilon, allow_single)
-    B = check_n_samples(n_samples)
-    check_sigma(sigma)
+    mcs, ms, _, B, sel = check_arguments(Xa.shape[0], min_cluster_size, min_samples, sigma, sigma_scale, n_samples,
+                                         method, epsilon, allow_single)
     used_seed = resolve_seed(seed)
     _, S = _similarity(Xa, ms, metric, threads)
     labels, reference, scale = _labels_of_similarity(S, mcs, sigma, sigma_scale, B, used_seed, sel, threads, solve)

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import check_int, check_n_samples, check_sigma, resolve_metric, resolve_threads
+from .._validation import check_int, resolve_metric, resolve_threads
 from ._host import _float_input, _sds, _seed_ints, _words
 
 __all__ = ["mr_distances", "mr_similarity", "perturbed_hdbscan"]
@@ -184,17 +184,14 @@ cluster_selection_epsilon, allow_single_cluster
     (co_clustering (n, n), noise_probability (n,)) in X's dtype.
     """
     from .. import density_perturbed as dp
-    from .._ops import density as ops_density
 
     X, out_dtype = _float_input(X, "X", 2)
     if X.ndim != 2:
         raise ValueError(f"X must have shape (n, d) (vmap for batches), got {X.shape}")
-    n = int(X.shape[0])
-    mcs = ops_density.check_min_cluster_size(min_cluster_size, n)
-    S = mr_similarity(X, mcs if min_samples is None else min_samples, metric=metric)
-    if sigma_scale not in dp.SIGMA_SCALES:
-        raise ValueError(f"sigma_scale must be one of {dp.SIGMA_SCALES}, got {sigma_scale!r}")
-    cfg = _Hdbscan(mcs, check_sigma(sigma), sigma_scale, check_n_samples(n_samples),
-                   dp._check_selection(cluster_selection_method, cluster_selection_epsilon, allow_single_cluster))
+    mcs, ms, sig, B, sel = dp.check_arguments(int(X.shape[0]), min_cluster_size, min_samples, sigma, sigma_scale,
+                                              n_samples, cluster_selection_method, cluster_selection_epsilon,
+                                              allow_single_cluster)
+    S = mr_similarity(X, ms, metric=metric)
+    cfg = _Hdbscan(mcs, sig, sigma_scale, B, sel)
     C, noise = _hdbscan(cfg, S, _words(key, ()))
     return C.astype(out_dtype), noise.astype(out_dtype)

@@ -13,9 +13,6 @@ differentiable in X through the same similarity.
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import torch
 from torch import Tensor
 
@@ -159,7 +156,6 @@ cluster_selection_epsilon, allow_single_cluster
     torch.Size([30, 2])
     """
     from .. import density_perturbed as dp
-    from .._ops import density as ops_density
     from . import _library
     from .functional import resolve_seed
 
@@ -167,19 +163,10 @@ cluster_selection_epsilon, allow_single_cluster
         raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
     if X.dim() != 2:
         raise ValueError(f"X must have shape (n, d), got {tuple(X.shape)}")
-    n = int(X.shape[0])
-    mcs = ops_density.check_min_cluster_size(min_cluster_size, n)
-    ms = mcs if min_samples is None else min_samples
+    mcs, ms, sig, B, (method, eps, single) = dp.check_arguments(
+        int(X.shape[0]), min_cluster_size, min_samples, sigma, sigma_scale, n_samples, cluster_selection_method,
+        cluster_selection_epsilon, allow_single_cluster)
     S = mr_similarity(X, ms, metric=metric)
-    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not (math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
-    if sigma_scale not in dp.SIGMA_SCALES:
-        raise ValueError(f"sigma_scale must be one of {dp.SIGMA_SCALES}, got {sigma_scale!r}")
-    B = check_int(n_samples, "n_samples")
-    if not 1 <= B < 2**32:
-        raise ValueError(f"n_samples must be in [1, 2**32), got {B}")
-    method, eps, single = dp._check_selection(cluster_selection_method, cluster_selection_epsilon,
-                                              allow_single_cluster)
     seeds = resolve_seed(seed, generator, ())
-    C, noise = _library.perturbed_hdbscan(S, mcs, float(sigma), sigma_scale, B, seeds, method, eps, single)
+    C, noise = _library.perturbed_hdbscan(S, mcs, sig, sigma_scale, B, seeds, method, eps, single)
     return C, noise

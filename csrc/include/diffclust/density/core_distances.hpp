@@ -144,86 +144,49 @@ public:
     // and the box bounds of the pruned nodes. 1 <= k < n.
     template <bool Outside>
     void knn_leaf(index_t leaf, index_t k, Metric m, LeafKnn& sc) const {
-        const Node& L = nodes_[static_cast<std::size_t>(leaf)];
-        const index_t nq = L.hi - L.lo;
-        const double inf = std::numeric_limits<double>::infinity();
+        const index_t nq = start_leaf(leaf, sc);
         auto less = [](const std::pair<double, index_t>& a, const std::pair<double, index_t>& b) { return a.first < b.first; };
-        if (static_cast<index_t>(sc.heaps.size()) < nq) sc.heaps.resize(static_cast<std::size_t>(nq));
-        for (index_t i = 0; i < nq; ++i) sc.heaps[static_cast<std::size_t>(i)].clear();
-        sc.worst.assign(static_cast<std::size_t>(nq), inf);
-        sc.outside.assign(static_cast<std::size_t>(nq), inf);
-        double W = inf;  // the largest k-th so far (inf until every heap is full)
-        const double* q = pts_.data() + L.lo * d_;
-        sc.stack.clear();
-        sc.stack.emplace_back(0, box_box_raw(L, nodes_[0], m));
-        while (!sc.stack.empty()) {
-            const auto [a, bound] = sc.stack.back();
-            sc.stack.pop_back();
-            if (bound > W) {
-                if constexpr (Outside) {
-                    for (index_t i = 0; i < nq; ++i) sc.outside[static_cast<std::size_t>(i)] = std::min(sc.outside[static_cast<std::size_t>(i)], bound);
-                }
-                continue;
+        sc.outside.assign(static_cast<std::size_t>(nq), std::numeric_limits<double>::infinity());
+        auto pruned = [&](double bound) {
+            if constexpr (Outside) {
+                for (index_t i = 0; i < nq; ++i) sc.outside[static_cast<std::size_t>(i)] = std::min(sc.outside[static_cast<std::size_t>(i)], bound);
             }
-            const Node& nd = nodes_[static_cast<std::size_t>(a)];
-            if (nd.left >= 0) {
-                const index_t l = nd.left, r = nd.right;
-                const double bl = box_box_raw(L, nodes_[static_cast<std::size_t>(l)], m);
-                const double br = box_box_raw(L, nodes_[static_cast<std::size_t>(r)], m);
-                if (bl <= br) {  // nearer child last (popped first)
-                    sc.stack.emplace_back(r, br);
-                    sc.stack.emplace_back(l, bl);
-                } else {
-                    sc.stack.emplace_back(l, bl);
-                    sc.stack.emplace_back(r, br);
-                }
-                continue;
+        };
+        // query i against the visited leaf a (points lo.., cnt of them; its row of sc.tile)
+        auto visit = [&](index_t i, index_t a, index_t lo, index_t cnt, const double* row) {
+            auto& heap = sc.heaps[static_cast<std::size_t>(i)];
+            double& worst = sc.worst[static_cast<std::size_t>(i)];
+            double& out = sc.outside[static_cast<std::size_t>(i)];
+            const double least = sc.rowmin[static_cast<std::size_t>(i)];
+            const bool full = static_cast<index_t>(heap.size()) == k;
+            if (full && !(least < worst) && a != leaf) {  // no value of the row is kept
+                if constexpr (Outside) out = std::min(out, least);
+                return;
             }
-            const index_t w = panel_width(nd), cnt = nd.hi - nd.lo;
-            if (static_cast<index_t>(sc.tile.size()) < nq * w) sc.tile.resize(static_cast<std::size_t>(nq * w));
-            sc.rowmin.resize(static_cast<std::size_t>(nq));
-            leaf_tile_raw(q, nq, d_, panels_.data() + panel_at_[static_cast<std::size_t>(a)], w, static_cast<int>(m),
-                          sc.tile.data(), w, sc.rowmin.data());
-            W = 0.0;
-            for (index_t i = 0; i < nq; ++i) {
-                auto& heap = sc.heaps[static_cast<std::size_t>(i)];
-                double worst = sc.worst[static_cast<std::size_t>(i)];
-                double out = sc.outside[static_cast<std::size_t>(i)];
-                const double least = sc.rowmin[static_cast<std::size_t>(i)];
-                const bool full = static_cast<index_t>(heap.size()) == k;
-                if (full && !(least < worst) && a != leaf) {  // no value of the row is kept
-                    if constexpr (Outside) sc.outside[static_cast<std::size_t>(i)] = std::min(out, least);
-                    W = std::max(W, worst);
-                    continue;
-                }
-                const double* row = sc.tile.data() + i * w;
-                const index_t self = a == leaf ? i : -1;
-                for (index_t s = 0; s < cnt; ++s) {
-                    const double r = row[s];
-                    // (a heap not yet full takes every value, +inf too: X may hold
-                    // coordinates whose distances overflow, which the callers report)
-                    if (r < worst || static_cast<index_t>(heap.size()) < k) {
-                        if (s == self) continue;
-                        if (static_cast<index_t>(heap.size()) < k) {
-                            heap.emplace_back(r, nd.lo + s);
-                            std::push_heap(heap.begin(), heap.end(), less);
-                            if (static_cast<index_t>(heap.size()) == k) worst = heap.front().first;
-                        } else {
-                            if constexpr (Outside) out = std::min(out, heap.front().first);
-                            std::pop_heap(heap.begin(), heap.end(), less);
-                            heap.back() = {r, nd.lo + s};
-                            std::push_heap(heap.begin(), heap.end(), less);
-                            worst = heap.front().first;
-                        }
-                    } else if constexpr (Outside) {
-                        if (s != self) out = std::min(out, r);
+            const index_t self = a == leaf ? i : -1;
+            for (index_t s = 0; s < cnt; ++s) {
+                const double r = row[s];
+                // (a heap not yet full takes every value, +inf too: X may hold
+                // coordinates whose distances overflow, which the callers report)
+                if (r < worst || static_cast<index_t>(heap.size()) < k) {
+                    if (s == self) continue;
+                    if (static_cast<index_t>(heap.size()) < k) {
+                        heap.emplace_back(r, lo + s);
+                        std::push_heap(heap.begin(), heap.end(), less);
+                        if (static_cast<index_t>(heap.size()) == k) worst = heap.front().first;
+                    } else {
+                        if constexpr (Outside) out = std::min(out, heap.front().first);
+                        std::pop_heap(heap.begin(), heap.end(), less);
+                        heap.back() = {r, lo + s};
+                        std::push_heap(heap.begin(), heap.end(), less);
+                        worst = heap.front().first;
                     }
+                } else if constexpr (Outside) {
+                    if (s != self) out = std::min(out, r);
                 }
-                sc.worst[static_cast<std::size_t>(i)] = worst;
-                if constexpr (Outside) sc.outside[static_cast<std::size_t>(i)] = out;
-                W = std::max(W, worst);
             }
-        }
+        };
+        traverse_leaf(leaf, m, sc, pruned, visit);
     }
 
     // The weighted k-th of every point of the leaf `leaf`: the smallest raw r such
@@ -234,13 +197,9 @@ public:
     // others still reach it), so that its top raw is the answer and the current
     // bound. sc.heaps[i].front().first is query i's answer.
     void weighted_knn_leaf(index_t leaf, const double* w_t, double need, Metric m, LeafKnn& sc) const {
-        const Node& L = nodes_[static_cast<std::size_t>(leaf)];
-        const index_t nq = L.hi - L.lo;
+        const index_t nq = start_leaf(leaf, sc);
         const double inf = std::numeric_limits<double>::infinity();
         auto less = [](const std::pair<double, index_t>& a, const std::pair<double, index_t>& b) { return a.first < b.first; };
-        if (static_cast<index_t>(sc.heaps.size()) < nq) sc.heaps.resize(static_cast<std::size_t>(nq));
-        for (index_t i = 0; i < nq; ++i) sc.heaps[static_cast<std::size_t>(i)].clear();
-        sc.worst.assign(static_cast<std::size_t>(nq), inf);
         sc.outside.assign(static_cast<std::size_t>(nq), 0.0);  // the heap's total weight
         // the total of a heap, summed afresh (a running total drifts by rounding)
         auto total_of = [&](const std::vector<std::pair<double, index_t>>& heap) {
@@ -263,56 +222,23 @@ public:
                 total = total_of(heap);
             }
         };
-        double W = inf;
-        const double* q = pts_.data() + L.lo * d_;
-        sc.stack.clear();
-        sc.stack.emplace_back(0, box_box_raw(L, nodes_[0], m));
-        while (!sc.stack.empty()) {
-            const auto [a, bound] = sc.stack.back();
-            sc.stack.pop_back();
-            if (bound > W) continue;
-            const Node& nd = nodes_[static_cast<std::size_t>(a)];
-            if (nd.left >= 0) {
-                const index_t l = nd.left, r = nd.right;
-                const double bl = box_box_raw(L, nodes_[static_cast<std::size_t>(l)], m);
-                const double br = box_box_raw(L, nodes_[static_cast<std::size_t>(r)], m);
-                if (bl <= br) {
-                    sc.stack.emplace_back(r, br);
-                    sc.stack.emplace_back(l, bl);
-                } else {
-                    sc.stack.emplace_back(l, bl);
-                    sc.stack.emplace_back(r, br);
-                }
-                continue;
+        auto visit = [&](index_t i, index_t, index_t lo, index_t cnt, const double* row) {
+            auto& heap = sc.heaps[static_cast<std::size_t>(i)];
+            double& worst = sc.worst[static_cast<std::size_t>(i)];
+            double& total = sc.outside[static_cast<std::size_t>(i)];
+            if (!(sc.rowmin[static_cast<std::size_t>(i)] < worst) && worst < inf) return;
+            for (index_t s = 0; s < cnt; ++s) {
+                const double r = row[s];
+                // the point itself too (its raw is 0); a bound of inf takes every value
+                if (!(r < worst) && worst < inf) continue;
+                heap.emplace_back(r, lo + s);
+                std::push_heap(heap.begin(), heap.end(), less);
+                total += w_t[static_cast<std::size_t>(lo + s)];
+                settle(heap, total);
+                worst = total >= need ? heap.front().first : inf;
             }
-            const index_t w = panel_width(nd), cnt = nd.hi - nd.lo;
-            if (static_cast<index_t>(sc.tile.size()) < nq * w) sc.tile.resize(static_cast<std::size_t>(nq * w));
-            sc.rowmin.resize(static_cast<std::size_t>(nq));
-            leaf_tile_raw(q, nq, d_, panels_.data() + panel_at_[static_cast<std::size_t>(a)], w, static_cast<int>(m),
-                          sc.tile.data(), w, sc.rowmin.data());
-            W = 0.0;
-            for (index_t i = 0; i < nq; ++i) {
-                auto& heap = sc.heaps[static_cast<std::size_t>(i)];
-                double& worst = sc.worst[static_cast<std::size_t>(i)];
-                double& total = sc.outside[static_cast<std::size_t>(i)];
-                if (!(sc.rowmin[static_cast<std::size_t>(i)] < worst) && worst < inf) {
-                    W = std::max(W, worst);
-                    continue;
-                }
-                const double* row = sc.tile.data() + i * w;
-                for (index_t s = 0; s < cnt; ++s) {
-                    const double r = row[s];
-                    // the point itself too (its raw is 0); a bound of inf takes every value
-                    if (!(r < worst) && worst < inf) continue;
-                    heap.emplace_back(r, nd.lo + s);
-                    std::push_heap(heap.begin(), heap.end(), less);
-                    total += w_t[static_cast<std::size_t>(nd.lo + s)];
-                    settle(heap, total);
-                    worst = total >= need ? heap.front().first : inf;
-                }
-                W = std::max(W, worst);
-            }
-        }
+        };
+        traverse_leaf(leaf, m, sc, [](double) {}, visit);
     }
 
     // The leaves (node indices) in tree order.
@@ -376,6 +302,62 @@ private:
         nd.right = right;
         nd.dim = dim;
         return id;
+    }
+
+    // Clears the scratch of a leaf search; returns the number of queries.
+    index_t start_leaf(index_t leaf, LeafKnn& sc) const {
+        const Node& L = nodes_[static_cast<std::size_t>(leaf)];
+        const index_t nq = L.hi - L.lo;
+        if (static_cast<index_t>(sc.heaps.size()) < nq) sc.heaps.resize(static_cast<std::size_t>(nq));
+        for (index_t i = 0; i < nq; ++i) sc.heaps[static_cast<std::size_t>(i)].clear();
+        sc.worst.assign(static_cast<std::size_t>(nq), std::numeric_limits<double>::infinity());
+        return nq;
+    }
+
+    // The traversal the leaf searches share: nodes nearer the leaf's box first, a
+    // node pruned (pruned(bound)) when its box-to-box bound exceeds every query's
+    // sc.worst; at a visited leaf a the distances from the leaf's points as one tile
+    // (sc.tile, sc.rowmin), then visit(i, a, first point, count, row of query i).
+    template <class Pruned, class Visit>
+    void traverse_leaf(index_t leaf, Metric m, LeafKnn& sc, Pruned&& pruned, Visit&& visit) const {
+        const Node& L = nodes_[static_cast<std::size_t>(leaf)];
+        const index_t nq = L.hi - L.lo;
+        double W = std::numeric_limits<double>::infinity();  // the largest bound so far
+        const double* q = pts_.data() + L.lo * d_;
+        sc.stack.clear();
+        sc.stack.emplace_back(0, box_box_raw(L, nodes_[0], m));
+        while (!sc.stack.empty()) {
+            const auto [a, bound] = sc.stack.back();
+            sc.stack.pop_back();
+            if (bound > W) {
+                pruned(bound);
+                continue;
+            }
+            const Node& nd = nodes_[static_cast<std::size_t>(a)];
+            if (nd.left >= 0) {
+                const index_t l = nd.left, r = nd.right;
+                const double bl = box_box_raw(L, nodes_[static_cast<std::size_t>(l)], m);
+                const double br = box_box_raw(L, nodes_[static_cast<std::size_t>(r)], m);
+                if (bl <= br) {  // nearer child last (popped first)
+                    sc.stack.emplace_back(r, br);
+                    sc.stack.emplace_back(l, bl);
+                } else {
+                    sc.stack.emplace_back(l, bl);
+                    sc.stack.emplace_back(r, br);
+                }
+                continue;
+            }
+            const index_t w = panel_width(nd), cnt = nd.hi - nd.lo;
+            if (static_cast<index_t>(sc.tile.size()) < nq * w) sc.tile.resize(static_cast<std::size_t>(nq * w));
+            sc.rowmin.resize(static_cast<std::size_t>(nq));
+            leaf_tile_raw(q, nq, d_, panels_.data() + panel_at_[static_cast<std::size_t>(a)], w, static_cast<int>(m),
+                          sc.tile.data(), w, sc.rowmin.data());
+            W = 0.0;
+            for (index_t i = 0; i < nq; ++i) {
+                visit(i, a, nd.lo, cnt, sc.tile.data() + i * w);
+                W = std::max(W, sc.worst[static_cast<std::size_t>(i)]);
+            }
+        }
     }
 
     static index_t panel_width(const Node& nd) {
