@@ -157,6 +157,25 @@ def test_perturbed_hdbscan_opcheck_and_seeds(rng: np.random.Generator) -> None:
     assert all(torch.equal(u, v) for u, v in zip(a, b))
 
 
+def test_perturbed_hdbscan_vmap_is_a_loop(rng: np.random.Generator) -> None:
+    from diffclust.torch import _library
+
+    Xs = torch.stack([torch.tensor(_grid_blobs(rng)), torch.tensor(_grid_blobs(rng))])
+    S = torch.func.vmap(lambda X: dt.mr_similarity(X, 5))(Xs).requires_grad_()
+    seeds = torch.tensor([3, 4])
+
+    def op(S: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return _library.perturbed_hdbscan(S, 5, 0.6, "median_edge", 20, s, "eom", 0.0, False)
+
+    C, noise = torch.vmap(op)(S, seeds)
+    (g,) = torch.autograd.grad(C.sum() + noise.sum(), S)
+    for t in range(2):
+        St = S[t].detach().requires_grad_()
+        Ct, nt = op(St, seeds[t])
+        (gt,) = torch.autograd.grad(Ct.sum() + nt.sum(), St)
+        assert torch.equal(C[t], Ct) and torch.equal(noise[t], nt) and torch.equal(g[t], gt)
+
+
 def test_perturbed_hdbscan_errors() -> None:
     X = torch.randn(10, 2)
     with pytest.raises(ValueError, match="shape"):

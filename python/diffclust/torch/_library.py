@@ -568,4 +568,6 @@ def _hdbscan_vjp_backward(ctx: Any, grad: Tensor) -> Any:
 
 
 perturbed_hdbscan.register_autograd(_hdbscan_backward, setup_context=_hdbscan_setup)
+perturbed_hdbscan.register_vmap(_loop_vmap_rule(perturbed_hdbscan))
 perturbed_hdbscan_vjp.register_autograd(_hdbscan_vjp_backward, setup_context=_vjp_setup)
+perturbed_hdbscan_vjp.register_vmap(_loop_vmap_rule(perturbed_hdbscan_vjp))
