@@ -164,3 +164,9 @@ def test_perturbed_hdbscan_errors() -> None:
         dj.perturbed_hdbscan(X, key, cluster_selection_method="excess")
     with pytest.raises(ValueError, match="min_cluster_size"):
         dj.perturbed_hdbscan(X, key, min_cluster_size=1)
+    bad = X.at[3, 0].set(jnp.nan)
+    with pytest.raises(ValueError, match="NaN"):
+        dj.perturbed_hdbscan(bad, key)
+    assert bool(jnp.isnan(dj.mr_similarity(bad, 3)[3, 5]))  # kept, not read as a distance of 0
+    with pytest.raises(Exception, match="NaN"):  # traced: the kernel refuses the similarity
+        jax.block_until_ready(jax.jit(lambda Z: dj.perturbed_hdbscan(Z, key, n_samples=5))(bad))

@@ -192,3 +192,13 @@ def test_perturbed_hdbscan_errors() -> None:
         dt.perturbed_hdbscan(X, min_samples=11)
     with pytest.raises(ValueError, match="n_samples"):
         dt.perturbed_hdbscan(X, n_samples=0)
+    bad = X.clone().double()
+    bad[3, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        dt.perturbed_hdbscan(bad)
+    # the similarity keeps the NaN (it used to read a NaN distance as 0), so the kernel refuses it too
+    assert torch.isnan(dt.mr_similarity(bad, 3)[3, 5])
+    from diffclust.torch import _library
+
+    with pytest.raises(ValueError, match="NaN"):
+        _library.perturbed_hdbscan(dt.mr_similarity(bad, 3), 5, 0.1, "median_edge", 5, torch.tensor(0), "eom", 0.0, False)

@@ -39,9 +39,9 @@ def _pairwise(X: Any, metric: str) -> Any:
             sq = (diff * diff).sum(-1)
             if metric == "sqeuclidean":
                 D = sq
-            else:  # euclidean: sqrt with a zero gradient at zero distance
-                positive = sq > 0
-                D = jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
+            else:  # euclidean: sqrt with a zero gradient at zero distance; NaN stays NaN
+                zero = sq == 0
+                D = jnp.where(zero, 0.0, jnp.sqrt(jnp.where(zero, 1.0, sq)))
     n = X.shape[-2]
     return jnp.where(jnp.eye(n, dtype=bool), jnp.zeros((), D.dtype), D)
 
@@ -188,6 +188,8 @@ cluster_selection_epsilon, allow_single_cluster
     X, out_dtype = _float_input(X, "X", 2)
     if X.ndim != 2:
         raise ValueError(f"X must have shape (n, d) (vmap for batches), got {X.shape}")
+    if not isinstance(X, jax.core.Tracer) and not bool(jnp.isfinite(X).all()):
+        raise ValueError("X contains NaN or infinity")  # traced: the kernel rejects the NaN similarity
     mcs, ms, sig, B, sel = dp.check_arguments(int(X.shape[0]), min_cluster_size, min_samples, sigma, sigma_scale,
                                               n_samples, cluster_selection_method, cluster_selection_epsilon,
                                               allow_single_cluster)

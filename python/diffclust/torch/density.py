@@ -34,9 +34,10 @@ def _pairwise(X: Tensor, metric: str) -> Tensor:
             sq = (diff * diff).sum(-1)
             if metric == "sqeuclidean":
                 D = sq
-            else:  # euclidean: sqrt with a zero gradient at zero distance (the diagonal, duplicates)
-                positive = sq > 0
-                D = torch.where(positive, torch.sqrt(torch.where(positive, sq, torch.ones_like(sq))), torch.zeros_like(sq))
+            else:  # euclidean: sqrt with a zero gradient at zero distance (the diagonal, duplicates);
+                # NaN stays NaN (a test sq > 0 would turn it into a distance of 0)
+                zero = sq == 0
+                D = torch.where(zero, torch.zeros_like(sq), torch.sqrt(torch.where(zero, torch.ones_like(sq), sq)))
     n = X.shape[-2]
     eye = torch.eye(n, dtype=torch.bool, device=X.device)
     out: Tensor = D.masked_fill(eye, 0.0)
@@ -163,6 +164,8 @@ cluster_selection_epsilon, allow_single_cluster
         raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
     if X.dim() != 2:
         raise ValueError(f"X must have shape (n, d), got {tuple(X.shape)}")
+    if not torch.compiler.is_compiling() and not bool(torch.isfinite(X).all()):
+        raise ValueError("X contains NaN or infinity")
     mcs, ms, sig, B, (method, eps, single) = dp.check_arguments(
         int(X.shape[0]), min_cluster_size, min_samples, sigma, sigma_scale, n_samples, cluster_selection_method,
         cluster_selection_epsilon, allow_single_cluster)
