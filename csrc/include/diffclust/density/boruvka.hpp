@@ -447,28 +447,16 @@ std::vector<density::MrEdge> mutual_reachability_boruvka(const T* X, index_t n, 
         std::fill(core, core + n, 0.0);
     } else {
         // core distances (as core_distances_kdtree: the same k-th raw) and each
-        // point's k nearest, which seed Borůvka's first round
-        constexpr index_t block = 4;  // leaves per task
-        const int team = std::max(1, n_threads);
-        std::vector<density::KdTree::LeafKnn> scratch(static_cast<std::size_t>(team));
+        // point's k nearest, which seed every Borůvka round
         const auto& perm = tree.perm();
-        const auto& leaves = tree.leaves();
-        const index_t count = static_cast<index_t>(leaves.size());
-        parallel_for_tid((count + block - 1) / block, team, [&](index_t b, int tid) {
-            auto& sc = scratch[static_cast<std::size_t>(tid)];
-            for (index_t e = b * block; e < std::min(count, (b + 1) * block); ++e) {
-                const index_t leaf = leaves[static_cast<std::size_t>(e)];
-                tree.knn_leaf<true>(leaf, k, metric, sc);
-                const auto& nd = tree.nodes()[static_cast<std::size_t>(leaf)];
-                for (index_t t = nd.lo; t < nd.hi; ++t) {
-                    const std::size_t i = static_cast<std::size_t>(t - nd.lo);
-                    const auto& heap = sc.heaps[i];
-                    core[perm[static_cast<std::size_t>(t)]] = density::finish_distance(heap.front().first, metric);
-                    outside[static_cast<std::size_t>(t)] = sc.outside[i];
-                    for (index_t j = 0; j < k; ++j) nbr[static_cast<std::size_t>(t * k + j)] = heap[static_cast<std::size_t>(j)].second;
-                }
-            }
-        });
+        density::for_each_leaf(
+            tree, n_threads, [&](index_t leaf, density::KdTree::LeafKnn& sc) { tree.knn_leaf<true>(leaf, k, metric, sc); },
+            [&](index_t t, std::size_t i, const density::KdTree::LeafKnn& sc) {
+                const auto& heap = sc.heaps[i];
+                core[perm[static_cast<std::size_t>(t)]] = density::finish_distance(heap.front().first, metric);
+                outside[static_cast<std::size_t>(t)] = sc.outside[i];
+                for (index_t j = 0; j < k; ++j) nbr[static_cast<std::size_t>(t * k + j)] = heap[static_cast<std::size_t>(j)].second;
+            });
     }
     density::MrBoruvka boruvka(tree, core, metric);
     if (k > 0) boruvka.set_seeds(nbr.data(), k, outside.data());

@@ -390,12 +390,11 @@ private:
     std::vector<index_t> panel_at_, leaves_;
 };
 
-// core[i] for every point of a built kd-tree (min_samples >= 2; see core_distances).
-// The leaves' batched searches (KdTree::knn_leaf) run in blocks of leaves on the
-// pool; each leaf is searched by one thread, so the result does not depend on
-// the thread count.
-inline void core_distances_kdtree(const KdTree& tree, Metric metric, index_t min_samples, int n_threads, double* core) {
-    const index_t k = min_samples - 1;
+// Calls search(leaf, scratch) for every leaf of the tree (a node index) and then
+// each(t, scratch row of tree position t, scratch) for its points; blocks of four
+// leaves are tasks on the pool, each leaf on one thread with that thread's scratch.
+template <class Search, class Each>
+void for_each_leaf(const KdTree& tree, int n_threads, Search&& search, Each&& each) {
     const auto& leaves = tree.leaves();
     const auto& nodes = tree.nodes();
     constexpr index_t block = 4;
@@ -406,14 +405,23 @@ inline void core_distances_kdtree(const KdTree& tree, Metric metric, index_t min
         auto& sc = scratch[static_cast<std::size_t>(tid)];
         for (index_t e = b * block; e < std::min(count, (b + 1) * block); ++e) {
             const index_t leaf = leaves[static_cast<std::size_t>(e)];
-            tree.knn_leaf<false>(leaf, k, metric, sc);
+            search(leaf, sc);
             const auto& nd = nodes[static_cast<std::size_t>(leaf)];
-            for (index_t t = nd.lo; t < nd.hi; ++t) {
-                core[tree.perm()[static_cast<std::size_t>(t)]] =
-                    finish_distance(sc.heaps[static_cast<std::size_t>(t - nd.lo)].front().first, metric);
-            }
+            for (index_t t = nd.lo; t < nd.hi; ++t) each(t, static_cast<std::size_t>(t - nd.lo), sc);
         }
     });
+}
+
+// core[i] for every point of a built kd-tree (min_samples >= 2; see
+// core_distances): the leaves' batched searches (KdTree::knn_leaf), each leaf on
+// one thread, so the result does not depend on the thread count.
+inline void core_distances_kdtree(const KdTree& tree, Metric metric, index_t min_samples, int n_threads, double* core) {
+    const index_t k = min_samples - 1;
+    for_each_leaf(
+        tree, n_threads, [&](index_t leaf, KdTree::LeafKnn& sc) { tree.knn_leaf<false>(leaf, k, metric, sc); },
+        [&](index_t t, std::size_t i, const KdTree::LeafKnn& sc) {
+            core[tree.perm()[static_cast<std::size_t>(t)]] = finish_distance(sc.heaps[i].front().first, metric);
+        });
 }
 
 }  // namespace density
@@ -434,24 +442,12 @@ void weighted_core_distances(const T* X, index_t n, index_t d, Metric metric, do
     std::vector<double> w_t(static_cast<std::size_t>(n));
     for (index_t t = 0; t < n; ++t) w_t[static_cast<std::size_t>(t)] = weights[perm[static_cast<std::size_t>(t)]];
     const double need = min_samples * (1.0 - 1e-12);
-    const auto& leaves = tree.leaves();
-    const auto& nodes = tree.nodes();
-    constexpr index_t block = 4;
-    const index_t count = static_cast<index_t>(leaves.size());
-    const int team = std::max(1, n_threads);
-    std::vector<density::KdTree::LeafKnn> scratch(static_cast<std::size_t>(team));
-    parallel_for_tid((count + block - 1) / block, team, [&](index_t b, int tid) {
-        auto& sc = scratch[static_cast<std::size_t>(tid)];
-        for (index_t e = b * block; e < std::min(count, (b + 1) * block); ++e) {
-            const index_t leaf = leaves[static_cast<std::size_t>(e)];
-            tree.weighted_knn_leaf(leaf, w_t.data(), need, metric, sc);
-            const auto& nd = nodes[static_cast<std::size_t>(leaf)];
-            for (index_t t = nd.lo; t < nd.hi; ++t) {
-                core[perm[static_cast<std::size_t>(t)]] =
-                    density::finish_distance(sc.heaps[static_cast<std::size_t>(t - nd.lo)].front().first, metric);
-            }
-        }
-    });
+    density::for_each_leaf(
+        tree, n_threads,
+        [&](index_t leaf, density::KdTree::LeafKnn& sc) { tree.weighted_knn_leaf(leaf, w_t.data(), need, metric, sc); },
+        [&](index_t t, std::size_t i, const density::KdTree::LeafKnn& sc) {
+            core[perm[static_cast<std::size_t>(t)]] = density::finish_distance(sc.heaps[i].front().first, metric);
+        });
 }
 
 // Which exact method core_distances uses: 0 = automatic, 1 = kd-tree, 2 = brute force.
