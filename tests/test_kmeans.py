@@ -191,12 +191,15 @@ def test_points_past_the_float_tier(rng: np.random.Generator, portable) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize(("d", "k"), [(1, 1), (2, 2), (5, 7), (16, 10), (3, 12), (33, 13), (7, 25), (16, 100)])
+@pytest.mark.parametrize(
+    ("d", "k"), [(1, 1), (2, 2), (5, 7), (16, 10), (3, 12), (9, 5), (33, 13), (7, 25), (16, 100), (44, 20)]
+)
 def test_portable_kernels_same_fit(rng: np.random.Generator, dtype: type, d: int, k: int, portable) -> None:
     # every kernel (tier) gives the same labels, so the same fit to the last bit
-    X = blobs(rng, 4000, d, max(k, 2), spread=3.0).astype(dtype)
-    w = rng.uniform(0.5, 2.0, 4000)
-    C0 = X[rng.choice(4000, k, replace=False)]
+    # (4003 rows: a last block of 3 rows; d = 9, 33, 44: feature tails of 1, 1, 4)
+    X = blobs(rng, 4003, d, max(k, 2), spread=3.0).astype(dtype)
+    w = rng.uniform(0.5, 2.0, 4003)
+    C0 = X[rng.choice(4003, k, replace=False)]
     fits = []
     for on in (False, True):
         portable(on)

@@ -169,10 +169,18 @@ DIFFCLUST_ALWAYS_INLINE void assign_rows_wide(const LloydJob<T>& job, const inde
     index_t* deferred = scratch.deferred.data();
     index_t undecided = 0;
     out.computed += m;
+    const T* r[wide_rows];
+    // without bounds, rows[p ..] are consecutive: the verdicts are settled 8 at a time
+    const bool consecutive = job.upper == nullptr && m > 0 && rows[m - 1] - rows[0] == m - 1;
     for (index_t p = 0; p < m; p += wide_rows) {
         const index_t cnt = std::min(wide_rows, m - p);
-        for (index_t q = 0; q * pw < cnt; ++q) pack8(job.X, d, rows, p + q * pw, std::min(pw, cnt - q * pw), panel + q * d * pw);
-        nearest32f_avx512(panel, d, wc, scratch.panel_f.data(), best, second, arg, xn, ahead, ahead_end);
+        for (index_t w = 0; w < wide_rows; ++w) r[w] = job.X + rows[p + std::min(w, cnt - 1)] * d;  // pad: the last row
+        nearest32f_avx512(r, d, wc, scratch.panel_f.data(), best, second, arg, xn, ahead, ahead_end);
+        if (consecutive) {
+            out.changed += settle32_avx512(best, second, arg, xn, cnt, rel2, cmax2, floor, rows[p], job.labels,
+                                           deferred, undecided);
+            continue;
+        }
         for (index_t w = 0; w < cnt; ++w) {
             const index_t i = rows[p + w];
             const double err = rel2 * (xn[w] + cmax2) + floor;
@@ -275,10 +283,10 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
         }
         if (job.update) {
             for (index_t i = b0; i < b1; ++i) {
-                const T* x = job.X + i * d;
+                const T* DIFFCLUST_RESTRICT x = job.X + i * d;
                 const index_t l = job.labels[i];
                 const double wi = job.w ? job.w[i] : 1.0;
-                double* s = sums + l * d;
+                double* DIFFCLUST_RESTRICT s = sums + l * d;
                 if (job.w) {
                     for (index_t t = 0; t < d; ++t) s[t] += wi * static_cast<double>(x[t]);
                 } else {

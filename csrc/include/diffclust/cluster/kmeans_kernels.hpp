@@ -551,27 +551,82 @@ DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void wide_groups(const typename W::T* P
     }
 }
 
-// First tier: the 32 points of the four consecutive double B panels at P (4 x d
-// x 8) over every centre of wc: best, second (as float), arg and the squared
-// norms (double, summed in increasing t with fused multiply-adds). Pf: scratch
-// of 32 d floats.
-DIFFCLUST_AVX512 __attribute__((noinline)) inline void nearest32f_avx512(const double* P, index_t d,
-                                                                        const WideCenters& wc, float* Pf, float* best,
-                                                                        float* second, int* arg, double* sq_norm,
-                                                                        const char* ahead, const char* ahead_end) {
-    __m512d xn[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
-    for (int h = 0; h < 2; ++h) {
-        const double* lo = P + 2 * h * d * pw;
-        const double* hi = lo + d * pw;
-        for (index_t t = 0; t < d; ++t) {
-            const __m512d l = _mm512_loadu_pd(lo + t * pw), u = _mm512_loadu_pd(hi + t * pw);
-            xn[2 * h] = _mm512_fmadd_pd(l, l, xn[2 * h]);
-            xn[2 * h + 1] = _mm512_fmadd_pd(u, u, xn[2 * h + 1]);
-            const __m512 f = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(l)), _mm512_cvtpd_ps(u), 1);
-            _mm512_storeu_ps(Pf + (h * d + t) * 16, f);
+// Eight features (from t) of one row as float: x_t .. x_{t+7} (the first `tail`
+// only when tail < 8, the others read as 0), and their squares added to the row's
+// double accumulator.
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE __m256 row8f(const double* r, index_t t, index_t tail, __m512d& sq) {
+    const __m512d x = tail < 8 ? _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << tail) - 1), r + t)
+                               : _mm512_loadu_pd(r + t);
+    sq = _mm512_fmadd_pd(x, x, sq);
+    return _mm512_cvtpd_ps(x);
+}
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE __m256 row8f(const float* r, index_t t, index_t tail, __m512d& sq) {
+    const __m256 x = tail < 8 ? _mm256_maskz_loadu_ps(static_cast<__mmask8>((1u << tail) - 1), r + t)
+                              : _mm256_loadu_ps(r + t);
+    const __m512d xd = _mm512_cvtps_pd(x);
+    sq = _mm512_fmadd_pd(xd, xd, sq);
+    return x;
+}
+
+// The first tier's panel of 16 rows r[0 .. 16), read in place: Pf[t * 16 + w] =
+// float(x_w[t]) for t < d, 8 features at a time (each row's 8 values converted to
+// float, then the 16 x 8 block transposed in registers: rows w and w + 8 share a
+// register, then unpack, shuffle and a two-source permutation, as the 8 x 8
+// transpose of float vectors in each half), and the squared norms in double
+// (sq_norm[w]: eight partial sums in lanes, added at the end; a norm only sizes
+// the margins and bounds, whose error bounds hold for any summation order).
+template <class T>
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void pack16f(const T* const* r, index_t d, float* Pf, double* sq_norm) {
+    __m512d sq[16];
+#pragma GCC unroll 16
+    for (int w = 0; w < 16; ++w) sq[w] = _mm512_setzero_pd();
+    const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+    const __m512i hi = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    for (index_t t = 0; t < d; t += 8) {
+        const index_t tail = std::min<index_t>(8, d - t);
+        __m512 z[8];
+#pragma GCC unroll 8
+        for (int w = 0; w < 8; ++w) {
+            const __m256 a = row8f(r[w], t, tail, sq[w]);
+            const __m256 b = row8f(r[w + 8], t, tail, sq[w + 8]);
+            z[w] = _mm512_insertf32x8(_mm512_castps256_ps512(a), b, 1);
+        }
+        __m512 u[8], v[8];
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) {
+            u[2 * q] = _mm512_unpacklo_ps(z[2 * q], z[2 * q + 1]);
+            u[2 * q + 1] = _mm512_unpackhi_ps(z[2 * q], z[2 * q + 1]);
+        }
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {  // rows 0-3 (h = 0) or 4-7, and 8 more
+            v[4 * h] = _mm512_shuffle_ps(u[4 * h], u[4 * h + 2], 0x44);
+            v[4 * h + 1] = _mm512_shuffle_ps(u[4 * h], u[4 * h + 2], 0xEE);
+            v[4 * h + 2] = _mm512_shuffle_ps(u[4 * h + 1], u[4 * h + 3], 0x44);
+            v[4 * h + 3] = _mm512_shuffle_ps(u[4 * h + 1], u[4 * h + 3], 0xEE);
+        }
+        // v[f] (f < 4) holds feature f (128-bit lanes 0 and 2) and f + 4 (lanes 1 and 3)
+        // of rows 0-3 and 8-11; v[f + 4] the same of rows 4-7 and 12-15
+        float* o = Pf + t * 16;
+#pragma GCC unroll 4
+        for (int f = 0; f < 4; ++f) {
+            if (f < tail) _mm512_storeu_ps(o + f * 16, _mm512_permutex2var_ps(v[f], lo, v[f + 4]));
+            if (f + 4 < tail) _mm512_storeu_ps(o + (f + 4) * 16, _mm512_permutex2var_ps(v[f], hi, v[f + 4]));
         }
     }
-    for (int q = 0; q < 4; ++q) _mm512_storeu_pd(sq_norm + 8 * q, xn[q]);
+#pragma GCC unroll 16
+    for (int w = 0; w < 16; ++w) sq_norm[w] = _mm512_reduce_add_pd(sq[w]);
+}
+
+// First tier: the 32 rows r[0 .. 32) (read in place, packed by pack16f into Pf,
+// scratch of 32 d floats) over every centre of wc: best, second (as float), arg
+// and the squared norms (double).
+template <class T>
+DIFFCLUST_AVX512 __attribute__((noinline)) void nearest32f_avx512(const T* const* r, index_t d, const WideCenters& wc,
+                                                                 float* Pf, float* best, float* second, int* arg,
+                                                                 double* sq_norm, const char* ahead,
+                                                                 const char* ahead_end) {
+    pack16f(r, d, Pf, sq_norm);
+    pack16f(r + 16, d, Pf + 16 * d, sq_norm + 16);
     const __m512 vinf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
     WideBest<LanesF32> st{{vinf, vinf}, {vinf, vinf}, {_mm512_setzero_si512(), _mm512_setzero_si512()}};
     wide_groups<LanesF32, false>(Pf, d, wc.groups_f.data(), wc.sq_norms_f.data(), wc.count, wc.last_r, st, nullptr,
@@ -581,6 +636,42 @@ DIFFCLUST_AVX512 __attribute__((noinline)) inline void nearest32f_avx512(const d
         _mm512_storeu_ps(second + 16 * h, st.s[h]);
         _mm512_storeu_si512(arg + 16 * h, st.a[h]);
     }
+}
+
+// The first tier's verdicts on the rows i0 .. i0 + cnt (consecutive, cnt <= 32), as
+// the scalar loop of assign_rows_wide: a row whose gap second - best clears
+// rel2 (xn + cmax2) + floor (and whose xn <= wide_f_limit) takes label arg; the
+// others are appended to deferred[undecided ..]. Returns the labels changed.
+DIFFCLUST_AVX512 __attribute__((noinline)) inline index_t settle32_avx512(const float* best, const float* second,
+                                                                         const int* arg, const double* xn,
+                                                                         index_t cnt, double rel2, double cmax2,
+                                                                         double floor, index_t i0, index_t* labels,
+                                                                         index_t* deferred, index_t& undecided) {
+    static_assert(sizeof(index_t) == 8, "labels are 64-bit lanes here");
+    index_t changed = 0;
+    const __m512d vrel2 = _mm512_set1_pd(rel2), vcmax2 = _mm512_set1_pd(cmax2), vfloor = _mm512_set1_pd(floor);
+    const __m512d limit = _mm512_set1_pd(wide_f_limit);
+    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    for (index_t q = 0; q * 8 < cnt; ++q) {
+        const index_t o = q * 8;
+        const __mmask8 valid = static_cast<__mmask8>(cnt - o >= 8 ? 0xFF : (1u << (cnt - o)) - 1);
+        const __m512d x = _mm512_maskz_loadu_pd(valid, xn + o);
+        const __m512d b = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(valid, best + o));
+        const __m512d s = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(valid, second + o));
+        const __m512d err = _mm512_add_pd(_mm512_mul_pd(vrel2, _mm512_add_pd(x, vcmax2)), vfloor);
+        const __mmask8 ok = _mm512_mask_cmp_pd_mask(_mm512_cmp_pd_mask(x, limit, _CMP_LE_OQ),
+                                                    _mm512_sub_pd(s, b), err, _CMP_GT_OQ) &
+                            valid;
+        const __m512i a = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(valid, arg + o));
+        const __m512i old = _mm512_maskz_loadu_epi64(ok, labels + i0 + o);
+        changed += __builtin_popcount(_mm512_mask_cmpneq_epi64_mask(ok, old, a));
+        _mm512_mask_storeu_epi64(labels + i0 + o, ok, a);
+        const __mmask8 left = valid & static_cast<__mmask8>(~ok);
+        _mm512_mask_compressstoreu_epi64(deferred + undecided, left,
+                                         _mm512_add_epi64(lane, _mm512_set1_epi64(i0 + o)));
+        undecided += __builtin_popcount(left);
+    }
+    return changed;
 }
 
 // Second tier: best/second/arg and the squared norms (16 entries each) of the
@@ -607,9 +698,14 @@ DIFFCLUST_AVX512 __attribute__((noinline)) inline void nearest16_avx512(const do
 #pragma GCC diagnostic pop
 #endif
 #else
-inline void nearest32f_avx512(const double*, index_t, const WideCenters&, float*, float*, float*, int*, double*,
+template <class T>
+inline void nearest32f_avx512(const T* const*, index_t, const WideCenters&, float*, float*, float*, int*, double*,
                               const char*, const char*) {}
 inline void nearest16_avx512(const double*, index_t, const WideCenters&, double*, double*, long long*, double*) {}
+inline index_t settle32_avx512(const float*, const float*, const int*, const double*, index_t, double, double, double,
+                               index_t, index_t*, index_t*, index_t&) {
+    return 0;
+}
 #endif
 
 // Tests only: true makes every later pass use the portable kernels (the labels
