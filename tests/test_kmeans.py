@@ -9,6 +9,7 @@ from conftest import THREAD_COUNTS
 
 import diffclust as dc
 from diffclust._ops import kmeans as _ops_kmeans
+from diffclust import _core
 
 sklearn_cluster = pytest.importorskip("sklearn.cluster")
 
@@ -188,6 +189,24 @@ def test_points_past_the_float_tier(rng: np.random.Generator, portable) -> None:
         portable(on)
         labels, _, _ = _ops_kmeans.kmeans_assign(X, C, None, 1)
         np.testing.assert_array_equal(labels, brute_labels(X, C))
+
+
+@pytest.mark.parametrize("trials", [1, 4, 8, 11])
+@pytest.mark.parametrize("d", [1, 5, 16, 33])
+def test_portable_kernels_same_plusplus(rng: np.random.Generator, trials: int, d: int, portable) -> None:
+    # k-means++'s AVX-512 dot products (16 points, 8 candidates a call) are the
+    # portable tile's sums, so the same centres and potential to the last bit
+    # (3001 rows: a last panel of 9 rows; 11 trials: two groups of candidates)
+    X = blobs(rng, 3001, d, 9, spread=2.0)
+    X[rng.choice(3001, 40, replace=False)] = X[:40]  # duplicates of other points: distance 0
+    w = rng.uniform(0.5, 2.0, 3001)
+    runs = []
+    for on in (False, True):
+        portable(on)
+        runs.append(_core.kmeans_plusplus_f64(X, w, 15, trials, 7, 1))  # (indices, potential)
+    a, b = runs
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1] == b[1]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

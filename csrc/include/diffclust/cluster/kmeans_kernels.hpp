@@ -373,6 +373,7 @@ DIFFCLUST_ALWAYS_INLINE void nearest_small(const T*, index_t, index_t, index_t, 
 constexpr index_t wide_rows = 4 * pw;   // points per first-tier call (32)
 constexpr index_t wide2_rows = 2 * pw;  // points per second-tier call (16)
 constexpr index_t wide_group = 12;      // centres per group
+constexpr index_t wide_cands = 8;       // k-means++ candidates per call of plusplus_dots16_avx512
 constexpr double wide_f_limit = 0x1p100;  // largest ||x||^2 and ||c||^2 for the float tier
 
 inline double margin_factor_f(index_t d) { return 8.0 * static_cast<double>(d + 4) * 0x1p-24; }
@@ -408,6 +409,13 @@ struct WideCenters {
         for (std::size_t j = 0; j < sq_norms.size(); ++j)
             sq_norms_f[j] = float_ok ? static_cast<float>(sq_norms[j]) : std::numeric_limits<float>::infinity();
     }
+};
+
+// Memory to prefetch into L2 while a kernel computes: `count` rows of `lines`
+// cache lines each, `per_step` lines per step of the kernel's loop.
+struct Ahead {
+    const char* rows[16];
+    index_t count = 0, lines = 0, per_step = 0;
 };
 
 #ifdef DIFFCLUST_HAVE_AVX512_PATH
@@ -638,6 +646,57 @@ DIFFCLUST_AVX512 __attribute__((noinline)) void nearest32f_avx512(const T* const
     }
 }
 
+// k-means++'s dot products (kmeans_plusplus.hpp) on AVX-512: the 16 points of the
+// two double B panels at P (2 x d x 8) against R <= wide_cands candidates (A[t * R
+// + r] = c_r[t]): dots[r * 16 + w] = sum_t x_w[t] c_r[t], summed in increasing t
+// by a product and then a sum (never fused: the values of tiles::micro_tile, bit
+// for bit, whatever the instruction set). Meanwhile the rows of `ahead` are
+// prefetched, spread over the steps.
+template <int R>
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void plusplus_dots16(const double* DIFFCLUST_RESTRICT P, index_t d,
+                                                              const double* DIFFCLUST_RESTRICT A, double* dots,
+                                                              const Ahead& ahead) {
+    __m512d acc0[R], acc1[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc0[r] = _mm512_setzero_pd(), acc1[r] = _mm512_setzero_pd();
+    index_t row = 0, line = 0;
+    for (index_t t = 0; t < d; ++t) {
+        for (index_t q = 0; q < ahead.per_step && row < ahead.count; ++q) {
+            _mm_prefetch(ahead.rows[row] + 64 * line, _MM_HINT_T1);
+            if (++line == ahead.lines) line = 0, ++row;
+        }
+        const __m512d x0 = _mm512_loadu_pd(P + t * pw), x1 = _mm512_loadu_pd(P + (d + t) * pw);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            const __m512d c = _mm512_set1_pd(A[t * R + r]);
+            acc0[r] = _mm512_add_pd(acc0[r], _mm512_mul_pd(x0, c));
+            acc1[r] = _mm512_add_pd(acc1[r], _mm512_mul_pd(x1, c));
+        }
+    }
+    for (; row < ahead.count; ++row, line = 0)  // what the steps did not cover
+        for (; line < ahead.lines; ++line) _mm_prefetch(ahead.rows[row] + 64 * line, _MM_HINT_T1);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+        _mm512_storeu_pd(dots + r * 16, acc0[r]);
+        _mm512_storeu_pd(dots + r * 16 + 8, acc1[r]);
+    }
+}
+
+DIFFCLUST_AVX512 __attribute__((noinline)) inline void plusplus_dots16_avx512(const double* P, index_t d,
+                                                                              const double* A, index_t R,
+                                                                              double* dots, const Ahead& ahead) {
+    switch (R) {
+        case 1: plusplus_dots16<1>(P, d, A, dots, ahead); break;
+        case 2: plusplus_dots16<2>(P, d, A, dots, ahead); break;
+        case 3: plusplus_dots16<3>(P, d, A, dots, ahead); break;
+        case 4: plusplus_dots16<4>(P, d, A, dots, ahead); break;
+        case 5: plusplus_dots16<5>(P, d, A, dots, ahead); break;
+        case 6: plusplus_dots16<6>(P, d, A, dots, ahead); break;
+        case 7: plusplus_dots16<7>(P, d, A, dots, ahead); break;
+        default: plusplus_dots16<8>(P, d, A, dots, ahead); break;
+    }
+}
+
 // The first tier's verdicts on the rows i0 .. i0 + cnt (consecutive, cnt <= 32), as
 // the scalar loop of assign_rows_wide: a row whose gap second - best clears
 // rel2 (xn + cmax2) + floor (and whose xn <= wide_f_limit) takes label arg; the
@@ -702,6 +761,7 @@ template <class T>
 inline void nearest32f_avx512(const T* const*, index_t, const WideCenters&, float*, float*, float*, int*, double*,
                               const char*, const char*) {}
 inline void nearest16_avx512(const double*, index_t, const WideCenters&, double*, double*, long long*, double*) {}
+inline void plusplus_dots16_avx512(const double*, index_t, const double*, index_t, double*, const Ahead&) {}
 inline index_t settle32_avx512(const float*, const float*, const int*, const double*, index_t, double, double, double,
                                index_t, index_t*, index_t*, index_t&) {
     return 0;

@@ -57,42 +57,65 @@ struct PlusPlusJob {
     index_t n, d;
     const double* cand;         // trials x d candidate coordinates
     const double* cand_panels;  // packed as A panels
+    const double* cand_groups;  // on AVX-512 (else nullptr): groups of wide_cands, d x (group size) each
     const double* cand_sq;      // their squared norms
     index_t trials;
     const double* closest;  // (n) current D_i
-    double* const* out;     // trials rows of (n): min(D_i, d(x_i, cand_t))
-    double* pots;           // (chunks x trials) chunk sums of w_i * out
+    // The points each chunk computes (the others keep D_i for every candidate):
+    // chunk c's rows at rows[c * chunk_rows ..], counts[c] of them, and their values
+    // min(D_i, d(x_i, cand_t)) at vals[(c * chunk_rows + q) * trials + t].
+    index_t* rows;
+    index_t* counts;
+    double* vals;
+    double* pots;  // (chunks x trials) chunk sums of w_i min(D_i, d(x_i, cand_t))
     // The triangle-inequality skip (nullptr nearest: none): a point whose nearest
-    // centre a satisfies ||c_a - cand_t||^2 >= 4 (D_i + E_i) for every t keeps D_i.
+    // centre a satisfies min_t ||c_a - cand_t||^2 >= 4 (D_i + E_i) keeps D_i.
     const index_t* nearest;  // (n) index of the nearest chosen centre
-    const double* sep;       // (centres x trials) ||c_a - cand_t||^2
+    const double* min_sep;   // (centres) min over the candidates t of ||c_a - cand_t||^2
     const double* sq_norm;   // (n) ||x_i||^2
     double norm_bound;       // max squared norm of the centres and candidates
 };
 
-// Distances of the points rows[0 .. count) (count <= 8) to the candidates, min'ed
-// with their closest values into out.
-template <class T>
+// Distances of the points rows[0 .. count) (count <= 8, or 16 with Wide) to the
+// candidates, min'ed with their closest values into out[w * trials + t]. The dot
+// products come from tiles::micro_tile (8 points, candidates 6 at a time) or, on
+// AVX-512 (Wide), from plusplus_dots16_avx512 (16 points, 8 candidates at a time):
+// the same sums in the same order, so the same values.
+template <bool Wide, class T>
 DIFFCLUST_ALWAYS_INLINE void plusplus_panel(const PlusPlusJob<T>& job, const index_t* rows, index_t count,
-                                            double* panel, double* tile) {
+                                            double* panel, double* tile, double* DIFFCLUST_RESTRICT out,
+                                            const Ahead& ahead) {
+    constexpr index_t lanes = Wide ? 2 * pw : pw;
+    constexpr index_t group = Wide ? wide_cands : cw;
     const index_t d = job.d, trials = job.trials;
     const double rel2 = 2.0 * margin_factor(d);
-    double xn[pw], v[pw], cur[pw];
-    pack8(job.X, d, rows, 0, count, panel);
-    for (int w = 0; w < pw; ++w) xn[w] = 0.0, cur[w] = 0.0;
+    double xn[lanes], v[lanes], cur[lanes];
+    if constexpr (Wide) {
+        const index_t c0 = std::min(pw, count);
+        pack8(job.X, d, rows, 0, c0, panel);
+        pack8(job.X, d, rows, c0, count - c0, panel + d * pw);
+    } else {
+        pack8(job.X, d, rows, 0, count, panel);
+    }
+    for (int w = 0; w < lanes; ++w) xn[w] = 0.0, cur[w] = 0.0;
     // the squared norms computed once (the same sums in the same order as over the panel)
     for (index_t w = 0; w < count; ++w) xn[w] = job.sq_norm[rows[w]], cur[w] = job.closest[rows[w]];
-    const index_t cpanels = tiles::ceil_div(trials, cw);
-    for (index_t cp = 0; cp < cpanels; ++cp) {
-        tiles::micro_tile(tiles::Product::dot, job.cand_panels + cp * d * cw, panel, d, tile, pw);
-        const index_t nrows = std::min(cw, trials - cp * cw);
+    const index_t groups = tiles::ceil_div(trials, group);
+    for (index_t cp = 0; cp < groups; ++cp) {
+        const index_t nrows = std::min(group, trials - cp * group);
+        if constexpr (Wide) {
+            plusplus_dots16_avx512(panel, d, job.cand_groups + cp * d * group, nrows, tile,
+                                   cp == 0 ? ahead : Ahead{});
+        } else {
+            tiles::micro_tile(tiles::Product::dot, job.cand_panels + cp * d * cw, panel, d, tile, pw);
+        }
         for (index_t r = 0; r < nrows; ++r) {
-            const index_t t = cp * cw + r;
+            const index_t t = cp * group + r;
             const double cn = job.cand_sq[t];
-            const double* DIFFCLUST_RESTRICT dot = tile + r * pw;
+            const double* DIFFCLUST_RESTRICT dot = tile + r * lanes;
             int near = 0;  // a vectorised pass; values near 0 are rare
-#pragma GCC unroll 8
-            for (int w = 0; w < pw; ++w) {
+#pragma GCC unroll 16
+            for (int w = 0; w < lanes; ++w) {
                 const double g = (xn[w] + cn) - 2.0 * dot[w];
                 near |= !(g > rel2 * (xn[w] + cn));
                 v[w] = g < cur[w] ? g : cur[w];
@@ -106,60 +129,108 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_panel(const PlusPlusJob<T>& job, const ind
                     }
                 }
             }
-            double* DIFFCLUST_RESTRICT o = job.out[t];
-            for (index_t w = 0; w < count; ++w) o[rows[w]] = v[w];
+            for (index_t w = 0; w < count; ++w) out[w * trials + t] = v[w];
         }
     }
 }
 
-// Chunk c: candidate distances, the new closest values and their chunk sums.
+// The chunk sums of rows [r0, r1) for L candidates (the first `used` of them),
+// each in row order: w_i vals[q * stride + t] for the q-th computed point (rows[q]),
+// w_i D_i for a skipped one. The L sums are carried side by side in registers.
+template <int L, class T>
+DIFFCLUST_ALWAYS_INLINE void chunk_sums(const PlusPlusJob<T>& job, index_t r0, index_t r1, const index_t* rows,
+                                        index_t m, const double* vals, index_t stride, double* pots,
+                                        index_t used = L) {
+    double acc[L];
+    for (int t = 0; t < L; ++t) acc[t] = 0.0;
+    index_t q = 0;
+    for (index_t i = r0; i < r1; ++i) {
+        double v[L];
+        if (q < m && rows[q] == i) {
+            const double* src = vals + q * stride;
+            for (int t = 0; t < L; ++t) v[t] = t < used ? src[t] : 0.0;
+            ++q;
+        } else {
+            for (int t = 0; t < L; ++t) v[t] = job.closest[i];
+        }
+        if (job.w) {
+            const double wi = job.w[i];
+            for (int t = 0; t < L; ++t) acc[t] += wi * v[t];
+        } else {
+            for (int t = 0; t < L; ++t) acc[t] += v[t];
+        }
+    }
+    for (index_t t = 0; t < used; ++t) pots[t] = acc[t];
+}
+
+// Chunk c: the points the skip leaves, their candidate values, and the chunk sums
+// of every candidate in row order (a skipped point adds w_i D_i to each).
 // (s_x + s_c)^2 <= 2 (||x||^2 + ||c||^2) bounds the margin without square roots.
 template <class T>
-DIFFCLUST_ALWAYS_INLINE void plusplus_chunk_impl(const PlusPlusJob<T>& job, index_t c, double* panel, double* tile,
-                                                 index_t* rows) {
+DIFFCLUST_ALWAYS_INLINE void plusplus_chunk_impl(const PlusPlusJob<T>& job, index_t c, double* panel, double* tile) {
     const index_t n = job.n, trials = job.trials;
     const index_t r0 = c * chunk_rows, r1 = std::min(n, r0 + chunk_rows);
+    index_t* rows = job.rows + r0;
+    double* vals = job.vals + r0 * trials;
     index_t m = 0;
     if (job.nearest) {
         const double rel2 = 2.0 * margin_factor(job.d);
         for (index_t i = r0; i < r1; ++i) {
-            const double D = job.closest[i];
-            const double reach = 4.0 * (D + rel2 * (job.sq_norm[i] + job.norm_bound)) * (1.0 + 1e-12);
-            const double* sep = job.sep + job.nearest[i] * trials;
-            bool keep = true;
-            for (index_t t = 0; t < trials; ++t) keep &= sep[t] >= reach;
-            if (keep) {
-                for (index_t t = 0; t < trials; ++t) job.out[t][i] = D;
-            } else {
-                rows[m++] = i;
-            }
+            const double reach =
+                4.0 * (job.closest[i] + rel2 * (job.sq_norm[i] + job.norm_bound)) * (1.0 + 1e-12);
+            rows[m] = i;
+            m += !(job.min_sep[job.nearest[i]] >= reach);
         }
     } else {
         for (index_t i = r0; i < r1; ++i) rows[m++] = i;
     }
-    for (index_t p = 0; p < m; p += pw) plusplus_panel(job, rows + p, std::min(pw, m - p), panel, tile);
-    // Chunk sums in row order, one per candidate.
-    double* pots = job.pots + c * trials;
-    for (index_t t = 0; t < trials; ++t) {
-        const double* o = job.out[t];
-        double s = 0.0;
-        if (job.w) {
-            for (index_t i = r0; i < r1; ++i) s += job.w[i] * o[i];
-        } else {
-            for (index_t i = r0; i < r1; ++i) s += o[i];
+    job.counts[c] = m;
+    const index_t row_bytes = job.d * static_cast<index_t>(sizeof(T));
+    if (job.cand_groups) {
+        // the next panel's rows on their way while this one is computed (scattered
+        // once the skip starts, which the hardware prefetchers do not follow)
+        Ahead ahead;
+        ahead.lines = tiles::ceil_div(row_bytes, 64);
+        for (index_t p = 0; p < m; p += 2 * pw) {
+            ahead.count = std::max<index_t>(0, std::min(2 * pw, m - p - 2 * pw));
+            for (index_t q = 0; q < ahead.count; ++q)
+                ahead.rows[q] = reinterpret_cast<const char*>(job.X + rows[p + 2 * pw + q] * job.d);
+            ahead.per_step = tiles::ceil_div(ahead.count * ahead.lines, job.d);
+            plusplus_panel<true>(job, rows + p, std::min(2 * pw, m - p), panel, tile, vals + p * trials, ahead);
         }
-        pots[t] = s;
+    } else {
+        for (index_t p = 0; p < m; p += pw) {
+            for (index_t q = p + 2 * pw; q < std::min(m, p + 3 * pw); ++q) {
+                const char* x = reinterpret_cast<const char*>(job.X + rows[q] * job.d);
+                for (index_t b = 0; b < row_bytes; b += 64) DIFFCLUST_PREFETCH(x + b);
+            }
+            plusplus_panel<false>(job, rows + p, std::min(pw, m - p), panel, tile, vals + p * trials, Ahead{});
+        }
+    }
+    double* pots = job.pots + c * trials;
+    switch (trials) {
+        case 1: chunk_sums<1>(job, r0, r1, rows, m, vals, 1, pots); break;
+        case 2: chunk_sums<2>(job, r0, r1, rows, m, vals, 2, pots); break;
+        case 3: chunk_sums<3>(job, r0, r1, rows, m, vals, 3, pots); break;
+        case 4: chunk_sums<4>(job, r0, r1, rows, m, vals, 4, pots); break;
+        case 5: chunk_sums<5>(job, r0, r1, rows, m, vals, 5, pots); break;
+        case 6: chunk_sums<6>(job, r0, r1, rows, m, vals, 6, pots); break;
+        case 7: chunk_sums<7>(job, r0, r1, rows, m, vals, 7, pots); break;
+        default:
+            for (index_t t0 = 0; t0 < trials; t0 += 8) {
+                chunk_sums<8>(job, r0, r1, rows, m, vals + t0, trials, pots + t0, std::min<index_t>(8, trials - t0));
+            }
     }
 }
 
 [[maybe_unused]] static DIFFCLUST_TARGET_CLONES void plusplus_chunk(const PlusPlusJob<double>& job, index_t c,
-                                                                    double* panel, double* tile, index_t* rows) {
-    plusplus_chunk_impl(job, c, panel, tile, rows);
+                                                                    double* panel, double* tile) {
+    plusplus_chunk_impl(job, c, panel, tile);
 }
 
 [[maybe_unused]] static DIFFCLUST_TARGET_CLONES void plusplus_chunk(const PlusPlusJob<float>& job, index_t c,
-                                                                    double* panel, double* tile, index_t* rows) {
-    plusplus_chunk_impl(job, c, panel, tile, rows);
+                                                                    double* panel, double* tile) {
+    plusplus_chunk_impl(job, c, panel, tile);
 }
 
 // The first i whose prefix sum of w_i * v_i exceeds r (see the top of the file);
@@ -212,19 +283,19 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
         for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i) s += w ? w[i] : 1.0;
         chunk_sum[static_cast<std::size_t>(c)] = s;
     }
-    std::vector<std::vector<double>> outs(static_cast<std::size_t>(trials), std::vector<double>(static_cast<std::size_t>(n)));
-    std::vector<double*> out(static_cast<std::size_t>(trials));
+    std::vector<index_t> rows(static_cast<std::size_t>(n)), counts(static_cast<std::size_t>(chunks));
+    std::vector<double> vals(static_cast<std::size_t>(n * trials));
     std::vector<double> pots(static_cast<std::size_t>(chunks * trials));
     std::vector<double> cand(static_cast<std::size_t>(trials * d)), cand_sq(static_cast<std::size_t>(trials));
-    std::vector<double> cand_panels;
+    std::vector<double> cand_panels, cand_groups;
+    const bool wide = use_wide_kernel();
     std::vector<index_t> ids(static_cast<std::size_t>(trials));
     std::vector<char> chosen(static_cast<std::size_t>(n), 0);
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(threads));
-    std::vector<std::vector<index_t>> row_lists(static_cast<std::size_t>(threads));
     // For the triangle-inequality skip: each point's nearest centre, the centres,
-    // their separations from the candidates, the points' squared norms.
+    // their least separation from the candidates, the points' squared norms.
     std::vector<index_t> nearest(static_cast<std::size_t>(n), 0);
-    std::vector<double> centres(static_cast<std::size_t>(k * d)), sep(static_cast<std::size_t>(k * trials));
+    std::vector<double> centres(static_cast<std::size_t>(k * d)), min_sep(static_cast<std::size_t>(k));
     std::vector<double> sq_norm(static_cast<std::size_t>(n));
     parallel_for(chunks, threads, [&](index_t c) {
         for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i) {
@@ -262,23 +333,32 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
             cand_sq[static_cast<std::size_t>(t)] = s;
             norm_bound = std::max(norm_bound, s);
         }
-        for (index_t a = 0; a < step; ++a)
-            for (index_t t = 0; t < used; ++t)
-                sep[static_cast<std::size_t>(a * used + t)] =
-                    sq_distance(centres.data() + a * d, cand.data() + t * d, d);
-        cand_panels.assign(static_cast<std::size_t>(tiles::ceil_div(used, cw) * cw * d), 0.0);
-        tiles::pack_panels(cand.data(), d, nullptr, 0, used, cw, nullptr, cand_panels.data());
-        for (index_t t = 0; t < trials; ++t) out[static_cast<std::size_t>(t)] = outs[static_cast<std::size_t>(t)].data();
+        for (index_t a = 0; a < step; ++a) {
+            double low = inf;
+            for (index_t t = 0; t < used; ++t) low = std::min(low, sq_distance(centres.data() + a * d, cand.data() + t * d, d));
+            min_sep[static_cast<std::size_t>(a)] = low;
+        }
+        if (wide) {
+            cand_groups.assign(static_cast<std::size_t>(used * d), 0.0);
+            for (index_t g = 0; g * wide_cands < used; ++g) {
+                const index_t r0 = g * wide_cands, nr = std::min(wide_cands, used - r0);
+                double* A = cand_groups.data() + r0 * d;
+                for (index_t t = 0; t < d; ++t)
+                    for (index_t r = 0; r < nr; ++r) A[t * nr + r] = cand[static_cast<std::size_t>((r0 + r) * d + t)];
+            }
+        } else {
+            cand_panels.assign(static_cast<std::size_t>(tiles::ceil_div(used, cw) * cw * d), 0.0);
+            tiles::pack_panels(cand.data(), d, nullptr, 0, used, cw, nullptr, cand_panels.data());
+        }
         const PlusPlusJob<T> job{X,           w,          n,          d,
-                                 cand.data(), cand_panels.data(), cand_sq.data(), used,
-                                 closest.data(), out.data(), pots.data(), step > 0 ? nearest.data() : nullptr,
-                                 sep.data(), sq_norm.data(), norm_bound};
+                                 cand.data(), cand_panels.data(), wide ? cand_groups.data() : nullptr,
+                                 cand_sq.data(), used,
+                                 closest.data(), rows.data(), counts.data(), vals.data(), pots.data(),
+                                 step > 0 ? nearest.data() : nullptr, min_sep.data(), sq_norm.data(), norm_bound};
         parallel_for_tid(chunks, threads, [&](index_t c, int tid) {
             std::vector<double>& buf = scratch[static_cast<std::size_t>(tid)];
-            if (buf.empty()) buf.resize(static_cast<std::size_t>(pw * d + cw * pw));
-            std::vector<index_t>& rows = row_lists[static_cast<std::size_t>(tid)];
-            if (rows.empty()) rows.resize(static_cast<std::size_t>(chunk_rows));
-            plusplus_chunk(job, c, buf.data(), buf.data() + pw * d, rows.data());
+            if (buf.empty()) buf.resize(static_cast<std::size_t>(2 * pw * d + wide_cands * 2 * pw));
+            plusplus_chunk(job, c, buf.data(), buf.data() + 2 * pw * d);
         });
         // The candidate with the smallest potential (fold of chunk sums in order).
         index_t best = 0;
@@ -292,12 +372,16 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
         indices[step] = id;
         chosen[static_cast<std::size_t>(id)] = 1;
         std::copy(cand.begin() + best * d, cand.begin() + (best + 1) * d, centres.begin() + step * d);
-        const double* fresh = outs[static_cast<std::size_t>(best)].data();
-        parallel_for(chunks, threads, [&](index_t c) {  // points now nearest to the new centre
-            for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i)
-                if (fresh[i] < closest[static_cast<std::size_t>(i)]) nearest[static_cast<std::size_t>(i)] = step;
+        parallel_for(chunks, threads, [&](index_t c) {  // the computed points' new D_i (the others keep theirs)
+            const index_t* r = rows.data() + c * chunk_rows;
+            const double* v = vals.data() + c * chunk_rows * used + best;
+            for (index_t q = 0; q < counts[static_cast<std::size_t>(c)]; ++q) {
+                const auto i = static_cast<std::size_t>(r[q]);
+                const double fresh = v[q * used];
+                if (fresh < closest[i]) nearest[i] = step;  // now nearest to the new centre
+                closest[i] = fresh;
+            }
         });
-        closest.swap(outs[static_cast<std::size_t>(best)]);  // the old row becomes scratch
         for (index_t c = 0; c < chunks; ++c) chunk_sum[static_cast<std::size_t>(c)] = pots[static_cast<std::size_t>(c * used + best)];
         phi = best_pot;
     }
