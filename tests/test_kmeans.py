@@ -8,8 +8,8 @@ import pytest
 from conftest import THREAD_COUNTS
 
 import diffclust as dc
-from diffclust._ops import kmeans as _ops_kmeans
 from diffclust import _core
+from diffclust._ops import kmeans as _ops_kmeans
 
 sklearn_cluster = pytest.importorskip("sklearn.cluster")
 
