@@ -433,6 +433,26 @@ def test_errors(kwargs: dict[str, object], match: str) -> None:
         dc.kmeans(X, k, **args)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("row", [0, 2048, 4999])
+def test_core_entry_points_check_finiteness(dtype: type, bad: float, row: int) -> None:
+    # kmeans_lloyd and kmeans_plusplus check X during their first pass (the
+    # bindings no longer scan it first): any row, any chunk, any thread count
+    rng = np.random.default_rng(row)
+    X = rng.standard_normal((5000, 7)).astype(dtype)
+    C = X[:30].copy()
+    X[row, 3] = bad
+    sfx = "f32" if dtype == np.float32 else "f64"
+    for threads in (1, 3):
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            getattr(_core, f"kmeans_lloyd_{sfx}")(X, None, C, 5, 0.0, threads)
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            getattr(_core, f"kmeans_plusplus_{sfx}")(X, None, 8, 3, 0, threads)
+    X[row, 3] = dtype(3e38) if dtype == np.float32 else 1e300  # huge but finite: no error
+    getattr(_core, f"kmeans_lloyd_{sfx}")(X, None, C, 2, 0.0, 1)
+
+
 def test_errors_nan_and_types() -> None:
     X = np.ones((5, 2))
     X[1, 1] = np.nan

@@ -18,12 +18,14 @@ namespace diffclust::bind {
 
 namespace {
 
-// Finite points X (n, d) of dtype T.
+// Finite points X (n, d) of dtype T. scan = false: the core checks finiteness
+// itself during its first pass over X (kmeans_lloyd, kmeans_plusplus), which
+// spares a pass over memory.
 template <class T>
-carray<T> points_arg(const py::array& X_in, int threads) {
+carray<T> points_arg(const py::array& X_in, int threads, bool scan = true) {
     auto X = as_real<T>(X_in, "X");
     require_points(X, "X");
-    {
+    if (scan) {
         const T* p = X.data();
         const index_t m = static_cast<index_t>(X.size());
         released guard;  // the scan touches no Python objects
@@ -68,7 +70,7 @@ template <class T>
 py::tuple kmeans_lloyd_py(const py::array& X_in, const opt_array& w_in, const py::array& C_in, index_t max_iter,
                           double tol, std::int64_t n_threads) {
     const int threads = threads_arg(n_threads);
-    const auto X = points_arg<T>(X_in, threads);
+    const auto X = points_arg<T>(X_in, threads, false);
     const index_t n = X.shape(0), d = X.shape(1);
     const auto w = weights_arg(w_in, n);
     const auto C0 = centers_arg<T>(C_in, d, n, "init");
@@ -90,7 +92,7 @@ template <class T>
 py::tuple kmeans_plusplus_py(const py::array& X_in, const opt_array& w_in, index_t k, index_t n_local_trials,
                              u64 seed, std::int64_t n_threads) {
     const int threads = threads_arg(n_threads);
-    const auto X = points_arg<T>(X_in, threads);
+    const auto X = points_arg<T>(X_in, threads, false);
     const index_t n = X.shape(0), d = X.shape(1);
     const auto w = weights_arg(w_in, n);
     require_k(k, n);

@@ -37,6 +37,7 @@
 
 #include "diffclust/cluster/kmeans_kernels.hpp"
 #include "diffclust/core/cancel.hpp"
+#include "diffclust/core/checks.hpp"
 #include "diffclust/core/chunked.hpp"
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/simd.hpp"
@@ -56,6 +57,7 @@ struct ChunkSums {
     double inertia = 0.0;         // sum of w * D (inertia passes)
     index_t changed = 0;          // labels that changed
     index_t computed = 0;         // points compared with every centre
+    bool nonfinite = false;       // a row held NaN or infinity (passes that check)
 };
 
 template <class T>
@@ -76,6 +78,9 @@ struct LloydJob {
     double* lower = nullptr;
     const double* half_sep = nullptr;
     bool fresh = true;
+    // Check the rows read for NaN and infinity (the first pass of kmeans_lloyd,
+    // which spares its callers a pass of their own over X).
+    bool check_finite = false;
     // The small-k kernel's centres (nullptr: the packed kernel); never with bounds.
     const SmallCenters* small = nullptr;
     // The AVX-512 kernel's centres (nullptr: the two above); set only on a CPU that has it.
@@ -281,6 +286,7 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
                 assign_rows<false>(job, rows, m, panel, out);
             }
         }
+        if (job.check_finite) out.nonfinite |= any_nonfinite(job.X + b0 * d, (b1 - b0) * d);
         if (job.update) {
             for (index_t i = b0; i < b1; ++i) {
                 const T* DIFFCLUST_RESTRICT x = job.X + i * d;
@@ -352,6 +358,7 @@ struct PassTotals {
     double inertia = 0.0;
     index_t changed = 0;
     index_t computed = 0;
+    bool nonfinite = false;
 };
 
 template <class T>
@@ -387,6 +394,7 @@ PassTotals lloyd_pass(const LloydJob<T>& job, int threads) {
             out.inertia = 0.0;
             out.changed = 0;
             out.computed = 0;
+            out.nonfinite = false;
             const index_t c = c0 + s;
             lloyd_rows(job, c * chunk_rows, std::min(n, (c + 1) * chunk_rows), out, sc);
         });
@@ -399,6 +407,7 @@ PassTotals lloyd_pass(const LloydJob<T>& job, int threads) {
             tot.inertia += out.inertia;
             tot.changed += out.changed;
             tot.computed += out.computed;
+            tot.nonfinite |= out.nonfinite;
         }
     }
     return tot;
@@ -519,7 +528,9 @@ struct KMeansStats {
 // Lloyd's algorithm on X (n x d, row-major) with weights w (nullptr: all 1).
 // centers (k x d): the initial centres on entry, the final ones on exit.
 // labels (n): written. tol: absolute threshold on the summed squared centre
-// shift. max_iter >= 1. Bit-identical for any n_threads.
+// shift. max_iter >= 1. Bit-identical for any n_threads. X holding NaN or
+// infinity throws std::invalid_argument (checked during the first pass, which
+// reads every row anyway; the centres are the caller's to check).
 template <class T>
 KMeansStats kmeans_lloyd(const T* X, index_t n, index_t d, const double* w, index_t k, T* centers, index_t* labels,
                          index_t max_iter, double tol, int n_threads) {
@@ -555,7 +566,9 @@ KMeansStats kmeans_lloyd(const T* X, index_t n, index_t d, const double* w, inde
             job.upper = upper.data(), job.lower = lower.data(), job.half_sep = half_sep.data();
             job.fresh = it == 0 || wait > 0;
         }
+        job.check_finite = it == 0;
         PassTotals tot = lloyd_pass(job, threads);
+        if (tot.nonfinite) throw std::invalid_argument("X contains NaN or infinity");
         if (bounded && it > 0) {
             if (wait > 0) {
                 --wait;

@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "diffclust/cluster/kmeans.hpp"
 #include "diffclust/cluster/kmeans_kernels.hpp"
 #include "diffclust/core/cancel.hpp"
+#include "diffclust/core/checks.hpp"
 #include "diffclust/core/chunked.hpp"
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/rng.hpp"
@@ -72,7 +74,8 @@ struct PlusPlusJob {
     // centre a satisfies min_t ||c_a - cand_t||^2 >= 4 (D_i + E_i) keeps D_i.
     const index_t* nearest;  // (n) index of the nearest chosen centre
     const double* min_sep;   // (centres) min over the candidates t of ||c_a - cand_t||^2
-    const double* sq_norm;   // (n) ||x_i||^2
+    double* sq_norm;         // (n) ||x_i||^2, written by the first step (nearest null)
+    char* nonfinite;         // (chunks) set by the first step when the chunk holds NaN or infinity
     double norm_bound;       // max squared norm of the centres and candidates
 };
 
@@ -98,8 +101,19 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_panel(const PlusPlusJob<T>& job, const ind
         pack8(job.X, d, rows, 0, count, panel);
     }
     for (int w = 0; w < lanes; ++w) xn[w] = 0.0, cur[w] = 0.0;
-    // the squared norms computed once (the same sums in the same order as over the panel)
-    for (index_t w = 0; w < count; ++w) xn[w] = job.sq_norm[rows[w]], cur[w] = job.closest[rows[w]];
+    for (index_t w = 0; w < count; ++w) cur[w] = job.closest[rows[w]];
+    if (job.nearest) {
+        for (index_t w = 0; w < count; ++w) xn[w] = job.sq_norm[rows[w]];
+    } else {  // the first step: the squared norms, summed in increasing t, kept for the others
+        for (index_t h = 0; h * pw < lanes; ++h) {
+            const double* P = panel + h * d * pw;
+            for (index_t t = 0; t < d; ++t) {
+#pragma GCC unroll 8
+                for (int w = 0; w < pw; ++w) xn[h * pw + w] += P[t * pw + w] * P[t * pw + w];
+            }
+        }
+        for (index_t w = 0; w < count; ++w) job.sq_norm[rows[w]] = xn[w];
+    }
     const index_t groups = tiles::ceil_div(trials, group);
     for (index_t cp = 0; cp < groups; ++cp) {
         const index_t nrows = std::min(group, trials - cp * group);
@@ -182,6 +196,7 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_chunk_impl(const PlusPlusJob<T>& job, inde
             m += !(job.min_sep[job.nearest[i]] >= reach);
         }
     } else {
+        job.nonfinite[c] = any_nonfinite(job.X + r0 * job.d, (r1 - r0) * job.d);
         for (index_t i = r0; i < r1; ++i) rows[m++] = i;
     }
     job.counts[c] = m;
@@ -265,7 +280,9 @@ inline index_t default_plusplus_trials(index_t k) {
 }
 
 // Greedy k-means++: writes the k chosen row indices to `indices` and returns
-// the final potential. w: weights (nullptr: all 1). trials >= 1.
+// the final potential. w: weights (nullptr: all 1). trials >= 1. X holding NaN
+// or infinity throws std::invalid_argument (checked during the first step, which
+// reads every row anyway, and computes the squared norms on the way).
 template <class T>
 double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_t k, index_t trials, u64 seed,
                        index_t* indices, int n_threads) {
@@ -283,8 +300,10 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
         for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i) s += w ? w[i] : 1.0;
         chunk_sum[static_cast<std::size_t>(c)] = s;
     }
-    std::vector<index_t> rows(static_cast<std::size_t>(n)), counts(static_cast<std::size_t>(chunks));
-    std::vector<double> vals(static_cast<std::size_t>(n * trials));
+    // (rows and vals: written before they are read, so left uninitialised)
+    const std::unique_ptr<index_t[]> rows(new index_t[static_cast<std::size_t>(n)]);
+    const std::unique_ptr<double[]> vals(new double[static_cast<std::size_t>(n * trials)]);
+    std::vector<index_t> counts(static_cast<std::size_t>(chunks));
     std::vector<double> pots(static_cast<std::size_t>(chunks * trials));
     std::vector<double> cand(static_cast<std::size_t>(trials * d)), cand_sq(static_cast<std::size_t>(trials));
     std::vector<double> cand_panels, cand_groups;
@@ -297,13 +316,7 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
     std::vector<index_t> nearest(static_cast<std::size_t>(n), 0);
     std::vector<double> centres(static_cast<std::size_t>(k * d)), min_sep(static_cast<std::size_t>(k));
     std::vector<double> sq_norm(static_cast<std::size_t>(n));
-    parallel_for(chunks, threads, [&](index_t c) {
-        for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i) {
-            double s = 0.0;
-            for (index_t t = 0; t < d; ++t) s += static_cast<double>(X[i * d + t]) * static_cast<double>(X[i * d + t]);
-            sq_norm[static_cast<std::size_t>(i)] = s;
-        }
-    });
+    std::vector<char> nonfinite(static_cast<std::size_t>(chunks), 0);
     double norm_bound = 0.0;
     double phi = 0.0;
     for (index_t step = 0; step < k; ++step) {
@@ -353,13 +366,16 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
         const PlusPlusJob<T> job{X,           w,          n,          d,
                                  cand.data(), cand_panels.data(), wide ? cand_groups.data() : nullptr,
                                  cand_sq.data(), used,
-                                 closest.data(), rows.data(), counts.data(), vals.data(), pots.data(),
-                                 step > 0 ? nearest.data() : nullptr, min_sep.data(), sq_norm.data(), norm_bound};
+                                 closest.data(), rows.get(), counts.data(), vals.get(), pots.data(),
+                                 step > 0 ? nearest.data() : nullptr, min_sep.data(), sq_norm.data(),
+                                 nonfinite.data(), norm_bound};
         parallel_for_tid(chunks, threads, [&](index_t c, int tid) {
             std::vector<double>& buf = scratch[static_cast<std::size_t>(tid)];
             if (buf.empty()) buf.resize(static_cast<std::size_t>(2 * pw * d + wide_cands * 2 * pw));
             plusplus_chunk(job, c, buf.data(), buf.data() + 2 * pw * d);
         });
+        if (step == 0 && std::find(nonfinite.begin(), nonfinite.end(), 1) != nonfinite.end())
+            throw std::invalid_argument("X contains NaN or infinity");
         // The candidate with the smallest potential (fold of chunk sums in order).
         index_t best = 0;
         double best_pot = inf;
@@ -373,12 +389,12 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
         chosen[static_cast<std::size_t>(id)] = 1;
         std::copy(cand.begin() + best * d, cand.begin() + (best + 1) * d, centres.begin() + step * d);
         parallel_for(chunks, threads, [&](index_t c) {  // the computed points' new D_i (the others keep theirs)
-            const index_t* r = rows.data() + c * chunk_rows;
-            const double* v = vals.data() + c * chunk_rows * used + best;
+            const index_t* r = rows.get() + c * chunk_rows;
+            const double* v = vals.get() + c * chunk_rows * used + best;
             for (index_t q = 0; q < counts[static_cast<std::size_t>(c)]; ++q) {
                 const auto i = static_cast<std::size_t>(r[q]);
                 const double fresh = v[q * used];
-                if (fresh < closest[i]) nearest[i] = step;  // now nearest to the new centre
+                nearest[i] = fresh < closest[i] ? step : nearest[i];  // now nearest to the new centre
                 closest[i] = fresh;
             }
         });

@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "diffclust/core/types.hpp"
 
@@ -44,6 +47,21 @@ void require_finite_points(const T* X, index_t m, const char* name) {
             throw std::invalid_argument(std::string(name) + " contains NaN or infinity");
         }
     }
+}
+
+// Whether X[0 .. m) holds NaN or infinity (all exponent bits set): a branch-free
+// scan that vectorises, for kernels that check the rows they read anyway.
+template <class T>
+inline bool any_nonfinite(const T* X, index_t m) {
+    using U = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+    constexpr U exponent = sizeof(T) == 8 ? U(0x7ff0000000000000ULL) : U(0x7f800000U);
+    U bad = 0;
+    for (index_t t = 0; t < m; ++t) {
+        U bits;
+        std::memcpy(&bits, X + t, sizeof bits);
+        bad |= static_cast<U>((bits & exponent) == exponent);
+    }
+    return bad != 0;
 }
 
 // sigma > 0 and finite; 1 <= n_samples <= 2^32 (samples are numbered by a
