@@ -179,7 +179,11 @@ DIFFCLUST_ALWAYS_INLINE void assign_rows_wide(const LloydJob<T>& job, const inde
     const bool consecutive = job.upper == nullptr && m > 0 && rows[m - 1] - rows[0] == m - 1;
     for (index_t p = 0; p < m; p += wide_rows) {
         const index_t cnt = std::min(wide_rows, m - p);
-        for (index_t w = 0; w < wide_rows; ++w) r[w] = job.X + rows[p + std::min(w, cnt - 1)] * d;  // pad: the last row
+        if (consecutive) {
+            for (index_t w = 0; w < wide_rows; ++w) r[w] = job.X + (rows[p] + std::min(w, cnt - 1)) * d;
+        } else {
+            for (index_t w = 0; w < wide_rows; ++w) r[w] = job.X + rows[p + std::min(w, cnt - 1)] * d;
+        }  // (padding: the last row again)
         nearest32f_avx512(r, d, wc, scratch.panel_f.data(), best, second, arg, xn, ahead, ahead_end);
         if (consecutive) {
             out.changed += settle32_avx512(best, second, arg, xn, cnt, rel2, cmax2, floor, rows[p], job.labels,

@@ -576,6 +576,18 @@ DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE __m256 row8f(const float* r, index_t t,
     return x;
 }
 
+// Lane w of the result: the sum of the eight lanes of v[w] (pairs, then halves,
+// then the two halves of each row: 14 shuffles and 7 additions for the eight).
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE __m512d lane_sums8(const __m512d* v) {
+    __m512d a[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q)
+        a[q] = _mm512_add_pd(_mm512_unpacklo_pd(v[2 * q], v[2 * q + 1]), _mm512_unpackhi_pd(v[2 * q], v[2 * q + 1]));
+    const __m512d b0 = _mm512_add_pd(_mm512_shuffle_f64x2(a[0], a[1], 0x88), _mm512_shuffle_f64x2(a[0], a[1], 0xDD));
+    const __m512d b1 = _mm512_add_pd(_mm512_shuffle_f64x2(a[2], a[3], 0x88), _mm512_shuffle_f64x2(a[2], a[3], 0xDD));
+    return _mm512_add_pd(_mm512_shuffle_f64x2(b0, b1, 0x88), _mm512_shuffle_f64x2(b0, b1, 0xDD));
+}
+
 // The first tier's panel of 16 rows r[0 .. 16), read in place: Pf[t * 16 + w] =
 // float(x_w[t]) for t < d, 8 features at a time (each row's 8 values converted to
 // float, then the 16 x 8 block transposed in registers: rows w and w + 8 share a
@@ -621,8 +633,8 @@ DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void pack16f(const T* const* r, index_t
             if (f + 4 < tail) _mm512_storeu_ps(o + (f + 4) * 16, _mm512_permutex2var_ps(v[f], hi, v[f + 4]));
         }
     }
-#pragma GCC unroll 16
-    for (int w = 0; w < 16; ++w) sq_norm[w] = _mm512_reduce_add_pd(sq[w]);
+    _mm512_storeu_pd(sq_norm, lane_sums8(sq));
+    _mm512_storeu_pd(sq_norm + 8, lane_sums8(sq + 8));
 }
 
 // First tier: the 32 rows r[0 .. 32) (read in place, packed by pack16f into Pf,
