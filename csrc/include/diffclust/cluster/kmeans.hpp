@@ -309,7 +309,11 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
             double dist[pw];
             for (index_t i = b0; i < b1; i += pw) {
                 const index_t cnt = std::min(pw, b1 - i);
-                sq_distances_labelled8(job.X, d, nullptr, i, cnt, job.centers, job.labels, panel, dist);
+                if (job.wide) {  // the same sums, transposed in registers instead of packed
+                    sq_distances_rows8_avx512(job.X, d, i, cnt, job.centers, job.labels, dist);
+                } else {
+                    sq_distances_labelled8(job.X, d, nullptr, i, cnt, job.centers, job.labels, panel, dist);
+                }
                 for (index_t w = 0; w < cnt; ++w) out.inertia += (job.w ? job.w[i + w] : 1.0) * dist[w];
             }
         }

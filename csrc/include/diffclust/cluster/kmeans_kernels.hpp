@@ -422,6 +422,7 @@ struct Ahead {
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see rng.hpp
+#pragma GCC diagnostic ignored "-Wuninitialized"        // the same (_mm512_undefined_pd in unpack and shuffles)
 #endif
 // The two tiers' lanes: float32 (16 per register) and float64 (8), with the
 // index of the best centre in an integer lane of the same width.
@@ -658,6 +659,62 @@ DIFFCLUST_AVX512 __attribute__((noinline)) void nearest32f_avx512(const T* const
     }
 }
 
+// Eight features (from t; the first `mask` ones) of a row as double.
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE __m512d row8d(const double* r, __mmask8 mask) {
+    return _mm512_maskz_loadu_pd(mask, r);
+}
+DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE __m512d row8d(const float* r, __mmask8 mask) {
+    return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mask, r));
+}
+
+// sq_distances_labelled8 for the consecutive rows i0 .. i0 + count (count <= 8) on
+// AVX-512, bit for bit: out[w] = sum_t (x_t - c_t)^2 (c the row's labelled centre),
+// each in increasing t by a product and then a sum. The differences of eight rows
+// and eight features are transposed in registers (unpack, a two-source
+// permutation, then 256-bit halves), so that no row is packed first.
+template <class T>
+DIFFCLUST_AVX512 __attribute__((noinline)) void sq_distances_rows8_avx512(const T* X, index_t d, index_t i0,
+                                                                         index_t count, const double* C,
+                                                                         const index_t* labels, double* out) {
+    const T* xr[8];
+    const double* cr[8];
+    for (index_t w = 0; w < 8; ++w) {
+        const index_t i = i0 + std::min(w, count - 1);  // padding: the last row again
+        xr[w] = X + i * d;
+        cr[w] = C + labels[i] * d;
+    }
+    const __m512i pick_a = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+    const __m512i pick_b = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    __m512d acc = _mm512_setzero_pd();
+    for (index_t t = 0; t < d; t += 8) {
+        // masked-out features read as 0 on both sides: they add +0, which changes no sum
+        const __mmask8 mask = static_cast<__mmask8>(d - t >= 8 ? 0xFF : (1u << (d - t)) - 1);
+        __m512d v[8], u[8], f[8];
+#pragma GCC unroll 8
+        for (int w = 0; w < 8; ++w) v[w] = _mm512_sub_pd(row8d(xr[w] + t, mask), _mm512_maskz_loadu_pd(mask, cr[w] + t));
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) {
+            const __m512d lo = _mm512_unpacklo_pd(v[2 * q], v[2 * q + 1]);  // features 0, 2, 4, 6 of two rows
+            const __m512d hi = _mm512_unpackhi_pd(v[2 * q], v[2 * q + 1]);  // 1, 3, 5, 7
+            v[2 * q] = lo, v[2 * q + 1] = hi;
+        }
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {  // rows 0-3 (h = 0) or 4-7
+            u[4 * h] = _mm512_permutex2var_pd(v[4 * h], pick_a, v[4 * h + 2]);          // features 0, 4
+            u[4 * h + 1] = _mm512_permutex2var_pd(v[4 * h], pick_b, v[4 * h + 2]);      // 2, 6
+            u[4 * h + 2] = _mm512_permutex2var_pd(v[4 * h + 1], pick_a, v[4 * h + 3]);  // 1, 5
+            u[4 * h + 3] = _mm512_permutex2var_pd(v[4 * h + 1], pick_b, v[4 * h + 3]);  // 3, 7
+        }
+        f[0] = _mm512_shuffle_f64x2(u[0], u[4], 0x44), f[4] = _mm512_shuffle_f64x2(u[0], u[4], 0xEE);
+        f[2] = _mm512_shuffle_f64x2(u[1], u[5], 0x44), f[6] = _mm512_shuffle_f64x2(u[1], u[5], 0xEE);
+        f[1] = _mm512_shuffle_f64x2(u[2], u[6], 0x44), f[5] = _mm512_shuffle_f64x2(u[2], u[6], 0xEE);
+        f[3] = _mm512_shuffle_f64x2(u[3], u[7], 0x44), f[7] = _mm512_shuffle_f64x2(u[3], u[7], 0xEE);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) acc = _mm512_add_pd(acc, _mm512_mul_pd(f[j], f[j]));
+    }
+    _mm512_storeu_pd(out, acc);
+}
+
 // k-means++'s dot products (kmeans_plusplus.hpp) on AVX-512: the 16 points of the
 // two double B panels at P (2 x d x 8) against R <= wide_cands candidates (A[t * R
 // + r] = c_r[t]): dots[r * 16 + w] = sum_t x_w[t] c_r[t], summed in increasing t
@@ -774,6 +831,8 @@ inline void nearest32f_avx512(const T* const*, index_t, const WideCenters&, floa
                               const char*, const char*) {}
 inline void nearest16_avx512(const double*, index_t, const WideCenters&, double*, double*, long long*, double*) {}
 inline void plusplus_dots16_avx512(const double*, index_t, const double*, index_t, double*, const Ahead&) {}
+template <class T>
+inline void sq_distances_rows8_avx512(const T*, index_t, index_t, index_t, const double*, const index_t*, double*) {}
 inline index_t settle32_avx512(const float*, const float*, const int*, const double*, index_t, double, double, double,
                                index_t, index_t*, index_t*, index_t&) {
     return 0;
