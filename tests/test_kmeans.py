@@ -167,10 +167,14 @@ def test_exact_labels_at_every_scale(rng: np.random.Generator, scale: float, d: 
     C = scale * grid[rng.choice(3000, k, replace=False)]
     for on in (False, True):
         portable(on)
-        labels, dist, _ = _ops_kmeans.kmeans_assign(X, C, None, 1)
+        labels, dist, inertia = _ops_kmeans.kmeans_assign(X, C, None, 1)
         np.testing.assert_array_equal(labels, brute_labels(X, C))
         # the distances summed in increasing feature order (cumsum: sequential)
-        np.testing.assert_array_equal(dist, np.cumsum((X - C[labels]) ** 2, axis=1)[:, -1])
+        exact = np.cumsum((X - C[labels]) ** 2, axis=1)[:, -1]
+        np.testing.assert_array_equal(dist, exact)
+        # the inertia: row order within chunks of 2048 rows, then the chunks in order
+        chunk_sums = [np.cumsum(exact[c : c + 2048])[-1] for c in range(0, len(exact), 2048)]
+        assert inertia == np.cumsum(chunk_sums)[-1]
     runs = []
     for on in (False, True):
         portable(on)
