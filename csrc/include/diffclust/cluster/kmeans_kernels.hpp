@@ -352,8 +352,9 @@ DIFFCLUST_ALWAYS_INLINE void nearest_small(const T*, index_t, index_t, index_t, 
 
 // The AVX-512 kernels (any k, used whenever the CPU has AVX-512), two tiers.
 //
-// First tier, float32 (16 lanes): 32 points (four B panels, converted to float
-// in two 16-lane panels) against groups of up to 12 centres (float copies of
+// First tier, float32 (16 lanes): 32 points (their rows read in place, converted
+// and transposed in registers into two 16-lane panels, pack16f) against groups of
+// up to 12 centres (float copies of
 // the centres, wide_f[t * r + j] for the group's r centres, the last group
 // rounded up to even), the centre value broadcast into fused multiply-adds: 24
 // accumulators, one per centre and panel. Best, second and arg are kept as in

@@ -16,7 +16,8 @@
 // chosen centre), the next centre is the first point not chosen yet.
 //
 // Distances use the Gram trick ||x||^2 + ||c||^2 - 2 <x, c> on the register
-// tile of tiles.hpp (candidates as A panels, points as B panels), clamped at 0;
+// tile of tiles.hpp (candidates as A panels, points as B panels; on AVX-512,
+// 16 points against 8 candidates, the same sums bit for bit), clamped at 0;
 // a value within the rounding margin of 0 (kmeans_kernels.hpp) is recomputed
 // directly, so a duplicate of a centre is at distance exactly 0.
 #pragma once
