@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "convert.hpp"
-#include "diffclust/cluster/kmeans_kernels.hpp"
+#include "diffclust/cluster/kmeans_avx512.hpp"
 #include "diffclust/core/rng.hpp"
 
 namespace diffclust::bind {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "diffclust/cluster/kmeans.hpp"
+#include "diffclust/cluster/kmeans_avx512.hpp"
 #include "diffclust/cluster/kmeans_kernels.hpp"
 #include "diffclust/core/cancel.hpp"
 #include "diffclust/core/checks.hpp"
