@@ -234,6 +234,38 @@ def test_portable_kernels_same_fit(rng: np.random.Generator, dtype: type, d: int
     np.testing.assert_array_equal(a.labels, brute_labels(X, a.centers))
 
 
+def _at_line_offset(X: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of X whose data starts `offset` bytes into a 64-byte cache line, inside a
+    buffer whose other bytes hold NaN (a kernel reading past a row would see them)."""
+    buf = np.full(X.nbytes + 256, np.nan, dtype=X.dtype).view(np.uint8)
+    start = (offset - buf.ctypes.data) % 64 + 64
+    out = buf[start:start + X.nbytes].view(X.dtype).reshape(X.shape)
+    out[...] = X
+    assert out.ctypes.data % 64 == offset
+    return out
+
+
+@pytest.mark.parametrize("offset", [0, 8, 16, 24, 32, 40, 48, 56])
+@pytest.mark.parametrize("d", [8, 16, 24, 64])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_rows_off_cache_line_same_fit(rng: np.random.Generator, offset: int, d: int, weighted: bool,
+                                      portable) -> None:
+    # float64 rows that start inside a cache line (NumPy's do) are read by aligned loads
+    # of the lines they straddle on AVX-512: the same fit as the portable kernels
+    n, k = 1003, 10
+    X = _at_line_offset(blobs(rng, n, d, k, spread=3.0), offset)
+    w = rng.uniform(0.5, 2.0, n) if weighted else None
+    C0 = X[rng.choice(n, k, replace=False)]
+    fits = []
+    for on in (False, True):
+        portable(on)
+        fits.append(dc.kmeans(X, k, init=C0, sample_weight=w, tol=0, max_iter=20))
+    a, b = fits
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.centers.tobytes() == b.centers.tobytes()
+    assert a.inertia == b.inertia and np.isfinite(a.inertia)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_tolerance_is_numpy_variance(rng: np.random.Generator, dtype: type) -> None:
     # the compiled column variances add the rows in NumPy's order: the same bits

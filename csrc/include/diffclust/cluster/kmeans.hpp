@@ -33,6 +33,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "diffclust/cluster/kmeans_avx512.hpp"
@@ -292,7 +293,14 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
             }
         }
         if (job.check_finite) out.nonfinite |= any_nonfinite(job.X + b0 * d, (b1 - b0) * d);
-        if (job.update) {
+        bool summed = false;
+        if constexpr (std::is_same_v<T, double>) {
+            if (job.update && job.wide && rows_off_line(job.X, d)) {
+                add_rows_off_line_avx512(job.X, d, b0, b1, job.labels, job.w, sums, weights);
+                summed = true;
+            }
+        }
+        if (job.update && !summed) {
             for (index_t i = b0; i < b1; ++i) {
                 const T* DIFFCLUST_RESTRICT x = job.X + i * d;
                 const index_t l = job.labels[i];
@@ -307,11 +315,12 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
             }
         }
         if (job.inertia) {  // summed in row order
-            double dist[pw];
-            for (index_t i = b0; i < b1; i += pw) {
-                const index_t cnt = std::min(pw, b1 - i);
+            double dist[wide_rows];
+            const index_t rows_per_call = job.wide ? wide_rows : pw;
+            for (index_t i = b0; i < b1; i += rows_per_call) {
+                const index_t cnt = std::min(rows_per_call, b1 - i);
                 if (job.wide) {  // the same sums, transposed in registers instead of packed
-                    sq_distances_rows8_avx512(job.X, d, i, cnt, job.centers, job.labels, dist);
+                    sq_distances_rows32_avx512(job.X, d, i, cnt, job.centers, job.labels, dist);
                 } else {
                     sq_distances_labelled8(job.X, d, nullptr, i, cnt, job.centers, job.labels, panel, dist);
                 }
