@@ -317,6 +317,13 @@ DIFFCLUST_AVX512 __attribute__((noinline)) void nearest32f_avx512(const T* const
                                                                  float* Pf, float* best, float* second, int* arg,
                                                                  double* sq_norm, const char* ahead,
                                                                  const char* ahead_end) {
+    if (ahead < ahead_end) {
+        // The steps prefetch whole lines from `ahead`, as many as the rows have bytes:
+        // rows that start inside a line (NumPy's) reach into one line more, prefetched
+        // here (paired runs: a Lloyd pass 1.5% faster at d = 16, 3% at d = 64).
+        ahead = reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(ahead) & ~std::uintptr_t(63));
+        _mm_prefetch(ahead_end - 1, _MM_HINT_T1);
+    }
     pack16f(r, d, Pf, sq_norm);
     pack16f(r + 16, d, Pf + 16 * d, sq_norm + 16);
     const __m512 vinf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
