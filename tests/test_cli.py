@@ -435,6 +435,30 @@ def test_bench_merges_runs_of_several_files(tmp_path: Path, capsys: Any) -> None
     assert len(merged["benchmarks"]) == len(data["benchmarks"])
 
 
+def test_bench_reproduce_names_each_part_once() -> None:
+    from diffclust.cli._report import merge_runs
+
+    def part(command: str | None, file: str) -> dict[str, Any]:
+        return {"benchmarks": [{"fullname": f"benchmarks/{file}.py::test_x", "group": "g", "name": "test_x",
+                                "stats": {"median": 1.0}, "extra_info": {}}],
+                "diffclust_bench": {"command": command}}
+
+    merged = merge_runs([part("diffclust bench -k 'bench_a' --out /tmp/p/bench_a.md", "bench_a"),
+                         part("diffclust bench -k 'bench_b' --out parts/bench_b.md", "bench_b"),
+                         part("diffclust bench -k 'bench_b and large_n' --out /x/bench_b_large.md", "bench_b"),
+                         part(None, "bench_c")])
+    assert merged["diffclust_bench"]["command"].splitlines() == [
+        "for f in bench_a bench_b bench_c; do",
+        "  diffclust bench -k $f --out parts/$f.md --json parts/$f.json --no-plots",
+        "done",
+        "# selections of their own: their file's docstring names the environment they need",
+        ("diffclust bench -k 'bench_b and large_n' --out parts/bench_b_large.md --json parts/bench_b_large.json "
+         "--no-plots"),
+        ("diffclust bench --from-json parts/bench_a.json parts/bench_b.json parts/bench_b_large.json "
+         "parts/bench_c.json --out benchmarks/README.md"),
+    ]
+
+
 def test_bench_describe_keeps_prose_not_commands(tmp_path: Path) -> None:
     from diffclust.cli.bench import describe
 

@@ -35,7 +35,9 @@ bench_perturbed.py, bench_silhouette.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["PLOT_FAMILIES", "format_ms", "format_ratio", "merge_runs", "parse_benchmark", "plot_series",
@@ -165,6 +167,48 @@ def _run_files(data: Mapping[str, Any]) -> list[str]:
     return files
 
 
+def _selection(run: Mapping[str, Any]) -> tuple[str, str]:
+    """(the ``-k`` expression, the name of the part) of a run: both from its recorded
+    command (the name from ``--out``) when it has one, else its first file's stem."""
+    default = run["files"][0] if run["files"] else "bench"
+    try:
+        words = shlex.split(run.get("command") or "")
+    except ValueError:
+        words = []
+    value = {flag: words[i + 1] for i, flag in enumerate(words[:-1]) if flag in ("-k", "--out")}
+    name = Path(value["--out"]).stem if "--out" in value else default
+    return value.get("-k", default), name
+
+
+def _reproduce(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The shell commands that remake the report: the runs of whole files in one loop,
+    a run of its own selection (e.g. one test of a file, which may need the environment
+    its file's docstring names) on a line of its own, then the merge, each part once."""
+    plain: list[str] = []
+    own: list[tuple[str, str]] = []
+    names: list[str] = []
+    for run in runs:
+        expression, name = _selection(run)
+        if name in names:
+            continue
+        names.append(name)
+        if expression == name:
+            plain.append(name)
+        else:
+            own.append((expression, name))
+    lines = []
+    if plain:
+        lines += [f"for f in {' '.join(plain)}; do",
+                  "  diffclust bench -k $f --out parts/$f.md --json parts/$f.json --no-plots", "done"]
+    if own:
+        lines.append("# selections of their own: their file's docstring names the environment they need")
+    lines += [f"diffclust bench -k {shlex.quote(e)} --out parts/{n}.md --json parts/{n}.json --no-plots"
+              for e, n in own]
+    lines.append("diffclust bench --from-json " + " ".join(f"parts/{n}.json" for n in names)
+                 + " --out benchmarks/README.md")
+    return "\n".join(lines)
+
+
 def merge_runs(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
     """One report document from several ``diffclust bench`` JSON documents.
 
@@ -184,10 +228,7 @@ def merge_runs(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
                      "load_average": extra.get("load_average"), "files": _run_files(part)})
         files.update(extra.get("files") or {})
         versions.update(extra.get("versions") or {})
-    stems = " ".join(stem for run in runs for stem in run["files"])
-    command = (f"for f in {stems}; do\n  diffclust bench -k $f --out parts/$f.md --json parts/$f.json --no-plots\n"
-               "done\ndiffclust bench --from-json " + " ".join(f"parts/{stem}.json" for stem in stems.split())
-               + " --out benchmarks/README.md")
+    command = _reproduce(runs)
     meta.update(runs=runs, files=files, versions=versions, command=command)
     meta.pop("load_average", None)
     return {"machine_info": first.get("machine_info"), "version": first.get("version"),
