@@ -389,7 +389,8 @@ DIFFCLUST_AVX512 __attribute__((noinline)) inline void add_rows_off_line_avx512(
 // and eight features are transposed in registers (unpack, a two-source
 // permutation, then 256-bit halves), so that no row is packed first; four groups of
 // eight rows keep four chains of sums in flight (one group's chain of d additions
-// leaves the adder idle most of the time: 20% faster at d = 16).
+// leaves the adder idle most of the time: the final pass's inertia took 1.0 ms
+// instead of 0.8 at n = 200 000, d = 16, k = 10).
 template <class T>
 DIFFCLUST_AVX512 __attribute__((noinline)) void sq_distances_rows32_avx512(const T* X, index_t d, index_t i0,
                                                                           index_t count, const double* C,

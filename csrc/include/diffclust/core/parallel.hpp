@@ -152,8 +152,8 @@ struct LoopReport {
 // another loop. Worker w (w = 1, 2, ...) is tid w of every loop whose team is
 // larger than w, and ignores the others. A worker spins for the next loop
 // while it has worked in the last millisecond (spin_window_us), then sleeps;
-// the caller wakes only the sleeping members of its team. After fork() the child, which has no
-// workers, builds a fresh pool.
+// the caller wakes only the sleeping members of its team. After fork() the
+// child, which has no workers, builds a fresh pool.
 class ThreadPool {
 public:
     static ThreadPool& instance() {
