@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "diffclust/core/cancel.hpp"
+#include "diffclust/core/checks.hpp"
 #include "diffclust/core/parallel.hpp"
 #include "diffclust/core/simd.hpp"
 #include "diffclust/core/types.hpp"
@@ -283,31 +284,15 @@ inline std::optional<index_array> pair_list(const opt_array& a, index_t n, const
 // ---------------------------------------------------------------------------
 // Values (run with the GIL released: these throw std:: exceptions)
 
-// Scans p[0..m) by its bits, an integer OR the compiler vectorises (memory-bound
-// with the AVX2 or AVX-512 copy; the baseline copy is twice as slow): bit 1 = a
-// NaN or infinity (exponent bits all ones), bit 2 = a value < 0 (sign bit set on
-// a non-zero magnitude; -0.0 is fine).
-template <class T>
-DIFFCLUST_ALWAYS_INLINE unsigned scan_block_impl(const T* p, index_t m) {
-    using U = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
-    constexpr U sign = U(1) << (8 * sizeof(T) - 1);
-    constexpr U exponent = sizeof(T) == 8 ? U(0x7ff0000000000000ULL) : U(0x7f800000U);
-    U bad = 0, negative = 0;
-    for (index_t i = 0; i < m; ++i) {
-        U bits;
-        std::memcpy(&bits, p + i, sizeof bits);
-        bad |= static_cast<U>((bits & exponent) == exponent);
-        negative |= static_cast<U>(bits > sign);
-    }
-    return (bad ? 1U : 0U) | (negative ? 2U : 0U);
-}
-
+// Scans p[0..m) by its bits (core/checks.hpp's scan_values, an integer OR the
+// compiler vectorises: memory-bound with the AVX2 or AVX-512 copy, the baseline
+// copy is twice as slow): bit 1 = a NaN or infinity, bit 2 = a value < 0.
 [[maybe_unused]] static DIFFCLUST_TARGET_CLONES unsigned scan_block(const double* p, index_t m) {
-    return scan_block_impl(p, m);
+    return scan_values<true>(p, m);
 }
 
 [[maybe_unused]] static DIFFCLUST_TARGET_CLONES unsigned scan_block(const float* p, index_t m) {
-    return scan_block_impl(p, m);
+    return scan_values<true>(p, m);
 }
 
 // std::invalid_argument unless p[0..m) is finite (and, if `nonnegative`, >= 0),

@@ -11,6 +11,7 @@
 #include <string>
 #include <type_traits>
 
+#include "diffclust/core/simd.hpp"
 #include "diffclust/core/types.hpp"
 
 namespace diffclust {
@@ -49,19 +50,29 @@ void require_finite_points(const T* X, index_t m, const char* name) {
     }
 }
 
-// Whether X[0 .. m) holds NaN or infinity (all exponent bits set): a branch-free
-// scan that vectorises, for kernels that check the rows they read anyway.
-template <class T>
-inline bool any_nonfinite(const T* X, index_t m) {
+// What X[0 .. m) holds, by a branch-free scan of the bits that vectorises: bit 1 =
+// NaN or infinity (exponent bits all ones), bit 2 (only with Negative) = a value
+// < 0 (sign bit set on a non-zero magnitude; -0.0 is fine).
+// (Always inlined: each instruction-set copy of a caller vectorises it its own way.)
+template <bool Negative, class T>
+DIFFCLUST_ALWAYS_INLINE unsigned scan_values(const T* X, index_t m) {
     using U = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+    constexpr U sign = U(1) << (8 * sizeof(T) - 1);
     constexpr U exponent = sizeof(T) == 8 ? U(0x7ff0000000000000ULL) : U(0x7f800000U);
-    U bad = 0;
+    U bad = 0, negative = 0;
     for (index_t t = 0; t < m; ++t) {
         U bits;
         std::memcpy(&bits, X + t, sizeof bits);
         bad |= static_cast<U>((bits & exponent) == exponent);
+        if constexpr (Negative) negative |= static_cast<U>(bits > sign);
     }
-    return bad != 0;
+    return (bad ? 1U : 0U) | (negative ? 2U : 0U);
+}
+
+// Whether X[0 .. m) holds NaN or infinity, for kernels that check the rows they read anyway.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE bool any_nonfinite(const T* X, index_t m) {
+    return scan_values<false>(X, m) != 0;
 }
 
 // sigma > 0 and finite; 1 <= n_samples <= 2^32 (samples are numbered by a
