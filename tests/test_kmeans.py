@@ -195,6 +195,25 @@ def test_points_past_the_float_tier(rng: np.random.Generator, portable) -> None:
         np.testing.assert_array_equal(labels, brute_labels(X, C))
 
 
+@pytest.mark.parametrize("on", [False, True], ids=["native", "portable"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_plusplus_potential_is_brute_force(rng: np.random.Generator, on: bool, weighted: bool, portable) -> None:
+    # The potential returned is sum_i w_i min_j ||x_i - c_j||^2 over the centres
+    # returned (each step's chosen centre lowers D_i in the next step's pass, not
+    # in a pass of its own, and the last one only in the potential), and every
+    # centre lowers it: the potential after j centres, brute force, decreases.
+    X = blobs(rng, 5003, 7, 30, spread=3.0)
+    X[rng.choice(5003, 50, replace=False)] = X[:50]  # duplicates: distance exactly 0
+    w = rng.uniform(0.0, 2.0, 5003) if weighted else None
+    portable(on)
+    idx, pot = _core.kmeans_plusplus_f64(X, w, 20, 3, 11, 1)
+    D = ((X[:, None, :] - X[idx][None, :, :]) ** 2).sum(-1)
+    ww = np.ones(5003) if w is None else w
+    assert pot == pytest.approx(float(ww @ D.min(axis=1)), rel=1e-12)
+    prefix = [float(ww @ np.minimum.accumulate(D, axis=1)[:, j]) for j in range(20)]
+    assert all(b < a for a, b in zip(prefix, prefix[1:]))
+
+
 @pytest.mark.parametrize("trials", [1, 4, 8, 11])
 @pytest.mark.parametrize("d", [1, 5, 16, 33])
 def test_portable_kernels_same_plusplus(rng: np.random.Generator, trials: int, d: int, portable) -> None:

@@ -8,24 +8,33 @@
 // keeps the candidate whose addition gives the smallest potential (the first
 // on ties). A draw is a uniform u (Philox4x32-10 on the counter (trial, step,
 // "kmpp", 0) with the 64-bit seed as key, so the stream differs from NumPy's)
-// scaled by phi, and the chosen point is the first i whose prefix sum of w_i D_i
-// exceeds it: a point with w_i D_i = 0 (an already chosen point or a duplicate
-// of one, a zero weight) is never drawn. Prefix sums are taken over fixed
-// chunks (kmeans_detail::chunk_rows rows, summed in row order) combined in
-// chunk order, like every sum here. When phi is 0 (every point coincides with a
-// chosen centre), the next centre is the first point not chosen yet.
+// scaled by phi, and the chosen point is the first i, in row order, whose prefix
+// sum of w_i D_i exceeds it: a point with w_i D_i = 0 (an already chosen point or
+// a duplicate of one, a zero weight) is never drawn. When phi is 0 (every point
+// coincides with a chosen centre), the next centre is the first point not chosen.
+//
+// One pass over the rows per step: it computes the candidates' potentials and,
+// first, lowers D_i by the centre chosen at the last step (so that no pass of its
+// own updates D; the draws of a step compute that centre's distances for the
+// rows they scan, the same values bit for bit). A point whose nearest centre is,
+// by the triangle inequality, too far from the pass's columns keeps D_i without
+// being computed. Sums are taken over fixed chunks (kmeans_detail::chunk_rows
+// rows) and combined in chunk order; inside a chunk, the computed points' values
+// go to 8 lanes (the q-th computed point to lane q % 8) and the skipped points'
+// to 8 other lanes (row i to lane i % 8), each lane summed in row order, the
+// lanes folded in order: fixed by the data, never by the thread count.
 //
 // Distances use the Gram trick ||x||^2 + ||c||^2 - 2 <x, c> on the register
-// tile of tiles.hpp (candidates as A panels, points as B panels; on AVX-512,
-// 16 points against 8 candidates, the same sums bit for bit), clamped at 0;
-// a value within the rounding margin of 0 (kmeans_kernels.hpp) is recomputed
-// directly, so a duplicate of a centre is at distance exactly 0.
+// tile of tiles.hpp (the columns as A panels, points as B panels; on AVX-512,
+// 16 points against 8 columns, the same sums bit for bit, and the work after
+// the sums in AVX-512 registers, the same operations), clamped at 0; a value
+// within the rounding margin of 0 (kmeans_kernels.hpp) is recomputed directly,
+// so a duplicate of a centre is at distance exactly 0.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -54,47 +63,176 @@ inline double kmpp_uniform(u64 seed, index_t step, index_t trial) {
     return uniform52(static_cast<u64>(b[0]) | (static_cast<u64>(b[1]) << 32));
 }
 
+// The sums of one chunk, each carried in 8 lanes (see the top of the file).
+constexpr int sum_lanes = 8;
+
+// One pass of a step over the rows. Its columns are the centre chosen at the last
+// step (`pending`: its distances lower D_i here, in place, rather than in a pass
+// of their own) followed by the step's candidates. For each chunk c it writes
+// pots[c * trials + t], the sum of w_i min(D_i, d(x_i, cand_t)) over the chunk,
+// and base[c], the sum of w_i D_i (D_i after the pending centre).
 template <class T>
 struct PlusPlusJob {
     const T* X;
     const double* w;
     index_t n, d;
-    const double* cand;         // trials x d candidate coordinates
-    const double* cand_panels;  // packed as A panels
-    const double* cand_groups;  // on AVX-512 (else nullptr): groups of wide_cands, d x (group size) each
-    const double* cand_sq;      // their squared norms
-    index_t trials;
-    const double* closest;  // (n) current D_i
-    // The points each chunk computes (the others keep D_i for every candidate):
-    // chunk c's rows at rows[c * chunk_rows ..], counts[c] of them, and their values
-    // min(D_i, d(x_i, cand_t)) at vals[(c * chunk_rows + q) * trials + t].
-    index_t* rows;
-    index_t* counts;
-    double* vals;
-    double* pots;  // (chunks x trials) chunk sums of w_i min(D_i, d(x_i, cand_t))
-    // The triangle-inequality skip (nullptr nearest: none): a point whose nearest
-    // centre a satisfies min_t ||c_a - cand_t||^2 >= 4 (D_i + E_i) keeps D_i.
-    const index_t* nearest;  // (n) index of the nearest chosen centre
-    const double* min_sep;   // (centres) min over the candidates t of ||c_a - cand_t||^2
-    double* sq_norm;         // (n) ||x_i||^2, written by the first step (nearest null)
-    char* nonfinite;         // (chunks) set by the first step when the chunk holds NaN or infinity
-    double norm_bound;       // max squared norm of the centres and candidates
+    const double* cols;         // ncols x d coordinates: the pending centre (if any), then the candidates
+    const double* col_panels;   // packed as A panels (portable kernels)
+    const double* col_groups;   // on AVX-512 (else nullptr): groups of wide_cands, d x (group size) each
+    const double* col_sq;       // their squared norms
+    index_t ncols, trials;      // trials = ncols - pending
+    bool pending;
+    index_t pending_id;         // the pending centre's index (the value `nearest` takes)
+    double* closest;            // (n) D_i
+    index_t* nearest;           // (n) the nearest centre of each point
+    double* pots;               // (chunks x trials)
+    double* base;               // (chunks)
+    // The triangle-inequality skip (nullptr: every point computed, as in the first
+    // pass): a point whose nearest centre a satisfies min over the columns of
+    // ||c_a - col||^2 >= 4 (D_i + E_i) keeps D_i.
+    const double* min_sep;  // (centres) min over the columns of ||c_a - col||^2
+    double* sq_norm;        // (n) ||x_i||^2, written by the first pass
+    char* nonfinite;        // (chunks) set by the first pass when the chunk holds NaN or infinity
+    double norm_bound;      // max squared norm of the centres and candidates
+    bool first;             // the first pass: squared norms and the finiteness check
 };
 
-// Distances of the points rows[0 .. count) (count <= 8, or 16 with Wide) to the
-// candidates, min'ed with their closest values into out[w * trials + t]. The dot
-// products come from tiles::micro_tile (8 points, candidates 6 at a time) or, on
-// AVX-512 (Wide), from plusplus_dots16_avx512 (16 points, 8 candidates at a time):
+// min(D, g) for g = ||x||^2 + ||c||^2 - 2 <x, c> from the dot product `dot`; a g
+// within the rounding margin of 0 is replaced by the direct sum of squares (so a
+// duplicate of c is at distance exactly 0). The scalar form of plusplus_panel's
+// lanes, bit for bit: search_prefix uses it for the pending centre.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE double plusplus_value(double xn, double cn, double dot, double cur, double rel2, const T* x,
+                                              const double* c, index_t d) {
+    const double g = (xn + cn) - 2.0 * dot;
+    if (!(g > rel2 * (xn + cn))) {
+        const double e = sq_distance(x, c, d);
+        return e < cur ? e : cur;
+    }
+    return g < cur ? g : cur;
+}
+
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see rng.hpp (_mm512_undefined in the gather)
+#endif
+// plusplus_panel's work after the dot products of one group of columns (col0 ..
+// col0 + nrows), for a panel of 16 points, in AVX-512 registers: the same
+// operations on the same values as the portable loops below, so the same bits.
+// cur holds the points' D_i and is lowered by the pending column.
+template <class T>
+DIFFCLUST_AVX512 __attribute__((noinline)) void plusplus_columns16_avx512(const PlusPlusJob<T>& job,
+                                                                         const index_t* rows, index_t count,
+                                                                         const double* tile, index_t col0,
+                                                                         index_t nrows, const double* xn, double* cur,
+                                                                         const double* wt, double* acc) {
+    const index_t d = job.d;
+    const double rel2 = 2.0 * margin_factor(d);
+    const __mmask16 live = static_cast<__mmask16>((1u << count) - 1u);
+    const __m512d x0 = _mm512_loadu_pd(xn), x1 = _mm512_loadu_pd(xn + 8), w0 = _mm512_loadu_pd(wt),
+                  w1 = _mm512_loadu_pd(wt + 8), vrel2 = _mm512_set1_pd(rel2);
+    __m512d c0 = _mm512_loadu_pd(cur), c1 = _mm512_loadu_pd(cur + 8);
+    for (index_t r = 0; r < nrows; ++r) {
+        const index_t col = col0 + r;
+        const __m512d cn = _mm512_set1_pd(job.col_sq[col]);
+        const __m512d dot0 = _mm512_loadu_pd(tile + r * 16), dot1 = _mm512_loadu_pd(tile + r * 16 + 8);
+        const __m512d s0 = _mm512_add_pd(x0, cn), s1 = _mm512_add_pd(x1, cn);
+        const __m512d g0 = _mm512_sub_pd(s0, _mm512_add_pd(dot0, dot0)), g1 = _mm512_sub_pd(s1, _mm512_add_pd(dot1, dot1));
+        const __mmask16 near = static_cast<__mmask16>(
+            (_mm512_cmp_pd_mask(g0, _mm512_mul_pd(vrel2, s0), _CMP_NGT_UQ) |
+             (static_cast<unsigned>(_mm512_cmp_pd_mask(g1, _mm512_mul_pd(vrel2, s1), _CMP_NGT_UQ)) << 8)) & live);
+        __m512d v0 = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(g0, c0, _CMP_LT_OQ), c0, g0);
+        __m512d v1 = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(g1, c1, _CMP_LT_OQ), c1, g1);
+        if (near) {  // rare: the direct sums of squares
+            alignas(64) double v[16], c[16];
+            _mm512_store_pd(v, v0), _mm512_store_pd(v + 8, v1), _mm512_store_pd(c, c0), _mm512_store_pd(c + 8, c1);
+            for (unsigned bits = near; bits; bits &= bits - 1) {
+                const int q = __builtin_ctz(bits);
+                v[q] = plusplus_value(xn[q], job.col_sq[col], tile[r * 16 + q], c[q], rel2, job.X + rows[q] * d,
+                                      job.cols + col * d, d);
+            }
+            v0 = _mm512_load_pd(v), v1 = _mm512_load_pd(v + 8);
+        }
+        if (job.pending && col == 0) {  // the centre chosen at the last step lowers D_i
+            const __mmask8 m0 = _mm512_cmp_pd_mask(v0, c0, _CMP_LT_OQ), m1 = _mm512_cmp_pd_mask(v1, c1, _CMP_LT_OQ);
+            const unsigned lower = (m0 | (static_cast<unsigned>(m1) << 8)) & live;
+            if (lower) {
+                alignas(64) double v[16];
+                _mm512_store_pd(v, v0), _mm512_store_pd(v + 8, v1);
+                for (unsigned bits = lower; bits; bits &= bits - 1) {
+                    const int q = __builtin_ctz(bits);
+                    const auto i = static_cast<std::size_t>(rows[q]);
+                    job.closest[i] = v[q];
+                    job.nearest[i] = job.pending_id;
+                }
+            }
+            c0 = _mm512_mask_blend_pd(m0, c0, v0), c1 = _mm512_mask_blend_pd(m1, c1, v1);
+            continue;
+        }
+        double* a = acc + (col - job.pending) * sum_lanes;
+        __m512d s = _mm512_loadu_pd(a);
+        s = _mm512_add_pd(s, _mm512_mul_pd(w0, v0));
+        s = _mm512_add_pd(s, _mm512_mul_pd(w1, v1));
+        _mm512_storeu_pd(a, s);
+    }
+    _mm512_storeu_pd(cur, c0), _mm512_storeu_pd(cur + 8, c1);
+}
+
+// The skip of plusplus_chunk_impl for rows [r0, r1) on AVX-512 (r1 - r0 a multiple
+// of 8): the kept rows' indices appended to rows, the skipped rows' w_i D_i added
+// to their lanes. Returns the number kept.
+template <class T>
+DIFFCLUST_AVX512 __attribute__((noinline)) index_t plusplus_skip_avx512(const PlusPlusJob<T>& job, index_t r0,
+                                                                       index_t r1, index_t* rows, double* skip) {
+    static_assert(sizeof(index_t) == 8, "row indices are 64-bit lanes here");
+    const double rel2 = 2.0 * margin_factor(job.d);
+    const __m512d vrel2 = _mm512_set1_pd(rel2), nb = _mm512_set1_pd(job.norm_bound), four = _mm512_set1_pd(4.0),
+                  slack = _mm512_set1_pd(1.0 + 1e-12);
+    __m512d lanes = _mm512_loadu_pd(skip);
+    __m512i idx = _mm512_add_epi64(_mm512_set1_epi64(r0), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m512i eight = _mm512_set1_epi64(8);
+    index_t m = 0;
+    for (index_t i = r0; i < r1; i += 8) {
+        const __m512d D = _mm512_loadu_pd(job.closest + i);
+        const __m512d reach = _mm512_mul_pd(
+            _mm512_mul_pd(four, _mm512_add_pd(D, _mm512_mul_pd(vrel2, _mm512_add_pd(_mm512_loadu_pd(job.sq_norm + i), nb)))),
+            slack);
+        const __m512i a = _mm512_loadu_si512(job.nearest + i);
+        const __m512d sep = _mm512_i64gather_pd(a, job.min_sep, 8);
+        const __mmask8 keep = _mm512_cmp_pd_mask(sep, reach, _CMP_NGE_UQ);
+        _mm512_mask_compressstoreu_epi64(rows + m, keep, idx);
+        m += __builtin_popcount(keep);
+        const __m512d wd = job.w ? _mm512_mul_pd(_mm512_loadu_pd(job.w + i), D) : D;
+        lanes = _mm512_mask_add_pd(lanes, static_cast<__mmask8>(~keep), lanes, wd);
+        idx = _mm512_add_epi64(idx, eight);
+    }
+    _mm512_storeu_pd(skip, lanes);
+    return m;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+// The rows rows[0 .. count) (count <= 8, or 16 with Wide): their distances to
+// the columns; the pending column lowers their D_i (closest, nearest) first, and
+// each candidate's values min(D_i, d(x_i, cand_t)), times w_i, are added to the
+// lanes acc[t * 8 + l], the q-th computed point of the chunk to lane q % 8 (the
+// rows in order: a panel of 16 is two of 8, and a lane past count adds 0). The
+// dot products come from tiles::micro_tile (8 points, columns 6 at a time) or,
+// on AVX-512 (Wide), plusplus_dots16_avx512 (16 points, 8 columns at a time):
 // the same sums in the same order, so the same values.
 template <bool Wide, class T>
 DIFFCLUST_ALWAYS_INLINE void plusplus_panel(const PlusPlusJob<T>& job, const index_t* rows, index_t count,
-                                            double* panel, double* tile, double* DIFFCLUST_RESTRICT out,
-                                            const Ahead& ahead) {
+                                            double* panel, double* tile, double* DIFFCLUST_RESTRICT acc,
+                                            double* DIFFCLUST_RESTRICT base, const Ahead& ahead) {
     constexpr index_t lanes = Wide ? 2 * pw : pw;
     constexpr index_t group = Wide ? wide_cands : cw;
-    const index_t d = job.d, trials = job.trials;
+    static_assert(pw == sum_lanes, "a B panel is one row of lanes");
+    const index_t d = job.d;
     const double rel2 = 2.0 * margin_factor(d);
-    double xn[lanes], v[lanes], cur[lanes];
+    double xn[lanes], v[lanes], cur[lanes], wt[lanes];
     if constexpr (Wide) {
         const index_t c0 = std::min(pw, count);
         pack8(job.X, d, rows, 0, c0, panel);
@@ -102,11 +240,14 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_panel(const PlusPlusJob<T>& job, const ind
     } else {
         pack8(job.X, d, rows, 0, count, panel);
     }
-    for (int w = 0; w < lanes; ++w) xn[w] = 0.0, cur[w] = 0.0;
-    for (index_t w = 0; w < count; ++w) cur[w] = job.closest[rows[w]];
-    if (job.nearest) {
+    for (int w = 0; w < lanes; ++w) xn[w] = 0.0, cur[w] = 0.0, wt[w] = 0.0;
+    for (index_t w = 0; w < count; ++w) {
+        cur[w] = job.closest[rows[w]];
+        wt[w] = job.w ? job.w[rows[w]] : 1.0;
+    }
+    if (!job.first) {
         for (index_t w = 0; w < count; ++w) xn[w] = job.sq_norm[rows[w]];
-    } else {  // the first step: the squared norms, summed in increasing t, kept for the others
+    } else {  // the squared norms, summed in increasing t, kept for the other passes
         for (index_t h = 0; h * pw < lanes; ++h) {
             const double* P = panel + h * d * pw;
             for (index_t t = 0; t < d; ++t) {
@@ -116,18 +257,24 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_panel(const PlusPlusJob<T>& job, const ind
         }
         for (index_t w = 0; w < count; ++w) job.sq_norm[rows[w]] = xn[w];
     }
-    const index_t groups = tiles::ceil_div(trials, group);
+    const index_t groups = tiles::ceil_div(job.ncols, group);
     for (index_t cp = 0; cp < groups; ++cp) {
-        const index_t nrows = std::min(group, trials - cp * group);
+        const index_t nrows = std::min(group, job.ncols - cp * group);
         if constexpr (Wide) {
-            plusplus_dots16_avx512(panel, d, job.cand_groups + cp * d * group, nrows, tile,
+            plusplus_dots16_avx512(panel, d, job.col_groups + cp * d * group, nrows, tile,
                                    cp == 0 ? ahead : Ahead{});
         } else {
-            tiles::micro_tile(tiles::Product::dot, job.cand_panels + cp * d * cw, panel, d, tile, pw);
+            tiles::micro_tile(tiles::Product::dot, job.col_panels + cp * d * cw, panel, d, tile, pw);
         }
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+        if constexpr (Wide) {
+            plusplus_columns16_avx512(job, rows, count, tile, cp * group, nrows, xn, cur, wt, acc);
+            continue;
+        }
+#endif
         for (index_t r = 0; r < nrows; ++r) {
-            const index_t t = cp * group + r;
-            const double cn = job.cand_sq[t];
+            const index_t col = cp * group + r;
+            const double cn = job.col_sq[col];
             const double* DIFFCLUST_RESTRICT dot = tile + r * lanes;
             int near = 0;  // a vectorised pass; values near 0 are rare
 #pragma GCC unroll 16
@@ -137,73 +284,81 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_panel(const PlusPlusJob<T>& job, const ind
                 v[w] = g < cur[w] ? g : cur[w];
             }
             if (near) {
+                for (index_t w = 0; w < count; ++w)
+                    v[w] = plusplus_value(xn[w], cn, dot[w], cur[w], rel2, job.X + rows[w] * d, job.cols + col * d, d);
+            }
+            if (job.pending && col == 0) {  // the centre chosen at the last step
                 for (index_t w = 0; w < count; ++w) {
-                    const double g = (xn[w] + cn) - 2.0 * dot[w];
-                    if (!(g > rel2 * (xn[w] + cn))) {
-                        const double e = sq_distance(job.X + rows[w] * d, job.cand + t * d, d);
-                        v[w] = e < cur[w] ? e : cur[w];
+                    if (v[w] < cur[w]) {
+                        const auto i = static_cast<std::size_t>(rows[w]);
+                        job.closest[i] = v[w];
+                        job.nearest[i] = job.pending_id;
+                        cur[w] = v[w];
                     }
                 }
+                continue;
             }
-            for (index_t w = 0; w < count; ++w) out[w * trials + t] = v[w];
+            double* DIFFCLUST_RESTRICT a = acc + (col - job.pending) * sum_lanes;
+            for (index_t h = 0; h * pw < lanes; ++h) {
+#pragma GCC unroll 8
+                for (int l = 0; l < pw; ++l) a[l] += wt[h * pw + l] * v[h * pw + l];
+            }
+        }
+    }
+    if (job.first) {
+        for (index_t h = 0; h * pw < lanes; ++h) {
+#pragma GCC unroll 8
+            for (int l = 0; l < pw; ++l) base[l] += wt[h * pw + l] * cur[h * pw + l];
         }
     }
 }
 
-// The chunk sums of rows [r0, r1) for L candidates (the first `used` of them),
-// each in row order: w_i vals[q * stride + t] for the q-th computed point (rows[q]),
-// w_i D_i for a skipped one. The L sums are carried side by side in registers.
-template <int L, class T>
-DIFFCLUST_ALWAYS_INLINE void chunk_sums(const PlusPlusJob<T>& job, index_t r0, index_t r1, const index_t* rows,
-                                        index_t m, const double* vals, index_t stride, double* pots,
-                                        index_t used = L) {
-    double acc[L];
-    for (int t = 0; t < L; ++t) acc[t] = 0.0;
-    index_t q = 0;
-    for (index_t i = r0; i < r1; ++i) {
-        double v[L];
-        if (q < m && rows[q] == i) {
-            const double* src = vals + q * stride;
-            for (int t = 0; t < L; ++t) v[t] = t < used ? src[t] : 0.0;
-            ++q;
-        } else {
-            for (int t = 0; t < L; ++t) v[t] = job.closest[i];
-        }
-        if (job.w) {
-            const double wi = job.w[i];
-            for (int t = 0; t < L; ++t) acc[t] += wi * v[t];
-        } else {
-            for (int t = 0; t < L; ++t) acc[t] += v[t];
-        }
-    }
-    for (index_t t = 0; t < used; ++t) pots[t] = acc[t];
+// ((a_0 + a_1) + a_2) + ... + a_7.
+inline double fold_lanes(const double* a) {
+    double s = a[0];
+    for (int l = 1; l < sum_lanes; ++l) s += a[l];
+    return s;
 }
 
-// Chunk c: the points the skip leaves, their candidate values, and the chunk sums
-// of every candidate in row order (a skipped point adds w_i D_i to each).
+// Chunk c: the points the skip leaves (listed in `rows`), their distances to the
+// columns, and the chunk sums: for candidate t, fold(its lanes) + fold(the skipped
+// points' lanes), where the skipped row i adds w_i D_i to lane (i - r0) % 8.
 // (s_x + s_c)^2 <= 2 (||x||^2 + ||c||^2) bounds the margin without square roots.
+// scratch: the panel (2 * pw * d), the tile (wide_cands * 2 * pw), the lanes
+// ((trials + 2) * 8) and the row list (chunk_rows).
 template <class T>
-DIFFCLUST_ALWAYS_INLINE void plusplus_chunk_impl(const PlusPlusJob<T>& job, index_t c, double* panel, double* tile) {
+DIFFCLUST_ALWAYS_INLINE void plusplus_chunk_impl(const PlusPlusJob<T>& job, index_t c, double* panel, double* tile,
+                                                 double* acc, index_t* rows) {
     const index_t n = job.n, trials = job.trials;
     const index_t r0 = c * chunk_rows, r1 = std::min(n, r0 + chunk_rows);
-    index_t* rows = job.rows + r0;
-    double* vals = job.vals + r0 * trials;
+    double* skip = acc + trials * sum_lanes;
+    double* base = skip + sum_lanes;
+    std::fill(acc, acc + (trials + 2) * sum_lanes, 0.0);
     index_t m = 0;
-    if (job.nearest) {
+    if (job.min_sep) {
         const double rel2 = 2.0 * margin_factor(job.d);
-        for (index_t i = r0; i < r1; ++i) {
-            const double reach =
-                4.0 * (job.closest[i] + rel2 * (job.sq_norm[i] + job.norm_bound)) * (1.0 + 1e-12);
+        index_t i = r0;
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+        if (job.col_groups) {
+            const index_t r8 = r0 + (r1 - r0) / sum_lanes * sum_lanes;
+            m = plusplus_skip_avx512(job, r0, r8, rows, skip);
+            i = r8;
+        }
+#endif
+        for (; i < r1; ++i) {
+            const double D = job.closest[i];
+            const double reach = 4.0 * (D + rel2 * (job.sq_norm[i] + job.norm_bound)) * (1.0 + 1e-12);
+            const bool keep = !(job.min_sep[job.nearest[i]] >= reach);
             rows[m] = i;
-            m += !(job.min_sep[job.nearest[i]] >= reach);
+            m += keep;
+            skip[(i - r0) % sum_lanes] += keep ? 0.0 : (job.w ? job.w[i] * D : D);
         }
     } else {
-        job.nonfinite[c] = any_nonfinite(job.X + r0 * job.d, (r1 - r0) * job.d);
+        if (job.first) job.nonfinite[c] = any_nonfinite(job.X + r0 * job.d, (r1 - r0) * job.d);
         for (index_t i = r0; i < r1; ++i) rows[m++] = i;
     }
-    job.counts[c] = m;
     const index_t row_bytes = job.d * static_cast<index_t>(sizeof(T));
-    if (job.cand_groups) {
+    if (job.col_groups) {
         // the next panel's rows on their way while this one is computed (scattered
         // once the skip starts, which the hardware prefetchers do not follow)
         Ahead ahead;
@@ -213,7 +368,7 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_chunk_impl(const PlusPlusJob<T>& job, inde
             for (index_t q = 0; q < ahead.count; ++q)
                 ahead.rows[q] = reinterpret_cast<const char*>(job.X + rows[p + 2 * pw + q] * job.d);
             ahead.per_step = tiles::ceil_div(ahead.count * ahead.lines, job.d);
-            plusplus_panel<true>(job, rows + p, std::min(2 * pw, m - p), panel, tile, vals + p * trials, ahead);
+            plusplus_panel<true>(job, rows + p, std::min(2 * pw, m - p), panel, tile, acc, base, ahead);
         }
     } else {
         for (index_t p = 0; p < m; p += pw) {
@@ -221,40 +376,31 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_chunk_impl(const PlusPlusJob<T>& job, inde
                 const char* x = reinterpret_cast<const char*>(job.X + rows[q] * job.d);
                 for (index_t b = 0; b < row_bytes; b += 64) DIFFCLUST_PREFETCH(x + b);
             }
-            plusplus_panel<false>(job, rows + p, std::min(pw, m - p), panel, tile, vals + p * trials, Ahead{});
+            plusplus_panel<false>(job, rows + p, std::min(pw, m - p), panel, tile, acc, base, Ahead{});
         }
     }
-    double* pots = job.pots + c * trials;
-    switch (trials) {
-        case 1: chunk_sums<1>(job, r0, r1, rows, m, vals, 1, pots); break;
-        case 2: chunk_sums<2>(job, r0, r1, rows, m, vals, 2, pots); break;
-        case 3: chunk_sums<3>(job, r0, r1, rows, m, vals, 3, pots); break;
-        case 4: chunk_sums<4>(job, r0, r1, rows, m, vals, 4, pots); break;
-        case 5: chunk_sums<5>(job, r0, r1, rows, m, vals, 5, pots); break;
-        case 6: chunk_sums<6>(job, r0, r1, rows, m, vals, 6, pots); break;
-        case 7: chunk_sums<7>(job, r0, r1, rows, m, vals, 7, pots); break;
-        default:
-            for (index_t t0 = 0; t0 < trials; t0 += 8) {
-                chunk_sums<8>(job, r0, r1, rows, m, vals + t0, trials, pots + t0, std::min<index_t>(8, trials - t0));
-            }
-    }
+    const double skipped = fold_lanes(skip);
+    for (index_t t = 0; t < trials; ++t) job.pots[c * trials + t] = fold_lanes(acc + t * sum_lanes) + skipped;
+    job.base[c] = fold_lanes(base) + skipped;
 }
 
 [[maybe_unused]] static DIFFCLUST_TARGET_CLONES void plusplus_chunk(const PlusPlusJob<double>& job, index_t c,
-                                                                    double* panel, double* tile) {
-    plusplus_chunk_impl(job, c, panel, tile);
+                                                                    double* panel, double* tile, double* acc,
+                                                                    index_t* rows) {
+    plusplus_chunk_impl(job, c, panel, tile, acc, rows);
 }
 
 [[maybe_unused]] static DIFFCLUST_TARGET_CLONES void plusplus_chunk(const PlusPlusJob<float>& job, index_t c,
-                                                                    double* panel, double* tile) {
-    plusplus_chunk_impl(job, c, panel, tile);
+                                                                    double* panel, double* tile, double* acc,
+                                                                    index_t* rows) {
+    plusplus_chunk_impl(job, c, panel, tile, acc, rows);
 }
 
-// The first i whose prefix sum of w_i * v_i exceeds r (see the top of the file);
-// chunk_sum[c] is the row-order sum of chunk c. Falls back to the last point of
-// positive mass if rounding leaves r at or above the total.
-inline index_t search_prefix(const double* w, const double* v, index_t n, const std::vector<double>& chunk_sum,
-                             double r) {
+// The first i whose prefix sum of w_i * value(i) exceeds r (see the top of the
+// file); chunk_sum[c] is chunk c's sum. Falls back to the last point of positive
+// mass if rounding leaves r at or above the total.
+template <class Value>
+index_t search_prefix(const double* w, Value&& value, index_t n, const std::vector<double>& chunk_sum, double r) {
     double acc = 0.0;
     const index_t chunks = static_cast<index_t>(chunk_sum.size());
     for (index_t c = 0; c < chunks; ++c) {
@@ -263,14 +409,14 @@ inline index_t search_prefix(const double* w, const double* v, index_t n, const 
             double s = 0.0;
             const index_t r0 = c * chunk_rows, r1 = std::min(n, r0 + chunk_rows);
             for (index_t i = r0; i < r1; ++i) {
-                s += w ? w[i] * v[i] : v[i];
+                s += w ? w[i] * value(i) : value(i);
                 if (acc + s > r) return i;
             }
         }
         acc = next;
     }
     for (index_t i = n - 1; i > 0; --i)
-        if ((w ? w[i] * v[i] : v[i]) > 0.0) return i;
+        if ((w ? w[i] * value(i) : value(i)) > 0.0) return i;
     return 0;
 }
 
@@ -295,89 +441,142 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
                                                       static_cast<double>(trials),
                                        double(1 << 17));
     const index_t chunks = tiles::ceil_div(n, chunk_rows);
-    std::vector<double> closest(static_cast<std::size_t>(n), 1.0);  // step 0 draws by weight alone
+    // D_i (+inf before the first centre) and each point's nearest centre
+    std::vector<double> closest(static_cast<std::size_t>(n), inf);
+    std::vector<index_t> nearest(static_cast<std::size_t>(n), 0);
     std::vector<double> chunk_sum(static_cast<std::size_t>(chunks));
-    for (index_t c = 0; c < chunks; ++c) {
+    for (index_t c = 0; c < chunks; ++c) {  // the first centre is drawn by weight alone
         double s = 0.0;
         for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i) s += w ? w[i] : 1.0;
         chunk_sum[static_cast<std::size_t>(c)] = s;
     }
-    // (rows and vals: written before they are read, so left uninitialised)
-    const std::unique_ptr<index_t[]> rows(new index_t[static_cast<std::size_t>(n)]);
-    const std::unique_ptr<double[]> vals(new double[static_cast<std::size_t>(n * trials)]);
-    std::vector<index_t> counts(static_cast<std::size_t>(chunks));
-    std::vector<double> pots(static_cast<std::size_t>(chunks * trials));
-    std::vector<double> cand(static_cast<std::size_t>(trials * d)), cand_sq(static_cast<std::size_t>(trials));
-    std::vector<double> cand_panels, cand_groups;
+    std::vector<double> pots(static_cast<std::size_t>(chunks * trials)), base(static_cast<std::size_t>(chunks));
+    // the columns of a pass: the pending centre (if any), then the candidates
+    std::vector<double> cols(static_cast<std::size_t>((trials + 1) * d)), col_sq(static_cast<std::size_t>(trials + 1));
+    std::vector<double> col_panels, col_groups;
     const bool wide = use_wide_kernel();
     std::vector<index_t> ids(static_cast<std::size_t>(trials));
     std::vector<char> chosen(static_cast<std::size_t>(n), 0);
-    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(threads));
-    // For the triangle-inequality skip: each point's nearest centre, the centres,
-    // their least separation from the candidates, the points' squared norms.
-    std::vector<index_t> nearest(static_cast<std::size_t>(n), 0);
-    std::vector<double> centres(static_cast<std::size_t>(k * d)), min_sep(static_cast<std::size_t>(k));
+    struct Scratch {
+        std::vector<double> buf;
+        std::vector<index_t> rows;
+    };
+    std::vector<Scratch> scratch(static_cast<std::size_t>(threads));
+    // the centres, their least separation from a pass's columns (the skip), the
+    // points' squared norms
+    std::vector<double> centres(static_cast<std::size_t>(k * d)), centre_sq(static_cast<std::size_t>(k));
+    std::vector<double> min_sep(static_cast<std::size_t>(k));
     std::vector<double> sq_norm(static_cast<std::size_t>(n));
     std::vector<char> nonfinite(static_cast<std::size_t>(chunks), 0);
+    const double rel2 = 2.0 * margin_factor(d);
     double norm_bound = 0.0;
     double phi = 0.0;
+    index_t pending = -1;  // the centre chosen at the last step, not yet in closest
     for (index_t step = 0; step < k; ++step) {
         cancellation_point();
         phi = 0.0;
         for (const double s : chunk_sum) phi += s;
+        // D_i with the pending centre, computed as the pass computes it
+        const auto value = [&](index_t i) {
+            const double cur = closest[static_cast<std::size_t>(i)];
+            if (pending < 0) return cur;
+            const T* x = X + i * d;
+            const double* c = centres.data() + pending * d;
+            double dot = 0.0;
+            for (index_t t = 0; t < d; ++t) dot += static_cast<double>(x[t]) * c[t];
+            return plusplus_value(sq_norm[static_cast<std::size_t>(i)], centre_sq[static_cast<std::size_t>(pending)],
+                                  dot, cur, rel2, x, c, d);
+        };
         const index_t m = step == 0 ? 1 : trials;
         if (step > 0 && !(phi > 0.0)) {  // every point is a centre already
             index_t i = 0;
             while (chosen[static_cast<std::size_t>(i)]) ++i;
             ids[0] = i;
+        } else if (step == 0) {
+            ids[0] = search_prefix(w, [](index_t) { return 1.0; }, n, chunk_sum, kmpp_uniform(seed, 0, 0) * phi);
         } else {
             for (index_t t = 0; t < m; ++t)
-                ids[static_cast<std::size_t>(t)] =
-                    search_prefix(w, closest.data(), n, chunk_sum, kmpp_uniform(seed, step, t) * phi);
+                ids[static_cast<std::size_t>(t)] = search_prefix(w, value, n, chunk_sum, kmpp_uniform(seed, step, t) * phi);
         }
-        const index_t used = step > 0 && !(phi > 0.0) ? 1 : m;
-        if (step == 0) std::fill(closest.begin(), closest.end(), inf);
+        // step 0's pass applies the first centre (pending, no candidates); the
+        // others' compute their candidates after the last step's centre
+        const index_t used = step == 0 ? 0 : (!(phi > 0.0) ? 1 : m);
+        if (step == 0) {
+            pending = 0;
+            const T* x = X + ids[0] * d;
+            double s = 0.0;
+            for (index_t j = 0; j < d; ++j) {
+                const double v = static_cast<double>(x[j]);
+                centres[static_cast<std::size_t>(j)] = v;
+                s += v * v;
+            }
+            centre_sq[0] = s;
+            norm_bound = s;
+            indices[0] = ids[0];
+            chosen[static_cast<std::size_t>(ids[0])] = 1;
+        }
+        const index_t off = pending >= 0 ? 1 : 0, ncols = off + used;
+        if (pending >= 0) {
+            std::copy(centres.begin() + pending * d, centres.begin() + (pending + 1) * d, cols.begin());
+            col_sq[0] = centre_sq[static_cast<std::size_t>(pending)];
+        }
         for (index_t t = 0; t < used; ++t) {
             const T* x = X + ids[static_cast<std::size_t>(t)] * d;
             double s = 0.0;
             for (index_t j = 0; j < d; ++j) {
                 const double v = static_cast<double>(x[j]);
-                cand[static_cast<std::size_t>(t * d + j)] = v;
+                cols[static_cast<std::size_t>((off + t) * d + j)] = v;
                 s += v * v;
             }
-            cand_sq[static_cast<std::size_t>(t)] = s;
+            col_sq[static_cast<std::size_t>(off + t)] = s;
             norm_bound = std::max(norm_bound, s);
         }
+        // the skip: each point's nearest centre so far is one of 0 .. step - 1 (none at step 0)
         for (index_t a = 0; a < step; ++a) {
             double low = inf;
-            for (index_t t = 0; t < used; ++t) low = std::min(low, sq_distance(centres.data() + a * d, cand.data() + t * d, d));
+            for (index_t j = 0; j < ncols; ++j)
+                low = std::min(low, sq_distance(centres.data() + a * d, cols.data() + j * d, d));
             min_sep[static_cast<std::size_t>(a)] = low;
         }
         if (wide) {
-            cand_groups.assign(static_cast<std::size_t>(used * d), 0.0);
-            for (index_t g = 0; g * wide_cands < used; ++g) {
-                const index_t r0 = g * wide_cands, nr = std::min(wide_cands, used - r0);
-                double* A = cand_groups.data() + r0 * d;
+            col_groups.assign(static_cast<std::size_t>(ncols * d), 0.0);
+            for (index_t g = 0; g * wide_cands < ncols; ++g) {
+                const index_t r0 = g * wide_cands, nr = std::min(wide_cands, ncols - r0);
+                double* A = col_groups.data() + r0 * d;
                 for (index_t t = 0; t < d; ++t)
-                    for (index_t r = 0; r < nr; ++r) A[t * nr + r] = cand[static_cast<std::size_t>((r0 + r) * d + t)];
+                    for (index_t r = 0; r < nr; ++r) A[t * nr + r] = cols[static_cast<std::size_t>((r0 + r) * d + t)];
             }
         } else {
-            cand_panels.assign(static_cast<std::size_t>(tiles::ceil_div(used, cw) * cw * d), 0.0);
-            tiles::pack_panels(cand.data(), d, nullptr, 0, used, cw, nullptr, cand_panels.data());
+            col_panels.assign(static_cast<std::size_t>(tiles::ceil_div(ncols, cw) * cw * d), 0.0);
+            tiles::pack_panels(cols.data(), d, nullptr, 0, ncols, cw, nullptr, col_panels.data());
         }
-        const PlusPlusJob<T> job{X,           w,          n,          d,
-                                 cand.data(), cand_panels.data(), wide ? cand_groups.data() : nullptr,
-                                 cand_sq.data(), used,
-                                 closest.data(), rows.get(), counts.data(), vals.get(), pots.data(),
-                                 step > 0 ? nearest.data() : nullptr, min_sep.data(), sq_norm.data(),
-                                 nonfinite.data(), norm_bound};
+        const PlusPlusJob<T> job{X, w, n, d,
+                                 cols.data(), col_panels.data(), wide ? col_groups.data() : nullptr, col_sq.data(),
+                                 ncols, used, pending >= 0, pending,
+                                 closest.data(), nearest.data(), pots.data(), base.data(),
+                                 step > 0 ? min_sep.data() : nullptr, sq_norm.data(), nonfinite.data(), norm_bound,
+                                 step == 0};
         parallel_for_tid(chunks, threads, [&](index_t c, int tid) {
-            std::vector<double>& buf = scratch[static_cast<std::size_t>(tid)];
-            if (buf.empty()) buf.resize(static_cast<std::size_t>(2 * pw * d + wide_cands * 2 * pw));
-            plusplus_chunk(job, c, buf.data(), buf.data() + 2 * pw * d);
+            Scratch& s = scratch[static_cast<std::size_t>(tid)];
+            if (s.buf.empty()) {
+                s.buf.resize(static_cast<std::size_t>(2 * pw * d + wide_cands * 2 * pw + (trials + 2) * sum_lanes));
+                s.rows.resize(static_cast<std::size_t>(chunk_rows));
+            }
+            double* panel = s.buf.data();
+            double* tile = panel + 2 * pw * d;
+            plusplus_chunk(job, c, panel, tile, tile + wide_cands * 2 * pw, s.rows.data());
         });
-        if (step == 0 && std::find(nonfinite.begin(), nonfinite.end(), 1) != nonfinite.end())
-            throw std::invalid_argument("X contains NaN or infinity");
+        if (step == 0) {
+            if (std::find(nonfinite.begin(), nonfinite.end(), 1) != nonfinite.end())
+                throw std::invalid_argument("X contains NaN or infinity");
+            pending = -1;  // now in closest
+            phi = 0.0;
+            for (index_t c = 0; c < chunks; ++c) {
+                chunk_sum[static_cast<std::size_t>(c)] = base[static_cast<std::size_t>(c)];
+                phi += base[static_cast<std::size_t>(c)];
+            }
+            continue;
+        }
         // The candidate with the smallest potential (fold of chunk sums in order).
         index_t best = 0;
         double best_pot = inf;
@@ -389,17 +588,9 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
         const index_t id = ids[static_cast<std::size_t>(best)];
         indices[step] = id;
         chosen[static_cast<std::size_t>(id)] = 1;
-        std::copy(cand.begin() + best * d, cand.begin() + (best + 1) * d, centres.begin() + step * d);
-        parallel_for(chunks, threads, [&](index_t c) {  // the computed points' new D_i (the others keep theirs)
-            const index_t* r = rows.get() + c * chunk_rows;
-            const double* v = vals.get() + c * chunk_rows * used + best;
-            for (index_t q = 0; q < counts[static_cast<std::size_t>(c)]; ++q) {
-                const auto i = static_cast<std::size_t>(r[q]);
-                const double fresh = v[q * used];
-                nearest[i] = fresh < closest[i] ? step : nearest[i];  // now nearest to the new centre
-                closest[i] = fresh;
-            }
-        });
+        std::copy(cols.begin() + (off + best) * d, cols.begin() + (off + best + 1) * d, centres.begin() + step * d);
+        centre_sq[static_cast<std::size_t>(step)] = col_sq[static_cast<std::size_t>(off + best)];
+        pending = step;  // its distances lower D_i in the next step's pass
         for (index_t c = 0; c < chunks; ++c) chunk_sum[static_cast<std::size_t>(c)] = pots[static_cast<std::size_t>(c * used + best)];
         phi = best_pot;
     }
