@@ -234,17 +234,21 @@ DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void wide_groups(const typename W::T* P
 // Eight features (from t) of one row as float: x_t .. x_{t+7} (the first `tail`
 // only when tail < 8, the others read as 0), and their squares added to the row's
 // double accumulator.
+template <bool Norms>
 DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE __m256 row8f(const double* r, index_t t, index_t tail, __m512d& sq) {
     const __m512d x = tail < 8 ? _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << tail) - 1), r + t)
                                : _mm512_loadu_pd(r + t);
-    sq = _mm512_fmadd_pd(x, x, sq);
+    if constexpr (Norms) sq = _mm512_fmadd_pd(x, x, sq);
     return _mm512_cvtpd_ps(x);
 }
+template <bool Norms>
 DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE __m256 row8f(const float* r, index_t t, index_t tail, __m512d& sq) {
     const __m256 x = tail < 8 ? _mm256_maskz_loadu_ps(static_cast<__mmask8>((1u << tail) - 1), r + t)
                               : _mm256_loadu_ps(r + t);
-    const __m512d xd = _mm512_cvtps_pd(x);
-    sq = _mm512_fmadd_pd(xd, xd, sq);
+    if constexpr (Norms) {
+        const __m512d xd = _mm512_cvtps_pd(x);
+        sq = _mm512_fmadd_pd(xd, xd, sq);
+    }
     return x;
 }
 
@@ -266,8 +270,9 @@ DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE __m512d lane_sums8(const __m512d* v) {
 // register, then unpack, shuffle and a two-source permutation, as the 8 x 8
 // transpose of float vectors in each half), and the squared norms in double
 // (sq_norm[w]: eight partial sums in lanes, added at the end; a norm only sizes
-// the margins and bounds, whose error bounds hold for any summation order).
-template <class T>
+// the margins and bounds, whose error bounds hold for any summation order; only
+// with Norms).
+template <bool Norms, class T>
 DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void pack16f(const T* const* r, index_t d, float* Pf, double* sq_norm) {
     __m512d sq[16];
 #pragma GCC unroll 16
@@ -279,8 +284,8 @@ DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void pack16f(const T* const* r, index_t
         __m512 z[8];
 #pragma GCC unroll 8
         for (int w = 0; w < 8; ++w) {
-            const __m256 a = row8f(r[w], t, tail, sq[w]);
-            const __m256 b = row8f(r[w + 8], t, tail, sq[w + 8]);
+            const __m256 a = row8f<Norms>(r[w], t, tail, sq[w]);
+            const __m256 b = row8f<Norms>(r[w + 8], t, tail, sq[w + 8]);
             z[w] = _mm512_insertf32x8(_mm512_castps256_ps512(a), b, 1);
         }
         __m512 u[8], v[8];
@@ -305,17 +310,19 @@ DIFFCLUST_AVX512 DIFFCLUST_ALWAYS_INLINE void pack16f(const T* const* r, index_t
             if (f + 4 < tail) _mm512_storeu_ps(o + (f + 4) * 16, _mm512_permutex2var_ps(v[f], hi, v[f + 4]));
         }
     }
-    _mm512_storeu_pd(sq_norm, lane_sums8(sq));
-    _mm512_storeu_pd(sq_norm + 8, lane_sums8(sq + 8));
+    if constexpr (Norms) {
+        _mm512_storeu_pd(sq_norm, lane_sums8(sq));
+        _mm512_storeu_pd(sq_norm + 8, lane_sums8(sq + 8));
+    }
 }
 
 // First tier: the 32 rows r[0 .. 32) (read in place, packed by pack16f into Pf,
 // scratch of 32 d floats) over every centre of wc: best, second (as float), arg
-// and the squared norms (double).
+// and, with norms, the squared norms (double; left unwritten without).
 template <class T>
 DIFFCLUST_AVX512 __attribute__((noinline)) void nearest32f_avx512(const T* const* r, index_t d, const WideCenters& wc,
                                                                  float* Pf, float* best, float* second, int* arg,
-                                                                 double* sq_norm, const char* ahead,
+                                                                 double* sq_norm, bool norms, const char* ahead,
                                                                  const char* ahead_end) {
     if (ahead < ahead_end) {
         // The steps prefetch whole lines from `ahead`, as many as the rows have bytes:
@@ -324,8 +331,13 @@ DIFFCLUST_AVX512 __attribute__((noinline)) void nearest32f_avx512(const T* const
         ahead = reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(ahead) & ~std::uintptr_t(63));
         _mm_prefetch(ahead_end - 1, _MM_HINT_T1);
     }
-    pack16f(r, d, Pf, sq_norm);
-    pack16f(r + 16, d, Pf + 16 * d, sq_norm + 16);
+    if (norms) {
+        pack16f<true>(r, d, Pf, sq_norm);
+        pack16f<true>(r + 16, d, Pf + 16 * d, sq_norm + 16);
+    } else {
+        pack16f<false>(r, d, Pf, sq_norm);
+        pack16f<false>(r + 16, d, Pf + 16 * d, sq_norm + 16);
+    }
     const __m512 vinf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
     WideBest<LanesF32> st{{vinf, vinf}, {vinf, vinf}, {_mm512_setzero_si512(), _mm512_setzero_si512()}};
     wide_groups<LanesF32, false>(Pf, d, wc.groups_f.data(), wc.sq_norms_f.data(), wc.count, wc.last_r, st, nullptr,
@@ -556,7 +568,7 @@ DIFFCLUST_AVX512 __attribute__((noinline)) inline void nearest16_avx512(const do
 #else
 template <class T>
 inline void nearest32f_avx512(const T* const*, index_t, const WideCenters&, float*, float*, float*, int*, double*,
-                              const char*, const char*) {}
+                              bool, const char*, const char*) {}
 inline void nearest16_avx512(const double*, index_t, const WideCenters&, double*, double*, long long*, double*) {}
 inline void plusplus_dots16_avx512(const double*, index_t, const double*, index_t, double*, const Ahead&) {}
 template <class T>
