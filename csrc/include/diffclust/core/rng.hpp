@@ -440,6 +440,131 @@ DIFFCLUST_AVX512 static void pair_normals_avx512(u64 seed, u32 sample, const u32
 
 #endif
 
+#ifdef DIFFCLUST_HAVE_AVX2_PATH
+// Philox4x32-10 and the ziggurat fast path in AVX2 registers, 4 lanes at a time:
+// the arithmetic of Avx512Normals (vpmuludq on 64-bit lanes holding 32-bit
+// words, separate multiply and add), so the normals are the same bits. The
+// round keys stay in memory (16 registers hold the chains' state only).
+struct Avx2Normals {
+    __m256i K0[10], K1[10];
+    const ZigguratTables* t;
+    u64 seed;
+    u32 sample;
+
+    DIFFCLUST_AVX2 Avx2Normals(u64 seed_, u32 sample_) : t(&ziggurat_tables()), seed(seed_), sample(sample_) {
+        const u32 k0 = static_cast<u32>(seed_), k1 = static_cast<u32>(seed_ >> 32);
+        for (int r = 0; r < 10; ++r) {
+            K0[r] = _mm256_set1_epi64x(static_cast<long long>(static_cast<u32>(k0 + static_cast<u32>(r) * Philox4x32::W0)));
+            K1[r] = _mm256_set1_epi64x(static_cast<long long>(static_cast<u32>(k1 + static_cast<u32>(r) * Philox4x32::W1)));
+        }
+    }
+
+    // Z for L registers of edges {lo[l], hi[l]} (32-bit vertex ids in 64-bit
+    // lanes) into z[l]; the ~1.5% of lanes the fast path rejects are finished
+    // on the scalar path. The L Philox chains are interleaved round by round.
+    template <int L>
+    DIFFCLUST_AVX2 DIFFCLUST_ALWAYS_INLINE void draw(const __m256i* lo, const __m256i* hi, __m256d* z) const {
+        const __m256i M0 = _mm256_set1_epi64x(Philox4x32::M0), M1 = _mm256_set1_epi64x(Philox4x32::M1);
+        __m256i c0[L], c1[L], c2[L], c3[L];
+        for (int l = 0; l < L; ++l) {
+            c0[l] = lo[l];
+            c1[l] = hi[l];
+            c2[l] = _mm256_set1_epi64x(static_cast<long long>(sample));
+            c3[l] = _mm256_setzero_si256();
+        }
+        for (int r = 0; r < 10; ++r) {
+            for (int l = 0; l < L; ++l) {
+                const __m256i p0 = _mm256_mul_epu32(c0[l], M0);
+                const __m256i p1 = _mm256_mul_epu32(c2[l], M1);
+                c0[l] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1[l]), K0[r]);
+                c2[l] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3[l]), K1[r]);
+                c1[l] = p1;
+                c3[l] = p0;
+            }
+        }
+        const __m256i low32 = _mm256_set1_epi64x(0xFFFFFFFFll), byte = _mm256_set1_epi64x(0xFF);
+        const __m256i one_bits = _mm256_set1_epi64x(0x3FF0000000000000ll);
+        const __m256i sign_bit = _mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ull));
+        const __m256d one = _mm256_set1_pd(1.0);
+        for (int l = 0; l < L; ++l) {
+            const __m256i bits = _mm256_or_si256(_mm256_slli_epi64(c1[l], 32), _mm256_and_si256(c0[l], low32));
+            const __m256i layer = _mm256_and_si256(bits, byte);
+            const __m256d u = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 12), one_bits)), one);
+            const __m256d ok = _mm256_cmp_pd(u, _mm256_i64gather_pd(t->ratio, layer, 8), _CMP_LT_OQ);
+            const __m256d zl = _mm256_mul_pd(u, _mm256_i64gather_pd(t->x, layer, 8));
+            z[l] = _mm256_castsi256_pd(
+                _mm256_xor_si256(_mm256_castpd_si256(zl), _mm256_and_si256(_mm256_slli_epi64(bits, 55), sign_bit)));
+            const unsigned bad = ~static_cast<unsigned>(_mm256_movemask_pd(ok)) & 0xFu;
+            if (bad) {
+                const __m256i w23 = _mm256_or_si256(_mm256_slli_epi64(c3[l], 32), _mm256_and_si256(c2[l], low32));
+                z[l] = finish(z[l], bad, lo[l], hi[l], bits, w23);
+            }
+        }
+    }
+
+    // Lanes `bad` of z finished exactly from their Philox words (out of line,
+    // so that the hot loop keeps its registers).
+    DIFFCLUST_AVX2 __attribute__((noinline)) __m256d finish(__m256d zv, unsigned bad, __m256i lo, __m256i hi, __m256i w01,
+                                                             __m256i w23) const {
+        alignas(32) double z[4];
+        alignas(32) u64 l[4], h[4], a[4], b[4];
+        _mm256_store_pd(z, zv);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(l), lo);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(h), hi);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(a), w01);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(b), w23);
+        for (; bad != 0; bad &= bad - 1) {
+            const int q = __builtin_ctz(bad);
+            z[q] = finish_edge_normal(seed, sample, static_cast<u32>(l[q]), static_cast<u32>(h[q]), a[q], b[q]);
+        }
+        return _mm256_load_pd(z);
+    }
+};
+
+// out[e] = base[e] + scale * Z(seed, sample, {lo[e], hi[e]}) for e in [0, m),
+// lo[e] < hi[e]; base null means zeros. Twelve lanes (three chains) at a time,
+// the last few through a padded copy.
+DIFFCLUST_AVX2 static void pair_normals_avx2(u64 seed, u32 sample, const u32* lo, const u32* hi, index_t m, double scale,
+                                             const double* base, double* out) {
+    constexpr int L = 3, W = 4 * L;
+    const Avx2Normals normals(seed, sample);
+    const __m256d vscale = _mm256_set1_pd(scale);
+    __m256d z[L];
+    __m256i vlo[L], vhi[L];
+    index_t e0 = 0;
+    for (; m - e0 >= W; e0 += W) {
+        for (int l = 0; l < L; ++l) {
+            vlo[l] = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lo + e0 + 4 * l)));
+            vhi[l] = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hi + e0 + 4 * l)));
+        }
+        normals.draw<L>(vlo, vhi, z);
+        for (int l = 0; l < L; ++l) {
+            const __m256d scaled = _mm256_mul_pd(vscale, z[l]);
+            _mm256_storeu_pd(out + e0 + 4 * l,
+                             base != nullptr ? _mm256_add_pd(_mm256_loadu_pd(base + e0 + 4 * l), scaled) : scaled);
+        }
+    }
+    if (e0 == m) return;
+    alignas(16) u32 plo[W], phi[W];
+    const index_t left = m - e0;
+    for (index_t e = 0; e < W; ++e) {
+        plo[e] = e < left ? lo[e0 + e] : 0u;
+        phi[e] = e < left ? hi[e0 + e] : 1u;
+    }
+    for (int l = 0; l < L; ++l) {
+        vlo[l] = _mm256_cvtepu32_epi64(_mm_load_si128(reinterpret_cast<const __m128i*>(plo + 4 * l)));
+        vhi[l] = _mm256_cvtepu32_epi64(_mm_load_si128(reinterpret_cast<const __m128i*>(phi + 4 * l)));
+    }
+    normals.draw<L>(vlo, vhi, z);
+    alignas(32) double zs[W];
+    for (int l = 0; l < L; ++l) _mm256_store_pd(zs + 4 * l, z[l]);
+    for (index_t e = 0; e < left; ++e) {
+        const double scaled = scale * zs[e];
+        out[e0 + e] = base != nullptr ? base[e0 + e] + scaled : scaled;
+    }
+}
+#endif
+
 // out[r] = base[r] + scale * Z(seed, sample, {v, u_r}) for r in [0, len), with
 // u_r = u[r], or first + r when u is null; base null means zeros. Portable
 // form: a vectorised pass over every lane (Philox + ziggurat fast path), then
@@ -466,12 +591,35 @@ inline void edge_normals_generic(u64 seed, u32 sample, u32 v, const index_t* DIF
     }
 }
 
+#ifdef DIFFCLUST_HAVE_AVX2_PATH
+// edge_normals_generic's blocks of edges, drawn by pair_normals_avx2.
+inline void edge_normals_avx2(u64 seed, u32 sample, u32 v, const index_t* DIFFCLUST_RESTRICT u, u32 first, index_t len,
+                              double scale, const double* DIFFCLUST_RESTRICT base, double* DIFFCLUST_RESTRICT out) {
+    alignas(64) u32 lo[normal_lanes], hi[normal_lanes];
+    for (index_t r0 = 0; r0 < len; r0 += normal_lanes) {
+        const index_t m = len - r0 < normal_lanes ? len - r0 : normal_lanes;
+        for (index_t r = 0; r < m; ++r) {
+            const u32 w = u != nullptr ? static_cast<u32>(u[r0 + r]) : first + static_cast<u32>(r0 + r);
+            lo[r] = v < w ? v : w;
+            hi[r] = v < w ? w : v;
+        }
+        pair_normals_avx2(seed, sample, lo, hi, m, scale, base != nullptr ? base + r0 : nullptr, out + r0);
+    }
+}
+#endif
+
 // Dispatches to the best available code path.
 inline void edge_normals(u64 seed, u32 sample, u32 v, const index_t* u, u32 first, index_t len, double scale,
                          const double* base, double* out) {
 #ifdef DIFFCLUST_HAVE_AVX512_PATH
     if (cpu_has_avx512()) {
         edge_normals_avx512(seed, sample, v, u, first, len, scale, base, out);
+        return;
+    }
+#endif
+#ifdef DIFFCLUST_HAVE_AVX2_PATH
+    if (cpu_has_avx2()) {
+        edge_normals_avx2(seed, sample, v, u, first, len, scale, base, out);
         return;
     }
 #endif
@@ -504,11 +652,36 @@ inline void weighted_noise_sum_generic(u64 seed, const u32* lo, const u32* hi, i
     }
 }
 
+#ifdef DIFFCLUST_HAVE_AVX2_PATH
+// weighted_noise_sum_generic's blocks and sums, drawn by pair_normals_avx2.
+DIFFCLUST_AVX2 inline void weighted_noise_sum_avx2(u64 seed, const u32* lo, const u32* hi, index_t m, const double* coef,
+                                                   index_t n_samples, double* out) {
+    alignas(64) double z[normal_lanes];
+    for (index_t e0 = 0; e0 < m; e0 += normal_lanes) {
+        const index_t len = m - e0 < normal_lanes ? m - e0 : normal_lanes;
+        double* o = out + e0;
+        for (index_t e = 0; e < len; ++e) o[e] = 0.0;
+        for (index_t s = 0; s < n_samples; ++s) {
+            const double c = coef[s];
+            if (c == 0.0) continue;
+            pair_normals_avx2(seed, static_cast<u32>(s), lo + e0, hi + e0, len, 1.0, nullptr, z);
+            for (index_t e = 0; e < len; ++e) o[e] += c * z[e];
+        }
+    }
+}
+#endif
+
 inline void weighted_noise_sum(u64 seed, const u32* lo, const u32* hi, index_t m, const double* coef,
                                index_t n_samples, double* out) {
 #ifdef DIFFCLUST_HAVE_AVX512_PATH
     if (cpu_has_avx512()) {
         weighted_noise_sum_avx512(seed, lo, hi, m, coef, n_samples, out);
+        return;
+    }
+#endif
+#ifdef DIFFCLUST_HAVE_AVX2_PATH
+    if (cpu_has_avx2()) {
+        weighted_noise_sum_avx2(seed, lo, hi, m, coef, n_samples, out);
         return;
     }
 #endif
@@ -536,6 +709,12 @@ inline void pair_normals(u64 seed, u32 sample, const u32* lo, const u32* hi, ind
 #ifdef DIFFCLUST_HAVE_AVX512_PATH
     if (cpu_has_avx512()) {
         pair_normals_avx512(seed, sample, lo, hi, m, scale, base, out);
+        return;
+    }
+#endif
+#ifdef DIFFCLUST_HAVE_AVX2_PATH
+    if (cpu_has_avx2()) {
+        pair_normals_avx2(seed, sample, lo, hi, m, scale, base, out);
         return;
     }
 #endif

@@ -34,3 +34,19 @@ inline bool cpu_has_avx512() noexcept {
 }
 }  // namespace diffclust
 #endif
+
+// Hand-written AVX2 kernels (functions marked DIFFCLUST_AVX2), for CPUs without
+// AVX-512 (AMD Zen 2/3, most client CPUs): called only when cpu_has_avx2() says
+// the CPU runs them and the AVX-512 path is not taken.
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(DIFFCLUST_NO_AVX2)
+#include <immintrin.h>
+#define DIFFCLUST_HAVE_AVX2_PATH 1
+#define DIFFCLUST_AVX2 __attribute__((target("avx2")))
+
+namespace diffclust {
+inline bool cpu_has_avx2() noexcept {
+    static const bool has = __builtin_cpu_supports("avx2");
+    return has;
+}
+}  // namespace diffclust
+#endif

@@ -242,6 +242,146 @@ DIFFCLUST_AVX512 void perturbed_prim_avx512_pair(const T* W, index_t n, double s
 #endif
 #endif
 
+#ifdef DIFFCLUST_HAVE_AVX2_PATH
+// The fused perturbed Prim in AVX2 registers (4 lanes), one sample at a time:
+// the steps of the AVX-512 path (gather W[v, u], draw Z(v, u), update the keys,
+// track the best candidate; exact ties on the scalar path), same trees. The
+// workspace arrays carry 4 padding entries past the last vertex so that the
+// last register loads without a mask; padding lanes never reach a key or the
+// best candidate that a valid lane can.
+template <class T>
+struct FusedPrimStep2 {
+    const T* row;
+    index_t v, m;
+    index_t* rem;
+    index_t* par;
+    double* key;
+    __m256i vv;
+    __m256d best_key;
+    __m256i best_pos;
+    bool best_ties;
+};
+
+template <int L, class T>
+DIFFCLUST_AVX2 DIFFCLUST_ALWAYS_INLINE void fused_prim_block_avx2(const Avx2Normals& normals, __m256d vsigma, index_t r0,
+                                                                   FusedPrimStep2<T>& st) {
+    const __m256i lane = _mm256_set_epi64x(3, 2, 1, 0);
+    __m256i uv[L], lo[L], hi[L], valid[L];
+    __m256d z[L], base[L];
+    for (int l = 0; l < L; ++l) {
+        const index_t r = r0 + 4 * l;
+        valid[l] = _mm256_cmpgt_epi64(_mm256_set1_epi64x(st.m - r), lane);
+        uv[l] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.rem + r));
+        const __m256i u_gt_v = _mm256_cmpgt_epi64(uv[l], st.vv);
+        lo[l] = _mm256_blendv_epi8(uv[l], st.vv, u_gt_v);
+        hi[l] = _mm256_blendv_epi8(st.vv, uv[l], u_gt_v);
+        // W[v, u], gathered before the draw so that its latency overlaps Philox
+        if constexpr (sizeof(T) == 8) {
+            base[l] = _mm256_i64gather_pd(reinterpret_cast<const double*>(st.row), uv[l], 8);
+        } else {
+            base[l] = _mm256_cvtps_pd(_mm256_i64gather_ps(reinterpret_cast<const float*>(st.row), uv[l], 4));
+        }
+    }
+    normals.draw<L>(lo, hi, z);
+    for (int l = 0; l < L; ++l) {
+        const index_t r = r0 + 4 * l;
+        const __m256d w = _mm256_add_pd(base[l], _mm256_mul_pd(vsigma, z[l]));
+        __m256d kv = _mm256_loadu_pd(st.key + r);
+        __m256i pv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.par + r));
+        const __m256d vmask = _mm256_castsi256_pd(valid[l]);
+        __m256d upd = _mm256_and_pd(_mm256_cmp_pd(w, kv, _CMP_GT_OQ), vmask);
+        const unsigned eq = static_cast<unsigned>(_mm256_movemask_pd(_mm256_and_pd(_mm256_cmp_pd(w, kv, _CMP_EQ_OQ), vmask)));
+        if (eq) {
+            alignas(32) long long pl[4], up[4];
+            _mm256_store_si256(reinterpret_cast<__m256i*>(pl), pv);
+            _mm256_store_si256(reinterpret_cast<__m256i*>(up), _mm256_castpd_si256(upd));
+            for (int q = 0; q < 4; ++q) {
+                const index_t uu = st.rem[r + q];
+                if (((eq >> q) & 1u) && pair_less(st.v, uu, pl[q], uu)) up[q] = -1;
+            }
+            upd = _mm256_castsi256_pd(_mm256_load_si256(reinterpret_cast<const __m256i*>(up)));
+        }
+        kv = _mm256_blendv_pd(kv, w, upd);
+        pv = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(pv), _mm256_castsi256_pd(st.vv), upd));
+        _mm256_storeu_pd(st.key + r, kv);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.par + r), pv);
+        const __m256i pos = _mm256_add_epi64(_mm256_set1_epi64x(r), lane);
+        const __m256d better = _mm256_and_pd(_mm256_cmp_pd(kv, st.best_key, _CMP_GT_OQ), vmask);
+        st.best_ties |= _mm256_movemask_pd(_mm256_and_pd(_mm256_cmp_pd(kv, st.best_key, _CMP_EQ_OQ), vmask)) != 0;
+        st.best_key = _mm256_blendv_pd(st.best_key, kv, better);
+        st.best_pos = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(st.best_pos), _mm256_castsi256_pd(pos), better));
+    }
+}
+
+template <class T>
+DIFFCLUST_AVX2 void perturbed_prim_avx2(const T* W, index_t n, double sigma, u64 seed, u32 sample, PrimWorkspace& ws) {
+    const Avx2Normals normals(seed, sample);
+    const __m256d vsigma = _mm256_set1_pd(sigma);
+    const index_t m0 = n - 1;
+    constexpr index_t pad = 4;
+    ws.rem.resize(static_cast<std::size_t>(m0 + pad));
+    ws.par.assign(static_cast<std::size_t>(m0 + pad), 0);
+    ws.key.assign(static_cast<std::size_t>(m0 + pad), -std::numeric_limits<double>::infinity());
+    ws.tree.resize(static_cast<std::size_t>(m0));
+    for (index_t r = 0; r < m0 + pad; ++r) ws.rem[static_cast<std::size_t>(r)] = r < m0 ? r + 1 : 0;
+    FusedPrimStep2<T> st{};
+    st.v = 0;
+    st.m = m0;
+    st.rem = ws.rem.data();
+    st.par = ws.par.data();
+    st.key = ws.key.data();
+    for (index_t step = 0; step < m0; ++step) {
+        // the scan: every remaining vertex, three registers at a time
+        st.row = W + st.v * n;
+        st.vv = _mm256_set1_epi64x(st.v);
+        st.best_key = _mm256_set1_pd(-std::numeric_limits<double>::infinity());
+        st.best_pos = _mm256_set1_epi64x(-1);
+        st.best_ties = false;
+        index_t r0 = 0;
+        for (; st.m - r0 > 8; r0 += 12) fused_prim_block_avx2<3>(normals, vsigma, r0, st);
+        if (st.m - r0 > 4) {
+            fused_prim_block_avx2<2>(normals, vsigma, r0, st);
+        } else if (st.m - r0 > 0) {
+            fused_prim_block_avx2<1>(normals, vsigma, r0, st);
+        }
+        // the choice: the best remaining vertex under the strict order
+        index_t* rem = st.rem;
+        index_t* par = st.par;
+        double* key = st.key;
+        const index_t m = st.m;
+        index_t best = -1;
+        if (!st.best_ties) {
+            alignas(32) double bk[4];
+            alignas(32) long long pl[4];
+            _mm256_store_pd(bk, st.best_key);
+            _mm256_store_si256(reinterpret_cast<__m256i*>(pl), st.best_pos);
+            const double top = std::max(std::max(bk[0], bk[1]), std::max(bk[2], bk[3]));
+            for (int l = 0; l < 4; ++l) {
+                if (bk[l] != top || pl[l] < 0) continue;
+                const index_t p = pl[l];
+                if (best < 0 || pair_less(par[p], rem[p], par[best], rem[best])) best = p;
+            }
+        } else {  // equal keys somewhere: a scalar scan with the full order
+            for (index_t r = 0; r < m; ++r) {
+                if (best < 0 || key[r] > key[best] || (key[r] == key[best] && pair_less(par[r], rem[r], par[best], rem[best]))) best = r;
+            }
+        }
+        const index_t bu = rem[best], bp = par[best];
+        ws.tree[static_cast<std::size_t>(step)] = WeightedEdge<double>{key[best], std::min(bp, bu), std::max(bp, bu)};
+        st.v = bu;
+        // the last remaining vertex moves into the chosen one's place; the
+        // vacated entry becomes padding (vertex 0, key -inf)
+        rem[best] = rem[m - 1];
+        key[best] = key[m - 1];
+        par[best] = par[m - 1];
+        rem[m - 1] = 0;
+        key[m - 1] = -std::numeric_limits<double>::infinity();
+        par[m - 1] = 0;
+        --st.m;
+    }
+}
+#endif
+
 // One sample's maximum spanning tree of W + sigma Z_s into ws.tree.
 template <class T>
 void perturbed_prim(const T* W, index_t n, double sigma, u64 seed, u32 sample, PrimWorkspace& ws, bool pair_next = false);
@@ -299,7 +439,13 @@ void perturbed_prim(const T* W, index_t n, double sigma, u64 seed, u32 sample, P
         return;
     }
 #endif
-    (void)pair_next;  // the portable path solves one sample at a time
+#ifdef DIFFCLUST_HAVE_AVX2_PATH
+    if (cpu_has_avx2()) {
+        perturbed_prim_avx2(W, n, sigma, seed, sample, ws);
+        return;
+    }
+#endif
+    (void)pair_next;  // the AVX2 and portable paths solve one sample at a time
     ws.tree.resize(static_cast<std::size_t>(n - 1));
     PerturbedRowSource<T> source(W, n, sigma, seed, sample);
     prim_max_tree<double>(n, source, ws.tree.data());
