@@ -158,8 +158,10 @@ def _run_suite(suite: Path, args: argparse.Namespace, json_path: Path) -> tuple[
     tail: list[str] = []
     done = 0
     with progress(100, "bench") as advance:
+        # an xdist worker's variables would make pytest-benchmark disable itself in the child
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                cwd=suite.parent)
+                                cwd=suite.parent, env=env)
         assert proc.stdout is not None
         for line in proc.stdout:
             tail = (tail + [line.rstrip()])[-30:]

@@ -1,8 +1,9 @@
 // Per-sample perturbed Prim solvers: the maximum spanning tree of W + sigma Z_s
 // with each edge's normal drawn where Prim reads the edge (no n x n noise
 // matrix). An AVX-512 path fuses Philox, the ziggurat and the key update in
-// registers and may solve two samples at once; the portable path draws a row
-// of normals per step. Also the dense perturbed matrix for the constrained greedy.
+// registers and may solve two samples at once; an AVX2 path does the same one
+// sample at a time; the portable path draws a row of normals per step. Also the
+// dense perturbed matrix for the constrained greedy.
 #pragma once
 
 #include <algorithm>
