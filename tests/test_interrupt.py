@@ -128,7 +128,8 @@ def test_ctrl_c_stops_the_kernel(name):
     result = run_child(name)
     assert result["outcome"] == "interrupted", result
     # the issue asks for 0.5 s (measured: 0.002-0.12 s, benchmarks/README.md); the bound here
-    # leaves room for a loaded or sanitized CI machine and still fails a kernel that
-    # ignores Ctrl-C (each call runs for several seconds uninterrupted)
-    assert result["latency"] < 2.0, result
+    # leaves room for a loaded or sanitized CI machine (2.16 s seen under ASan with two
+    # pytest-xdist workers on two cores) and still fails a kernel that ignores Ctrl-C
+    # (each call runs for minutes uninterrupted)
+    assert result["latency"] < 5.0, result
     assert result["same"], result
