@@ -379,7 +379,7 @@ def _core_args(
         return [d]
     if family == "column_variances":
         return [points(r, n, d, dt), 1]
-    if family == "_testing.kmeans_portable_kernels":
+    if family in ("_testing.kmeans_portable_kernels", "_testing.kmeans_avx2_kernels"):
         return [False]  # the default: a fuzz call leaves the process as it found it
     if family == "_testing.philox4x32":
         return [
@@ -398,6 +398,7 @@ CORE_FAMILIES = {
     "adjusted_rand_score", "mutual_info_score", "normalized_mutual_info_score", "dec_loss", "kmeans_loss",
     "gmm_nll", "graph_cuts_dense", "soft_ncut_dense", "graph_cuts_csr", "soft_ncut_csr",
     "_testing.edge_noise", "_testing.normals_floor", "_testing.philox4x32", "_testing.kmeans_portable_kernels",
+    "_testing.kmeans_avx2_kernels",
     "element_seeds", "perturbed_kforest_batch", "partial_fy_loss_batch", "perturbed_kforest_vjp_batch",
     "core_distances", "mutual_reachability_tree", "perturbed_spanning_trees", "weighted_noise_matrix",
     "weighted_core_distances",

@@ -135,22 +135,27 @@ def test_kmeans_plusplus_potential_like_sklearn(rng: np.random.Generator) -> Non
 
 
 # --------------------------------------------------------------------------- kernels
-# On a CPU with AVX-512 a float32 tier proposes the labels and hands the points
-# within its margin to a float64 tier, then to the direct computation; elsewhere
-# (or with _testing.kmeans_portable_kernels(True)) the portable kernels run. The
-# labels are the exact nearest centres either way.
+# On a CPU with AVX-512, or with AVX2 and FMA, a float32 tier proposes the labels
+# and hands the points within its margin to a float64 tier, then to the direct
+# computation; elsewhere (or with _testing.kmeans_portable_kernels(True)) the
+# portable kernels run; _testing.kmeans_avx2_kernels(True) runs the AVX2 tiers on a
+# CPU that has AVX-512 too. The labels are the exact nearest centres either way.
+# (On a CPU without AVX-512, "avx2" runs the same kernels as "native".)
+KERNELS = ("native", "avx2", "portable")
 
 
 @pytest.fixture
-def portable():  # type: ignore[no-untyped-def]
-    """Runs the body's calls on the portable kernels, whatever the CPU."""
+def kernels():  # type: ignore[no-untyped-def]
+    """Switches the body's calls to the kernels named (one of KERNELS), whatever the CPU."""
     from diffclust._core import _testing
 
-    def switch(on: bool) -> None:
-        _testing.kmeans_portable_kernels(on)
+    def switch(mode: str) -> None:
+        assert mode in KERNELS
+        _testing.kmeans_portable_kernels(mode == "portable")
+        _testing.kmeans_avx2_kernels(mode == "avx2")
 
     yield switch
-    _testing.kmeans_portable_kernels(False)
+    switch("native")
 
 
 # Powers of two keep the scaled integer grid's squared distances exact in double,
@@ -161,12 +166,12 @@ SCALES = [2.0**-460, 2.0**-140, 2.0**-60, 1.0, 2.0**60, 2.0**460]
 
 @pytest.mark.parametrize("scale", SCALES, ids=lambda v: f"2^{int(np.log2(v))}")
 @pytest.mark.parametrize(("d", "k"), [(1, 3), (3, 13), (16, 40)])
-def test_exact_labels_at_every_scale(rng: np.random.Generator, scale: float, d: int, k: int, portable) -> None:
+def test_exact_labels_at_every_scale(rng: np.random.Generator, scale: float, d: int, k: int, kernels) -> None:
     grid = rng.integers(-6, 7, (3000, d)).astype(np.float64)
     X = scale * (grid + rng.integers(0, 2, (3000, 1)) * rng.standard_normal((3000, d)))  # half on the grid
     C = scale * grid[rng.choice(3000, k, replace=False)]
-    for on in (False, True):
-        portable(on)
+    for mode in KERNELS:
+        kernels(mode)
         labels, dist, inertia = _ops_kmeans.kmeans_assign(X, C, None, 1)
         np.testing.assert_array_equal(labels, brute_labels(X, C))
         # the distances summed in increasing feature order (cumsum: sequential)
@@ -176,28 +181,29 @@ def test_exact_labels_at_every_scale(rng: np.random.Generator, scale: float, d: 
         chunk_sums = [np.cumsum(exact[c : c + 2048])[-1] for c in range(0, len(exact), 2048)]
         assert inertia == np.cumsum(chunk_sums)[-1]
     runs = []
-    for on in (False, True):
-        portable(on)
+    for mode in KERNELS:
+        kernels(mode)
         runs.append(dc.kmeans(X, k, init=C, tol=0, max_iter=20))
         np.testing.assert_array_equal(runs[-1].labels, brute_labels(X, runs[-1].centers))
-    assert runs[0].centers.tobytes() == runs[1].centers.tobytes() and runs[0].inertia == runs[1].inertia
+    for run in runs[1:]:
+        assert runs[0].centers.tobytes() == run.centers.tobytes() and runs[0].inertia == run.inertia
 
 
-def test_points_past_the_float_tier(rng: np.random.Generator, portable) -> None:
+def test_points_past_the_float_tier(rng: np.random.Generator, kernels) -> None:
     # a few points far out (2^55: their squared norm is past the float tier's 2^100)
     # among ordinary ones, against ordinary centres: they go to the double tier
     X = rng.standard_normal((5000, 6))
     X[rng.choice(5000, 40, replace=False)] *= 2.0**55
     C = rng.standard_normal((30, 6))
-    for on in (False, True):
-        portable(on)
+    for mode in KERNELS:
+        kernels(mode)
         labels, _, _ = _ops_kmeans.kmeans_assign(X, C, None, 1)
         np.testing.assert_array_equal(labels, brute_labels(X, C))
 
 
-@pytest.mark.parametrize("on", [False, True], ids=["native", "portable"])
+@pytest.mark.parametrize("mode", KERNELS)
 @pytest.mark.parametrize("weighted", [False, True])
-def test_plusplus_potential_is_brute_force(rng: np.random.Generator, on: bool, weighted: bool, portable) -> None:
+def test_plusplus_potential_is_brute_force(rng: np.random.Generator, mode: str, weighted: bool, kernels) -> None:
     # The potential returned is sum_i w_i min_j ||x_i - c_j||^2 over the centres
     # returned (each step's chosen centre lowers D_i in the next step's pass, not
     # in a pass of its own, and the last one only in the potential), and every
@@ -205,7 +211,7 @@ def test_plusplus_potential_is_brute_force(rng: np.random.Generator, on: bool, w
     X = blobs(rng, 5003, 7, 30, spread=3.0)
     X[rng.choice(5003, 50, replace=False)] = X[:50]  # duplicates: distance exactly 0
     w = rng.uniform(0.0, 2.0, 5003) if weighted else None
-    portable(on)
+    kernels(mode)
     idx, pot = _core.kmeans_plusplus_f64(X, w, 20, 3, 11, 1)
     D = ((X[:, None, :] - X[idx][None, :, :]) ** 2).sum(-1)
     ww = np.ones(5003) if w is None else w
@@ -216,7 +222,7 @@ def test_plusplus_potential_is_brute_force(rng: np.random.Generator, on: bool, w
 
 @pytest.mark.parametrize("trials", [1, 4, 8, 11])
 @pytest.mark.parametrize("d", [1, 5, 16, 33])
-def test_portable_kernels_same_plusplus(rng: np.random.Generator, trials: int, d: int, portable) -> None:
+def test_portable_kernels_same_plusplus(rng: np.random.Generator, trials: int, d: int, kernels) -> None:
     # k-means++'s AVX-512 dot products (16 points, 8 candidates a call) are the
     # portable tile's sums, so the same centres and potential to the last bit
     # (3001 rows: a last panel of 9 rows; 11 trials: two groups of candidates)
@@ -224,39 +230,41 @@ def test_portable_kernels_same_plusplus(rng: np.random.Generator, trials: int, d
     X[rng.choice(3001, 40, replace=False)] = X[:40]  # duplicates of other points: distance 0
     w = rng.uniform(0.5, 2.0, 3001)
     runs = []
-    for on in (False, True):
-        portable(on)
+    for mode in KERNELS:
+        kernels(mode)
         runs.append(_core.kmeans_plusplus_f64(X, w, 15, trials, 7, 1))  # (indices, potential)
-    a, b = runs
-    np.testing.assert_array_equal(a[0], b[0])
-    assert a[1] == b[1]
+    a = runs[0]
+    for b in runs[1:]:
+        np.testing.assert_array_equal(a[0], b[0])
+        assert a[1] == b[1]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(
     ("d", "k"), [(1, 1), (2, 2), (5, 7), (16, 10), (3, 12), (9, 5), (33, 13), (7, 25), (16, 100), (44, 20)]
 )
-def test_portable_kernels_same_fit(rng: np.random.Generator, dtype: type, d: int, k: int, portable) -> None:
+def test_portable_kernels_same_fit(rng: np.random.Generator, dtype: type, d: int, k: int, kernels) -> None:
     # every kernel (tier) gives the same labels, so the same fit to the last bit
     # (4003 rows: a last block of 3 rows; d = 9, 33, 44: feature tails of 1, 1, 4)
     X = blobs(rng, 4003, d, max(k, 2), spread=3.0).astype(dtype)
     w = rng.uniform(0.5, 2.0, 4003)
     C0 = X[rng.choice(4003, k, replace=False)]
-    a = _same_fit_on_both_kernels(portable, X, k, C0, w, max_iter=50)
+    a = _same_fit_on_every_kernel(kernels, X, k, C0, w, max_iter=50)
     np.testing.assert_array_equal(a.labels, brute_labels(X, a.centers))
 
 
-def _same_fit_on_both_kernels(portable, X: np.ndarray, k: int, C0: np.ndarray,  # type: ignore[no-untyped-def]
+def _same_fit_on_every_kernel(kernels, X: np.ndarray, k: int, C0: np.ndarray,  # type: ignore[no-untyped-def]
                               w: np.ndarray | None, max_iter: int):
-    """The fit on this CPU's kernels and on the portable ones, checked equal to the last bit."""
+    """The fit on this CPU's kernels, the AVX2 ones and the portable ones, checked equal to the last bit."""
     fits = []
-    for on in (False, True):
-        portable(on)
+    for mode in KERNELS:
+        kernels(mode)
         fits.append(dc.kmeans(X, k, init=C0, sample_weight=w, tol=0, max_iter=max_iter))
-    a, b = fits
-    np.testing.assert_array_equal(a.labels, b.labels)
-    assert a.centers.tobytes() == b.centers.tobytes()
-    assert a.inertia == b.inertia and a.n_iter == b.n_iter
+    a = fits[0]
+    for b in fits[1:]:
+        np.testing.assert_array_equal(a.labels, b.labels)
+        assert a.centers.tobytes() == b.centers.tobytes()
+        assert a.inertia == b.inertia and a.n_iter == b.n_iter
     return a
 
 
@@ -275,14 +283,14 @@ def _at_line_offset(X: np.ndarray, offset: int) -> np.ndarray:
 @pytest.mark.parametrize("d", [8, 16, 24, 64])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_rows_off_cache_line_same_fit(rng: np.random.Generator, offset: int, d: int, weighted: bool,
-                                      portable) -> None:
+                                      kernels) -> None:
     # float64 rows that start inside a cache line (NumPy's do) are read by aligned loads
     # of the lines they straddle on AVX-512: the same fit as the portable kernels
     n, k = 1003, 10
     X = _at_line_offset(blobs(rng, n, d, k, spread=3.0), offset)
     w = rng.uniform(0.5, 2.0, n) if weighted else None
     C0 = X[rng.choice(n, k, replace=False)]
-    a = _same_fit_on_both_kernels(portable, X, k, C0, w, max_iter=20)
+    a = _same_fit_on_every_kernel(kernels, X, k, C0, w, max_iter=20)
     assert np.isfinite(a.inertia)
 
 

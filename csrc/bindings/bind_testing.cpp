@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "convert.hpp"
-#include "diffclust/cluster/kmeans_avx512.hpp"
+#include "diffclust/cluster/kmeans_avx2.hpp"
 #include "diffclust/core/rng.hpp"
 
 namespace diffclust::bind {
@@ -75,7 +75,10 @@ void register_testing(py::module_& m) {
           "Draw the normals of n_samples samples of an n-point graph (benchmark floor).");
     t.def(
         "kmeans_portable_kernels", [](bool on) { kmeans_detail::wide_kernel_disabled().store(on); }, py::arg("on"),
-        "Tests only: run the k-means passes on the portable kernels instead of the AVX-512 ones.");
+        "Tests only: run the k-means passes on the portable kernels instead of the AVX-512 or AVX2 ones.");
+    t.def(
+        "kmeans_avx2_kernels", [](bool on) { kmeans_detail::avx512_kernel_disabled().store(on); }, py::arg("on"),
+        "Tests only: run the k-means passes on the AVX2 kernels on a CPU that has AVX-512 too.");
     t.def("philox4x32", &philox4x32, py::arg("counter"), py::arg("key"), "One Philox4x32-10 block (for tests).");
 }
 

@@ -36,6 +36,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "diffclust/cluster/kmeans_avx2.hpp"
 #include "diffclust/cluster/kmeans_avx512.hpp"
 #include "diffclust/cluster/kmeans_kernels.hpp"
 #include "diffclust/core/aligned.hpp"
@@ -90,7 +91,8 @@ struct LloydJob {
     bool check_finite = false;
     // The small-k kernel's centres (nullptr: the packed kernel); never with bounds.
     const SmallCenters* small = nullptr;
-    // The AVX-512 kernel's centres (nullptr: the two above); set only on a CPU that has it.
+    // The two-tier kernels' centres (nullptr: the two above); set only on a CPU that
+    // runs them (AVX-512, or AVX2 with FMA: wide->avx512 says which).
     const WideCenters* wide = nullptr;
     // The AVX-512 first tier's squared norms of the rows (n; nullptr: none kept): the
     // pass writes them, or, with norms_known, reads them instead of computing them
@@ -136,7 +138,11 @@ DIFFCLUST_ALWAYS_INLINE void assign_rows(const LloydJob<T>& job, const index_t* 
             const index_t c0 = std::min(pw, cnt);
             pack8(job.X, d, rows, p, c0, panel);
             pack8(job.X, d, rows, p + c0, cnt - c0, panel + d * pw);
-            nearest16_avx512(panel, d, *job.wide, best, second, arg, xn);
+            if (job.wide->avx512) {
+                nearest16_avx512(panel, d, *job.wide, best, second, arg, xn);
+            } else {
+                nearest16_avx2(panel, d, *job.wide, best, second, arg, xn);
+            }
         } else {
             pack_points(job.X, d, p, cnt, panel, xn, rows);
             nearest8(panel, d, *job.packed, best, second, arg);
@@ -196,8 +202,13 @@ DIFFCLUST_ALWAYS_INLINE void assign_rows_wide(const LloydJob<T>& job, const inde
         } else {
             for (index_t w = 0; w < wide_rows; ++w) r[w] = job.X + rows[p + std::min(w, cnt - 1)] * d;
         }  // (padding: the last row again)
-        nearest32f_avx512(r, d, wc, scratch.panel_f.data(), best, second, arg, xn, !job.norms_known, ahead,
-                          ahead_end);
+        if (wc.avx512) {
+            nearest32f_avx512(r, d, wc, scratch.panel_f.data(), best, second, arg, xn, !job.norms_known, ahead,
+                              ahead_end);
+        } else {
+            nearest32f_avx2(r, d, wc, scratch.panel_f.data(), best, second, arg, xn, !job.norms_known, ahead,
+                            ahead_end);
+        }
         if (job.norms) {
             for (index_t w = 0; w < wide_rows; ++w) {
                 const index_t i = consecutive ? rows[p] + std::min(w, cnt - 1) : rows[p + std::min(w, cnt - 1)];
@@ -208,7 +219,7 @@ DIFFCLUST_ALWAYS_INLINE void assign_rows_wide(const LloydJob<T>& job, const inde
                 }
             }
         }
-        if (consecutive) {
+        if (consecutive && wc.avx512) {
             out.changed += settle32_avx512(best, second, arg, xn, cnt, rel2, cmax2, floor, rows[p], job.labels,
                                            deferred, undecided);
             continue;
@@ -316,7 +327,7 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
         if (job.check_finite) out.nonfinite |= any_nonfinite(job.X + b0 * d, (b1 - b0) * d);
         bool summed = false;
         if constexpr (std::is_same_v<T, double>) {
-            if (job.update && job.wide && rows_off_line(job.X, d)) {
+            if (job.update && job.wide && job.wide->avx512 && rows_off_line(job.X, d)) {
                 add_rows_off_line_avx512(job.X, d, b0, b1, job.labels, job.w, sums, weights);
                 summed = true;
             }
@@ -337,10 +348,11 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
         }
         if (job.inertia) {  // summed in row order
             double dist[wide_rows];
-            const index_t rows_per_call = job.wide ? wide_rows : pw;
+            const bool rows32 = job.wide && job.wide->avx512;
+            const index_t rows_per_call = rows32 ? wide_rows : pw;
             for (index_t i = b0; i < b1; i += rows_per_call) {
                 const index_t cnt = std::min(rows_per_call, b1 - i);
-                if (job.wide) {  // the same sums, transposed in registers instead of packed
+                if (rows32) {  // the same sums, transposed in registers instead of packed
                     sq_distances_rows32_avx512(job.X, d, i, cnt, job.centers, job.labels, dist);
                 } else {
                     sq_distances_labelled8(job.X, d, nullptr, i, cnt, job.centers, job.labels, panel, dist);
@@ -371,7 +383,9 @@ struct LloydCenters {
     bool use_wide, use_small;
 
     explicit LloydCenters(index_t k)
-        : use_wide(use_wide_kernel()), use_small(!use_wide && small_kernel_available && k <= small_k_max) {}
+        : use_wide(use_wide_kernel()), use_small(!use_wide && small_kernel_available && k <= small_k_max) {
+        wide.avx512 = use_wide && use_wide_avx512();
+    }
     void pack(const double* C, index_t k, index_t d) {
         if (use_wide) {
             wide.pack(C, k, d);

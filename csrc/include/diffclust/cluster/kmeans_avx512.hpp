@@ -56,6 +56,7 @@ struct WideCenters {
     double max_norm = 0.0;
     index_t count = 0, last_r = 0;  // groups, centres in the last group (even)
     bool float_ok = false;          // max ||c||^2 <= wide_f_limit
+    bool avx512 = true;             // the AVX-512 kernels (else the AVX2 ones, kmeans_avx2.hpp)
 
     void pack(const double* C, index_t k, index_t d) {
         count = tiles::ceil_div(k, wide_group);
@@ -587,15 +588,6 @@ inline index_t settle32_avx512(const float*, const float*, const int*, const dou
 inline std::atomic<bool>& wide_kernel_disabled() {
     static std::atomic<bool> disabled{false};
     return disabled;
-}
-
-// Whether this CPU runs the AVX-512 kernels.
-inline bool use_wide_kernel() {
-#ifdef DIFFCLUST_HAVE_AVX512_PATH
-    return cpu_has_avx512() && !wide_kernel_disabled().load(std::memory_order_relaxed);
-#else
-    return false;
-#endif
 }
 
 }  // namespace diffclust::kmeans_detail

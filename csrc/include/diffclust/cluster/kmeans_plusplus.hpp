@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "diffclust/cluster/kmeans.hpp"
+#include "diffclust/cluster/kmeans_avx2.hpp"
 #include "diffclust/cluster/kmeans_avx512.hpp"
 #include "diffclust/cluster/kmeans_kernels.hpp"
 #include "diffclust/core/cancel.hpp"
@@ -454,7 +455,7 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
     // the columns of a pass: the pending centre (if any), then the candidates
     std::vector<double> cols(static_cast<std::size_t>((trials + 1) * d)), col_sq(static_cast<std::size_t>(trials + 1));
     std::vector<double> col_panels, col_groups;
-    const bool wide = use_wide_kernel();
+    const bool wide = use_wide_avx512();
     std::vector<index_t> ids(static_cast<std::size_t>(trials));
     std::vector<char> chosen(static_cast<std::size_t>(n), 0);
     struct Scratch {

@@ -48,5 +48,12 @@ inline bool cpu_has_avx2() noexcept {
     static const bool has = __builtin_cpu_supports("avx2");
     return has;
 }
+// AVX2 with fused multiply-add (DIFFCLUST_AVX2_FMA functions; every AVX2 CPU but
+// a few early VIA ones has it).
+#define DIFFCLUST_AVX2_FMA __attribute__((target("avx2,fma")))
+inline bool cpu_has_avx2_fma() noexcept {
+    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return has;
+}
 }  // namespace diffclust
 #endif
