@@ -219,9 +219,11 @@ DIFFCLUST_ALWAYS_INLINE void assign_rows_wide(const LloydJob<T>& job, const inde
                 }
             }
         }
-        if (consecutive && wc.avx512) {
-            out.changed += settle32_avx512(best, second, arg, xn, cnt, rel2, cmax2, floor, rows[p], job.labels,
-                                           deferred, undecided);
+        if (consecutive) {
+            out.changed += wc.avx512 ? settle32_avx512(best, second, arg, xn, cnt, rel2, cmax2, floor, rows[p],
+                                                       job.labels, deferred, undecided)
+                                     : settle32_avx2(best, second, arg, xn, cnt, rel2, cmax2, floor, rows[p],
+                                                     job.labels, deferred, undecided);
             continue;
         }
         for (index_t w = 0; w < cnt; ++w) {

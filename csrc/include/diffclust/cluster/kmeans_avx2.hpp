@@ -16,6 +16,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <cstdlib>
 #include <limits>
 
 #include "diffclust/cluster/kmeans_avx512.hpp"
@@ -75,23 +77,22 @@ struct Avx2Best {
 // P1 + t * stride: acc = <x, c> by fused multiply-adds in increasing t, then g =
 // cn - 2 acc into the running best (strict <: the first centre on ties), as
 // wide_group_step. With Norms, xn also sums x * x. Meanwhile [ahead, ahead_end) is
-// prefetched into L2, four lines a step.
+// prefetched into L2, `per` lines a step (spread over the whole call: in bursts of
+// four lines a step, as on AVX-512, the prefetches waited for each other and a pass
+// at d = 64 took 1.3 times as long here).
 template <class W, int R, bool Norms>
 DIFFCLUST_AVX2_FMA DIFFCLUST_ALWAYS_INLINE void avx2_step(const typename W::T* DIFFCLUST_RESTRICT P0,
                                                           const typename W::T* DIFFCLUST_RESTRICT P1, index_t stride,
                                                           index_t d, const typename W::T* DIFFCLUST_RESTRICT A,
                                                           index_t lda, const typename W::T* cn, typename W::J j0,
                                                           Avx2Best<W>& st, typename W::V* xn, const char*& ahead,
-                                                          const char* ahead_end) {
+                                                          const char* ahead_end, index_t per) {
     using V = typename W::V;
     V acc0[R], acc1[R];
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) acc0[r] = W::zero(), acc1[r] = W::zero();
     for (index_t t = 0; t < d; ++t) {
-        if (ahead < ahead_end) {
-            for (int q = 0; q < 4; ++q) _mm_prefetch(ahead + 64 * q, _MM_HINT_T1);
-            ahead += 256;
-        }
+        for (index_t q = 0; q < per && ahead < ahead_end; ++q, ahead += 64) _mm_prefetch(ahead, _MM_HINT_T1);
         const V x0 = W::load(P0 + t * stride), x1 = W::load(P1 + t * stride);
         if constexpr (Norms) xn[0] = W::fmadd(x0, x0, xn[0]), xn[1] = W::fmadd(x1, x1, xn[1]);
         const typename W::T* a_t = A + t * lda;
@@ -125,7 +126,7 @@ DIFFCLUST_AVX2_FMA DIFFCLUST_ALWAYS_INLINE void avx2_groups(const typename W::T*
                                                             index_t stride, index_t d, const typename W::T* groups,
                                                             const typename W::T* sq_norms, index_t count,
                                                             index_t last_r, Avx2Best<W>& st, typename W::V* xn,
-                                                            const char*& ahead, const char* ahead_end) {
+                                                            const char*& ahead, const char* ahead_end, index_t per) {
     for (index_t g = 0; g < count; ++g) {
         const typename W::T* A = groups + g * wide_group * d;
         const typename W::T* cn = sq_norms + g * wide_group;
@@ -138,23 +139,23 @@ DIFFCLUST_AVX2_FMA DIFFCLUST_ALWAYS_INLINE void avx2_groups(const typename W::T*
             switch (std::min<index_t>(6, r - off)) {
                 case 2:
                     if (norms) {
-                        avx2_step<W, 2, true>(P0, P1, stride, d, a, r, cn + off, j, st, xn, ahead, ahead_end);
+                        avx2_step<W, 2, true>(P0, P1, stride, d, a, r, cn + off, j, st, xn, ahead, ahead_end, per);
                     } else {
-                        avx2_step<W, 2, false>(P0, P1, stride, d, a, r, cn + off, j, st, xn, ahead, ahead_end);
+                        avx2_step<W, 2, false>(P0, P1, stride, d, a, r, cn + off, j, st, xn, ahead, ahead_end, per);
                     }
                     break;
                 case 4:
                     if (norms) {
-                        avx2_step<W, 4, true>(P0, P1, stride, d, a, r, cn + off, j, st, xn, ahead, ahead_end);
+                        avx2_step<W, 4, true>(P0, P1, stride, d, a, r, cn + off, j, st, xn, ahead, ahead_end, per);
                     } else {
-                        avx2_step<W, 4, false>(P0, P1, stride, d, a, r, cn + off, j, st, xn, ahead, ahead_end);
+                        avx2_step<W, 4, false>(P0, P1, stride, d, a, r, cn + off, j, st, xn, ahead, ahead_end, per);
                     }
                     break;
                 default:
                     if (norms) {
-                        avx2_step<W, 6, true>(P0, P1, stride, d, a, r, cn + off, j, st, xn, ahead, ahead_end);
+                        avx2_step<W, 6, true>(P0, P1, stride, d, a, r, cn + off, j, st, xn, ahead, ahead_end, per);
                     } else {
-                        avx2_step<W, 6, false>(P0, P1, stride, d, a, r, cn + off, j, st, xn, ahead, ahead_end);
+                        avx2_step<W, 6, false>(P0, P1, stride, d, a, r, cn + off, j, st, xn, ahead, ahead_end, per);
                     }
                     break;
             }
@@ -250,12 +251,16 @@ DIFFCLUST_AVX2_FMA __attribute__((noinline)) void nearest32f_avx2(const T* const
             avx2_pack8f<false>(r + 8 * p, d, Pf + 8 * p * d, sq_norm + 8 * p);
         }
     }
+    // the lines of `ahead`, spread over the steps (two halves, d per step, a step per six centres)
+    index_t steps = 0;
+    for (index_t g = 0; g < wc.count; ++g) steps += (g + 1 < wc.count ? wide_group : wc.last_r) > 6 ? 2 : 1;
+    const index_t lines = (ahead_end - ahead + 63) / 64, per = (lines + 2 * steps * d - 1) / (2 * steps * d);
     const __m256 vinf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
     for (int h = 0; h < 2; ++h) {  // rows 16 h .. 16 h + 16: panels 2 h and 2 h + 1
         Avx2Best<Avx2F32> st{{vinf, vinf}, {vinf, vinf}, {_mm256_setzero_si256(), _mm256_setzero_si256()}};
         const float* P0 = Pf + 16 * h * d;
         avx2_groups<Avx2F32, false>(P0, P0 + 8 * d, 8, d, wc.groups_f.data(), wc.sq_norms_f.data(), wc.count,
-                                    wc.last_r, st, nullptr, ahead, ahead_end);
+                                    wc.last_r, st, nullptr, ahead, ahead_end, per);
         for (int q = 0; q < 2; ++q) {
             _mm256_storeu_ps(best + 16 * h + 8 * q, st.b[q]);
             _mm256_storeu_ps(second + 16 * h + 8 * q, st.s[q]);
@@ -277,7 +282,7 @@ DIFFCLUST_AVX2_FMA __attribute__((noinline)) inline void nearest16_avx2(const do
         __m256d xn[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()};
         const double* P0 = P + 8 * p * d;
         avx2_groups<Avx2F64, true>(P0, P0 + 4, 8, d, wc.groups.data(), wc.sq_norms.data(), wc.count, wc.last_r, st,
-                                   xn, none, nullptr);
+                                   xn, none, nullptr, 0);
         for (int q = 0; q < 2; ++q) {
             const index_t o = 8 * p + 4 * q;
             _mm256_storeu_pd(sq_norm + o, xn[q]);
@@ -287,11 +292,63 @@ DIFFCLUST_AVX2_FMA __attribute__((noinline)) inline void nearest16_avx2(const do
         }
     }
 }
-#else
+// settle32_avx512 on AVX2 (the same verdicts, labels and deferred rows, four rows
+// at a time): a row whose gap second - best clears rel2 (xn + cmax2) + floor (and
+// whose xn <= wide_f_limit) takes label arg; the others are appended to
+// deferred[undecided ..]. Returns the labels changed.
+DIFFCLUST_AVX2_FMA __attribute__((noinline)) inline index_t settle32_avx2(const float* best, const float* second,
+                                                                         const int* arg, const double* xn,
+                                                                         index_t cnt, double rel2, double cmax2,
+                                                                         double floor, index_t i0, index_t* labels,
+                                                                         index_t* deferred, index_t& undecided) {
+    static_assert(sizeof(index_t) == 8, "labels are 64-bit lanes here");
+    index_t changed = 0;
+    const __m256d vrel2 = _mm256_set1_pd(rel2), vcmax2 = _mm256_set1_pd(cmax2), vfloor = _mm256_set1_pd(floor);
+    const __m256d limit = _mm256_set1_pd(wide_f_limit);
+    index_t o = 0;
+    for (; o + 4 <= cnt; o += 4) {
+        const __m256d x = _mm256_loadu_pd(xn + o);
+        const __m256d b = _mm256_cvtps_pd(_mm_loadu_ps(best + o)), s = _mm256_cvtps_pd(_mm_loadu_ps(second + o));
+        const __m256d err = _mm256_add_pd(_mm256_mul_pd(vrel2, _mm256_add_pd(x, vcmax2)), vfloor);
+        const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(x, limit, _CMP_LE_OQ),
+                                         _mm256_cmp_pd(_mm256_sub_pd(s, b), err, _CMP_GT_OQ));
+        const __m256i a = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(arg + o)));
+        __m256i* dst = reinterpret_cast<__m256i*>(labels + i0 + o);
+        const __m256i old = _mm256_loadu_si256(dst);
+        const __m256i okm = _mm256_castpd_si256(ok);
+        const int moved = _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_andnot_si256(_mm256_cmpeq_epi64(old, a), okm)));
+        changed += __builtin_popcount(static_cast<unsigned>(moved));
+        _mm256_storeu_si256(dst, _mm256_blendv_epi8(old, a, okm));
+        const int left = ~_mm256_movemask_pd(ok) & 0xF;
+        for (int w = 0; w < 4; ++w)
+            if (left >> w & 1) deferred[undecided++] = i0 + o + w;
+    }
+    for (; o < cnt; ++o) {  // the last rows one at a time, as assign_rows_wide's loop
+        const double err = rel2 * (xn[o] + cmax2) + floor;
+        const double bw = best[o], sw = second[o];
+        if (!(xn[o] <= wide_f_limit && sw - bw > err)) {
+            deferred[undecided++] = i0 + o;
+            continue;
+        }
+        changed += labels[i0 + o] != arg[o];
+        labels[i0 + o] = arg[o];
+    }
+    return changed;
+}
+#else  // never called (use_wide_kernel() is false without the AVX2 path)
+[[noreturn]] inline index_t settle32_avx2(const float*, const float*, const int*, const double*, index_t, double,
+                                          double, double, index_t, index_t*, index_t*, index_t&) {
+    std::abort();
+}
 template <class T>
-inline void nearest32f_avx2(const T* const*, index_t, const WideCenters&, float*, float*, float*, int*, double*, bool,
-                            const char*, const char*) {}
-inline void nearest16_avx2(const double*, index_t, const WideCenters&, double*, double*, long long*, double*) {}
+[[noreturn]] inline void nearest32f_avx2(const T* const*, index_t, const WideCenters&, float*, float*, float*, int*,
+                                         double*, bool, const char*, const char*) {
+    std::abort();
+}
+[[noreturn]] inline void nearest16_avx2(const double*, index_t, const WideCenters&, double*, double*, long long*,
+                                        double*) {
+    std::abort();
+}
 #endif
 
 // Tests only: true makes the passes use these AVX2 kernels on a CPU that has

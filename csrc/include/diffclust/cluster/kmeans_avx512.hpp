@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <vector>
 
@@ -566,14 +567,25 @@ DIFFCLUST_AVX512 __attribute__((noinline)) inline void nearest16_avx512(const do
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
-#else
+#else  // never called (use_wide_avx512() is false without the AVX-512 path)
 template <class T>
-inline void nearest32f_avx512(const T* const*, index_t, const WideCenters&, float*, float*, float*, int*, double*,
-                              bool, const char*, const char*) {}
-inline void nearest16_avx512(const double*, index_t, const WideCenters&, double*, double*, long long*, double*) {}
-inline void plusplus_dots16_avx512(const double*, index_t, const double*, index_t, double*, const Ahead&) {}
+[[noreturn]] inline void nearest32f_avx512(const T* const*, index_t, const WideCenters&, float*, float*, float*, int*,
+                                           double*, bool, const char*, const char*) {
+    std::abort();
+}
+[[noreturn]] inline void nearest16_avx512(const double*, index_t, const WideCenters&, double*, double*, long long*,
+                                          double*) {
+    std::abort();
+}
+[[noreturn]] inline void plusplus_dots16_avx512(const double*, index_t, const double*, index_t, double*,
+                                                const Ahead&) {
+    std::abort();
+}
 template <class T>
-inline void sq_distances_rows32_avx512(const T*, index_t, index_t, index_t, const double*, const index_t*, double*) {}
+[[noreturn]] inline void sq_distances_rows32_avx512(const T*, index_t, index_t, index_t, const double*,
+                                                    const index_t*, double*) {
+    std::abort();
+}
 inline bool rows_off_line(const double*, index_t) { return false; }
 inline void add_rows_off_line_avx512(const double*, index_t, index_t, index_t, const index_t*, const double*, double*,
                                      double*) {}

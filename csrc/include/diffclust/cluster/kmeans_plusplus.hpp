@@ -79,7 +79,7 @@ struct PlusPlusJob {
     index_t n, d;
     const double* cols;         // ncols x d coordinates: the pending centre (if any), then the candidates
     const double* col_panels;   // packed as A panels (portable kernels)
-    const double* col_groups;   // on AVX-512 (else nullptr): groups of wide_cands, d x (group size) each
+    const double* col_groups;   // on AVX-512 or AVX2 (else nullptr): groups of wide_cands, d x (group size) each
     const double* col_sq;       // their squared norms
     index_t ncols, trials;      // trials = ncols - pending
     bool pending;
@@ -96,6 +96,7 @@ struct PlusPlusJob {
     char* nonfinite;        // (chunks) set by the first pass when the chunk holds NaN or infinity
     double norm_bound;      // max squared norm of the centres and candidates
     bool first;             // the first pass: squared norms and the finiteness check
+    bool avx512 = false;    // with col_groups: the AVX-512 kernels (else the AVX2 ones)
 };
 
 // min(D, g) for g = ||x||^2 + ||c||^2 - 2 <x, c> from the dot product `dot`; a g
@@ -216,6 +217,15 @@ DIFFCLUST_AVX512 __attribute__((noinline)) index_t plusplus_skip_avx512(const Pl
 #endif
 #endif
 
+}  // namespace kmeans_detail
+}  // namespace diffclust
+
+// (PlusPlusJob and plusplus_value are defined by now: the AVX2 kernels use them.)
+#include "diffclust/cluster/kmeans_plusplus_avx2.hpp"  // NOLINT(build/include_order)
+
+namespace diffclust {
+namespace kmeans_detail {
+
 // The rows rows[0 .. count) (count <= 8, or 16 with Wide): their distances to
 // the columns; the pending column lowers their D_i (closest, nearest) first, and
 // each candidate's values min(D_i, d(x_i, cand_t)), times w_i, are added to the
@@ -262,17 +272,26 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_panel(const PlusPlusJob<T>& job, const ind
     for (index_t cp = 0; cp < groups; ++cp) {
         const index_t nrows = std::min(group, job.ncols - cp * group);
         if constexpr (Wide) {
-            plusplus_dots16_avx512(panel, d, job.col_groups + cp * d * group, nrows, tile,
-                                   cp == 0 ? ahead : Ahead{});
+            if (job.avx512) {
+                plusplus_dots16_avx512(panel, d, job.col_groups + cp * d * group, nrows, tile,
+                                       cp == 0 ? ahead : Ahead{});
+            } else {
+                plusplus_dots16_avx2(panel, d, job.col_groups + cp * d * group, nrows, tile,
+                                     cp == 0 ? ahead : Ahead{});
+            }
         } else {
             tiles::micro_tile(tiles::Product::dot, job.col_panels + cp * d * cw, panel, d, tile, pw);
         }
-#ifdef DIFFCLUST_HAVE_AVX512_PATH
         if constexpr (Wide) {
-            plusplus_columns16_avx512(job, rows, count, tile, cp * group, nrows, xn, cur, wt, acc);
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+            if (job.avx512) {
+                plusplus_columns16_avx512(job, rows, count, tile, cp * group, nrows, xn, cur, wt, acc);
+                continue;
+            }
+#endif
+            plusplus_columns16_avx2(job, rows, count, tile, cp * group, nrows, xn, cur, wt, acc);
             continue;
         }
-#endif
         for (index_t r = 0; r < nrows; ++r) {
             const index_t col = cp * group + r;
             const double cn = job.col_sq[col];
@@ -339,13 +358,15 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_chunk_impl(const PlusPlusJob<T>& job, inde
     if (job.min_sep) {
         const double rel2 = 2.0 * margin_factor(job.d);
         index_t i = r0;
-#ifdef DIFFCLUST_HAVE_AVX512_PATH
         if (job.col_groups) {
             const index_t r8 = r0 + (r1 - r0) / sum_lanes * sum_lanes;
-            m = plusplus_skip_avx512(job, r0, r8, rows, skip);
+#ifdef DIFFCLUST_HAVE_AVX512_PATH
+            m = job.avx512 ? plusplus_skip_avx512(job, r0, r8, rows, skip) : plusplus_skip_avx2(job, r0, r8, rows, skip);
+#else
+            m = plusplus_skip_avx2(job, r0, r8, rows, skip);
+#endif
             i = r8;
         }
-#endif
         for (; i < r1; ++i) {
             const double D = job.closest[i];
             const double reach = 4.0 * (D + rel2 * (job.sq_norm[i] + job.norm_bound)) * (1.0 + 1e-12);
@@ -455,7 +476,7 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
     // the columns of a pass: the pending centre (if any), then the candidates
     std::vector<double> cols(static_cast<std::size_t>((trials + 1) * d)), col_sq(static_cast<std::size_t>(trials + 1));
     std::vector<double> col_panels, col_groups;
-    const bool wide = use_wide_avx512();
+    const bool wide = use_wide_kernel(), avx512 = use_wide_avx512();  // AVX-512, or AVX2 with FMA
     std::vector<index_t> ids(static_cast<std::size_t>(trials));
     std::vector<char> chosen(static_cast<std::size_t>(n), 0);
     struct Scratch {
@@ -556,7 +577,7 @@ double kmeans_plusplus(const T* X, index_t n, index_t d, const double* w, index_
                                  ncols, used, pending >= 0, pending,
                                  closest.data(), nearest.data(), pots.data(), base.data(),
                                  step > 0 ? min_sep.data() : nullptr, sq_norm.data(), nonfinite.data(), norm_bound,
-                                 step == 0};
+                                 step == 0, avx512};
         parallel_for_tid(chunks, threads, [&](index_t c, int tid) {
             Scratch& s = scratch[static_cast<std::size_t>(tid)];
             if (s.buf.empty()) {
