@@ -37,7 +37,9 @@
 #include <vector>
 
 #include "diffclust/cluster/kmeans_avx2.hpp"
+#include "diffclust/cluster/column_variances.hpp"
 #include "diffclust/cluster/kmeans_avx512.hpp"
+#include "diffclust/cluster/kmeans_bounds.hpp"
 #include "diffclust/cluster/kmeans_kernels.hpp"
 #include "diffclust/core/aligned.hpp"
 #include "diffclust/core/cancel.hpp"
@@ -50,9 +52,6 @@
 namespace diffclust {
 
 namespace kmeans_detail {
-
-// Rows per reduction chunk: fixed, so that partial sums never depend on threads.
-constexpr index_t chunk_rows = 2048;
 
 // What one pass over a chunk produces.
 struct ChunkSums {
@@ -332,6 +331,9 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
             if (job.update && job.wide && job.wide->avx512 && rows_off_line(job.X, d)) {
                 add_rows_off_line_avx512(job.X, d, b0, b1, job.labels, job.w, sums, weights);
                 summed = true;
+            } else if (job.update && job.wide && !job.wide->avx512 && d % 4 == 0) {
+                add_rows_avx2(job.X, d, b0, b1, job.labels, job.w, sums, weights);
+                summed = true;
             }
         }
         if (job.update && !summed) {
@@ -536,41 +538,7 @@ void check_kmeans_args(index_t n, index_t d, index_t k, const double* w) {
     }
 }
 
-
 constexpr index_t bounds_min_k = 24;  // below, the bookkeeping costs more than it spares
-
-// half_sep[j] = (1 - slack) * min_{j' != j} ||c_j - c_j'|| / 2 (a lower bound).
-inline void separations(const double* C, index_t k, index_t d, double slack, double* half_sep) {
-    for (index_t j = 0; j < k; ++j) half_sep[j] = inf;
-    for (index_t a = 0; a < k; ++a)
-        for (index_t b = a + 1; b < k; ++b) {
-            const double s = 0.5 * std::sqrt(sq_distance(C + a * d, C + b * d, d)) * (1.0 - slack);
-            half_sep[a] = std::min(half_sep[a], s);
-            half_sep[b] = std::min(half_sep[b], s);
-        }
-}
-
-// After the centres moved by drift[j] (upper bounds of the shifts): upper += the
-// drift of the point's centre, lower -= the largest drift of the other centres.
-inline void move_bounds(const index_t* labels, index_t n, const std::vector<double>& drift, double* upper,
-                        double* lower, int threads) {
-    index_t top = 0;
-    for (index_t j = 1; j < static_cast<index_t>(drift.size()); ++j)
-        if (drift[static_cast<std::size_t>(j)] > drift[static_cast<std::size_t>(top)]) top = j;
-    double runner = 0.0;
-    for (index_t j = 0; j < static_cast<index_t>(drift.size()); ++j)
-        if (j != top) runner = std::max(runner, drift[static_cast<std::size_t>(j)]);
-    const double first = drift[static_cast<std::size_t>(top)];
-    constexpr double up = 1.0 + 0x1p-50, down = 1.0 - 0x1p-50;
-    parallel_for(tiles::ceil_div(n, chunk_rows), threads, [&](index_t c) {
-        for (index_t i = c * chunk_rows; i < std::min(n, (c + 1) * chunk_rows); ++i) {
-            const index_t l = labels[i];
-            upper[i] = (upper[i] + drift[static_cast<std::size_t>(l)]) * up;
-            const double lo = (lower[i] - (l == top ? runner : first)) * down;
-            lower[i] = lo > 0.0 ? lo : 0.0;
-        }
-    });
-}
 
 }  // namespace kmeans_detail
 
@@ -678,38 +646,6 @@ KMeansStats kmeans_lloyd(const T* X, index_t n, index_t d, const double* w, inde
     stats.inertia = lloyd_pass(last, threads).inertia;
     for (std::size_t e = 0; e < C.size(); ++e) centers[e] = static_cast<T>(C[e]);
     return stats;
-}
-
-// The population variance of every column of X (n x d) into var (d), as NumPy's
-// np.var(X, axis=0, dtype=float64) computes it: the column sums over the rows in
-// row order, the means (sum / n), then the squared deviations summed in row order,
-// divided by n. Two sequential passes (memory-bound; no threads, so the order is
-// NumPy's). Returns false, var unset, if a column sum is not finite (X holds NaN or
-// infinity, or its sums overflow).
-template <class T>
-bool column_variances(const T* X, index_t n, index_t d, double* var) {
-    std::vector<double> sum(static_cast<std::size_t>(d), 0.0), sq(static_cast<std::size_t>(d), 0.0);
-    double* s = sum.data();
-    for (index_t i = 0; i < n; ++i) {
-        const T* x = X + i * d;
-        for (index_t t = 0; t < d; ++t) s[t] += static_cast<double>(x[t]);
-        if ((i & 0xffff) == 0xffff) cancellation_point();
-    }
-    for (index_t t = 0; t < d; ++t) {
-        if (!std::isfinite(s[t])) return false;
-        s[t] /= static_cast<double>(n);
-    }
-    double* q = sq.data();
-    for (index_t i = 0; i < n; ++i) {
-        const T* x = X + i * d;
-        for (index_t t = 0; t < d; ++t) {
-            const double v = static_cast<double>(x[t]) - s[t];
-            q[t] += v * v;
-        }
-        if ((i & 0xffff) == 0xffff) cancellation_point();
-    }
-    for (index_t t = 0; t < d; ++t) var[t] = q[t] / static_cast<double>(n);
-    return true;
 }
 
 // Nearest centre of every point (labels) and the inertia sum_i w_i ||x_i - c_{l_i}||^2,

@@ -43,6 +43,9 @@ constexpr index_t pw = tiles::nr;  // points per B panel (8)
 constexpr index_t cw = tiles::mr;  // centres per A panel (6)
 constexpr double inf = std::numeric_limits<double>::infinity();
 
+// Rows per reduction chunk: fixed, so that partial sums never depend on threads.
+constexpr index_t chunk_rows = 2048;
+
 // The relative factor of the margin above for d features.
 inline double margin_factor(index_t d) { return 8.0 * static_cast<double>(d + 4) * 0x1p-53; }
 
