@@ -145,6 +145,24 @@ def test_non_contiguous_input(rng):
     assert torch.equal(A, B) and torch.equal(F, G) and A.is_contiguous()
 
 
+def test_to_numpy_views_and_copies(rng):
+    """The operators' tensor-to-array step: a view of a contiguous CPU float32/float64 tensor
+    (also one that requires grad), a correct copy of the others (strided, negative-bit,
+    half precision)."""
+    from diffclust.torch._library import to_numpy
+
+    S = torch.tensor(rng.normal(size=(5, 5)))
+    for x in (S, S.float(), S.clone().requires_grad_()):
+        a = to_numpy(x)
+        assert a.dtype == {torch.float32: np.float32, torch.float64: np.float64}[x.dtype] and a.flags.c_contiguous
+        assert np.shares_memory(a, x.detach().numpy())
+    for x, ref in ((S.mT, S.numpy().T), (torch._neg_view(S), -S.numpy()), (S.half(), S.half().float().numpy()),
+                   (S.bfloat16(), S.bfloat16().float().numpy())):
+        a = to_numpy(x)
+        assert a.flags.c_contiguous and a.dtype in (np.float32, np.float64) and not np.shares_memory(a, S.numpy())
+        np.testing.assert_array_equal(a, ref)
+
+
 def test_classical_losses_equal_numpy_api(rng):
     X = torch.tensor(rng.normal(size=(20, 3)))
     C = torch.tensor(rng.normal(size=(4, 3)))

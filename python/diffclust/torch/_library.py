@@ -33,14 +33,20 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 _FAST = (torch.float32, torch.float64)
+_NP_FAST = (np.dtype(np.float32), np.dtype(np.float64))
 _U64 = 2**64
 
 
 def to_numpy(x: Tensor) -> NDArray[Any]:
     """A NumPy view of ``x`` (a copy only if it is not a contiguous CPU float32/float64 tensor)."""
-    x = x.detach()
-    if x.is_cpu and x.dtype in _FAST and x.is_contiguous() and not (x.is_conj() or x.is_neg()):
-        return x.numpy()
+    if x.requires_grad:
+        x = x.detach()
+    try:
+        a = x.numpy()  # the common case in one call; raises on another device, bf16, conj/neg bits
+    except (RuntimeError, TypeError):
+        a = None
+    if a is not None and a.dtype in _NP_FAST and a.flags.c_contiguous:
+        return a
     if not x.is_cpu:
         x = x.cpu()
     if x.dtype in _LOW_PRECISION:
@@ -54,7 +60,7 @@ def from_numpy(a: Any, like: Tensor, shape: Any = None, dtype: torch.dtype | Non
     """``a`` (reshaped to ``shape``) as a tensor in ``dtype`` (default: that of ``like``) on
     the device of ``like``; a C-contiguous array of the right dtype is shared, not copied."""
     a = np.asarray(a)
-    if shape is not None:
+    if shape is not None and a.shape != shape:
         a = a.reshape(shape)  # NumPy's reshape: a view, and cheaper than torch's
     out = torch.from_numpy(a if a.flags.c_contiguous else np.ascontiguousarray(a))
     dtype = like.dtype if dtype is None else dtype
@@ -66,7 +72,8 @@ def from_numpy(a: Any, like: Tensor, shape: Any = None, dtype: torch.dtype | Non
 def _scalars(value: float, like: Tensor, shape: tuple[int, ...], compute: np.dtype[Any]) -> Tensor:
     """A float of the kernel (a double) as a tensor of ``shape`` (one element) in the dtype of
     ``like``, rounded through the compute dtype as the NumPy API rounds it."""
-    out = torch.from_numpy(np.array(value, dtype=compute).reshape(shape))
+    a = np.array(value, dtype=compute)
+    out = torch.from_numpy(a if not shape else a.reshape(shape))
     if out.dtype is not like.dtype or not like.is_cpu:
         out = out.to(device=like.device, dtype=like.dtype)
     return out
@@ -129,11 +136,12 @@ def _host(S: Tensor, seed: Tensor, labels: Tensor | None, name: str) -> _Host:
 
 
 def _square(S: Tensor) -> tuple[tuple[int, ...], int]:
-    if S.dim() < 2 or S.shape[-1] != S.shape[-2]:
-        raise ValueError(f"S must have shape (..., n, n), got {tuple(S.shape)}")
+    shape = S.shape
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise ValueError(f"S must have shape (..., n, n), got {tuple(shape)}")
     if not S.dtype.is_floating_point:
         raise TypeError(f"S must be a floating-point tensor, got {S.dtype}")
-    return tuple(S.shape[:-2]), int(S.shape[-1])
+    return tuple(shape[:-2]), int(shape[-1])
 
 
 def _empty(shape: Any, like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
