@@ -166,6 +166,42 @@ static inline double exp_nonpositive(double x) {
     return x < -708.0 ? 0.0 : p * scale;
 }
 
+#if DIFFCLUST_VECTOR_EXTENSIONS
+// exp_nonpositive on four lanes, the same operations lane by lane (so the same values).
+// GCC leaves the scalar form's loop scalar: under -ftrapping-math (the default) it does
+// not turn its two comparisons into selects; here they are vector selects.
+DIFFCLUST_ALWAYS_INLINE void exp_nonpositive4(const tiles::vec4& x, tiles::vec4& out) {
+    using tiles::vec4;
+    using tiles::vec4i;
+    const vec4 lim = {-708.0, -708.0, -708.0, -708.0}, zero = {};
+    const vec4i low = x < lim;  // a mask: all bits set where true
+    const vec4 xc = low ? lim : x;
+    const vec4 kd = xc * 1.4426950408889634 + 6755399441055744.0;
+    const vec4 m = kd - 6755399441055744.0;
+    const vec4 r = (xc - m * 6.93147180369123816490e-01) - m * 1.90821492927058770002e-10;
+    vec4 p = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    vec4i bits;
+    std::memcpy(&bits, &kd, sizeof bits);
+    const vec4i e = (bits - 0x4338000000000000LL + 1023LL) << 52;
+    vec4 scale;
+    std::memcpy(&scale, &e, sizeof scale);
+    const vec4 y = p * scale;
+    out = low ? zero : y;
+}
+#endif
+
 constexpr index_t lanes = 8;
 
 // sum_s a[s] (64 values) in 8 interleaved partial sums, combined pairwise.
@@ -188,6 +224,30 @@ static inline double lane_dot(const double* DIFFCLUST_RESTRICT a, const double* 
 static inline void lane_dot4(const double* DIFFCLUST_RESTRICT a, const double* DIFFCLUST_RESTRICT b,
                              double* DIFFCLUST_RESTRICT out) {
     constexpr index_t B = gmm_block;
+#if DIFFCLUST_VECTOR_EXTENSIONS
+    // the eight lanes of each column as two named vectors: held in registers (an array
+    // acc[4][8] here was zeroed through memory and two of its rows spilled to the stack,
+    // a store-to-load chain per step: about half of the full-covariance scatter's time)
+    using tiles::vec4;
+    vec4 lo0 = {}, hi0 = {}, lo1 = {}, hi1 = {}, lo2 = {}, hi2 = {}, lo3 = {}, hi3 = {};
+    for (index_t s0 = 0; s0 < B; s0 += lanes) {
+        vec4 a0, a1, b0, b1;
+        tiles::load4(a + s0, a0), tiles::load4(a + s0 + 4, a1);
+        tiles::load4(b + s0, b0), tiles::load4(b + s0 + 4, b1);
+        lo0 += a0 * b0, hi0 += a1 * b1;
+        tiles::load4(b + B + s0, b0), tiles::load4(b + B + s0 + 4, b1);
+        lo1 += a0 * b0, hi1 += a1 * b1;
+        tiles::load4(b + 2 * B + s0, b0), tiles::load4(b + 2 * B + s0 + 4, b1);
+        lo2 += a0 * b0, hi2 += a1 * b1;
+        tiles::load4(b + 3 * B + s0, b0), tiles::load4(b + 3 * B + s0 + 4, b1);
+        lo3 += a0 * b0, hi3 += a1 * b1;
+    }
+    // ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)) of the four columns at once, by
+    // shuffles: the same additions of the same values as one column at a time
+    const vec4 lo[4] = {lo0, lo1, lo2, lo3}, hi[4] = {hi0, hi1, hi2, hi3};
+    for (index_t q = 0; q < 4; ++q)
+        out[q] += ((lo[q][0] + lo[q][1]) + (lo[q][2] + lo[q][3])) + ((hi[q][0] + hi[q][1]) + (hi[q][2] + hi[q][3]));
+#else
     double acc[4][lanes] = {};
     for (index_t s0 = 0; s0 < B; s0 += lanes)
         for (index_t q = 0; q < 4; ++q)
@@ -196,6 +256,7 @@ static inline void lane_dot4(const double* DIFFCLUST_RESTRICT a, const double* D
         const double* x = acc[q];
         out[q] += ((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7]));
     }
+#endif
 }
 
 // Adds a block to the statistics `st` about `shift`: XT (d x 64) the transposed block,
@@ -306,12 +367,24 @@ static DIFFCLUST_TARGET_CLONES double block_responsibilities(double* DIFFCLUST_R
     if (overflow)
         throw std::overflow_error("the Mahalanobis distance of a sample to every component overflows float64; "
                                   "scale the input data");
+#if DIFFCLUST_VECTOR_EXTENSIONS
+    for (index_t j = 0; j < k; ++j)
+        for (index_t s = 0; s < B; s += 4) {
+            tiles::vec4 x, t, e, acc;
+            tiles::load4(logp + j * B + s, x), tiles::load4(top + s, t), tiles::load4(sum + s, acc);
+            exp_nonpositive4(x - t, e);
+            acc += e;
+            std::memcpy(logp + j * B + s, &e, sizeof e);
+            std::memcpy(sum + s, &acc, sizeof acc);
+        }
+#else
     for (index_t j = 0; j < k; ++j)
         for (index_t s = 0; s < B; ++s) {
             const double e = exp_nonpositive(logp[j * B + s] - top[s]);
             logp[j * B + s] = e;
             sum[s] += e;
         }
+#endif
     double total = 0.0;
     for (index_t s = 0; s < rows; ++s) total += top[s] + std::log(sum[s]);
     for (index_t s = 0; s < B; ++s) sum[s] = s < rows ? 1.0 / sum[s] : 0.0;

@@ -282,6 +282,28 @@ static DIFFCLUST_TARGET_CLONES void block_mahalanobis(const double* DIFFCLUST_RE
             for (index_t s = 0; s < B; ++s) diffT[t * B + s] = XT[t * B + s] - m;
         }
         for (index_t s0 = 0; s0 < B; s0 += L) {
+#if DIFFCLUST_VECTOR_EXTENSIONS
+            // the lanes in vector registers, unrolled (arrays of doubles here were zeroed
+            // through memory for every c: a quarter of this function's time)
+            using tiles::vec4;
+            vec4 m[L / 4] = {};
+            for (index_t c = 0; c < d; ++c) {
+                vec4 acc[L / 4] = {};
+                for (index_t t = 0; t <= c; ++t) {
+                    const double u = factor[t * d + c];
+                    const double* DIFFCLUST_RESTRICT dt = diffT + t * B + s0;
+#pragma GCC unroll 8
+                    for (index_t q = 0; q < L / 4; ++q) {
+                        vec4 x;
+                        tiles::load4(dt + 4 * q, x);
+                        acc[q] += u * x;
+                    }
+                }
+#pragma GCC unroll 8
+                for (index_t q = 0; q < L / 4; ++q) m[q] += acc[q] * acc[q];
+            }
+            std::memcpy(maha + s0, m, sizeof m);
+#else
             double m[L] = {};
             for (index_t c = 0; c < d; ++c) {
                 double acc[L] = {};
@@ -293,6 +315,7 @@ static DIFFCLUST_TARGET_CLONES void block_mahalanobis(const double* DIFFCLUST_RE
                 for (index_t l = 0; l < L; ++l) m[l] += acc[l] * acc[l];
             }
             for (index_t l = 0; l < L; ++l) maha[s0 + l] = m[l];
+#endif
         }
     } else {
         const index_t step = type == static_cast<int>(CovarianceType::diag) ? 1 : 0;  // precisions 1 / var
