@@ -513,8 +513,15 @@ def test_core_entry_points_check_finiteness(dtype: type, bad: float, row: int) -
             getattr(_core, f"kmeans_lloyd_{sfx}")(X, None, C, 5, 0.0, threads)
         with pytest.raises(ValueError, match="X contains NaN or infinity"):
             getattr(_core, f"kmeans_plusplus_{sfx}")(X, None, 8, 3, 0, threads)
-    X[row, 3] = dtype(3e38) if dtype == np.float32 else 1e300  # huge but finite: no error
+        # k = 5: no bounds, the rows in blocks of consecutive rows (another path)
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            getattr(_core, f"kmeans_lloyd_{sfx}")(X, None, C[:5], 5, 0.0, threads)
+    # huge but finite: no error (in float64, the row's squared norm overflows, which
+    # must send the kernels to the scan, not to the error)
+    X[row, 3] = dtype(3e38) if dtype == np.float32 else 1e300
     getattr(_core, f"kmeans_lloyd_{sfx}")(X, None, C, 2, 0.0, 1)
+    getattr(_core, f"kmeans_lloyd_{sfx}")(X, None, C[:5], 2, 0.0, 1)
+    getattr(_core, f"kmeans_plusplus_{sfx}")(X, None, 8, 3, 0, 1)
 
 
 def test_errors_nan_and_types() -> None:

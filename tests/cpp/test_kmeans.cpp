@@ -204,11 +204,54 @@ static void test_plusplus_properties() {
     CHECK_THROWS(kmeans_plusplus(D.data(), 8, 1, nullptr, 9, 3, 9, all.data(), 1), std::invalid_argument);
 }
 
+// The final pass's AVX2 distances (sq_distances_rows16_avx2) equal sq_distance, the
+// definition, bit for bit: every feature tail (d = 1 .. 19), every row count (1 ..
+// 16, padding rows past it), float64 and float32 rows, values spread over many
+// magnitudes so that a change in the order of the sums shows.
+template <class T>
+static void check_rows16(std::mt19937_64& gen) {
+#ifdef DIFFCLUST_HAVE_AVX2_PATH
+    std::normal_distribution<double> z(0.0, 1.0);
+    std::uniform_int_distribution<int> e(-20, 20);
+    for (index_t d = 1; d < 20; ++d) {
+        const index_t n = 40, k = 3;
+        std::vector<T> X(static_cast<std::size_t>(n * d));
+        std::vector<double> C(static_cast<std::size_t>(k * d));
+        std::vector<index_t> labels(static_cast<std::size_t>(n));
+        for (auto& x : X) x = static_cast<T>(std::ldexp(z(gen), e(gen)));
+        for (auto& c : C) c = std::ldexp(z(gen), e(gen));
+        for (index_t i = 0; i < n; ++i) labels[static_cast<std::size_t>(i)] = (i * 7) % k;
+        for (index_t count = 1; count <= 16; ++count) {
+            for (index_t i0 = 0; i0 + count <= n; i0 += 11) {
+                double out[16];
+                kmeans_detail::sq_distances_rows16_avx2(X.data(), d, i0, count, C.data(), labels.data(), out);
+                for (index_t w = 0; w < count; ++w) {
+                    const index_t i = i0 + w;
+                    const double ref = kmeans_detail::sq_distance(X.data() + i * d,
+                                                                  C.data() + labels[static_cast<std::size_t>(i)] * d, d);
+                    CHECK(std::memcmp(&out[w], &ref, sizeof ref) == 0);
+                }
+            }
+        }
+    }
+#else
+    (void)gen;
+#endif
+}
+
+static void test_final_pass_distances_avx2() {
+    if (!cpu_has_avx2_fma()) return;
+    std::mt19937_64 gen(5);
+    check_rows16<double>(gen);
+    check_rows16<float>(gen);
+}
+
 int main() {
     test_against_reference();
     test_threads_identical();
     test_small_k_float32();
     test_empty_cluster();
     test_plusplus_properties();
+    test_final_pass_distances_avx2();
     TEST_MAIN_END();
 }

@@ -208,20 +208,27 @@ DIFFCLUST_ALWAYS_INLINE void assign_rows_wide(const LloydJob<T>& job, const inde
             nearest32f_avx2(r, d, wc, scratch.panel_f.data(), best, second, arg, xn, !job.norms_known, ahead,
                             ahead_end);
         }
-        if (job.norms) {
-            for (index_t w = 0; w < wide_rows; ++w) {
-                const index_t i = consecutive ? rows[p] + std::min(w, cnt - 1) : rows[p + std::min(w, cnt - 1)];
+        const double* norms = xn;  // of rows[p ..], as many as cnt
+        if (job.norms && consecutive) {  // read in place, or stored in one copy
+            if (job.norms_known) {
+                norms = job.norms + rows[p];
+            } else {
+                std::copy(xn, xn + cnt, job.norms + rows[p]);
+            }
+        } else if (job.norms) {
+            for (index_t w = 0; w < cnt; ++w) {
+                const index_t i = rows[p + w];
                 if (job.norms_known) {
                     xn[w] = job.norms[i];
-                } else if (w < cnt) {
+                } else {
                     job.norms[i] = xn[w];
                 }
             }
         }
         if (consecutive) {
-            out.changed += wc.avx512 ? settle32_avx512(best, second, arg, xn, cnt, rel2, cmax2, floor, rows[p],
+            out.changed += wc.avx512 ? settle32_avx512(best, second, arg, norms, cnt, rel2, cmax2, floor, rows[p],
                                                        job.labels, deferred, undecided)
-                                     : settle32_avx2(best, second, arg, xn, cnt, rel2, cmax2, floor, rows[p],
+                                     : settle32_avx2(best, second, arg, norms, cnt, rel2, cmax2, floor, rows[p],
                                                      job.labels, deferred, undecided);
             continue;
         }
@@ -325,7 +332,14 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
                 assign_rows<false>(job, rows, m, panel, out);
             }
         }
-        if (job.check_finite) out.nonfinite |= any_nonfinite(job.X + b0 * d, (b1 - b0) * d);
+        if (job.check_finite) {
+            // A pass that fills the norms computed every row's sum of squares in
+            // double: finite, the row is (NaN and infinity would carry into it). A
+            // sum that overflowed from finite values only costs the scan.
+            bool clear = job.assign && job.wide && job.norms && !job.norms_known;
+            for (index_t i = b0; clear && i < b1; ++i) clear = job.norms[i] <= std::numeric_limits<double>::max();
+            if (!clear) out.nonfinite |= any_nonfinite(job.X + b0 * d, (b1 - b0) * d);
+        }
         bool summed = false;
         if constexpr (std::is_same_v<T, double>) {
             if (job.update && job.wide && job.wide->avx512 && rows_off_line(job.X, d)) {
@@ -352,12 +366,14 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
         }
         if (job.inertia) {  // summed in row order
             double dist[wide_rows];
-            const bool rows32 = job.wide && job.wide->avx512;
-            const index_t rows_per_call = rows32 ? wide_rows : pw;
+            const bool rows32 = job.wide && job.wide->avx512, rows16 = job.wide && !job.wide->avx512;
+            const index_t rows_per_call = rows32 ? wide_rows : rows16 ? 2 * pw : pw;
             for (index_t i = b0; i < b1; i += rows_per_call) {
                 const index_t cnt = std::min(rows_per_call, b1 - i);
                 if (rows32) {  // the same sums, transposed in registers instead of packed
                     sq_distances_rows32_avx512(job.X, d, i, cnt, job.centers, job.labels, dist);
+                } else if (rows16) {
+                    sq_distances_rows16_avx2(job.X, d, i, cnt, job.centers, job.labels, dist);
                 } else {
                     sq_distances_labelled8(job.X, d, nullptr, i, cnt, job.centers, job.labels, panel, dist);
                 }

@@ -371,6 +371,63 @@ DIFFCLUST_AVX2_FMA __attribute__((noinline)) inline void add_rows_avx2(const dou
         default: add_rows_fixed<0>(X, d, i0, i1, labels, w, sums, weights); break;
     }
 }
+
+// Four features (from t) of one row in double: the first `tail` when tail < 4,
+// the others read as 0.
+DIFFCLUST_AVX2_FMA DIFFCLUST_ALWAYS_INLINE __m256d avx2_row4d(const double* r, index_t t, index_t tail) {
+    if (tail >= 4) return _mm256_loadu_pd(r + t);
+    return _mm256_maskload_pd(r + t, _mm256_cmpgt_epi64(_mm256_set1_epi64x(tail), _mm256_setr_epi64x(0, 1, 2, 3)));
+}
+DIFFCLUST_AVX2_FMA DIFFCLUST_ALWAYS_INLINE __m256d avx2_row4d(const float* r, index_t t, index_t tail) {
+    if (tail >= 4) return _mm256_cvtps_pd(_mm_loadu_ps(r + t));
+    return _mm256_cvtps_pd(
+        _mm_maskload_ps(r + t, _mm_cmpgt_epi32(_mm_set1_epi32(static_cast<int>(tail)), _mm_setr_epi32(0, 1, 2, 3))));
+}
+
+// sq_distances_rows32_avx512 on AVX2, for the consecutive rows i0 .. i0 + count
+// (count <= 16), bit for bit sq_distances_labelled8: out[w] = sum_t (x_t - c_t)^2
+// (c the row's labelled centre) in increasing t, a product and then a sum. The
+// differences of four rows and four features are transposed in registers (unpack,
+// then 128-bit halves) instead of packed into panels; four groups of four rows keep
+// four chains of sums in flight. Padding rows repeat the last row.
+template <class T>
+DIFFCLUST_AVX2_FMA __attribute__((noinline)) void sq_distances_rows16_avx2(const T* X, index_t d, index_t i0,
+                                                                          index_t count, const double* C,
+                                                                          const index_t* labels, double* out) {
+    constexpr int groups = 4;
+    const T* xr[groups * 4];
+    const double* cr[groups * 4];
+    for (index_t w = 0; w < groups * 4; ++w) {
+        const index_t i = i0 + std::min(w, count - 1);
+        xr[w] = X + i * d;
+        cr[w] = C + labels[i] * d;
+    }
+    __m256d acc[groups];
+#pragma GCC unroll 4
+    for (int g = 0; g < groups; ++g) acc[g] = _mm256_setzero_pd();
+    for (index_t t = 0; t < d; t += 4) {
+        // features past d read as 0 on both sides: they add +0, which changes no sum
+        const index_t tail = std::min<index_t>(4, d - t);
+#pragma GCC unroll 4
+        for (int g = 0; g < groups; ++g) {
+            __m256d v[4];
+#pragma GCC unroll 4
+            for (int w = 0; w < 4; ++w) v[w] = _mm256_sub_pd(avx2_row4d(xr[4 * g + w], t, tail), avx2_row4d(cr[4 * g + w], t, tail));
+            const __m256d a = _mm256_unpacklo_pd(v[0], v[1]);  // features 0, 2 of rows 0, 1
+            const __m256d b = _mm256_unpackhi_pd(v[0], v[1]);  // 1, 3
+            const __m256d c = _mm256_unpacklo_pd(v[2], v[3]);  // 0, 2 of rows 2, 3
+            const __m256d e = _mm256_unpackhi_pd(v[2], v[3]);  // 1, 3
+            const __m256d f0 = _mm256_permute2f128_pd(a, c, 0x20), f1 = _mm256_permute2f128_pd(b, e, 0x20);
+            const __m256d f2 = _mm256_permute2f128_pd(a, c, 0x31), f3 = _mm256_permute2f128_pd(b, e, 0x31);
+            acc[g] = _mm256_add_pd(acc[g], _mm256_mul_pd(f0, f0));
+            acc[g] = _mm256_add_pd(acc[g], _mm256_mul_pd(f1, f1));
+            acc[g] = _mm256_add_pd(acc[g], _mm256_mul_pd(f2, f2));
+            acc[g] = _mm256_add_pd(acc[g], _mm256_mul_pd(f3, f3));
+        }
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < groups; ++g) _mm256_storeu_pd(out + 4 * g, acc[g]);
+}
 #else  // never called (use_wide_kernel() is false without the AVX2 path)
 [[noreturn]] inline index_t settle32_avx2(const float*, const float*, const int*, const double*, index_t, double,
                                           double, double, index_t, index_t*, index_t*, index_t&) {
@@ -379,6 +436,11 @@ DIFFCLUST_AVX2_FMA __attribute__((noinline)) inline void add_rows_avx2(const dou
 template <class T>
 [[noreturn]] inline void nearest32f_avx2(const T* const*, index_t, const WideCenters&, float*, float*, float*, int*,
                                          double*, bool, const char*, const char*) {
+    std::abort();
+}
+template <class T>
+[[noreturn]] inline void sq_distances_rows16_avx2(const T*, index_t, index_t, index_t, const double*, const index_t*,
+                                                  double*) {
     std::abort();
 }
 [[noreturn]] inline void nearest16_avx2(const double*, index_t, const WideCenters&, double*, double*, long long*,
