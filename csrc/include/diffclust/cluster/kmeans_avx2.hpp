@@ -21,6 +21,7 @@
 #include <limits>
 
 #include "diffclust/cluster/kmeans_avx512.hpp"
+#include "diffclust/cluster/kmeans_kernels.hpp"
 #include "diffclust/core/simd.hpp"
 #include "diffclust/core/types.hpp"
 
@@ -397,11 +398,7 @@ DIFFCLUST_AVX2_FMA __attribute__((noinline)) void sq_distances_rows16_avx2(const
     constexpr int groups = 4;
     const T* xr[groups * 4];
     const double* cr[groups * 4];
-    for (index_t w = 0; w < groups * 4; ++w) {
-        const index_t i = i0 + std::min(w, count - 1);
-        xr[w] = X + i * d;
-        cr[w] = C + labels[i] * d;
-    }
+    labelled_rows(X, d, i0, count, C, labels, groups * 4, xr, cr);
     __m256d acc[groups];
 #pragma GCC unroll 4
     for (int g = 0; g < groups; ++g) acc[g] = _mm256_setzero_pd();

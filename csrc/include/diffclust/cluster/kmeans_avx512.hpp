@@ -412,11 +412,7 @@ DIFFCLUST_AVX512 __attribute__((noinline)) void sq_distances_rows32_avx512(const
     constexpr int groups = 4;
     const T* xr[groups * 8];
     const double* cr[groups * 8];
-    for (index_t w = 0; w < groups * 8; ++w) {
-        const index_t i = i0 + std::min(w, count - 1);  // padding: the last row again
-        xr[w] = X + i * d;
-        cr[w] = C + labels[i] * d;
-    }
+    labelled_rows(X, d, i0, count, C, labels, groups * 8, xr, cr);
     const __m512i pick_a = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
     const __m512i pick_b = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
     __m512d acc[groups];

@@ -159,6 +159,18 @@ DIFFCLUST_ALWAYS_INLINE void sq_distances_labelled8(const T* X, index_t d, const
     for (index_t w = 0; w < count; ++w) out[w] = acc[w];
 }
 
+// The rows i0 .. i0 + width of X (xr) and their labelled centres (cr), the rows
+// from count on repeating the last one (padding, for kernels of a fixed width).
+template <class T>
+DIFFCLUST_ALWAYS_INLINE void labelled_rows(const T* X, index_t d, index_t i0, index_t count, const double* C,
+                                           const index_t* labels, index_t width, const T** xr, const double** cr) {
+    for (index_t w = 0; w < width; ++w) {
+        const index_t i = i0 + std::min(w, count - 1);
+        xr[w] = X + i * d;
+        cr[w] = C + labels[i] * d;
+    }
+}
+
 // The argmin of sq_distance(x, c_j) over j in [0, k), ties to the smallest j.
 template <class T>
 DIFFCLUST_ALWAYS_INLINE index_t exact_nearest(const T* x, const double* C, index_t k, index_t d) {
