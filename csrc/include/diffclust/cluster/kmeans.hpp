@@ -332,13 +332,10 @@ DIFFCLUST_ALWAYS_INLINE void lloyd_rows_impl(const LloydJob<T>& job, index_t r0,
                 assign_rows<false>(job, rows, m, panel, out);
             }
         }
-        if (job.check_finite) {
-            // A pass that fills the norms computed every row's sum of squares in
-            // double: finite, the row is (NaN and infinity would carry into it). A
-            // sum that overflowed from finite values only costs the scan.
-            bool clear = job.assign && job.wide && job.norms && !job.norms_known;
-            for (index_t i = b0; clear && i < b1; ++i) clear = job.norms[i] <= std::numeric_limits<double>::max();
-            if (!clear) out.nonfinite |= any_nonfinite(job.X + b0 * d, (b1 - b0) * d);
+        if (job.check_finite) {  // a pass that fills the norms has every row's norm by now
+            const bool filled = job.assign && job.wide && job.norms && !job.norms_known;
+            out.nonfinite |= filled ? rows_nonfinite(job.X, d, b0, b1, job.norms)
+                                    : any_nonfinite(job.X + b0 * d, (b1 - b0) * d);
         }
         bool summed = false;
         if constexpr (std::is_same_v<T, double>) {

@@ -409,7 +409,8 @@ DIFFCLUST_AVX2_FMA __attribute__((noinline)) void sq_distances_rows16_avx2(const
         for (int g = 0; g < groups; ++g) {
             __m256d v[4];
 #pragma GCC unroll 4
-            for (int w = 0; w < 4; ++w) v[w] = _mm256_sub_pd(avx2_row4d(xr[4 * g + w], t, tail), avx2_row4d(cr[4 * g + w], t, tail));
+            for (int w = 0; w < 4; ++w)
+                v[w] = _mm256_sub_pd(avx2_row4d(xr[4 * g + w], t, tail), avx2_row4d(cr[4 * g + w], t, tail));
             const __m256d a = _mm256_unpacklo_pd(v[0], v[1]);  // features 0, 2 of rows 0, 1
             const __m256d b = _mm256_unpackhi_pd(v[0], v[1]);  // 1, 3
             const __m256d c = _mm256_unpacklo_pd(v[2], v[3]);  // 0, 2 of rows 2, 3

@@ -33,6 +33,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "diffclust/core/checks.hpp"
 #include "diffclust/core/simd.hpp"
 #include "diffclust/core/tiles.hpp"
 #include "diffclust/core/types.hpp"
@@ -157,6 +158,17 @@ DIFFCLUST_ALWAYS_INLINE void sq_distances_labelled8(const T* X, index_t d, const
         }
     }
     for (index_t w = 0; w < count; ++w) out[w] = acc[w];
+}
+
+// Whether rows [r0, r1) of X hold NaN or infinity, given their squared norms in
+// double summed from their values (sq_norm[i] for row i): NaN and infinity carry
+// into a norm, so finite norms clear the rows without reading them again; a norm
+// that overflowed from finite values only costs the scan.
+template <class T>
+DIFFCLUST_ALWAYS_INLINE bool rows_nonfinite(const T* X, index_t d, index_t r0, index_t r1, const double* sq_norm) {
+    bool clear = true;
+    for (index_t i = r0; i < r1; ++i) clear &= sq_norm[i] <= std::numeric_limits<double>::max();
+    return !clear && any_nonfinite(X + r0 * d, (r1 - r0) * d);
 }
 
 // The rows i0 .. i0 + width of X (xr) and their labelled centres (cr), the rows

@@ -400,14 +400,8 @@ DIFFCLUST_ALWAYS_INLINE void plusplus_chunk_impl(const PlusPlusJob<T>& job, inde
             plusplus_panel<false>(job, rows + p, std::min(pw, m - p), panel, tile, acc, base, Ahead{});
         }
     }
-    if (job.first) {
-        // The first pass computed every row's squared norm in double from its
-        // values: finite, the row is (NaN and infinity carry into the sum). A sum
-        // that overflowed from finite values only costs the scan.
-        bool clear = true;
-        for (index_t i = r0; i < r1; ++i) clear &= job.sq_norm[i] <= std::numeric_limits<double>::max();
-        job.nonfinite[c] = !clear && any_nonfinite(job.X + r0 * job.d, (r1 - r0) * job.d);
-    }
+    // the first pass computed every row's squared norm (job.sq_norm) from its values
+    if (job.first) job.nonfinite[c] = rows_nonfinite(job.X, job.d, r0, r1, job.sq_norm);
     const double skipped = fold_lanes(skip);
     for (index_t t = 0; t < trials; ++t) job.pots[c * trials + t] = fold_lanes(acc + t * sum_lanes) + skipped;
     job.base[c] = fold_lanes(base) + skipped;
