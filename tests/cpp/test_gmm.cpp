@@ -272,8 +272,36 @@ static void test_exp_nonpositive() {
     CHECK(worst < 8 * std::numeric_limits<double>::epsilon());
 }
 
+// The block transpose (four by four in registers for double rows) against its
+// definition, XT[t * 64 + s] = x_s[t] and 0 past the rows, for d = 1..9 and 1..64 rows.
+static void test_transpose_block() {
+    constexpr index_t B = detail::gmm_block;
+    std::mt19937_64 g(11);
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    for (index_t d = 1; d <= 9; ++d) {
+        std::vector<double> X(static_cast<std::size_t>(B * d));
+        for (auto& v : X) v = u(g);
+        std::vector<float> Xf(X.begin(), X.end());
+        for (index_t rows = 1; rows <= B; ++rows) {
+            std::vector<double> XT(static_cast<std::size_t>(d * B), 7.0), XTf(XT);
+            detail::transpose_block(X.data(), rows, d, XT.data());
+            detail::transpose_block(Xf.data(), rows, d, XTf.data());
+            bool ok = true, okf = true;
+            for (index_t t = 0; t < d; ++t)
+                for (index_t s = 0; s < B; ++s) {
+                    const std::size_t e = static_cast<std::size_t>(t * B + s);
+                    ok = ok && XT[e] == (s < rows ? X[static_cast<std::size_t>(s * d + t)] : 0.0);
+                    okf = okf && XTf[e] == (s < rows ? double(Xf[static_cast<std::size_t>(s * d + t)]) : 0.0);
+                }
+            CHECK(ok);
+            CHECK(okf);
+        }
+    }
+}
+
 int main() {
     test_exp_nonpositive();
+    test_transpose_block();
     for (CovarianceType type : {CovarianceType::full, CovarianceType::tied, CovarianceType::diag, CovarianceType::spherical}) {
         test_against_naive(type, 0.0);
         test_against_naive(type, 50.0);
