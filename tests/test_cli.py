@@ -457,6 +457,11 @@ def test_bench_reproduce_names_each_part_once() -> None:
         ("diffclust bench --from-json parts/bench_a.json parts/bench_b.json parts/bench_b_large.json "
          "parts/bench_c.json --out benchmarks/README.md"),
     ]
+    # the merge names the report it writes (a second report, e.g. another machine's)
+    other = merge_runs([part("diffclust bench -k 'bench_a' --out parts/bench_a.md", "bench_a")],
+                       "benchmarks/README_avx2.md")
+    assert other["diffclust_bench"]["command"].splitlines()[-1] == (
+        "diffclust bench --from-json parts/bench_a.json --out benchmarks/README_avx2.md")
 
 
 def test_bench_describe_keeps_prose_not_commands(tmp_path: Path) -> None:

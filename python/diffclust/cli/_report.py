@@ -180,10 +180,11 @@ def _selection(run: Mapping[str, Any]) -> tuple[str, str]:
     return value.get("-k", default), name
 
 
-def _reproduce(runs: Sequence[Mapping[str, Any]]) -> str:
+def _reproduce(runs: Sequence[Mapping[str, Any]], out: str = "benchmarks/README.md") -> str:
     """The shell commands that remake the report: the runs of whole files in one loop,
     a run of its own selection (e.g. one test of a file, which may need the environment
-    its file's docstring names) on a line of its own, then the merge, each part once."""
+    its file's docstring names) on a line of its own, then the merge into `out`, each
+    part once."""
     plain: list[str] = []
     own: list[tuple[str, str]] = []
     names: list[str] = []
@@ -205,17 +206,18 @@ def _reproduce(runs: Sequence[Mapping[str, Any]]) -> str:
     lines += [f"diffclust bench -k {shlex.quote(e)} --out parts/{n}.md --json parts/{n}.json --no-plots"
               for e, n in own]
     lines.append("diffclust bench --from-json " + " ".join(f"parts/{n}.json" for n in names)
-                 + " --out benchmarks/README.md")
+                 + f" --out {shlex.quote(out)}")
     return "\n".join(lines)
 
 
-def merge_runs(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
+def merge_runs(parts: list[Mapping[str, Any]], out: str = "benchmarks/README.md") -> dict[str, Any]:
     """One report document from several ``diffclust bench`` JSON documents.
 
     The benchmarks are concatenated in the order given; the machine description,
     core count and versions are the first document's; each document becomes a
     run in ``diffclust_bench["runs"]`` (its command, date, load average and the
     benchmark files it holds), which :func:`render_report` lists under Machine.
+    ``out`` is the report's path, named in the merge command of its Reproduce section.
     """
     first = parts[0]
     meta = dict(first.get("diffclust_bench") or {})
@@ -228,7 +230,7 @@ def merge_runs(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
                      "load_average": extra.get("load_average"), "files": _run_files(part)})
         files.update(extra.get("files") or {})
         versions.update(extra.get("versions") or {})
-    command = _reproduce(runs)
+    command = _reproduce(runs, out)
     meta.update(runs=runs, files=files, versions=versions, command=command)
     meta.pop("load_average", None)
     return {"machine_info": first.get("machine_info"), "version": first.get("version"),

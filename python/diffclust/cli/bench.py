@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"cannot read {name}: {err}") from None
         data = parts[0]
         if len(parts) > 1:
-            data = merge_runs(parts)
+            data = merge_runs(parts, str(args.out))
             json_path = Path(args.json) if args.json else out.with_suffix(".json")
             _mkdir(json_path.parent)
             try:
