@@ -183,9 +183,25 @@ DIFFCLUST_AVX2_FMA __attribute__((noinline)) void plusplus_columns16_avx2(const 
     for (int q = 0; q < 4; ++q) _mm256_storeu_pd(cur + 4 * q, c[q]);
 }
 
+// For each 4-bit mask, the 32-bit lane permutation that moves the 64-bit lanes of
+// its set bits, in order, to the front (the others follow as lane 0).
+struct LeftPack4 {
+    int idx[16][8];
+    constexpr LeftPack4() : idx{} {
+        for (int m = 0; m < 16; ++m) {
+            int o = 0;
+            for (int q = 0; q < 4; ++q)
+                if (m >> q & 1) idx[m][2 * o] = 2 * q, idx[m][2 * o + 1] = 2 * q + 1, ++o;
+            for (; o < 4; ++o) idx[m][2 * o] = 0, idx[m][2 * o + 1] = 1;
+        }
+    }
+};
+inline constexpr LeftPack4 left_pack4{};
+
 // plusplus_skip_avx512 on AVX2 (r1 - r0 a multiple of 8): the kept rows' indices
-// appended to rows, the skipped rows' w_i D_i added to their lanes. Returns the
-// number kept.
+// appended to rows (four at a time, left-packed by a permutation: appending them
+// one by one chained every row on the count, 6% of a seeding at d = 16, k = 10),
+// the skipped rows' w_i D_i added to their lanes. Returns the number kept.
 template <class Job>
 DIFFCLUST_AVX2_FMA __attribute__((noinline)) index_t plusplus_skip_avx2(const Job& job, index_t r0, index_t r1,
                                                                        index_t* rows, double* skip) {
@@ -207,10 +223,11 @@ DIFFCLUST_AVX2_FMA __attribute__((noinline)) index_t plusplus_skip_avx2(const Jo
             const __m256d sep = _mm256_i64gather_pd(job.min_sep, a, 8);
             const __m256d keep = _mm256_cmp_pd(sep, reach, _CMP_NGE_UQ);
             const unsigned bits = static_cast<unsigned>(_mm256_movemask_pd(keep));
-            for (int q = 0; q < 4; ++q) {
-                rows[m] = o + q;
-                m += bits >> q & 1u;
-            }
+            // rows[m .. m + 4) are free: m <= o - r0 and o + 4 <= r1
+            const __m256i ids = _mm256_add_epi64(_mm256_set1_epi64x(o), _mm256_setr_epi64x(0, 1, 2, 3));
+            const __m256i perm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(left_pack4.idx[bits]));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows + m), _mm256_permutevar8x32_epi32(ids, perm));
+            m += __builtin_popcount(bits);
             const __m256d wd = job.w ? _mm256_mul_pd(_mm256_loadu_pd(job.w + o), D) : D;
             lanes[h] = _mm256_blendv_pd(_mm256_add_pd(lanes[h], wd), lanes[h], keep);
         }
