@@ -133,31 +133,35 @@ struct GmmStatLayout {
     index_t size() const { return k + k * d + scatter + 1; }  // + 1: the log-likelihood sum
 };
 
+// sum_{i <= 13} r^i / i! by Estrin's scheme: pairs c_2i + c_2i+1 r, then pairs of
+// those with r^2, r^4 and r^8 (a chain of 8 operations where Horner's rule had 26:
+// the E-step's loop over the exponentials waited on it). V is double or a vector of
+// doubles (passed by reference: a 32-byte vector by value changes the ABI without
+// AVX); the operations are the same for both, so the same values.
+template <class V>
+DIFFCLUST_ALWAYS_INLINE void exp_poly(const V& r, V& out) {
+    const V r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    const V q0 = r + 1.0, q1 = r * (1.0 / 6.0) + 0.5, q2 = r * (1.0 / 120.0) + 1.0 / 24.0;
+    const V q3 = r * (1.0 / 5040.0) + 1.0 / 720.0, q4 = r * (1.0 / 362880.0) + 1.0 / 40320.0;
+    const V q5 = r * (1.0 / 39916800.0) + 1.0 / 3628800.0, q6 = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
+    const V s0 = q1 * r2 + q0, s1 = q3 * r2 + q2, s2 = q5 * r2 + q4;
+    const V u0 = s1 * r4 + s0, u1 = q6 * r4 + s2;
+    out = u1 * r8 + u0;
+}
+
 // exp(x) for x <= 0 or -inf, free of branches so that loops over it vectorise: x = m ln 2
 // + r with |r| <= ln(2)/2 (Cody-Waite), exp(r) by its Taylor polynomial of degree 13
-// (truncation below 1e-17), times 2^m built in the exponent bits; 0 below -708 (where
-// exp(x) < 3.3e-308). Within a few ulp of std::exp, and the same value on every
-// instruction set (no fused multiply-adds: the build uses -ffp-contract=off).
+// (exp_poly; truncation below 1e-17), times 2^m built in the exponent bits; 0 below
+// -708 (where exp(x) < 3.3e-308). Within a few ulp of std::exp, and the same value on
+// every instruction set (no fused multiply-adds: the build uses -ffp-contract=off).
 static inline double exp_nonpositive(double x) {
     const double xc = x < -708.0 ? -708.0 : x;
     constexpr double magic = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
     const double kd = xc * 1.4426950408889634 + magic;
     const double m = kd - magic;
     const double r = (xc - m * 6.93147180369123816490e-01) - m * 1.90821492927058770002e-10;
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    double p;
+    exp_poly(r, p);
     std::uint64_t bits;
     std::memcpy(&bits, &kd, sizeof bits);
     const std::uint64_t e = (bits - 0x4338000000000000ULL + 1023ULL) << 52;  // 2^m, m in [-1022, 0]
@@ -179,19 +183,8 @@ DIFFCLUST_ALWAYS_INLINE void exp_nonpositive4(const tiles::vec4& x, tiles::vec4&
     const vec4 kd = xc * 1.4426950408889634 + 6755399441055744.0;
     const vec4 m = kd - 6755399441055744.0;
     const vec4 r = (xc - m * 6.93147180369123816490e-01) - m * 1.90821492927058770002e-10;
-    vec4 p = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    vec4 p;
+    exp_poly(r, p);
     vec4i bits;
     std::memcpy(&bits, &kd, sizeof bits);
     const vec4i e = (bits - 0x4338000000000000LL + 1023LL) << 52;
