@@ -80,21 +80,16 @@ DIFFCLUST_ALWAYS_INLINE void pack8(const T* X, index_t d, const index_t* rows, i
 #if DIFFCLUST_VECTOR_EXTENSIONS
     if (count == pw) {
         using tiles::vec4;
-        using tiles::vec4i;
         const T* r[pw];
         for (index_t w = 0; w < pw; ++w) r[w] = X + (rows ? rows[i0 + w] : i0 + w) * d;
-        const vec4i lo_even = {0, 4, 2, 6}, lo_odd = {1, 5, 3, 7}, low = {0, 1, 4, 5}, high = {2, 3, 6, 7};
         index_t t = 0;
         for (; t + 4 <= d; t += 4) {
 #pragma GCC unroll 2
             for (int h = 0; h < 2; ++h) {
-                vec4 a, b, c, e;
+                vec4 a, b, c, e, x0, x1, x2, x3;
                 tiles::load4(r[4 * h] + t, a), tiles::load4(r[4 * h + 1] + t, b);
                 tiles::load4(r[4 * h + 2] + t, c), tiles::load4(r[4 * h + 3] + t, e);
-                const vec4 t0 = __builtin_shuffle(a, b, lo_even), t1 = __builtin_shuffle(a, b, lo_odd);
-                const vec4 t2 = __builtin_shuffle(c, e, lo_even), t3 = __builtin_shuffle(c, e, lo_odd);
-                const vec4 x0 = __builtin_shuffle(t0, t2, low), x1 = __builtin_shuffle(t1, t3, low);
-                const vec4 x2 = __builtin_shuffle(t0, t2, high), x3 = __builtin_shuffle(t1, t3, high);
+                tiles::transpose4(a, b, c, e, x0, x1, x2, x3);
                 double* o = panel + t * pw + 4 * h;
                 std::memcpy(o, &x0, sizeof x0);
                 std::memcpy(o + pw, &x1, sizeof x1);
@@ -319,17 +314,15 @@ DIFFCLUST_ALWAYS_INLINE void nearest_small4(const T* const* r, index_t d, const 
     const double* DIFFCLUST_RESTRICT ct = sc.ct.data();
     vec4 acc[KB] = {};
     vec4 xn = {0.0, 0.0, 0.0, 0.0};
-    const vec4i lo_even = {0, 4, 2, 6}, lo_odd = {1, 5, 3, 7}, low = {0, 1, 4, 5}, high = {2, 3, 6, 7};
     index_t t = 0;
     for (; t + 4 <= d; t += 4) {
-        vec4 a, b, c, e;
+        vec4 a, b, c, e, x0, x1, x2, x3;
         tiles::load4(r[0] + t, a), tiles::load4(r[1] + t, b), tiles::load4(r[2] + t, c), tiles::load4(r[3] + t, e);
-        const vec4 t0 = __builtin_shuffle(a, b, lo_even), t1 = __builtin_shuffle(a, b, lo_odd);
-        const vec4 t2 = __builtin_shuffle(c, e, lo_even), t3 = __builtin_shuffle(c, e, lo_odd);
-        small_step<KB>(acc, xn, __builtin_shuffle(t0, t2, low), ct + t * KB);
-        small_step<KB>(acc, xn, __builtin_shuffle(t1, t3, low), ct + (t + 1) * KB);
-        small_step<KB>(acc, xn, __builtin_shuffle(t0, t2, high), ct + (t + 2) * KB);
-        small_step<KB>(acc, xn, __builtin_shuffle(t1, t3, high), ct + (t + 3) * KB);
+        tiles::transpose4(a, b, c, e, x0, x1, x2, x3);
+        small_step<KB>(acc, xn, x0, ct + t * KB);
+        small_step<KB>(acc, xn, x1, ct + (t + 1) * KB);
+        small_step<KB>(acc, xn, x2, ct + (t + 2) * KB);
+        small_step<KB>(acc, xn, x3, ct + (t + 3) * KB);
     }
     for (; t < d; ++t) {
         const vec4 x = {static_cast<double>(r[0][t]), static_cast<double>(r[1][t]), static_cast<double>(r[2][t]),

@@ -85,6 +85,17 @@ DIFFCLUST_ALWAYS_INLINE void load4(const float* p, vec4& v) {
     v = __builtin_convertvector(f, vec4);
 }
 
+// The 4 x 4 block of rows a, b, c, e transposed in registers: x0 .. x3 are its
+// columns (x0 = {a[0], b[0], c[0], e[0]}, ...), element by element the same values.
+DIFFCLUST_ALWAYS_INLINE void transpose4(const vec4& a, const vec4& b, const vec4& c, const vec4& e, vec4& x0,
+                                        vec4& x1, vec4& x2, vec4& x3) {
+    const vec4i lo_even = {0, 4, 2, 6}, lo_odd = {1, 5, 3, 7}, low = {0, 1, 4, 5}, high = {2, 3, 6, 7};
+    const vec4 t0 = __builtin_shuffle(a, b, lo_even), t1 = __builtin_shuffle(a, b, lo_odd);
+    const vec4 t2 = __builtin_shuffle(c, e, lo_even), t3 = __builtin_shuffle(c, e, lo_odd);
+    x0 = __builtin_shuffle(t0, t2, low), x1 = __builtin_shuffle(t1, t3, low);
+    x2 = __builtin_shuffle(t0, t2, high), x3 = __builtin_shuffle(t1, t3, high);
+}
+
 // C[r * ldc + c] for the mr x nr tile of one A panel and one B panel.
 DIFFCLUST_ALWAYS_INLINE void micro_tile(Product op, const double* DIFFCLUST_RESTRICT A,
                                         const double* DIFFCLUST_RESTRICT B, index_t d, double* DIFFCLUST_RESTRICT C,

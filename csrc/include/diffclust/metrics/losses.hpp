@@ -367,16 +367,11 @@ static DIFFCLUST_TARGET_CLONES void block_mahalanobis(const double* DIFFCLUST_RE
         const double* r0 = X + s * d;
 #if DIFFCLUST_VECTOR_EXTENSIONS
         using tiles::vec4;
-        using tiles::vec4i;
-        const vec4i lo_even = {0, 4, 2, 6}, lo_odd = {1, 5, 3, 7}, low = {0, 1, 4, 5}, high = {2, 3, 6, 7};
         for (index_t t = 0; t < d4; t += 4) {
-            vec4 a, b, c, e;
+            vec4 a, b, c, e, x0, x1, x2, x3;
             tiles::load4(r0 + t, a), tiles::load4(r0 + d + t, b);
             tiles::load4(r0 + 2 * d + t, c), tiles::load4(r0 + 3 * d + t, e);
-            const vec4 t0 = __builtin_shuffle(a, b, lo_even), t1 = __builtin_shuffle(a, b, lo_odd);
-            const vec4 t2 = __builtin_shuffle(c, e, lo_even), t3 = __builtin_shuffle(c, e, lo_odd);
-            const vec4 x0 = __builtin_shuffle(t0, t2, low), x1 = __builtin_shuffle(t1, t3, low);
-            const vec4 x2 = __builtin_shuffle(t0, t2, high), x3 = __builtin_shuffle(t1, t3, high);
+            tiles::transpose4(a, b, c, e, x0, x1, x2, x3);
             double* o = XT + t * B + s;
             std::memcpy(o, &x0, sizeof x0);
             std::memcpy(o + B, &x1, sizeof x1);
