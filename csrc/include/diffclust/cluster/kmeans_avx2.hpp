@@ -66,6 +66,12 @@ struct Avx2F64 {
     }
 };
 
+// The next `per` lines of [ahead, ahead_end) prefetched into L2 (ahead advances past
+// them): the share of one step of the first tier's packing or dot products.
+DIFFCLUST_ALWAYS_INLINE void avx2_prefetch_lines(const char*& ahead, const char* ahead_end, index_t per) {
+    for (index_t q = 0; q < per && ahead < ahead_end; ++q, ahead += 64) _mm_prefetch(ahead, _MM_HINT_T1);
+}
+
 // The running best, second and arg of two registers of points.
 template <class W>
 struct Avx2Best {
@@ -93,7 +99,7 @@ DIFFCLUST_AVX2_FMA DIFFCLUST_ALWAYS_INLINE void avx2_step(const typename W::T* D
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) acc0[r] = W::zero(), acc1[r] = W::zero();
     for (index_t t = 0; t < d; ++t) {
-        for (index_t q = 0; q < per && ahead < ahead_end; ++q, ahead += 64) _mm_prefetch(ahead, _MM_HINT_T1);
+        avx2_prefetch_lines(ahead, ahead_end, per);
         const V x0 = W::load(P0 + t * stride), x1 = W::load(P1 + t * stride);
         if constexpr (Norms) xn[0] = W::fmadd(x0, x0, xn[0]), xn[1] = W::fmadd(x1, x1, xn[1]);
         const typename W::T* a_t = A + t * lda;
@@ -204,7 +210,7 @@ DIFFCLUST_AVX2_FMA DIFFCLUST_ALWAYS_INLINE void avx2_pack8f(const T* const* r, i
     for (int w = 0; w < 8; ++w) sq[w] = _mm256_setzero_pd();
     for (index_t t = 0; t < d; t += 8) {
         const index_t tail = std::min<index_t>(8, d - t);
-        for (index_t q = 0; q < per && ahead < ahead_end; ++q, ahead += 64) _mm_prefetch(ahead, _MM_HINT_T1);
+        avx2_prefetch_lines(ahead, ahead_end, per);
         __m256 z[8], u[8], v[8];
 #pragma GCC unroll 8
         for (int w = 0; w < 8; ++w) z[w] = avx2_row8f<Norms>(r[w], t, tail, sq[w]);
